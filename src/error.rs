@@ -1,0 +1,122 @@
+//! The one error type of the crate.
+//!
+//! Every fallible operation returns [`Result`]. The enum carries plain Rust data, never a
+//! `JsValue`: the JS bindings (`bindings/`) turn each variant into a JS `Error` whose
+//! `name` is [`Error::js_name`] and whose `code` is [`Error::code`], with the variant's
+//! fields as properties (e.g. `VersionConflictError` with `stream`, `expectedVersion`,
+//! `actualVersion`).
+
+use crate::event::{ExpectedVersion, StreamId, Version};
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in tidelog.
+///
+/// `#[non_exhaustive]`: new variants may appear in minor releases; match with a
+/// wildcard arm.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The caller passed something tidelog cannot accept. Nothing was written.
+    #[error("invalid {field}: {message}")]
+    InvalidInput {
+        /// Which argument or field was wrong (`"stream"`, `"events[3].type"`, ...).
+        field: String,
+        /// What was wrong with it, in plain words.
+        message: String,
+    },
+
+    /// The stream's current version did not match the caller's expectation.
+    /// Nothing was written.
+    #[error("version conflict on stream {stream}: expected {expected}, actual version is {actual}")]
+    VersionConflict {
+        /// The stream that was appended to.
+        stream: StreamId,
+        /// What the caller expected.
+        expected: ExpectedVersion,
+        /// The stream's version when the append was checked.
+        actual: Version,
+    },
+
+    /// The storage quota of the origin is exhausted. Nothing was written.
+    #[error("storage quota exceeded: {message}")]
+    QuotaExceeded {
+        /// The storage engine's own message.
+        message: String,
+    },
+
+    /// The storage engine failed. Keeps the engine's error name (for IndexedDB, the
+    /// `DOMException` name such as `"AbortError"` or `"InvalidStateError"`) and message.
+    #[error("storage error ({name}): {message}")]
+    Storage {
+        /// The engine's error name, e.g. the `DOMException` name.
+        name: String,
+        /// The engine's message.
+        message: String,
+    },
+
+    /// The store was closed (by `close()`, or by the browser when the database was
+    /// deleted or upgraded by another tab).
+    #[error("the event store is closed")]
+    Closed,
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidInput`].
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::InvalidInput { field: field.into(), message: message.into() }
+    }
+
+    /// Shorthand for [`Error::Storage`].
+    pub fn storage(name: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Storage { name: name.into(), message: message.into() }
+    }
+
+    /// The stable JS error `name` of this variant (`error.name` in JS).
+    pub fn js_name(&self) -> &'static str {
+        match self {
+            Error::InvalidInput { .. } => "InvalidInputError",
+            Error::VersionConflict { .. } => "VersionConflictError",
+            Error::QuotaExceeded { .. } => "QuotaExceededError",
+            Error::Storage { .. } => "StorageError",
+            Error::Closed => "ClosedError",
+        }
+    }
+
+    /// The stable machine-readable code of this variant (`error.code` in JS).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidInput { .. } => "invalid_input",
+            Error::VersionConflict { .. } => "version_conflict",
+            Error::QuotaExceeded { .. } => "quota_exceeded",
+            Error::Storage { .. } => "storage",
+            Error::Closed => "closed",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_codes_are_stable() {
+        let conflict = Error::VersionConflict {
+            stream: StreamId::new("cart-1").unwrap(),
+            expected: ExpectedVersion::Exact(Version(2)),
+            actual: Version(3),
+        };
+        assert_eq!(conflict.js_name(), "VersionConflictError");
+        assert_eq!(conflict.code(), "version_conflict");
+        assert_eq!(
+            conflict.to_string(),
+            "version conflict on stream cart-1: expected 2, actual version is 3"
+        );
+        assert_eq!(Error::Closed.js_name(), "ClosedError");
+        assert_eq!(Error::invalid("stream", "empty").js_name(), "InvalidInputError");
+        assert_eq!(Error::invalid("stream", "empty").to_string(), "invalid stream: empty");
+        assert_eq!(Error::storage("AbortError", "x").js_name(), "StorageError");
+        assert_eq!(Error::QuotaExceeded { message: "m".into() }.code(), "quota_exceeded");
+    }
+}

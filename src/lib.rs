@@ -1,0 +1,24 @@
+//! # tidelog
+//!
+//! An offline-first event log for web apps, written in Rust and compiled to
+//! WebAssembly: an append-only event store over IndexedDB (in memory where there is
+//! none), with a JS API shipped as the npm package `tidelog`.
+//!
+//! ## Map of the crate
+//! | module | what lives there | builds for |
+//! |---|---|---|
+//! | [`event`] | the event model: [`StreamId`], [`EventId`], [`Version`], [`Position`], [`ExpectedVersion`], UUIDv7 ids | everywhere |
+//! | [`error`] | the one [`Error`] enum and its stable JS names/codes | everywhere |
+//!
+//! The logic is plain Rust that builds and tests natively with `cargo test`; the
+//! browser-only adapters are compiled for `wasm32` only and are kept thin.
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod event;
+
+pub use error::{Error, Result};
+pub use event::{
+    AppendResult, Event, EventId, EventType, ExpectedVersion, IdGenerator, NewEvent, Position,
+    StreamId, Version,
+};
