@@ -10,6 +10,7 @@
 //! | [`event`] | the event model: [`StreamId`], [`EventId`], [`Version`], [`Position`], [`ExpectedVersion`], UUIDv7 ids | everywhere |
 //! | [`error`] | the one [`Error`] enum and its stable JS names/codes | everywhere |
 //! | [`store`] | the [`EventStore`](store::EventStore) trait, the shared append rules, [`MemoryStore`](store::MemoryStore), the conformance suite; `store::indexeddb` over IndexedDB | everywhere; IndexedDB on wasm32 |
+//! | [`protocol`] | the HTTP sync protocol both sides share: paths, ETags and preconditions, query strings, JSON bodies | everywhere |
 //!
 //! The logic is plain Rust that builds and tests natively with `cargo test`; the
 //! browser-only adapters are compiled for `wasm32` only and are kept thin.
@@ -17,6 +18,7 @@
 
 pub mod error;
 pub mod event;
+pub mod protocol;
 pub mod store;
 
 pub use error::{Error, Result};
