@@ -11,6 +11,7 @@
 //! | [`error`] | the one [`Error`] enum and its stable JS names/codes | everywhere |
 //! | [`store`] | the [`EventStore`](store::EventStore) trait, the shared append rules, [`MemoryStore`](store::MemoryStore), the conformance suite; `store::indexeddb` over IndexedDB | everywhere; IndexedDB on wasm32 |
 //! | [`protocol`] | the HTTP sync protocol both sides share: paths, ETags and preconditions, query strings, JSON bodies | everywhere |
+//! | `server` | the sync server core: `server::handle` turns a request into a response over a `ServerStore`, `MemoryServerStore` (feature `server`) | feature `server` |
 //!
 //! The logic is plain Rust that builds and tests natively with `cargo test`; the
 //! browser-only adapters are compiled for `wasm32` only and are kept thin.
@@ -19,6 +20,8 @@
 pub mod error;
 pub mod event;
 pub mod protocol;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod store;
 
 pub use error::{Error, Result};

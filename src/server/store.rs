@@ -1,0 +1,226 @@
+//! The server's storage: the [`ServerStore`] trait and [`MemoryServerStore`].
+//!
+//! The trait is deliberately coarse: one call per decision the handler needs, and one
+//! [`ServerStore::append`] that must be **atomic** (a compare-and-set on the stream's
+//! version plus an id-uniqueness check, then every write), so an adapter maps it onto
+//! exactly one storage transaction. The handler keeps all protocol logic (idempotency,
+//! preconditions, validation); a store only stores.
+//!
+//! ## A Durable Object layout (one object per space)
+//! Durable Object storage values are limited to 128 KiB each and `put` takes at most 128
+//! keys per call; this layout keeps every value small and bounded (the handler refuses
+//! events whose JSON exceeds [`Config::max_event_bytes`](super::Config::max_event_bytes)):
+//!
+//! | key | value |
+//! |---|---|
+//! | `head` | the feed's last position (number) |
+//! | `s:{stream segment}` | the stream's version (number) |
+//! | `e:{position, 16 digits}` | the event as JSON text ([`ServerEvent`]) |
+//! | `v:{stream segment}:{version, 16 digits}` | the event's position |
+//! | `i:{event id}` | the event's position |
+//!
+//! `{stream segment}` is [`encode_stream_segment`](crate::protocol::encode_stream_segment)
+//! (it never contains `:`, so prefixes of different streams never overlap); zero-padded
+//! numbers make `list({prefix, start})` return events in order. `append` runs inside one
+//! `storage.transaction()`: read `s:` and `i:` keys, compare, then `put` the `e:`, `v:`,
+//! `i:` keys of every event and the new `s:` and `head` values (in chunks of 128 keys).
+//! Storing the JSON text (not a structured-clone object) keeps a value's size equal to
+//! the size the handler measured.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::event::{EventId, Position, StreamId, Version};
+use crate::protocol::{PushEvent, WireEvent};
+
+/// An event as the server stores and serves it (payloads as JSON values).
+pub type ServerEvent = WireEvent<Value>;
+
+/// What [`ServerStore::append`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AppendOutcome {
+    /// Written: the stored events, in batch order, with their versions and positions.
+    Appended(Vec<ServerEvent>),
+    /// Nothing written: the stream was not at the expected version (a concurrent write
+    /// won); carries the stream's actual version.
+    VersionMoved(Version),
+    /// Nothing written: this id is already stored (a concurrent write of the same event).
+    IdTaken(EventId),
+}
+
+/// Storage of one space (one sync room): its streams and its feed.
+///
+/// Single-threaded: futures need not be `Send` (Durable Objects, wasm). Every method
+/// sees a consistent state; [`ServerStore::append`] is atomic.
+#[allow(async_fn_in_trait)]
+pub trait ServerStore {
+    /// The stream's version: its number of events (0 when it has none).
+    async fn stream_version(&self, stream: &StreamId) -> Result<Version>;
+
+    /// The stored events with these ids, in the same order (`None` for unknown ids).
+    async fn events_by_id(&self, ids: &[EventId]) -> Result<Vec<Option<ServerEvent>>>;
+
+    /// Atomically: if the stream is at `expected` and none of the ids is stored, stores
+    /// the events with versions `expected + 1 ..` and the next feed positions, bumps the
+    /// stream's version and the feed head, and returns them; otherwise writes nothing.
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: Version,
+        events: &[PushEvent<Value>],
+    ) -> Result<AppendOutcome>;
+
+    /// The stream's current version and up to `limit` of its events with versions
+    /// greater than `after`, ascending.
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        after: Version,
+        limit: usize,
+    ) -> Result<(Version, Vec<ServerEvent>)>;
+
+    /// The feed head (last position, 0 when empty) and up to `limit` events with
+    /// positions greater than `after`, ascending.
+    async fn read_feed(
+        &self,
+        after: Position,
+        limit: usize,
+    ) -> Result<(Position, Vec<ServerEvent>)>;
+}
+
+#[derive(Default, Debug)]
+struct Inner {
+    /// The feed: `feed[i]` has position `i + 1`.
+    feed: Vec<ServerEvent>,
+    /// Event id -> index in `feed`.
+    by_id: HashMap<EventId, usize>,
+    /// Stream -> indexes in `feed`, by version (`[v - 1]`).
+    streams: HashMap<StreamId, Vec<usize>>,
+    /// When set, every call fails with this error.
+    failure: Option<Error>,
+}
+
+/// An in-memory [`ServerStore`] (tests, local development). Not shared across threads.
+#[derive(Default, Debug)]
+pub struct MemoryServerStore {
+    inner: RefCell<Inner>,
+}
+
+impl MemoryServerStore {
+    /// An empty space.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes every later call fail with `error` (or work again with `None`): for tests of
+    /// the handler's 5xx paths.
+    pub fn fail_with(&self, error: Option<Error>) {
+        self.inner.borrow_mut().failure = error;
+    }
+
+    /// Every stored event in feed order (for tests and inspection).
+    pub fn all_events(&self) -> Vec<ServerEvent> {
+        self.inner.borrow().feed.clone()
+    }
+
+    fn check(&self) -> Result<()> {
+        match &self.inner.borrow().failure {
+            Some(error) => Err(error.clone()),
+            None => Ok(()),
+        }
+    }
+}
+
+fn version_of(inner: &Inner, stream: &StreamId) -> Version {
+    Version(inner.streams.get(stream).map_or(0, |v| v.len() as u64))
+}
+
+impl ServerStore for MemoryServerStore {
+    async fn stream_version(&self, stream: &StreamId) -> Result<Version> {
+        self.check()?;
+        Ok(version_of(&self.inner.borrow(), stream))
+    }
+
+    async fn events_by_id(&self, ids: &[EventId]) -> Result<Vec<Option<ServerEvent>>> {
+        self.check()?;
+        let inner = self.inner.borrow();
+        Ok(ids
+            .iter()
+            .map(|id| inner.by_id.get(id).and_then(|&i| inner.feed.get(i)).cloned())
+            .collect())
+    }
+
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: Version,
+        events: &[PushEvent<Value>],
+    ) -> Result<AppendOutcome> {
+        self.check()?;
+        let mut inner = self.inner.borrow_mut();
+        let actual = version_of(&inner, stream);
+        if actual != expected {
+            return Ok(AppendOutcome::VersionMoved(actual));
+        }
+        if let Some(taken) = events.iter().find(|e| inner.by_id.contains_key(&e.id)) {
+            return Ok(AppendOutcome::IdTaken(taken.id.clone()));
+        }
+        // Compute everything first so an overflow writes nothing.
+        let head = Position(inner.feed.len() as u64);
+        let mut stored = Vec::with_capacity(events.len());
+        for (n, event) in (1u64..).zip(events) {
+            stored.push(WireEvent {
+                id: event.id.clone(),
+                stream: stream.clone(),
+                version: expected.plus(n)?,
+                position: head.plus(n)?,
+                event_type: event.event_type.clone(),
+                data: event.data.clone(),
+                meta: event.meta.clone(),
+                recorded_at: event.recorded_at,
+                schema: event.schema,
+            });
+        }
+        for event in &stored {
+            let index = inner.feed.len();
+            inner.by_id.insert(event.id.clone(), index);
+            inner.streams.entry(stream.clone()).or_default().push(index);
+            inner.feed.push(event.clone());
+        }
+        Ok(AppendOutcome::Appended(stored))
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        after: Version,
+        limit: usize,
+    ) -> Result<(Version, Vec<ServerEvent>)> {
+        self.check()?;
+        let inner = self.inner.borrow();
+        let indexes = inner.streams.get(stream).map(Vec::as_slice).unwrap_or_default();
+        let skip = usize::try_from(after.0).unwrap_or(usize::MAX);
+        let events = indexes
+            .iter()
+            .skip(skip)
+            .take(limit)
+            .filter_map(|&i| inner.feed.get(i).cloned())
+            .collect();
+        Ok((Version(indexes.len() as u64), events))
+    }
+
+    async fn read_feed(
+        &self,
+        after: Position,
+        limit: usize,
+    ) -> Result<(Position, Vec<ServerEvent>)> {
+        self.check()?;
+        let inner = self.inner.borrow();
+        let skip = usize::try_from(after.0).unwrap_or(usize::MAX);
+        let events = inner.feed.iter().skip(skip).take(limit).cloned().collect();
+        Ok((Position(inner.feed.len() as u64), events))
+    }
+}
