@@ -12,11 +12,14 @@
 //! | [`store`] | the [`EventStore`](store::EventStore) trait, the shared append rules, [`MemoryStore`](store::MemoryStore), the conformance suite; `store::indexeddb` over IndexedDB | everywhere; IndexedDB on wasm32 |
 //! | [`protocol`] | the HTTP sync protocol both sides share: paths, ETags and preconditions, query strings, JSON bodies | everywhere |
 //! | `server` | the sync server core: `server::handle` turns a request into a response over a `ServerStore`, `MemoryServerStore` (feature `server`) | feature `server` |
+//! | `bindings` | the JS API: every `#[wasm_bindgen]` item (`EventStore` class, errors as JS `Error`s) | wasm32 |
 //!
 //! The logic is plain Rust that builds and tests natively with `cargo test`; the
 //! browser-only adapters are compiled for `wasm32` only and are kept thin.
 #![warn(missing_docs)]
 
+#[cfg(target_arch = "wasm32")]
+pub mod bindings;
 pub mod error;
 pub mod event;
 pub mod protocol;

@@ -542,8 +542,9 @@ fn set(target: &Object, key: &str, value: &JsValue) -> Result<()> {
     Reflect::set(target, &JsValue::from_str(key), value).map(drop).map_err(js_error)
 }
 
+/// Builds the stored (and public) record of one event.
 #[allow(clippy::too_many_arguments)]
-fn event_record(
+pub(crate) fn event_record(
     id: &EventId,
     stream: &JsValue,
     version: Version,

@@ -144,6 +144,16 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
         })
     }
 
+    /// The last global position written (`Position(0)` for an empty log).
+    pub fn head_position(&self) -> Result<Position> {
+        self.with_open(|state| Position(state.log.len() as u64))
+    }
+
+    /// Whether [`EventStore::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.state.borrow().closed
+    }
+
     fn with_open<T>(&self, f: impl FnOnce(&mut State<P>) -> T) -> Result<T> {
         let mut state = self.state.borrow_mut();
         if state.closed {

@@ -1,0 +1,48 @@
+# tidelog: every command installs what it needs first (scripts/bootstrap, idempotent).
+#   make test   native tests, browser tests (Chromium + Firefox), JS/end-to-end suites
+#   make demo   builds the package and serves the demo on http://$(HOST):$(PORT)/
+#   make pkg    builds the npm package into pkg/
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+HOST ?= 127.0.0.1
+PORT ?= 8787
+export HOST PORT
+# Sourced before every wasm32 step: toolchain route, PATH, build-std flags.
+WASM_ENV := source .tidelog/env &&
+
+.PHONY: all bootstrap test test-native test-browser test-chrome test-firefox test-js pkg demo clean
+
+all: test
+
+bootstrap:
+	@scripts/bootstrap
+
+test: bootstrap
+	@$(MAKE) --no-print-directory test-native test-browser test-js
+
+test-native:
+	@echo "== native: cargo test (all features) =="
+	cargo test --all-features
+
+test-browser: test-chrome test-firefox
+
+test-chrome:
+	@echo "== browser: wasm-bindgen-test in headless Chromium =="
+	$(WASM_ENV) wasm-pack test --headless --chrome $$WASM_PACK_TEST_MODE
+
+test-firefox:
+	@echo "== browser: wasm-bindgen-test in headless Firefox =="
+	$(WASM_ENV) wasm-pack test --headless --firefox $$WASM_PACK_TEST_MODE
+
+test-js: pkg
+	@echo "== JS: the built package in Node and in Chromium (node --test) =="
+	node --test --test-reporter=spec tests/js/
+
+pkg: bootstrap
+	@scripts/build-pkg
+
+demo: bootstrap pkg
+	@scripts/demo/serve
+
+clean:
+	rm -rf target pkg .tidelog

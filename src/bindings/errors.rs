@@ -1,0 +1,57 @@
+//! [`Error`] -> JS `Error` objects with stable names, codes and fields:
+//!
+//! | `name` | `code` | extra fields |
+//! |---|---|---|
+//! | `InvalidInputError` | `invalid_input` | `field` |
+//! | `VersionConflictError` | `version_conflict` | `stream`, `expectedVersion`, `actualVersion` |
+//! | `QuotaExceededError` | `quota_exceeded` | |
+//! | `StorageError` | `storage` | `cause: { name, message }` (the `DOMException`'s) |
+//! | `ClosedError` | `closed` | |
+
+use js_sys::Reflect;
+use wasm_bindgen::JsValue;
+
+use crate::error::Error;
+use crate::event::ExpectedVersion;
+
+fn set(target: &JsValue, key: &str, value: JsValue) {
+    // Setting a property on a fresh Error object cannot fail.
+    let _ = Reflect::set(target, &JsValue::from_str(key), &value);
+}
+
+/// Builds the JS `Error` for `error`.
+pub fn to_js(error: &Error) -> JsValue {
+    let js = js_sys::Error::new(&error.to_string());
+    js.set_name(error.js_name());
+    let js = JsValue::from(js);
+    set(&js, "code", error.code().into());
+    match error {
+        Error::InvalidInput { field, .. } => set(&js, "field", field.as_str().into()),
+        Error::VersionConflict { stream, expected, actual } => {
+            set(&js, "stream", stream.as_str().into());
+            set(&js, "expectedVersion", expected_to_js(*expected));
+            set(&js, "actualVersion", actual.as_f64().into());
+        }
+        Error::Storage { name, message } => {
+            let cause = js_sys::Object::new();
+            set(&cause, "name", name.as_str().into());
+            set(&cause, "message", message.as_str().into());
+            set(&js, "cause", cause.into());
+        }
+        _ => {}
+    }
+    js
+}
+
+/// An expected version as JS sees it: a number or one of the keyword strings.
+pub fn expected_to_js(expected: ExpectedVersion) -> JsValue {
+    match expected {
+        ExpectedVersion::Exact(v) => v.as_f64().into(),
+        other => other.to_string().into(),
+    }
+}
+
+/// Shorthand: an `InvalidInputError` as a JS value.
+pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> JsValue {
+    to_js(&Error::invalid(field, message))
+}

@@ -1,0 +1,22 @@
+//! JS helpers imported from `js_helpers.js` (see that file for what each does).
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(module = "/src/bindings/js_helpers.js")]
+extern "C" {
+    /// Checks an input event's shape and payload; returns its approximate size in
+    /// bytes, or throws `{ field, message }`.
+    #[wasm_bindgen(catch, js_name = checkEvent)]
+    pub fn check_event(event: &JsValue, index: u32) -> Result<f64, JsValue>;
+
+    /// The first key of `options` not in `allowed`, if any.
+    #[wasm_bindgen(js_name = unknownKey)]
+    pub fn unknown_key(options: &JsValue, allowed: &js_sys::Array) -> Option<String>;
+
+    /// Calls a subscriber, reporting (never swallowing) what it throws.
+    pub fn deliver(callback: &js_sys::Function, event: &JsValue);
+
+    /// `structuredClone(value)` where the host has it.
+    #[wasm_bindgen(catch, js_name = cloneValue)]
+    pub fn clone_value(value: &JsValue) -> Result<JsValue, JsValue>;
+}

@@ -1,0 +1,30 @@
+//! The JS API: every `#[wasm_bindgen]` item of the crate, and the only place where
+//! [`Error`](crate::Error)s become JS `Error` objects.
+//!
+//! ```js
+//! import init, { EventStore } from "tidelog";
+//! await init();
+//! const store = await EventStore.open("shop");
+//! await store.append("cart-42", [{ type: "ItemAdded", data: { sku: "A1" } }], { expectedVersion: 0 });
+//! const events = await store.read("cart-42");
+//! ```
+//!
+//! - `errors.rs`: `Error` -> JS `Error` with a stable `name`, `code` and fields.
+//! - `input.rs`: turning JS arguments into validated Rust values (never a panic).
+//! - `event_store.rs`: the `EventStore` class and its live subscriptions.
+//! - `js.rs` + `js_helpers.js`: the few JS helpers the bindings import.
+
+mod errors;
+mod event_store;
+mod input;
+mod js;
+
+pub use event_store::EventStore;
+
+use wasm_bindgen::prelude::wasm_bindgen;
+
+/// The tidelog version (the crate's, which is also the npm package's).
+#[wasm_bindgen(js_name = version)]
+pub fn tidelog_version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
