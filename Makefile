@@ -2,6 +2,7 @@
 #   make test   native tests, browser tests (Chromium + Firefox), JS/end-to-end suites
 #   make demo   builds the package and serves the demo on http://$(HOST):$(PORT)/
 #   make pkg    builds the npm package into pkg/
+#   make bench  tidelog vs raw IndexedDB vs Dexie in headless browsers -> BENCHMARKS.md
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 HOST ?= 127.0.0.1
@@ -10,7 +11,7 @@ export HOST PORT
 # Sourced before every wasm32 step: toolchain route, PATH, build-std flags.
 WASM_ENV := source .tidelog/env &&
 
-.PHONY: all bootstrap test test-native test-browser test-chrome test-firefox test-js pkg demo clean
+.PHONY: all bootstrap test test-native test-browser test-chrome test-firefox test-js pkg demo clean bench bench-smoke
 
 all: test
 
@@ -37,12 +38,24 @@ test-firefox:
 test-js: pkg
 	@echo "== JS: the built package in Node and in Chromium (node --test) =="
 	node --test --test-reporter=spec tests/js/
+	$(BENCH_SMOKE)
 
 pkg: bootstrap
 	@scripts/build-pkg
 
 demo: bootstrap pkg
 	@scripts/demo/serve
+
+# tidelog vs raw IndexedDB vs Dexie in headless Chromium and Firefox: appends the table to
+# BENCHMARKS.md and writes bench/results/latest.json (see bench/run.mjs).
+bench: bootstrap pkg
+	node bench/run.mjs
+
+# The same benchmark at 1% size, one run: proves every case still produces a number (not
+# speed). Also the last step of test-js, run there directly so pkg is not rebuilt.
+BENCH_SMOKE := BENCH_SCALE=0.01 BENCH_RUNS=1 node bench/run.mjs --smoke
+bench-smoke: pkg
+	$(BENCH_SMOKE)
 
 clean:
 	rm -rf target pkg .tidelog
