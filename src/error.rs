@@ -6,7 +6,7 @@
 //! fields as properties (e.g. `VersionConflictError` with `stream`, `expectedVersion`,
 //! `actualVersion`).
 
-use crate::event::{ExpectedVersion, StreamId, Version};
+use crate::event::{EventId, EventType, ExpectedVersion, Position, StreamId, Version};
 
 /// Result alias used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -60,6 +60,27 @@ pub enum Error {
     /// deleted or upgraded by another tab).
     #[error("the event store is closed")]
     Closed,
+
+    /// A reducer, projection or upcaster failed on one event during a replay; the replay
+    /// stopped there (see `replay`'s `OnError` for skipping instead). In JS the thrown
+    /// value is attached as the error's `cause`.
+    #[error(
+        "replay failed at position {position} (stream {stream}, version {version}, type {event_type}, id {event_id}): {message}"
+    )]
+    Replay {
+        /// Global position of the failing event.
+        position: Position,
+        /// Its id.
+        event_id: EventId,
+        /// Its stream.
+        stream: StreamId,
+        /// Its version in the stream.
+        version: Version,
+        /// Its type name.
+        event_type: EventType,
+        /// What the reducer reported (the thrown value's text in JS).
+        message: String,
+    },
 }
 
 impl Error {
@@ -81,6 +102,7 @@ impl Error {
             Error::QuotaExceeded { .. } => "QuotaExceededError",
             Error::Storage { .. } => "StorageError",
             Error::Closed => "ClosedError",
+            Error::Replay { .. } => "ReplayError",
         }
     }
 
@@ -92,6 +114,7 @@ impl Error {
             Error::QuotaExceeded { .. } => "quota_exceeded",
             Error::Storage { .. } => "storage",
             Error::Closed => "closed",
+            Error::Replay { .. } => "replay_failed",
         }
     }
 }
@@ -118,5 +141,18 @@ mod tests {
         assert_eq!(Error::invalid("stream", "empty").to_string(), "invalid stream: empty");
         assert_eq!(Error::storage("AbortError", "x").js_name(), "StorageError");
         assert_eq!(Error::QuotaExceeded { message: "m".into() }.code(), "quota_exceeded");
+        let replay = Error::Replay {
+            position: Position(7),
+            event_id: EventId::new("e-7").unwrap(),
+            stream: StreamId::new("s").unwrap(),
+            version: Version(3),
+            event_type: EventType::new("Added").unwrap(),
+            message: "boom".into(),
+        };
+        assert_eq!((replay.js_name(), replay.code()), ("ReplayError", "replay_failed"));
+        assert_eq!(
+            replay.to_string(),
+            "replay failed at position 7 (stream s, version 3, type Added, id e-7): boom"
+        );
     }
 }

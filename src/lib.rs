@@ -10,6 +10,7 @@
 //! | [`event`] | the event model: [`StreamId`], [`EventId`], [`Version`], [`Position`], [`ExpectedVersion`], UUIDv7 ids | everywhere |
 //! | [`error`] | the one [`Error`] enum and its stable JS names/codes | everywhere |
 //! | [`store`] | the [`EventStore`](store::EventStore) trait, the shared append rules, [`MemoryStore`](store::MemoryStore), the conformance suite; `store::indexeddb` over IndexedDB | everywhere; IndexedDB on wasm32 |
+//! | [`replay`] | the replay engine: [`Projection`](replay::Projection), paged [`replay`](replay::replay) with time travel, [`Upcasters`](replay::Upcasters), snapshots and [`ProjectionRunner`](replay::ProjectionRunner), the decide/evolve [`execute`](replay::execute) loop | everywhere |
 //! | [`protocol`] | the HTTP sync protocol both sides share: paths, ETags and preconditions, query strings, JSON bodies | everywhere |
 //! | `server` | the sync server core: `server::handle` turns a request into a response over a `ServerStore`, `MemoryServerStore` (feature `server`) | feature `server` |
 //! | `bindings` | the JS API: every `#[wasm_bindgen]` item (`EventStore` class, errors as JS `Error`s) | wasm32 |
@@ -23,6 +24,7 @@ pub mod bindings;
 pub mod error;
 pub mod event;
 pub mod protocol;
+pub mod replay;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod store;
