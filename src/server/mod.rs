@@ -19,6 +19,7 @@
 //! Every error body is JSON `{error, message}` (the 412 of a push adds `stream`,
 //! `expectedVersion`, `actualVersion`).
 
+mod kv;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -28,6 +29,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 use serde_json::Value;
 
+pub use kv::{Kv, KvServerStore, MemoryKv, DEFAULT_MAX_READ_BYTES, MAX_KEYS_PER_CALL};
 pub use store::{AppendOutcome, MemoryServerStore, ServerEvent, ServerStore};
 
 use crate::error::Error;

@@ -6,26 +6,11 @@
 //! exactly one storage transaction. The handler keeps all protocol logic (idempotency,
 //! preconditions, validation); a store only stores.
 //!
-//! ## A Durable Object layout (one object per space)
-//! Durable Object storage values are limited to 128 KiB each and `put` takes at most 128
-//! keys per call; this layout keeps every value small and bounded (the handler refuses
-//! events whose JSON exceeds [`Config::max_event_bytes`](super::Config::max_event_bytes)):
-//!
-//! | key | value |
-//! |---|---|
-//! | `head` | the feed's last position (number) |
-//! | `s:{stream segment}` | the stream's version (number) |
-//! | `e:{position, 16 digits}` | the event as JSON text ([`ServerEvent`]) |
-//! | `v:{stream segment}:{version, 16 digits}` | the event's position |
-//! | `i:{event id}` | the event's position |
-//!
-//! `{stream segment}` is [`encode_stream_segment`](crate::protocol::encode_stream_segment)
-//! (it never contains `:`, so prefixes of different streams never overlap); zero-padded
-//! numbers make `list({prefix, start})` return events in order. `append` runs inside one
-//! `storage.transaction()`: read `s:` and `i:` keys, compare, then `put` the `e:`, `v:`,
-//! `i:` keys of every event and the new `s:` and `head` values (in chunks of 128 keys).
-//! Storing the JSON text (not a structured-clone object) keeps a value's size equal to
-//! the size the handler measured.
+//! ## Durable Objects (one object per space)
+//! [`KvServerStore`](super::KvServerStore) (`kv.rs`) implements this trait over an
+//! ordered key-value store with the key layout used in Durable Object storage (bounded
+//! values, collision-free keys for any stream id, one atomic compare-and-put per
+//! `append`); `bindings/server.rs` backs it with `ctx.storage`.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
