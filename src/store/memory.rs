@@ -11,8 +11,14 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::event::{
-    AppendResult, Event, EventId, ExpectedVersion, IdGenerator, NewEvent, Position, StreamId,
-    Version,
+    AppendResult, Event, EventId, EventType, ExpectedVersion, IdGenerator, NewEvent, Position,
+    StreamId, Version,
+};
+use crate::outbox::{BatchLimits, Failure, OutboxEntry};
+use crate::protocol::{PushEvent, WireEvent};
+use crate::sync::{
+    plan_integration, Conflict, ConflictPolicy, DeadLetter, Integrated, IntegrationPlan, PendingBatch,
+    SyncLocal,
 };
 
 /// An in-memory [`EventStore`] over payloads of type `P`.
@@ -27,14 +33,16 @@ pub struct MemoryStore<P, E = SystemEnvironment> {
 
 #[derive(Debug)]
 struct State<P> {
-    /// The global log; `log[i]` has position `i + 1`.
-    log: Vec<Event<P>>,
+    /// The global log; `log[i]` has position `i + 1`. `None`: the event moved to a
+    /// later position (a sync rebase) or out of the stream (dead letter, quarantine).
+    log: Vec<Option<Event<P>>>,
     /// Per stream: the log indexes of its events, in version order.
     streams: BTreeMap<StreamId, Vec<usize>>,
     by_id: HashMap<EventId, usize>,
     ids: IdGenerator,
     metrics: Metrics,
     closed: bool,
+    sync: SyncState<P>,
 }
 
 impl<P: Clone> MemoryStore<P, SystemEnvironment> {
@@ -61,6 +69,7 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
                 ids: IdGenerator::new(),
                 metrics: Metrics::default(),
                 closed: false,
+                sync: SyncState::default(),
             }),
             env,
         }
@@ -88,7 +97,7 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
             .iter()
             .map(|id| {
                 let index = *state.by_id.get(id.as_ref()?)?;
-                let event = state.log.get(index)?;
+                let event = state.log.get(index)?.as_ref()?;
                 Some(StoredAt {
                     stream: event.stream.clone(),
                     version: event.version,
@@ -120,7 +129,7 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
             let index = state.log.len();
             state.by_id.insert(id.clone(), index);
             indexes.push(index);
-            state.log.push(Event {
+            state.log.push(Some(Event {
                 id,
                 stream: stream.clone(),
                 version: Version(first_version.0 + offset),
@@ -130,7 +139,7 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
                 meta: event.meta,
                 recorded_at: now,
                 schema: event.schema,
-            });
+            }));
         }
         state.metrics.appends += 1;
         state.metrics.events_written += count;
@@ -184,7 +193,7 @@ impl<P: Clone, E: Environment> EventStore for MemoryStore<P, E> {
             };
             let range = indexes.get(low.0 as usize - 1..high.0 as usize).unwrap_or(&[]);
             let mut events: Vec<Event<P>> =
-                range.iter().filter_map(|&i| state.log.get(i).cloned()).collect();
+                range.iter().filter_map(|&i| state.log.get(i).cloned().flatten()).collect();
             if options.direction == super::Direction::Backward {
                 events.reverse();
             }
@@ -197,7 +206,7 @@ impl<P: Clone, E: Environment> EventStore for MemoryStore<P, E> {
         self.with_open(|state| {
             let start = usize::try_from(from.0.saturating_sub(1)).unwrap_or(usize::MAX);
             let events: Vec<Event<P>> =
-                state.log.iter().skip(start).take(limit).cloned().collect();
+                state.log.iter().skip(start).flatten().take(limit).cloned().collect();
             state.metrics.events_read += events.len() as u64;
             events
         })
@@ -213,7 +222,7 @@ impl<P: Clone, E: Environment> EventStore for MemoryStore<P, E> {
                 .streams
                 .iter()
                 .filter_map(|(stream, indexes)| {
-                    let last = state.log.get(*indexes.last()?)?;
+                    let last = state.log.get(*indexes.last()?)?.as_ref()?;
                     Some(StreamInfo {
                         stream: stream.clone(),
                         version: last.version,
@@ -328,5 +337,293 @@ mod tests {
                 prop_assert_eq!(e.version.0, *v);
             }
         }
+    }
+}
+
+// ---- the sync side (crate::sync::SyncLocal) ---------------------------------------------
+
+/// Sync bookkeeping of a memory store.
+#[derive(Debug)]
+struct SyncState<P> {
+    /// Per stream: the prefix the server confirmed.
+    synced: HashMap<StreamId, Version>,
+    outbox: HashMap<StreamId, OutboxEntry>,
+    dead_letters: Vec<DeadLetter<P>>,
+    conflicts: Vec<Conflict<P>>,
+    next_id: u64,
+    feed_cursor: Position,
+}
+
+impl<P> Default for SyncState<P> {
+    fn default() -> Self {
+        SyncState {
+            synced: HashMap::new(),
+            outbox: HashMap::new(),
+            dead_letters: Vec::new(),
+            conflicts: Vec::new(),
+            next_id: 1,
+            feed_cursor: Position(0),
+        }
+    }
+}
+
+fn push_event<P: Clone>(event: &Event<P>) -> PushEvent<P> {
+    PushEvent {
+        id: event.id.clone(),
+        event_type: event.event_type.clone(),
+        data: event.data.clone(),
+        meta: event.meta.clone(),
+        recorded_at: event.recorded_at,
+        schema: event.schema,
+    }
+}
+
+impl<P: Clone> State<P> {
+    fn head(&self, stream: &StreamId) -> Version {
+        Version(self.streams.get(stream).map_or(0, |v| v.len() as u64))
+    }
+
+    fn synced(&self, stream: &StreamId) -> Version {
+        self.sync.synced.get(stream).copied().unwrap_or_default()
+    }
+
+    /// The stream's pending events (after its synced version), in version order.
+    fn pending(&self, stream: &StreamId) -> Vec<&Event<P>> {
+        let synced = self.synced(stream).0 as usize;
+        self.streams
+            .get(stream)
+            .map(|indexes| indexes.iter().skip(synced).filter_map(|&i| self.log.get(i)?.as_ref()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Removes the stream's events from `version` on; returns them in version order.
+    fn take_tail(&mut self, stream: &StreamId, version: Version) -> Vec<Event<P>> {
+        let keep = version.0.saturating_sub(1) as usize;
+        let Some(indexes) = self.streams.get_mut(stream) else { return Vec::new() };
+        let tail: Vec<usize> = indexes.drain(keep.min(indexes.len())..).collect();
+        tail.into_iter()
+            .filter_map(|i| {
+                let event = self.log.get_mut(i)?.take()?;
+                self.by_id.remove(&event.id);
+                Some(event)
+            })
+            .collect()
+    }
+
+    /// Appends an event at the stream's next version and the log's next position.
+    fn push(&mut self, stream: &StreamId, id: EventId, event_type: EventType, data: P, meta: Option<P>, recorded_at: u64, schema: u32) {
+        let index = self.log.len();
+        let version = Version(self.head(stream).0 + 1);
+        self.by_id.insert(id.clone(), index);
+        self.streams.entry(stream.clone()).or_default().push(index);
+        self.log.push(Some(Event {
+            id,
+            stream: stream.clone(),
+            version,
+            position: Position(index as u64 + 1),
+            event_type,
+            data,
+            meta,
+            recorded_at,
+            schema,
+        }));
+    }
+
+    fn next_sync_id(&mut self) -> u64 {
+        let id = self.sync.next_id;
+        self.sync.next_id += 1;
+        id
+    }
+}
+
+impl<P: Clone, E: Environment> MemoryStore<P, E> {
+    /// The dead letters, oldest first.
+    pub fn dead_letters(&self) -> Vec<DeadLetter<P>> {
+        self.state.borrow().sync.dead_letters.clone()
+    }
+
+    /// The quarantined conflicts, oldest first.
+    pub fn conflicts(&self) -> Vec<Conflict<P>> {
+        self.state.borrow().sync.conflicts.clone()
+    }
+
+    /// Appends a dead letter's events again (same ids) at the end of its stream, pending;
+    /// removes it from the list. Returns whether it existed.
+    pub fn retry_dead_letter(&self, id: u64) -> Result<bool> {
+        let mut state = self.state.borrow_mut();
+        let Some(index) = state.sync.dead_letters.iter().position(|d| d.id == id) else { return Ok(false) };
+        let letter = state.sync.dead_letters.remove(index);
+        for e in letter.events {
+            state.push(&letter.stream, e.id, e.event_type, e.data, e.meta, e.recorded_at, e.schema);
+        }
+        Ok(true)
+    }
+
+    /// Drops a dead letter for good. Returns whether it existed.
+    pub fn discard_dead_letter(&self, id: u64) -> bool {
+        let mut state = self.state.borrow_mut();
+        let before = state.sync.dead_letters.len();
+        state.sync.dead_letters.retain(|d| d.id != id);
+        before != state.sync.dead_letters.len()
+    }
+
+    /// Settles a quarantined conflict: `events` (e.g. the local ones, or corrected ones)
+    /// are appended to the stream as pending; the conflict leaves the list.
+    pub fn settle_conflict(&self, id: u64, events: Vec<PushEvent<P>>) -> Result<bool> {
+        let mut state = self.state.borrow_mut();
+        let Some(index) = state.sync.conflicts.iter().position(|c| c.id == id) else { return Ok(false) };
+        let conflict = state.sync.conflicts.remove(index);
+        for e in events {
+            if state.by_id.contains_key(&e.id) {
+                continue;
+            }
+            state.push(&conflict.stream, e.id, e.event_type, e.data, e.meta, e.recorded_at, e.schema);
+        }
+        Ok(true)
+    }
+}
+
+impl<P: Clone, E: Environment> SyncLocal for MemoryStore<P, E> {
+    type Payload = P;
+
+    async fn outbox(&self) -> Result<Vec<OutboxEntry>> {
+        let state = self.state.borrow();
+        let mut entries: Vec<(Position, OutboxEntry)> = state
+            .streams
+            .keys()
+            .filter_map(|stream| {
+                let first = state.pending(stream).first()?.position;
+                let entry = state.sync.outbox.get(stream).cloned().unwrap_or_else(|| OutboxEntry::new(stream.clone()));
+                Some((first, entry))
+            })
+            .collect();
+        entries.sort_by_key(|(first, _)| *first);
+        Ok(entries.into_iter().map(|(_, e)| e).collect())
+    }
+
+    async fn save_outbox_entry(&self, entry: &OutboxEntry) -> Result<()> {
+        self.state.borrow_mut().sync.outbox.insert(entry.stream.clone(), entry.clone());
+        Ok(())
+    }
+
+    async fn pending_batch(&self, stream: &StreamId, limits: BatchLimits) -> Result<Option<PendingBatch<P>>> {
+        let state = self.state.borrow();
+        let pending = state.pending(stream);
+        let n = limits.take(pending.iter().map(|_| 0));
+        if n == 0 {
+            return Ok(None);
+        }
+        Ok(Some(PendingBatch {
+            stream: stream.clone(),
+            base_version: state.synced(stream),
+            events: pending.iter().take(n).map(|e| push_event(e)).collect(),
+        }))
+    }
+
+    async fn acknowledge(&self, stream: &StreamId, version: Version) -> Result<()> {
+        let mut state = self.state.borrow_mut();
+        let through = version.min(state.head(stream)).max(state.synced(stream));
+        state.sync.synced.insert(stream.clone(), through);
+        if state.pending(stream).is_empty() {
+            state.sync.outbox.remove(stream);
+        }
+        Ok(())
+    }
+
+    async fn integrate(&self, stream: &StreamId, remote: Vec<WireEvent<P>>, policy: ConflictPolicy) -> Result<Integrated> {
+        let mut state = self.state.borrow_mut();
+        let synced = state.synced(stream);
+        let pending_ids: Vec<EventId> = state.pending(stream).iter().map(|e| e.id.clone()).collect();
+        let remote_keys: Vec<(EventId, Version)> = remote.iter().map(|e| (e.id.clone(), e.version)).collect();
+        let mut done = Integrated::default();
+        match plan_integration(synced, &pending_ids, &remote_keys) {
+            IntegrationPlan::Nothing => {}
+            IntegrationPlan::Gap => done.gap = true,
+            IntegrationPlan::Acknowledge { through } => {
+                done.acknowledged = (through.0 - synced.0) as usize;
+                state.sync.synced.insert(stream.clone(), through);
+            }
+            IntegrationPlan::Append { first } => {
+                for e in remote.into_iter().skip(first) {
+                    state.push(stream, e.id, e.event_type, e.data, e.meta, e.recorded_at, e.schema);
+                    done.inserted += 1;
+                }
+                let head = state.head(stream);
+                state.sync.synced.insert(stream.clone(), head);
+            }
+            IntegrationPlan::Rewrite { first, remaining } => {
+                let pending = state.take_tail(stream, Version(synced.0 + 1));
+                let fresh: Vec<WireEvent<P>> = remote.into_iter().skip(first).collect();
+                for e in fresh.iter().cloned() {
+                    if !pending_ids.contains(&e.id) {
+                        done.inserted += 1;
+                    } else {
+                        done.acknowledged += 1;
+                    }
+                    state.push(stream, e.id, e.event_type, e.data, e.meta, e.recorded_at, e.schema);
+                }
+                let head = state.head(stream);
+                state.sync.synced.insert(stream.clone(), head);
+                let left: Vec<Event<P>> = remaining.iter().filter_map(|&i| pending.get(i).cloned()).collect();
+                match policy {
+                    ConflictPolicy::Rebase => {
+                        done.rebased = left.len();
+                        for e in left {
+                            state.push(stream, e.id, e.event_type, e.data, e.meta, e.recorded_at, e.schema);
+                        }
+                    }
+                    ConflictPolicy::Quarantine | ConflictPolicy::Resolve => {
+                        done.quarantined = left.len();
+                        if !left.is_empty() {
+                            let id = state.next_sync_id();
+                            let at = self.env.now_ms();
+                            state.sync.conflicts.push(Conflict {
+                                id,
+                                stream: stream.clone(),
+                                local: left.iter().map(push_event).collect(),
+                                remote: fresh,
+                                at,
+                            });
+                        }
+                    }
+                }
+                if state.pending(stream).is_empty() {
+                    state.sync.outbox.remove(stream);
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    async fn dead_letter(&self, stream: &StreamId, ids: &[EventId], failure: Failure) -> Result<()> {
+        let mut state = self.state.borrow_mut();
+        let synced = state.synced(stream);
+        let tail = state.take_tail(stream, Version(synced.0 + 1));
+        let (dead, keep): (Vec<Event<P>>, Vec<Event<P>>) = tail.into_iter().partition(|e| ids.contains(&e.id));
+        for e in keep {
+            state.push(stream, e.id, e.event_type, e.data, e.meta, e.recorded_at, e.schema);
+        }
+        if !dead.is_empty() {
+            let id = state.next_sync_id();
+            let at = self.env.now_ms();
+            state.sync.dead_letters.push(DeadLetter { id, stream: stream.clone(), events: dead.iter().map(push_event).collect(), failure, at });
+        }
+        if state.pending(stream).is_empty() {
+            state.sync.outbox.remove(stream);
+        }
+        Ok(())
+    }
+
+    async fn synced_version(&self, stream: &StreamId) -> Result<Version> {
+        Ok(self.state.borrow().synced(stream))
+    }
+
+    async fn feed_cursor(&self) -> Result<Position> {
+        Ok(self.state.borrow().sync.feed_cursor)
+    }
+
+    async fn set_feed_cursor(&self, position: Position) -> Result<()> {
+        self.state.borrow_mut().sync.feed_cursor = position;
+        Ok(())
     }
 }

@@ -263,6 +263,15 @@ pub trait Environment {
     fn random_bytes(&self) -> [u8; 10];
 }
 
+impl<E: Environment> Environment for std::rc::Rc<E> {
+    fn now_ms(&self) -> u64 {
+        (**self).now_ms()
+    }
+    fn random_bytes(&self) -> [u8; 10] {
+        (**self).random_bytes()
+    }
+}
+
 /// The real clock and random source: `Date.now()` and `crypto.getRandomValues` in
 /// wasm32, the system clock and the OS random source natively.
 #[derive(Clone, Copy, Debug, Default)]

@@ -1,0 +1,312 @@
+//! [`SyncEngine`]: one sync round at a time, driven by whoever owns the triggers (the
+//! browser bindings: wake on append, `online`, `visibilitychange`, a timer, `now()`).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use super::{ConflictPolicy, PushOutcome, ReadOutcome, SyncLocal, Transport};
+use crate::error::Result;
+use crate::event::{Position, StreamId, Version};
+use crate::outbox::{Attempt, BatchLimits, Failure, OutboxEntry, RetryPolicy};
+use crate::protocol::WireEvent;
+use crate::store::Environment;
+
+/// Tunables of the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyncOptions {
+    /// Batch bounds per push.
+    pub limits: BatchLimits,
+    /// Backoff for retryable failures.
+    pub retry: RetryPolicy,
+    /// What happens to local events that conflict with remote ones.
+    pub policy: ConflictPolicy,
+    /// How long a sending tab holds an entry (longer than the request timeout).
+    pub lease_ms: u64,
+    /// Events per pull request.
+    pub page: u32,
+    /// Most requests in one round (bounds a round's duration; the rest is next round's).
+    pub max_requests: u32,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            limits: BatchLimits::default(),
+            retry: RetryPolicy::default(),
+            policy: ConflictPolicy::Rebase,
+            lease_ms: 45_000,
+            page: 500,
+            max_requests: 200,
+        }
+    }
+}
+
+/// What one round did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// HTTP requests made.
+    pub requests: u32,
+    /// Local events the server acknowledged.
+    pub pushed: usize,
+    /// Remote events written locally.
+    pub pulled: usize,
+    /// Pending events rebased or quarantined because of remote events.
+    pub conflicted: usize,
+    /// Pending events moved to the dead letters.
+    pub dead_lettered: usize,
+    /// Set when the server refused the credentials (401/403): sync is paused.
+    pub auth_failed: Option<Failure>,
+    /// The last retryable failure of the round, if any.
+    pub last_error: Option<Failure>,
+    /// The earliest time a pending entry is due again (ms since the epoch), if any is
+    /// waiting for backoff or a lease.
+    pub next_attempt_at: Option<u64>,
+    /// Work is due right now (e.g. events rebased by the pull): run another round.
+    pub more_now: bool,
+}
+
+/// Pushes the outbox and pulls the feed, one round per [`SyncEngine::run`] call.
+pub struct SyncEngine<T> {
+    transport: T,
+    options: SyncOptions,
+    /// Per-stream limits after a 413, until the next success.
+    shrunk: RefCell<HashMap<StreamId, BatchLimits>>,
+}
+
+fn unit_random(env: &impl Environment) -> f64 {
+    let bytes = env.random_bytes();
+    let n = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    f64::from(n) / (f64::from(u32::MAX) + 1.0)
+}
+
+impl<T: Transport> SyncEngine<T> {
+    /// An engine over `transport`.
+    pub fn new(transport: T, options: SyncOptions) -> Self {
+        SyncEngine { transport, options, shrunk: RefCell::default() }
+    }
+
+    /// The transport (e.g. to change its credentials).
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    /// The options.
+    pub fn options(&self) -> &SyncOptions {
+        &self.options
+    }
+
+    /// One round: push every due stream's pending events, then pull the feed.
+    pub async fn run<L>(&self, local: &L, env: &impl Environment) -> Result<SyncReport>
+    where
+        L: SyncLocal<Payload = T::Payload>,
+        T::Payload: Clone,
+    {
+        let mut report = SyncReport::default();
+        for entry in local.outbox().await? {
+            if report.auth_failed.is_some() || report.requests >= self.options.max_requests {
+                break;
+            }
+            let now = env.now_ms();
+            if !entry.is_due(now) {
+                let at = entry.next_attempt_at.max(entry.lease_until.unwrap_or(0));
+                report.next_attempt_at = Some(report.next_attempt_at.map_or(at, |t| t.min(at)));
+                continue;
+            }
+            self.push_stream(local, env, entry, &mut report).await?;
+        }
+        if report.auth_failed.is_none() && report.requests < self.options.max_requests {
+            self.pull_feed(local, &mut report).await?;
+        }
+        if report.auth_failed.is_none() && !report.more_now {
+            let now = env.now_ms();
+            report.more_now = local.outbox().await?.iter().any(|e| e.is_due(now) && e.attempts == 0 && e.lease_until.is_none())
+                && (report.pushed > 0 || report.conflicted > 0 || report.pulled > 0);
+        }
+        Ok(report)
+    }
+
+    async fn push_stream<L>(&self, local: &L, env: &impl Environment, mut entry: OutboxEntry, report: &mut SyncReport) -> Result<()>
+    where
+        L: SyncLocal<Payload = T::Payload>,
+        T::Payload: Clone,
+    {
+        let stream = entry.stream.clone();
+        while report.requests < self.options.max_requests {
+            let limits = self.shrunk.borrow().get(&stream).copied().unwrap_or(self.options.limits);
+            let Some(batch) = local.pending_batch(&stream, limits).await? else {
+                return Ok(());
+            };
+            entry.lease(env.now_ms(), self.options.lease_ms);
+            local.save_outbox_entry(&entry).await?;
+            report.requests += 1;
+            let outcome = self.transport.push(&stream, batch.base_version, &batch.events).await;
+            let sent = batch.events.len();
+            match outcome {
+                PushOutcome::Accepted(answer) => {
+                    let through = answer
+                        .events
+                        .iter()
+                        .filter(|ack| batch.events.iter().any(|e| e.id == ack.id))
+                        .map(|ack| ack.version)
+                        .max()
+                        .unwrap_or(Version(batch.base_version.0 + sent as u64));
+                    local.acknowledge(&stream, through).await?;
+                    report.pushed += sent;
+                    self.shrunk.borrow_mut().remove(&stream);
+                    entry.record(Attempt::Succeeded, env.now_ms(), &self.options.retry, 0.0);
+                }
+                PushOutcome::Conflict { .. } => {
+                    // Someone else wrote the stream: pull it, settle, push what is left.
+                    match self.pull_stream(local, &stream, batch.base_version, report).await? {
+                        Ok(()) => entry.record(Attempt::Succeeded, env.now_ms(), &self.options.retry, 0.0),
+                        Err((failure, retry_after_ms)) => {
+                            return self.retry_later(local, env, entry, failure, retry_after_ms, report).await;
+                        }
+                    }
+                }
+                PushOutcome::Rejected(failure) => {
+                    let ids: Vec<_> = batch.events.iter().map(|e| e.id.clone()).collect();
+                    local.dead_letter(&stream, &ids, failure).await?;
+                    report.dead_lettered += sent;
+                }
+                PushOutcome::TooLarge if sent > 1 => {
+                    self.shrunk.borrow_mut().insert(stream.clone(), limits.halved(sent));
+                }
+                PushOutcome::TooLarge => {
+                    let failure = Failure { status: Some(413), message: "the event is larger than the server accepts".into() };
+                    let ids: Vec<_> = batch.events.iter().map(|e| e.id.clone()).collect();
+                    local.dead_letter(&stream, &ids, failure).await?;
+                    report.dead_lettered += 1;
+                }
+                PushOutcome::Unauthorized(failure) => {
+                    entry.lease_until = None;
+                    entry.last_error = Some(failure.clone());
+                    local.save_outbox_entry(&entry).await?;
+                    report.auth_failed = Some(failure);
+                    return Ok(());
+                }
+                PushOutcome::Retry { failure, retry_after_ms } => {
+                    return self.retry_later(local, env, entry, failure, retry_after_ms, report).await;
+                }
+            }
+            local.save_outbox_entry(&entry).await?;
+        }
+        Ok(())
+    }
+
+    async fn retry_later<L: SyncLocal>(
+        &self,
+        local: &L,
+        env: &impl Environment,
+        mut entry: OutboxEntry,
+        failure: Failure,
+        retry_after_ms: Option<u64>,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        let now = env.now_ms();
+        entry.record(Attempt::RetryLater { failure: failure.clone(), retry_after_ms }, now, &self.options.retry, unit_random(env));
+        local.save_outbox_entry(&entry).await?;
+        let at = entry.next_attempt_at;
+        report.next_attempt_at = Some(report.next_attempt_at.map_or(at, |t| t.min(at)));
+        report.last_error = Some(failure);
+        Ok(())
+    }
+
+    /// Reads `stream` after `after` (all pages) and integrates it. The inner error is a
+    /// retryable failure of the read.
+    async fn pull_stream<L>(
+        &self,
+        local: &L,
+        stream: &StreamId,
+        after: Version,
+        report: &mut SyncReport,
+    ) -> Result<Result<(), (Failure, Option<u64>)>>
+    where
+        L: SyncLocal<Payload = T::Payload>,
+        T::Payload: Clone,
+    {
+        let mut remote: Vec<WireEvent<T::Payload>> = Vec::new();
+        let mut cursor = after;
+        loop {
+            report.requests += 1;
+            match self.transport.read_stream(stream, cursor, self.options.page).await {
+                ReadOutcome::Fresh(page) => {
+                    let n = page.events.len();
+                    if let Some(last) = page.events.last() {
+                        cursor = last.version;
+                    }
+                    remote.extend(page.events);
+                    if n < self.options.page as usize || cursor >= page.version {
+                        break;
+                    }
+                }
+                ReadOutcome::NotModified => break,
+                ReadOutcome::Unauthorized(failure) => {
+                    report.auth_failed = Some(failure.clone());
+                    return Ok(Err((failure, None)));
+                }
+                ReadOutcome::Retry { failure, retry_after_ms } => return Ok(Err((failure, retry_after_ms))),
+            }
+        }
+        let done = local.integrate(stream, remote, self.options.policy).await?;
+        report.pulled += done.inserted;
+        report.conflicted += done.rebased + done.quarantined;
+        Ok(Ok(()))
+    }
+
+    async fn pull_feed<L>(&self, local: &L, report: &mut SyncReport) -> Result<()>
+    where
+        L: SyncLocal<Payload = T::Payload>,
+        T::Payload: Clone,
+    {
+        let mut cursor = local.feed_cursor().await?;
+        while report.requests < self.options.max_requests {
+            report.requests += 1;
+            let page = match self.transport.read_feed(cursor, self.options.page).await {
+                ReadOutcome::Fresh(page) => page,
+                ReadOutcome::NotModified => return Ok(()),
+                ReadOutcome::Unauthorized(failure) => {
+                    report.auth_failed = Some(failure);
+                    return Ok(());
+                }
+                ReadOutcome::Retry { failure, .. } => {
+                    report.last_error = Some(failure);
+                    return Ok(());
+                }
+            };
+            let count = page.events.len();
+            let last = page.events.last().map(|e| e.position);
+            // Group by stream, keeping each stream's order.
+            let mut by_stream: Vec<(StreamId, Vec<WireEvent<T::Payload>>)> = Vec::new();
+            for event in page.events {
+                match by_stream.iter_mut().find(|(s, _)| *s == event.stream) {
+                    Some((_, events)) => events.push(event),
+                    None => by_stream.push((event.stream.clone(), vec![event])),
+                }
+            }
+            for (stream, events) in by_stream {
+                let done = local.integrate(&stream, events, self.options.policy).await?;
+                if done.gap {
+                    let synced = local.synced_version(&stream).await?;
+                    if let Err((failure, _)) = self.pull_stream(local, &stream, synced, report).await? {
+                        report.last_error = Some(failure);
+                        return Ok(());
+                    }
+                } else {
+                    report.pulled += done.inserted;
+                    report.conflicted += done.rebased + done.quarantined;
+                }
+                if done.rebased > 0 {
+                    report.more_now = true;
+                }
+            }
+            let Some(last) = last else { return Ok(()) };
+            cursor = Position(last.0.max(cursor.0));
+            local.set_feed_cursor(cursor).await?;
+            if count < self.options.page as usize || cursor >= page.head {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,236 @@
+//! The sync engine: pushes the outbox to the server and pulls what other devices wrote,
+//! over any [`Transport`] (the browser's `fetch` in `bindings`, a scripted or in-process
+//! server in native tests) and any [`SyncLocal`] (the local store's sync side).
+//!
+//! ## What it guarantees
+//! - **Nothing lost**: a pending event leaves the outbox only when the server's 2xx
+//!   (or a pull showing it stored) confirms it; every failure keeps it.
+//! - **Nothing duplicated**: a push is a batch of events with ids, conditional on the
+//!   stream's synced version; a retry after a lost response resends the same ids and
+//!   precondition, and the server answers with the original result (see
+//!   docs/protocol.md).
+//! - **Per stream, in order; streams independent**: one stream's batch waits for its
+//!   predecessor; a stream in backoff or dead-lettering never blocks another.
+//! - **Nothing silent**: conflicts are rebased, resolved by the app or quarantined (and
+//!   listed); refused batches go to dead letters with the server's reason.
+//!
+//! | server says | engine does |
+//! |---|---|
+//! | 2xx | acknowledge: the stream's synced version moves up |
+//! | 412 | pull the stream, then the conflict policy (rebase / resolve / quarantine) |
+//! | 400, 409, 422 | dead-letter the batch with the reason |
+//! | 401, 403 | pause, report `auth`, keep everything |
+//! | 413 | halve the batch and retry at once (a single event: dead letter) |
+//! | 429, 503 + Retry-After | wait as told |
+//! | 408, 5xx, network error, timeout | exponential backoff with full jitter |
+
+mod engine;
+mod plan;
+
+pub use engine::{SyncEngine, SyncOptions, SyncReport};
+pub use plan::{plan_integration, IntegrationPlan};
+
+use crate::error::Result;
+use crate::event::{EventId, Position, StreamId, Version};
+use crate::outbox::{BatchLimits, Failure, OutboxEntry};
+use crate::protocol::{FeedReadResponse, PushEvent, PushResponse, StreamReadResponse, WireEvent};
+
+/// The answer to a push, classified.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PushOutcome {
+    /// 200 or 201: the server holds the batch.
+    Accepted(PushResponse),
+    /// 412: the stream moved on the server.
+    Conflict {
+        /// The server's version of the stream.
+        actual: Version,
+    },
+    /// 400, 409, 422: the server will never take this batch.
+    Rejected(Failure),
+    /// 401 or 403.
+    Unauthorized(Failure),
+    /// 413: the request was too large.
+    TooLarge,
+    /// 408, 429, 5xx, network error or timeout: try again later.
+    Retry {
+        /// What went wrong.
+        failure: Failure,
+        /// The server's `Retry-After`, in milliseconds.
+        retry_after_ms: Option<u64>,
+    },
+}
+
+/// The answer to a read, classified.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ReadOutcome<T> {
+    /// 200 with the body.
+    Fresh(T),
+    /// 304: nothing new.
+    NotModified,
+    /// 401 or 403.
+    Unauthorized(Failure),
+    /// Anything else: try again later.
+    Retry {
+        /// What went wrong.
+        failure: Failure,
+        /// The server's `Retry-After`, in milliseconds.
+        retry_after_ms: Option<u64>,
+    },
+}
+
+/// The server, as the engine sees it. Implementations speak docs/protocol.md.
+#[allow(async_fn_in_trait)]
+pub trait Transport {
+    /// The payload type (`data`, `meta`).
+    type Payload;
+
+    /// `POST {base}/streams/{stream}` with `If-Match: "<base_version>"`, or
+    /// `If-None-Match: *` when `base_version` is 0.
+    async fn push(&self, stream: &StreamId, base_version: Version, events: &[PushEvent<Self::Payload>]) -> PushOutcome;
+
+    /// `GET {base}/streams/{stream}?after=<after>&limit=<limit>`.
+    async fn read_stream(&self, stream: &StreamId, after: Version, limit: u32) -> ReadOutcome<StreamReadResponse<Self::Payload>>;
+
+    /// `GET {base}/events?after=<after>&limit=<limit>` with `If-None-Match: "<after>"`:
+    /// an idle poll costs a 304.
+    async fn read_feed(&self, after: Position, limit: u32) -> ReadOutcome<FeedReadResponse<Self::Payload>>;
+}
+
+/// A pending batch: events of one stream after its synced version, in version order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PendingBatch<P> {
+    /// The stream.
+    pub stream: StreamId,
+    /// The stream's synced version: the push's precondition.
+    pub base_version: Version,
+    /// The events, ready for the wire.
+    pub events: Vec<PushEvent<P>>,
+}
+
+/// How conflicting local events are settled after a 412 or a pull.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ConflictPolicy {
+    /// Re-number the pending tail after the remote events and push it again.
+    #[default]
+    Rebase,
+    /// Move the pending tail aside into the conflicts list, for the app to settle.
+    Quarantine,
+    /// Ask the app (a callback the local store holds); the local store falls back to
+    /// quarantine if it has none.
+    Resolve,
+}
+
+/// What integrating remote events did.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Integrated {
+    /// Remote events written locally.
+    pub inserted: usize,
+    /// Pending events the remote showed as stored (acknowledged by the pull).
+    pub acknowledged: usize,
+    /// Pending events moved behind the remote ones.
+    pub rebased: usize,
+    /// Pending events moved to the conflicts list.
+    pub quarantined: usize,
+    /// The remote events did not follow the synced version: nothing was written; read
+    /// the stream from the synced version and integrate that instead.
+    pub gap: bool,
+}
+
+/// A batch the server refused for good (400, 409, 422, or a single event over its size
+/// limit), kept with the reason until the app retries or discards it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeadLetter<P> {
+    /// Its id in the dead-letter list.
+    pub id: u64,
+    /// The stream the events were appended to.
+    pub stream: StreamId,
+    /// The events, as they were sent.
+    pub events: Vec<PushEvent<P>>,
+    /// The server's reason.
+    pub failure: Failure,
+    /// When it was dead-lettered (ms since the epoch).
+    pub at: u64,
+}
+
+/// Local events set aside because remote events came first (quarantine policy), kept
+/// until the app settles them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Conflict<P> {
+    /// Its id in the conflicts list.
+    pub id: u64,
+    /// The stream.
+    pub stream: StreamId,
+    /// The local events that were pending, as they were.
+    pub local: Vec<PushEvent<P>>,
+    /// The remote events that came first.
+    pub remote: Vec<WireEvent<P>>,
+    /// When it was recorded (ms since the epoch).
+    pub at: u64,
+}
+
+/// The local store's sync side. All writes are atomic per call.
+#[allow(async_fn_in_trait)]
+pub trait SyncLocal {
+    /// The payload type.
+    type Payload: Clone;
+
+    /// Every stream with pending events and its outbox state, oldest pending first.
+    async fn outbox(&self) -> Result<Vec<OutboxEntry>>;
+
+    /// Saves one stream's outbox state (attempts, lease, next attempt, last error).
+    async fn save_outbox_entry(&self, entry: &OutboxEntry) -> Result<()>;
+
+    /// The next batch of `stream` within `limits`, or `None` when nothing is pending.
+    async fn pending_batch(&self, stream: &StreamId, limits: BatchLimits) -> Result<Option<PendingBatch<Self::Payload>>>;
+
+    /// The server holds `stream` through `version` (all of it local already).
+    async fn acknowledge(&self, stream: &StreamId, version: Version) -> Result<()>;
+
+    /// Writes remote events of `stream` (contiguous, from its synced version + 1 or
+    /// earlier; earlier ones are skipped), settling pending events by `policy`.
+    async fn integrate(
+        &self,
+        stream: &StreamId,
+        remote: Vec<WireEvent<Self::Payload>>,
+        policy: ConflictPolicy,
+    ) -> Result<Integrated>;
+
+    /// Moves the pending events `ids` of `stream` to the dead letters with `failure`;
+    /// later pending events of the stream move down to close the gap.
+    async fn dead_letter(&self, stream: &StreamId, ids: &[EventId], failure: Failure) -> Result<()>;
+
+    /// The stream's synced version.
+    async fn synced_version(&self, stream: &StreamId) -> Result<Version>;
+
+    /// The last server feed position pulled.
+    async fn feed_cursor(&self) -> Result<Position>;
+
+    /// Records the last server feed position pulled.
+    async fn set_feed_cursor(&self, position: Position) -> Result<()>;
+}
+
+/// Classifies an HTTP status of a push (shared by every transport).
+pub fn classify_push(status: u16, retry_after_ms: Option<u64>, message: impl Into<String>) -> PushOutcome {
+    let failure = Failure { status: Some(status), message: message.into() };
+    match status {
+        412 => PushOutcome::Conflict { actual: Version(0) },
+        400 | 409 | 422 | 428 => PushOutcome::Rejected(failure),
+        401 | 403 => PushOutcome::Unauthorized(failure),
+        413 => PushOutcome::TooLarge,
+        _ => PushOutcome::Retry { failure, retry_after_ms },
+    }
+}
+
+/// Parses a `Retry-After` header value (delay-seconds; an HTTP date is treated as
+/// "soon": 1 s) into milliseconds, capped at one hour.
+pub fn parse_retry_after(value: Option<&str>) -> Option<u64> {
+    let value = value?.trim();
+    match value.parse::<u64>() {
+        Ok(seconds) => Some(seconds.min(3_600).saturating_mul(1_000)),
+        Err(_) if !value.is_empty() => Some(1_000),
+        Err(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

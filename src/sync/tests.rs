@@ -1,0 +1,469 @@
+//! Native tests of the sync engine: memory stores as clients, the real server handler
+//! (`server::handle` over `MemoryServerStore`) as their counterpart, with faults injected
+//! between them (5xx, 429 + Retry-After, lost responses, network errors, 401, 413).
+#![cfg(feature = "server")]
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+use super::*;
+use crate::event::{EventType, ExpectedVersion, NewEvent};
+use crate::outbox::RetryPolicy;
+use crate::protocol::{encode_stream_segment, ErrorBody, PushRequest};
+use crate::server::{handle, Config, MemoryServerStore, Request};
+use crate::store::{Environment, EventStore, MemoryStore, ReadOptions};
+
+fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+/// A clock the test moves, and a seeded random source.
+#[derive(Debug)]
+struct TestEnv {
+    now: Cell<u64>,
+    seed: Cell<u64>,
+}
+
+impl TestEnv {
+    fn new(seed: u64) -> Rc<Self> {
+        Rc::new(TestEnv { now: Cell::new(1_700_000_000_000), seed: Cell::new(seed | 1) })
+    }
+    fn advance(&self, ms: u64) {
+        self.now.set(self.now.get() + ms);
+    }
+}
+
+impl Environment for TestEnv {
+    fn now_ms(&self) -> u64 {
+        self.now.get()
+    }
+    fn random_bytes(&self) -> [u8; 10] {
+        // xorshift64*
+        let mut x = self.seed.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.seed.set(x);
+        let v = x.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes();
+        [v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[0] ^ v[7], v[1] ^ v[6]]
+    }
+}
+
+/// What the network does to the next request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fault {
+    /// The server answers with this status (without applying the request).
+    Status(u16),
+    /// 429 with `Retry-After: 2`.
+    TooMany,
+    /// The request never reaches the server.
+    NetworkDown,
+    /// The server applies the request but the answer is lost.
+    LostResponse,
+}
+
+/// The real server handler behind a faulty wire.
+struct ServerTransport {
+    server: Rc<MemoryServerStore>,
+    config: Config,
+    faults: RefCell<VecDeque<Fault>>,
+    token: RefCell<Option<String>>,
+    required_token: Option<String>,
+    injected: RefCell<HashMap<String, usize>>,
+}
+
+impl ServerTransport {
+    fn new(server: Rc<MemoryServerStore>) -> Self {
+        ServerTransport {
+            server,
+            config: Config::default(),
+            faults: RefCell::default(),
+            token: RefCell::default(),
+            required_token: None,
+            injected: RefCell::default(),
+        }
+    }
+
+    fn fault(&self, fault: Fault) {
+        self.faults.borrow_mut().push_back(fault);
+    }
+
+    /// Sends through the faults; `None` is a network error.
+    fn exchange(&self, request: Request) -> Option<crate::server::Response> {
+        if let Some(required) = &self.required_token {
+            if self.token.borrow().as_deref() != Some(required.as_str()) {
+                return Some(crate::server::Response::error(401, "unauthorized", "bad token"));
+            }
+        }
+        let fault = self.faults.borrow_mut().pop_front();
+        if let Some(f) = fault {
+            *self.injected.borrow_mut().entry(format!("{f:?}")).or_default() += 1;
+        }
+        match fault {
+            None => Some(block_on(handle(&*self.server, &self.config, request))),
+            Some(Fault::Status(status)) => Some(crate::server::Response::error(status, "injected", "injected fault")),
+            Some(Fault::TooMany) => {
+                Some(crate::server::Response::error(429, "busy", "slow down").with_retry_after(2))
+            }
+            Some(Fault::NetworkDown) => None,
+            Some(Fault::LostResponse) => {
+                let _ = block_on(handle(&*self.server, &self.config, request));
+                None
+            }
+        }
+    }
+
+    fn failure(response: &crate::server::Response) -> Failure {
+        let message = serde_json::from_slice::<ErrorBody>(&response.body).map_or_else(|_| "no body".into(), |b| b.message);
+        Failure { status: Some(response.status), message }
+    }
+}
+
+fn network_error() -> Failure {
+    Failure { status: None, message: "network error".into() }
+}
+
+impl Transport for ServerTransport {
+    type Payload = Value;
+
+    async fn push(&self, stream: &StreamId, base_version: Version, events: &[PushEvent<Value>]) -> PushOutcome {
+        let path = format!("/streams/{}", encode_stream_segment(stream).unwrap_or_default());
+        let body = serde_json::to_vec(&PushRequest { events: events.to_vec() }).unwrap_or_default();
+        let mut request = Request::new("POST", path).with_body(body);
+        request = if base_version.0 == 0 {
+            request.with_header("If-None-Match", "*")
+        } else {
+            request.with_header("If-Match", format!("\"{}\"", base_version.0))
+        };
+        let Some(response) = self.exchange(request) else {
+            return PushOutcome::Retry { failure: network_error(), retry_after_ms: None };
+        };
+        match response.status {
+            200 | 201 => match serde_json::from_slice(&response.body) {
+                Ok(answer) => PushOutcome::Accepted(answer),
+                Err(e) => PushOutcome::Retry { failure: Failure { status: Some(response.status), message: e.to_string() }, retry_after_ms: None },
+            },
+            status => classify_push(status, parse_retry_after(response.header("Retry-After")), Self::failure(&response).message),
+        }
+    }
+
+    async fn read_stream(&self, stream: &StreamId, after: Version, limit: u32) -> ReadOutcome<StreamReadResponse<Value>> {
+        let path = format!("/streams/{}?after={}&limit={limit}", encode_stream_segment(stream).unwrap_or_default(), after.0);
+        self.read(Request::new("GET", path))
+    }
+
+    async fn read_feed(&self, after: Position, limit: u32) -> ReadOutcome<FeedReadResponse<Value>> {
+        let request = Request::new("GET", format!("/events?after={}&limit={limit}", after.0))
+            .with_header("If-None-Match", format!("\"{}\"", after.0));
+        self.read(request)
+    }
+}
+
+impl ServerTransport {
+    fn read<T: serde::de::DeserializeOwned>(&self, request: Request) -> ReadOutcome<T> {
+        let Some(response) = self.exchange(request) else {
+            return ReadOutcome::Retry { failure: network_error(), retry_after_ms: None };
+        };
+        match response.status {
+            200 => match serde_json::from_slice(&response.body) {
+                Ok(body) => ReadOutcome::Fresh(body),
+                Err(e) => ReadOutcome::Retry { failure: Failure { status: Some(200), message: e.to_string() }, retry_after_ms: None },
+            },
+            304 => ReadOutcome::NotModified,
+            401 | 403 => ReadOutcome::Unauthorized(Self::failure(&response)),
+            _ => ReadOutcome::Retry { failure: Self::failure(&response), retry_after_ms: parse_retry_after(response.header("Retry-After")) },
+        }
+    }
+}
+
+type Client = MemoryStore<Value, Rc<TestEnv>>;
+
+fn client(env: &Rc<TestEnv>) -> Client {
+    MemoryStore::with_environment(env.clone())
+}
+
+fn sid(s: &str) -> StreamId {
+    StreamId::new(s).unwrap()
+}
+
+fn append(store: &Client, stream: &str, values: &[i64]) {
+    let events = values.iter().map(|v| NewEvent::new(EventType::new("N").unwrap(), json!(*v))).collect();
+    block_on(store.append(&sid(stream), ExpectedVersion::Any, events)).unwrap();
+}
+
+fn data(store: &Client, stream: &str) -> Vec<Value> {
+    block_on(store.read(&sid(stream), ReadOptions::default())).unwrap().into_iter().map(|e| e.data).collect()
+}
+
+fn server_data(server: &MemoryServerStore, stream: &str) -> Vec<Value> {
+    server.all_events().into_iter().filter(|e| e.stream.as_str() == stream).map(|e| e.data).collect()
+}
+
+fn engine(server: &Rc<MemoryServerStore>, policy: ConflictPolicy) -> SyncEngine<ServerTransport> {
+    let options = SyncOptions { policy, retry: RetryPolicy { base_ms: 100, cap_ms: 1_000 }, ..SyncOptions::default() };
+    SyncEngine::new(ServerTransport::new(server.clone()), options)
+}
+
+fn run(engine: &SyncEngine<ServerTransport>, store: &Client, env: &Rc<TestEnv>) -> SyncReport {
+    block_on(engine.run(store, env)).unwrap()
+}
+
+/// Rounds until nothing is pending (advancing the clock past backoffs); bounded.
+fn drain(engine: &SyncEngine<ServerTransport>, store: &Client, env: &Rc<TestEnv>) -> usize {
+    for round in 1..=50 {
+        let report = run(engine, store, env);
+        let pending = block_on(store.outbox()).unwrap();
+        if pending.is_empty() && !report.more_now {
+            return round;
+        }
+        env.advance(report.next_attempt_at.map_or(10, |t| t.saturating_sub(env.now_ms()) + 1));
+    }
+    panic!("did not drain in 50 rounds");
+}
+
+#[test]
+fn happy_path_two_devices_converge() {
+    let env = TestEnv::new(1);
+    let server = Rc::new(MemoryServerStore::new());
+    let (a, b) = (client(&env), client(&env));
+    let (ea, eb) = (engine(&server, ConflictPolicy::Rebase), engine(&server, ConflictPolicy::Rebase));
+    append(&a, "list", &[1, 2, 3]);
+    append(&b, "other", &[10]);
+    let report = run(&ea, &a, &env);
+    assert_eq!((report.pushed, report.requests), (3, 2), "one batch, one feed poll");
+    run(&eb, &b, &env);
+    run(&ea, &a, &env);
+    assert_eq!(data(&b, "list"), [json!(1), json!(2), json!(3)]);
+    assert_eq!(data(&a, "other"), [json!(10)]);
+    assert!(block_on(a.outbox()).unwrap().is_empty());
+    // An idle poll is one request answered by a 304.
+    let idle = run(&ea, &a, &env);
+    assert_eq!((idle.requests, idle.pulled, idle.pushed), (1, 0, 0));
+}
+
+#[test]
+fn server_errors_back_off_and_keep_everything() {
+    let env = TestEnv::new(2);
+    let server = Rc::new(MemoryServerStore::new());
+    let a = client(&env);
+    let e = engine(&server, ConflictPolicy::Rebase);
+    append(&a, "s", &[1, 2]);
+    e.transport().fault(Fault::Status(503));
+    let report = run(&e, &a, &env);
+    assert_eq!(report.pushed, 0);
+    assert_eq!(report.last_error.as_ref().and_then(|f| f.status), Some(503));
+    let entry = &block_on(a.outbox()).unwrap()[0];
+    assert_eq!(entry.attempts, 1);
+    assert!(entry.next_attempt_at >= env.now_ms(), "waits");
+    assert!(entry.next_attempt_at <= env.now_ms() + 100, "first backoff under base");
+    // Not due yet: nothing is sent.
+    e.transport().fault(Fault::Status(500));
+    drain(&e, &a, &env);
+    assert_eq!(server_data(&server, "s"), [json!(1), json!(2)]);
+}
+
+#[test]
+fn retry_after_is_honoured() {
+    let env = TestEnv::new(3);
+    let server = Rc::new(MemoryServerStore::new());
+    let a = client(&env);
+    let e = engine(&server, ConflictPolicy::Rebase);
+    append(&a, "s", &[1]);
+    e.transport().fault(Fault::TooMany);
+    let before = env.now_ms();
+    run(&e, &a, &env);
+    let entry = &block_on(a.outbox()).unwrap()[0];
+    assert_eq!(entry.next_attempt_at, before + 2_000);
+    env.advance(1_000);
+    assert_eq!(run(&e, &a, &env).pushed, 0, "still waiting");
+    env.advance(1_001);
+    assert_eq!(run(&e, &a, &env).pushed, 1);
+}
+
+#[test]
+fn a_lost_response_is_retried_without_duplicates_or_false_conflicts() {
+    let env = TestEnv::new(4);
+    let server = Rc::new(MemoryServerStore::new());
+    let a = client(&env);
+    let e = engine(&server, ConflictPolicy::Quarantine);
+    append(&a, "s", &[1, 2]);
+    e.transport().fault(Fault::LostResponse);
+    e.transport().fault(Fault::NetworkDown); // the round's feed poll fails too
+    run(&e, &a, &env);
+    assert_eq!(server_data(&server, "s").len(), 2, "the server applied the batch");
+    assert_eq!(block_on(a.outbox()).unwrap().len(), 1, "the client does not know yet");
+    drain(&e, &a, &env);
+    assert_eq!(server_data(&server, "s"), [json!(1), json!(2)], "no duplicates");
+    assert!(a.conflicts().is_empty(), "no false conflict");
+    assert!(a.dead_letters().is_empty());
+}
+
+#[test]
+fn a_pull_acknowledges_events_whose_push_answer_was_lost() {
+    let env = TestEnv::new(14);
+    let server = Rc::new(MemoryServerStore::new());
+    let a = client(&env);
+    let e = engine(&server, ConflictPolicy::Quarantine);
+    append(&a, "s", &[1, 2]);
+    e.transport().fault(Fault::LostResponse);
+    let report = run(&e, &a, &env);
+    assert_eq!(report.requests, 2, "push + feed poll");
+    assert!(block_on(a.outbox()).unwrap().is_empty(), "the feed showed our events: acknowledged");
+    assert_eq!(data(&a, "s"), [json!(1), json!(2)], "nothing rewritten");
+    assert_eq!(server_data(&server, "s").len(), 2);
+}
+
+#[test]
+fn conflict_rebases_pending_events_after_the_remote_ones() {
+    let env = TestEnv::new(5);
+    let server = Rc::new(MemoryServerStore::new());
+    let (a, b) = (client(&env), client(&env));
+    let (ea, eb) = (engine(&server, ConflictPolicy::Rebase), engine(&server, ConflictPolicy::Rebase));
+    append(&a, "cart", &[1, 2]);
+    append(&b, "cart", &[10, 20]);
+    drain(&ea, &a, &env);
+    let report = run(&eb, &b, &env);
+    assert_eq!(report.conflicted, 2);
+    drain(&eb, &b, &env);
+    drain(&ea, &a, &env);
+    let expected = [json!(1), json!(2), json!(10), json!(20)];
+    assert_eq!(server_data(&server, "cart"), expected);
+    assert_eq!(data(&a, "cart"), expected);
+    assert_eq!(data(&b, "cart"), expected, "b rebased its events after a's");
+}
+
+#[test]
+fn quarantine_keeps_conflicting_events_aside_until_settled() {
+    let env = TestEnv::new(6);
+    let server = Rc::new(MemoryServerStore::new());
+    let (a, b) = (client(&env), client(&env));
+    let (ea, eb) = (engine(&server, ConflictPolicy::Rebase), engine(&server, ConflictPolicy::Quarantine));
+    append(&a, "cart", &[1]);
+    append(&b, "cart", &[10]);
+    drain(&ea, &a, &env);
+    drain(&eb, &b, &env);
+    assert_eq!(data(&b, "cart"), [json!(1)], "b's event is out of the stream");
+    let conflicts = b.conflicts();
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(conflicts[0].local[0].data, json!(10));
+    assert_eq!(conflicts[0].remote[0].data, json!(1));
+    assert!(b.settle_conflict(conflicts[0].id, conflicts[0].local.clone()).unwrap());
+    drain(&eb, &b, &env);
+    assert_eq!(server_data(&server, "cart"), [json!(1), json!(10)]);
+}
+
+#[test]
+fn refused_batches_become_dead_letters_and_the_stream_goes_on() {
+    let env = TestEnv::new(7);
+    let server = Rc::new(MemoryServerStore::new());
+    let a = client(&env);
+    let e = engine(&server, ConflictPolicy::Rebase);
+    append(&a, "s", &[1]);
+    e.transport().fault(Fault::Status(422));
+    run(&e, &a, &env);
+    let dead = a.dead_letters();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].failure.status, Some(422));
+    assert_eq!(dead[0].events[0].data, json!(1));
+    append(&a, "s", &[2]);
+    drain(&e, &a, &env);
+    assert_eq!(server_data(&server, "s"), [json!(2)], "later events still sync");
+    assert!(a.retry_dead_letter(dead[0].id).unwrap());
+    drain(&e, &a, &env);
+    assert_eq!(server_data(&server, "s"), [json!(2), json!(1)]);
+    assert!(a.dead_letters().is_empty());
+}
+
+#[test]
+fn unauthorized_pauses_and_keeps_everything() {
+    let env = TestEnv::new(8);
+    let server = Rc::new(MemoryServerStore::new());
+    let a = client(&env);
+    let mut transport = ServerTransport::new(server.clone());
+    transport.required_token = Some("secret".into());
+    let e = SyncEngine::new(transport, SyncOptions::default());
+    append(&a, "s", &[1]);
+    let report = run(&e, &a, &env);
+    assert_eq!(report.auth_failed.as_ref().and_then(|f| f.status), Some(401));
+    assert_eq!(report.requests, 1, "no feed poll after a 401");
+    assert_eq!(block_on(a.outbox()).unwrap().len(), 1, "kept");
+    *e.transport().token.borrow_mut() = Some("secret".into());
+    assert_eq!(run(&e, &a, &env).pushed, 1);
+}
+
+#[test]
+fn too_large_batches_are_split() {
+    let env = TestEnv::new(9);
+    let server = Rc::new(MemoryServerStore::new());
+    let a = client(&env);
+    let mut transport = ServerTransport::new(server.clone());
+    transport.config.max_batch_events = 3;
+    let e = SyncEngine::new(transport, SyncOptions::default());
+    append(&a, "s", &(0..10).collect::<Vec<_>>());
+    drain(&e, &a, &env);
+    assert_eq!(server_data(&server, "s").len(), 10);
+    assert!(a.dead_letters().is_empty());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// N clients x M events on shared streams, random faults: after draining, the server
+    /// holds every event exactly once, each client's events in its order, and every
+    /// client holds exactly the server's order.
+    #[test]
+    fn every_event_exactly_once_and_everyone_converges(
+        seed in any::<u64>(),
+        steps in proptest::collection::vec((0usize..3, 0usize..3, 1usize..4, proptest::option::of(0usize..5)), 1..40),
+    ) {
+        let env = TestEnv::new(seed);
+        let server = Rc::new(MemoryServerStore::new());
+        let clients: Vec<Client> = (0..3).map(|_| client(&env)).collect();
+        let engines: Vec<_> = (0..3).map(|_| engine(&server, ConflictPolicy::Rebase)).collect();
+        let faults = [Fault::Status(500), Fault::TooMany, Fault::NetworkDown, Fault::LostResponse, Fault::Status(503)];
+        let mut written: Vec<Vec<(String, i64)>> = vec![Vec::new(); 3];
+        let mut n = 0i64;
+        for (who, stream, count, fault) in steps {
+            let stream_name = format!("s{stream}");
+            let values: Vec<i64> = (0..count).map(|_| { n += 1; n }).collect();
+            append(&clients[who], &stream_name, &values);
+            written[who].extend(values.iter().map(|v| (stream_name.clone(), *v)));
+            if let Some(f) = fault {
+                engines[who].transport().fault(faults[f]);
+            }
+            run(&engines[who], &clients[who], &env);
+            env.advance(50);
+        }
+        for _ in 0..3 {
+            for (c, e) in clients.iter().zip(&engines) {
+                drain(e, c, &env);
+            }
+        }
+        let all = server.all_events();
+        let mut seen = std::collections::HashSet::new();
+        for e in &all {
+            prop_assert!(seen.insert(e.id.clone()), "duplicate {} on the server", e.id);
+        }
+        prop_assert_eq!(all.len() as i64, n, "every event reached the server");
+        for (who, events) in written.iter().enumerate() {
+            for stream in ["s0", "s1", "s2"] {
+                let mine: Vec<i64> = events.iter().filter(|(s, _)| s == stream).map(|(_, v)| *v).collect();
+                let on_server: Vec<i64> = server_data(&server, stream).into_iter().filter_map(|v| v.as_i64()).filter(|v| mine.contains(v)).collect();
+                prop_assert_eq!(&on_server, &mine, "client {}'s order in {}", who, stream);
+                prop_assert_eq!(data(&clients[who], stream), server_data(&server, stream), "client {} converged on {}", who, stream);
+            }
+        }
+    }
+}
