@@ -13,13 +13,19 @@
 //! - `input.rs`: turning JS arguments into validated Rust values (never a panic).
 //! - `event_store.rs`: the `EventStore` class and its live subscriptions.
 //! - `js.rs` + `js_helpers.js`: the few JS helpers the bindings import.
+//! - `server.rs` + `server_storage.js` (feature `server`): `handleSyncRequest`, the sync
+//!   server over Durable Object storage, for the worker in `tidelog/worker`.
 
 mod errors;
 mod event_store;
 mod input;
 mod js;
+#[cfg(feature = "server")]
+mod server;
 
 pub use event_store::EventStore;
+#[cfg(feature = "server")]
+pub use server::{handle_sync_request, DurableObjectKv};
 
 use wasm_bindgen::prelude::wasm_bindgen;
 
