@@ -1,6 +1,7 @@
 // The demo server's front door (runs in workerd, see scripts/demo/serve):
 //   /        -> www/ (the demo app)
 //   /pkg/... -> pkg/ (the built npm package)
+//   /v1/...  -> the sync server (tidelog/worker, service binding SYNC), when built
 // with the Content-Type each file needs (module scripts and streaming wasm insist).
 const TYPES = {
   html: "text/html; charset=utf-8",
@@ -36,6 +37,13 @@ async function serveFile(disk, path) {
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
+    if (url.pathname === "/v1" || url.pathname.startsWith("/v1/")) {
+      if (env.SYNC) return env.SYNC.fetch(request);
+      return new Response('{"error":"not_found","message":"the sync worker is not built (make pkg)"}', {
+        status: 404,
+        headers: { "content-type": "application/json" },
+      });
+    }
     if (request.method !== "GET" && request.method !== "HEAD") {
       return new Response("method not allowed", { status: 405, headers: { allow: "GET, HEAD" } });
     }
