@@ -254,66 +254,89 @@ async function singleAppend(impl, { count }) {
   });
 }
 
-/** 3. Paged reads of one stream and of the global log (readAll from the middle). */
-async function pagedRead(impl, { total, page, runs }) {
-  return withFreshDb(impl, "read", async (store) => {
-    await fill(store, STREAM, total);
-    const samples = [];
-    for (let run = 0; run < runs; run++) {
-      let read = 0;
-      let t0 = now();
-      for (let from = 1; from <= total; from += page) {
-        const records = await store.read(STREAM, from, page);
-        read += records.length;
-      }
-      const streamMs = now() - t0;
-      check(read === total, `${impl} read ${read} of ${total} events`);
-      const start = Math.floor(total / 2) + 1;
-      let readAll = 0;
-      t0 = now();
-      const maxPages = Math.ceil(total / page) + 2; // bounded even if a reader misbehaves
-      for (let from = start, pages = 0; pages < maxPages; pages++) {
-        const records = await store.readAll(from, page);
-        readAll += records.length;
-        if (records.length < page) break;
-        from = records[records.length - 1].position + 1;
-      }
-      const allMs = now() - t0;
-      check(readAll === total - start + 1, `${impl} readAll got ${readAll} of ${total - start + 1} events`);
-      samples.push({
-        streamEventsPerSec: (read / streamMs) * 1000,
-        readAllEventsPerSec: (readAll / allMs) * 1000,
-        streamMs, allMs,
-      });
-    }
-    return samples;
-  });
+// Cases 3 and 4 read one filled database per implementation; the runner opens all
+// three first (`openFilled`), then interleaves the runs (rotating the order), so drift on
+// the machine does not land on one implementation only, and disposes them (`dispose`).
+const open = new Map();
+
+/** Creates a fresh database of `total` events in one stream; returns its handle. */
+async function openFilled(impl, { total }) {
+  const name = freshName(impl, "filled");
+  const store = await impls[impl](name);
+  await fill(store, STREAM, total);
+  open.set(name, { store, impl });
+  return { handle: name };
 }
 
-/** 4. Replay (whole stream read + sum reducer) and 7. memory right after it. */
-async function replay(impl, { total, runs }) {
-  return withFreshDb(impl, "replay", async (store) => {
-    await fill(store, STREAM, total);
-    const samples = [];
-    for (let run = 0; run < runs; run++) {
-      if (typeof globalThis.gc === "function") globalThis.gc();
-      const heapBefore = performance.memory?.usedJSHeapSize ?? null;
-      const t0 = now();
-      const records = await store.readStream(STREAM);
-      let sum = 0;
-      for (let k = 0; k < records.length; k++) sum += records[k].data.qty;
-      const ms = now() - t0;
-      const heapAfter = performance.memory?.usedJSHeapSize ?? null;
-      check(records.length === total, `${impl} replayed ${records.length} of ${total} events`);
-      check(sum > 0, `${impl} replay sum is ${sum}`);
-      samples.push({
-        ms, eventsPerSec: (total / ms) * 1000, sum,
-        heapBefore, heapAfter,
-        wasmMemory: impl === "tidelog" && tidelogWasm ? tidelogWasm.memory.buffer.byteLength : null,
-      });
-    }
-    return samples;
-  });
+async function dispose({ handle }) {
+  const entry = open.get(handle);
+  if (entry) {
+    entry.store.close();
+    open.delete(handle);
+  }
+  await deleteDb(handle);
+  return { handle };
+}
+
+function filled(handle, impl) {
+  const entry = open.get(handle);
+  check(entry && entry.impl === impl, `no open ${impl} database ${handle}`);
+  return entry.store;
+}
+
+/** 3. One run of paged reads of the stream and of the global log (readAll from the middle). */
+async function pagedRead(impl, { handle, total, page }) {
+  const store = filled(handle, impl);
+  let read = 0;
+  let t0 = now();
+  for (let from = 1; from <= total; from += page) {
+    const records = await store.read(STREAM, from, page);
+    read += records.length;
+  }
+  const streamMs = now() - t0;
+  check(read === total, `${impl} read ${read} of ${total} events`);
+  const start = Math.floor(total / 2) + 1;
+  let readAll = 0;
+  t0 = now();
+  const maxPages = Math.ceil(total / page) + 2; // bounded even if a reader misbehaves
+  for (let from = start, pages = 0; pages < maxPages; pages++) {
+    const records = await store.readAll(from, page);
+    readAll += records.length;
+    if (records.length < page) break;
+    from = records[records.length - 1].position + 1;
+  }
+  const allMs = now() - t0;
+  check(readAll === total - start + 1, `${impl} readAll got ${readAll} of ${total - start + 1} events`);
+  return {
+    streamEventsPerSec: (read / streamMs) * 1000,
+    readAllEventsPerSec: (readAll / allMs) * 1000,
+    streamMs, allMs,
+  };
+}
+
+/**
+ * 4. One replay run (whole stream in one read + a sum reducer) and 7. the memory right
+ * after it: JS heap (Chromium's performance.memory, after a forced GC before the run when
+ * --expose-gc is on) and tidelog's wasm memory.
+ */
+async function replay(impl, { handle, total }) {
+  const store = filled(handle, impl);
+  if (typeof globalThis.gc === "function") globalThis.gc();
+  const heapBefore = performance.memory?.usedJSHeapSize ?? null;
+  const t0 = now();
+  let records = await store.readStream(STREAM);
+  let sum = 0;
+  for (let k = 0; k < records.length; k++) sum += records[k].data.qty;
+  const ms = now() - t0;
+  const heapAfter = performance.memory?.usedJSHeapSize ?? null;
+  const count = records.length;
+  records = null;
+  check(count === total, `${impl} replayed ${count} of ${total} events`);
+  check(sum > 0, `${impl} replay sum is ${sum}`);
+  return {
+    ms, eventsPerSec: (total / ms) * 1000, sum, heapBefore, heapAfter,
+    wasmMemory: impl === "tidelog" && tidelogWasm ? tidelogWasm.memory.buffer.byteLength : null,
+  };
 }
 
 /** 5 (setup). Creates a database of `total` events for the cold-start runs. */
@@ -359,13 +382,13 @@ function environment() {
   };
 }
 
-const cases = { batchedAppend, singleAppend, pagedRead, replay, prepareCold, coldStart, cleanup, environment };
+const cases = { batchedAppend, singleAppend, openFilled, dispose, pagedRead, replay, prepareCold, coldStart, cleanup, environment };
 
 /** Entry point for the runner: `bench.run(caseName, impl, options)`. */
 async function run(name, impl, options = {}) {
   const fn = cases[name];
   if (!fn) throw new Error(`unknown case ${name}`);
-  if (name === "cleanup" || name === "environment") return fn(options);
+  if (name === "cleanup" || name === "environment" || name === "dispose") return fn(options);
   if (!impls[impl]) throw new Error(`unknown implementation ${impl}`);
   return fn(impl, options);
 }

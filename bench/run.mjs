@@ -269,31 +269,44 @@ async function benchBrowser(driver, url) {
     p50: stat(single[i].map((s) => s.p50)), p99: stat(single[i].map((s) => s.p99)), samples: single[i],
   }]));
 
+  // Cases 3 and 4: one filled database per implementation (fresh per case), runs
+  // interleaved with a rotating order.
+  const interleaved = async (caseName, extra) => {
+    const handles = {};
+    const got = samples();
+    try {
+      for (const impl of IMPLS) handles[impl] = (await driver.call("openFilled", impl, { total: sizes.stream })).handle;
+      for (let run = 0; run < runs; run++) {
+        for (const impl of order(run)) got[impl].push(await driver.call(caseName, impl, { handle: handles[impl], total: sizes.stream, ...extra }));
+      }
+    } finally {
+      for (const impl of IMPLS) if (handles[impl]) await driver.call("dispose", null, { handle: handles[impl] });
+    }
+    return got;
+  };
+
   log(`${driver.name}: 3. paged read of a ${sizes.stream}-event stream (pages of ${sizes.page}) + readAll from the middle x ${runs}`);
-  out.cases.pagedRead = {};
-  for (const impl of IMPLS) {
-    const s = await driver.call("pagedRead", impl, { total: sizes.stream, page: sizes.page, runs });
-    out.cases.pagedRead[impl] = {
-      streamEventsPerSec: stat(s.map((x) => x.streamEventsPerSec)),
-      readAllEventsPerSec: stat(s.map((x) => x.readAllEventsPerSec)),
-      samples: s,
-    };
-  }
+  const paged = await interleaved("pagedRead", { page: sizes.page });
+  out.cases.pagedRead = Object.fromEntries(IMPLS.map((i) => [i, {
+    streamEventsPerSec: stat(paged[i].map((x) => x.streamEventsPerSec)),
+    readAllEventsPerSec: stat(paged[i].map((x) => x.readAllEventsPerSec)),
+    samples: paged[i],
+  }]));
 
   log(`${driver.name}: 4. replay of a ${sizes.stream}-event stream (read + sum) and 7. memory x ${runs}`);
-  out.cases.replay = {};
-  for (const impl of IMPLS) {
-    await driver.goto(url); // a fresh page per implementation: heap figures not mixed up
-    const s = await driver.call("replay", impl, { total: sizes.stream, runs });
-    out.cases.replay[impl] = {
+  await driver.goto(url); // a fresh page: heap figures not mixed up with the cases before
+  const replayed = await interleaved("replay", {});
+  out.cases.replay = Object.fromEntries(IMPLS.map((i) => {
+    const s = replayed[i];
+    return [i, {
       eventsPerSec: stat(s.map((x) => x.eventsPerSec)),
       ms: stat(s.map((x) => x.ms)),
       heapAfter: stat(s.map((x) => x.heapAfter)),
       heapGrowth: stat(s.map((x) => (x.heapAfter != null && x.heapBefore != null ? x.heapAfter - x.heapBefore : null))),
       wasmMemory: stat(s.map((x) => x.wasmMemory)),
       samples: s,
-    };
-  }
+    }];
+  }));
 
   log(`${driver.name}: 5. cold start (load + open + first read, fresh page each) x ${runs}`);
   out.cases.coldStart = {};
