@@ -7,6 +7,7 @@
 //! | `QuotaExceededError` | `quota_exceeded` | |
 //! | `StorageError` | `storage` | `cause: { name, message }` (the `DOMException`'s) |
 //! | `ClosedError` | `closed` | |
+//! | `ReplayError` | `replay_failed` | `position`, `eventId`, `stream`, `version`, `type` (and `cause`, the thrown value, set by `replay.rs`) |
 
 use js_sys::Reflect;
 use wasm_bindgen::JsValue;
@@ -37,6 +38,13 @@ pub fn to_js(error: &Error) -> JsValue {
             set(&cause, "name", name.as_str().into());
             set(&cause, "message", message.as_str().into());
             set(&js, "cause", cause.into());
+        }
+        Error::Replay { position, event_id, stream, version, event_type, .. } => {
+            set(&js, "position", position.as_f64().into());
+            set(&js, "eventId", event_id.as_str().into());
+            set(&js, "stream", stream.as_str().into());
+            set(&js, "version", version.as_f64().into());
+            set(&js, "type", event_type.as_str().into());
         }
         _ => {}
     }

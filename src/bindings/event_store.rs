@@ -27,7 +27,7 @@ use crate::store::{EventStore as _, MemoryStore, Metrics};
 /// Events read per page by the subscription pump.
 const PUMP_PAGE: usize = 256;
 
-enum Backend {
+pub(super) enum Backend {
     IndexedDb(IndexedDbStore),
     Memory(MemoryStore<JsValue>),
 }
@@ -39,20 +39,22 @@ struct Subscription {
     cursor: Cell<Option<Position>>,
 }
 
-struct Shared {
-    backend: Backend,
+pub(super) struct Shared {
+    pub(super) backend: Backend,
     subscriptions: RefCell<Vec<Rc<Subscription>>>,
     pumping: Cell<bool>,
     woken: Cell<bool>,
     channel: Option<BroadcastChannel>,
     on_message: RefCell<Option<Closure<dyn FnMut(MessageEvent)>>>,
+    /// Upcasters and in-memory snapshots of the replay engine (`replay.rs`).
+    pub(super) replay: super::replay::ReplayState,
 }
 
 /// An append-only event log: IndexedDB in browsers, memory elsewhere.
 #[wasm_bindgen]
 pub struct EventStore {
-    shared: Rc<Shared>,
-    name: String,
+    pub(super) shared: Rc<Shared>,
+    pub(super) name: String,
 }
 
 fn set(target: &Object, key: &str, value: JsValue) {
@@ -102,12 +104,12 @@ fn memory_record(event: &Event<JsValue>) -> JsResult<JsValue> {
     Ok(record.into())
 }
 
-fn memory_records(events: &[Event<JsValue>]) -> JsResult<Array> {
+pub(super) fn memory_records(events: &[Event<JsValue>]) -> JsResult<Array> {
     events.iter().map(memory_record).collect()
 }
 
 impl Shared {
-    async fn read_all(&self, from: Position, limit: usize) -> Result<Array, JsValue> {
+    pub(super) async fn read_all(&self, from: Position, limit: usize) -> Result<Array, JsValue> {
         match &self.backend {
             Backend::IndexedDb(db) => db.read_all_records(from, limit).await.map_err(|e| to_js(&e)),
             Backend::Memory(m) => memory_records(&m.read_all(from, limit).await.map_err(|e| to_js(&e))?),
@@ -121,7 +123,7 @@ impl Shared {
         }
     }
 
-    fn closed(&self) -> bool {
+    pub(super) fn closed(&self) -> bool {
         match &self.backend {
             Backend::IndexedDb(db) => db.is_closed(),
             Backend::Memory(m) => m.is_closed(),
@@ -245,6 +247,7 @@ impl EventStore {
             woken: Cell::new(false),
             channel,
             on_message: RefCell::default(),
+            replay: super::replay::ReplayState::new(),
         });
         if let Some(channel) = &shared.channel {
             let weak = Rc::downgrade(&shared);
@@ -311,21 +314,26 @@ impl EventStore {
     /// Reads one stream. Options: `fromVersion` (inclusive), `limit`, `direction`
     /// (`"forward"` | `"backward"`). Resolves to an array of events
     /// `{ id, stream, version, position, type, data, meta, recordedAt, schema }`.
+    /// `upcast: true` hands out events raised to their latest schema (see `upcast`).
     pub async fn read(&self, stream: JsValue, options: JsValue) -> Result<Array, JsValue> {
         let stream = input::stream_id(&stream)?;
+        let upcast = input::upcast_option(&options)?;
         let options = input::read_options(&options)?;
-        match &self.shared.backend {
-            Backend::IndexedDb(db) => db.read_records(&stream, options).await.map_err(|e| to_js(&e)),
-            Backend::Memory(m) => memory_records(&m.read(&stream, options).await.map_err(|e| to_js(&e))?),
-        }
+        let records = match &self.shared.backend {
+            Backend::IndexedDb(db) => db.read_records(&stream, options).await.map_err(|e| to_js(&e))?,
+            Backend::Memory(m) => memory_records(&m.read(&stream, options).await.map_err(|e| to_js(&e))?)?,
+        };
+        super::replay::upcast_records(&self.shared, upcast, records)
     }
 
     /// Reads the global log in position order. Options: `fromPosition` (inclusive;
-    /// positions start at 1, 0 means the start), `limit`.
+    /// positions start at 1, 0 means the start), `limit`, `upcast` (as in `read`).
     #[wasm_bindgen(js_name = readAll)]
     pub async fn read_all(&self, options: JsValue) -> Result<Array, JsValue> {
+        let upcast = input::upcast_option(&options)?;
         let (from, limit) = input::read_all_options(&options)?;
-        self.shared.read_all(from, limit).await
+        let records = self.shared.read_all(from, limit).await?;
+        super::replay::upcast_records(&self.shared, upcast, records)
     }
 
     /// The stream's version: its number of events (0 when it has none).

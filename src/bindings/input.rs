@@ -138,7 +138,7 @@ pub fn events(value: &JsValue) -> JsResult<(Vec<NewEvent<JsValue>>, u64)> {
 
 /// Options of `read(stream, options)`.
 pub fn read_options(value: &JsValue) -> JsResult<ReadOptions> {
-    let options = options(value, "options", &["fromVersion", "limit", "direction"])?;
+    let options = options(value, "options", &["fromVersion", "limit", "direction", "upcast"])?;
     let options = options.as_ref();
     let from_version = get(options, "fromVersion")?
         .map(|v| whole_number(&v, "options.fromVersion").map(Version))
@@ -157,7 +157,7 @@ pub fn read_options(value: &JsValue) -> JsResult<ReadOptions> {
 
 /// Options of `readAll(options)`: the start position (inclusive) and the limit.
 pub fn read_all_options(value: &JsValue) -> JsResult<(Position, usize)> {
-    let options = options(value, "options", &["fromPosition", "limit"])?;
+    let options = options(value, "options", &["fromPosition", "limit", "upcast"])?;
     let options = options.as_ref();
     let from = get(options, "fromPosition")?
         .map(|v| whole_number(&v, "options.fromPosition").map(Position))
@@ -171,4 +171,21 @@ fn limit(value: Option<JsValue>) -> JsResult<usize> {
         None => Ok(usize::MAX),
         Some(v) => whole_number(&v, "options.limit").map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
     }
+}
+
+/// The `upcast` flag of read options (`read`, `readAll`): `true` hands out events at
+/// their latest schema; absent means `false`. The other keys are checked by the caller.
+pub fn upcast_option(value: &JsValue) -> JsResult<bool> {
+    if !value.is_object() || Array::is_array(value) {
+        return Ok(false);
+    }
+    flag(Reflect::get(value, &JsValue::from_str("upcast"))?, "options.upcast", false)
+}
+
+/// A boolean option: `undefined` -> `default`; anything but a boolean is an error.
+pub fn flag(value: JsValue, field: &str, default: bool) -> JsResult<bool> {
+    if value.is_undefined() {
+        return Ok(default);
+    }
+    value.as_bool().ok_or_else(|| invalid(field, format!("must be true or false, got {}", type_name(&value))))
 }

@@ -13,6 +13,8 @@
 //! - `input.rs`: turning JS arguments into validated Rust values (never a panic).
 //! - `event_store.rs`: the `EventStore` class and its live subscriptions.
 //! - `js.rs` + `js_helpers.js`: the few JS helpers the bindings import.
+//! - `replay.rs`: `replay`, `upcast`, `projection` (the `Projection` class) and `execute`
+//!   on `EventStore`: the replay engine, folding each page in one call into JS.
 //! - `server.rs` + `server_storage.js` (feature `server`): `handleSyncRequest`, the sync
 //!   server over Durable Object storage, for the worker in `tidelog/worker`.
 
@@ -20,10 +22,12 @@ mod errors;
 mod event_store;
 mod input;
 mod js;
+mod replay;
 #[cfg(feature = "server")]
 mod server;
 
 pub use event_store::EventStore;
+pub use replay::Projection;
 #[cfg(feature = "server")]
 pub use server::{handle_sync_request, DurableObjectKv};
 

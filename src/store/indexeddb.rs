@@ -7,6 +7,8 @@
 //!   recordedAt, schema}`, so reads hand IndexedDB's own result arrays to JS unchanged.
 //! - `streams`: key `stream`; `{stream, version, lastPosition}`: O(1) head checks.
 //! - `meta`: out-of-line keys; `"head"` -> `{position}`, the last global position.
+//! - `snapshots` (schema 2): key `name`; `{name, state, position, version, savedAt}`,
+//!   the replay engine's projection snapshots (see `snapshots.rs`).
 //!
 //! ## One transaction per append
 //! An append is a single readwrite transaction over `events`, `streams` and `meta`: read
@@ -54,7 +56,7 @@ use crate::event::{
 
 /// The database schema version this build writes. Older databases are upgraded in
 /// [`upgrade`], step by step, without losing data.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 const EVENTS: &str = "events";
 const STREAMS: &str = "streams";
@@ -62,6 +64,8 @@ const META: &str = "meta";
 const BY_STREAM: &str = "by_stream";
 const BY_ID: &str = "by_id";
 const HEAD_KEY: &str = "head";
+
+mod snapshots;
 
 /// How hard a readwrite transaction's `complete` promises the data is on disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -631,6 +635,9 @@ fn upgrade(db: &IdbDatabase, old_version: u32) -> Result<()> {
         params.set_key_path(&"stream".into());
         db.create_object_store_with_optional_parameters(STREAMS, &params).map_err(js_error)?;
         db.create_object_store(META).map_err(js_error)?;
+    }
+    if old_version < 2 {
+        snapshots::create_store(db)?;
     }
     Ok(())
 }

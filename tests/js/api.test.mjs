@@ -379,7 +379,9 @@ test("another tab's upgrade closes this store cleanly (ClosedError, not a hang)"
     newer.close();
     try { await store.version("s"); return { names, after: "no error" }; } catch (e) { return { names, after: e.name }; }
   }, name);
-  assert.deepEqual(out.names, ["events", "meta", "streams"], "the data is still there for the newer version");
+  for (const store of ["events", "meta", "streams"]) {
+    assert.ok(out.names.includes(store), `the data is still there for the newer version (${out.names})`);
+  }
   assert.equal(out.after, "ClosedError");
   await page.close();
 });

@@ -1,0 +1,63 @@
+//! The `snapshots` object store (schema version 2): persisted projection snapshots
+//! `{name, state, position, version, savedAt}`, keyed by projection name. The state is
+//! stored by structured clone, so a state that cannot be cloned is refused with an
+//! `InvalidInputError` naming it, and nothing is written.
+
+use js_sys::Object;
+use wasm_bindgen::JsValue;
+use web_sys::{IdbDatabase, IdbObjectStoreParameters};
+
+use super::{js_error, request, set, IndexedDbStore};
+use crate::error::{Error, Result};
+use crate::event::Position;
+
+const SNAPSHOTS: &str = "snapshots";
+
+/// Upgrade step 1 -> 2: creates the `snapshots` store (nothing else changes).
+pub(super) fn create_store(db: &IdbDatabase) -> Result<()> {
+    let params = IdbObjectStoreParameters::new();
+    params.set_key_path(&"name".into());
+    db.create_object_store_with_optional_parameters(SNAPSHOTS, &params).map_err(js_error)?;
+    Ok(())
+}
+
+impl IndexedDbStore {
+    /// The stored snapshot record of projection `name`, or `undefined`.
+    pub async fn load_snapshot(&self, name: &str) -> Result<JsValue> {
+        let tx = self.begin(&[SNAPSHOTS], false)?;
+        request(tx.store(SNAPSHOTS)?.get(&JsValue::from_str(name)))?.await
+    }
+
+    /// Stores (replacing) the snapshot of projection `name`: `state` as of global
+    /// `position`, for projection `version`. Resolves once committed.
+    pub async fn save_snapshot(&self, name: &str, state: &JsValue, position: Position, version: u32) -> Result<()> {
+        let tx = self.begin(&[SNAPSHOTS], true)?;
+        let record = Object::new();
+        set(&record, "name", &JsValue::from_str(name))?;
+        set(&record, "state", state)?;
+        set(&record, "position", &position.as_f64().into())?;
+        set(&record, "version", &version.into())?;
+        set(&record, "savedAt", &js_sys::Date::now().into())?;
+        if let Err(e) = tx.store(SNAPSHOTS)?.put(&record) {
+            tx.abort();
+            return Err(match js_error(e) {
+                Error::Storage { name: kind, message } if kind == "DataCloneError" => Error::invalid(
+                    "state",
+                    format!(
+                        "projection {name:?}: the state cannot be stored as a snapshot \
+                         (it must be structured-cloneable: no functions, DOM nodes or symbols): {message}"
+                    ),
+                ),
+                other => other,
+            });
+        }
+        tx.commit().await
+    }
+
+    /// Deletes the snapshot of projection `name` (nothing happens when there is none).
+    pub async fn delete_snapshot(&self, name: &str) -> Result<()> {
+        let tx = self.begin(&[SNAPSHOTS], true)?;
+        tx.store(SNAPSHOTS)?.delete(&JsValue::from_str(name)).map_err(js_error)?;
+        tx.commit().await
+    }
+}
