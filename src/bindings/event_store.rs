@@ -48,6 +48,8 @@ pub(super) struct Shared {
     on_message: RefCell<Option<Closure<dyn FnMut(MessageEvent)>>>,
     /// Upcasters and in-memory snapshots of the replay engine (`replay.rs`).
     pub(super) replay: super::replay::ReplayState,
+    /// The sync driver, when the store was opened with a `sync` option (`sync.rs`).
+    pub(super) sync: RefCell<Option<Rc<super::sync::Driver>>>,
 }
 
 /// An append-only event log: IndexedDB in browsers, memory elsewhere.
@@ -121,6 +123,14 @@ impl Shared {
             Backend::IndexedDb(db) => db.head_position().await.map_err(|e| to_js(&e)),
             Backend::Memory(m) => m.head_position().map_err(|e| to_js(&e)),
         }
+    }
+
+    /// Tells this store's subscribers and every other tab's that the log changed.
+    pub(super) fn notify_changed(self: &Rc<Self>) {
+        if let Some(channel) = &self.channel {
+            let _ = channel.post_message(&JsValue::from_str("changed"));
+        }
+        wake(self);
     }
 
     pub(super) fn closed(&self) -> bool {
@@ -202,7 +212,7 @@ impl EventStore {
         if name.is_empty() || name.len() > 256 {
             return Err(invalid("name", "must be 1 to 256 bytes long"));
         }
-        let options = input::options(&options, "options", &["storage", "durability"])?;
+        let options = input::options(&options, "options", &["storage", "durability", "sync"])?;
         let options = options.as_ref();
         let durability = match input::get(options, "durability")?.map(|v| v.as_string()) {
             None => Durability::Default,
@@ -210,6 +220,10 @@ impl EventStore {
             Some(Some(d)) if d == "relaxed" => Durability::Relaxed,
             Some(Some(d)) if d == "strict" => Durability::Strict,
             Some(_) => return Err(invalid("options.durability", "must be \"default\", \"relaxed\" or \"strict\"")),
+        };
+        let sync_config = match input::get(options, "sync")? {
+            Some(value) => super::sync::parse_config(&value)?,
+            None => None,
         };
         let has_indexeddb = Reflect::get(&js_sys::global(), &"indexedDB".into())
             .map(|f| !f.is_undefined() && !f.is_null())
@@ -248,18 +262,41 @@ impl EventStore {
             channel,
             on_message: RefCell::default(),
             replay: super::replay::ReplayState::new(),
+            sync: RefCell::default(),
         });
         if let Some(channel) = &shared.channel {
             let weak = Rc::downgrade(&shared);
             let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |_| {
                 if let Some(shared) = weak.upgrade() {
                     wake(&shared);
+                    // Another tab appended or synced: the syncing tab pushes, the
+                    // others refresh their status.
+                    let driver = shared.sync.borrow().clone();
+                    if let Some(driver) = driver {
+                        driver.wake();
+                    }
                 }
             });
             channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
             *shared.on_message.borrow_mut() = Some(on_message);
         }
+        if sync_config.is_some() && matches!(shared.backend, Backend::Memory(_)) {
+            return Err(invalid(
+                "options.sync",
+                "needs IndexedDB storage: the outbox must survive reloads (this host has none, or storage is \"memory\")",
+            ));
+        }
+        if let Some(config) = sync_config {
+            let driver = super::sync::Driver::start(&shared, &name, config);
+            *shared.sync.borrow_mut() = Some(driver);
+        }
         Ok(EventStore { shared, name })
+    }
+
+    /// The sync side (`undefined` unless opened with a `sync` option).
+    #[wasm_bindgen(getter)]
+    pub fn sync(&self) -> Option<super::sync::SyncHandle> {
+        self.shared.sync.borrow().clone().map(|driver| super::sync::SyncHandle { driver })
     }
 
     /// The store's name.
@@ -308,6 +345,9 @@ impl EventStore {
             let _ = channel.post_message(&result.last_position.as_f64().into());
         }
         wake(&self.shared);
+        if let Some(driver) = self.shared.sync.borrow().as_ref() {
+            driver.wake();
+        }
         Ok(append_result_to_js(&result))
     }
 
@@ -401,6 +441,9 @@ impl EventStore {
     /// Closes the store: subscriptions stop, and every later call rejects with a
     /// `ClosedError`.
     pub fn close(&self) {
+        if let Some(driver) = self.shared.sync.borrow_mut().take() {
+            driver.stop();
+        }
         for s in self.shared.subscriptions.borrow_mut().drain(..) {
             s.active.set(false);
         }

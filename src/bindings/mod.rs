@@ -12,6 +12,7 @@
 //! - `errors.rs`: `Error` -> JS `Error` with a stable `name`, `code` and fields.
 //! - `input.rs`: turning JS arguments into validated Rust values (never a panic).
 //! - `event_store.rs`: the `EventStore` class and its live subscriptions.
+//! - `sync.rs`: `store.sync`, the sync driver (triggers, Web Lock, status, events).
 //! - `js.rs` + `js_helpers.js`: the few JS helpers the bindings import.
 //! - `replay.rs`: `replay`, `upcast`, `projection` (the `Projection` class) and `execute`
 //!   on `EventStore`: the replay engine, folding each page in one call into JS.
@@ -25,6 +26,7 @@ mod js;
 mod replay;
 #[cfg(feature = "server")]
 mod server;
+mod sync;
 
 pub use event_store::EventStore;
 pub use replay::Projection;

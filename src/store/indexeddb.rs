@@ -7,6 +7,9 @@
 //!   recordedAt, schema}`, so reads hand IndexedDB's own result arrays to JS unchanged.
 //! - `streams`: key `stream`; `{stream, version, lastPosition}`: O(1) head checks.
 //! - `meta`: out-of-line keys; `"head"` -> `{position}`, the last global position.
+//! - `outbox`, `dead_letters`, `conflicts` (schema 3): the sync side (`sync.rs`); a
+//!   stream's pending events are those past its `syncedVersion` (a field of its
+//!   `streams` record), so an append and its outbox entry land in one transaction.
 //! - `snapshots` (schema 2): key `name`; `{name, state, position, version, savedAt}`,
 //!   the replay engine's projection snapshots (see `snapshots.rs`).
 //!
@@ -56,7 +59,7 @@ use crate::event::{
 
 /// The database schema version this build writes. Older databases are upgraded in
 /// [`upgrade`], step by step, without losing data.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 const EVENTS: &str = "events";
 const STREAMS: &str = "streams";
@@ -64,8 +67,11 @@ const META: &str = "meta";
 const BY_STREAM: &str = "by_stream";
 const BY_ID: &str = "by_id";
 const HEAD_KEY: &str = "head";
+/// Field of a `streams` record: the prefix of the stream the server confirmed.
+const SYNCED_VERSION: &str = "syncedVersion";
 
 mod snapshots;
+pub mod sync;
 
 /// How hard a readwrite transaction's `complete` promises the data is on disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -339,7 +345,11 @@ impl IndexedDbStore {
         let stream_key = JsValue::from_str(stream.as_str());
         let head = request(streams_store.get(&stream_key))?;
         let global = request(meta_store.get(&HEAD_KEY.into()))?;
-        let head = version_field(&head.await?, "version")?;
+        let head_record = head.await?;
+        let head = version_field(&head_record, "version")?;
+        // The synced prefix is kept as it is: the new events are pending (in the outbox)
+        // by being past it, written in this same transaction.
+        let synced = synced_version_field(&head_record)?;
         let global = version_field(&global.await?, "position")?;
         let (head, global) = (Version(head), Position(global));
 
@@ -401,6 +411,7 @@ impl IndexedDbStore {
         set(&head_record, "stream", &stream_key)?;
         set(&head_record, "version", &result.last_version.as_f64().into())?;
         set(&head_record, "lastPosition", &result.last_position.as_f64().into())?;
+        set(&head_record, SYNCED_VERSION, &(synced as f64).into())?;
         streams_store.put(&head_record).map_err(js_error)?;
         let global_record = Object::new();
         set(&global_record, "position", &result.last_position.as_f64().into())?;
@@ -585,6 +596,18 @@ fn version_field(record: &JsValue, field: &str) -> Result<u64> {
         .ok_or_else(|| Error::storage("DataError", format!("stored record has no valid {field}")))
 }
 
+/// A stream record's `syncedVersion`; records written before schema 3 have none (0).
+fn synced_version_field(record: &JsValue) -> Result<u64> {
+    let present = !record.is_undefined()
+        && !record.is_null()
+        && Reflect::get(record, &SYNCED_VERSION.into()).is_ok_and(|v| !v.is_undefined());
+    if present {
+        version_field(record, SYNCED_VERSION)
+    } else {
+        Ok(0)
+    }
+}
+
 fn string_field(record: &JsValue, field: &str) -> Result<String> {
     Reflect::get(record, &field.into())
         .ok()
@@ -638,6 +661,9 @@ fn upgrade(db: &IdbDatabase, old_version: u32) -> Result<()> {
     }
     if old_version < 2 {
         snapshots::create_store(db)?;
+    }
+    if old_version < 3 {
+        sync::create_stores(db)?;
     }
     Ok(())
 }

@@ -101,12 +101,33 @@ impl<T: Transport> SyncEngine<T> {
         L: SyncLocal<Payload = T::Payload>,
         T::Payload: Clone,
     {
+        self.round(local, env, false).await
+    }
+
+    /// A round that does not wait for backoff deadlines (the app asked, or the network
+    /// just came back). Live leases are still respected.
+    pub async fn run_now<L>(&self, local: &L, env: &impl Environment) -> Result<SyncReport>
+    where
+        L: SyncLocal<Payload = T::Payload>,
+        T::Payload: Clone,
+    {
+        self.round(local, env, true).await
+    }
+
+    async fn round<L>(&self, local: &L, env: &impl Environment, force: bool) -> Result<SyncReport>
+    where
+        L: SyncLocal<Payload = T::Payload>,
+        T::Payload: Clone,
+    {
         let mut report = SyncReport::default();
-        for entry in local.outbox().await? {
+        for mut entry in local.outbox().await? {
             if report.auth_failed.is_some() || report.requests >= self.options.max_requests {
                 break;
             }
             let now = env.now_ms();
+            if force {
+                entry.next_attempt_at = entry.next_attempt_at.min(now);
+            }
             if !entry.is_due(now) {
                 let at = entry.next_attempt_at.max(entry.lease_until.unwrap_or(0));
                 report.next_attempt_at = Some(report.next_attempt_at.map_or(at, |t| t.min(at)));
@@ -189,6 +210,9 @@ impl<T: Transport> SyncEngine<T> {
                     return self.retry_later(local, env, entry, failure, retry_after_ms, report).await;
                 }
             }
+            // Settled one way or another (acknowledged, rebased, dead-lettered, split):
+            // the lease ends with the request.
+            entry.lease_until = None;
             local.save_outbox_entry(&entry).await?;
         }
         Ok(())

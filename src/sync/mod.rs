@@ -25,6 +25,8 @@
 //! | 408, 5xx, network error, timeout | exponential backoff with full jitter |
 
 mod engine;
+#[cfg(target_arch = "wasm32")]
+pub mod fetch;
 mod plan;
 
 pub use engine::{SyncEngine, SyncOptions, SyncReport};

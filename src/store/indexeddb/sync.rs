@@ -1,0 +1,535 @@
+//! The sync side of [`IndexedDbStore`] ([`SyncLocal`]): every method is one IndexedDB
+//! transaction, so a crash leaves either the state before or the state after.
+//!
+//! Stores (schema 3): `outbox` (key `stream`: attempts, lease, next attempt, last error),
+//! `dead_letters` and `conflicts` (auto-increment ids). A stream's synced version is the
+//! `syncedVersion` field of its `streams` record; the feed cursor is `meta["feed"]`.
+//!
+//! Rewriting a stream's pending tail (rebase after remote events, dead-lettering a
+//! batch) deletes the pending records and adds them again at new positions, after the
+//! remote ones: within a stream, positions always grow with versions. Subscribers see a
+//! rebased event again at its new position (same `id`, new `version`).
+
+use js_sys::{Array, Object, Reflect, JSON};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{IdbDatabase, IdbKeyRange, IdbObjectStoreParameters};
+
+use super::{
+    event_record, js_error, request, set, string_field, version_field, IndexedDbStore, Transaction, EVENTS,
+    HEAD_KEY, META, STREAMS, SYNCED_VERSION,
+};
+use crate::error::{Error, Result};
+use crate::event::{EventId, EventType, Position, StreamId, Version};
+use crate::outbox::{BatchLimits, Failure, OutboxEntry};
+use crate::protocol::{PushEvent, WireEvent};
+use crate::sync::{plan_integration, ConflictPolicy, Integrated, IntegrationPlan, PendingBatch, SyncLocal};
+
+const OUTBOX: &str = "outbox";
+const DEAD_LETTERS: &str = "dead_letters";
+const CONFLICTS: &str = "conflicts";
+const FEED_KEY: &str = "feed";
+
+/// Creates the schema-3 stores.
+pub(super) fn create_stores(db: &IdbDatabase) -> Result<()> {
+    let by_stream = IdbObjectStoreParameters::new();
+    by_stream.set_key_path(&"stream".into());
+    db.create_object_store_with_optional_parameters(OUTBOX, &by_stream).map_err(js_error)?;
+    for name in [DEAD_LETTERS, CONFLICTS] {
+        let params = IdbObjectStoreParameters::new();
+        params.set_key_path(&"id".into());
+        params.set_auto_increment(true);
+        db.create_object_store_with_optional_parameters(name, &params).map_err(js_error)?;
+    }
+    Ok(())
+}
+
+fn num(value: &JsValue, field: &str) -> Result<u64> {
+    version_field(value, field)
+}
+
+fn failure_to_js(failure: &Failure) -> Result<JsValue> {
+    let js = Object::new();
+    set(&js, "status", &failure.status.map_or(JsValue::NULL, |s| s.into()))?;
+    set(&js, "message", &failure.message.as_str().into())?;
+    Ok(js.into())
+}
+
+fn failure_from_js(value: &JsValue) -> Option<Failure> {
+    if value.is_null() || value.is_undefined() {
+        return None;
+    }
+    let status = Reflect::get(value, &"status".into()).ok().and_then(|s| s.as_f64()).map(|s| s as u16);
+    let message = Reflect::get(value, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
+    Some(Failure { status, message })
+}
+
+fn entry_to_js(entry: &OutboxEntry) -> Result<JsValue> {
+    let js = Object::new();
+    set(&js, "stream", &entry.stream.as_str().into())?;
+    set(&js, "attempts", &entry.attempts.into())?;
+    set(&js, "nextAttemptAt", &(entry.next_attempt_at as f64).into())?;
+    set(&js, "leaseUntil", &entry.lease_until.map_or(JsValue::NULL, |t| (t as f64).into()))?;
+    set(&js, "lastError", &entry.last_error.as_ref().map_or(Ok(JsValue::NULL), failure_to_js)?)?;
+    Ok(js.into())
+}
+
+fn entry_from_js(stream: StreamId, value: &JsValue) -> OutboxEntry {
+    let mut entry = OutboxEntry::new(stream);
+    if value.is_undefined() || value.is_null() {
+        return entry;
+    }
+    let number = |k: &str| Reflect::get(value, &k.into()).ok().and_then(|v| v.as_f64());
+    entry.attempts = number("attempts").unwrap_or(0.0) as u32;
+    entry.next_attempt_at = number("nextAttemptAt").unwrap_or(0.0) as u64;
+    entry.lease_until = number("leaseUntil").map(|t| t as u64);
+    entry.last_error = Reflect::get(value, &"lastError".into()).ok().as_ref().and_then(failure_from_js);
+    entry
+}
+
+/// A stored record as a push event (the wire shape minus stream/version/position).
+pub(crate) fn record_to_push(record: &JsValue) -> Result<PushEvent<JsValue>> {
+    let corrupt = |e: Error| Error::storage("DataError", format!("stored event is malformed: {e}"));
+    let meta = Reflect::get(record, &"meta".into()).map_err(js_error)?;
+    Ok(PushEvent {
+        id: EventId::new(string_field(record, "id")?).map_err(corrupt)?,
+        event_type: EventType::new(string_field(record, "type")?).map_err(corrupt)?,
+        data: Reflect::get(record, &"data".into()).map_err(js_error)?,
+        meta: if meta.is_null() || meta.is_undefined() { None } else { Some(meta) },
+        recorded_at: num(record, "recordedAt")?,
+        schema: num(record, "schema")?.try_into().unwrap_or(1),
+    })
+}
+
+/// A push event as a plain JS object `{ id, type, data, meta, recordedAt, schema }`.
+pub(crate) fn push_to_js(event: &PushEvent<JsValue>) -> Result<JsValue> {
+    let js = Object::new();
+    set(&js, "id", &event.id.as_str().into())?;
+    set(&js, "type", &event.event_type.as_str().into())?;
+    set(&js, "data", &event.data)?;
+    set(&js, "meta", event.meta.as_ref().unwrap_or(&JsValue::NULL))?;
+    set(&js, "recordedAt", &(event.recorded_at as f64).into())?;
+    set(&js, "schema", &event.schema.into())?;
+    Ok(js.into())
+}
+
+/// A wire event as a JS object in the public event shape (server version/position).
+pub(crate) fn wire_to_js(event: &WireEvent<JsValue>) -> Result<JsValue> {
+    let js = Object::new();
+    set(&js, "id", &event.id.as_str().into())?;
+    set(&js, "stream", &event.stream.as_str().into())?;
+    set(&js, "version", &event.version.as_f64().into())?;
+    set(&js, "position", &event.position.as_f64().into())?;
+    set(&js, "type", &event.event_type.as_str().into())?;
+    set(&js, "data", &event.data)?;
+    set(&js, "meta", event.meta.as_ref().unwrap_or(&JsValue::NULL))?;
+    set(&js, "recordedAt", &(event.recorded_at as f64).into())?;
+    set(&js, "schema", &event.schema.into())?;
+    Ok(js.into())
+}
+
+/// Approximate JSON size of a record's payloads (for batching by bytes).
+fn payload_size(record: &JsValue) -> usize {
+    let size = |key: &str| {
+        Reflect::get(record, &key.into())
+            .ok()
+            .and_then(|v| JSON::stringify(&v).ok())
+            .map_or(0, |s| s.length() as usize)
+    };
+    size("data") + size("meta") + 120
+}
+
+/// What one sync transaction reads first: the stream head and its pending records.
+struct Tail {
+    version: Version,
+    synced: Version,
+    last_position: Position,
+    pending: Vec<JsValue>,
+}
+
+impl IndexedDbStore {
+    async fn read_tail(&self, tx: &Transaction, stream: &StreamId) -> Result<Tail> {
+        let key = JsValue::from_str(stream.as_str());
+        let head = request(tx.store(STREAMS)?.get(&key))?.await?;
+        let version = Version(num(&head, "version")?);
+        let synced = Version(super::synced_version_field(&head)?.min(version.0));
+        let last_position = Position(num(&head, "lastPosition")?);
+        let pending = if version > synced {
+            let range = IdbKeyRange::bound(
+                &Array::of2(&key, &(synced.0 as f64 + 1.0).into()),
+                &Array::of2(&key, &version.as_f64().into()),
+            )
+            .map_err(js_error)?;
+            let index = tx.store(EVENTS)?.index(super::BY_STREAM).map_err(js_error)?;
+            let records: Array = request(index.get_all_with_key(&range))?.await?.unchecked_into();
+            records.iter().collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Tail { version, synced, last_position, pending })
+    }
+
+    /// Writes the stream head after a sync change.
+    fn put_head(tx: &Transaction, stream: &StreamId, version: Version, synced: Version, last_position: Position) -> Result<()> {
+        let head = Object::new();
+        set(&head, "stream", &stream.as_str().into())?;
+        set(&head, "version", &version.as_f64().into())?;
+        set(&head, "lastPosition", &last_position.as_f64().into())?;
+        set(&head, SYNCED_VERSION, &synced.as_f64().into())?;
+        tx.store(STREAMS)?.put(&head).map_err(js_error)?;
+        Ok(())
+    }
+
+    /// Deletes the pending records of a tail (by position).
+    fn delete_records(tx: &Transaction, records: &[JsValue]) -> Result<()> {
+        let events = tx.store(EVENTS)?;
+        for record in records {
+            let position = Reflect::get(record, &"position".into()).map_err(js_error)?;
+            events.delete(&position).map_err(js_error)?;
+        }
+        Ok(())
+    }
+
+    /// Adds events at the end of the stream and of the log, starting after `version`
+    /// and `global`. Returns the new (version, last position).
+    fn add_events(
+        tx: &Transaction,
+        stream: &StreamId,
+        events: impl IntoIterator<Item = PushEvent<JsValue>>,
+        mut version: Version,
+        mut global: Position,
+    ) -> Result<(Version, Position)> {
+        let store = tx.store(EVENTS)?;
+        let stream_key = JsValue::from_str(stream.as_str());
+        for e in events {
+            version = version.next()?;
+            global = global.next()?;
+            let record = event_record(
+                &e.id,
+                &stream_key,
+                version,
+                global,
+                &e.event_type,
+                &e.data,
+                e.meta.as_ref(),
+                &(e.recorded_at as f64).into(),
+                e.schema,
+            )?;
+            store.add(&record).map_err(js_error)?;
+        }
+        Ok((version, global))
+    }
+
+    async fn global_head(tx: &Transaction) -> Result<Position> {
+        Ok(Position(num(&request(tx.store(META)?.get(&HEAD_KEY.into()))?.await?, "position")?))
+    }
+
+    fn put_global_head(tx: &Transaction, position: Position) -> Result<()> {
+        let record = Object::new();
+        set(&record, "position", &position.as_f64().into())?;
+        tx.store(META)?.put_with_key(&record, &HEAD_KEY.into()).map_err(js_error)?;
+        Ok(())
+    }
+
+    /// The dead letters: `[{ id, stream, events, failure: { status, message }, at }]`.
+    pub async fn dead_letter_records(&self) -> Result<Array> {
+        let tx = self.begin(&[DEAD_LETTERS], false)?;
+        Ok(request(tx.store(DEAD_LETTERS)?.get_all())?.await?.unchecked_into())
+    }
+
+    /// The quarantined conflicts: `[{ id, stream, local, remote, at }]`.
+    pub async fn conflict_records(&self) -> Result<Array> {
+        let tx = self.begin(&[CONFLICTS], false)?;
+        Ok(request(tx.store(CONFLICTS)?.get_all())?.await?.unchecked_into())
+    }
+
+    /// The outbox entries of streams with pending events, with their pending counts:
+    /// `[{ stream, pending, attempts, nextAttemptAt, leaseUntil, lastError }]`.
+    pub async fn outbox_records(&self) -> Result<Array> {
+        let tx = self.begin(&[STREAMS, OUTBOX], false)?;
+        let heads = request(tx.store(STREAMS)?.get_all())?;
+        let entries = request(tx.store(OUTBOX)?.get_all())?;
+        let (heads, entries): (Array, Array) = (heads.await?.unchecked_into(), entries.await?.unchecked_into());
+        let out = Array::new();
+        for head in heads.iter() {
+            let pending = num(&head, "version")?.saturating_sub(super::synced_version_field(&head)?);
+            if pending == 0 {
+                continue;
+            }
+            let stream = string_field(&head, "stream")?;
+            let entry = entries
+                .iter()
+                .find(|e| Reflect::get(e, &"stream".into()).ok().and_then(|s| s.as_string()).as_deref() == Some(stream.as_str()));
+            let record = match entry {
+                Some(e) => e,
+                None => entry_to_js(&OutboxEntry::new(StreamId::new(stream.clone())?))?,
+            };
+            set(record.unchecked_ref(), "pending", &(pending as f64).into())?;
+            out.push(&record);
+        }
+        Ok(out)
+    }
+
+    /// Whether the event `id` is stored and acknowledged by the server.
+    pub async fn is_acknowledged(&self, id: &EventId) -> Result<bool> {
+        let tx = self.begin(&[EVENTS, STREAMS], false)?;
+        let index = tx.store(EVENTS)?.index(super::BY_ID).map_err(js_error)?;
+        let record = request(index.get(&id.as_str().into()))?.await?;
+        if record.is_undefined() {
+            return Ok(false);
+        }
+        let head = request(tx.store(STREAMS)?.get(&Reflect::get(&record, &"stream".into()).map_err(js_error)?))?.await?;
+        Ok(super::synced_version_field(&head)? >= num(&record, "version")?)
+    }
+
+    /// Appends a dead letter's events again (same ids) as pending; removes the letter.
+    pub async fn retry_dead_letter(&self, id: f64) -> Result<bool> {
+        self.reinsert(DEAD_LETTERS, id, "events", None).await
+    }
+
+    /// Drops a dead letter for good.
+    pub async fn discard_dead_letter(&self, id: f64) -> Result<bool> {
+        self.remove_record(DEAD_LETTERS, id).await
+    }
+
+    /// Settles a quarantined conflict with `events` (`None`: the local events as they
+    /// were), appended as pending after the stream's events; removes the conflict.
+    pub async fn settle_conflict(&self, id: f64, events: Option<Vec<PushEvent<JsValue>>>) -> Result<bool> {
+        self.reinsert(CONFLICTS, id, "local", events).await
+    }
+
+    /// Drops a quarantined conflict's local events for good.
+    pub async fn discard_conflict(&self, id: f64) -> Result<bool> {
+        self.remove_record(CONFLICTS, id).await
+    }
+
+    async fn remove_record(&self, store: &str, id: f64) -> Result<bool> {
+        let tx = self.begin(&[store], true)?;
+        let found = request(tx.store(store)?.get(&id.into()))?.await?;
+        if found.is_undefined() {
+            tx.abort();
+            return Ok(false);
+        }
+        tx.store(store)?.delete(&id.into()).map_err(js_error)?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn reinsert(&self, store: &str, id: f64, field: &str, replacement: Option<Vec<PushEvent<JsValue>>>) -> Result<bool> {
+        let tx = self.begin(&[store, EVENTS, STREAMS, META], true)?;
+        let found = request(tx.store(store)?.get(&id.into()))?.await?;
+        if found.is_undefined() {
+            tx.abort();
+            return Ok(false);
+        }
+        let stream = StreamId::new(string_field(&found, "stream")?)?;
+        let events = match replacement {
+            Some(events) => events,
+            None => {
+                let list: Array = Reflect::get(&found, &field.into()).map_err(js_error)?.unchecked_into();
+                list.iter().map(|r| record_to_push(&r)).collect::<Result<Vec<_>>>()?
+            }
+        };
+        let tail = self.read_tail(&tx, &stream).await?;
+        let global = Self::global_head(&tx).await?;
+        let (version, last) = Self::add_events(&tx, &stream, events, tail.version, global)?;
+        Self::put_head(&tx, &stream, version, tail.synced, last.max(tail.last_position))?;
+        Self::put_global_head(&tx, last)?;
+        tx.store(store)?.delete(&id.into()).map_err(js_error)?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+impl SyncLocal for IndexedDbStore {
+    type Payload = JsValue;
+
+    async fn outbox(&self) -> Result<Vec<OutboxEntry>> {
+        let records = self.outbox_records().await?;
+        let mut entries = records
+            .iter()
+            .map(|r| Ok((num(&r, "nextAttemptAt")?, entry_from_js(StreamId::new(string_field(&r, "stream")?)?, &r))))
+            .collect::<Result<Vec<_>>>()?;
+        entries.sort_by_key(|(at, _)| *at);
+        Ok(entries.into_iter().map(|(_, e)| e).collect())
+    }
+
+    async fn save_outbox_entry(&self, entry: &OutboxEntry) -> Result<()> {
+        let tx = self.begin(&[OUTBOX], true)?;
+        tx.store(OUTBOX)?.put(&entry_to_js(entry)?).map_err(js_error)?;
+        tx.commit().await
+    }
+
+    async fn pending_batch(&self, stream: &StreamId, limits: BatchLimits) -> Result<Option<PendingBatch<JsValue>>> {
+        let tx = self.begin(&[EVENTS, STREAMS], false)?;
+        let tail = self.read_tail(&tx, stream).await?;
+        let n = limits.take(tail.pending.iter().map(payload_size));
+        if n == 0 {
+            return Ok(None);
+        }
+        let events = tail.pending.iter().take(n).map(record_to_push).collect::<Result<Vec<_>>>()?;
+        Ok(Some(PendingBatch { stream: stream.clone(), base_version: tail.synced, events }))
+    }
+
+    async fn acknowledge(&self, stream: &StreamId, version: Version) -> Result<()> {
+        let tx = self.begin(&[STREAMS, OUTBOX], true)?;
+        let key = JsValue::from_str(stream.as_str());
+        let head = request(tx.store(STREAMS)?.get(&key))?.await?;
+        let local = Version(num(&head, "version")?);
+        let synced = Version(super::synced_version_field(&head)?);
+        let through = version.min(local).max(synced);
+        Self::put_head(&tx, stream, local, through, Position(num(&head, "lastPosition")?))?;
+        if through >= local {
+            tx.store(OUTBOX)?.delete(&key).map_err(js_error)?;
+        }
+        tx.commit().await
+    }
+
+    async fn integrate(&self, stream: &StreamId, remote: Vec<WireEvent<JsValue>>, policy: ConflictPolicy) -> Result<Integrated> {
+        let tx = self.begin(&[EVENTS, STREAMS, META, OUTBOX, CONFLICTS], true)?;
+        let tail = self.read_tail(&tx, stream).await?;
+        let pending_ids: Vec<EventId> = tail
+            .pending
+            .iter()
+            .map(|r| EventId::new(string_field(r, "id")?))
+            .collect::<Result<Vec<_>>>()?;
+        let keys: Vec<(EventId, Version)> = remote.iter().map(|e| (e.id.clone(), e.version)).collect();
+        let mut done = Integrated::default();
+        let to_push = |e: WireEvent<JsValue>| PushEvent {
+            id: e.id,
+            event_type: e.event_type,
+            data: e.data,
+            meta: e.meta,
+            recorded_at: e.recorded_at,
+            schema: e.schema,
+        };
+        match plan_integration(tail.synced, &pending_ids, &keys) {
+            IntegrationPlan::Nothing => {
+                tx.abort();
+                return Ok(done);
+            }
+            IntegrationPlan::Gap => {
+                tx.abort();
+                done.gap = true;
+                return Ok(done);
+            }
+            IntegrationPlan::Acknowledge { through } => {
+                done.acknowledged = (through.0 - tail.synced.0) as usize;
+                Self::put_head(&tx, stream, tail.version, through, tail.last_position)?;
+                if through >= tail.version {
+                    tx.store(OUTBOX)?.delete(&stream.as_str().into()).map_err(js_error)?;
+                }
+            }
+            IntegrationPlan::Append { first } => {
+                let global = Self::global_head(&tx).await?;
+                let fresh: Vec<_> = remote.into_iter().skip(first).map(to_push).collect();
+                done.inserted = fresh.len();
+                let (version, last) = Self::add_events(&tx, stream, fresh, tail.version, global)?;
+                Self::put_head(&tx, stream, version, version, last)?;
+                Self::put_global_head(&tx, last)?;
+            }
+            IntegrationPlan::Rewrite { first, remaining } => {
+                let global = Self::global_head(&tx).await?;
+                Self::delete_records(&tx, &tail.pending)?;
+                let fresh: Vec<WireEvent<JsValue>> = remote.into_iter().skip(first).collect();
+                done.acknowledged = fresh.iter().filter(|e| pending_ids.contains(&e.id)).count();
+                done.inserted = fresh.len() - done.acknowledged;
+                let conflict_remote = Array::new();
+                for e in &fresh {
+                    conflict_remote.push(&wire_to_js(e)?);
+                }
+                let (synced, mut last) =
+                    Self::add_events(&tx, stream, fresh.into_iter().map(to_push), tail.synced, global)?;
+                let left = remaining
+                    .iter()
+                    .filter_map(|&i| tail.pending.get(i))
+                    .map(record_to_push)
+                    .collect::<Result<Vec<_>>>()?;
+                let mut version = synced;
+                match policy {
+                    ConflictPolicy::Rebase => {
+                        done.rebased = left.len();
+                        (version, last) = Self::add_events(&tx, stream, left, synced, last)?;
+                    }
+                    ConflictPolicy::Quarantine | ConflictPolicy::Resolve => {
+                        done.quarantined = left.len();
+                        if !left.is_empty() {
+                            let local = Array::new();
+                            for e in &left {
+                                local.push(&push_to_js(e)?);
+                            }
+                            let conflict = Object::new();
+                            set(&conflict, "stream", &stream.as_str().into())?;
+                            set(&conflict, "local", &local)?;
+                            set(&conflict, "remote", &conflict_remote)?;
+                            set(&conflict, "at", &js_sys::Date::now().into())?;
+                            tx.store(CONFLICTS)?.add(&conflict).map_err(js_error)?;
+                        }
+                    }
+                }
+                Self::put_head(&tx, stream, version, synced, last.max(tail.last_position))?;
+                Self::put_global_head(&tx, last)?;
+                if version <= synced {
+                    tx.store(OUTBOX)?.delete(&stream.as_str().into()).map_err(js_error)?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn dead_letter(&self, stream: &StreamId, ids: &[EventId], failure: Failure) -> Result<()> {
+        let tx = self.begin(&[EVENTS, STREAMS, META, OUTBOX, DEAD_LETTERS], true)?;
+        let tail = self.read_tail(&tx, stream).await?;
+        let global = Self::global_head(&tx).await?;
+        Self::delete_records(&tx, &tail.pending)?;
+        let mut dead = Vec::new();
+        let mut keep = Vec::new();
+        for record in &tail.pending {
+            let event = record_to_push(record)?;
+            if ids.contains(&event.id) {
+                dead.push(event);
+            } else {
+                keep.push(event);
+            }
+        }
+        let (version, last) = Self::add_events(&tx, stream, keep, tail.synced, global)?;
+        Self::put_head(&tx, stream, version, tail.synced, last.max(tail.last_position))?;
+        Self::put_global_head(&tx, last)?;
+        if !dead.is_empty() {
+            let events = Array::new();
+            for e in &dead {
+                events.push(&push_to_js(e)?);
+            }
+            let letter = Object::new();
+            set(&letter, "stream", &stream.as_str().into())?;
+            set(&letter, "events", &events)?;
+            set(&letter, "failure", &failure_to_js(&failure)?)?;
+            set(&letter, "at", &js_sys::Date::now().into())?;
+            tx.store(DEAD_LETTERS)?.add(&letter).map_err(js_error)?;
+        }
+        if version <= tail.synced {
+            tx.store(OUTBOX)?.delete(&stream.as_str().into()).map_err(js_error)?;
+        }
+        tx.commit().await
+    }
+
+    async fn synced_version(&self, stream: &StreamId) -> Result<Version> {
+        let tx = self.begin(&[STREAMS], false)?;
+        let head = request(tx.store(STREAMS)?.get(&stream.as_str().into()))?.await?;
+        Ok(Version(super::synced_version_field(&head)?))
+    }
+
+    async fn feed_cursor(&self) -> Result<Position> {
+        let tx = self.begin(&[META], false)?;
+        let cursor = request(tx.store(META)?.get(&FEED_KEY.into()))?.await?;
+        Ok(Position(num(&cursor, "position")?))
+    }
+
+    async fn set_feed_cursor(&self, position: Position) -> Result<()> {
+        let tx = self.begin(&[META], true)?;
+        let record = Object::new();
+        set(&record, "position", &position.as_f64().into())?;
+        tx.store(META)?.put_with_key(&record, &FEED_KEY.into()).map_err(js_error)?;
+        tx.commit().await
+    }
+}

@@ -1,0 +1,246 @@
+// The outbox and sync engine in headless Chromium against the real sync worker in
+// workerd: happy path between two devices, offline then online, reload with pending
+// events, 412 rebase, 5xx with backoff, a lost response, 422 dead letter, 401.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { startServer, launchChromium, openPage } from "./harness.mjs";
+
+const TOKEN = "test-token-123";
+let server, browser, context, dataDir;
+
+before(async () => {
+  dataDir = await mkdtemp(path.join(tmpdir(), "tidelog-sync-"));
+  server = await startServer({ TIDELOG_DATA_DIR: dataDir, TIDELOG_SYNC_TOKEN: TOKEN });
+  browser = await launchChromium();
+  context = await browser.newContext();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+const unique = (name) => `${name}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+
+/** A page with a store `name` syncing to `space`; `window.store`, `window.events`. */
+async function device(name, space, { token = TOKEN, onConflict, inContext = context } = {}) {
+  const page = await openPage(inContext, `${server.base}/pkg/package.json`);
+  await page.evaluate(async ({ name, url, token, onConflict }) => {
+    const tidelog = await import("/pkg/tidelog.js");
+    await tidelog.default();
+    window.tidelog = tidelog;
+    window.syncEvents = [];
+    const sync = { url, token, pollMs: 60_000, timeoutMs: 3_000 };
+    if (onConflict) sync.onConflict = onConflict;
+    window.store = await tidelog.EventStore.open(name, { sync });
+    for (const kind of ["synced", "conflict", "error"]) {
+      store.sync.on(kind, (detail) => syncEvents.push([kind, detail?.name ?? null, detail?.code ?? null]));
+    }
+  }, { name, url: `${server.base}/v1/${space}`, token, onConflict });
+  return page;
+}
+
+async function serverStream(space, stream) {
+  const response = await fetch(`${server.base}/v1/${space}/streams/${encodeURIComponent(stream)}`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  assert.equal(response.status, 200);
+  return (await response.json()).events;
+}
+
+const values = (events) => events.map((e) => e.data.v);
+
+test("two devices sync through the worker, in both directions", async () => {
+  const space = unique("space");
+  const [a, b] = [await device(unique("a"), space), await device(unique("b"), space)];
+  await a.evaluate(async () => {
+    await store.append("list", [{ type: "Added", data: { v: 1 } }, { type: "Added", data: { v: 2 } }]);
+    await store.sync.now();
+  });
+  const status = await a.evaluate(() => store.sync.status());
+  assert.equal(status.pending, 0);
+  assert.equal(status.leader, true);
+  assert.equal(status.lastError, null);
+  assert.ok(status.lastSyncedAt > 0);
+  assert.deepEqual(values(await serverStream(space, "list")), [1, 2]);
+  const seen = await b.evaluate(async () => {
+    await store.sync.now();
+    return (await store.read("list")).map((e) => e.data.v);
+  });
+  assert.deepEqual(seen, [1, 2]);
+  await b.evaluate(async () => { await store.append("list", [{ type: "Added", data: { v: 3 } }]); await store.sync.now(); });
+  await a.evaluate(() => store.sync.now());
+  assert.deepEqual(await a.evaluate(async () => (await store.read("list")).map((e) => e.data.v)), [1, 2, 3]);
+  assert.deepEqual(a.errors, []);
+  await a.close();
+  await b.close();
+});
+
+test("appends wake the sync on their own; acknowledged() resolves when the event is on the server", async () => {
+  const space = unique("space");
+  const a = await device(unique("a"), space);
+  const ok = await a.evaluate(async () => {
+    await store.append("s", [{ id: "ack-me", type: "T", data: { v: 1 } }]);
+    await Promise.race([store.sync.acknowledged("ack-me"), new Promise((_, r) => setTimeout(() => r(new Error("timeout")), 5000))]);
+    return true;
+  });
+  assert.equal(ok, true);
+  assert.deepEqual(values(await serverStream(space, "s")), [1]);
+  await a.close();
+});
+
+test("offline, reload with pending events, back online: nothing lost, nothing twice", async () => {
+  const space = unique("space");
+  const name = unique("offline");
+  const ctx = await browser.newContext();
+  let a = await device(name, space, { inContext: ctx });
+  await ctx.setOffline(true);
+  const offline = await a.evaluate(async () => {
+    await store.append("s", [{ type: "T", data: { v: 1 } }, { type: "T", data: { v: 2 } }]);
+    await store.append("s", [{ type: "T", data: { v: 3 } }]);
+    return store.sync.now();
+  });
+  assert.equal(offline.pending, 3);
+  assert.equal(offline.online, false);
+  await a.close();
+  // A reload while the sync server is still unreachable (the page itself must load).
+  await ctx.route("**/v1/**", (route) => route.abort("internetdisconnected"));
+  await ctx.setOffline(false);
+  a = await device(name, space, { inContext: ctx }); // a fresh page, same database
+  const reloaded = await a.evaluate(() => store.sync.now());
+  assert.equal(reloaded.pending, 3, "pending events survived the reload");
+  assert.equal(reloaded.lastError?.status, null, "a network error, reported");
+  await ctx.unroute("**/v1/**");
+  const online = await a.evaluate(() => store.sync.now());
+  assert.equal(online.pending, 0);
+  assert.deepEqual(values(await serverStream(space, "s")), [1, 2, 3]);
+  await a.evaluate(() => store.sync.now());
+  assert.deepEqual(values(await serverStream(space, "s")), [1, 2, 3], "no duplicates after more rounds");
+  await ctx.close();
+});
+
+test("a conflict (412) is rebased: both devices end with the same order", async () => {
+  const space = unique("space");
+  const [a, b] = [await device(unique("a"), space), await device(unique("b"), space)];
+  await b.evaluate(() => store.sync.pause());
+  await a.evaluate(async () => { await store.append("cart", [{ type: "T", data: { v: 1 } }]); await store.sync.now(); });
+  await b.evaluate(async () => {
+    await store.append("cart", [{ type: "T", data: { v: 10 } }, { type: "T", data: { v: 11 } }]);
+    store.sync.resume();
+    await store.sync.now();
+    await store.sync.now();
+  });
+  await a.evaluate(() => store.sync.now());
+  const expected = [1, 10, 11];
+  assert.deepEqual(values(await serverStream(space, "cart")), expected);
+  for (const page of [a, b]) {
+    assert.deepEqual(await page.evaluate(async () => (await store.read("cart")).map((e) => [e.version, e.data.v])), [[1, 1], [2, 10], [3, 11]]);
+  }
+  assert.ok((await b.evaluate(() => syncEvents)).some(([kind]) => kind === "conflict"), "the conflict was reported");
+  await a.close();
+  await b.close();
+});
+
+test("quarantine keeps the conflicting local events for the app to settle", async () => {
+  const space = unique("space");
+  const [a, b] = [await device(unique("a"), space), await device(unique("b"), space, { onConflict: "quarantine" })];
+  await b.evaluate(() => store.sync.pause());
+  await a.evaluate(async () => { await store.append("doc", [{ type: "T", data: { v: 1 } }]); await store.sync.now(); });
+  const conflicts = await b.evaluate(async () => {
+    await store.append("doc", [{ type: "T", data: { v: 2 } }]);
+    store.sync.resume();
+    await store.sync.now();
+    return store.sync.conflicts();
+  });
+  assert.equal(conflicts.length, 1);
+  assert.deepEqual(conflicts[0].local.map((e) => e.data.v), [2]);
+  assert.deepEqual(conflicts[0].remote.map((e) => e.data.v), [1]);
+  assert.equal(await b.evaluate(() => store.sync.status().conflicts), 1);
+  await b.evaluate(async (id) => { await store.sync.resolveConflict(id); await store.sync.now(); }, conflicts[0].id);
+  assert.deepEqual(values(await serverStream(space, "doc")), [1, 2]);
+  assert.equal((await b.evaluate(() => store.sync.conflicts())).length, 0);
+  await a.close();
+  await b.close();
+});
+
+test("5xx backs off and retries; a lost response is retried without duplicates", async () => {
+  const space = unique("space");
+  const ctx = await browser.newContext();
+  let posts = 0;
+  await ctx.route("**/v1/**/streams/**", async (route) => {
+    if (route.request().method() !== "POST") return route.continue();
+    posts += 1;
+    if (posts === 1) return route.fulfill({ status: 503, contentType: "application/json", headers: { "retry-after": "0" }, body: '{"error":"busy","message":"try later"}' });
+    if (posts === 2) {
+      await route.fetch(); // the server applies the batch...
+      return route.abort("connectionreset"); // ...and the answer is lost
+    }
+    return route.continue();
+  });
+  const a = await device(unique("a"), space, { inContext: ctx });
+  const first = await a.evaluate(async () => {
+    await store.sync.pause();
+    await store.append("s", [{ type: "T", data: { v: 1 } }, { type: "T", data: { v: 2 } }]);
+    store.sync.resume();
+    return store.sync.now();
+  });
+  for (let i = 0; i < 20 && (await a.evaluate(() => store.sync.status().pending)) > 0; i++) {
+    await a.evaluate(() => store.sync.now());
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.equal(await a.evaluate(() => store.sync.status().pending), 0);
+  assert.ok(posts >= 2, `posts: ${posts}`);
+  assert.deepEqual(values(await serverStream(space, "s")), [1, 2], "exactly once on the server");
+  const kinds = await a.evaluate(() => syncEvents.map(([kind, , code]) => `${kind}:${code}`));
+  assert.ok(kinds.includes("error:network"), `errors were reported: ${kinds}`);
+  void first;
+  await ctx.close();
+});
+
+test("a refused batch (422) becomes a dead letter; the app can retry it", async () => {
+  const space = unique("space");
+  const ctx = await browser.newContext();
+  let refuse = true;
+  await ctx.route("**/v1/**/streams/**", (route) => {
+    if (route.request().method() === "POST" && refuse) {
+      refuse = false;
+      return route.fulfill({ status: 422, contentType: "application/json", body: '{"error":"invalid_event","message":"no thanks"}' });
+    }
+    return route.continue();
+  });
+  const a = await device(unique("a"), space, { inContext: ctx });
+  const dead = await a.evaluate(async () => {
+    await store.append("s", [{ type: "T", data: { v: 1 } }]);
+    await store.sync.now();
+    return store.sync.deadLetters();
+  });
+  assert.equal(dead.length, 1);
+  assert.deepEqual(dead[0].failure, { status: 422, message: "no thanks" });
+  assert.equal(dead[0].events[0].data.v, 1);
+  assert.equal(await a.evaluate(() => store.sync.status().deadLetters), 1);
+  await a.evaluate(async (id) => { await store.sync.retryDeadLetter(id); await store.sync.now(); }, dead[0].id);
+  assert.deepEqual(values(await serverStream(space, "s")), [1]);
+  assert.equal((await a.evaluate(() => store.sync.deadLetters())).length, 0);
+  await ctx.close();
+});
+
+test("401 pauses sync and keeps everything; a new token resumes it", async () => {
+  const space = unique("space");
+  const a = await device(unique("a"), space, { token: "wrong" });
+  const status = await a.evaluate(async () => {
+    await store.append("s", [{ type: "T", data: { v: 1 } }]);
+    return store.sync.now();
+  });
+  assert.equal(status.auth?.status, 401);
+  assert.equal(status.pending, 1);
+  assert.ok((await a.evaluate(() => syncEvents)).some(([kind, name, code]) => kind === "error" && name === "SyncError" && code === "auth"));
+  const after = await a.evaluate(async (token) => { store.sync.setToken(token); return store.sync.now(); }, TOKEN);
+  assert.equal(after.pending, 0);
+  assert.equal(after.auth, null);
+  assert.deepEqual(values(await serverStream(space, "s")), [1]);
+  await a.close();
+});
