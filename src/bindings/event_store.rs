@@ -386,7 +386,8 @@ impl EventStore {
         version.map(|v| v.as_f64()).map_err(|e| to_js(&e))
     }
 
-    /// Every stream with events: `[{ stream, version, lastPosition }]`.
+    /// Every stream with events: `[{ stream, version, lastPosition, syncedVersion }]`
+    /// (events after `syncedVersion` are pending: not yet on the sync server).
     pub async fn streams(&self) -> Result<Array, JsValue> {
         let streams = match &self.shared.backend {
             Backend::IndexedDb(db) => return db.stream_records().await.map_err(|e| to_js(&e)),
@@ -399,6 +400,7 @@ impl EventStore {
                 set(&js, "stream", s.stream.as_str().into());
                 set(&js, "version", s.version.as_f64().into());
                 set(&js, "lastPosition", s.last_position.as_f64().into());
+                set(&js, "syncedVersion", s.synced_version.as_f64().into());
                 JsValue::from(js)
             })
             .collect())

@@ -72,7 +72,7 @@ pub fn whole_number(value: &JsValue, field: &str) -> JsResult<u64> {
     };
     Version::from_f64(n)
         .map(|v| v.0)
-        .map_err(|_| invalid(field, format!("must be a whole number from 0 to 2^53 - 1, got {n}")))
+        .map_err(|_| invalid(field, "must be a whole number from 0 to 2^53 - 1"))
 }
 
 /// `expectedVersion`: a number, `"any"`, `"no_stream"` or `"exists"`; absent -> any.

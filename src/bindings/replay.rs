@@ -461,7 +461,7 @@ impl Inner {
                     invalid(
                         "state",
                         format!(
-                            "projection {:?}: the state cannot be stored as a snapshot (it must be structured-cloneable): {}",
+                            "projection \"{}\": the state cannot be stored as a snapshot (it must be structured-cloneable): {}",
                             self.name,
                             describe_thrown(&e)
                         ),

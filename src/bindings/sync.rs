@@ -212,6 +212,8 @@ impl Driver {
         });
         driver.listen_to_host();
         driver.request_lock();
+        // A first round even before leading: the status reflects the stored outbox.
+        driver.wake();
         driver
     }
 
@@ -430,7 +432,7 @@ impl Driver {
             status.stalled = stalled;
             drop(status);
             if newly_stalled {
-                let message = format!("sync is stalled: events are pending and none reached the server for {} s", self.stall_ms / 1000.0);
+                let message = format!("sync is stalled: events are pending and none reached the server for {} s", (self.stall_ms / 1000.0) as u64);
                 self.emit("error", &sync_error(&Failure { status: None, message }, "stalled"));
             }
         }
@@ -601,19 +603,19 @@ impl SyncHandle {
         future_to_promise(async move {
             if let Some(store) = driver.store.upgrade() {
                 *driver.auth_failed.borrow_mut() = None;
-                if driver.leader.get() {
-                    // Wait for any running round, then run one of our own.
-                    while driver.running.get() {
-                        sleep(10).await;
-                    }
-                    driver.running.set(true);
-                    driver.force.set(true);
-                    driver.round().await;
-                    driver.running.set(false);
-                    driver.schedule();
-                } else {
+                if !driver.leader.get() {
+                    // Another tab syncs: wake it. Our round below only refreshes status.
                     store.notify_changed();
                 }
+                // Wait for any running round, then run one of our own.
+                while driver.running.get() {
+                    sleep(10).await;
+                }
+                driver.running.set(true);
+                driver.force.set(true);
+                driver.round().await;
+                driver.running.set(false);
+                driver.schedule();
             }
             Ok(driver.status_js())
         })

@@ -483,10 +483,18 @@ impl IndexedDbStore {
     /// Reads one stream as IndexedDB's own array of event records (the public JS shape),
     /// in the requested direction. No per-event conversion.
     pub async fn read_records(&self, stream: &StreamId, options: ReadOptions) -> Result<Array> {
-        let tx = self.begin(&[EVENTS, STREAMS], false)?;
         let stream_key = JsValue::from_str(stream.as_str());
-        let head = request(tx.store(STREAMS)?.get(&stream_key))?;
-        let head = Version(version_field(&head.await?, "version")?);
+        // Versions are dense (1..=head), so a forward read is one range query that needs
+        // no head lookup: a range past the head simply returns fewer records. A backward
+        // read must know where the stream ends.
+        let (tx, head) = if options.direction == Direction::Forward {
+            (self.begin(&[EVENTS], false)?, Version(crate::event::MAX_SAFE_INTEGER))
+        } else {
+            let tx = self.begin(&[EVENTS, STREAMS], false)?;
+            let head = request(tx.store(STREAMS)?.get(&stream_key))?;
+            let head = Version(version_field(&head.await?, "version")?);
+            (tx, head)
+        };
         self.count_read(0);
         let Some((low, high)) = options.version_range(head) else {
             return Ok(Array::new());
@@ -704,6 +712,7 @@ impl EventStore for IndexedDbStore {
                     stream: StreamId::new(string_field(&r, "stream")?)?,
                     version: Version(version_field(&r, "version")?),
                     last_position: Position(version_field(&r, "lastPosition")?),
+                    synced_version: Version(synced_version_field(&r)?),
                 })
             })
             .collect::<Result<Vec<_>>>()?;

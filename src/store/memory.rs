@@ -227,6 +227,7 @@ impl<P: Clone, E: Environment> EventStore for MemoryStore<P, E> {
                         stream: stream.clone(),
                         version: last.version,
                         last_position: last.position,
+                        synced_version: state.synced(stream),
                     })
                 })
                 .collect()

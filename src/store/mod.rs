@@ -101,6 +101,8 @@ pub struct StreamInfo {
     pub version: Version,
     /// Global position of its last event.
     pub last_position: Position,
+    /// How much of it the sync server confirmed (events after it are pending).
+    pub synced_version: Version,
 }
 
 /// Counters of one store instance (since it was opened), like the go-cart-actor log's.

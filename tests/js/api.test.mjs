@@ -65,7 +65,10 @@ test("append, read, readAll, version, streams, metrics: the documented shapes", 
   assert.deepEqual(out.all, [["cart-42", 2], ["other", 3]]);
   assert.equal(out.version, 2);
   assert.equal(out.none, 0);
-  assert.deepEqual(out.streams, [{ stream: "cart-42", version: 2, lastPosition: 2 }, { stream: "other", version: 1, lastPosition: 3 }]);
+  assert.deepEqual(out.streams, [
+    { stream: "cart-42", version: 2, lastPosition: 2, syncedVersion: 0 },
+    { stream: "other", version: 1, lastPosition: 3, syncedVersion: 0 },
+  ]);
   assert.equal(out.metrics.appends, 2);
   assert.equal(out.metrics.eventsWritten, 3);
   assert.ok(out.metrics.bytesWritten > 40, `bytesWritten ${out.metrics.bytesWritten}`);

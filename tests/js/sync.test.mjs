@@ -108,11 +108,12 @@ test("offline, reload with pending events, back online: nothing lost, nothing tw
   assert.equal(offline.online, false);
   await a.close();
   // A reload while the sync server is still unreachable (the page itself must load).
-  await ctx.route("**/v1/**", (route) => route.abort("internetdisconnected"));
+  let blocked = 0;
+  await ctx.route("**/v1/**", (route) => { blocked += 1; return route.abort("internetdisconnected"); });
   await ctx.setOffline(false);
   a = await device(name, space, { inContext: ctx }); // a fresh page, same database
   const reloaded = await a.evaluate(() => store.sync.now());
-  assert.equal(reloaded.pending, 3, "pending events survived the reload");
+  assert.equal(reloaded.pending, 3, `pending events survived the reload (requests blocked: ${blocked}, server: ${JSON.stringify(values(await serverStream(space, "s")))}, offline phase: ${JSON.stringify(offline)})`);
   assert.equal(reloaded.lastError?.status, null, "a network error, reported");
   await ctx.unroute("**/v1/**");
   const online = await a.evaluate(() => store.sync.now());

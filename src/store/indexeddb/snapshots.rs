@@ -44,7 +44,7 @@ impl IndexedDbStore {
                 Error::Storage { name: kind, message } if kind == "DataCloneError" => Error::invalid(
                     "state",
                     format!(
-                        "projection {name:?}: the state cannot be stored as a snapshot \
+                        "projection \"{name}\": the state cannot be stored as a snapshot \
                          (it must be structured-cloneable: no functions, DOM nodes or symbols): {message}"
                     ),
                 ),
