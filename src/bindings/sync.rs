@@ -42,6 +42,8 @@ enum OnConflict {
 
 /// The parsed `sync` option of `EventStore.open`.
 pub(super) struct SyncConfig {
+    /// Start paused (e.g. the app remembers the user's "offline" switch).
+    paused: bool,
     url: String,
     token: Option<String>,
     on_conflict: OnConflict,
@@ -51,12 +53,12 @@ pub(super) struct SyncConfig {
     batch_size: usize,
 }
 
-/// Parses `{ url, token, onConflict, pollMs, timeoutMs, stallMs, batchSize }`.
+/// Parses `{ url, token, onConflict, pollMs, timeoutMs, stallMs, batchSize, paused }`.
 pub(super) fn parse_config(value: &JsValue) -> JsResult<Option<SyncConfig>> {
     let Some(options) = input::options(
         value,
         "options.sync",
-        &["url", "token", "onConflict", "pollMs", "timeoutMs", "stallMs", "batchSize"],
+        &["url", "token", "onConflict", "pollMs", "timeoutMs", "stallMs", "batchSize", "paused"],
     )?
     else {
         return Ok(None);
@@ -89,7 +91,12 @@ pub(super) fn parse_config(value: &JsValue) -> JsResult<Option<SyncConfig>> {
             }
         }
     };
+    let paused = match input::get(options, "paused")? {
+        None => false,
+        Some(v) => v.as_bool().ok_or_else(|| invalid("options.sync.paused", "must be true or false"))?,
+    };
     Ok(Some(SyncConfig {
+        paused,
         url,
         token,
         on_conflict,
@@ -195,7 +202,7 @@ impl Driver {
             poll_ms: config.poll_ms,
             stall_ms: config.stall_ms,
             lock_name: format!("tidelog-sync:{database}"),
-            paused: Cell::new(false),
+            paused: Cell::new(config.paused),
             auth_failed: RefCell::new(None),
             running: Cell::new(false),
             again: Cell::new(false),
@@ -303,6 +310,7 @@ impl Driver {
             }
             driver.running.set(false);
             driver.schedule();
+            driver.emit("status", &driver.status_js());
         });
     }
 
