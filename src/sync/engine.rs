@@ -152,6 +152,7 @@ impl<T: Transport> SyncEngine<T> {
         T::Payload: Clone,
     {
         let stream = entry.stream.clone();
+        let mut pulled_after_409 = false;
         while report.requests < self.options.max_requests {
             let limits = self.shrunk.borrow().get(&stream).copied().unwrap_or(self.options.limits);
             let Some(batch) = local.pending_batch(&stream, limits).await? else {
@@ -183,6 +184,23 @@ impl<T: Transport> SyncEngine<T> {
                         Err((failure, retry_after_ms)) => {
                             return self.retry_later(local, env, entry, failure, retry_after_ms, report).await;
                         }
+                    }
+                }
+                PushOutcome::Rejected(failure) if failure.status == Some(409) && !pulled_after_409 => {
+                    // 409 `partial_retry`: an earlier push of the leading events was
+                    // stored but its answer lost, and this batch adds newer events. A
+                    // pull of the stream shows ours and acknowledges them; then the rest
+                    // goes as its own batch. If the pull moves nothing (e.g.
+                    // `id_conflict`), the next 409 dead-letters the batch.
+                    pulled_after_409 = true;
+                    match self.pull_stream(local, &stream, batch.base_version, report).await? {
+                        Ok(()) => {}
+                        Err((failure, retry_after_ms)) => {
+                            return self.retry_later(local, env, entry, failure, retry_after_ms, report).await;
+                        }
+                    }
+                    if local.synced_version(&stream).await? > batch.base_version {
+                        pulled_after_409 = false;
                     }
                 }
                 PushOutcome::Rejected(failure) => {

@@ -18,6 +18,7 @@
 //! |---|---|
 //! | 2xx | acknowledge: the stream's synced version moves up |
 //! | 412 | pull the stream, then the conflict policy (rebase / resolve / quarantine) |
+//! | 409 | pull the stream first (a `partial_retry`: a lost answer left the leading events stored); dead-letter if that moves nothing |
 //! | 400, 409, 422 | dead-letter the batch with the reason |
 //! | 401, 403 | pause, report `auth`, keep everything |
 //! | 413 | halve the batch and retry at once (a single event: dead letter) |
