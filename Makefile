@@ -11,7 +11,7 @@ export HOST PORT
 # Sourced before every wasm32 step: toolchain route, PATH, build-std flags.
 WASM_ENV := source .tidelog/env &&
 
-.PHONY: all bootstrap test test-native test-browser test-chrome test-firefox test-js pkg demo clean bench bench-smoke
+.PHONY: all bootstrap test test-native test-browser test-chrome test-firefox test-js pkg demo clean bench bench-smoke soak
 
 all: test
 
@@ -56,6 +56,15 @@ bench: bootstrap pkg
 BENCH_SMOKE := BENCH_SCALE=0.01 BENCH_RUNS=1 node bench/run.mjs --smoke
 bench-smoke: pkg
 	$(BENCH_SMOKE)
+
+# The long reliability runs (docs/reliability.md): the seeded sync soak (SIZE events per
+# client, SOAK_CLIENTS clients, SOAK_SEED to replay a run) and the fuzzers at FUZZ_CASES
+# cases per target, in release.
+SIZE ?= 2000
+FUZZ_CASES ?= 100000
+soak:
+	SOAK_SIZE=$(SIZE) FUZZ_CASES=$(FUZZ_CASES) CARGO_TARGET_DIR=target/reliability \
+	  cargo test --release --all-features --lib -- --ignored --nocapture --test-threads=1 soak_at_size fuzz_at_volume
 
 clean:
 	rm -rf target pkg .tidelog

@@ -19,6 +19,8 @@
 //! Every error body is JSON `{error, message}` (the 412 of a push adds `stream`,
 //! `expectedVersion`, `actualVersion`).
 
+#[cfg(test)]
+mod fuzz;
 mod kv;
 mod store;
 #[cfg(test)]

@@ -488,3 +488,5 @@ proptest! {
         }
     }
 }
+
+mod soak;
