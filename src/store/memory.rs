@@ -243,104 +243,6 @@ impl<P: Clone, E: Environment> EventStore for MemoryStore<P, E> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::event::EventType;
-    use crate::store::conformance::{self, Payloads};
-    use proptest::prelude::*;
-    use std::future::Future;
-    use std::task::{Context, Poll, Waker};
-
-    /// Drives a future that never waits on I/O (every memory-store future).
-    fn block_on<F: Future>(future: F) -> F::Output {
-        let mut future = std::pin::pin!(future);
-        let mut cx = Context::from_waker(Waker::noop());
-        loop {
-            if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
-                return v;
-            }
-        }
-    }
-
-    #[test]
-    fn memory_store_passes_the_conformance_suite() {
-        let payloads = Payloads::<u32> { make: |n| n, tag: |p| Some(*p) };
-        let results = block_on(conformance::run_all(|| async { MemoryStore::<u32>::new() }, &payloads));
-        assert_eq!(results.len(), 8);
-        let failures: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
-        assert!(failures.is_empty(), "{failures:#?}");
-    }
-
-    #[derive(Debug, Clone)]
-    enum Op {
-        Append { stream: u8, expected: Option<u8>, count: u8, ids: bool },
-        Retry(usize),
-    }
-
-    fn op() -> impl Strategy<Value = Op> {
-        prop_oneof![
-            3 => (0u8..4, proptest::option::of(0u8..6), 1u8..5, any::<bool>())
-                .prop_map(|(stream, expected, count, ids)| Op::Append { stream, expected, count, ids }),
-            1 => (0usize..64).prop_map(Op::Retry),
-        ]
-    }
-
-    proptest! {
-        /// Whatever mix of appends, conflicts and retries: versions are contiguous per
-        /// stream, positions contiguous globally, no event id stored twice, and a retry
-        /// returns exactly its original result.
-        #[test]
-        fn invariants_hold_for_any_history(ops in proptest::collection::vec(op(), 1..60)) {
-            let store = MemoryStore::<u32>::new();
-            let mut done: Vec<(StreamId, Vec<NewEvent<u32>>, AppendResult)> = Vec::new();
-            let mut next_id = 0u32;
-            for op in ops {
-                match op {
-                    Op::Append { stream, expected, count, ids } => {
-                        let s = StreamId::new(format!("s{stream}")).unwrap();
-                        let batch: Vec<NewEvent<u32>> = (0..count).map(|_| {
-                            next_id += 1;
-                            let e = NewEvent::new(EventType::new("T").unwrap(), next_id);
-                            if ids { e.with_id(EventId::new(format!("id-{next_id}")).unwrap()) } else { e }
-                        }).collect();
-                        let expected = expected.map_or(ExpectedVersion::Any, |v| ExpectedVersion::Exact(Version(v.into())));
-                        let before = block_on(store.version(&s)).unwrap();
-                        match block_on(store.append(&s, expected, batch.clone())) {
-                            Ok(r) => {
-                                prop_assert!(expected.accepts(before));
-                                prop_assert_eq!(r.first_version, before.next().unwrap());
-                                if ids { done.push((s, batch, r)); }
-                            }
-                            Err(Error::VersionConflict { actual, .. }) => {
-                                prop_assert_eq!(actual, before);
-                                prop_assert!(!expected.accepts(before));
-                            }
-                            Err(e) => prop_assert!(false, "unexpected {e}"),
-                        }
-                    }
-                    Op::Retry(i) => {
-                        if let Some((s, batch, original)) = done.get(i % done.len().max(1)) {
-                            let again = block_on(store.append(s, ExpectedVersion::Exact(Version(0)), batch.clone())).unwrap();
-                            prop_assert_eq!(&again, original);
-                        }
-                    }
-                }
-            }
-            let log = block_on(store.read_all(Position(0), usize::MAX)).unwrap();
-            let mut ids = std::collections::HashSet::new();
-            let mut per_stream: BTreeMap<StreamId, u64> = BTreeMap::new();
-            for (i, e) in log.iter().enumerate() {
-                prop_assert_eq!(e.position.0, i as u64 + 1);
-                prop_assert!(ids.insert(e.id.clone()), "duplicate id {}", e.id);
-                let v = per_stream.entry(e.stream.clone()).or_default();
-                *v += 1;
-                prop_assert_eq!(e.version.0, *v);
-            }
-        }
-    }
-}
-
 // ---- the sync side (crate::sync::SyncLocal) ---------------------------------------------
 
 /// Sync bookkeeping of a memory store.
@@ -626,5 +528,103 @@ impl<P: Clone, E: Environment> SyncLocal for MemoryStore<P, E> {
     async fn set_feed_cursor(&self, position: Position) -> Result<()> {
         self.state.borrow_mut().sync.feed_cursor = position;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventType;
+    use crate::store::conformance::{self, Payloads};
+    use proptest::prelude::*;
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+
+    /// Drives a future that never waits on I/O (every memory-store future).
+    fn block_on<F: Future>(future: F) -> F::Output {
+        let mut future = std::pin::pin!(future);
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
+
+    #[test]
+    fn memory_store_passes_the_conformance_suite() {
+        let payloads = Payloads::<u32> { make: |n| n, tag: |p| Some(*p) };
+        let results = block_on(conformance::run_all(|| async { MemoryStore::<u32>::new() }, &payloads));
+        assert_eq!(results.len(), 8);
+        let failures: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
+        assert!(failures.is_empty(), "{failures:#?}");
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Append { stream: u8, expected: Option<u8>, count: u8, ids: bool },
+        Retry(usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => (0u8..4, proptest::option::of(0u8..6), 1u8..5, any::<bool>())
+                .prop_map(|(stream, expected, count, ids)| Op::Append { stream, expected, count, ids }),
+            1 => (0usize..64).prop_map(Op::Retry),
+        ]
+    }
+
+    proptest! {
+        /// Whatever mix of appends, conflicts and retries: versions are contiguous per
+        /// stream, positions contiguous globally, no event id stored twice, and a retry
+        /// returns exactly its original result.
+        #[test]
+        fn invariants_hold_for_any_history(ops in proptest::collection::vec(op(), 1..60)) {
+            let store = MemoryStore::<u32>::new();
+            let mut done: Vec<(StreamId, Vec<NewEvent<u32>>, AppendResult)> = Vec::new();
+            let mut next_id = 0u32;
+            for op in ops {
+                match op {
+                    Op::Append { stream, expected, count, ids } => {
+                        let s = StreamId::new(format!("s{stream}")).unwrap();
+                        let batch: Vec<NewEvent<u32>> = (0..count).map(|_| {
+                            next_id += 1;
+                            let e = NewEvent::new(EventType::new("T").unwrap(), next_id);
+                            if ids { e.with_id(EventId::new(format!("id-{next_id}")).unwrap()) } else { e }
+                        }).collect();
+                        let expected = expected.map_or(ExpectedVersion::Any, |v| ExpectedVersion::Exact(Version(v.into())));
+                        let before = block_on(store.version(&s)).unwrap();
+                        match block_on(store.append(&s, expected, batch.clone())) {
+                            Ok(r) => {
+                                prop_assert!(expected.accepts(before));
+                                prop_assert_eq!(r.first_version, before.next().unwrap());
+                                if ids { done.push((s, batch, r)); }
+                            }
+                            Err(Error::VersionConflict { actual, .. }) => {
+                                prop_assert_eq!(actual, before);
+                                prop_assert!(!expected.accepts(before));
+                            }
+                            Err(e) => prop_assert!(false, "unexpected {e}"),
+                        }
+                    }
+                    Op::Retry(i) => {
+                        if let Some((s, batch, original)) = done.get(i % done.len().max(1)) {
+                            let again = block_on(store.append(s, ExpectedVersion::Exact(Version(0)), batch.clone())).unwrap();
+                            prop_assert_eq!(&again, original);
+                        }
+                    }
+                }
+            }
+            let log = block_on(store.read_all(Position(0), usize::MAX)).unwrap();
+            let mut ids = std::collections::HashSet::new();
+            let mut per_stream: BTreeMap<StreamId, u64> = BTreeMap::new();
+            for (i, e) in log.iter().enumerate() {
+                prop_assert_eq!(e.position.0, i as u64 + 1);
+                prop_assert!(ids.insert(e.id.clone()), "duplicate id {}", e.id);
+                let v = per_stream.entry(e.stream.clone()).or_default();
+                *v += 1;
+                prop_assert_eq!(e.version.0, *v);
+            }
+        }
     }
 }
