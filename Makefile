@@ -35,10 +35,12 @@ test-firefox:
 	@echo "== browser: wasm-bindgen-test in headless Firefox =="
 	$(WASM_ENV) wasm-pack test --headless --firefox $$WASM_PACK_TEST_MODE
 
+# The bench smoke runs first so that node's test summary closes the output.
 test-js: pkg
-	@echo "== JS: the built package in Node and in Chromium (node --test) =="
-	node --test --test-reporter=spec tests/js/
+	@echo "== bench smoke: every benchmark case still produces a number =="
 	$(BENCH_SMOKE)
+	@echo "== JS: the built package in Node, Chromium and workerd (node --test) =="
+	node --test --test-reporter=spec tests/js/
 
 pkg: bootstrap
 	@scripts/build-pkg
@@ -52,7 +54,7 @@ bench: bootstrap pkg
 	node bench/run.mjs
 
 # The same benchmark at 1% size, one run: proves every case still produces a number (not
-# speed). Also the last step of test-js, run there directly so pkg is not rebuilt.
+# speed). Also a step of test-js, run there directly so pkg is not rebuilt.
 BENCH_SMOKE := BENCH_SCALE=0.01 BENCH_RUNS=1 node bench/run.mjs --smoke
 bench-smoke: pkg
 	$(BENCH_SMOKE)
