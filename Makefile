@@ -70,3 +70,10 @@ soak:
 
 clean:
 	rm -rf target pkg .tidelog
+
+# The tarball a user installs: npm pack of pkg/ into target/npm/ (size and file list shown).
+# tests/js/package.test.mjs packs and installs it in Node, workerd, Chromium and Vite.
+.PHONY: pack
+pack: pkg
+	mkdir -p target/npm
+	npm pack ./pkg --pack-destination target/npm

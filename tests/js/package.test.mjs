@@ -1,0 +1,386 @@
+// The npm package as a user gets it: `npm pack` of pkg/ (built by `make pkg`), installed
+// into fresh temporary npm projects, then used from every host it supports: Node (no init
+// call, memory store), workerd (the `workerd` export condition), a plain
+// <script type="module"> page and a dedicated Web Worker in Chromium (IndexedDB), and a
+// Vite 7 build in Chromium (main thread and a bundled module worker). Each appends, reads
+// and replays. `tsc --strict` checks tests/types/consumer.ts against the installed
+// declarations. Everything lives in one temporary directory (npm cache included) that is
+// removed at the end.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync, cpSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { gzipSync } from "node:zlib";
+import { root, freePort, launchChromium } from "./harness.mjs";
+
+const VITE = "7.3.8";
+const pkgDir = path.join(root, "pkg");
+const tmp = mkdtempSync(path.join(tmpdir(), "tidelog-package-"));
+const plainDir = path.join(tmp, "plain");
+const viteDir = path.join(tmp, "vite");
+let tarball;
+let viteInstall;
+let browser;
+
+/** Runs a command; resolves with stdout, rejects with everything it printed. */
+function run(cmd, args, { cwd = tmp, env = {}, timeout = 90_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      cwd,
+      env: { ...process.env, npm_config_cache: path.join(tmp, "npm-cache"), npm_config_update_notifier: "false", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "", err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeout);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${cmd} ${args.join(" ")} exited with ${code}:\n${out}\n${err}`));
+    });
+  });
+}
+
+function npmInstall(dir, packages) {
+  return run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", "--save-exact", ...packages], { cwd: dir, timeout: 180_000 });
+}
+
+function write(dir, files) {
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    writeFileSync(path.join(dir, name), text);
+  }
+}
+
+// The same scenario in every host: append, read, replay (whole and time travel), a typed
+// conflict, the global log. `label` keeps database names apart.
+const SCENARIO = `
+async function scenario(EventStore, version, label) {
+  const store = await EventStore.open("smoke-" + label + "-" + Date.now());
+  const appended = await store.append("cart-1", [
+    { type: "ItemAdded", data: { sku: "A1", qty: 2 } },
+    { type: "ItemAdded", data: { sku: "B2", qty: 3 }, meta: { by: label } },
+  ], { expectedVersion: "no_stream" });
+  const events = await store.read("cart-1");
+  const total = await store.replay("cart-1", (n, e) => n + e.data.qty, 0);
+  const atVersion1 = await store.replay("cart-1", (n, e) => n + e.data.qty, 0, { toVersion: 1 });
+  const report = await store.replay(null, (n) => n + 1, 0, { report: true });
+  let conflict = null;
+  try {
+    await store.append("cart-1", [{ type: "ItemRemoved", data: { sku: "A1" } }], { expectedVersion: 0 });
+  } catch (e) {
+    conflict = { name: e.name, code: e.code, actualVersion: e.actualVersion };
+  }
+  const all = await store.readAll({ fromPosition: 1 });
+  const storage = store.storage;
+  store.close();
+  return {
+    storage, version: version(), lastPosition: appended.lastPosition,
+    read: events.map((e) => [e.version, e.position, e.type, e.data.sku, e.meta]),
+    total, atVersion1, replayed: report.events, conflict, logLength: all.length,
+  };
+}`;
+
+function checkScenario(result, { storage, label }) {
+  assert.equal(result.error, undefined, result.error);
+  const version = JSON.parse(readFileSync(path.join(pkgDir, "package.json"), "utf8")).version;
+  assert.deepEqual(result, {
+    storage, version, lastPosition: 2,
+    read: [[1, 1, "ItemAdded", "A1", null], [2, 2, "ItemAdded", "B2", { by: label }]],
+    total: 5, atVersion1: 2, replayed: 2,
+    conflict: { name: "VersionConflictError", code: "version_conflict", actualVersion: 2 },
+    logLength: 2,
+  });
+}
+
+const MIME = {
+  ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".mjs": "text/javascript; charset=utf-8",
+  ".json": "application/json", ".wasm": "application/wasm", ".css": "text/css", ".map": "application/json",
+};
+
+/** A tiny static file server over `dir` on a free loopback port. */
+async function serve(dir) {
+  const port = await freePort();
+  const server = createServer((req, res) => {
+    const pathname = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    const file = path.join(dir, pathname.endsWith("/") ? pathname + "index.html" : pathname);
+    if (!file.startsWith(dir + path.sep) || !existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(404).end("not found");
+      return;
+    }
+    res.writeHead(200, { "content-type": MIME[path.extname(file)] ?? "application/octet-stream" });
+    res.end(readFileSync(file));
+  });
+  await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return { base: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(r)) };
+}
+
+/** Opens `url` and waits for `globalThis.__result`; fails on page errors. */
+async function pageResult(url) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  page.on("response", (r) => r.status() >= 400 && errors.push(`${r.status()} ${r.url()}`));
+  try {
+    await page.goto(url);
+    await page.waitForFunction(() => globalThis.__result !== undefined, null, { timeout: 20_000 });
+    const result = await page.evaluate(() => globalThis.__result);
+    assert.deepEqual(errors, []);
+    return result;
+  } finally {
+    await context.close();
+  }
+}
+
+before(async () => {
+  assert.ok(existsSync(path.join(pkgDir, "package.json")), "pkg/ is not built: run `make pkg` first");
+  const packed = JSON.parse(await run("npm", ["pack", pkgDir, "--json", "--pack-destination", tmp]));
+  tarball = path.join(tmp, packed[0].filename);
+  const project = (name) => JSON.stringify({ name, private: true, type: "module" });
+  write(plainDir, { "package.json": project("plain") });
+  write(viteDir, { "package.json": project("vite-app") });
+  // Vite comes from the registry; it installs while the other hosts run.
+  viteInstall = npmInstall(viteDir, [tarball, `vite@${VITE}`]);
+  viteInstall.catch(() => {}); // awaited (and reported) by its test
+  await npmInstall(plainDir, [tarball]);
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await viteInstall?.catch(() => {});
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+test("npm pack: the tarball holds every entry, the declarations and the wasm", async (t) => {
+  const size = statSync(tarball).size;
+  const wasm = readFileSync(path.join(pkgDir, "tidelog_bg.wasm"));
+  t.diagnostic(`tarball ${path.basename(tarball)}: ${size} bytes; tidelog_bg.wasm ${wasm.length} bytes raw, ${gzipSync(wasm, { level: 9 }).length} bytes gzip`);
+  const installed = path.join(plainDir, "node_modules/tidelog");
+  for (const file of ["tidelog.js", "tidelog.node.js", "tidelog.workerd.js", "tidelog.d.ts", "tidelog_bg.wasm", "README.md",
+    "worker/index.js", "worker/index.d.ts", "worker/tidelog_bg.wasm"]) {
+    assert.ok(existsSync(path.join(installed, file)), `${file} is in the package`);
+  }
+  const manifest = JSON.parse(readFileSync(path.join(installed, "package.json"), "utf8"));
+  for (const entry of Object.values(manifest.exports["."])) {
+    assert.ok(existsSync(path.join(installed, entry)), `${entry} (exports) is in the package`);
+  }
+  // Which file each host's resolver picks (Node's resolver with the hosts' conditions).
+  const resolve = async (conditions) => {
+    const args = [...conditions.map((c) => `--conditions=${c}`), "--input-type=module", "-e",
+      "console.log(import.meta.resolve('tidelog'))"];
+    return path.basename(new URL((await run(process.execPath, args, { cwd: plainDir })).trim()).pathname);
+  };
+  assert.equal(await resolve([]), "tidelog.node.js");
+  assert.equal(await resolve(["workerd", "worker", "browser"]), "tidelog.workerd.js"); // wrangler
+  assert.equal(await resolve(["browser"]), "tidelog.js");
+  assert.equal(await resolve(["worker"]), "tidelog.workerd.js");
+});
+
+test("the declarations name every method and getter the runtime classes have", async () => {
+  const dts = readFileSync(path.join(plainDir, "node_modules/tidelog/tidelog.d.ts"), "utf8");
+  const mod = await import(path.join(plainDir, "node_modules/tidelog/tidelog.js"));
+  for (const name of ["EventStore", "Projection", "Sync"]) {
+    const block = dts.match(new RegExp(`export class ${name}\\b[^]*?\\n}`))?.[0];
+    assert.ok(block, `class ${name} is declared`);
+    const members = [...Object.getOwnPropertyNames(mod[name].prototype), ...Object.getOwnPropertyNames(mod[name])]
+      .filter((m) => !["constructor", "length", "name", "prototype", "__destroy_into_raw", "__wrap"].includes(m) && !m.startsWith("__"));
+    for (const member of members) {
+      assert.match(block, new RegExp(`\\n  (static |readonly )?${member}\\b[<(:]`), `${name}.${member} is declared`);
+    }
+  }
+  for (const name of Object.keys(mod)) {
+    assert.match(dts, new RegExp(`export (default )?(function|class|declare const) ${name === "default" ? "init" : name}\\b`), `export ${name} is declared`);
+  }
+});
+
+test("Node: import from the installed package, no init call, memory store", async () => {
+  write(plainDir, {
+    "node-app.mjs": `import init, { EventStore, version } from "tidelog";
+${SCENARIO}
+const result = await scenario(EventStore, version, "node");
+await init(); // a no-op here: kept working for code shared with browsers
+console.log(JSON.stringify(result));`,
+  });
+  const out = await run(process.execPath, ["node-app.mjs"], { cwd: plainDir });
+  checkScenario(JSON.parse(out), { storage: "memory", label: "node" });
+});
+
+test("workerd: a module worker importing the package's workerd entry", async () => {
+  const pkg = path.join(plainDir, "node_modules/tidelog");
+  const entry = path.relative(plainDir, new URL(
+    (await run(process.execPath, ["--conditions=workerd", "--input-type=module", "-e", "console.log(import.meta.resolve('tidelog'))"], { cwd: plainDir })).trim(),
+  ).pathname);
+  assert.equal(entry, "node_modules/tidelog/tidelog.workerd.js");
+  write(plainDir, {
+    "workerd-app.js": `import init, { EventStore, version } from "./${entry}";
+${SCENARIO}
+export default {
+  async fetch() {
+    await init();
+    try { return Response.json(await scenario(EventStore, version, "workerd")); }
+    catch (e) { return Response.json({ error: String(e && e.stack || e) }); }
+  },
+};`,
+  });
+  const modules = ['(name = "workerd-app.js", esModule = embed "workerd-app.js")'];
+  const walk = (dir) => readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+    d.isDirectory() ? (d.name === "worker" && dir === pkg ? [] : walk(path.join(dir, d.name))) : [path.join(dir, d.name)]);
+  for (const file of walk(pkg)) {
+    const name = path.relative(plainDir, file);
+    if (file.endsWith(".js")) modules.push(`(name = "${name}", esModule = embed "${name}")`);
+    if (file.endsWith(".wasm")) modules.push(`(name = "${name}", wasm = embed "${name}")`);
+  }
+  const port = await freePort();
+  write(plainDir, {
+    "workerd.capnp": `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [ (name = "main", worker = .app) ],
+  sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],
+);
+const app :Workerd.Worker = (
+  modules = [ ${modules.join(",\n    ")} ],
+  compatibilityDate = "2025-09-01",
+);`,
+  });
+  const child = spawn(path.join(root, "node_modules/.bin/workerd"), ["serve", "workerd.capnp"], { cwd: plainDir, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
+  try {
+    let response;
+    for (const deadline = Date.now() + 15_000; !response;) {
+      try {
+        response = await fetch(`http://127.0.0.1:${port}/`);
+      } catch {
+        if (child.exitCode !== null || Date.now() > deadline) assert.fail(`workerd did not start:\n${output}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    checkScenario(await response.json(), { storage: "memory", label: "workerd" });
+  } finally {
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    await exited;
+  }
+});
+
+test("Chromium: a plain <script type=module> page and a dedicated Web Worker (IndexedDB)", async () => {
+  write(plainDir, {
+    "index.html": `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>tidelog smoke</title>
+<script type="importmap">{ "imports": { "tidelog": "/node_modules/tidelog/tidelog.js" } }</script>
+<script type="module">
+import init, { EventStore, version } from "tidelog";
+${SCENARIO}
+try {
+  await init();
+  globalThis.__result = await scenario(EventStore, version, "page");
+} catch (e) { globalThis.__result = { error: String(e && e.stack || e) }; }
+</script>`,
+    "worker.html": `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>tidelog worker smoke</title>
+<script type="module">
+const worker = new Worker("/worker.js", { type: "module" });
+worker.onmessage = (e) => (globalThis.__result = e.data);
+worker.onerror = (e) => (globalThis.__result = { error: e.message || "worker error" });
+</script>`,
+    // Import maps do not reach workers: the worker names the file.
+    "worker.js": `import init, { EventStore, version } from "/node_modules/tidelog/tidelog.js";
+${SCENARIO}
+try {
+  await init();
+  postMessage(await scenario(EventStore, version, "worker"));
+} catch (e) { postMessage({ error: String(e && e.stack || e) }); }`,
+  });
+  const server = await serve(plainDir);
+  try {
+    checkScenario(await pageResult(`${server.base}/index.html`), { storage: "indexeddb", label: "page" });
+    checkScenario(await pageResult(`${server.base}/worker.html`), { storage: "indexeddb", label: "worker" });
+  } finally {
+    await server.close();
+  }
+});
+
+test(`Vite ${VITE}: a production build in Chromium (main thread and a bundled module worker)`, async (t) => {
+  await viteInstall;
+  write(viteDir, {
+    "index.html": `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>tidelog vite smoke</title>
+<script type="module" src="/main.js"></script>`,
+    "main.js": `import init, { EventStore, version } from "tidelog";
+${SCENARIO}
+try {
+  await init();
+  const page = await scenario(EventStore, version, "vite");
+  const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+  const inWorker = await new Promise((resolve) => {
+    worker.onmessage = (e) => resolve(e.data);
+    worker.onerror = (e) => resolve({ error: e.message || "worker error" });
+  });
+  globalThis.__result = { page, worker: inWorker };
+} catch (e) { globalThis.__result = { error: String(e && e.stack || e) }; }`,
+    "worker.js": `import init, { EventStore, version } from "tidelog";
+${SCENARIO}
+try {
+  await init();
+  postMessage(await scenario(EventStore, version, "vite-worker"));
+} catch (e) { postMessage({ error: String(e && e.stack || e) }); }`,
+    // exclude: the dev server's dependency pre-bundling would move tidelog.js away from
+    // tidelog_bg.wasm (its `new URL("tidelog_bg.wasm", import.meta.url)`); README says so.
+    "vite.config.js": `export default { logLevel: "warn", worker: { format: "es" }, optimizeDeps: { exclude: ["tidelog"] } };`,
+  });
+  await run(process.execPath, ["node_modules/vite/bin/vite.js", "build"], { cwd: viteDir });
+  const assets = readdirSync(path.join(viteDir, "dist/assets"));
+  const wasm = assets.filter((f) => f.endsWith(".wasm"));
+  assert.equal(wasm.length, 1, `one .wasm asset in dist/assets: ${assets.join(", ")}`);
+  t.diagnostic(`vite dist/assets: ${assets.join(", ")}`);
+  const server = await serve(path.join(viteDir, "dist"));
+  try {
+    const result = await pageResult(`${server.base}/`);
+    assert.equal(result.error, undefined, result.error);
+    checkScenario(result.page, { storage: "indexeddb", label: "vite" });
+    checkScenario(result.worker, { storage: "indexeddb", label: "vite-worker" });
+  } finally {
+    await server.close();
+  }
+});
+
+test(`Vite ${VITE}: the dev server in Chromium (with optimizeDeps.exclude)`, async () => {
+  await viteInstall;
+  const port = await freePort();
+  const child = spawn(process.execPath, ["node_modules/vite/bin/vite.js", "--host", "127.0.0.1", "--port", String(port), "--strictPort"],
+    { cwd: viteDir, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, npm_config_cache: path.join(tmp, "npm-cache") } });
+  let output = "";
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
+  try {
+    for (const deadline = Date.now() + 20_000; ;) {
+      if (await fetch(`http://127.0.0.1:${port}/`).then((r) => r.ok, () => false)) break;
+      if (child.exitCode !== null || Date.now() > deadline) assert.fail(`vite did not start:\n${output}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const result = await pageResult(`http://127.0.0.1:${port}/`);
+    assert.equal(result.error, undefined, result.error);
+    checkScenario(result.page, { storage: "indexeddb", label: "vite" });
+    checkScenario(result.worker, { storage: "indexeddb", label: "vite-worker" });
+  } finally {
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    await exited;
+  }
+});
+
+test("tsc --strict: tests/types/consumer.ts against the installed declarations", async () => {
+  const dir = path.join(plainDir, "types");
+  cpSync(path.join(root, "tests/types/consumer.ts"), path.join(dir, "consumer.ts"));
+  const tsc = path.join(root, "node_modules/typescript/bin/tsc");
+  const common = ["--noEmit", "--strict", "--noUnusedLocals", "--skipLibCheck", "false", "--target", "es2022", "--lib", "es2022,dom"];
+  // A bundler app, and Node's own ESM resolution (which follows the `types` condition).
+  await run(process.execPath, [tsc, ...common, "--module", "esnext", "--moduleResolution", "bundler", "consumer.ts"], { cwd: dir });
+  await run(process.execPath, [tsc, ...common, "--module", "nodenext", "--moduleResolution", "nodenext", "consumer.ts"], { cwd: dir });
+});
