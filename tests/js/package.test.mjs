@@ -86,6 +86,12 @@ async function scenario(EventStore, version, label) {
   };
 }`;
 
+/** The README's quick start (its first js block), as installed. */
+function quickStart() {
+  const readme = readFileSync(path.join(plainDir, "node_modules/tidelog/README.md"), "utf8");
+  return readme.match(/```js\n([^]*?)```/)[1];
+}
+
 function checkScenario(result, { storage, label }) {
   assert.equal(result.error, undefined, result.error);
   const version = JSON.parse(readFileSync(path.join(pkgDir, "package.json"), "utf8")).version;
@@ -211,6 +217,9 @@ console.log(JSON.stringify(result));`,
   });
   const out = await run(process.execPath, ["node-app.mjs"], { cwd: plainDir });
   checkScenario(JSON.parse(out), { storage: "memory", label: "node" });
+  // The README's quick start, pasted into a file as is.
+  write(plainDir, { "quickstart.mjs": quickStart() });
+  assert.equal(await run(process.execPath, ["quickstart.mjs"], { cwd: plainDir }), "2 events, 3 items\n");
 });
 
 test("workerd: a module worker importing the package's workerd entry", async () => {
@@ -302,6 +311,30 @@ try {
   try {
     checkScenario(await pageResult(`${server.base}/index.html`), { storage: "indexeddb", label: "page" });
     checkScenario(await pageResult(`${server.base}/worker.html`), { storage: "indexeddb", label: "worker" });
+    // The README's quick start in a page, twice (IndexedDB keeps the first run's events).
+    write(plainDir, {
+      "quickstart.html": `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>quick start</title>
+<script type="importmap">{ "imports": { "tidelog": "/node_modules/tidelog/tidelog.js" } }</script>
+<script type="module">
+console.log = (text) => (globalThis.__result = text);
+${quickStart()}
+</script>`,
+    });
+    const context = await browser.newContext();
+    try {
+      for (let run = 0; run < 2; run++) {
+        const page = await context.newPage();
+        const errors = [];
+        page.on("pageerror", (e) => errors.push(String(e)));
+        await page.goto(`${server.base}/quickstart.html`);
+        await page.waitForFunction(() => globalThis.__result !== undefined, null, { timeout: 20_000 });
+        assert.deepEqual(errors, []);
+        assert.equal(await page.evaluate(() => globalThis.__result), "2 events, 3 items");
+        await page.close();
+      }
+    } finally {
+      await context.close();
+    }
   } finally {
     await server.close();
   }
