@@ -11,7 +11,8 @@
 //!   syncs, which idempotency by event id keeps correct.
 //! - **Status** is a snapshot kept up to date after every round and append:
 //!   `{ online, paused, leader, pending, pendingStreams, inFlight, conflicts, deadLetters,
-//!   lastSyncedAt, lastError, nextRetryAt, stalled }`.
+//!   lastSyncedAt, lastError, nextRetryAt, stalled, auth }` (`auth`: the refusal that
+//!   paused sync, `{ status, message }`, until a new token or `now()`).
 //! - **Stall watchdog**: pending events that make no progress for `stallMs` while online
 //!   and not paused set `stalled` and emit an `error`, never a silent "connected".
 

@@ -529,11 +529,18 @@ impl IndexedDbStore {
         Ok(records)
     }
 
-    /// Lists the stream head records `{stream, version, lastPosition}`.
+    /// Lists the stream head records `{stream, version, lastPosition, syncedVersion}`.
     pub async fn stream_records(&self) -> Result<Array> {
         let tx = self.begin(&[STREAMS], false)?;
         self.count_read(0);
-        Ok(request(tx.store(STREAMS)?.get_all())?.await?.unchecked_into())
+        let records: Array = request(tx.store(STREAMS)?.get_all())?.await?.unchecked_into();
+        // Records written before schema 3 have no syncedVersion: nothing of them is synced.
+        for record in records.iter() {
+            if Reflect::get(&record, &SYNCED_VERSION.into()).is_ok_and(|v| v.is_undefined()) {
+                set(record.unchecked_ref(), SYNCED_VERSION, &JsValue::from_f64(0.0))?;
+            }
+        }
+        Ok(records)
     }
 
     /// The last global position written (0 for an empty log).
