@@ -1,0 +1,17 @@
+// Appends one benchmark script's output to BENCHMARKS.md as a dated section, and keeps
+// it in bench/results/<name>.txt.   node bench/append.mjs <name> <title> < output
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import path from "node:path";
+import { root } from "../tests/js/harness.mjs";
+
+const [name, title] = process.argv.slice(2);
+const output = readFileSync(0, "utf8").trim();
+mkdirSync(path.join(root, "bench/results"), { recursive: true });
+writeFileSync(path.join(root, `bench/results/${name}.txt`), output + "\n");
+const date = new Date().toISOString().slice(0, 10);
+appendFileSync(
+  path.join(root, "BENCHMARKS.md"),
+  `\n## ${title} (${date}, ${cpus().length} cores)\n\n\`\`\`\n${output}\n\`\`\`\n`,
+);
+console.log(output);
