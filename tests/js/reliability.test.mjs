@@ -1,0 +1,543 @@
+// Reliability and security of tidelog in headless Chromium against the real sync worker
+// in workerd (docs/reliability.md): crash consistency (CDP Page.crash mid-burst and
+// mid-sync), four tabs racing with sync on (one leader, hand-over), storage faults (quota
+// with sync, a database deleted by another tab), a catalogue of malformed requests to
+// the worker, auth/CORS/injection/secrets. Loopback only; about a minute.
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { request as httpRequest } from "node:http";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { startServer, launchChromium, openPage } from "./harness.mjs";
+
+const TOKEN = "rel-s3cret-Zq8wX1-token";
+let server, browser, dataDir;
+
+before(async () => {
+  dataDir = await mkdtemp(path.join(tmpdir(), "tidelog-rel-"));
+  server = await startServer({ TIDELOG_DATA_DIR: dataDir, TIDELOG_SYNC_TOKEN: TOKEN, TIDELOG_CORS_ORIGINS: "" });
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+const unique = (name) => `rel-${name}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const auth = { authorization: `Bearer ${TOKEN}` };
+
+function segment(id) {
+  return encodeURIComponent(id).replace(/[!'()*]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase());
+}
+
+/** GET on the worker with the token; returns the parsed body. */
+async function serverGet(url) {
+  const response = await fetch(`${server.base}${url}`, { headers: auth });
+  assert.equal(response.status, 200, `GET ${url}`);
+  return response.json();
+}
+/** Every event of a stream on the server (paged: a read returns at most 1000). */
+async function serverStream(space, stream) {
+  const events = [];
+  for (;;) {
+    const page = await serverGet(`/v1/${segment(space)}/streams/${segment(stream)}?after=${events.length}&limit=1000`);
+    events.push(...page.events);
+    if (page.events.length === 0 || events.length >= page.version) return events;
+  }
+}
+const serverFeed = async (space) => serverGet(`/v1/${segment(space)}/events?after=0&limit=1000`);
+
+/** A page of the origin with a store `name` syncing to `space` (`window.store`). */
+async function device(context, name, space, sync = {}) {
+  const page = await openPage(context, `${server.base}/pkg/package.json`);
+  await page.evaluate(async ({ name, sync }) => {
+    const tidelog = await import("/pkg/tidelog.js");
+    await tidelog.default();
+    window.tidelog = tidelog;
+    window.store = await tidelog.EventStore.open(name, { sync });
+  }, { name, sync: { url: `${server.base}/v1/${space}`, token: TOKEN, pollMs: 60_000, timeoutMs: 2_000, ...sync } });
+  return page;
+}
+
+/** Runs sync rounds in `page` until nothing is pending (bounded). */
+async function syncUntilDrained(page, ms = 15_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const status = await page.evaluate(() => store.sync.now());
+    if (status.pending === 0) return status;
+    if (Date.now() > deadline) throw new Error(`still pending: ${JSON.stringify(status)}`);
+    await sleep(250);
+  }
+}
+
+/** Crashes the page's renderer through the DevTools protocol and waits for it. */
+async function crash(context, page) {
+  const crashed = new Promise((r) => page.once("crash", r));
+  const cdp = await context.newCDPSession(page);
+  cdp.send("Page.crash").catch(() => {});
+  await crashed;
+  await page.close().catch(() => {});
+}
+
+function assertExactlyOnce(events, label) {
+  const ids = events.map((e) => e.id);
+  assert.equal(new Set(ids).size, ids.length, `${label}: duplicate ids`);
+  assert.deepEqual(events.map((e) => e.version), events.map((_, i) => i + 1), `${label}: versions contiguous`);
+}
+
+describe("crash consistency", () => {
+  test("a renderer crash in the middle of a burst of appends: every acknowledged append is there, no partial batch, no duplicates on the server", async () => {
+    const context = await browser.newContext();
+    const space = unique("crash-burst");
+    const name = unique("db");
+    const page = await device(context, name, space);
+    const acked = new Set();
+    await page.exposeFunction("acked", (i) => acked.add(i));
+    // 3 events per batch, appended back to back; each resolved batch is reported out.
+    page.evaluate(async () => {
+      for (let i = 0; i < 20_000; i++) {
+        await store.append("burst", [0, 1, 2].map((j) => ({ id: `b${i}-${j}`, type: "N", data: { i, j } })));
+        window.acked(i);
+      }
+    }).catch(() => {});
+    while (acked.size < 40) await sleep(5);
+    await crash(context, page);
+    const seenAcked = new Set(acked);
+    const again = await device(context, name, space);
+    const local = await again.evaluate(async () => (await store.read("burst")).map((e) => ({ id: e.id, version: e.version, i: e.data.i })));
+    assertExactlyOnce(local, "local");
+    const perBatch = new Map();
+    for (const e of local) perBatch.set(e.i, (perBatch.get(e.i) ?? 0) + 1);
+    for (const [i, n] of perBatch) assert.equal(n, 3, `batch ${i} is whole (${n} of 3)`);
+    for (const i of seenAcked) assert.ok(perBatch.has(i), `acknowledged batch ${i} survived the crash`);
+    assert.ok(local.length < 60_000, "the crash did stop the burst");
+    console.log(`crash mid-burst: ${seenAcked.size} batches acknowledged before the crash, ${local.length / 3} batches found after it, all whole`);
+    await syncUntilDrained(again);
+    const remote = await serverStream(space, "burst");
+    assertExactlyOnce(remote, "server");
+    assert.deepEqual(remote.map((e) => e.id), local.map((e) => e.id), "the server holds exactly the local log");
+    await context.close();
+  });
+
+  test("a renderer crash in the middle of a sync (one POST applied but unanswered, one never sent): the outbox resumes, nothing twice", async () => {
+    const context = await browser.newContext();
+    const space = unique("crash-sync");
+    const name = unique("db");
+    const page = await device(context, name, space, { timeoutMs: 500 });
+    let stalled = 0;
+    // POSTs stall forever; the one to stream "applied" reaches the server first.
+    await page.route("**/v1/**/streams/**", async (route) => {
+      if (route.request().method() !== "POST") return route.continue();
+      if (route.request().url().includes("/streams/applied")) await route.fetch().catch(() => {});
+      stalled += 1;
+      await new Promise(() => {});
+    });
+    await page.evaluate(async () => {
+      await store.sync.pause();
+      await store.append("applied", [{ id: "ap-1", type: "N", data: 1 }, { id: "ap-2", type: "N", data: 2 }]);
+      await store.append("unsent", [{ id: "un-1", type: "N", data: 1 }]);
+      store.sync.resume();
+      store.sync.now();
+    });
+    for (let i = 0; i < 100 && stalled < 2; i++) await sleep(50);
+    assert.equal(stalled, 2, "both pushes were in flight");
+    assert.equal((await serverStream(space, "applied")).length, 2, "the server applied the first batch");
+    await crash(context, page);
+    const again = await device(context, name, space, { timeoutMs: 500 });
+    assert.equal(await again.evaluate(async () => (await store.sync.pending()).length > 0), true, "the outbox survived the crash");
+    // The crashed tab's lease (timeoutMs + 5 s) runs out, then the new leader resends.
+    await syncUntilDrained(again, 20_000);
+    for (const [stream, ids] of [["applied", ["ap-1", "ap-2"]], ["unsent", ["un-1"]]]) {
+      const remote = await serverStream(space, stream);
+      assert.deepEqual(remote.map((e) => e.id), ids, `${stream}: exactly once on the server`);
+      const local = await again.evaluate(async (s) => (await store.read(s)).map((e) => e.id), stream);
+      assert.deepEqual(local, ids);
+    }
+    await context.close();
+  });
+});
+
+test("four tabs append to the same streams with expected versions, sync on: contiguous, no duplicates, losers told, one leader at a time", async () => {
+  const context = await browser.newContext();
+  const space = unique("tabs");
+  const name = unique("db");
+  const pages = [];
+  for (let t = 0; t < 4; t++) pages.push(await device(context, name, space, { pollMs: 500 }));
+  const runs = await Promise.all(pages.map((page, tab) => page.evaluate(async (tab) => {
+    const out = { ok: 0, conflicts: 0, other: [] };
+    for (let k = 0; k < 15; k++) {
+      const stream = `shared-${k % 2}`;
+      const version = await store.version(stream);
+      await new Promise((r) => setTimeout(r, Math.random() * 4));
+      try {
+        await store.append(stream, [{ id: `t${tab}-${k}`, type: "Claimed", data: { tab, k } }], { expectedVersion: version });
+        out.ok += 1;
+      } catch (e) {
+        if (e.name === "VersionConflictError") out.conflicts += 1;
+        else out.other.push(e.name);
+      }
+    }
+    return out;
+  }, tab)));
+  const ok = runs.reduce((n, r) => n + r.ok, 0);
+  const conflicts = runs.reduce((n, r) => n + r.conflicts, 0);
+  assert.deepEqual(runs.flatMap((r) => r.other), [], "only conflicts fail");
+  assert.equal(ok + conflicts, 60);
+  assert.ok(conflicts > 0, "concurrent appends with the same expected version: the losers were told");
+  const leaders = async (list) => (await Promise.all(list.map((p) => p.evaluate(() => store.sync.status().leader)))).filter(Boolean).length;
+  assert.equal(await leaders(pages), 1, "exactly one tab holds the sync lock");
+  const leaderIndex = (await Promise.all(pages.map((p) => p.evaluate(() => store.sync.status().leader)))).indexOf(true);
+  await syncUntilDrained(pages[leaderIndex]);
+  let local = [];
+  for (const stream of ["shared-0", "shared-1"]) {
+    const events = await pages[0].evaluate(async (s) => (await store.read(s)).map((e) => ({ id: e.id, version: e.version })), stream);
+    assertExactlyOnce(events, stream);
+    const remote = await serverStream(space, stream);
+    assert.deepEqual(remote.map((e) => e.id), events.map((e) => e.id), `${stream}: the server holds the local order`);
+    local = local.concat(events);
+  }
+  assert.equal(local.length, ok, "every successful append, once");
+  // The leader closes: another tab takes the lock, and only one.
+  await pages[leaderIndex].close();
+  const rest = pages.filter((_, i) => i !== leaderIndex);
+  let count = 0;
+  for (let i = 0; i < 50 && count !== 1; i++) {
+    await sleep(100);
+    count = await leaders(rest);
+  }
+  assert.equal(count, 1, "the lock was handed over to exactly one tab");
+  const heir = rest[(await Promise.all(rest.map((p) => p.evaluate(() => store.sync.status().leader)))).indexOf(true)];
+  await heir.evaluate(() => store.append("after-handover", [{ id: "h-1", type: "N", data: 1 }]));
+  await syncUntilDrained(heir);
+  assert.deepEqual((await serverStream(space, "after-handover")).map((e) => e.id), ["h-1"]);
+  await context.close();
+});
+
+describe("storage faults", () => {
+  test("quota exceeded with sync on: QuotaExceededError, nothing partial, what was stored still syncs", async () => {
+    const context = await browser.newContext();
+    const space = unique("quota");
+    const page = await openPage(context, `${server.base}/pkg/package.json`);
+    const cdp = await context.newCDPSession(page);
+    const origin = new URL(server.base).origin;
+    await cdp.send("Storage.overrideQuotaForOrigin", { origin, quotaSize: 1024 * 1024 });
+    const out = await page.evaluate(async ({ name, url, token }) => {
+      const tidelog = await import("/pkg/tidelog.js");
+      await tidelog.default();
+      window.store = await tidelog.EventStore.open(name, { sync: { url, token, pollMs: 60_000, timeoutMs: 2_000 } });
+      await store.append("s", [{ id: "small-1", type: "Small", data: 1 }, { id: "small-2", type: "Small", data: 2 }]);
+      const noise = () => Array.from(crypto.getRandomValues(new Uint32Array(16_000)), (n) => n.toString(36)).join("");
+      try {
+        await store.append("s", Array.from({ length: 40 }, (_, i) => ({ type: "Big", data: { i, noise: noise() } })));
+        return { error: null };
+      } catch (e) {
+        return { error: e.name, version: await store.version("s"), pending: (await store.sync.pending()).reduce((n, p) => n + p.pending, 0) };
+      }
+    }, { name: unique("db"), url: `${server.base}/v1/${space}`, token: TOKEN });
+    assert.equal(out.error, "QuotaExceededError");
+    assert.equal(out.version, 2, "no partial batch");
+    assert.ok(out.pending <= 2, "nothing of the failed batch is in the outbox");
+    // While the origin is still over its quota (Chromium does not give back the space of
+    // the aborted transaction at once) sync cannot write its bookkeeping: it must say so,
+    // keep everything, and go on once space is back.
+    const full = await page.evaluate(async () => ({ status: await store.sync.now(), estimate: await navigator.storage.estimate() }));
+    if (full.status.pending > 0) {
+      assert.match(full.status.lastError?.message ?? "", /quota/i, `the failure is reported (${JSON.stringify(full)})`);
+      assert.equal(full.status.pending, 2, "nothing lost meanwhile");
+      console.log(`quota: origin still at ${full.estimate.usage} of ${full.estimate.quota} bytes after the aborted batch; sync reports "${full.status.lastError.message}" and waits`);
+      await cdp.send("Storage.overrideQuotaForOrigin", { origin });
+    }
+    await syncUntilDrained(page);
+    assert.deepEqual((await serverStream(space, "s")).map((e) => e.id), ["small-1", "small-2"]);
+    assert.equal(await page.evaluate(() => store.version("s")), 2);
+    await cdp.send("Storage.overrideQuotaForOrigin", { origin });
+    await context.close();
+  });
+
+  test("the database deleted by another tab: the delete is not blocked, the store answers ClosedError or works, nothing hangs", async () => {
+    const context = await browser.newContext();
+    const space = unique("deleted");
+    const name = unique("db");
+    const a = await device(context, name, space);
+    const b = await openPage(context, `${server.base}/pkg/package.json`);
+    await a.evaluate(async () => { await store.append("s", [{ id: "d-1", type: "N", data: 1 }]); await store.sync.now(); });
+    const deleted = await b.evaluate((name) => new Promise((resolve) => {
+      const request = indexedDB.deleteDatabase(name);
+      let blocked = false;
+      request.onblocked = () => { blocked = true; };
+      request.onsuccess = () => resolve({ ok: true, blocked });
+      request.onerror = () => resolve({ ok: false, error: String(request.error) });
+      setTimeout(() => resolve({ ok: false, timeout: true, blocked }), 5000);
+    }), name);
+    assert.deepEqual(deleted, { ok: true, blocked: false }, "the open store stepped aside");
+    const after = await a.evaluate(async () => {
+      const within = (p) => Promise.race([p.then(() => "ok", (e) => e.name), new Promise((r) => setTimeout(() => r("hang"), 4000))]);
+      return {
+        append: await within(store.append("s", [{ id: "d-2", type: "N", data: 2 }])),
+        read: await within(store.read("s")),
+        sync: await within(store.sync.now()),
+      };
+    });
+    for (const [op, outcome] of Object.entries(after)) {
+      assert.ok(["ok", "ClosedError"].includes(outcome), `${op}: ${outcome}`);
+    }
+    assert.deepEqual((await serverStream(space, "s")).map((e) => e.id), ["d-1"], "nothing odd reached the server");
+    await context.close();
+  });
+});
+
+/** A raw HTTP/1.1 request (no URL normalisation); `chunks` trickle with `delayMs` between. */
+function raw(method, target, { headers = {}, chunks = [], delayMs = 0 } = {}) {
+  return new Promise((resolve) => {
+    const req = httpRequest({ host: "127.0.0.1", port: server.port, method, path: target, headers }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode, body }));
+    });
+    req.on("error", (e) => resolve({ status: 0, body: String(e.code ?? e) }));
+    (async () => {
+      for (const chunk of chunks) {
+        req.write(chunk);
+        if (delayMs) await sleep(delayMs);
+      }
+      req.end();
+    })();
+  });
+}
+
+describe("server API: bad input catalogue and security", () => {
+  const space = unique("bad");
+  const bodies = [];
+  let catalogueSize = 0;
+
+  before(async () => {
+    const response = await fetch(`${server.base}/v1/${space}/streams/s`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json", "if-none-match": "*" },
+      body: JSON.stringify({ events: [{ id: "seed-1", type: "T", data: 1, recordedAt: 1 }] }),
+    });
+    assert.equal(response.status, 201);
+  });
+
+  test("malformed requests to the real worker: each a 4xx, none 5xx, none writes", async () => {
+    const json = { ...auth, "content-type": "application/json" };
+    const ev = (over = {}) => ({ id: `x-${Math.random()}`, type: "T", data: 1, recordedAt: 1, ...over });
+    const push = (events, headers = { "if-match": '"1"' }) => ({ method: "POST", target: `/v1/${space}/streams/s`, headers: { ...json, ...headers }, chunks: [typeof events === "string" ? events : JSON.stringify(events)] });
+    const big = "x".repeat(2 * 1024 * 1024);
+    const cases = {
+      "bad JSON": push("{"),
+      "JSON null": push("null"),
+      "JSON array": push("[]"),
+      "events: string": push({ events: "x" }),
+      "events: null": push({ events: null }),
+      "events: object": push({ events: {} }),
+      "events: empty": push({ events: [] }),
+      "event without id": push({ events: [{ type: "T", data: 1, recordedAt: 1 }] }),
+      "id: number": push({ events: [ev({ id: 7 })] }),
+      "id: empty": push({ events: [ev({ id: "" })] }),
+      "type: empty": push({ events: [ev({ type: "" })] }),
+      "type: missing": push({ events: [{ id: "no-type", data: 1, recordedAt: 1 }] }),
+      "recordedAt: negative": push({ events: [ev({ recordedAt: -1 })] }),
+      "recordedAt: string": push({ events: [ev({ recordedAt: "now" })] }),
+      "recordedAt: over 2^53": push({ events: [ev({ recordedAt: 2 ** 60 })] }),
+      "recordedAt: fraction": push({ events: [ev({ recordedAt: 1.5 })] }),
+      "schema: negative": push({ events: [ev({ schema: -1 })] }),
+      "duplicate id in batch": push({ events: [ev({ id: "dup" }), ev({ id: "dup" })] }),
+      "101 events (batch limit)": push({ events: Array.from({ length: 101 }, (_, i) => ev({ id: `many-${i}` })) }),
+      "2 MiB body": push({ events: [ev({ data: big })] }),
+      "200 KiB event": push({ events: [ev({ data: "y".repeat(200 * 1024) })] }),
+      "deeply nested data": push(`{"events":[{"id":"deep","type":"T","recordedAt":1,"data":${"[".repeat(100_000)}${"]".repeat(100_000)}}]}`),
+      "no precondition": push({ events: [ev()] }, {}),
+      "If-Match: unterminated": push({ events: [ev()] }, { "if-match": '"1' }),
+      "If-Match: * in a list": push({ events: [ev()] }, { "if-match": '*, "1"' }),
+      "If-None-Match: garbage": push({ events: [ev()] }, { "if-none-match": "W/x" }),
+      "If-Match: stale version": push({ events: [ev()] }, { "if-match": '"7"' }),
+      "replay of seed-1 with other content": push({ events: [{ id: "seed-1", type: "T", data: 2, recordedAt: 1 }] }),
+      "stream id: %00": { method: "POST", target: `/v1/${space}/streams/%00`, headers: { ...json, "if-none-match": "*" }, chunks: [JSON.stringify({ events: [ev()] })] },
+      "stream id: bad percent": { method: "POST", target: `/v1/${space}/streams/%zz`, headers: { ...json, "if-none-match": "*" }, chunks: [JSON.stringify({ events: [ev()] })] },
+      "stream id: invalid UTF-8": { method: "POST", target: `/v1/${space}/streams/%C3%28`, headers: { ...json, "if-none-match": "*" }, chunks: [JSON.stringify({ events: [ev()] })] },
+      "stream id: NUL": { method: "POST", target: `/v1/${space}/streams/a%00b`, headers: { ...json, "if-none-match": "*" }, chunks: [JSON.stringify({ events: [ev()] })] },
+      "stream id: 10 000 chars": { method: "POST", target: `/v1/${space}/streams/${"a".repeat(10_000)}`, headers: { ...json, "if-none-match": "*" }, chunks: [JSON.stringify({ events: [ev()] })] },
+      "stream id: %2E%2E (dot segment)": { method: "POST", target: `/v1/${space}/streams/%2E%2E`, headers: { ...json, "if-none-match": "*" }, chunks: [JSON.stringify({ events: [ev()] })] },
+      "stream id: raw ..": { method: "POST", target: `/v1/${space}/streams/..`, headers: { ...json, "if-none-match": "*" }, chunks: [JSON.stringify({ events: [ev()] })] },
+      "stream id: %2e": { method: "GET", target: `/v1/${space}/streams/%2e`, headers: auth },
+      "stream id: empty": { method: "POST", target: `/v1/${space}/streams/`, headers: { ...json, "if-none-match": "*" }, chunks: [JSON.stringify({ events: [ev()] })] },
+      "path: ../ out of streams": { method: "POST", target: `/v1/${space}/streams/a/../../events`, headers: { ...json, "if-none-match": "*" }, chunks: [JSON.stringify({ events: [ev()] })] },
+      "path: extra segment": { method: "POST", target: `/v1/${space}/streams/a/b`, headers: { ...json, "if-none-match": "*" }, chunks: [JSON.stringify({ events: [ev()] })] },
+      "space id: 200 chars": { method: "GET", target: `/v1/${"s".repeat(200)}/events`, headers: auth },
+      "space id: NUL": { method: "GET", target: `/v1/a%00b/events`, headers: auth },
+      "space id: bad percent": { method: "GET", target: `/v1/%zz/events`, headers: auth },
+      "no space": { method: "GET", target: `/v1/`, headers: auth },
+      "PUT on a stream": { method: "PUT", target: `/v1/${space}/streams/s`, headers: json, chunks: ["{}"] },
+      "DELETE on a stream": { method: "DELETE", target: `/v1/${space}/streams/s`, headers: auth },
+      "POST on the feed": { method: "POST", target: `/v1/${space}/events`, headers: json, chunks: [JSON.stringify({ events: [ev()] })] },
+      "query: after=-1": { method: "GET", target: `/v1/${space}/events?after=-1`, headers: auth },
+      "query: limit=abc": { method: "GET", target: `/v1/${space}/streams/s?limit=abc`, headers: auth },
+      "query: after 2^70": { method: "GET", target: `/v1/${space}/events?after=1180591620717411303424`, headers: auth },
+      "query: after twice": { method: "GET", target: `/v1/${space}/events?after=1&after=2`, headers: auth },
+      "If-None-Match on read: garbage": { method: "GET", target: `/v1/${space}/events`, headers: { ...auth, "if-none-match": '"' } },
+      "huge header (32 KiB If-Match)": push({ events: [ev()] }, { "if-match": `"${"9".repeat(32 * 1024)}"` }),
+      "slow body, bad JSON (trickled)": { method: "POST", target: `/v1/${space}/streams/s`, headers: { ...json, "if-match": '"1"' }, chunks: ['{"events": [', '{"id": "slow",', ' "type": "T"', ", oops", "]}"], delayMs: 150 },
+      "slow body over the limit (trickled)": { method: "POST", target: `/v1/${space}/streams/s`, headers: { ...json, "if-match": '"1"' }, chunks: ['{"events": [{"id":"slow2","type":"T","recordedAt":1,"data":"', ...Array.from({ length: 5 }, () => "z".repeat(300 * 1024)), '"}]}'], delayMs: 100 },
+    };
+    const results = {};
+    const entries = Object.entries(cases);
+    for (let i = 0; i < entries.length; i += 8) {
+      const slice = entries.slice(i, i + 8);
+      const answers = await Promise.all(slice.map(([, c]) => raw(c.method, c.target, c)));
+      slice.forEach(([label], j) => (results[label] = answers[j]));
+    }
+    const bad = Object.entries(results).filter(([, r]) => !(r.status >= 400 && r.status < 500));
+    assert.deepEqual(bad.map(([label, r]) => `${label}: ${r.status} ${r.body.slice(0, 120)}`), [], "every malformed request gets a 4xx");
+    for (const r of Object.values(results)) bodies.push(r.body);
+    const feed = await serverFeed(space);
+    assert.deepEqual(feed.events.map((e) => e.id), ["seed-1"], "nothing was written");
+    catalogueSize = entries.length;
+    const byStatus = {};
+    for (const r of Object.values(results)) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
+    console.log(`bad-input catalogue (server API): ${catalogueSize} malformed requests, all 4xx (${JSON.stringify(byStatus)}), 0 x 5xx, 0 writes`);
+    assert.ok(catalogueSize >= 30);
+  });
+
+  test("auth: no token, wrong token, token in the query or in a cookie are refused", async () => {
+    const target = `/v1/${space}/events`;
+    const cases = {
+      "no token": [target, {}],
+      "wrong token": [target, { authorization: "Bearer nope" }],
+      "Basic scheme": [target, { authorization: `Basic ${Buffer.from(`u:${TOKEN}`).toString("base64")}` }],
+      "token with a suffix": [target, { authorization: `Bearer ${TOKEN}x` }],
+      "token prefix": [target, { authorization: `Bearer ${TOKEN.slice(0, -1)}` }],
+      "token in a cookie": [target, { cookie: `token=${TOKEN}; access_token=${TOKEN}` }],
+      "token in the query (access_token)": [`${target}?access_token=${TOKEN}`, {}],
+      "token in the query, header too": [`${target}?token=${TOKEN}`, auth],
+    };
+    const out = {};
+    for (const [label, [url, headers]] of Object.entries(cases)) {
+      const response = await fetch(`${server.base}${url}`, { headers });
+      const body = await response.text();
+      bodies.push(body);
+      out[label] = response.status;
+    }
+    assert.deepEqual(out, {
+      "no token": 401, "wrong token": 401, "Basic scheme": 401, "token with a suffix": 401, "token prefix": 401,
+      "token in a cookie": 401, "token in the query (access_token)": 400, "token in the query, header too": 400,
+    });
+    assert.equal((await fetch(`${server.base}${target}`, { headers: auth })).status, 200);
+  });
+
+  test("stream and space ids cannot reach other keys: odd ids are stored and read back exactly", async () => {
+    const odd = ["a/b", "../s", "%2F", "s%00", "__proto__", "constructor", "s:1", "e/1", "s\\..\\x", " s ", "💥/..", "a?b#c"];
+    for (const [i, stream] of odd.entries()) {
+      const response = await fetch(`${server.base}/v1/${segment(space)}/streams/${segment(stream)}`, {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json", "if-none-match": "*" },
+        body: JSON.stringify({ events: [{ id: `odd-${i}`, type: "T", data: stream, recordedAt: 1 }] }),
+      });
+      assert.equal(response.status, 201, `push to ${JSON.stringify(stream)}`);
+    }
+    for (const [i, stream] of odd.entries()) {
+      assert.deepEqual((await serverStream(space, stream)).map((e) => [e.id, e.stream, e.data]), [[`odd-${i}`, stream, stream]], JSON.stringify(stream));
+    }
+    assert.deepEqual((await serverStream(space, "s")).map((e) => e.id), ["seed-1"], "stream s untouched");
+    const feed = await serverFeed(space);
+    assert.deepEqual(feed.events.map((e) => e.stream), ["s", ...odd]);
+    // Space ids: "x/../y"-like spaces are their own spaces.
+    const spaceA = `${space}/../other`;
+    const push = await fetch(`${server.base}/v1/${segment(spaceA)}/streams/s`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json", "if-none-match": "*" },
+      body: JSON.stringify({ events: [{ id: "space-a", type: "T", data: 1, recordedAt: 1 }] }),
+    });
+    assert.equal(push.status, 201);
+    assert.deepEqual((await serverFeed(spaceA)).events.map((e) => e.id), ["space-a"]);
+    assert.deepEqual((await serverFeed("other")).events.map((e) => e.id), [], "space 'other' untouched");
+    assert.deepEqual((await serverFeed(space)).events.length, 1 + odd.length, "this space untouched");
+  });
+
+  test("CORS: with origins configured, an unknown origin is refused (simple and preflight); a known one is let in", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "tidelog-rel-cors-"));
+    const cors = await startServer({ TIDELOG_DATA_DIR: dir, TIDELOG_SYNC_TOKEN: TOKEN, TIDELOG_CORS_ORIGINS: "https://app.example, https://other.example" });
+    try {
+      const target = `${cors.base}/v1/cors-space/events`;
+      const evil = await fetch(target, { headers: { ...auth, origin: "https://evil.example" } });
+      assert.equal(evil.status, 403);
+      assert.equal(evil.headers.get("access-control-allow-origin"), null);
+      const preflight = await fetch(target, { method: "OPTIONS", headers: { origin: "https://evil.example", "access-control-request-method": "POST" } });
+      assert.equal(preflight.status, 403);
+      const lookalike = await fetch(target, { headers: { ...auth, origin: "https://app.example.evil.example" } });
+      assert.equal(lookalike.status, 403);
+      const nullOrigin = await fetch(target, { headers: { ...auth, origin: "null" } });
+      assert.equal(nullOrigin.status, 403);
+      const good = await fetch(target, { headers: { ...auth, origin: "https://app.example" } });
+      assert.equal(good.status, 200);
+      assert.equal(good.headers.get("access-control-allow-origin"), "https://app.example");
+      const goodPreflight = await fetch(target, { method: "OPTIONS", headers: { origin: "https://other.example", "access-control-request-method": "POST" } });
+      assert.equal(goodPreflight.status, 204);
+      assert.match(goodPreflight.headers.get("access-control-allow-headers") ?? "", /Authorization/);
+      assert.ok(!cors.output().includes(TOKEN), "no token in this server's log");
+    } finally {
+      await cors.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("secrets: never in the worker's log or an error body; the client keeps the token out of IndexedDB and URLs", async () => {
+    const context = await browser.newContext();
+    const urls = [];
+    let withAuth = 0;
+    context.on("request", (r) => {
+      urls.push(r.url());
+      if (r.headers().authorization === `Bearer ${TOKEN}`) withAuth += 1;
+    });
+    const name = unique("secret");
+    const page = await device(context, name, unique("secret-space"));
+    await page.evaluate(async () => {
+      await store.append("s", [{ type: "N", data: 1 }]);
+      await store.sync.now();
+    });
+    await syncUntilDrained(page);
+    const dump = await page.evaluate(async () => {
+      const out = [];
+      for (const { name } of await indexedDB.databases()) {
+        const db = await new Promise((resolve, reject) => {
+          const r = indexedDB.open(name);
+          r.onsuccess = () => resolve(r.result);
+          r.onerror = () => reject(r.error);
+        });
+        for (const storeName of db.objectStoreNames) {
+          const rows = await new Promise((resolve, reject) => {
+            const r = db.transaction(storeName).objectStore(storeName).getAll();
+            r.onsuccess = () => resolve(r.result);
+            r.onerror = () => reject(r.error);
+          });
+          const keys = await new Promise((resolve) => {
+            const r = db.transaction(storeName).objectStore(storeName).getAllKeys();
+            r.onsuccess = () => resolve(r.result);
+          });
+          out.push(JSON.stringify({ name, storeName, rows, keys }, (_, v) => (typeof v === "bigint" ? String(v) : v)));
+        }
+        db.close();
+      }
+      return { dump: out.join("\n"), storage: JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }), cookies: document.cookie };
+    });
+    assert.ok(dump.dump.length > 100, "IndexedDB was read");
+    assert.ok(!dump.dump.includes(TOKEN), "no token in IndexedDB");
+    assert.ok(!dump.storage.includes(TOKEN) && !dump.cookies.includes(TOKEN), "nor in web storage or cookies");
+    const syncUrls = urls.filter((u) => u.includes("/v1/"));
+    assert.ok(syncUrls.length >= 2 && withAuth >= 2, `the sync requests carried the header (${withAuth}/${syncUrls.length})`);
+    assert.deepEqual(urls.filter((u) => u.includes(TOKEN) || decodeURIComponent(u).includes(TOKEN)), [], "no token in any URL");
+    await context.close();
+    // Everything above sent the token (right, wrong, in the query, in cookies): the
+    // worker's log and every error body stay clean.
+    const log = server.output();
+    assert.ok(log.includes('"status":401') && log.includes('"status":400'), "the log saw those requests");
+    assert.ok(!log.includes(TOKEN), "no token in workerd's output");
+    assert.ok(!log.includes(TOKEN.slice(0, 12)), "not even a prefix");
+    assert.deepEqual(bodies.filter((b) => b.includes(TOKEN)), [], "no token in an error body");
+  });
+});
