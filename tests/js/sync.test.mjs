@@ -41,6 +41,9 @@ async function device(name, space, { token = TOKEN, onConflict, inContext = cont
       store.sync.on(kind, (detail) => syncEvents.push([kind, detail?.name ?? null, detail?.code ?? null]));
     }
   }, { name, url: `${server.base}/v1/${space}`, token, onConflict });
+  // Each device has its own database, so it leads its own sync once the Web Lock is
+  // granted (after a reload, when the closed page's lock is released).
+  await page.waitForFunction(() => store.sync.status().leader, null, { timeout: 10_000 });
   return page;
 }
 
@@ -106,6 +109,7 @@ test("offline, reload with pending events, back online: nothing lost, nothing tw
   });
   assert.equal(offline.pending, 3);
   assert.equal(offline.online, false);
+  assert.ok(offline.oldestPendingAge >= 0 && offline.oldestPendingAge < 60_000, `oldestPendingAge ${offline.oldestPendingAge}`);
   await a.close();
   // A reload while the sync server is still unreachable (the page itself must load).
   let blocked = 0;
@@ -118,6 +122,7 @@ test("offline, reload with pending events, back online: nothing lost, nothing tw
   await ctx.unroute("**/v1/**");
   const online = await a.evaluate(() => store.sync.now());
   assert.equal(online.pending, 0);
+  assert.equal(online.oldestPendingAge, null, "nothing pending, no age");
   assert.deepEqual(values(await serverStream(space, "s")), [1, 2, 3]);
   await a.evaluate(() => store.sync.now());
   assert.deepEqual(values(await serverStream(space, "s")), [1, 2, 3], "no duplicates after more rounds");

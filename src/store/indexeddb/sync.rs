@@ -242,20 +242,30 @@ impl IndexedDbStore {
         Ok(request(tx.store(CONFLICTS)?.get_all())?.await?.unchecked_into())
     }
 
-    /// The outbox entries of streams with pending events, with their pending counts:
-    /// `[{ stream, pending, attempts, nextAttemptAt, leaseUntil, lastError }]`.
+    /// The outbox entries of streams with pending events, with their pending counts and
+    /// the recording time of their oldest pending event:
+    /// `[{ stream, pending, oldestPendingAt, attempts, nextAttemptAt, leaseUntil, lastError }]`.
     pub async fn outbox_records(&self) -> Result<Array> {
-        let tx = self.begin(&[STREAMS, OUTBOX], false)?;
+        let tx = self.begin(&[STREAMS, OUTBOX, EVENTS], false)?;
         let heads = request(tx.store(STREAMS)?.get_all())?;
         let entries = request(tx.store(OUTBOX)?.get_all())?;
         let (heads, entries): (Array, Array) = (heads.await?.unchecked_into(), entries.await?.unchecked_into());
-        let out = Array::new();
+        let by_stream = tx.store(EVENTS)?.index(super::BY_STREAM).map_err(js_error)?;
+        let mut pending_streams = Vec::new();
         for head in heads.iter() {
-            let pending = num(&head, "version")?.saturating_sub(super::synced_version_field(&head)?);
+            let synced = super::synced_version_field(&head)?;
+            let pending = num(&head, "version")?.saturating_sub(synced);
             if pending == 0 {
                 continue;
             }
             let stream = string_field(&head, "stream")?;
+            // The oldest pending event of the stream, read alongside the others.
+            let key = Array::of2(&stream.as_str().into(), &((synced + 1) as f64).into());
+            let oldest = request(by_stream.get(&key))?;
+            pending_streams.push((stream, pending, oldest));
+        }
+        let out = Array::new();
+        for (stream, pending, oldest) in pending_streams {
             let entry = entries
                 .iter()
                 .find(|e| Reflect::get(e, &"stream".into()).ok().and_then(|s| s.as_string()).as_deref() == Some(stream.as_str()));
@@ -264,6 +274,9 @@ impl IndexedDbStore {
                 None => entry_to_js(&OutboxEntry::new(StreamId::new(stream.clone())?))?,
             };
             set(record.unchecked_ref(), "pending", &(pending as f64).into())?;
+            let oldest = oldest.await?;
+            let recorded_at = Reflect::get(&oldest, &"recordedAt".into()).unwrap_or(JsValue::NULL);
+            set(record.unchecked_ref(), "oldestPendingAt", &recorded_at)?;
             out.push(&record);
         }
         Ok(out)
