@@ -16,6 +16,11 @@ extern "C" {
     /// Calls a subscriber, reporting (never swallowing) what it throws.
     pub fn deliver(callback: &js_sys::Function, event: &JsValue);
 
+    /// The approximate JSON size of an event's `data` and `meta`, the same measure as
+    /// `check_event` (the outbox keeps `pendingBytes` with it).
+    #[wasm_bindgen(js_name = payloadSize)]
+    pub fn payload_size(data: &JsValue, meta: &JsValue) -> f64;
+
     /// `structuredClone(value)` where the host has it.
     #[wasm_bindgen(catch, js_name = cloneValue)]
     pub fn clone_value(value: &JsValue) -> Result<JsValue, JsValue>;

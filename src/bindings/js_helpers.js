@@ -78,6 +78,19 @@ export function checkEvent(event, index) {
   return size;
 }
 
+// The payload size of a stored event, measured exactly as checkEvent measured it at
+// append time (so the outbox's pendingBytes can be kept by adding and subtracting).
+export function payloadSize(data, meta) {
+  try {
+    let size = 0;
+    if (data !== undefined) size += jsonSize(data, "data", 0, []);
+    if (meta !== undefined && meta !== null) size += jsonSize(meta, "meta", 0, []);
+    return size;
+  } catch {
+    return 0;
+  }
+}
+
 // Checks an options object against the allowed keys; returns the first unknown key.
 export function unknownKey(options, allowed) {
   for (const key of Object.keys(options)) {

@@ -22,7 +22,7 @@
 mod errors;
 mod event_store;
 mod input;
-mod js;
+pub(crate) mod js;
 mod replay;
 #[cfg(feature = "server")]
 mod server;

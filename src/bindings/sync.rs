@@ -10,7 +10,7 @@
 //!   Without the Web Locks API (older hosts, workers of some runtimes) every instance
 //!   syncs, which idempotency by event id keeps correct.
 //! - **Status** is a snapshot kept up to date after every round and append:
-//!   `{ online, paused, leader, pending, pendingStreams, oldestPendingAge, inFlight, conflicts, deadLetters,
+//!   `{ online, paused, leader, pending, pendingBytes, pendingStreams, oldestPendingAge, inFlight, conflicts, deadLetters,
 //!   lastSyncedAt, lastError, nextRetryAt, stalled, auth }` (`auth`: the refusal that
 //!   paused sync, `{ status, message }`, until a new token or `now()`).
 //! - **Stall watchdog**: pending events that make no progress for `stallMs` while online
@@ -112,6 +112,8 @@ pub(super) fn parse_config(value: &JsValue) -> JsResult<Option<SyncConfig>> {
 struct Status {
     pending: f64,
     pending_streams: f64,
+    /// Approximate JSON bytes of the pending payloads.
+    pending_bytes: f64,
     /// Recording time of the oldest pending event (ms since the epoch).
     oldest_pending_at: Option<f64>,
     conflicts: f64,
@@ -426,6 +428,7 @@ impl Driver {
             if let Ok(outbox) = &outbox {
                 status.pending_streams = f64::from(outbox.length());
                 status.pending = outbox.iter().fold(0.0, |sum, e| sum + get(&e, "pending").as_f64().unwrap_or(0.0));
+                status.pending_bytes = outbox.iter().fold(0.0, |sum, e| sum + get(&e, "pendingBytes").as_f64().unwrap_or(0.0));
                 status.oldest_pending_at = outbox.iter().filter_map(|e| get(&e, "oldestPendingAt").as_f64()).reduce(f64::min);
             }
             if let Ok(c) = &conflicts {
@@ -516,6 +519,7 @@ impl Driver {
         set(&js, "leader", self.leader.get().into());
         set(&js, "pending", status.pending.into());
         set(&js, "pendingStreams", status.pending_streams.into());
+        set(&js, "pendingBytes", status.pending_bytes.into());
         set(&js, "oldestPendingAge", status.oldest_pending_at.map_or(JsValue::NULL, |at| (now() - at).max(0.0).into()));
         set(&js, "inFlight", (self.running.get() && self.may_sync()).into());
         set(&js, "conflicts", status.conflicts.into());
@@ -687,7 +691,7 @@ impl SyncHandle {
         }))
     }
 
-    /// The outbox: `[{ stream, pending, oldestPendingAt, attempts, nextAttemptAt, leaseUntil,
+    /// The outbox: `[{ stream, pending, pendingBytes, oldestPendingAt, attempts, nextAttemptAt, leaseUntil,
     /// lastError }]`.
     pub async fn pending(&self) -> Result<Array, JsValue> {
         let store = self.db()?;

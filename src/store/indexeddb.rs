@@ -350,6 +350,7 @@ impl IndexedDbStore {
         // The synced prefix is kept as it is: the new events are pending (in the outbox)
         // by being past it, written in this same transaction.
         let synced = synced_version_field(&head_record)?;
+        let pending_bytes = sync::pending_bytes_field(&head_record);
         let global = version_field(&global.await?, "position")?;
         let (head, global) = (Version(head), Position(global));
 
@@ -412,6 +413,7 @@ impl IndexedDbStore {
         set(&head_record, "version", &result.last_version.as_f64().into())?;
         set(&head_record, "lastPosition", &result.last_position.as_f64().into())?;
         set(&head_record, SYNCED_VERSION, &(synced as f64).into())?;
+        set(&head_record, sync::PENDING_BYTES, &(pending_bytes + bytes as f64).into())?;
         streams_store.put(&head_record).map_err(js_error)?;
         let global_record = Object::new();
         set(&global_record, "position", &result.last_position.as_f64().into())?;

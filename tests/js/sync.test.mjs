@@ -27,20 +27,21 @@ after(async () => {
 const unique = (name) => `${name}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
 
 /** A page with a store `name` syncing to `space`; `window.store`, `window.events`. */
-async function device(name, space, { token = TOKEN, onConflict, inContext = context } = {}) {
+async function device(name, space, { token = TOKEN, onConflict, inContext = context, batchSize } = {}) {
   const page = await openPage(inContext, `${server.base}/pkg/package.json`);
-  await page.evaluate(async ({ name, url, token, onConflict }) => {
+  await page.evaluate(async ({ name, url, token, onConflict, batchSize }) => {
     const tidelog = await import("/pkg/tidelog.js");
     await tidelog.default();
     window.tidelog = tidelog;
     window.syncEvents = [];
     const sync = { url, token, pollMs: 60_000, timeoutMs: 3_000 };
     if (onConflict) sync.onConflict = onConflict;
+    if (batchSize) sync.batchSize = batchSize;
     window.store = await tidelog.EventStore.open(name, { sync });
     for (const kind of ["synced", "conflict", "error"]) {
       store.sync.on(kind, (detail) => syncEvents.push([kind, detail?.name ?? null, detail?.code ?? null]));
     }
-  }, { name, url: `${server.base}/v1/${space}`, token, onConflict });
+  }, { name, url: `${server.base}/v1/${space}`, token, onConflict, batchSize });
   // Each device has its own database, so it leads its own sync once the Web Lock is
   // granted (after a reload, when the closed page's lock is released).
   await page.waitForFunction(() => store.sync.status().leader, null, { timeout: 10_000 });
@@ -109,6 +110,8 @@ test("offline, reload with pending events, back online: nothing lost, nothing tw
   });
   assert.equal(offline.pending, 3);
   assert.equal(offline.online, false);
+  // Three payloads of {"v":n}: 7 + 2 braces... measured like the append did (jsonSize).
+  assert.ok(offline.pendingBytes > 0 && offline.pendingBytes < 200, `pendingBytes ${offline.pendingBytes}`);
   assert.ok(offline.oldestPendingAge >= 0 && offline.oldestPendingAge < 60_000, `oldestPendingAge ${offline.oldestPendingAge}`);
   await a.close();
   // A reload while the sync server is still unreachable (the page itself must load).
@@ -123,6 +126,7 @@ test("offline, reload with pending events, back online: nothing lost, nothing tw
   const online = await a.evaluate(() => store.sync.now());
   assert.equal(online.pending, 0);
   assert.equal(online.oldestPendingAge, null, "nothing pending, no age");
+  assert.equal(online.pendingBytes, 0);
   assert.deepEqual(values(await serverStream(space, "s")), [1, 2, 3]);
   await a.evaluate(() => store.sync.now());
   assert.deepEqual(values(await serverStream(space, "s")), [1, 2, 3], "no duplicates after more rounds");
@@ -249,4 +253,28 @@ test("401 pauses sync and keeps everything; a new token resumes it", async () =>
   assert.equal(after.auth, null);
   assert.deepEqual(values(await serverStream(space, "s")), [1]);
   await a.close();
+});
+
+test("pendingBytes follows partial acknowledgements exactly", async () => {
+  const space = unique("space");
+  const ctx = await browser.newContext();
+  let posts = 0;
+  await ctx.route("**/v1/**/streams/**", (route) => {
+    if (route.request().method() !== "POST") return route.continue();
+    posts += 1;
+    return posts === 1 ? route.continue() : route.fulfill({ status: 503, contentType: "application/json", body: '{"error":"busy","message":"later"}' });
+  });
+  const a = await device(unique("a"), space, { inContext: ctx, batchSize: 2 });
+  const out = await a.evaluate(async () => {
+    store.sync.pause();
+    await store.append("s", Array.from({ length: 5 }, (_, i) => ({ type: "T", data: { v: i, text: "same size" } })));
+    const before = await store.sync.now();
+    store.sync.resume();
+    const after = await store.sync.now();
+    return { before, after };
+  });
+  assert.equal(out.before.pending, 5);
+  assert.equal(out.after.pending, 3, "one batch of 2 acknowledged, the next refused");
+  assert.equal(out.after.pendingBytes, (out.before.pendingBytes / 5) * 3);
+  await ctx.close();
 });

@@ -138,9 +138,38 @@ fn payload_size(record: &JsValue) -> usize {
     size("data") + size("meta") + 120
 }
 
+/// Field of a `streams` record: approximate JSON bytes of the pending events' payloads.
+pub(super) const PENDING_BYTES: &str = "pendingBytes";
+
+/// A head record's `pendingBytes` (0 when absent).
+pub(super) fn pending_bytes_field(head: &JsValue) -> f64 {
+    Reflect::get(head, &PENDING_BYTES.into()).ok().and_then(|v| v.as_f64()).unwrap_or(0.0)
+}
+
+/// Payload bytes of stored records, by the append-time measure.
+fn record_bytes(records: impl Iterator<Item = JsValue>) -> f64 {
+    records
+        .map(|r| {
+            let data = Reflect::get(&r, &"data".into()).unwrap_or(JsValue::UNDEFINED);
+            let meta = Reflect::get(&r, &"meta".into()).unwrap_or(JsValue::NULL);
+            crate::bindings::js::payload_size(&data, &meta)
+        })
+        .fold(0.0, |a, b| a + b)
+}
+
+/// Payload bytes of push events, by the append-time measure.
+fn push_bytes(events: &[PushEvent<JsValue>]) -> f64 {
+    events
+        .iter()
+        .map(|e| crate::bindings::js::payload_size(&e.data, e.meta.as_ref().unwrap_or(&JsValue::NULL)))
+        .fold(0.0, |a, b| a + b)
+}
+
 /// What one sync transaction reads first: the stream head and its pending records.
 struct Tail {
     version: Version,
+    /// The head's `pendingBytes`.
+    pending_bytes: f64,
     synced: Version,
     last_position: Position,
     pending: Vec<JsValue>,
@@ -165,12 +194,21 @@ impl IndexedDbStore {
         } else {
             Vec::new()
         };
-        Ok(Tail { version, synced, last_position, pending })
+        Ok(Tail { version, pending_bytes: pending_bytes_field(&head), synced, last_position, pending })
     }
 
     /// Writes the stream head after a sync change.
-    fn put_head(tx: &Transaction, stream: &StreamId, version: Version, synced: Version, last_position: Position) -> Result<()> {
+    fn put_head(
+        tx: &Transaction,
+        stream: &StreamId,
+        version: Version,
+        synced: Version,
+        last_position: Position,
+        pending_bytes: f64,
+    ) -> Result<()> {
         let head = Object::new();
+        let pending_bytes = if version > synced { pending_bytes.max(0.0) } else { 0.0 };
+        set(&head, PENDING_BYTES, &pending_bytes.into())?;
         set(&head, "stream", &stream.as_str().into())?;
         set(&head, "version", &version.as_f64().into())?;
         set(&head, "lastPosition", &last_position.as_f64().into())?;
@@ -244,7 +282,8 @@ impl IndexedDbStore {
 
     /// The outbox entries of streams with pending events, with their pending counts and
     /// the recording time of their oldest pending event:
-    /// `[{ stream, pending, oldestPendingAt, attempts, nextAttemptAt, leaseUntil, lastError }]`.
+    /// `[{ stream, pending, pendingBytes, oldestPendingAt, attempts, nextAttemptAt, leaseUntil,
+    /// lastError }]`.
     pub async fn outbox_records(&self) -> Result<Array> {
         let tx = self.begin(&[STREAMS, OUTBOX, EVENTS], false)?;
         let heads = request(tx.store(STREAMS)?.get_all())?;
@@ -262,10 +301,10 @@ impl IndexedDbStore {
             // The oldest pending event of the stream, read alongside the others.
             let key = Array::of2(&stream.as_str().into(), &((synced + 1) as f64).into());
             let oldest = request(by_stream.get(&key))?;
-            pending_streams.push((stream, pending, oldest));
+            pending_streams.push((stream, pending, pending_bytes_field(&head), oldest));
         }
         let out = Array::new();
-        for (stream, pending, oldest) in pending_streams {
+        for (stream, pending, bytes, oldest) in pending_streams {
             let entry = entries
                 .iter()
                 .find(|e| Reflect::get(e, &"stream".into()).ok().and_then(|s| s.as_string()).as_deref() == Some(stream.as_str()));
@@ -274,6 +313,7 @@ impl IndexedDbStore {
                 None => entry_to_js(&OutboxEntry::new(StreamId::new(stream.clone())?))?,
             };
             set(record.unchecked_ref(), "pending", &(pending as f64).into())?;
+            set(record.unchecked_ref(), PENDING_BYTES, &bytes.into())?;
             let oldest = oldest.await?;
             let recorded_at = Reflect::get(&oldest, &"recordedAt".into()).unwrap_or(JsValue::NULL);
             set(record.unchecked_ref(), "oldestPendingAt", &recorded_at)?;
@@ -344,8 +384,10 @@ impl IndexedDbStore {
         };
         let tail = self.read_tail(&tx, &stream).await?;
         let global = Self::global_head(&tx).await?;
+        let added = push_bytes(&events);
         let (version, last) = Self::add_events(&tx, &stream, events, tail.version, global)?;
-        Self::put_head(&tx, &stream, version, tail.synced, last.max(tail.last_position))?;
+        let bytes = tail.pending_bytes + added;
+        Self::put_head(&tx, &stream, version, tail.synced, last.max(tail.last_position), bytes)?;
         Self::put_global_head(&tx, last)?;
         tx.store(store)?.delete(&id.into()).map_err(js_error)?;
         tx.commit().await?;
@@ -384,13 +426,25 @@ impl SyncLocal for IndexedDbStore {
     }
 
     async fn acknowledge(&self, stream: &StreamId, version: Version) -> Result<()> {
-        let tx = self.begin(&[STREAMS, OUTBOX], true)?;
+        let tx = self.begin(&[STREAMS, OUTBOX, EVENTS], true)?;
         let key = JsValue::from_str(stream.as_str());
         let head = request(tx.store(STREAMS)?.get(&key))?.await?;
         let local = Version(num(&head, "version")?);
         let synced = Version(super::synced_version_field(&head)?);
         let through = version.min(local).max(synced);
-        Self::put_head(&tx, stream, local, through, Position(num(&head, "lastPosition")?))?;
+        // Subtract exactly what the acknowledged events added at append time.
+        let mut bytes = pending_bytes_field(&head);
+        if through > synced && through < local {
+            let range = IdbKeyRange::bound(
+                &Array::of2(&key, &(synced.0 as f64 + 1.0).into()),
+                &Array::of2(&key, &through.as_f64().into()),
+            )
+            .map_err(js_error)?;
+            let index = tx.store(EVENTS)?.index(super::BY_STREAM).map_err(js_error)?;
+            let acked: Array = request(index.get_all_with_key(&range))?.await?.unchecked_into();
+            bytes -= record_bytes(acked.iter());
+        }
+        Self::put_head(&tx, stream, local, through, Position(num(&head, "lastPosition")?), bytes)?;
         if through >= local {
             tx.store(OUTBOX)?.delete(&key).map_err(js_error)?;
         }
@@ -427,7 +481,8 @@ impl SyncLocal for IndexedDbStore {
             }
             IntegrationPlan::Acknowledge { through } => {
                 done.acknowledged = (through.0 - tail.synced.0) as usize;
-                Self::put_head(&tx, stream, tail.version, through, tail.last_position)?;
+                let still_pending = tail.pending.iter().skip(done.acknowledged);
+                Self::put_head(&tx, stream, tail.version, through, tail.last_position, record_bytes(still_pending.cloned()))?;
                 if through >= tail.version {
                     tx.store(OUTBOX)?.delete(&stream.as_str().into()).map_err(js_error)?;
                 }
@@ -437,7 +492,7 @@ impl SyncLocal for IndexedDbStore {
                 let fresh: Vec<_> = remote.into_iter().skip(first).map(to_push).collect();
                 done.inserted = fresh.len();
                 let (version, last) = Self::add_events(&tx, stream, fresh, tail.version, global)?;
-                Self::put_head(&tx, stream, version, version, last)?;
+                Self::put_head(&tx, stream, version, version, last, 0.0)?;
                 Self::put_global_head(&tx, last)?;
             }
             IntegrationPlan::Rewrite { first, remaining } => {
@@ -458,9 +513,11 @@ impl SyncLocal for IndexedDbStore {
                     .map(record_to_push)
                     .collect::<Result<Vec<_>>>()?;
                 let mut version = synced;
+                let mut bytes = 0.0;
                 match policy {
                     ConflictPolicy::Rebase => {
                         done.rebased = left.len();
+                        bytes = push_bytes(&left);
                         (version, last) = Self::add_events(&tx, stream, left, synced, last)?;
                     }
                     ConflictPolicy::Quarantine | ConflictPolicy::Resolve => {
@@ -479,7 +536,7 @@ impl SyncLocal for IndexedDbStore {
                         }
                     }
                 }
-                Self::put_head(&tx, stream, version, synced, last.max(tail.last_position))?;
+                Self::put_head(&tx, stream, version, synced, last.max(tail.last_position), bytes)?;
                 Self::put_global_head(&tx, last)?;
                 if version <= synced {
                     tx.store(OUTBOX)?.delete(&stream.as_str().into()).map_err(js_error)?;
@@ -505,8 +562,9 @@ impl SyncLocal for IndexedDbStore {
                 keep.push(event);
             }
         }
+        let bytes = push_bytes(&keep);
         let (version, last) = Self::add_events(&tx, stream, keep, tail.synced, global)?;
-        Self::put_head(&tx, stream, version, tail.synced, last.max(tail.last_position))?;
+        Self::put_head(&tx, stream, version, tail.synced, last.max(tail.last_position), bytes)?;
         Self::put_global_head(&tx, last)?;
         if !dead.is_empty() {
             let events = Array::new();
