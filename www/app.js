@@ -5,7 +5,7 @@ import init, { EventStore, version } from "/pkg/tidelog.js";
 const $ = (selector) => document.querySelector(selector);
 const params = new URLSearchParams(location.search);
 const device = (params.get("device") ?? "a").replace(/[^a-z0-9-]/gi, "").slice(0, 32) || "a";
-const space = (params.get("space") ?? "demo").replace(/[^a-z0-9-]/gi, "").slice(0, 64) || "demo";
+const space = (params.get("space") ?? "demo").replace(/[^a-z0-9]/gi, "").slice(0, 64) || "demo";
 const STREAM = "list";
 
 // ---- the domain: events -> state ----------------------------------------------------
@@ -279,6 +279,12 @@ $("#time").addEventListener("input", (e) => {
   renderTravel().catch(showError);
 });
 $("#time-live").addEventListener("click", () => { travelTo = null; renderTravel().catch(showError); });
+
+// Background Sync: the service worker pushes the outbox when the network comes back,
+// even after this page is closed (www/sw.js).
+if ("serviceWorker" in navigator) {
+  navigator.serviceWorker.register("/sw.js", { type: "module" }).catch(showError);
+}
 
 await refresh();
 document.body.dataset.ready = "true";

@@ -13,6 +13,11 @@
 //!   `{ online, paused, leader, pending, pendingBytes, pendingStreams, oldestPendingAge, inFlight, conflicts, deadLetters,
 //!   lastSyncedAt, lastError, nextRetryAt, stalled, auth }` (`auth`: the refusal that
 //!   paused sync, `{ status, message }`, until a new token or `now()`).
+//! - **Background Sync**: after a round that failed to reach the server (or while the
+//!   browser is offline) with events pending, the driver registers the one-off Background
+//!   Sync tag `tidelog:<database>` on the page's service worker registration, if any. A
+//!   service worker that opens the same store on that `sync` event and calls
+//!   `sync.now()` pushes the outbox when the network is back, even with every page closed.
 //! - **Stall watchdog**: pending events that make no progress for `stallMs` while online
 //!   and not paused set `stalled` and emit an `error`, never a silent "connected".
 
@@ -132,6 +137,10 @@ pub(super) struct Driver {
     poll_ms: u32,
     stall_ms: f64,
     lock_name: String,
+    /// The Background Sync tag: `tidelog:<database>`.
+    background_tag: String,
+    /// A Background Sync was requested since the last clean round (once per outage).
+    background_requested: Cell<bool>,
     paused: Cell<bool>,
     auth_failed: RefCell<Option<Failure>>,
     running: Cell<bool>,
@@ -207,6 +216,8 @@ impl Driver {
             poll_ms: config.poll_ms,
             stall_ms: config.stall_ms,
             lock_name: format!("tidelog-sync:{database}"),
+            background_tag: format!("tidelog:{database}"),
+            background_requested: Cell::new(false),
             paused: Cell::new(config.paused),
             auth_failed: RefCell::new(None),
             running: Cell::new(false),
@@ -340,6 +351,19 @@ impl Driver {
             }
         }
         self.refresh(&store).await;
+        // Events pending and the server out of reach: let a service worker finish the job
+        // when the network is back (once per outage).
+        let (pending, failing) = {
+            let status = self.status.borrow();
+            (status.pending > 0.0, status.last_error.is_some() || !is_online())
+        };
+        if pending && failing {
+            if !self.background_requested.replace(true) {
+                self.request_background_sync();
+            }
+        } else {
+            self.background_requested.set(false);
+        }
     }
 
     async fn after_round(self: &Rc<Self>, store: &Rc<Shared>, report: SyncReport) {
@@ -379,6 +403,34 @@ impl Driver {
         if report.more_now {
             self.again.set(true);
         }
+    }
+
+    /// Asks the browser for a Background Sync (`SyncManager.register`) with the tag
+    /// `tidelog:<database>`, so a service worker can push the outbox when the network is
+    /// back even if every page is closed (see the README's service-worker snippet). A
+    /// no-op where there is no service worker registration or no Background Sync API.
+    fn request_background_sync(&self) {
+        let container = get(&get(&global(), "navigator"), "serviceWorker");
+        let Ok(get_registration) = get(&container, "getRegistration").dyn_into::<Function>() else { return };
+        let Ok(pending) = get_registration.call0(&container).and_then(|p| p.dyn_into::<Promise>()) else { return };
+        let tag = JsValue::from_str(&self.background_tag);
+        let register = Closure::<dyn FnMut(JsValue)>::new(move |registration: JsValue| {
+            let sync = get(&registration, "sync");
+            if let Ok(register) = get(&sync, "register").dyn_into::<Function>() {
+                if let Ok(promise) = register.call1(&sync, &tag).and_then(|p| p.dyn_into::<Promise>()) {
+                    // Refused (e.g. no permission in this context): the timer and the
+                    // `online` event still drive sync.
+                    let ignore = Closure::<dyn FnMut(JsValue)>::new(|_| {});
+                    let _ = promise.catch(&ignore);
+                    ignore.forget();
+                }
+            }
+        });
+        let ignore = Closure::<dyn FnMut(JsValue)>::new(|_| {});
+        let _ = pending.then2(&register, &ignore);
+        // Once per outage (see `background_requested`): two small closures kept alive.
+        register.forget();
+        ignore.forget();
     }
 
     /// Hands each quarantined conflict to the app's `onConflict` function; its answer
@@ -621,8 +673,18 @@ impl SyncHandle {
             if let Some(store) = driver.store.upgrade() {
                 *driver.auth_failed.borrow_mut() = None;
                 if !driver.leader.get() {
-                    // Another tab syncs: wake it. Our round below only refreshes status.
-                    store.notify_changed();
+                    // Just opened: the Web Lock is usually granted within milliseconds.
+                    // If another tab holds it, wake that tab; our round below then only
+                    // refreshes the status.
+                    for _ in 0..25 {
+                        if driver.leader.get() {
+                            break;
+                        }
+                        sleep(20).await;
+                    }
+                    if !driver.leader.get() {
+                        store.notify_changed();
+                    }
                 }
                 // Wait for any running round, then run one of our own.
                 while driver.running.get() {

@@ -161,3 +161,38 @@ test("the demo in quarantine mode shows a conflict to settle, and a phone-width 
   await phone.close();
   await a.close();
 });
+
+test("Background Sync: the service worker pushes the outbox after the page is closed", async () => {
+  // A persistent profile: Chromium offers Background Sync to regular profiles only.
+  const { chromium } = await import("playwright-core");
+  const { CHROMIUM_ARGS } = await import("./harness.mjs");
+  const profile = await mkdtemp(path.join(tmpdir(), "tidelog-profile-"));
+  const persistent = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: CHROMIUM_ARGS,
+  });
+  try {
+    const bgSpace = `${space}bg`;
+    const page = await openPage(persistent, `${server.base}/?device=bg&space=${bgSpace}`);
+    await page.waitForSelector("body[data-ready]");
+    await page.evaluate(() => navigator.serviceWorker.ready);
+    await persistent.setOffline(true);
+    await add(page, "Candles");
+    await add(page, "Matches");
+    await page.waitForFunction(() => document.querySelector("#s-pending").textContent === "2");
+    const tags = await page.evaluate(async () => (await navigator.serviceWorker.ready).sync.getTags());
+    assert.ok(tags.includes(`tidelog:tidelog-demo-${bgSpace}-bg`), `registered tags: ${tags}`);
+    await page.close(); // no page left to sync
+    await persistent.setOffline(false); // the browser fires `sync` in the service worker
+    let events = [];
+    for (let i = 0; i < 100 && events.length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const response = await fetch(`${server.base}/v1/${bgSpace}/streams/list`);
+      events = (await response.json()).events;
+    }
+    assert.deepEqual(events.map((e) => e.data.text), ["Candles", "Matches"]);
+  } finally {
+    await persistent.close();
+    await rm(profile, { recursive: true, force: true });
+  }
+});
