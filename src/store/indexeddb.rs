@@ -536,13 +536,19 @@ impl IndexedDbStore {
         let tx = self.begin(&[STREAMS], false)?;
         self.count_read(0);
         let records: Array = request(tx.store(STREAMS)?.get_all())?.await?.unchecked_into();
-        // Records written before schema 3 have no syncedVersion: nothing of them is synced.
-        for record in records.iter() {
-            if Reflect::get(&record, &SYNCED_VERSION.into()).is_ok_and(|v| v.is_undefined()) {
-                set(record.unchecked_ref(), SYNCED_VERSION, &JsValue::from_f64(0.0))?;
-            }
-        }
-        Ok(records)
+        // The public shape only (the stored heads also carry sync bookkeeping); records
+        // written before schema 3 have no syncedVersion: nothing of them is synced.
+        records
+            .iter()
+            .map(|record| {
+                let out = Object::new();
+                set(&out, "stream", &Reflect::get(&record, &"stream".into()).map_err(js_error)?)?;
+                set(&out, "version", &Reflect::get(&record, &"version".into()).map_err(js_error)?)?;
+                set(&out, "lastPosition", &Reflect::get(&record, &"lastPosition".into()).map_err(js_error)?)?;
+                set(&out, SYNCED_VERSION, &(synced_version_field(&record)? as f64).into())?;
+                Ok(JsValue::from(out))
+            })
+            .collect()
     }
 
     /// The last global position written (0 for an empty log).
