@@ -32,6 +32,8 @@ pub mod replay;
 pub mod server;
 pub mod store;
 pub mod sync;
+#[cfg(test)]
+mod test_util;
 
 pub use error::{Error, Result};
 pub use event::{

@@ -1,8 +1,7 @@
 //! Native tests of the replay engine over the memory store.
 
+use crate::test_util::{block_on, sid};
 use std::cell::Cell;
-use std::future::Future;
-use std::task::{Context, Poll, Waker};
 
 use proptest::prelude::*;
 
@@ -10,19 +9,8 @@ use super::*;
 use crate::event::{AppendResult, EventType, ExpectedVersion, NewEvent};
 use crate::store::{MemoryStore, Metrics, StreamInfo};
 
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
 
-fn sid(s: &str) -> StreamId {
-    StreamId::new(s).unwrap()
-}
+
 
 fn ev(t: &str, n: i64) -> NewEvent<i64> {
     NewEvent::new(EventType::new(t).unwrap(), n)

@@ -8,9 +8,7 @@
 //! back to itself. `cargo test` runs 1 000 cases per target; `make soak` runs
 //! `FUZZ_CASES` (100 000 by default) through the ignored `fuzz_at_volume`.
 
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+use crate::test_util::block_on;
 use std::time::Instant;
 
 use proptest::prelude::*;
@@ -20,15 +18,7 @@ use serde_json::{json, Value};
 use super::*;
 use crate::protocol::{EntityTag, Precondition};
 
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-}
+
 
 /// Statuses the handler may answer with over working storage.
 const KNOWN: [u16; 14] = [200, 201, 204, 304, 400, 404, 405, 409, 412, 413, 415, 422, 428, 431];

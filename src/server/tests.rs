@@ -1,9 +1,7 @@
 //! Native tests of the handler: every status and header rule, idempotent retries,
 //! limits, validation, odd stream ids, and property tests.
 
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+use crate::test_util::{block_on, sid};
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -11,20 +9,6 @@ use serde_json::{json, Value};
 use super::*;
 use crate::protocol::{feed_path, stream_path};
 
-/// Runs a future that never waits on anything but the memory store.
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-}
-
-fn sid(s: &str) -> StreamId {
-    StreamId::new(s).unwrap()
-}
 
 struct Server {
     store: MemoryServerStore,

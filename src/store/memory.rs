@@ -537,19 +537,7 @@ mod tests {
     use crate::event::EventType;
     use crate::store::conformance::{self, Payloads};
     use proptest::prelude::*;
-    use std::future::Future;
-    use std::task::{Context, Poll, Waker};
-
-    /// Drives a future that never waits on I/O (every memory-store future).
-    fn block_on<F: Future>(future: F) -> F::Output {
-        let mut future = std::pin::pin!(future);
-        let mut cx = Context::from_waker(Waker::noop());
-        loop {
-            if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
-                return v;
-            }
-        }
-    }
+    use crate::test_util::block_on;
 
     #[test]
     fn memory_store_passes_the_conformance_suite() {

@@ -3,11 +3,10 @@
 //! between them (5xx, 429 + Retry-After, lost responses, network errors, 401, 413).
 #![cfg(feature = "server")]
 
+use crate::test_util::{block_on, sid};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
-use std::future::Future;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -19,15 +18,7 @@ use crate::protocol::{encode_stream_segment, ErrorBody, PushRequest};
 use crate::server::{handle, Config, MemoryServerStore, Request};
 use crate::store::{Environment, EventStore, MemoryStore, ReadOptions};
 
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
+
 
 /// A clock the test moves, and a seeded random source.
 #[derive(Debug)]
@@ -194,9 +185,6 @@ fn client(env: &Rc<TestEnv>) -> Client {
     MemoryStore::with_environment(env.clone())
 }
 
-fn sid(s: &str) -> StreamId {
-    StreamId::new(s).unwrap()
-}
 
 fn append(store: &Client, stream: &str, values: &[i64]) {
     let events = values.iter().map(|v| NewEvent::new(EventType::new("N").unwrap(), json!(*v))).collect();

@@ -2,9 +2,7 @@
 //! [`MemoryServerStore`](crate::server::MemoryServerStore), odd stream ids that must not
 //! collide, lost races, paging under the read budget, and corrupt data.
 
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+use crate::test_util::{block_on, sid};
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -13,19 +11,8 @@ use super::*;
 use crate::protocol::stream_path;
 use crate::server::{handle, Config, MemoryServerStore, Request, Response};
 
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-}
 
-fn sid(s: &str) -> StreamId {
-    StreamId::new(s).unwrap()
-}
+
 
 fn push_request(stream: &str, precondition: (&str, String), ids: &[String]) -> Request {
     let events: Vec<Value> = ids
