@@ -112,6 +112,15 @@ pub(crate) fn push_to_js(event: &PushEvent<JsValue>) -> Result<JsValue> {
     Ok(js.into())
 }
 
+/// Push events as a JS array of `{ id, type, data, meta, recordedAt, schema }`.
+fn push_list(events: &[PushEvent<JsValue>]) -> Result<Array> {
+    let list = Array::new();
+    for event in events {
+        list.push(&push_to_js(event)?);
+    }
+    Ok(list)
+}
+
 /// A wire event as a JS object in the public event shape (server version/position).
 pub(crate) fn wire_to_js(event: &WireEvent<JsValue>) -> Result<JsValue> {
     let js = Object::new();
@@ -214,6 +223,25 @@ impl IndexedDbStore {
         set(&head, "lastPosition", &last_position.as_f64().into())?;
         set(&head, SYNCED_VERSION, &synced.as_f64().into())?;
         tx.store(STREAMS)?.put(&head).map_err(js_error)?;
+        Ok(())
+    }
+
+    /// After a rewrite of a stream's tail: the stream head, the global head (the log's
+    /// last position is `last`), and the outbox entry gone when nothing is pending.
+    fn write_heads(
+        tx: &Transaction,
+        stream: &StreamId,
+        version: Version,
+        synced: Version,
+        last: Position,
+        tail: &Tail,
+        pending_bytes: f64,
+    ) -> Result<()> {
+        Self::put_head(tx, stream, version, synced, last.max(tail.last_position), pending_bytes)?;
+        Self::put_global_head(tx, last)?;
+        if version <= synced {
+            tx.store(OUTBOX)?.delete(&stream.as_str().into()).map_err(js_error)?;
+        }
         Ok(())
     }
 
@@ -368,7 +396,7 @@ impl IndexedDbStore {
     }
 
     async fn reinsert(&self, store: &str, id: f64, field: &str, replacement: Option<Vec<PushEvent<JsValue>>>) -> Result<bool> {
-        let tx = self.begin(&[store, EVENTS, STREAMS, META], true)?;
+        let tx = self.begin(&[store, EVENTS, STREAMS, META, OUTBOX], true)?;
         let found = request(tx.store(store)?.get(&id.into()))?.await?;
         if found.is_undefined() {
             tx.abort();
@@ -386,9 +414,7 @@ impl IndexedDbStore {
         let global = Self::global_head(&tx).await?;
         let added = push_bytes(&events);
         let (version, last) = Self::add_events(&tx, &stream, events, tail.version, global)?;
-        let bytes = tail.pending_bytes + added;
-        Self::put_head(&tx, &stream, version, tail.synced, last.max(tail.last_position), bytes)?;
-        Self::put_global_head(&tx, last)?;
+        Self::write_heads(&tx, &stream, version, tail.synced, last, &tail, tail.pending_bytes + added)?;
         tx.store(store)?.delete(&id.into()).map_err(js_error)?;
         tx.commit().await?;
         Ok(true)
@@ -523,24 +549,16 @@ impl SyncLocal for IndexedDbStore {
                     ConflictPolicy::Quarantine | ConflictPolicy::Resolve => {
                         done.quarantined = left.len();
                         if !left.is_empty() {
-                            let local = Array::new();
-                            for e in &left {
-                                local.push(&push_to_js(e)?);
-                            }
                             let conflict = Object::new();
                             set(&conflict, "stream", &stream.as_str().into())?;
-                            set(&conflict, "local", &local)?;
+                            set(&conflict, "local", &push_list(&left)?.into())?;
                             set(&conflict, "remote", &conflict_remote)?;
                             set(&conflict, "at", &js_sys::Date::now().into())?;
                             tx.store(CONFLICTS)?.add(&conflict).map_err(js_error)?;
                         }
                     }
                 }
-                Self::put_head(&tx, stream, version, synced, last.max(tail.last_position), bytes)?;
-                Self::put_global_head(&tx, last)?;
-                if version <= synced {
-                    tx.store(OUTBOX)?.delete(&stream.as_str().into()).map_err(js_error)?;
-                }
+                Self::write_heads(&tx, stream, version, synced, last, &tail, bytes)?;
             }
         }
         tx.commit().await?;
@@ -564,22 +582,14 @@ impl SyncLocal for IndexedDbStore {
         }
         let bytes = push_bytes(&keep);
         let (version, last) = Self::add_events(&tx, stream, keep, tail.synced, global)?;
-        Self::put_head(&tx, stream, version, tail.synced, last.max(tail.last_position), bytes)?;
-        Self::put_global_head(&tx, last)?;
+        Self::write_heads(&tx, stream, version, tail.synced, last, &tail, bytes)?;
         if !dead.is_empty() {
-            let events = Array::new();
-            for e in &dead {
-                events.push(&push_to_js(e)?);
-            }
             let letter = Object::new();
             set(&letter, "stream", &stream.as_str().into())?;
-            set(&letter, "events", &events)?;
+            set(&letter, "events", &push_list(&dead)?.into())?;
             set(&letter, "failure", &failure_to_js(&failure)?)?;
             set(&letter, "at", &js_sys::Date::now().into())?;
             tx.store(DEAD_LETTERS)?.add(&letter).map_err(js_error)?;
-        }
-        if version <= tail.synced {
-            tx.store(OUTBOX)?.delete(&stream.as_str().into()).map_err(js_error)?;
         }
         tx.commit().await
     }
