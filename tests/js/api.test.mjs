@@ -3,7 +3,7 @@
 // subscriptions across tabs, persistence across reload, quota exceeded, schema upgrade.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchChromium, openPage } from "./harness.mjs";
+import { startServer, launchChromium, tidelogPage as harnessPage } from "./harness.mjs";
 
 let server, browser, context;
 
@@ -19,15 +19,7 @@ after(async () => {
 });
 
 /** A page of the demo origin with `window.tidelog` loaded and initialised. */
-async function tidelogPage(inContext = context) {
-  const page = await openPage(inContext, `${server.base}/pkg/package.json`);
-  await page.evaluate(async () => {
-    const tidelog = await import("/pkg/tidelog.js");
-    await tidelog.default();
-    window.tidelog = tidelog;
-  });
-  return page;
-}
+const tidelogPage = (inContext = context) => harnessPage(inContext, server.base);
 
 const unique = (name) => `api-${name}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
 

@@ -77,3 +77,15 @@ export async function openPage(context, url) {
   await page.goto(url);
   return page;
 }
+
+/** A page of `base`'s origin with the built package loaded and initialised as
+ * `window.tidelog` (for suites that drive the JS API in the page). */
+export async function tidelogPage(context, base) {
+  const page = await openPage(context, `${base}/pkg/package.json`);
+  await page.evaluate(async () => {
+    const tidelog = await import("/pkg/tidelog.js");
+    await tidelog.default();
+    window.tidelog = tidelog;
+  });
+  return page;
+}

@@ -4,7 +4,7 @@
 // schema 1 -> 2 upgrade of an existing database.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchChromium, openPage } from "./harness.mjs";
+import { startServer, launchChromium, tidelogPage as harnessPage } from "./harness.mjs";
 
 let server, browser, context;
 
@@ -19,15 +19,7 @@ after(async () => {
   await server?.stop();
 });
 
-async function tidelogPage() {
-  const page = await openPage(context, `${server.base}/pkg/package.json`);
-  await page.evaluate(async () => {
-    const tidelog = await import("/pkg/tidelog.js");
-    await tidelog.default();
-    window.tidelog = tidelog;
-  });
-  return page;
-}
+const tidelogPage = () => harnessPage(context, server.base);
 
 const unique = (name) => `replay-${name}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
 
