@@ -381,7 +381,11 @@ export interface SyncStatus {
   leader: boolean;
   /** Events not yet on the server. */
   pending: number;
+  /** Approximate JSON bytes of the pending events' `data` and `meta`. */
+  pendingBytes: number;
   pendingStreams: number;
+  /** Milliseconds since the oldest pending event was recorded; `null` when none is pending. */
+  oldestPendingAge: number | null;
   inFlight: boolean;
   conflicts: number;
   deadLetters: number;
@@ -420,6 +424,10 @@ export interface OutboxEntry {
   stream: string;
   /** Events of the stream not yet on the server. */
   pending: number;
+  /** Approximate JSON bytes of their `data` and `meta`. */
+  pendingBytes: number;
+  /** `recordedAt` of the stream's oldest pending event. */
+  oldestPendingAt: number | null;
   attempts: number;
   nextAttemptAt: number;
   leaseUntil: number | null;

@@ -105,7 +105,7 @@ export async function everything(): Promise<void> {
   if (sync) {
     const status: SyncStatus = await sync.now();
     const s2: SyncStatus = sync.status();
-    const fields = [status.online, status.paused, status.leader, status.pending, status.pendingStreams, status.inFlight,
+    const fields = [status.online, status.paused, status.leader, status.pending, status.pendingBytes, status.oldestPendingAge, status.pendingStreams, status.inFlight,
       status.conflicts, status.deadLetters, status.lastSyncedAt, status.lastError?.status, status.nextRetryAt, status.stalled, s2.auth];
     const offs: Array<() => void> = [
       sync.on("status", (s: SyncStatus) => console.log(s.pending)),
