@@ -500,9 +500,24 @@ export class Sync {
 }
 
 // ---------------------------------------------------------------------------------------
-// Errors: plain `Error` objects with a stable `name` and `code` (match on `name`;
-// there are no exported classes to use with `instanceof`).
+// Errors: instances of exported classes (`e instanceof VersionConflictError`, all
+// `instanceof TidelogError` and `Error`) with a stable `name` and `code`.
 // ---------------------------------------------------------------------------------------
+
+/** Constructor type of an error class. */
+export interface TidelogErrorClass<T> {
+  new (message?: string): T;
+  readonly prototype: T;
+}
+/** Base class of every tidelog error. */
+export declare const TidelogError: TidelogErrorClass<TidelogError | SyncError>;
+export declare const InvalidInputError: TidelogErrorClass<InvalidInputError>;
+export declare const VersionConflictError: TidelogErrorClass<VersionConflictError>;
+export declare const QuotaExceededError: TidelogErrorClass<QuotaExceededError>;
+export declare const StorageError: TidelogErrorClass<StorageError>;
+export declare const ClosedError: TidelogErrorClass<ClosedError>;
+export declare const ReplayError: TidelogErrorClass<ReplayError>;
+export declare const SyncError: TidelogErrorClass<SyncError>;
 
 /** An argument or option is invalid; `field` names it (e.g. `events[0].data.when`). */
 export interface InvalidInputError extends Error {

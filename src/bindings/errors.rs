@@ -1,4 +1,6 @@
-//! [`Error`] -> JS `Error` objects with stable names, codes and fields:
+//! [`Error`] -> JS errors with stable names, codes and fields, each an instance of its
+//! class (`VersionConflictError extends TidelogError extends Error`, see
+//! `js_helpers.js`; the package re-exports the classes):
 //!
 //! | `name` | `code` | extra fields |
 //! |---|---|---|
@@ -22,9 +24,7 @@ fn set(target: &JsValue, key: &str, value: JsValue) {
 
 /// Builds the JS `Error` for `error`.
 pub fn to_js(error: &Error) -> JsValue {
-    let js = js_sys::Error::new(&error.to_string());
-    js.set_name(error.js_name());
-    let js = JsValue::from(js);
+    let js = super::js::make_error(error.js_name(), &error.to_string());
     set(&js, "code", error.code().into());
     match error {
         Error::InvalidInput { field, .. } => set(&js, "field", field.as_str().into()),

@@ -21,6 +21,10 @@ extern "C" {
     #[wasm_bindgen(js_name = payloadSize)]
     pub fn payload_size(data: &JsValue, meta: &JsValue) -> f64;
 
+    /// A new instance of tidelog's error class `name` (e.g. `VersionConflictError`).
+    #[wasm_bindgen(js_name = makeError)]
+    pub fn make_error(name: &str, message: &str) -> JsValue;
+
     /// `structuredClone(value)` where the host has it.
     #[wasm_bindgen(catch, js_name = cloneValue)]
     pub fn clone_value(value: &JsValue) -> Result<JsValue, JsValue>;

@@ -246,3 +246,30 @@ export function describeThrown(value) {
     return Object.prototype.toString.call(value);
   }
 }
+
+// ---- error classes ------------------------------------------------------------------
+// Every error tidelog throws or reports is an instance of one of these (so `instanceof`
+// works) with a stable `name` and `code`; the package re-exports them.
+export class TidelogError extends Error {}
+export class InvalidInputError extends TidelogError {}
+export class VersionConflictError extends TidelogError {}
+export class QuotaExceededError extends TidelogError {}
+export class StorageError extends TidelogError {}
+export class ClosedError extends TidelogError {}
+export class ReplayError extends TidelogError {}
+export class SyncError extends TidelogError {}
+
+const ERROR_CLASSES = {
+  TidelogError, InvalidInputError, VersionConflictError, QuotaExceededError,
+  StorageError, ClosedError, ReplayError, SyncError,
+};
+// Names as strings, not `constructor.name`: minifiers rename classes.
+for (const [name, cls] of Object.entries(ERROR_CLASSES)) {
+  Object.defineProperty(cls.prototype, "name", { value: name, writable: true, configurable: true });
+}
+
+// A new error of the class called `name` (TidelogError for an unknown name).
+export function makeError(name, message) {
+  const cls = ERROR_CLASSES[name] ?? TidelogError;
+  return new cls(message);
+}

@@ -605,9 +605,7 @@ impl Driver {
 
 /// A `SyncError` JS error (`name: "SyncError"`, `code`, `status`).
 fn sync_error(failure: &Failure, code: &str) -> JsValue {
-    let error = js_sys::Error::new(&failure.message);
-    error.set_name("SyncError");
-    let error: JsValue = error.into();
+    let error = super::js::make_error("SyncError", &failure.message);
     set(&error, "code", code.into());
     set(&error, "status", failure.status.map_or(JsValue::NULL, |s| s.into()));
     error

@@ -75,7 +75,8 @@ test("errors are JS Errors with stable names, codes and fields", async () => {
     await store.append("s", [{ type: "A" }]);
     const caught = async (promise) => {
       try { await promise; return null; } catch (e) {
-        return { isError: e instanceof Error, name: e.name, code: e.code, message: e.message,
+        const classes = e instanceof tidelog.TidelogError && e instanceof tidelog[e.name];
+        return { isError: e instanceof Error && classes, name: e.name, code: e.code, message: e.message,
           stream: e.stream, expectedVersion: e.expectedVersion, actualVersion: e.actualVersion, field: e.field };
       }
     };

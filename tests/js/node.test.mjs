@@ -17,6 +17,7 @@ test("auto storage is memory where there is no IndexedDB; the API behaves the sa
   assert.deepEqual(events.map((e) => [e.version, e.position, e.type, e.data]), [[1, 1, "A", { n: 1 }], [2, 2, "B", [1, 2]]]);
   assert.equal(await store.version("s"), 2);
   await assert.rejects(store.append("s", [{ type: "C" }], { expectedVersion: 1 }), (e) =>
+    e instanceof tidelog.VersionConflictError && e instanceof tidelog.TidelogError &&
     e.name === "VersionConflictError" && e.stream === "s" && e.expectedVersion === 1 && e.actualVersion === 2);
   await assert.rejects(store.append("s", [{ type: "C", data: () => 1 }]), { name: "InvalidInputError", field: "events[0].data" });
   assert.equal((await store.readAll()).length, 2, "failed appends wrote nothing");

@@ -6,8 +6,8 @@ import init, {
   EventStore, initSync, version,
   type AppendResult, type Conflict, type DeadLetter, type ExpectedVersion, type NewEvent,
   type OutboxEntry, type Projection, type ProjectionStats, type ReplayReport, type StreamInfo,
-  type Sync, type SyncError, type SyncReport, type SyncStatus, type TidelogError, type TidelogEvent,
-  type VersionConflictError,
+  type Sync, type SyncError, type SyncReport, type SyncStatus, TidelogError, type TidelogEvent,
+  VersionConflictError,
 } from "tidelog";
 import worker, { TidelogSpace, type TidelogWorkerEnv } from "tidelog/worker";
 
@@ -157,6 +157,18 @@ export async function everything(): Promise<void> {
       case "StorageError": console.log(e.cause.name, e.cause.message); break;
       case "ReplayError": console.log(e.position, e.eventId, e.stream, e.version, e.type, e.cause); break;
       case "QuotaExceededError": case "ClosedError": console.log(e.code, e.message); break;
+    }
+  }
+  // Errors: or by class.
+  try {
+    await store.append("cart-1", events, { expectedVersion: 0 });
+  } catch (caught) {
+    if (caught instanceof VersionConflictError) {
+      const actual: number = caught.actualVersion;
+      void actual;
+    } else if (caught instanceof TidelogError) {
+      const name: string = caught.name;
+      void name;
     }
   }
   const syncError = {} as SyncError;
