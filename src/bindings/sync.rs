@@ -289,6 +289,8 @@ impl Driver {
                 *driver.release.borrow_mut() = Some(resolve);
             });
             driver.leader.set(true);
+            // Taking over: leases left by a tab that crashed mid-send are void.
+            driver.force.set(true);
             driver.wake();
             held.into()
         });

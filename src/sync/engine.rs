@@ -104,8 +104,9 @@ impl<T: Transport> SyncEngine<T> {
         self.round(local, env, false).await
     }
 
-    /// A round that does not wait for backoff deadlines (the app asked, or the network
-    /// just came back). Live leases are still respected.
+    /// A round that does not wait for backoff deadlines or leases: the app asked, the
+    /// network just came back, or this tab just took over syncing (a crashed tab's lease
+    /// must not delay the resend; idempotency by event id makes a resend harmless).
     pub async fn run_now<L>(&self, local: &L, env: &impl Environment) -> Result<SyncReport>
     where
         L: SyncLocal<Payload = T::Payload>,
@@ -126,7 +127,10 @@ impl<T: Transport> SyncEngine<T> {
             }
             let now = env.now_ms();
             if force {
+                // Leases keep two live senders apart; a forced round runs in the one tab
+                // that holds the sync lock, so a lease left here is a dead tab's.
                 entry.next_attempt_at = entry.next_attempt_at.min(now);
+                entry.lease_until = None;
             }
             if !entry.is_due(now) {
                 let at = entry.next_attempt_at.max(entry.lease_until.unwrap_or(0));

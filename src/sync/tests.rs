@@ -478,3 +478,20 @@ proptest! {
 }
 
 mod soak;
+
+#[test]
+fn a_dead_tabs_lease_delays_a_normal_round_but_not_a_takeover() {
+    let env = TestEnv::new(21);
+    let server = Rc::new(MemoryServerStore::new());
+    let a = client(&env);
+    let e = engine(&server, ConflictPolicy::Rebase);
+    append(&a, "s", &[1]);
+    // A tab took the lease and died before its request finished.
+    let mut entry = block_on(a.outbox()).unwrap().remove(0);
+    entry.lease(env.now_ms(), 60_000);
+    block_on(a.save_outbox_entry(&entry)).unwrap();
+    assert_eq!(run(&e, &a, &env).pushed, 0, "a live lease is respected");
+    let report = block_on(e.run_now(&a, &env)).unwrap();
+    assert_eq!(report.pushed, 1, "the tab taking over the sync lock resends at once");
+    assert_eq!(server_data(&server, "s"), [json!(1)]);
+}
