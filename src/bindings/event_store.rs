@@ -21,7 +21,7 @@ use super::input::{self, JsResult};
 use super::js;
 use crate::error::Error;
 use crate::event::{AppendResult, Event, NewEvent, Position};
-use crate::store::indexeddb::{event_record, Durability, IndexedDbStore};
+use crate::store::indexeddb::{event_record, Durability, IndexedDbStore, JsBatch};
 use crate::store::{EventStore as _, MemoryStore, Metrics};
 
 /// Events read per page by the subscription pump.
@@ -322,11 +322,16 @@ impl EventStore {
         let stream = input::stream_id(&stream)?;
         let options = input::options(&options, "options", &["expectedVersion"])?;
         let expected = input::expected_version(input::get(options.as_ref(), "expectedVersion")?)?;
-        let (events, bytes) = input::events(&events)?;
+        let batch = input::events(&events)?;
         let result = match &self.shared.backend {
-            Backend::IndexedDb(db) => db.append_events(&stream, expected, events, bytes).await,
+            Backend::IndexedDb(db) => {
+                let js_batch = JsBatch { events: batch.events, ids: batch.ids };
+                db.append_batch(&stream, expected, js_batch, batch.bytes).await
+            }
             Backend::Memory(m) => {
-                let cloned = events
+                let bytes = batch.bytes;
+                let cloned = batch
+                    .to_new_events()?
                     .into_iter()
                     .map(|e| {
                         Ok(NewEvent {

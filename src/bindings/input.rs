@@ -90,50 +90,58 @@ pub fn expected_version(value: Option<JsValue>) -> JsResult<ExpectedVersion> {
     ))
 }
 
-/// The events of an `append` call and their approximate payload size in bytes.
-pub fn events(value: &JsValue) -> JsResult<(Vec<NewEvent<JsValue>>, u64)> {
-    let Some(array) = value.dyn_ref::<Array>() else {
-        return Err(invalid("events", format!("must be an array of events, got {}", type_name(value))));
-    };
-    let mut bytes = 0u64;
-    let mut events = Vec::with_capacity(array.length() as usize);
-    for (index, event) in array.iter().enumerate() {
-        let i = index as u32;
-        let size = js::check_event(&event, i).map_err(|thrown| {
-            let field = Reflect::get(&thrown, &"field".into()).ok().and_then(|f| f.as_string());
-            let message = Reflect::get(&thrown, &"message".into()).ok().and_then(|m| m.as_string());
-            invalid(
-                field.unwrap_or_else(|| format!("events[{i}]")),
-                message.unwrap_or_else(|| "is not a valid event".into()),
-            )
-        })?;
-        bytes += size as u64;
-        let field = |name: &str| format!("events[{i}].{name}");
-        let get = |key: &str| Reflect::get(&event, &JsValue::from_str(key));
-        let type_value = get("type")?;
-        if type_value.is_undefined() {
-            return Err(invalid(field("type"), "is missing: every event needs a type name"));
+/// The events of an `append` call, checked: the plain copies the store writes, their ids,
+/// and their approximate payload size in bytes.
+pub struct InputBatch {
+    /// `[{ type, data, meta, schema }]`, each field read once from the caller's objects.
+    pub events: Array,
+    /// The caller's ids (`None`: the store makes one).
+    pub ids: Vec<Option<EventId>>,
+    /// Approximate JSON bytes of the payloads.
+    pub bytes: u64,
+}
+
+impl InputBatch {
+    /// The batch as Rust events (for the memory store and conflict settlement).
+    pub fn to_new_events(&self) -> JsResult<Vec<NewEvent<JsValue>>> {
+        let mut events = Vec::with_capacity(self.ids.len());
+        for (event, id) in self.events.iter().zip(&self.ids) {
+            let get = |key: &str| Reflect::get(&event, &JsValue::from_str(key));
+            let event_type = EventType::new(get("type")?.as_string().unwrap_or_default()).map_err(|e| to_js(&e))?;
+            let meta = get("meta")?;
+            events.push(NewEvent {
+                id: id.clone(),
+                event_type,
+                data: get("data")?,
+                meta: if meta.is_null() || meta.is_undefined() { None } else { Some(meta) },
+                schema: get("schema")?.as_f64().map_or(1, |s| s as u32),
+            });
         }
-        let event_type = EventType::new(string(&type_value, &field("type"))?)
-            .map_err(|e| invalid(field("type"), e.to_string()))?;
-        let id = match get("id")? {
-            v if v.is_undefined() || v.is_null() => None,
-            v => Some(EventId::new(string(&v, &field("id"))?).map_err(|e| invalid(field("id"), e.to_string()))?),
-        };
-        let schema = match get("schema")? {
-            v if v.is_undefined() => 1,
-            v => match whole_number(&v, &field("schema")).map(u32::try_from) {
-                Ok(Ok(n)) if n >= 1 => n,
-                _ => return Err(invalid(field("schema"), "must be a whole number from 1 to 2^32 - 1")),
-            },
-        };
-        let data = get("data")?;
-        let data = if data.is_undefined() { JsValue::NULL } else { data };
-        let meta = get("meta")?;
-        let meta = if meta.is_undefined() || meta.is_null() { None } else { Some(meta) };
-        events.push(NewEvent { id, event_type, data, meta, schema });
+        Ok(events)
     }
-    Ok((events, bytes))
+}
+
+/// Checks the events of an `append` call in one pass over the JS array (shape, payloads,
+/// types, ids, schemas); the string rules of types and ids are the Rust ones.
+pub fn events(value: &JsValue) -> JsResult<InputBatch> {
+    let inspected = js::inspect_events(value).map_err(|thrown| {
+        let field = Reflect::get(&thrown, &"field".into()).ok().and_then(|f| f.as_string());
+        let message = Reflect::get(&thrown, &"message".into()).ok().and_then(|m| m.as_string());
+        invalid(field.unwrap_or_else(|| "events".into()), message.unwrap_or_else(|| "are not valid events".into()))
+    })?;
+    let part = |key: &str| -> JsResult<Array> { Ok(Reflect::get(&inspected, &JsValue::from_str(key))?.unchecked_into()) };
+    let (events, types, ids) = (part("events")?, part("types")?, part("ids")?);
+    let bytes = Reflect::get(&inspected, &"bytes".into())?.as_f64().unwrap_or(0.0) as u64;
+    let mut checked_ids = Vec::with_capacity(ids.length() as usize);
+    for (i, (event_type, id)) in types.iter().zip(ids.iter()).enumerate() {
+        let field = |name: &str| format!("events[{i}].{name}");
+        EventType::new(event_type.as_string().unwrap_or_default()).map_err(|e| invalid(field("type"), e.to_string()))?;
+        checked_ids.push(match id.as_string() {
+            Some(id) => Some(EventId::new(id).map_err(|e| invalid(field("id"), e.to_string()))?),
+            None => None,
+        });
+    }
+    Ok(InputBatch { events, ids: checked_ids, bytes })
 }
 
 /// Options of `read(stream, options)`.

@@ -4,10 +4,39 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/src/bindings/js_helpers.js")]
 extern "C" {
-    /// Checks an input event's shape and payload; returns its approximate size in
-    /// bytes, or throws `{ field, message }`.
-    #[wasm_bindgen(catch, js_name = checkEvent)]
-    pub fn check_event(event: &JsValue, index: u32) -> Result<f64, JsValue>;
+    /// Checks a batch of input events and copies each into a plain `{ type, data, meta,
+    /// schema }`; returns `{ events, types, ids, bytes }` or throws `{ field, message }`.
+    #[wasm_bindgen(catch, js_name = inspectEvents)]
+    pub fn inspect_events(events: &JsValue) -> Result<JsValue, JsValue>;
+
+    /// One stored event record `{ position, id, stream, version, type, data, meta,
+    /// recordedAt, schema }`.
+    #[wasm_bindgen(js_name = makeRecord)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn make_record(
+        position: f64,
+        id: &str,
+        stream: &JsValue,
+        version: f64,
+        event_type: &str,
+        data: &JsValue,
+        meta: &JsValue,
+        recorded_at: &JsValue,
+        schema: u32,
+    ) -> js_sys::Object;
+
+    /// Adds a batch's records to an IndexedDB object store in one call; `null`, or
+    /// `{ index, error }` for the first refused event.
+    #[wasm_bindgen(js_name = addRecords)]
+    pub fn add_records(
+        store: &web_sys::IdbObjectStore,
+        events: &js_sys::Array,
+        ids: &js_sys::Array,
+        stream: &str,
+        first_version: f64,
+        first_position: f64,
+        recorded_at: f64,
+    ) -> JsValue;
 
     /// The first key of `options` not in `allowed`, if any.
     #[wasm_bindgen(js_name = unknownKey)]

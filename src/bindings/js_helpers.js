@@ -78,6 +78,69 @@ export function checkEvent(event, index) {
   return size;
 }
 
+function describeType(value) {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return `a ${typeof value}`;
+}
+
+function wellFormed(text) {
+  return typeof text.isWellFormed === "function" ? text.isWellFormed() : !/[\ud800-\udfff]/.test(text.replace(/[\ud800-\udbff][\udc00-\udfff]/g, ""));
+}
+
+// Checks a whole batch of input events in one pass and copies each into a plain
+// { type, data, meta, schema } object (every field read once, so a getter cannot hand
+// the store something other than what was checked). Returns { events, types, ids, bytes };
+// the string rules of types and ids are checked by the Rust side. Throws { field, message }.
+export function inspectEvents(input) {
+  if (!Array.isArray(input)) {
+    throw { field: "events", message: `must be an array of events, got ${describeType(input)}` };
+  }
+  const n = input.length;
+  const events = new Array(n), types = new Array(n), ids = new Array(n);
+  let bytes = 0;
+  for (let i = 0; i < n; i++) {
+    const event = input[i];
+    bytes += checkEvent(event, i);
+    const { type, id, data, meta, schema } = event;
+    if (type === undefined) throw { field: `events[${i}].type`, message: "is missing: every event needs a type name" };
+    if (typeof type !== "string") throw { field: `events[${i}].type`, message: `must be a string, got ${describeType(type)}` };
+    if (!wellFormed(type)) throw { field: `events[${i}].type`, message: "contains a lone surrogate (not valid Unicode)" };
+    if (id !== undefined && id !== null) {
+      if (typeof id !== "string") throw { field: `events[${i}].id`, message: `must be a string, got ${describeType(id)}` };
+      if (!wellFormed(id)) throw { field: `events[${i}].id`, message: "contains a lone surrogate (not valid Unicode)" };
+      ids[i] = id;
+    }
+    if (schema !== undefined && !(Number.isInteger(schema) && schema >= 1 && schema <= 0xffffffff)) {
+      throw { field: `events[${i}].schema`, message: "must be a whole number from 1 to 2^32 - 1" };
+    }
+    types[i] = type;
+    events[i] = { type, data: data === undefined ? null : data, meta: meta ?? null, schema: schema ?? 1 };
+  }
+  return { events, types, ids, bytes };
+}
+
+// One stored event record (the public event shape).
+export function makeRecord(position, id, stream, version, type, data, meta, recordedAt, schema) {
+  return { position, id, stream, version, type, data, meta, recordedAt, schema };
+}
+
+// Builds the stored records of a batch (the public event shape) and adds them to the
+// IndexedDB object store, in one call. Returns null, or { index, error } for the first
+// event IndexedDB refused synchronously (e.g. a DataCloneError); the caller aborts.
+export function addRecords(store, events, ids, stream, firstVersion, firstPosition, recordedAt) {
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
+    const record = makeRecord(firstPosition + i, ids[i], stream, firstVersion + i, e.type, e.data, e.meta, recordedAt, e.schema);
+    try {
+      store.add(record);
+    } catch (error) {
+      return { index: i, error };
+    }
+  }
+  return null;
+}
+
 // The payload size of a stored event, measured exactly as checkEvent measured it at
 // append time (so the outbox's pendingBytes can be kept by adding and subtracting).
 export function payloadSize(data, meta) {

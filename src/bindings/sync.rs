@@ -625,7 +625,7 @@ fn report_to_js(report: &SyncReport) -> JsValue {
 
 /// Events an app hands back to settle a conflict: `[{ id?, type, data, meta?, schema? }]`.
 fn conflict_events(value: &JsValue) -> Result<Vec<PushEvent<JsValue>>, JsValue> {
-    let (events, _) = input::events(value)?;
+    let events = input::events(value)?.to_new_events()?;
     let env = SystemEnvironment;
     let mut ids = crate::event::IdGenerator::new();
     Ok(events

@@ -48,7 +48,7 @@ use web_sys::{
 };
 
 use super::{
-    check_batch, resolve_retry, Direction, Environment, EventStore, Metrics, ReadOptions,
+    check_batch_ids, resolve_retry, Direction, Environment, EventStore, Metrics, ReadOptions,
     StoredAt, StreamInfo, SystemEnvironment,
 };
 use crate::error::{Error, Result};
@@ -93,6 +93,15 @@ impl Durability {
             Durability::Strict => Some("strict"),
         }
     }
+}
+
+/// A checked batch of events as JS objects `{ type, data, meta, schema }` (the caller
+/// validated them), with their ids (`None`: the store makes a UUIDv7).
+pub struct JsBatch {
+    /// The events.
+    pub events: Array,
+    /// Their ids, in order.
+    pub ids: Vec<Option<EventId>>,
 }
 
 /// An [`EventStore`] over one IndexedDB database. Payloads are JS values, stored by
@@ -329,8 +338,8 @@ impl IndexedDbStore {
         }
     }
 
-    /// Appends JS-valued events; `bytes` is the caller's payload size estimate (for
-    /// metrics). Returns the result and the written records' positions.
+    /// Appends JS-valued events (the [`EventStore::append`] path for Rust callers);
+    /// `bytes` is the caller's payload size estimate (for metrics and the outbox).
     pub async fn append_events(
         &self,
         stream: &StreamId,
@@ -338,7 +347,35 @@ impl IndexedDbStore {
         events: Vec<NewEvent<JsValue>>,
         bytes: u64,
     ) -> Result<AppendResult> {
-        check_batch(&events)?;
+        let list = Array::new();
+        let mut ids = Vec::with_capacity(events.len());
+        for event in events {
+            let js = Object::new();
+            set(&js, "type", &event.event_type.as_str().into())?;
+            set(&js, "data", &event.data)?;
+            set(&js, "meta", event.meta.as_ref().unwrap_or(&JsValue::NULL))?;
+            set(&js, "schema", &event.schema.into())?;
+            list.push(&js);
+            ids.push(event.id);
+        }
+        self.append_batch(stream, expected, JsBatch { events: list, ids }, bytes).await
+    }
+
+    /// Appends a checked batch in one readwrite transaction: reads the stream head and
+    /// the log head, checks the expected version, adds every record (built and added by
+    /// one JS call, `addRecords`), writes both heads. All or nothing.
+    pub async fn append_batch(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        batch: JsBatch,
+        bytes: u64,
+    ) -> Result<AppendResult> {
+        let JsBatch { events, ids } = batch;
+        check_batch_ids(&mut ids.iter().map(Option::as_ref), ids.len())?;
+        if events.length() as usize != ids.len() {
+            return Err(Error::invalid("events", "the batch and its ids differ in length"));
+        }
         let tx = self.begin(&[EVENTS, STREAMS, META], true)?;
         let (events_store, streams_store, meta_store) =
             (tx.store(EVENTS)?, tx.store(STREAMS)?, tx.store(META)?);
@@ -357,8 +394,9 @@ impl IndexedDbStore {
         if !expected.accepts(head) {
             // A retry of a stored batch answers with the original result, even though
             // the stream has moved on.
-            if events.iter().any(|e| e.id.is_some()) {
-                if let Some(original) = self.find_retry(&tx, stream, &events).await? {
+            if ids.iter().any(Option::is_some) {
+                let found = self.lookup_ids(&tx, &ids).await?;
+                if let Some(original) = resolve_retry(stream, &ids, &found)? {
                     tx.abort();
                     self.metrics.borrow_mut().idempotent_appends += 1;
                     return Ok(original);
@@ -369,7 +407,7 @@ impl IndexedDbStore {
             return Err(Error::VersionConflict { stream: stream.clone(), expected, actual: head });
         }
 
-        let count = events.len() as u64;
+        let count = ids.len() as u64;
         let result = AppendResult {
             stream: stream.clone(),
             first_version: head.next()?,
@@ -378,35 +416,46 @@ impl IndexedDbStore {
             last_position: global.plus(count)?,
         };
         let now = self.env.now_ms();
-        let recorded_at = JsValue::from_f64(now as f64);
-        let mut ids = Vec::with_capacity(events.len());
-        for (offset, event) in (0u64..).zip(events) {
-            let id = match event.id {
-                Some(id) => id,
-                None => self.ids.borrow_mut().next_id(now, self.env.random_bytes()),
-            };
-            let record = event_record(
-                &id,
-                &stream_key,
-                Version(result.first_version.0 + offset),
-                Position(result.first_position.0 + offset),
-                &event.event_type,
-                &event.data,
-                event.meta.as_ref(),
-                &recorded_at,
-                event.schema,
-            )?;
-            if let Err(e) = events_store.add(&record) {
-                tx.abort();
-                return Err(match js_error(e) {
-                    Error::Storage { name, message } if name == "DataCloneError" => Error::invalid(
-                        format!("events[{offset}].data"),
-                        format!("cannot be stored: {message}"),
-                    ),
-                    other => other,
-                });
-            }
-            ids.push(Some(id));
+        // Ids the caller did not give: UUIDv7 from one draw of random bytes per batch.
+        let missing = ids.iter().filter(|id| id.is_none()).count();
+        let mut random = vec![0u8; missing * 10];
+        super::fill_random(&mut random);
+        let mut random = random.chunks_exact(10);
+        let mut generator = self.ids.borrow_mut();
+        let ids: Vec<Option<EventId>> = ids
+            .into_iter()
+            .map(|id| {
+                Some(id.unwrap_or_else(|| {
+                    let mut bytes = [0u8; 10];
+                    if let Some(chunk) = random.next() {
+                        bytes.copy_from_slice(chunk);
+                    }
+                    generator.next_id(now, bytes)
+                }))
+            })
+            .collect();
+        drop(generator);
+        let id_list: Array = ids.iter().map(|id| JsValue::from_str(id.as_ref().map_or("", EventId::as_str))).collect();
+        let refused = crate::bindings::js::add_records(
+            &events_store,
+            &events,
+            &id_list,
+            stream.as_str(),
+            result.first_version.as_f64(),
+            result.first_position.as_f64(),
+            now as f64,
+        );
+        if !refused.is_null() && !refused.is_undefined() {
+            tx.abort();
+            // As a whole number: float formatting would pull ~15 KB into the wasm.
+            let index = Reflect::get(&refused, &"index".into()).ok().and_then(|i| i.as_f64()).unwrap_or(0.0) as u64;
+            let error = Reflect::get(&refused, &"error".into()).unwrap_or(JsValue::UNDEFINED);
+            return Err(match js_error(error) {
+                Error::Storage { name, message } if name == "DataCloneError" => {
+                    Error::invalid(format!("events[{index}].data"), format!("cannot be stored: {message}"))
+                }
+                other => other,
+            });
         }
         let head_record = Object::new();
         set(&head_record, "stream", &stream_key)?;
@@ -441,17 +490,6 @@ impl IndexedDbStore {
             }
             Err(e) => Err(e),
         }
-    }
-
-    async fn find_retry(
-        &self,
-        tx: &Transaction,
-        stream: &StreamId,
-        events: &[NewEvent<JsValue>],
-    ) -> Result<Option<AppendResult>> {
-        let ids: Vec<Option<EventId>> = events.iter().map(|e| e.id.clone()).collect();
-        let found = self.lookup_ids(tx, &ids).await?;
-        resolve_retry(stream, &ids, &found)
     }
 
     /// Where each id is stored, if anywhere; all lookups are issued before any is awaited.
@@ -580,7 +618,8 @@ fn set(target: &Object, key: &str, value: &JsValue) -> Result<()> {
     Reflect::set(target, &JsValue::from_str(key), value).map(drop).map_err(js_error)
 }
 
-/// Builds the stored (and public) record of one event.
+/// Builds the stored (and public) record of one event, in one call to JS (`makeRecord`:
+/// an object literal, so every record has the same shape).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn event_record(
     id: &EventId,
@@ -593,17 +632,17 @@ pub(crate) fn event_record(
     recorded_at: &JsValue,
     schema: u32,
 ) -> Result<Object> {
-    let record = Object::new();
-    set(&record, "position", &position.as_f64().into())?;
-    set(&record, "id", &id.as_str().into())?;
-    set(&record, "stream", stream)?;
-    set(&record, "version", &version.as_f64().into())?;
-    set(&record, "type", &event_type.as_str().into())?;
-    set(&record, "data", data)?;
-    set(&record, "meta", meta.unwrap_or(&JsValue::NULL))?;
-    set(&record, "recordedAt", recorded_at)?;
-    set(&record, "schema", &schema.into())?;
-    Ok(record)
+    Ok(crate::bindings::js::make_record(
+        position.as_f64(),
+        id.as_str(),
+        stream,
+        version.as_f64(),
+        event_type.as_str(),
+        data,
+        meta.unwrap_or(&JsValue::NULL),
+        recorded_at,
+        schema,
+    ))
 }
 
 /// Reads a numeric field of a record that may be absent (`undefined` record: 0).

@@ -179,18 +179,24 @@ pub struct StoredAt {
 /// Checks a batch before any storage is touched: non-empty, within
 /// [`MAX_BATCH_EVENTS`], and no event id twice in the batch.
 pub fn check_batch<P>(events: &[NewEvent<P>]) -> Result<()> {
-    if events.is_empty() {
+    check_batch_ids(&mut events.iter().map(|e| e.id.as_ref()), events.len())
+}
+
+/// [`check_batch`] on a batch's ids alone (`None`: the store makes the id). Not generic,
+/// so it is compiled once.
+pub fn check_batch_ids<'a>(ids: &mut dyn Iterator<Item = Option<&'a EventId>>, len: usize) -> Result<()> {
+    if len == 0 {
         return Err(Error::invalid("events", "must contain at least one event"));
     }
-    if events.len() > MAX_BATCH_EVENTS {
+    if len > MAX_BATCH_EVENTS {
         return Err(Error::invalid(
             "events",
-            format!("has {} events; one append takes at most {MAX_BATCH_EVENTS}", events.len()),
+            format!("has {len} events; one append takes at most {MAX_BATCH_EVENTS}"),
         ));
     }
     let mut seen = std::collections::HashSet::new();
-    for (i, event) in events.iter().enumerate() {
-        if let Some(id) = &event.id {
+    for (i, id) in ids.enumerate() {
+        if let Some(id) = id {
             if !seen.insert(id.as_str()) {
                 return Err(Error::invalid(
                     format!("events[{i}].id"),
@@ -306,6 +312,15 @@ impl Environment for SystemEnvironment {
             let _ = getrandom::fill(&mut bytes);
         }
         bytes
+    }
+}
+
+/// Fills `bytes` (any length) from the host's cryptographic random source, in chunks
+/// `getRandomValues` accepts.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn fill_random(bytes: &mut [u8]) {
+    for chunk in bytes.chunks_mut(65_536) {
+        fill_random_js(chunk);
     }
 }
 
