@@ -115,30 +115,48 @@ impl ServerTransport {
             }
         }
     }
-
-    fn failure(response: &crate::server::Response) -> Failure {
-        let message = serde_json::from_slice::<ErrorBody>(&response.body).map_or_else(|_| "no body".into(), |b| b.message);
-        Failure { status: Some(response.status), message }
-    }
 }
 
-fn network_error() -> Failure {
-    Failure { status: None, message: "network error".into() }
-}
+/// The protocol's HTTP mapping, shared by the test transports: requests as
+/// docs/protocol.md says, answers classified as the fetch transport classifies them.
+pub(super) mod http {
+    use super::*;
+    use crate::server::Response;
 
-impl Transport for ServerTransport {
-    type Payload = Value;
-
-    async fn push(&self, stream: &StreamId, base_version: Version, events: &[PushEvent<Value>]) -> PushOutcome {
+    /// `POST /streams/{stream}` with the batch and its precondition.
+    pub fn push_request(stream: &StreamId, base_version: Version, events: &[PushEvent<Value>]) -> Request {
         let path = format!("/streams/{}", encode_stream_segment(stream).unwrap_or_default());
         let body = serde_json::to_vec(&PushRequest { events: events.to_vec() }).unwrap_or_default();
-        let mut request = Request::new("POST", path).with_body(body);
-        request = if base_version.0 == 0 {
+        let request = Request::new("POST", path).with_body(body);
+        if base_version.0 == 0 {
             request.with_header("If-None-Match", "*")
         } else {
             request.with_header("If-Match", format!("\"{}\"", base_version.0))
-        };
-        let Some(response) = self.exchange(request) else {
+        }
+    }
+
+    /// `GET /streams/{stream}?after=&limit=`.
+    pub fn stream_request(stream: &StreamId, after: Version, limit: u32) -> Request {
+        Request::new("GET", format!("/streams/{}?after={}&limit={limit}", encode_stream_segment(stream).unwrap_or_default(), after.0))
+    }
+
+    /// `GET /events?after=&limit=` with `If-None-Match: "<after>"`.
+    pub fn feed_request(after: Position, limit: u32) -> Request {
+        Request::new("GET", format!("/events?after={}&limit={limit}", after.0)).with_header("If-None-Match", format!("\"{}\"", after.0))
+    }
+
+    fn failure(response: &Response) -> Failure {
+        let message = serde_json::from_slice::<ErrorBody>(&response.body).map_or_else(|_| "no body".into(), |b| b.message);
+        Failure { status: Some(response.status), message }
+    }
+
+    fn network_error() -> Failure {
+        Failure { status: None, message: "network error".into() }
+    }
+
+    /// A push's answer (`None`: the network failed).
+    pub fn push_outcome(response: Option<Response>) -> PushOutcome {
+        let Some(response) = response else {
             return PushOutcome::Retry { failure: network_error(), retry_after_ms: None };
         };
         match response.status {
@@ -146,25 +164,13 @@ impl Transport for ServerTransport {
                 Ok(answer) => PushOutcome::Accepted(answer),
                 Err(e) => PushOutcome::Retry { failure: Failure { status: Some(response.status), message: e.to_string() }, retry_after_ms: None },
             },
-            status => classify_push(status, parse_retry_after(response.header("Retry-After")), Self::failure(&response).message),
+            status => classify_push(status, parse_retry_after(response.header("Retry-After")), failure(&response).message),
         }
     }
 
-    async fn read_stream(&self, stream: &StreamId, after: Version, limit: u32) -> ReadOutcome<StreamReadResponse<Value>> {
-        let path = format!("/streams/{}?after={}&limit={limit}", encode_stream_segment(stream).unwrap_or_default(), after.0);
-        self.read(Request::new("GET", path))
-    }
-
-    async fn read_feed(&self, after: Position, limit: u32) -> ReadOutcome<FeedReadResponse<Value>> {
-        let request = Request::new("GET", format!("/events?after={}&limit={limit}", after.0))
-            .with_header("If-None-Match", format!("\"{}\"", after.0));
-        self.read(request)
-    }
-}
-
-impl ServerTransport {
-    fn read<T: serde::de::DeserializeOwned>(&self, request: Request) -> ReadOutcome<T> {
-        let Some(response) = self.exchange(request) else {
+    /// A read's answer (`None`: the network failed).
+    pub fn read_outcome<T: serde::de::DeserializeOwned>(response: Option<Response>) -> ReadOutcome<T> {
+        let Some(response) = response else {
             return ReadOutcome::Retry { failure: network_error(), retry_after_ms: None };
         };
         match response.status {
@@ -173,9 +179,25 @@ impl ServerTransport {
                 Err(e) => ReadOutcome::Retry { failure: Failure { status: Some(200), message: e.to_string() }, retry_after_ms: None },
             },
             304 => ReadOutcome::NotModified,
-            401 | 403 => ReadOutcome::Unauthorized(Self::failure(&response)),
-            _ => ReadOutcome::Retry { failure: Self::failure(&response), retry_after_ms: parse_retry_after(response.header("Retry-After")) },
+            401 | 403 => ReadOutcome::Unauthorized(failure(&response)),
+            _ => ReadOutcome::Retry { failure: failure(&response), retry_after_ms: parse_retry_after(response.header("Retry-After")) },
         }
+    }
+}
+
+impl Transport for ServerTransport {
+    type Payload = Value;
+
+    async fn push(&self, stream: &StreamId, base_version: Version, events: &[PushEvent<Value>]) -> PushOutcome {
+        http::push_outcome(self.exchange(http::push_request(stream, base_version, events)))
+    }
+
+    async fn read_stream(&self, stream: &StreamId, after: Version, limit: u32) -> ReadOutcome<StreamReadResponse<Value>> {
+        http::read_outcome(self.exchange(http::stream_request(stream, after, limit)))
+    }
+
+    async fn read_feed(&self, after: Position, limit: u32) -> ReadOutcome<FeedReadResponse<Value>> {
+        http::read_outcome(self.exchange(http::feed_request(after, limit)))
     }
 }
 

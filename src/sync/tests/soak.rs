@@ -148,52 +148,15 @@ impl Transport for SoakTransport {
     type Payload = Value;
 
     async fn push(&self, stream: &StreamId, base_version: Version, events: &[PushEvent<Value>]) -> PushOutcome {
-        let path = format!("/streams/{}", encode_stream_segment(stream).unwrap_or_default());
-        let body = serde_json::to_vec(&PushRequest { events: events.to_vec() }).unwrap_or_default();
-        let mut request = Request::new("POST", path).with_body(body);
-        request = if base_version.0 == 0 {
-            request.with_header("If-None-Match", "*")
-        } else {
-            request.with_header("If-Match", format!("\"{}\"", base_version.0))
-        };
-        let Some(response) = self.exchange(request, Some(events.len()), Some(stream)) else {
-            return PushOutcome::Retry { failure: network_error(), retry_after_ms: None };
-        };
-        match response.status {
-            200 | 201 => match serde_json::from_slice(&response.body) {
-                Ok(answer) => PushOutcome::Accepted(answer),
-                Err(e) => PushOutcome::Retry { failure: Failure { status: Some(response.status), message: e.to_string() }, retry_after_ms: None },
-            },
-            status => classify_push(status, parse_retry_after(response.header("Retry-After")), ServerTransport::failure(&response).message),
-        }
+        http::push_outcome(self.exchange(http::push_request(stream, base_version, events), Some(events.len()), Some(stream)))
     }
 
     async fn read_stream(&self, stream: &StreamId, after: Version, limit: u32) -> ReadOutcome<StreamReadResponse<Value>> {
-        let path = format!("/streams/{}?after={}&limit={limit}", encode_stream_segment(stream).unwrap_or_default(), after.0);
-        self.read(Request::new("GET", path))
+        http::read_outcome(self.exchange(http::stream_request(stream, after, limit), None, None))
     }
 
     async fn read_feed(&self, after: Position, limit: u32) -> ReadOutcome<FeedReadResponse<Value>> {
-        let request = Request::new("GET", format!("/events?after={}&limit={limit}", after.0))
-            .with_header("If-None-Match", format!("\"{}\"", after.0));
-        self.read(request)
-    }
-}
-
-impl SoakTransport {
-    fn read<T: serde::de::DeserializeOwned>(&self, request: Request) -> ReadOutcome<T> {
-        let Some(response) = self.exchange(request, None, None) else {
-            return ReadOutcome::Retry { failure: network_error(), retry_after_ms: None };
-        };
-        match response.status {
-            200 => match serde_json::from_slice(&response.body) {
-                Ok(body) => ReadOutcome::Fresh(body),
-                Err(e) => ReadOutcome::Retry { failure: Failure { status: Some(200), message: e.to_string() }, retry_after_ms: None },
-            },
-            304 => ReadOutcome::NotModified,
-            401 | 403 => ReadOutcome::Unauthorized(ServerTransport::failure(&response)),
-            _ => ReadOutcome::Retry { failure: ServerTransport::failure(&response), retry_after_ms: parse_retry_after(response.header("Retry-After")) },
-        }
+        http::read_outcome(self.exchange(http::feed_request(after, limit), None, None))
     }
 }
 
