@@ -68,6 +68,8 @@ const store = await EventStore.open(`tidelog-demo-${space}-${device}`, {
     onConflict: $("#policy").value,
     pollMs: 3000,
     paused: localStorage.getItem(offlineKey) === "1", // the switch survives reloads
+    // Only when the server asks for one (TIDELOG_SYNC_TOKEN); kept for this tab only.
+    ...(sessionStorage.getItem("tidelog-demo-token") ? { token: sessionStorage.getItem("tidelog-demo-token") } : {}),
   },
 });
 window.tidelogStore = store; // for the curious (and the end-to-end test)
@@ -187,6 +189,7 @@ function renderStatus(status) {
   $("#s-conflicts").textContent = String(status.conflicts);
   $("#s-dead").textContent = String(status.deadLetters);
   $("#offline").checked = status.paused;
+  if (status.auth) $("#token-field").hidden = false; // the server wants a token
 }
 
 async function renderIssues() {
@@ -265,6 +268,10 @@ $("#offline").addEventListener("change", (e) => {
   localStorage.setItem(offlineKey, e.target.checked ? "1" : "0");
   if (e.target.checked) store.sync.pause(); else store.sync.resume();
   renderStatus(store.sync.status());
+});
+$("#token").addEventListener("change", (e) => {
+  sessionStorage.setItem("tidelog-demo-token", e.target.value);
+  store.sync.setToken(e.target.value || null);
 });
 $("#sync-now").addEventListener("click", async () => {
   try { renderStatus(await store.sync.now()); await refresh(); } catch (e) { showError(e); }

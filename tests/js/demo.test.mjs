@@ -196,3 +196,26 @@ test("Background Sync: the service worker pushes the outbox after the page is cl
     await rm(profile, { recursive: true, force: true });
   }
 });
+
+test("with TIDELOG_SYNC_TOKEN set, the demo asks for the token and then syncs", async () => {
+  const tokenDir = await mkdtemp(path.join(tmpdir(), "tidelog-demo-token-"));
+  const guarded = await startServer({ TIDELOG_SYNC_TOKEN: "s3cret", TIDELOG_DATA_DIR: tokenDir });
+  const ctx = await browser.newContext();
+  try {
+    const page = await openPage(ctx, `${guarded.base}/?device=a&space=${space}tok`);
+    await page.waitForSelector("body[data-ready]");
+    await add(page, "Milk");
+    await page.getByRole("button", { name: "Sync now" }).click();
+    await page.getByLabel("Sync token").waitFor(); // shown once the server refuses
+    assert.equal(await page.textContent("#s-online"), "refused (auth)");
+    await page.getByLabel("Sync token").fill("s3cret");
+    await page.getByLabel("Sync token").press("Tab");
+    await waitSynced(page);
+    // Chromium logs the refused request itself; the page logs nothing else.
+    assert.deepEqual(pageErrors(page).filter((e) => !/status of 401/.test(e)), []);
+  } finally {
+    await ctx.close();
+    await guarded.stop();
+    await rm(tokenDir, { recursive: true, force: true });
+  }
+});
