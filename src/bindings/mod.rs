@@ -20,15 +20,21 @@
 //!   server over Durable Object storage, for the worker in `tidelog/worker`.
 
 mod errors;
+#[cfg(feature = "client")]
 mod event_store;
+#[cfg(feature = "client")]
 mod input;
 pub(crate) mod js;
+#[cfg(feature = "client")]
 mod replay;
 #[cfg(feature = "server")]
 mod server;
+#[cfg(feature = "client")]
 mod sync;
 
+#[cfg(feature = "client")]
 pub use event_store::EventStore;
+#[cfg(feature = "client")]
 pub use replay::Projection;
 #[cfg(feature = "server")]
 pub use server::{handle_sync_request, DurableObjectKv};
