@@ -289,8 +289,12 @@ $("#time-live").addEventListener("click", () => { travelTo = null; renderTravel(
 
 // Background Sync: the service worker pushes the outbox when the network comes back,
 // even after this page is closed (www/sw.js).
+// Optional: where module service workers are not supported, sync still runs while a page
+// is open, so a failed registration is not shown as an error.
 if ("serviceWorker" in navigator) {
-  navigator.serviceWorker.register("/sw.js", { type: "module" }).catch(showError);
+  navigator.serviceWorker.register("/sw.js", { type: "module" }).catch((error) => {
+    console.info("tidelog demo: no background sync in this browser:", error.message);
+  });
 }
 
 await refresh();
