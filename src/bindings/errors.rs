@@ -11,16 +11,11 @@
 //! | `ClosedError` | `closed` | |
 //! | `ReplayError` | `replay_failed` | `position`, `eventId`, `stream`, `version`, `type` (and `cause`, the thrown value, set by `replay.rs`) |
 
-use js_sys::Reflect;
+use crate::bindings::js::set;
 use wasm_bindgen::JsValue;
 
 use crate::error::Error;
 use crate::event::ExpectedVersion;
-
-fn set(target: &JsValue, key: &str, value: JsValue) {
-    // Setting a property on a fresh Error object cannot fail.
-    let _ = Reflect::set(target, &JsValue::from_str(key), &value);
-}
 
 /// Builds the JS `Error` for `error`.
 pub fn to_js(error: &Error) -> JsValue {

@@ -8,6 +8,7 @@
 //! own appends and, across tabs and workers, by a `BroadcastChannel` named
 //! `tidelog:<database name>` that every store of the database posts to after a commit.
 
+use crate::bindings::js::set;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
@@ -57,11 +58,6 @@ pub(super) struct Shared {
 pub struct EventStore {
     pub(super) shared: Rc<Shared>,
     pub(super) name: String,
-}
-
-fn set(target: &Object, key: &str, value: JsValue) {
-    // Setting a property on a fresh plain object cannot fail.
-    let _ = Reflect::set(target, &JsValue::from_str(key), &value);
 }
 
 fn append_result_to_js(result: &AppendResult) -> JsValue {

@@ -58,3 +58,13 @@ extern "C" {
     #[wasm_bindgen(catch, js_name = cloneValue)]
     pub fn clone_value(value: &JsValue) -> Result<JsValue, JsValue>;
 }
+
+/// `target[key]`, `undefined` when the lookup throws (a getter, a proxy).
+pub(crate) fn get(target: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// `target[key] = value` on an object tidelog made itself, where setting cannot fail.
+pub(crate) fn set(target: &JsValue, key: &str, value: JsValue) {
+    let _ = js_sys::Reflect::set(target, &JsValue::from_str(key), &value);
+}

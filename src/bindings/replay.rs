@@ -11,6 +11,7 @@
 //! lastPosition, lastVersion, pages }` instead; in `onError: "skip"` mode without a
 //! report, skipped events are reported with `console.warn` (never silently).
 
+use crate::bindings::js::{get, set};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
@@ -70,15 +71,6 @@ impl ReplayState {
     pub(super) fn new() -> Self {
         ReplayState { upcasters: new_upcasters(), snapshots: RefCell::default() }
     }
-}
-
-fn get(target: &JsValue, key: &str) -> JsValue {
-    Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn set(target: &JsValue, key: &str, value: JsValue) {
-    // Setting a property on a plain object made here cannot fail.
-    let _ = Reflect::set(target, &JsValue::from_str(key), &value);
 }
 
 fn number(target: &JsValue, key: &str) -> f64 {

@@ -17,6 +17,7 @@
 //! // answer: { status: 304, headers: [["ETag", "\"3\""], ...], body: Uint8Array }
 //! ```
 
+use crate::bindings::js::get;
 use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -146,10 +147,6 @@ impl Kv for DurableObjectKv {
         .await?;
         Ok(written.as_bool() == Some(true))
     }
-}
-
-fn get(target: &JsValue, key: &str) -> JsValue {
-    Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
 fn bad_input(message: &str) -> JsValue {

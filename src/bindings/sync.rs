@@ -21,10 +21,12 @@
 //! - **Stall watchdog**: pending events that make no progress for `stallMs` while online
 //!   and not paused set `stalled` and emit an `error`, never a silent "connected".
 
+use crate::bindings::js::{get, set};
+use crate::store::indexeddb::sync::failure_to_js;
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use js_sys::{Array, Function, Object, Promise, Reflect};
+use js_sys::{Array, Function, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
@@ -164,14 +166,6 @@ fn global() -> JsValue {
     js_sys::global().into()
 }
 
-fn get(target: &JsValue, key: &str) -> JsValue {
-    Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn set(target: &JsValue, key: &str, value: JsValue) {
-    let _ = Reflect::set(target, &JsValue::from_str(key), &value);
-}
-
 fn now() -> f64 {
     js_sys::Date::now()
 }
@@ -184,13 +178,6 @@ fn is_online() -> bool {
 fn is_hidden() -> bool {
     let document = get(&global(), "document");
     get(&document, "visibilityState").as_string().as_deref() == Some("hidden")
-}
-
-fn failure_to_js(failure: &Failure) -> JsValue {
-    let js = Object::new();
-    set(&js, "status", failure.status.map_or(JsValue::NULL, |s| s.into()));
-    set(&js, "message", failure.message.as_str().into());
-    js.into()
 }
 
 impl Driver {

@@ -3,6 +3,7 @@
 //! `Authorization` header only (never in a URL), and JSON parsed by the host
 //! (`JSON.parse`), so no JSON library is compiled into the browser build.
 
+use crate::bindings::js::get;
 use std::cell::RefCell;
 
 use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
@@ -35,10 +36,6 @@ struct HttpAnswer {
 
 fn failure(status: Option<u16>, message: impl Into<String>) -> Failure {
     Failure { status, message: message.into() }
-}
-
-fn get(value: &JsValue, key: &str) -> JsValue {
-    Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
 fn number(value: &JsValue, key: &str) -> Result<u64, String> {

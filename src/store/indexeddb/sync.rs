@@ -47,11 +47,12 @@ fn num(value: &JsValue, field: &str) -> Result<u64> {
     version_field(value, field)
 }
 
-fn failure_to_js(failure: &Failure) -> Result<JsValue> {
-    let js = Object::new();
-    set(&js, "status", &failure.status.map_or(JsValue::NULL, |s| s.into()))?;
-    set(&js, "message", &failure.message.as_str().into())?;
-    Ok(js.into())
+/// A failure as JS `{ status, message }` (`status` null for network errors).
+pub(crate) fn failure_to_js(failure: &Failure) -> JsValue {
+    let js: JsValue = Object::new().into();
+    crate::bindings::js::set(&js, "status", failure.status.map_or(JsValue::NULL, |s| s.into()));
+    crate::bindings::js::set(&js, "message", failure.message.as_str().into());
+    js
 }
 
 fn failure_from_js(value: &JsValue) -> Option<Failure> {
@@ -69,7 +70,7 @@ fn entry_to_js(entry: &OutboxEntry) -> Result<JsValue> {
     set(&js, "attempts", &entry.attempts.into())?;
     set(&js, "nextAttemptAt", &(entry.next_attempt_at as f64).into())?;
     set(&js, "leaseUntil", &entry.lease_until.map_or(JsValue::NULL, |t| (t as f64).into()))?;
-    set(&js, "lastError", &entry.last_error.as_ref().map_or(Ok(JsValue::NULL), failure_to_js)?)?;
+    set(&js, "lastError", &entry.last_error.as_ref().map_or(JsValue::NULL, failure_to_js))?;
     Ok(js.into())
 }
 
@@ -123,17 +124,18 @@ fn push_list(events: &[PushEvent<JsValue>]) -> Result<Array> {
 
 /// A wire event as a JS object in the public event shape (server version/position).
 pub(crate) fn wire_to_js(event: &WireEvent<JsValue>) -> Result<JsValue> {
-    let js = Object::new();
-    set(&js, "id", &event.id.as_str().into())?;
-    set(&js, "stream", &event.stream.as_str().into())?;
-    set(&js, "version", &event.version.as_f64().into())?;
-    set(&js, "position", &event.position.as_f64().into())?;
-    set(&js, "type", &event.event_type.as_str().into())?;
-    set(&js, "data", &event.data)?;
-    set(&js, "meta", event.meta.as_ref().unwrap_or(&JsValue::NULL))?;
-    set(&js, "recordedAt", &(event.recorded_at as f64).into())?;
-    set(&js, "schema", &event.schema.into())?;
-    Ok(js.into())
+    let record = event_record(
+        &event.id,
+        &event.stream.as_str().into(),
+        event.version,
+        event.position,
+        &event.event_type,
+        &event.data,
+        event.meta.as_ref(),
+        &(event.recorded_at as f64).into(),
+        event.schema,
+    )?;
+    Ok(record.into())
 }
 
 /// Approximate JSON size of a record's payloads (for batching by bytes).
@@ -587,7 +589,7 @@ impl SyncLocal for IndexedDbStore {
             let letter = Object::new();
             set(&letter, "stream", &stream.as_str().into())?;
             set(&letter, "events", &push_list(&dead)?.into())?;
-            set(&letter, "failure", &failure_to_js(&failure)?)?;
+            set(&letter, "failure", &failure_to_js(&failure))?;
             set(&letter, "at", &js_sys::Date::now().into())?;
             tx.store(DEAD_LETTERS)?.add(&letter).map_err(js_error)?;
         }
