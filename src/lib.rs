@@ -5,24 +5,28 @@
 //! none), with a JS API shipped as the npm package `tidelog`.
 //!
 //! ## Map of the crate
-//! | module | what lives there | builds for |
-//! |---|---|---|
-//! | [`event`] | the event model: [`StreamId`], [`EventId`], [`Version`], [`Position`], [`ExpectedVersion`], UUIDv7 ids | everywhere |
-//! | [`error`] | the one [`Error`] enum and its stable JS names/codes | everywhere |
-//! | [`store`] | the [`EventStore`](store::EventStore) trait, the shared append rules, [`MemoryStore`](store::MemoryStore), the conformance suite; `store::indexeddb` over IndexedDB | everywhere; IndexedDB on wasm32 |
-//! | [`outbox`] | the outbox as pure state machines: retry policy (backoff with full jitter), entry leases, batch limits | everywhere |
-//! | [`sync`] | the [`SyncEngine`](sync::SyncEngine) over a `Transport` and a `SyncLocal`; the pure integration plan for remote events (rebase, quarantine) | everywhere |
-//! | [`replay`] | the replay engine: [`Projection`](replay::Projection), paged [`replay`](replay::replay) with time travel, [`Upcasters`](replay::Upcasters), snapshots and [`ProjectionRunner`](replay::ProjectionRunner), the decide/evolve [`execute`](replay::execute) loop | everywhere |
-//! | [`protocol`] | the HTTP sync protocol both sides share: paths, ETags and preconditions, query strings, JSON bodies | everywhere |
-//! | `server` | the sync server core: `server::handle` turns a request into a response over a `ServerStore`, `MemoryServerStore`; `KvServerStore`, the Durable Object key layout over a `Kv` (feature `server`) | feature `server` |
-//! | `bindings` | the JS API: every `#[wasm_bindgen]` item (`EventStore` class, errors as JS `Error`s; `handleSyncRequest` over Durable Object storage with feature `server`) | wasm32 |
+//! Layers point one way, from the top of this table down: a module uses only the ones
+//! below it (`event` and `error` use each other). The pure core builds and tests natively;
+//! `web` adapts it to the hosts; `bindings` is the JS API over both, and nothing imports it.
 //!
-//! The logic is plain Rust that builds and tests natively with `cargo test`; the
-//! browser-only adapters are compiled for `wasm32` only and are kept thin.
+//! | layer | module | what lives there | builds for |
+//! |---|---|---|---|
+//! | JS API | `bindings` | every `#[wasm_bindgen]` item: the `EventStore`, `Projection` and `Sync` classes, argument checks, errors as JS `Error`s; `handleSyncRequest` (feature `server`) | wasm32 |
+//! | platform | `web` | the host adapters: IndexedDB store, `fetch` transport, Durable Object storage, typed externs of tidelog's JS modules, every JS <-> Rust conversion | wasm32 |
+//! | server | `server` | the sync server core: `server::handle` turns a request into a response over a `ServerStore`; `KvServerStore`, the Durable Object key layout over a `Kv` | feature `server` |
+//! | engines | [`sync`] | the [`SyncEngine`](sync::SyncEngine) over a `Transport` and a `SyncLocal`; the pure integration plan for remote events (rebase, quarantine) | everywhere |
+//! | | [`replay`] | replay planning: paged cursors with time travel, snapshot policy, the command retry loop (the fold itself runs in JS, `js/fold.js`) | everywhere |
+//! | ports | [`store`] | the [`EventStore`](store::EventStore) trait, the shared append rules, [`MemoryStore`](store::MemoryStore), the conformance suite (tests only) | everywhere |
+//! | | [`outbox`] | the outbox as pure state machines: retry policy (backoff with full jitter), entry leases, batch limits | everywhere |
+//! | | [`protocol`] | the HTTP sync protocol both sides share: paths, ETags and preconditions, query strings, JSON bodies | everywhere |
+//! | model | [`event`], [`error`], [`env`] | the event model ([`StreamId`], [`EventId`], [`Version`], [`Position`], [`ExpectedVersion`], UUIDv7 ids); the one [`Error`] enum and its stable JS names/codes; the clock and random source | everywhere |
+//!
+//! Module files: a module with submodules is a folder with a `mod.rs`; a leaf is one file.
 #![warn(missing_docs)]
 
 #[cfg(target_arch = "wasm32")]
 pub mod bindings;
+pub mod env;
 pub mod error;
 pub mod event;
 pub mod outbox;
@@ -34,6 +38,8 @@ pub mod store;
 pub mod sync;
 #[cfg(test)]
 mod test_util;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 
 pub use error::{Error, Result};
 pub use event::{

@@ -3,7 +3,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use tidelog::replay::{replay, Fold, ReplayOptions};
-use tidelog::store::indexeddb::{Durability, IndexedDbStore};
+use tidelog::web::indexeddb::{Durability, IndexedDbStore};
 use tidelog::store::EventStore;
 use tidelog::{Event, EventType, ExpectedVersion, NewEvent, Position, StreamId, Version};
 use wasm_bindgen::JsValue;

@@ -3,7 +3,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use tidelog::store::conformance::{self, Payloads};
-use tidelog::store::indexeddb::{Durability, IndexedDbStore};
+use tidelog::web::indexeddb::{Durability, IndexedDbStore};
 use tidelog::store::{EventStore, ReadOptions};
 use tidelog::{Error, EventType, ExpectedVersion, NewEvent, Position, StreamId, Version};
 use wasm_bindgen::JsValue;

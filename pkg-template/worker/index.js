@@ -209,7 +209,7 @@ async function readBody(request) {
   return body;
 }
 
-/** One space: its streams and feed in this object's storage (see src/server/kv.rs). */
+/** One space: its streams and feed in this object's storage (see src/server/kv/mod.rs). */
 export class TidelogSpace {
   constructor(ctx, env) {
     this.ctx = ctx;

@@ -11,7 +11,7 @@
 //! | `ClosedError` | `closed` | |
 //! | `ReplayError` | `replay_failed` | `position`, `eventId`, `stream`, `version`, `type` (and `cause`, the thrown value, set by `replay.rs`) |
 
-use crate::bindings::js::set;
+use crate::web::glue::set;
 use wasm_bindgen::JsValue;
 
 use crate::error::Error;
@@ -19,7 +19,7 @@ use crate::event::ExpectedVersion;
 
 /// Builds the JS `Error` for `error`.
 pub fn to_js(error: &Error) -> JsValue {
-    let js = super::js::make_error(error.js_name(), &error.to_string());
+    let js = crate::web::glue::make_error(error.js_name(), &error.to_string());
     set(&js, "code", error.code().into());
     match error {
         Error::InvalidInput { field, .. } => set(&js, "field", field.as_str().into()),

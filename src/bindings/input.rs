@@ -5,7 +5,7 @@ use js_sys::{Array, JsString, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::errors::{invalid, to_js};
-use super::js;
+use crate::web::glue as js;
 use crate::event::{EventId, EventType, ExpectedVersion, NewEvent, Position, StreamId, Version};
 use crate::store::{Direction, ReadOptions};
 

@@ -11,20 +11,29 @@
 //!
 //! - `errors.rs`: `Error` -> JS `Error` with a stable `name`, `code` and fields.
 //! - `input.rs`: turning JS arguments into validated Rust values (never a panic).
-//! - `event_store.rs`: the `EventStore` class and its live subscriptions.
+//! - `event_store.rs`: the `EventStore` class.
+//! - `subscribe.rs`: live subscriptions (cursors and one pump).
 //! - `sync.rs`: `store.sync`, the sync driver (triggers, Web Lock, status, events).
-//! - `js.rs` + `js_helpers.js`: the few JS helpers the bindings import.
+//! - `shared.rs`: what a store's JS objects share (`Shared`): the backend and one
+//!   `impl` of dispatch methods over it, subscriptions, the replay state, the sync driver.
 //! - `replay.rs`: `replay`, `upcast`, `projection` (the `Projection` class) and `execute`
 //!   on `EventStore`: the replay engine, folding each page in one call into JS.
 //! - `server.rs` + `server_storage.js` (feature `server`): `handleSyncRequest`, the sync
 //!   server over Durable Object storage, for the worker in `tidelog/worker`.
 
+#[cfg(feature = "client")]
+mod backend;
 mod errors;
 #[cfg(feature = "client")]
 mod event_store;
 #[cfg(feature = "client")]
+mod shared;
+#[cfg(feature = "client")]
+mod subscribe;
+#[cfg(feature = "client")]
+mod upcast;
+#[cfg(feature = "client")]
 mod input;
-pub(crate) mod js;
 #[cfg(feature = "client")]
 mod replay;
 #[cfg(feature = "server")]
@@ -37,7 +46,7 @@ pub use event_store::EventStore;
 #[cfg(feature = "client")]
 pub use replay::Projection;
 #[cfg(feature = "server")]
-pub use server::{handle_sync_request, DurableObjectKv};
+pub use server::handle_sync_request;
 
 use wasm_bindgen::prelude::wasm_bindgen;
 

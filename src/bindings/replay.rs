@@ -11,9 +11,8 @@
 //! lastPosition, lastVersion, pages }` instead; in `onError: "skip"` mode without a
 //! report, skipped events are reported with `console.warn` (never silently).
 
-use crate::bindings::js::{get, set};
+use crate::web::glue::{self, get, set};
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
@@ -22,95 +21,31 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 use super::errors::{invalid, to_js};
-use super::event_store::{memory_records, Backend, EventStore, Shared};
+use super::event_store::EventStore;
+use super::backend::Backend;
+use super::shared::Shared;
+use super::upcast;
 use super::input::{self, JsResult};
-use super::js;
+use crate::web::glue as js;
 use crate::error::Error;
 use crate::event::{EventType, Position, StreamId, Version};
 use crate::replay::{PageRead, ReplayCursor, ReplayOptions, SnapshotPolicy, DEFAULT_PAGE_SIZE};
-use crate::store::indexeddb::record_to_event;
-use crate::store::{EventStore as _, ReadOptions};
+use crate::store::ReadOptions;
 
-#[wasm_bindgen(module = "/src/bindings/js_helpers.js")]
-extern "C" {
-    #[wasm_bindgen(js_name = newUpcasters)]
-    fn new_upcasters() -> JsValue;
-    #[wasm_bindgen(js_name = addUpcaster)]
-    fn add_upcaster(registry: &JsValue, event_type: &str, from_schema: u32, f: &Function) -> bool;
-    #[wasm_bindgen(catch, js_name = upcastRecords)]
-    fn upcast_records_js(registry: &JsValue, records: &Array) -> Result<Array, JsValue>;
-    #[wasm_bindgen(js_name = newFold)]
-    fn new_fold(
-        reducer: &Function,
-        state: &JsValue,
-        upcasters: &JsValue,
-        to_position: f64,
-        after: f64,
-        streams: &JsValue,
-        skip: bool,
-    ) -> JsValue;
-    #[wasm_bindgen(js_name = foldPage)]
-    fn fold_page(ctx: &JsValue, records: &Array) -> i32;
-    #[wasm_bindgen(js_name = liveFeeder)]
-    fn live_feeder(ctx: &JsValue, on_page: &Function, on_gap: &Function) -> Function;
-    #[wasm_bindgen(js_name = serialize)]
-    fn serialize(holder: &JsValue, task: &JsValue) -> Promise;
-    #[wasm_bindgen(js_name = describeThrown)]
-    fn describe_thrown(value: &JsValue) -> String;
-}
-
-/// Per-store state of the replay engine: the upcaster registry (a JS `Map`, used by the
-/// fold helper) and, for the memory backend, the snapshots.
-pub(super) struct ReplayState {
-    upcasters: JsValue,
-    snapshots: RefCell<HashMap<String, JsValue>>,
-}
-
-impl ReplayState {
-    /// An empty registry and no snapshots.
-    pub(super) fn new() -> Self {
-        ReplayState { upcasters: new_upcasters(), snapshots: RefCell::default() }
-    }
-}
 
 fn number(target: &JsValue, key: &str) -> f64 {
     get(target, key).as_f64().unwrap_or(0.0)
 }
 
-/// The `ReplayError` for a failing record and the value its reducer or upcaster threw.
-fn replay_error(record: &JsValue, cause: &JsValue) -> JsValue {
-    let error = match record_to_event(record) {
-        Ok(event) => Error::replay_failed(&event, describe_thrown(cause)),
-        Err(e) => e,
-    };
-    let js = to_js(&error);
-    set(&js, "cause", cause.clone());
-    js
-}
-
-/// Applies the store's upcasters to read records when `upcast` is set (`read`/`readAll`).
-pub(super) fn upcast_records(shared: &Shared, upcast: bool, records: Array) -> JsResult<Array> {
-    if !upcast {
-        return Ok(records);
-    }
-    upcast_records_js(&shared.replay.upcasters, &records).map_err(|thrown| {
-        let index = get(&thrown, "replayIndex").as_f64().unwrap_or(0.0) as u32;
-        replay_error(&records.get(index), &get(&thrown, "cause"))
-    })
-}
-
 async fn read_page(shared: &Shared, read: PageRead) -> JsResult<Array> {
     match read {
         PageRead::Stream { stream, options } => read_stream(shared, &stream, options).await,
-        PageRead::All { from, limit } => shared.read_all(from, limit).await,
+        PageRead::All { from, limit } => shared.backend.read_all(from, limit).await,
     }
 }
 
 async fn read_stream(shared: &Shared, stream: &StreamId, options: ReadOptions) -> JsResult<Array> {
-    match &shared.backend {
-        Backend::IndexedDb(db) => db.read_records(stream, options).await.map_err(|e| to_js(&e)),
-        Backend::Memory(m) => memory_records(&m.read(stream, options).await.map_err(|e| to_js(&e))?),
-    }
+    shared.backend.read(stream, options).await
 }
 
 /// Folds every page the cursor plans into `ctx`; returns the pages read.
@@ -120,10 +55,10 @@ async fn run_fold(shared: &Shared, stream: Option<&StreamId>, options: &ReplayOp
     while let Some(read) = cursor.next_read() {
         let page = read_page(shared, read).await?;
         pages += 1;
-        let consumed = fold_page(ctx, &page);
+        let consumed = glue::fold_page(ctx, &page);
         if consumed < 0 {
             let failure = get(ctx, "failure");
-            return Err(replay_error(&get(&failure, "event"), &get(&failure, "cause")));
+            return Err(upcast::replay_error(&get(&failure, "event"), &get(&failure, "cause")));
         }
         let cut = (consumed as u32) < page.length();
         let last = if stream.is_some() { number(ctx, "lastVersion") } else { number(ctx, "lastPosition") };
@@ -198,7 +133,7 @@ impl EventStore {
         }
         let to_position = replay_options.to_position.map_or(f64::INFINITY, Position::as_f64);
         let upcasters = if upcast { self.shared.replay.upcasters.clone() } else { JsValue::NULL };
-        let ctx = new_fold(&reducer, &initial, &upcasters, to_position, 0.0, &JsValue::NULL, skip);
+        let ctx = glue::new_fold(&reducer, &initial, &upcasters, to_position, 0.0, &JsValue::NULL, skip);
         let pages = run_fold(&self.shared, stream.as_ref(), &replay_options, &ctx).await?;
         let state = get(&ctx, "state");
         let skipped: Array = get(&ctx, "skipped").unchecked_into();
@@ -237,7 +172,7 @@ impl EventStore {
             _ => return Err(invalid("fromSchema", "must be a whole number from 1 to 2^32 - 2")),
         };
         let upcaster = function(&upcaster, "upcaster")?;
-        if !add_upcaster(&self.shared.replay.upcasters, event_type.as_str(), from, &upcaster) {
+        if !glue::add_upcaster(&self.shared.replay.upcasters, event_type.as_str(), from, &upcaster) {
             return Err(invalid(
                 "fromSchema",
                 format!("an upcaster for {event_type} schema {from} is already registered"),
@@ -261,7 +196,7 @@ impl EventStore {
         let reducer = function(&input::get(o, "reducer")?.unwrap_or(JsValue::UNDEFINED), "options.reducer")?;
         let initial = input::get(o, "initial")?.unwrap_or(JsValue::UNDEFINED);
         js::clone_value(&initial).map_err(|e| {
-            invalid("options.initial", format!("must be structured-cloneable (snapshots store it): {}", describe_thrown(&e)))
+            invalid("options.initial", format!("must be structured-cloneable (snapshots store it): {}", glue::describe_thrown(&e)))
         })?;
         let version = match optional_number(o, "version")?.map(u32::try_from) {
             None => 1,
@@ -283,10 +218,10 @@ impl EventStore {
             }
         };
         let upcasters = self.shared.replay.upcasters.clone();
-        let ctx = new_fold(&reducer, &JsValue::UNDEFINED, &upcasters, f64::INFINITY, 0.0, &streams, false);
+        let ctx = glue::new_fold(&reducer, &JsValue::UNDEFINED, &upcasters, f64::INFINITY, 0.0, &streams, false);
         Ok(Projection {
             inner: Rc::new(Inner {
-                store: EventStore { shared: self.shared.clone(), name: self.name.clone() },
+                store: self.share(),
                 name,
                 version,
                 policy: SnapshotPolicy { every },
@@ -321,7 +256,7 @@ impl EventStore {
         let max_attempts = optional_number(o, "maxAttempts")?.unwrap_or(3).clamp(1, 100);
         let upcast = input::flag(input::get(o, "upcast")?.unwrap_or(JsValue::UNDEFINED), "options.upcast", true)?;
         let upcasters = if upcast { self.shared.replay.upcasters.clone() } else { JsValue::NULL };
-        let ctx = new_fold(&reducer, &initial, &upcasters, f64::INFINITY, 0.0, &JsValue::NULL, false);
+        let ctx = glue::new_fold(&reducer, &initial, &upcasters, f64::INFINITY, 0.0, &JsValue::NULL, false);
         let mut version = Version(0);
         let mut attempts = 0u64;
         loop {
@@ -421,7 +356,7 @@ impl Inner {
     }
 
     async fn load_snapshot(&self) -> JsResult<JsValue> {
-        match &self.shared().backend {
+        match &*self.shared().backend {
             Backend::IndexedDb(db) => db.load_snapshot(&self.name).await.map_err(|e| to_js(&e)),
             Backend::Memory(_) => {
                 let record = self.shared().replay.snapshots.borrow().get(&self.name).cloned();
@@ -432,7 +367,7 @@ impl Inner {
     }
 
     async fn delete_snapshot(&self) -> JsResult<()> {
-        match &self.shared().backend {
+        match &*self.shared().backend {
             Backend::IndexedDb(db) => db.delete_snapshot(&self.name).await.map_err(|e| to_js(&e)),
             Backend::Memory(_) => {
                 self.shared().replay.snapshots.borrow_mut().remove(&self.name);
@@ -444,7 +379,7 @@ impl Inner {
     async fn save_snapshot(&self) -> JsResult<()> {
         let state = get(&self.ctx, "state");
         let position = self.position();
-        match &self.shared().backend {
+        match &*self.shared().backend {
             Backend::IndexedDb(db) => {
                 db.save_snapshot(&self.name, &state, position, self.version).await.map_err(|e| to_js(&e))?
             }
@@ -455,7 +390,7 @@ impl Inner {
                         format!(
                             "projection \"{}\": the state cannot be stored as a snapshot (it must be structured-cloneable): {}",
                             self.name,
-                            describe_thrown(&e)
+                            glue::describe_thrown(&e)
                         ),
                     )
                 })?;
@@ -509,13 +444,13 @@ impl Inner {
     async fn catch_up(&self) -> JsResult<()> {
         loop {
             let from = self.position().next().map_err(|e| to_js(&e))?;
-            let page = self.shared().read_all(from, DEFAULT_PAGE_SIZE).await?;
+            let page = self.shared().backend.read_all(from, DEFAULT_PAGE_SIZE).await?;
             let before = number(&self.ctx, "applied") as u64;
-            let consumed = fold_page(&self.ctx, &page);
+            let consumed = glue::fold_page(&self.ctx, &page);
             if consumed < 0 {
                 let failure = get(&self.ctx, "failure");
                 set(&self.ctx, "failure", JsValue::NULL);
-                return Err(replay_error(&get(&failure, "event"), &get(&failure, "cause")));
+                return Err(upcast::replay_error(&get(&failure, "event"), &get(&failure, "cause")));
             }
             let applied = (number(&self.ctx, "applied") as u64).saturating_sub(before);
             self.after_apply(applied).await?;
@@ -545,7 +480,7 @@ where
     F: std::future::Future<Output = JsResult<JsValue>> + 'static,
 {
     let run = Closure::once_into_js(move || future_to_promise(task));
-    serialize(&inner.ctx, &run)
+    glue::serialize(&inner.ctx, &run)
 }
 
 /// [`queued`] for background work: a failure is reported (`reportError`), never lost.
@@ -584,7 +519,7 @@ fn start_feed(inner: &Rc<Inner>) -> JsResult<()> {
             if consumed < 0 {
                 let failure = get(&inner.ctx, "failure");
                 set(&inner.ctx, "failure", JsValue::NULL);
-                report(&replay_error(&get(&failure, "event"), &get(&failure, "cause")));
+                report(&upcast::replay_error(&get(&failure, "event"), &get(&failure, "cause")));
                 return;
             }
             let task = {
@@ -612,7 +547,7 @@ fn start_feed(inner: &Rc<Inner>) -> JsResult<()> {
         };
         queued_reporting(&inner, task);
     });
-    let feeder = live_feeder(&inner.ctx, on_page.as_ref().unchecked_ref(), on_gap.as_ref().unchecked_ref());
+    let feeder = glue::live_feeder(&inner.ctx, on_page.as_ref().unchecked_ref(), on_gap.as_ref().unchecked_ref());
     let options = Object::new();
     set(&options, "fromPosition", inner.position().next().map_err(|e| to_js(&e))?.as_f64().into());
     let stop = inner.store.subscribe(feeder.into(), options.into())?;

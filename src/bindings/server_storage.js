@@ -1,5 +1,5 @@
 // The Durable Object storage backend of the sync server (src/bindings/server.rs calls
-// these; the key layout and every decision live in src/server/kv.rs). `storage` is a
+// these; the key layout and every decision live in src/server/kv/mod.rs). `storage` is a
 // Durable Object's `ctx.storage`. Values are Uint8Arrays (see kv.rs: never JS strings).
 
 const MAX_KEYS = 128; // Durable Object storage: at most 128 keys per get/put call

@@ -21,8 +21,8 @@
 //! - **Stall watchdog**: pending events that make no progress for `stallMs` while online
 //!   and not paused set `stalled` and emit an `error`, never a silent "connected".
 
-use crate::bindings::js::{get, set};
-use crate::store::indexeddb::sync::failure_to_js;
+use crate::web::glue::{get, set};
+use crate::web::convert::failure_to_js;
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
@@ -32,13 +32,14 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 use super::errors::{invalid, to_js};
-use super::event_store::{Backend, Shared};
+use super::backend::Backend;
+use super::shared::{Shared, SyncHook};
 use super::input::{self, JsResult};
 use crate::event::EventId;
 use crate::outbox::{BatchLimits, Failure, RetryPolicy};
 use crate::protocol::PushEvent;
-use crate::store::SystemEnvironment;
-use crate::sync::fetch::FetchTransport;
+use crate::env::SystemEnvironment;
+use crate::web::fetch::FetchTransport;
 use crate::sync::{ConflictPolicy, SyncEngine, SyncOptions, SyncReport};
 
 /// How conflicts are settled, as the app configured it.
@@ -178,6 +179,16 @@ fn is_online() -> bool {
 fn is_hidden() -> bool {
     let document = get(&global(), "document");
     get(&document, "visibilityState").as_string().as_deref() == Some("hidden")
+}
+
+impl SyncHook for Driver {
+    fn changed(self: Rc<Self>) {
+        Driver::wake(&self);
+    }
+
+    fn closing(self: Rc<Self>) {
+        Driver::stop(&self);
+    }
 }
 
 impl Driver {
@@ -329,7 +340,7 @@ impl Driver {
         if self.may_sync() {
             let env = SystemEnvironment;
             // Sync keeps its outbox in IndexedDB (`open` refuses `sync` with memory).
-            let Backend::IndexedDb(db) = &store.backend else { return };
+            let Backend::IndexedDb(db) = &*store.backend else { return };
             let result = if force { self.engine.run_now(db, &env).await } else { self.engine.run(db, &env).await };
             match result {
                 Ok(report) => self.after_round(&store, report).await,
@@ -426,7 +437,7 @@ impl Driver {
     /// (events to append after the remote ones; `[]`/`null` to drop the local events;
     /// `undefined` to keep it quarantined) settles it.
     async fn resolve_conflicts(&self, store: &Rc<Shared>, resolve: &Function) {
-        let Backend::IndexedDb(db) = &store.backend else { return };
+        let Backend::IndexedDb(db) = &*store.backend else { return };
         let Ok(conflicts) = db.conflict_records().await else { return };
         for conflict in conflicts.iter() {
             let id = get(&conflict, "id").as_f64().unwrap_or(-1.0);
@@ -459,7 +470,7 @@ impl Driver {
 
     /// Re-reads the counters, checks the watchdog and waiters, emits `status`.
     async fn refresh(self: &Rc<Self>, store: &Rc<Shared>) {
-        let Backend::IndexedDb(db) = &store.backend else {
+        let Backend::IndexedDb(db) = &*store.backend else {
             self.emit("status", &self.status_js());
             return;
         };
@@ -496,7 +507,7 @@ impl Driver {
         self.emit("status", &self.status_js());
     }
 
-    async fn check_waiters(&self, db: &crate::store::indexeddb::IndexedDbStore) {
+    async fn check_waiters(&self, db: &crate::web::indexeddb::IndexedDbStore) {
         let waiters: Vec<(EventId, Function)> = self.waiters.borrow().clone();
         if waiters.is_empty() {
             return;
@@ -548,7 +559,7 @@ impl Driver {
             .map(|(_, f, _)| f.clone())
             .collect();
         for listener in listeners {
-            super::js::deliver(&listener, detail);
+            crate::web::glue::deliver(&listener, detail);
         }
     }
 
@@ -594,7 +605,7 @@ impl Driver {
 
 /// A `SyncError` JS error (`name: "SyncError"`, `code`, `status`).
 fn sync_error(failure: &Failure, code: &str) -> JsValue {
-    let error = super::js::make_error("SyncError", &failure.message);
+    let error = crate::web::glue::make_error("SyncError", &failure.message);
     set(&error, "code", code.into());
     set(&error, "status", failure.status.map_or(JsValue::NULL, |s| s.into()));
     error
@@ -619,7 +630,7 @@ fn conflict_events(value: &JsValue) -> Result<Vec<PushEvent<JsValue>>, JsValue> 
         .into_iter()
         .map(|e| PushEvent {
             id: e.id.unwrap_or_else(|| {
-                use crate::store::Environment;
+                use crate::env::Environment;
                 ids.next_id(env.now_ms(), env.random_bytes())
             }),
             event_type: e.event_type,
@@ -643,8 +654,8 @@ impl SyncHandle {
     }
 }
 
-fn idb(store: &Shared) -> Result<&crate::store::indexeddb::IndexedDbStore, JsValue> {
-    match &store.backend {
+fn idb(store: &Shared) -> Result<&crate::web::indexeddb::IndexedDbStore, JsValue> {
+    match &*store.backend {
         Backend::IndexedDb(db) => Ok(db),
         Backend::Memory(_) => Err(invalid("sync", "conflict and dead-letter lists need the IndexedDB storage")),
     }

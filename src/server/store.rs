@@ -7,7 +7,7 @@
 //! preconditions, validation); a store only stores.
 //!
 //! ## Durable Objects (one object per space)
-//! [`KvServerStore`](super::KvServerStore) (`kv.rs`) implements this trait over an
+//! [`KvServerStore`](super::KvServerStore) (`kv/mod.rs`) implements this trait over an
 //! ordered key-value store with the key layout used in Durable Object storage (bounded
 //! values, collision-free keys for any stream id, one atomic compare-and-put per
 //! `append`); `bindings/server.rs` backs it with `ctx.storage`.

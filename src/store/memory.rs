@@ -6,9 +6,9 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
 use super::{
-    check_batch, resolve_retry, Environment, EventStore, Metrics, ReadOptions, StoredAt,
-    StreamInfo, SystemEnvironment,
+    check_batch, resolve_retry, EventStore, Metrics, ReadOptions, StoredAt, StreamInfo,
 };
+use crate::env::{Environment, SystemEnvironment};
 use crate::error::{Error, Result};
 use crate::event::{
     AppendResult, Event, EventId, EventType, ExpectedVersion, IdGenerator, NewEvent, Position,

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::event::{Position, StreamId, Version};
 use crate::outbox::{Attempt, BatchLimits, Failure, OutboxEntry, RetryPolicy};
 use crate::protocol::WireEvent;
-use crate::store::Environment;
+use crate::env::Environment;
 
 /// Tunables of the engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

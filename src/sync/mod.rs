@@ -1,5 +1,5 @@
 //! The sync engine: pushes the outbox to the server and pulls what other devices wrote,
-//! over any [`Transport`] (the browser's `fetch` in `bindings`, a scripted or in-process
+//! over any [`Transport`] (the browser's `fetch` in `web::fetch`, a scripted or in-process
 //! server in native tests) and any [`SyncLocal`] (the local store's sync side).
 //!
 //! ## What it guarantees
@@ -26,8 +26,6 @@
 //! | 408, 5xx, network error, timeout | exponential backoff with full jitter |
 
 mod engine;
-#[cfg(target_arch = "wasm32")]
-pub mod fetch;
 mod plan;
 
 pub use engine::{SyncEngine, SyncOptions, SyncReport};

@@ -1,5 +1,8 @@
-//! JS helpers imported from `js_helpers.js` (see that file for what each does).
+//! The JS the crate imports: the typed `extern` declarations of tidelog's own JS modules
+//! (batch checks, record building, error classes, utilities), and the one pair of
+//! property helpers ([`get`], [`set`]) for objects whose shape the code does not type.
 
+use js_sys::{Array, Function, Promise};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/src/bindings/js_helpers.js")]
@@ -57,6 +60,43 @@ extern "C" {
     /// `structuredClone(value)` where the host has it.
     #[wasm_bindgen(catch, js_name = cloneValue)]
     pub fn clone_value(value: &JsValue) -> Result<JsValue, JsValue>;
+}
+
+/// The fold (`js/fold.js`): upcaster registries, folding pages of records, live feeds.
+#[wasm_bindgen(module = "/src/bindings/js_helpers.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = newUpcasters)]
+    /// A new, empty upcaster registry.
+    pub fn new_upcasters() -> JsValue;
+    #[wasm_bindgen(js_name = addUpcaster)]
+    /// Registers `f` for `event_type` at `from_schema`; false when that step exists.
+    pub fn add_upcaster(registry: &JsValue, event_type: &str, from_schema: u32, f: &Function) -> bool;
+    #[wasm_bindgen(catch, js_name = upcastRecords)]
+    /// Raises read records to their latest schema; throws `{ replayIndex, cause }`.
+    pub fn upcast_records_js(registry: &JsValue, records: &Array) -> Result<Array, JsValue>;
+    #[wasm_bindgen(js_name = newFold)]
+    /// A fold context over `reducer` from `state` (see `js/fold.js` for the fields).
+    pub fn new_fold(
+        reducer: &Function,
+        state: &JsValue,
+        upcasters: &JsValue,
+        to_position: f64,
+        after: f64,
+        streams: &JsValue,
+        skip: bool,
+    ) -> JsValue;
+    #[wasm_bindgen(js_name = foldPage)]
+    /// Folds a page into `ctx`; the records consumed, or -1 on a failure (`ctx.failure`).
+    pub fn fold_page(ctx: &JsValue, records: &Array) -> i32;
+    #[wasm_bindgen(js_name = liveFeeder)]
+    /// A subscriber that folds live events into `ctx` (`on_page` after each, `on_gap` on a gap).
+    pub fn live_feeder(ctx: &JsValue, on_page: &Function, on_gap: &Function) -> Function;
+    #[wasm_bindgen(js_name = serialize)]
+    /// Runs `task` after the previous task of `holder` (one at a time).
+    pub fn serialize(holder: &JsValue, task: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = describeThrown)]
+    /// A short description of a thrown value (for `ReplayError`'s message).
+    pub fn describe_thrown(value: &JsValue) -> String;
 }
 
 /// `target[key]`, `undefined` when the lookup throws (a getter, a proxy).

@@ -16,7 +16,8 @@ use crate::event::{EventType, ExpectedVersion, NewEvent};
 use crate::outbox::RetryPolicy;
 use crate::protocol::{encode_stream_segment, ErrorBody, PushRequest};
 use crate::server::{handle, Config, MemoryServerStore, Request};
-use crate::store::{Environment, EventStore, MemoryStore, ReadOptions};
+use crate::env::Environment;
+use crate::store::{EventStore, MemoryStore, ReadOptions};
 
 
 

@@ -7,7 +7,9 @@ use js_sys::Object;
 use wasm_bindgen::JsValue;
 use web_sys::{IdbDatabase, IdbObjectStoreParameters};
 
-use super::{js_error, request, set, IndexedDbStore};
+use super::IndexedDbStore;
+use crate::web::convert::{js_error, set};
+use crate::web::idb::request;
 use crate::error::{Error, Result};
 use crate::event::Position;
 

@@ -3,21 +3,20 @@
 //! `Authorization` header only (never in a URL), and JSON parsed by the host
 //! (`JSON.parse`), so no JSON library is compiled into the browser build.
 
-use crate::bindings::js::get;
 use std::cell::RefCell;
 
 use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-use super::{classify_push, parse_retry_after, PushOutcome, ReadOutcome, Transport};
-use crate::error::Error;
-use crate::event::{EventId, EventType, Position, StreamId, Version};
+use crate::sync::{classify_push, parse_retry_after, PushOutcome, ReadOutcome, Transport};
+use crate::event::{Position, StreamId, Version};
 use crate::outbox::Failure;
 use crate::protocol::{
-    encode_stream_segment, FeedReadResponse, PushAck, PushEvent, PushResponse, StreamReadResponse, WireEvent,
+    encode_stream_segment, FeedReadResponse, PushEvent, StreamReadResponse,
 };
-use crate::store::indexeddb::sync::push_to_js;
+use crate::web::convert::{events_from_js, number, push_response_from_js, push_to_js};
+use crate::web::glue::get;
 
 /// `fetch` with the sync protocol's headers, against one space's base URL.
 #[derive(Debug)]
@@ -36,67 +35,6 @@ struct HttpAnswer {
 
 fn failure(status: Option<u16>, message: impl Into<String>) -> Failure {
     Failure { status, message: message.into() }
-}
-
-fn number(value: &JsValue, key: &str) -> Result<u64, String> {
-    get(value, key)
-        .as_f64()
-        .and_then(|n| Version::from_f64(n).ok())
-        .map(|v| v.0)
-        .ok_or_else(|| format!("the server's answer has no valid {key}"))
-}
-
-fn text(value: &JsValue, key: &str) -> Result<String, String> {
-    get(value, key).as_string().ok_or_else(|| format!("the server's answer has no {key}"))
-}
-
-fn checked<T>(r: crate::error::Result<T>) -> Result<T, String> {
-    r.map_err(|e: Error| format!("the server sent an invalid value: {e}"))
-}
-
-/// Reads a wire event `{id, stream, version, position, type, data, meta, recordedAt,
-/// schema}` out of parsed JSON.
-pub fn wire_from_js(value: &JsValue) -> Result<WireEvent<JsValue>, String> {
-    let meta = get(value, "meta");
-    Ok(WireEvent {
-        id: checked(EventId::new(text(value, "id")?))?,
-        stream: checked(StreamId::new(text(value, "stream")?))?,
-        version: Version(number(value, "version")?),
-        position: Position(number(value, "position")?),
-        event_type: checked(EventType::new(text(value, "type")?))?,
-        data: get(value, "data"),
-        meta: if meta.is_null() || meta.is_undefined() { None } else { Some(meta) },
-        recorded_at: number(value, "recordedAt").unwrap_or(0),
-        schema: number(value, "schema").map_or(1, |s| u32::try_from(s).unwrap_or(1)),
-    })
-}
-
-fn events_from_js(body: &JsValue) -> Result<Vec<WireEvent<JsValue>>, String> {
-    let events = get(body, "events");
-    let Some(events) = events.dyn_ref::<Array>() else {
-        return Err("the server's answer has no events list".into());
-    };
-    events.iter().map(|e| wire_from_js(&e)).collect()
-}
-
-fn push_response_from_js(body: &JsValue) -> Result<PushResponse, String> {
-    let events = get(body, "events");
-    let Some(events) = events.dyn_ref::<Array>() else {
-        return Err("the server's answer has no events list".into());
-    };
-    Ok(PushResponse {
-        version: Version(number(body, "version")?),
-        events: events
-            .iter()
-            .map(|a| {
-                Ok(PushAck {
-                    id: checked(EventId::new(text(&a, "id")?))?,
-                    version: Version(number(&a, "version")?),
-                    position: Position(number(&a, "position")?),
-                })
-            })
-            .collect::<Result<_, String>>()?,
-    })
 }
 
 fn error_message(answer: &HttpAnswer) -> String {

@@ -14,12 +14,15 @@ use js_sys::{Array, Object, Reflect, JSON};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{IdbDatabase, IdbKeyRange, IdbObjectStoreParameters};
 
-use super::{
-    event_record, js_error, request, set, string_field, version_field, IndexedDbStore, Transaction, EVENTS,
-    HEAD_KEY, META, STREAMS, SYNCED_VERSION,
+use super::{IndexedDbStore, EVENTS, HEAD_KEY, META, STREAMS, SYNCED_VERSION};
+use crate::web::convert::{
+    entry_from_js, entry_to_js, event_record, failure_to_js, js_error, num, push_list, record_to_push, set,
+    string_field, wire_to_js,
 };
-use crate::error::{Error, Result};
-use crate::event::{EventId, EventType, Position, StreamId, Version};
+use crate::web::glue;
+use crate::web::idb::{request, Transaction};
+use crate::error::Result;
+use crate::event::{EventId, Position, StreamId, Version};
 use crate::outbox::{BatchLimits, Failure, OutboxEntry};
 use crate::protocol::{PushEvent, WireEvent};
 use crate::sync::{plan_integration, ConflictPolicy, Integrated, IntegrationPlan, PendingBatch, SyncLocal};
@@ -41,101 +44,6 @@ pub(super) fn create_stores(db: &IdbDatabase) -> Result<()> {
         db.create_object_store_with_optional_parameters(name, &params).map_err(js_error)?;
     }
     Ok(())
-}
-
-fn num(value: &JsValue, field: &str) -> Result<u64> {
-    version_field(value, field)
-}
-
-/// A failure as JS `{ status, message }` (`status` null for network errors).
-pub(crate) fn failure_to_js(failure: &Failure) -> JsValue {
-    let js: JsValue = Object::new().into();
-    crate::bindings::js::set(&js, "status", failure.status.map_or(JsValue::NULL, |s| s.into()));
-    crate::bindings::js::set(&js, "message", failure.message.as_str().into());
-    js
-}
-
-fn failure_from_js(value: &JsValue) -> Option<Failure> {
-    if value.is_null() || value.is_undefined() {
-        return None;
-    }
-    let status = Reflect::get(value, &"status".into()).ok().and_then(|s| s.as_f64()).map(|s| s as u16);
-    let message = Reflect::get(value, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
-    Some(Failure { status, message })
-}
-
-fn entry_to_js(entry: &OutboxEntry) -> Result<JsValue> {
-    let js = Object::new();
-    set(&js, "stream", &entry.stream.as_str().into())?;
-    set(&js, "attempts", &entry.attempts.into())?;
-    set(&js, "nextAttemptAt", &(entry.next_attempt_at as f64).into())?;
-    set(&js, "leaseUntil", &entry.lease_until.map_or(JsValue::NULL, |t| (t as f64).into()))?;
-    set(&js, "lastError", &entry.last_error.as_ref().map_or(JsValue::NULL, failure_to_js))?;
-    Ok(js.into())
-}
-
-fn entry_from_js(stream: StreamId, value: &JsValue) -> OutboxEntry {
-    let mut entry = OutboxEntry::new(stream);
-    if value.is_undefined() || value.is_null() {
-        return entry;
-    }
-    let number = |k: &str| Reflect::get(value, &k.into()).ok().and_then(|v| v.as_f64());
-    entry.attempts = number("attempts").unwrap_or(0.0) as u32;
-    entry.next_attempt_at = number("nextAttemptAt").unwrap_or(0.0) as u64;
-    entry.lease_until = number("leaseUntil").map(|t| t as u64);
-    entry.last_error = Reflect::get(value, &"lastError".into()).ok().as_ref().and_then(failure_from_js);
-    entry
-}
-
-/// A stored record as a push event (the wire shape minus stream/version/position).
-pub(crate) fn record_to_push(record: &JsValue) -> Result<PushEvent<JsValue>> {
-    let corrupt = |e: Error| Error::storage("DataError", format!("stored event is malformed: {e}"));
-    let meta = Reflect::get(record, &"meta".into()).map_err(js_error)?;
-    Ok(PushEvent {
-        id: EventId::new(string_field(record, "id")?).map_err(corrupt)?,
-        event_type: EventType::new(string_field(record, "type")?).map_err(corrupt)?,
-        data: Reflect::get(record, &"data".into()).map_err(js_error)?,
-        meta: if meta.is_null() || meta.is_undefined() { None } else { Some(meta) },
-        recorded_at: num(record, "recordedAt")?,
-        schema: num(record, "schema")?.try_into().unwrap_or(1),
-    })
-}
-
-/// A push event as a plain JS object `{ id, type, data, meta, recordedAt, schema }`.
-pub(crate) fn push_to_js(event: &PushEvent<JsValue>) -> Result<JsValue> {
-    let js = Object::new();
-    set(&js, "id", &event.id.as_str().into())?;
-    set(&js, "type", &event.event_type.as_str().into())?;
-    set(&js, "data", &event.data)?;
-    set(&js, "meta", event.meta.as_ref().unwrap_or(&JsValue::NULL))?;
-    set(&js, "recordedAt", &(event.recorded_at as f64).into())?;
-    set(&js, "schema", &event.schema.into())?;
-    Ok(js.into())
-}
-
-/// Push events as a JS array of `{ id, type, data, meta, recordedAt, schema }`.
-fn push_list(events: &[PushEvent<JsValue>]) -> Result<Array> {
-    let list = Array::new();
-    for event in events {
-        list.push(&push_to_js(event)?);
-    }
-    Ok(list)
-}
-
-/// A wire event as a JS object in the public event shape (server version/position).
-pub(crate) fn wire_to_js(event: &WireEvent<JsValue>) -> Result<JsValue> {
-    let record = event_record(
-        &event.id,
-        &event.stream.as_str().into(),
-        event.version,
-        event.position,
-        &event.event_type,
-        &event.data,
-        event.meta.as_ref(),
-        &(event.recorded_at as f64).into(),
-        event.schema,
-    )?;
-    Ok(record.into())
 }
 
 /// Approximate JSON size of a record's payloads (for batching by bytes).
@@ -163,7 +71,7 @@ fn record_bytes(records: impl Iterator<Item = JsValue>) -> f64 {
         .map(|r| {
             let data = Reflect::get(&r, &"data".into()).unwrap_or(JsValue::UNDEFINED);
             let meta = Reflect::get(&r, &"meta".into()).unwrap_or(JsValue::NULL);
-            crate::bindings::js::payload_size(&data, &meta)
+            glue::payload_size(&data, &meta)
         })
         .fold(0.0, |a, b| a + b)
 }
@@ -172,7 +80,7 @@ fn record_bytes(records: impl Iterator<Item = JsValue>) -> f64 {
 fn push_bytes(events: &[PushEvent<JsValue>]) -> f64 {
     events
         .iter()
-        .map(|e| crate::bindings::js::payload_size(&e.data, e.meta.as_ref().unwrap_or(&JsValue::NULL)))
+        .map(|e| glue::payload_size(&e.data, e.meta.as_ref().unwrap_or(&JsValue::NULL)))
         .fold(0.0, |a, b| a + b)
 }
 

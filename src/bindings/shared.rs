@@ -1,0 +1,140 @@
+//! What every JS object of one open store shares ([`Shared`]): the [`Backend`], the live
+//! subscriptions, the cross-tab channel, the replay state and a hook to the sync driver.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use web_sys::{BroadcastChannel, MessageEvent};
+
+use super::backend::Backend;
+use super::errors::to_js;
+use super::input::JsResult;
+use super::subscribe::{self, Subscriptions};
+use crate::error::Error;
+use crate::event::Position;
+use crate::web::glue;
+
+/// What `Shared` needs of the sync driver (`sync.rs`), without knowing it.
+pub(super) trait SyncHook {
+    /// Something changed (an append, another tab's commit): push or refresh the status.
+    fn changed(self: Rc<Self>);
+    /// The store is closing: stop every trigger and timer.
+    fn closing(self: Rc<Self>);
+}
+
+/// Per-store state of the replay engine: the upcaster registry (a JS object the fold in
+/// `js/fold.js` reads) and, for the memory backend, the projection snapshots.
+pub(super) struct ReplayState {
+    /// The upcaster registry.
+    pub(super) upcasters: JsValue,
+    /// Projection snapshots of a memory store, by projection name.
+    pub(super) snapshots: RefCell<HashMap<String, JsValue>>,
+}
+
+/// What the JS objects of one open store share.
+pub(super) struct Shared {
+    pub(super) backend: Rc<Backend>,
+    /// The live subscriptions and their pump (`subscribe.rs`).
+    pub(super) subscriptions: Rc<Subscriptions>,
+    /// `tidelog:<database name>`: every store of the database posts to it after a commit.
+    channel: Option<BroadcastChannel>,
+    on_message: RefCell<Option<Closure<dyn FnMut(MessageEvent)>>>,
+    /// Upcasters and in-memory snapshots of the replay engine (`replay.rs`).
+    pub(super) replay: ReplayState,
+    /// The sync driver, when the store was opened with a `sync` option (`sync.rs`).
+    pub(super) sync: RefCell<Option<Rc<dyn SyncHook>>>,
+}
+
+impl Shared {
+    /// The shared state of a store over `backend`; IndexedDB stores listen to the other
+    /// tabs' commits on the database's channel.
+    pub(super) fn new(name: &str, backend: Backend) -> Rc<Shared> {
+        let channel = match &backend {
+            Backend::IndexedDb(_) => BroadcastChannel::new(&format!("tidelog:{name}")).ok(),
+            Backend::Memory(_) => None,
+        };
+        let shared = Rc::new(Shared {
+            backend: Rc::new(backend),
+            subscriptions: Rc::default(),
+            channel,
+            on_message: RefCell::default(),
+            replay: ReplayState { upcasters: glue::new_upcasters(), snapshots: RefCell::default() },
+            sync: RefCell::default(),
+        });
+        if let Some(channel) = &shared.channel {
+            let weak = Rc::downgrade(&shared);
+            let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |_| {
+                if let Some(shared) = weak.upgrade() {
+                    // Another tab appended or synced: subscribers re-read from their
+                    // cursors; the syncing tab pushes, the others refresh their status.
+                    shared.wake_subscribers();
+                    shared.wake_sync();
+                }
+            });
+            channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            *shared.on_message.borrow_mut() = Some(on_message);
+        }
+        shared
+    }
+
+    /// Whether the store was closed.
+    pub(super) fn closed(&self) -> bool {
+        self.backend.closed()
+    }
+
+    /// `ClosedError` once the store is closed.
+    pub(super) fn check_open(&self) -> JsResult<()> {
+        if self.closed() {
+            return Err(to_js(&Error::Closed));
+        }
+        Ok(())
+    }
+
+    /// Tells this store's subscribers and every other tab's that the log changed (the
+    /// message is a hint: they re-read from their cursors).
+    pub(super) fn notify_changed(self: &Rc<Self>) {
+        if let Some(channel) = &self.channel {
+            let _ = channel.post_message(&JsValue::from_str("changed"));
+        }
+        self.wake_subscribers();
+    }
+
+    /// After this store's own append: other tabs and workers re-read from their cursors
+    /// (the message is a hint), this store's subscribers and the sync driver wake.
+    pub(super) fn notify_appended(self: &Rc<Self>, last: Position) {
+        if let Some(channel) = &self.channel {
+            let _ = channel.post_message(&last.as_f64().into());
+        }
+        self.wake_subscribers();
+        self.wake_sync();
+    }
+
+    /// Wakes the subscription pump.
+    pub(super) fn wake_subscribers(&self) {
+        subscribe::wake(&self.backend, &self.subscriptions);
+    }
+
+    /// Wakes the sync driver, if there is one.
+    pub(super) fn wake_sync(&self) {
+        let driver = self.sync.borrow().clone();
+        if let Some(driver) = driver {
+            driver.changed();
+        }
+    }
+
+    /// Stops everything: the sync driver, the subscriptions, the channel, the backend.
+    pub(super) fn close(&self) {
+        if let Some(driver) = self.sync.borrow_mut().take() {
+            driver.closing();
+        }
+        self.subscriptions.stop_all();
+        if let Some(channel) = &self.channel {
+            channel.set_onmessage(None);
+            channel.close();
+        }
+        self.on_message.borrow_mut().take();
+        self.backend.close();
+    }
+}

@@ -1,0 +1,116 @@
+//! Live subscriptions (`store.subscribe`): each subscriber keeps a cursor (the next
+//! position it wants). A single "pump" task reads the log from the lowest cursor in pages
+//! and hands each event to every subscriber whose cursor it reaches, so delivery is in
+//! position order, never twice, and never skips an event, whoever wrote it. The pump is
+//! woken by this store's own appends and, across tabs and workers, by the database's
+//! `BroadcastChannel` (see `shared.rs`, which owns a store's [`Subscriptions`]).
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use js_sys::{Function, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use super::backend::Backend;
+use super::errors::to_js;
+use super::input::JsResult;
+use crate::event::Position;
+use crate::web::glue;
+
+/// Events read per page by the subscription pump.
+const PUMP_PAGE: usize = 256;
+
+/// One subscriber.
+pub(super) struct Subscription {
+    callback: Function,
+    active: Rc<Cell<bool>>,
+    /// Next position this subscriber wants; `None` until the pump reads the head.
+    cursor: Cell<Option<Position>>,
+}
+
+/// A store's subscribers and the state of its pump.
+#[derive(Default)]
+pub(super) struct Subscriptions {
+    list: RefCell<Vec<Rc<Subscription>>>,
+    pumping: Cell<bool>,
+    woken: Cell<bool>,
+}
+
+impl Subscriptions {
+    /// Stops every subscriber (the store is closing).
+    pub(super) fn stop_all(&self) {
+        for s in self.list.borrow_mut().drain(..) {
+            s.active.set(false);
+        }
+    }
+}
+
+/// Adds a subscriber from `cursor` (`None`: from the next event appended) and returns the
+/// function that stops it.
+pub(super) fn add(backend: &Rc<Backend>, subs: &Rc<Subscriptions>, callback: Function, cursor: Option<Position>) -> Function {
+    let active = Rc::new(Cell::new(true));
+    subs.list.borrow_mut().push(Rc::new(Subscription { callback, active: active.clone(), cursor: Cell::new(cursor) }));
+    wake(backend, subs);
+    let stop = Closure::<dyn FnMut()>::new(move || active.set(false));
+    stop.into_js_value().unchecked_into()
+}
+
+/// Wakes the subscription pump (coalescing: a wake during a pump run causes one more run).
+pub(super) fn wake(backend: &Rc<Backend>, subs: &Rc<Subscriptions>) {
+    if subs.list.borrow().is_empty() {
+        return;
+    }
+    subs.woken.set(true);
+    if subs.pumping.replace(true) {
+        return;
+    }
+    let (backend, subs) = (backend.clone(), subs.clone());
+    wasm_bindgen_futures::spawn_local(async move {
+        while subs.woken.replace(false) {
+            if let Err(error) = pump(&backend, &subs).await {
+                if backend.closed() {
+                    break;
+                }
+                // Surface, never swallow: the next wake retries from the same cursors.
+                web_sys::console::error_2(&"tidelog: subscription delivery failed".into(), &error);
+            }
+        }
+        subs.pumping.set(false);
+    });
+}
+
+async fn pump(backend: &Backend, subs: &Subscriptions) -> JsResult<()> {
+    loop {
+        let subscriptions: Vec<Rc<Subscription>> = {
+            let mut all = subs.list.borrow_mut();
+            all.retain(|s| s.active.get());
+            all.clone()
+        };
+        if subscriptions.is_empty() || backend.closed() {
+            return Ok(());
+        }
+        if subscriptions.iter().any(|s| s.cursor.get().is_none()) {
+            let next = backend.head_position().await?.next().map_err(|e| to_js(&e))?;
+            for s in &subscriptions {
+                if s.cursor.get().is_none() {
+                    s.cursor.set(Some(next));
+                }
+            }
+        }
+        let from = subscriptions.iter().filter_map(|s| s.cursor.get()).min().unwrap_or_default();
+        let page = backend.read_all(from, PUMP_PAGE).await?;
+        for record in page.iter() {
+            let position = Reflect::get(&record, &"position".into())?.as_f64().unwrap_or(0.0) as u64;
+            for s in &subscriptions {
+                if s.active.get() && s.cursor.get().is_some_and(|c| c.0 <= position) {
+                    s.cursor.set(Some(Position(position + 1)));
+                    glue::deliver(&s.callback, &record);
+                }
+            }
+        }
+        if (page.length() as usize) < PUMP_PAGE {
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! The one place where JS values and Rust values meet, for the platform layer and the
+//! bindings alike: caught JS exceptions -> [`Error`], stored IndexedDB records <-> events,
+//! wire events, push events, outbox entries and failures <-> JS objects, and the JSON the
+//! fetch transport parses. Records are built by one JS call (`makeRecord`), so every
+//! record has the same shape (hidden class).
+
+use js_sys::Reflect;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::DomException;
+
+use crate::error::Error;
+
+#[cfg(feature = "client")]
+mod records;
+#[cfg(feature = "client")]
+pub use records::*;
+
+/// Turns a caught JS exception into a typed error, keeping a `DOMException`'s name and
+/// message.
+pub fn js_error(value: JsValue) -> Error {
+    if let Some(dom) = value.dyn_ref::<DomException>() {
+        return dom_error(dom);
+    }
+    let name = Reflect::get(&value, &"name".into()).ok().and_then(|v| v.as_string());
+    let message = Reflect::get(&value, &"message".into()).ok().and_then(|v| v.as_string());
+    match (name, message) {
+        (Some(name), Some(message)) => Error::storage(name, message),
+        (name, None) if value.as_string().is_some() => {
+            Error::storage(name.unwrap_or_else(|| "Error".into()), value.as_string().unwrap_or_default())
+        }
+        _ => Error::storage("Error", format!("{value:?}")),
+    }
+}
+
+pub(crate) fn dom_error(dom: &DomException) -> Error {
+    let (name, message) = (dom.name(), dom.message());
+    if name == "QuotaExceededError" {
+        Error::QuotaExceeded { message }
+    } else {
+        Error::storage(name, message)
+    }
+}

@@ -1,0 +1,319 @@
+//! The client's conversions (feature `client`): records, events, outbox entries, the
+//! server's JSON answers, and what the store API resolves to.
+
+use js_sys::{Array, Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+
+use super::js_error;
+use crate::error::{Error, Result};
+use crate::event::{AppendResult, Event, EventId, EventType, Position, StreamId, Version};
+use crate::outbox::{Failure, OutboxEntry};
+use crate::protocol::{PushAck, PushEvent, PushResponse, WireEvent};
+use crate::store::{Metrics, StreamInfo};
+use crate::web::glue::{self, get};
+use crate::web::indexeddb::SYNCED_VERSION;
+
+pub(crate) trait AsF64Js {
+    fn as_f64_js(self) -> JsValue;
+}
+impl AsF64Js for u64 {
+    fn as_f64_js(self) -> JsValue {
+        JsValue::from_f64(self as f64)
+    }
+}
+
+/// `target[key] = value`, as a typed error when the host refuses.
+pub(crate) fn set(target: &Object, key: &str, value: &JsValue) -> Result<()> {
+    Reflect::set(target, &JsValue::from_str(key), value).map(drop).map_err(js_error)
+}
+
+/// Builds the stored (and public) record of one event, in one call to JS (`makeRecord`:
+/// an object literal, so every record has the same shape).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn event_record(
+    id: &EventId,
+    stream: &JsValue,
+    version: Version,
+    position: Position,
+    event_type: &EventType,
+    data: &JsValue,
+    meta: Option<&JsValue>,
+    recorded_at: &JsValue,
+    schema: u32,
+) -> Result<Object> {
+    Ok(glue::make_record(
+        position.as_f64(),
+        id.as_str(),
+        stream,
+        version.as_f64(),
+        event_type.as_str(),
+        data,
+        meta.unwrap_or(&JsValue::NULL),
+        recorded_at,
+        schema,
+    ))
+}
+
+/// Reads a numeric field of a record that may be absent (`undefined` record: 0).
+pub(crate) fn version_field(record: &JsValue, field: &str) -> Result<u64> {
+    if record.is_undefined() || record.is_null() {
+        return Ok(0);
+    }
+    let value = Reflect::get(record, &field.into()).map_err(js_error)?;
+    value
+        .as_f64()
+        .and_then(|v| Version::from_f64(v).ok())
+        .map(|v| v.0)
+        .ok_or_else(|| Error::storage("DataError", format!("stored record has no valid {field}")))
+}
+
+/// A stream record's `syncedVersion`; records written before schema 3 have none (0).
+pub(crate) fn synced_version_field(record: &JsValue) -> Result<u64> {
+    let present = !record.is_undefined()
+        && !record.is_null()
+        && Reflect::get(record, &SYNCED_VERSION.into()).is_ok_and(|v| !v.is_undefined());
+    if present {
+        version_field(record, SYNCED_VERSION)
+    } else {
+        Ok(0)
+    }
+}
+
+pub(crate) fn string_field(record: &JsValue, field: &str) -> Result<String> {
+    Reflect::get(record, &field.into())
+        .ok()
+        .and_then(|v| v.as_string())
+        .ok_or_else(|| Error::storage("DataError", format!("stored event has no {field}")))
+}
+
+/// Converts a stored record into a typed event (for Rust callers; JS gets the records).
+pub fn record_to_event(record: &JsValue) -> Result<Event<JsValue>> {
+    let corrupt = |e: Error| Error::storage("DataError", format!("stored event is malformed: {e}"));
+    let meta = Reflect::get(record, &"meta".into()).map_err(js_error)?;
+    let recorded_at = Reflect::get(record, &"recordedAt".into())
+        .map_err(js_error)?
+        .as_f64()
+        .unwrap_or(0.0);
+    Ok(Event {
+        id: EventId::new(string_field(record, "id")?).map_err(corrupt)?,
+        stream: StreamId::new(string_field(record, "stream")?).map_err(corrupt)?,
+        version: Version(version_field(record, "version")?),
+        position: Position(version_field(record, "position")?),
+        event_type: EventType::new(string_field(record, "type")?).map_err(corrupt)?,
+        data: Reflect::get(record, &"data".into()).map_err(js_error)?,
+        meta: if meta.is_null() || meta.is_undefined() { None } else { Some(meta) },
+        recorded_at: recorded_at.max(0.0) as u64,
+        schema: version_field(record, "schema")?.try_into().unwrap_or(u32::MAX),
+    })
+}
+
+pub(crate) fn records_to_events(records: &Array) -> Result<Vec<Event<JsValue>>> {
+    records.iter().map(|r| record_to_event(&r)).collect()
+}
+
+// ---- the sync side: failures, outbox entries, push and wire events ----------------------
+
+/// A numeric field of a stored record (absent record: 0).
+pub(crate) fn num(value: &JsValue, field: &str) -> Result<u64> {
+    version_field(value, field)
+}
+
+/// A failure as JS `{ status, message }` (`status` null for network errors).
+pub(crate) fn failure_to_js(failure: &Failure) -> JsValue {
+    let js: JsValue = Object::new().into();
+    glue::set(&js, "status", failure.status.map_or(JsValue::NULL, |s| s.into()));
+    glue::set(&js, "message", failure.message.as_str().into());
+    js
+}
+
+pub(crate) fn failure_from_js(value: &JsValue) -> Option<Failure> {
+    if value.is_null() || value.is_undefined() {
+        return None;
+    }
+    let status = Reflect::get(value, &"status".into()).ok().and_then(|s| s.as_f64()).map(|s| s as u16);
+    let message = Reflect::get(value, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
+    Some(Failure { status, message })
+}
+
+/// An outbox entry as its stored record.
+pub(crate) fn entry_to_js(entry: &OutboxEntry) -> Result<JsValue> {
+    let js = Object::new();
+    set(&js, "stream", &entry.stream.as_str().into())?;
+    set(&js, "attempts", &entry.attempts.into())?;
+    set(&js, "nextAttemptAt", &(entry.next_attempt_at as f64).into())?;
+    set(&js, "leaseUntil", &entry.lease_until.map_or(JsValue::NULL, |t| (t as f64).into()))?;
+    set(&js, "lastError", &entry.last_error.as_ref().map_or(JsValue::NULL, failure_to_js))?;
+    Ok(js.into())
+}
+
+/// An outbox entry from its stored record (defaults where absent).
+pub(crate) fn entry_from_js(stream: StreamId, value: &JsValue) -> OutboxEntry {
+    let mut entry = OutboxEntry::new(stream);
+    if value.is_undefined() || value.is_null() {
+        return entry;
+    }
+    let number = |k: &str| Reflect::get(value, &k.into()).ok().and_then(|v| v.as_f64());
+    entry.attempts = number("attempts").unwrap_or(0.0) as u32;
+    entry.next_attempt_at = number("nextAttemptAt").unwrap_or(0.0) as u64;
+    entry.lease_until = number("leaseUntil").map(|t| t as u64);
+    entry.last_error = Reflect::get(value, &"lastError".into()).ok().as_ref().and_then(failure_from_js);
+    entry
+}
+
+/// A stored record as a push event (the wire shape minus stream/version/position).
+pub(crate) fn record_to_push(record: &JsValue) -> Result<PushEvent<JsValue>> {
+    let corrupt = |e: Error| Error::storage("DataError", format!("stored event is malformed: {e}"));
+    let meta = Reflect::get(record, &"meta".into()).map_err(js_error)?;
+    Ok(PushEvent {
+        id: EventId::new(string_field(record, "id")?).map_err(corrupt)?,
+        event_type: EventType::new(string_field(record, "type")?).map_err(corrupt)?,
+        data: Reflect::get(record, &"data".into()).map_err(js_error)?,
+        meta: if meta.is_null() || meta.is_undefined() { None } else { Some(meta) },
+        recorded_at: num(record, "recordedAt")?,
+        schema: num(record, "schema")?.try_into().unwrap_or(1),
+    })
+}
+
+/// A push event as a plain JS object `{ id, type, data, meta, recordedAt, schema }`.
+pub(crate) fn push_to_js(event: &PushEvent<JsValue>) -> Result<JsValue> {
+    let js = Object::new();
+    set(&js, "id", &event.id.as_str().into())?;
+    set(&js, "type", &event.event_type.as_str().into())?;
+    set(&js, "data", &event.data)?;
+    set(&js, "meta", event.meta.as_ref().unwrap_or(&JsValue::NULL))?;
+    set(&js, "recordedAt", &(event.recorded_at as f64).into())?;
+    set(&js, "schema", &event.schema.into())?;
+    Ok(js.into())
+}
+
+/// Push events as a JS array of `{ id, type, data, meta, recordedAt, schema }`.
+pub(crate) fn push_list(events: &[PushEvent<JsValue>]) -> Result<Array> {
+    let list = Array::new();
+    for event in events {
+        list.push(&push_to_js(event)?);
+    }
+    Ok(list)
+}
+
+/// A wire event as a JS object in the public event shape (server version/position).
+pub(crate) fn wire_to_js(event: &WireEvent<JsValue>) -> Result<JsValue> {
+    let record = event_record(
+        &event.id,
+        &event.stream.as_str().into(),
+        event.version,
+        event.position,
+        &event.event_type,
+        &event.data,
+        event.meta.as_ref(),
+        &(event.recorded_at as f64).into(),
+        event.schema,
+    )?;
+    Ok(record.into())
+}
+
+
+// ---- the server's JSON answers, as parsed by the host (`JSON.parse`) ------------------------
+
+/// A whole-number field of parsed JSON.
+pub(crate) fn number(value: &JsValue, key: &str) -> Result<u64, String> {
+    get(value, key)
+        .as_f64()
+        .and_then(|n| Version::from_f64(n).ok())
+        .map(|v| v.0)
+        .ok_or_else(|| format!("the server's answer has no valid {key}"))
+}
+
+/// A string field of parsed JSON.
+pub(crate) fn text(value: &JsValue, key: &str) -> Result<String, String> {
+    get(value, key).as_string().ok_or_else(|| format!("the server's answer has no {key}"))
+}
+
+/// A validation error of a value the server sent, as the transport's message.
+pub(crate) fn checked<T>(r: crate::error::Result<T>) -> Result<T, String> {
+    r.map_err(|e: Error| format!("the server sent an invalid value: {e}"))
+}
+
+/// Reads a wire event `{id, stream, version, position, type, data, meta, recordedAt,
+/// schema}` out of parsed JSON.
+pub fn wire_from_js(value: &JsValue) -> Result<WireEvent<JsValue>, String> {
+    let meta = get(value, "meta");
+    Ok(WireEvent {
+        id: checked(EventId::new(text(value, "id")?))?,
+        stream: checked(StreamId::new(text(value, "stream")?))?,
+        version: Version(number(value, "version")?),
+        position: Position(number(value, "position")?),
+        event_type: checked(EventType::new(text(value, "type")?))?,
+        data: get(value, "data"),
+        meta: if meta.is_null() || meta.is_undefined() { None } else { Some(meta) },
+        recorded_at: number(value, "recordedAt").unwrap_or(0),
+        schema: number(value, "schema").map_or(1, |s| u32::try_from(s).unwrap_or(1)),
+    })
+}
+
+/// The `events` list of a read answer.
+pub(crate) fn events_from_js(body: &JsValue) -> Result<Vec<WireEvent<JsValue>>, String> {
+    let events = get(body, "events");
+    let Some(events) = events.dyn_ref::<Array>() else {
+        return Err("the server's answer has no events list".into());
+    };
+    events.iter().map(|e| wire_from_js(&e)).collect()
+}
+
+/// A push answer `{ version, events: [{ id, version, position }] }`.
+pub(crate) fn push_response_from_js(body: &JsValue) -> Result<PushResponse, String> {
+    let events = get(body, "events");
+    let Some(events) = events.dyn_ref::<Array>() else {
+        return Err("the server's answer has no events list".into());
+    };
+    Ok(PushResponse {
+        version: Version(number(body, "version")?),
+        events: events
+            .iter()
+            .map(|a| {
+                Ok(PushAck {
+                    id: checked(EventId::new(text(&a, "id")?))?,
+                    version: Version(number(&a, "version")?),
+                    position: Position(number(&a, "position")?),
+                })
+            })
+            .collect::<Result<_, String>>()?,
+    })
+}
+
+
+// ---- what the store API resolves to ----------------------------------------------------------
+
+/// An append's result `{ stream, firstVersion, lastVersion, firstPosition, lastPosition }`.
+pub fn append_result_to_js(result: &AppendResult) -> JsValue {
+    let js = Object::new();
+    glue::set(&js, "stream", result.stream.as_str().into());
+    glue::set(&js, "firstVersion", result.first_version.as_f64().into());
+    glue::set(&js, "lastVersion", result.last_version.as_f64().into());
+    glue::set(&js, "firstPosition", result.first_position.as_f64().into());
+    glue::set(&js, "lastPosition", result.last_position.as_f64().into());
+    js.into()
+}
+
+/// The store's counters `{ appends, eventsWritten, bytesWritten, idempotentAppends,
+/// conflicts, reads, eventsRead }`.
+pub fn metrics_to_js(m: Metrics) -> JsValue {
+    let js = Object::new();
+    glue::set(&js, "appends", (m.appends as f64).into());
+    glue::set(&js, "eventsWritten", (m.events_written as f64).into());
+    glue::set(&js, "bytesWritten", (m.bytes_written as f64).into());
+    glue::set(&js, "idempotentAppends", (m.idempotent_appends as f64).into());
+    glue::set(&js, "conflicts", (m.conflicts as f64).into());
+    glue::set(&js, "reads", (m.reads as f64).into());
+    glue::set(&js, "eventsRead", (m.events_read as f64).into());
+    js.into()
+}
+
+/// One entry of `streams()`: `{ stream, version, lastPosition, syncedVersion }`.
+pub fn stream_info_to_js(s: &StreamInfo) -> JsValue {
+    let js = Object::new();
+    glue::set(&js, "stream", s.stream.as_str().into());
+    glue::set(&js, "version", s.version.as_f64().into());
+    glue::set(&js, "lastPosition", s.last_position.as_f64().into());
+    glue::set(&js, "syncedVersion", s.synced_version.as_f64().into());
+    js.into()
+}

@@ -1,0 +1,202 @@
+//! Appending: one readwrite transaction per batch over `events`, `streams` and `meta`.
+//! Read the stream head and the log head, check the expected version, add every record
+//! (built and added by one JS call, `addRecords`), write both heads, wait for `complete`.
+//! Idempotency costs nothing on the happy path: the unique `by_id` index refuses a stored
+//! id, the transaction aborts with `ConstraintError`, and only then are the ids looked up
+//! to return the original result.
+
+use js_sys::{Array, Object, Reflect};
+use wasm_bindgen::JsValue;
+
+use super::{outbox, IndexedDbStore, JsBatch, BY_ID, EVENTS, HEAD_KEY, META, STREAMS, SYNCED_VERSION};
+use crate::env::{fill_random, Environment};
+use crate::error::{Error, Result};
+use crate::event::{AppendResult, EventId, ExpectedVersion, NewEvent, Position, StreamId, Version};
+use crate::store::{check_batch_ids, resolve_retry, StoredAt};
+use crate::web::convert::{js_error, record_to_event, set, synced_version_field, version_field};
+use crate::web::glue;
+use crate::web::idb::{request, Transaction};
+
+impl IndexedDbStore {
+    /// Appends JS-valued events (the [`EventStore::append`] path for Rust callers);
+    /// `bytes` is the caller's payload size estimate (for metrics and the outbox).
+    pub async fn append_events(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent<JsValue>>,
+        bytes: u64,
+    ) -> Result<AppendResult> {
+        let list = Array::new();
+        let mut ids = Vec::with_capacity(events.len());
+        for event in events {
+            let js = Object::new();
+            set(&js, "type", &event.event_type.as_str().into())?;
+            set(&js, "data", &event.data)?;
+            set(&js, "meta", event.meta.as_ref().unwrap_or(&JsValue::NULL))?;
+            set(&js, "schema", &event.schema.into())?;
+            list.push(&js);
+            ids.push(event.id);
+        }
+        self.append_batch(stream, expected, JsBatch { events: list, ids }, bytes).await
+    }
+
+    /// Appends a checked batch in one readwrite transaction: reads the stream head and
+    /// the log head, checks the expected version, adds every record (built and added by
+    /// one JS call, `addRecords`), writes both heads. All or nothing.
+    pub async fn append_batch(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        batch: JsBatch,
+        bytes: u64,
+    ) -> Result<AppendResult> {
+        let JsBatch { events, ids } = batch;
+        check_batch_ids(&mut ids.iter().map(Option::as_ref), ids.len())?;
+        if events.length() as usize != ids.len() {
+            return Err(Error::invalid("events", "the batch and its ids differ in length"));
+        }
+        let tx = self.begin(&[EVENTS, STREAMS, META], true)?;
+        let (events_store, streams_store, meta_store) =
+            (tx.store(EVENTS)?, tx.store(STREAMS)?, tx.store(META)?);
+        let stream_key = JsValue::from_str(stream.as_str());
+        let head = request(streams_store.get(&stream_key))?;
+        let global = request(meta_store.get(&HEAD_KEY.into()))?;
+        let head_record = head.await?;
+        let head = version_field(&head_record, "version")?;
+        // The synced prefix is kept as it is: the new events are pending (in the outbox)
+        // by being past it, written in this same transaction.
+        let synced = synced_version_field(&head_record)?;
+        let pending_bytes = outbox::pending_bytes_field(&head_record);
+        let global = version_field(&global.await?, "position")?;
+        let (head, global) = (Version(head), Position(global));
+
+        if !expected.accepts(head) {
+            // A retry of a stored batch answers with the original result, even though
+            // the stream has moved on.
+            if ids.iter().any(Option::is_some) {
+                let found = self.lookup_ids(&tx, &ids).await?;
+                if let Some(original) = resolve_retry(stream, &ids, &found)? {
+                    tx.abort();
+                    self.metrics.borrow_mut().idempotent_appends += 1;
+                    return Ok(original);
+                }
+            }
+            tx.abort();
+            self.metrics.borrow_mut().conflicts += 1;
+            return Err(Error::VersionConflict { stream: stream.clone(), expected, actual: head });
+        }
+
+        let count = ids.len() as u64;
+        let result = AppendResult {
+            stream: stream.clone(),
+            first_version: head.next()?,
+            last_version: head.plus(count)?,
+            first_position: global.next()?,
+            last_position: global.plus(count)?,
+        };
+        let now = self.env.now_ms();
+        // Ids the caller did not give: UUIDv7 from one draw of random bytes per batch.
+        let missing = ids.iter().filter(|id| id.is_none()).count();
+        let mut random = vec![0u8; missing * 10];
+        fill_random(&mut random);
+        let mut random = random.chunks_exact(10);
+        let mut generator = self.ids.borrow_mut();
+        let ids: Vec<Option<EventId>> = ids
+            .into_iter()
+            .map(|id| {
+                Some(id.unwrap_or_else(|| {
+                    let mut bytes = [0u8; 10];
+                    if let Some(chunk) = random.next() {
+                        bytes.copy_from_slice(chunk);
+                    }
+                    generator.next_id(now, bytes)
+                }))
+            })
+            .collect();
+        drop(generator);
+        let id_list: Array = ids.iter().map(|id| JsValue::from_str(id.as_ref().map_or("", EventId::as_str))).collect();
+        let refused = glue::add_records(
+            &events_store,
+            &events,
+            &id_list,
+            stream.as_str(),
+            result.first_version.as_f64(),
+            result.first_position.as_f64(),
+            now as f64,
+        );
+        if !refused.is_null() && !refused.is_undefined() {
+            tx.abort();
+            // As a whole number: float formatting would pull ~15 KB into the wasm.
+            let index = Reflect::get(&refused, &"index".into()).ok().and_then(|i| i.as_f64()).unwrap_or(0.0) as u64;
+            let error = Reflect::get(&refused, &"error".into()).unwrap_or(JsValue::UNDEFINED);
+            return Err(match js_error(error) {
+                Error::Storage { name, message } if name == "DataCloneError" => {
+                    Error::invalid(format!("events[{index}].data"), format!("cannot be stored: {message}"))
+                }
+                other => other,
+            });
+        }
+        let head_record = Object::new();
+        set(&head_record, "stream", &stream_key)?;
+        set(&head_record, "version", &result.last_version.as_f64().into())?;
+        set(&head_record, "lastPosition", &result.last_position.as_f64().into())?;
+        set(&head_record, SYNCED_VERSION, &(synced as f64).into())?;
+        set(&head_record, outbox::PENDING_BYTES, &(pending_bytes + bytes as f64).into())?;
+        streams_store.put(&head_record).map_err(js_error)?;
+        let global_record = Object::new();
+        set(&global_record, "position", &result.last_position.as_f64().into())?;
+        meta_store.put_with_key(&global_record, &HEAD_KEY.into()).map_err(js_error)?;
+
+        match tx.commit().await {
+            Ok(()) => {
+                let mut metrics = self.metrics.borrow_mut();
+                metrics.appends += 1;
+                metrics.events_written += count;
+                metrics.bytes_written += bytes;
+                Ok(result)
+            }
+            Err(Error::Storage { name, message }) if name == "ConstraintError" => {
+                // A stored id: an idempotent retry, or a mistake that resolve_retry names.
+                let tx = self.begin(&[EVENTS], false)?;
+                let found = self.lookup_ids(&tx, &ids).await?;
+                match resolve_retry(stream, &ids, &found)? {
+                    Some(original) => {
+                        self.metrics.borrow_mut().idempotent_appends += 1;
+                        Ok(original)
+                    }
+                    None => Err(Error::storage(name, message)),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Where each id is stored, if anywhere; all lookups are issued before any is awaited.
+    async fn lookup_ids(&self, tx: &Transaction, ids: &[Option<EventId>]) -> Result<Vec<Option<StoredAt>>> {
+        let index = tx.store(EVENTS)?.index(BY_ID).map_err(js_error)?;
+        let mut pending = Vec::with_capacity(ids.len());
+        for id in ids {
+            pending.push(match id {
+                Some(id) => Some(request(index.get(&JsValue::from_str(id.as_str())))?),
+                None => None,
+            });
+        }
+        let mut found = Vec::with_capacity(ids.len());
+        for lookup in pending {
+            found.push(match lookup {
+                Some(lookup) => {
+                    let record = lookup.await?;
+                    if record.is_undefined() {
+                        None
+                    } else {
+                        let event = record_to_event(&record)?;
+                        Some(StoredAt { stream: event.stream, version: event.version, position: event.position })
+                    }
+                }
+                None => None,
+            });
+        }
+        Ok(found)
+    }
+}

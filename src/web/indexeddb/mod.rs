@@ -1,0 +1,307 @@
+//! [`IndexedDbStore`]: the event store over the browser's IndexedDB (wasm32 only).
+//!
+//! - `schema.rs`: the layout below and the step-by-step upgrade;
+//! - `append.rs`: one readwrite transaction per batch;
+//! - `read.rs`: stream, log and head reads (IndexedDB's own arrays, no conversion);
+//! - `outbox.rs`: the sync side ([`SyncLocal`](crate::sync::SyncLocal));
+//! - `snapshots.rs`: projection snapshots.
+//!
+//! ## Layout (schema version [`SCHEMA_VERSION`])
+//! - `events`: key `position` (assigned by the store, 1, 2, ...); unique index
+//!   `by_stream` on `[stream, version]`; unique index `by_id` on `id`. Records have
+//!   exactly the public event shape `{position, id, stream, version, type, data, meta,
+//!   recordedAt, schema}`, so reads hand IndexedDB's own result arrays to JS unchanged.
+//! - `streams`: key `stream`; `{stream, version, lastPosition}`: O(1) head checks.
+//! - `meta`: out-of-line keys; `"head"` -> `{position}`, the last global position.
+//! - `outbox`, `dead_letters`, `conflicts` (schema 3): the sync side (`outbox.rs`); a
+//!   stream's pending events are those past its `syncedVersion` (a field of its
+//!   `streams` record), so an append and its outbox entry land in one transaction.
+//! - `snapshots` (schema 2): key `name`; `{name, state, position, version, savedAt}`,
+//!   the replay engine's projection snapshots (see `snapshots.rs`).
+//!
+//! ## One transaction per append
+//! An append is a single readwrite transaction over `events`, `streams` and `meta`: read
+//! the stream head and the global head, check the expected version, `add` every record,
+//! write both heads, then wait for `complete`. IndexedDB serializes readwrite
+//! transactions with overlapping scopes across every connection of the origin (tabs,
+//! workers), so the check and the write cannot interleave with another writer's: the
+//! concurrency guarantee lives inside the database, not in this tab's memory. Nothing
+//! but IndexedDB requests is awaited while the transaction is open (it would
+//! auto-commit).
+//!
+//! Idempotency costs nothing on the happy path: the unique `by_id` index refuses a
+//! stored id, the transaction aborts with `ConstraintError`, and only then are the ids
+//! looked up to return the original result.
+//!
+//! ## Why web-sys and not rexie
+//! rexie (and the idb crate below it) was the first choice of the design brief. The store
+//! talks to IndexedDB through web-sys directly because it needs three things rexie does
+//! not offer: the transaction `durability` option, the `DOMException` name and message of
+//! a failure (rexie's error loses them, and `QuotaExceededError` must stay
+//! distinguishable), and issuing a whole batch of requests without awaiting each one.
+//! The browser tests still open the database with rexie to show it is plain IndexedDB.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use js_sys::{Array, Function, Object, Promise, Reflect};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{IdbDatabase, IdbOpenDbRequest, IdbTransactionMode};
+
+use crate::env::SystemEnvironment;
+use crate::error::{Error, Result};
+use crate::event::{AppendResult, Event, EventId, ExpectedVersion, IdGenerator, NewEvent, Position, StreamId, Version};
+use crate::store::{EventStore, Metrics, ReadOptions, StreamInfo};
+use crate::web::convert::{js_error, records_to_events, string_field, synced_version_field, version_field};
+use crate::web::idb::{idb_factory, request, result_of, settle, Transaction};
+
+mod append;
+pub mod outbox;
+mod read;
+mod schema;
+mod snapshots;
+
+pub use schema::SCHEMA_VERSION;
+
+pub(crate) const EVENTS: &str = "events";
+pub(crate) const STREAMS: &str = "streams";
+pub(crate) const META: &str = "meta";
+pub(crate) const BY_STREAM: &str = "by_stream";
+pub(crate) const BY_ID: &str = "by_id";
+pub(crate) const HEAD_KEY: &str = "head";
+/// Field of a `streams` record: the prefix of the stream the server confirmed.
+pub(crate) const SYNCED_VERSION: &str = "syncedVersion";
+
+/// How hard a readwrite transaction's `complete` promises the data is on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// The browser's default (relaxed in Chromium and Firefox today).
+    #[default]
+    Default,
+    /// `complete` fires before the OS has flushed: fastest.
+    Relaxed,
+    /// `complete` fires only after the data is flushed to disk: survives power loss.
+    Strict,
+}
+
+impl Durability {
+    fn as_str(self) -> Option<&'static str> {
+        match self {
+            Durability::Default => None,
+            Durability::Relaxed => Some("relaxed"),
+            Durability::Strict => Some("strict"),
+        }
+    }
+}
+
+/// A checked batch of events as JS objects `{ type, data, meta, schema }` (the caller
+/// validated them), with their ids (`None`: the store makes a UUIDv7).
+pub struct JsBatch {
+    /// The events.
+    pub events: Array,
+    /// Their ids, in order.
+    pub ids: Vec<Option<EventId>>,
+}
+
+/// An [`EventStore`] over one IndexedDB database. Payloads are JS values, stored by
+/// structured clone.
+pub struct IndexedDbStore {
+    db: IdbDatabase,
+    name: String,
+    durability: Durability,
+    /// Set by `close()` and by another tab's upgrade or deletion (`versionchange`).
+    closed: Rc<Cell<bool>>,
+    ids: RefCell<IdGenerator>,
+    metrics: RefCell<Metrics>,
+    env: SystemEnvironment,
+    _on_version_change: Closure<dyn FnMut()>,
+}
+
+impl std::fmt::Debug for IndexedDbStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IndexedDbStore").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+
+impl IndexedDbStore {
+    /// Opens (creating or upgrading) the database `name`.
+    pub async fn open(name: &str, durability: Durability) -> Result<Self> {
+        if name.is_empty() {
+            return Err(Error::invalid("name", "must not be empty"));
+        }
+        let factory = idb_factory()?;
+        let open: IdbOpenDbRequest = factory.open_with_u32(name, SCHEMA_VERSION).map_err(js_error)?;
+        let upgrade_error: Rc<RefCell<Option<Error>>> = Rc::default();
+        let on_upgrade = {
+            let open = open.clone();
+            let upgrade_error = upgrade_error.clone();
+            Closure::<dyn FnMut(web_sys::IdbVersionChangeEvent)>::new(
+                move |event: web_sys::IdbVersionChangeEvent| {
+                    let old = event.old_version() as u32;
+                    let step = || -> Result<()> {
+                        let db: IdbDatabase = open.result().map_err(js_error)?.unchecked_into();
+                        schema::upgrade(&db, old)
+                    };
+                    if let Err(e) = step() {
+                        *upgrade_error.borrow_mut() = Some(e);
+                        if let Some(tx) = open.transaction() {
+                            let _ = tx.abort();
+                        }
+                    }
+                },
+            )
+        };
+        open.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
+        let pending = settle(&open);
+        let opened = result_of(open.clone().unchecked_into(), pending).await;
+        open.set_onupgradeneeded(None);
+        drop(on_upgrade);
+        if let Some(e) = upgrade_error.borrow_mut().take() {
+            return Err(e);
+        }
+        let db: IdbDatabase = opened?.unchecked_into();
+
+        // Another tab upgrading or deleting the database: step aside (close), so it is
+        // not blocked, and report ClosedError from then on.
+        let closed = Rc::new(Cell::new(false));
+        let on_version_change = {
+            let db = db.clone();
+            let closed = closed.clone();
+            Closure::<dyn FnMut()>::new(move || {
+                closed.set(true);
+                db.close();
+            })
+        };
+        db.set_onversionchange(Some(on_version_change.as_ref().unchecked_ref()));
+        Ok(IndexedDbStore {
+            db,
+            name: name.to_string(),
+            durability,
+            closed,
+            ids: RefCell::new(IdGenerator::new()),
+            metrics: RefCell::default(),
+            env: SystemEnvironment,
+            _on_version_change: on_version_change,
+        })
+    }
+
+    /// Deletes the database `name` (all its events). Waits until it is gone.
+    pub async fn delete(name: &str) -> Result<()> {
+        let factory = idb_factory()?;
+        let request = factory.delete_database(name).map_err(js_error)?;
+        let pending = settle(&request);
+        result_of(request.unchecked_into(), pending).await.map(drop)
+    }
+
+    /// The database name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether the store was closed (by `close()` or by another tab's upgrade).
+    pub fn is_closed(&self) -> bool {
+        self.closed.get()
+    }
+
+    pub(crate) fn begin(&self, stores: &[&str], write: bool) -> Result<Transaction> {
+        if self.closed.get() {
+            return Err(Error::Closed);
+        }
+        let names: Array = stores.iter().map(|s| JsValue::from_str(s)).collect();
+        let mode = if write { IdbTransactionMode::Readwrite } else { IdbTransactionMode::Readonly };
+        let tx = match (write, self.durability.as_str()) {
+            (true, Some(durability)) => {
+                // `transaction(names, mode, { durability })`, called dynamically: the
+                // typed binding needs web-sys's unstable-API cfg.
+                let options = Object::new();
+                Reflect::set(&options, &"durability".into(), &durability.into()).map_err(js_error)?;
+                let method: Function = Reflect::get(&self.db, &"transaction".into())
+                    .map_err(js_error)?
+                    .unchecked_into();
+                method
+                    .call3(&self.db, &names, &"readwrite".into(), &options)
+                    .map_err(|e| self.closed_or(e))?
+                    .unchecked_into()
+            }
+            _ => self
+                .db
+                .transaction_with_str_sequence_and_mode(&names, mode)
+                .map_err(|e| self.closed_or(e))?,
+        };
+        let done = JsFuture::from(Promise::new(&mut |resolve, reject| {
+            tx.set_oncomplete(Some(&resolve));
+            tx.set_onabort(Some(&reject));
+        }));
+        Ok(Transaction { tx, done })
+    }
+
+    /// `transaction()` on a connection the browser closed throws InvalidStateError.
+    fn closed_or(&self, e: JsValue) -> Error {
+        match js_error(e) {
+            Error::Storage { name, .. } if name == "InvalidStateError" => {
+                self.closed.set(true);
+                Error::Closed
+            }
+            other => other,
+        }
+    }
+
+}
+
+impl EventStore for IndexedDbStore {
+    type Payload = JsValue;
+
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent<JsValue>>,
+    ) -> Result<AppendResult> {
+        self.append_events(stream, expected, events, 0).await
+    }
+
+    async fn read(&self, stream: &StreamId, options: ReadOptions) -> Result<Vec<Event<JsValue>>> {
+        records_to_events(&self.read_records(stream, options).await?)
+    }
+
+    async fn read_all(&self, from: Position, limit: usize) -> Result<Vec<Event<JsValue>>> {
+        records_to_events(&self.read_all_records(from, limit).await?)
+    }
+
+    async fn version(&self, stream: &StreamId) -> Result<Version> {
+        let tx = self.begin(&[STREAMS], false)?;
+        self.count_read(0);
+        let head = request(tx.store(STREAMS)?.get(&JsValue::from_str(stream.as_str())))?;
+        Ok(Version(version_field(&head.await?, "version")?))
+    }
+
+    async fn streams(&self) -> Result<Vec<StreamInfo>> {
+        let records = self.stream_records().await?;
+        let mut streams = records
+            .iter()
+            .map(|r| {
+                Ok(StreamInfo {
+                    stream: StreamId::new(string_field(&r, "stream")?)?,
+                    version: Version(version_field(&r, "version")?),
+                    last_position: Position(version_field(&r, "lastPosition")?),
+                    synced_version: Version(synced_version_field(&r)?),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        streams.sort_by(|a, b| a.stream.cmp(&b.stream));
+        Ok(streams)
+    }
+
+    fn metrics(&self) -> Metrics {
+        *self.metrics.borrow()
+    }
+
+    fn close(&self) {
+        self.closed.set(true);
+        self.db.close();
+    }
+}
+

@@ -1,0 +1,29 @@
+//! The platform layer (wasm32 only): tidelog's adapters to the hosts it runs in
+//! (browsers, web and service workers, Node, edge workers), below the JS API in
+//! `bindings` and beside the pure core. It implements the core's ports
+//! ([`EventStore`](crate::store::EventStore), [`SyncLocal`](crate::sync::SyncLocal),
+//! [`Transport`](crate::sync::Transport), [`Kv`](crate::server::Kv)) over host APIs, and
+//! knows nothing of the JS API built on top of it.
+//!
+//! | module | what lives there |
+//! |---|---|
+//! | [`glue`] | the typed `extern` declarations of tidelog's own JS modules, and the one `get`/`set` pair |
+//! | [`convert`] | every JS <-> Rust conversion: caught exceptions -> [`Error`](crate::Error), records, wire and push events, outbox entries, failures |
+//! | `idb` | IndexedDB request plumbing: a future per request, transactions |
+//! | [`indexeddb`] | [`IndexedDbStore`](indexeddb::IndexedDbStore): the event store, its sync side and projection snapshots over IndexedDB |
+//! | [`fetch`] | [`FetchTransport`](fetch::FetchTransport): the sync protocol over the host's `fetch` |
+//! | `do_storage` | `DurableObjectKv`: the sync server's key-value primitives over Durable Object storage (feature `server`) |
+
+pub mod convert;
+#[cfg(feature = "server")]
+pub mod do_storage;
+#[cfg(feature = "client")]
+pub mod fetch;
+pub mod glue;
+#[cfg(feature = "client")]
+mod idb;
+#[cfg(feature = "client")]
+pub mod indexeddb;
+
+#[cfg(feature = "client")]
+pub use idb::has_indexeddb;
