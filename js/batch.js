@@ -79,28 +79,29 @@ function jsonSize(value, path, depth, ancestors) {
       throw new PayloadError(path, "is a symbol, which cannot be stored");
   }
   if (value === null) return 4;
+  const object = /** @type {object} */ (value); // every other typeof was handled above
   if (depth > MAX_DEPTH) throw new PayloadError(path, `is nested deeper than ${MAX_DEPTH} levels`);
-  if (ancestors.includes(value)) throw new PayloadError(path, "refers back to itself (a cycle)");
-  ancestors.push(value);
+  if (ancestors.includes(object)) throw new PayloadError(path, "refers back to itself (a cycle)");
+  ancestors.push(object);
   let size = 2;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      size += jsonSize(value[i], `${path}[${i}]`, depth + 1, ancestors) + 1;
+  if (Array.isArray(object)) {
+    for (let i = 0; i < object.length; i++) {
+      size += jsonSize(object[i], `${path}[${i}]`, depth + 1, ancestors) + 1;
     }
   } else {
-    const proto = Object.getPrototypeOf(value);
+    const proto = Object.getPrototypeOf(object);
     if (proto !== Object.prototype && proto !== null) {
-      const kind = value.constructor?.name ?? "object";
+      const kind = object.constructor?.name ?? "object";
       throw new PayloadError(path, `is a ${kind}, not a plain object; convert it first (e.g. a Date to an ISO string)`);
     }
-    const record = /** @type {Record<string, unknown>} */ (value);
+    const record = /** @type {Record<string, unknown>} */ (object);
     for (const key in record) {
       if (!Object.prototype.hasOwnProperty.call(record, key)) continue;
       const item = record[key];
       if (item === undefined) continue; // JSON drops undefined properties; so do we
       size += key.length + 3 + jsonSize(item, `${path}.${key}`, depth + 1, ancestors) + 1;
     }
-    if (Object.getOwnPropertySymbols(value).length > 0) {
+    if (Object.getOwnPropertySymbols(object).length > 0) {
       throw new PayloadError(path, "has symbol keys, which cannot be stored");
     }
   }
