@@ -43,7 +43,7 @@ for (const [name, cls] of Object.entries(ERROR_CLASSES)) {
  * @returns {TidelogError}
  */
 export function makeError(name, message) {
-  const cls = Object.hasOwn(ERROR_CLASSES, name)
+  const cls = Object.prototype.hasOwnProperty.call(ERROR_CLASSES, name)
     ? ERROR_CLASSES[/** @type {keyof typeof ERROR_CLASSES} */ (name)]
     : TidelogError;
   return new cls(message);
