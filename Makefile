@@ -42,6 +42,12 @@ test-js: pkg
 	@echo "== JS: the built package in Node, Chromium and workerd (node --test) =="
 	node --test --test-reporter=spec tests/js/
 
+# The package's JS modules (js/) without wasm: the JSDoc type check and their unit tests.
+test-js-unit: bootstrap
+	@echo "== JS modules: tsc --checkJs and node --test js/ (no wasm) =="
+	node_modules/.bin/tsc -p js/tsconfig.json
+	node --test --test-reporter=spec js/
+
 pkg: bootstrap
 	@scripts/build-pkg
 

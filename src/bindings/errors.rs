@@ -1,6 +1,6 @@
 //! [`Error`] -> JS errors with stable names, codes and fields, each an instance of its
 //! class (`VersionConflictError extends TidelogError extends Error`, see
-//! `js_helpers.js`; the package re-exports the classes):
+//! `js/errors.js`; the package re-exports the classes):
 //!
 //! | `name` | `code` | extra fields |
 //! |---|---|---|

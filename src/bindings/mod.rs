@@ -18,8 +18,8 @@
 //!   `impl` of dispatch methods over it, subscriptions, the replay state, the sync driver.
 //! - `replay.rs`: `replay`, `upcast`, `projection` (the `Projection` class) and `execute`
 //!   on `EventStore`: the replay engine, folding each page in one call into JS.
-//! - `server.rs` + `server_storage.js` (feature `server`): `handleSyncRequest`, the sync
-//!   server over Durable Object storage, for the worker in `tidelog/worker`.
+//! - `server.rs` (feature `server`): `handleSyncRequest`, the sync server over Durable
+//!   Object storage (`web/do_storage.rs`), for the worker in `tidelog/worker`.
 
 #[cfg(feature = "client")]
 mod backend;

@@ -1,6 +1,6 @@
 //! [`DurableObjectKv`]: the sync server's [`Kv`] over a Durable Object's `ctx.storage`
 //! (feature `server`). The key layout is plain Rust in `src/server/kv/`; this adapter maps
-//! its three primitives onto the storage API through `server_storage.js`: `get`, `list`,
+//! its three primitives onto the storage API through `js/do_storage.js`: `get`, `list`,
 //! and `transaction` for the atomic compare-and-put of a push.
 
 use js_sys::{Array, Promise, Uint8Array};
@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::server::Kv;
 use crate::web::convert::js_error;
 
-#[wasm_bindgen(module = "/src/bindings/server_storage.js")]
+#[wasm_bindgen(raw_module = "./js/do_storage.js")]
 extern "C" {
     #[wasm_bindgen(catch, js_name = kvGet)]
     fn kv_get(storage: &JsValue, keys: Vec<String>) -> std::result::Result<Promise, JsValue>;

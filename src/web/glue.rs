@@ -1,11 +1,16 @@
 //! The JS the crate imports: the typed `extern` declarations of tidelog's own JS modules
 //! (batch checks, record building, error classes, utilities), and the one pair of
 //! property helpers ([`get`], [`set`]) for objects whose shape the code does not type.
+//!
+//! The modules are the files of `js/`, imported with `raw_module` specifiers relative to
+//! the generated glue: the package ships `js/` next to `tidelog.js` (and next to
+//! `worker/tidelog.js`), and the wasm-bindgen-test runner serves `/js/...` from the crate
+//! root.
 
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::prelude::*;
 
-#[wasm_bindgen(module = "/src/bindings/js_helpers.js")]
+#[wasm_bindgen(raw_module = "./js/batch.js")]
 extern "C" {
     /// Checks a batch of input events and copies each into a plain `{ type, data, meta,
     /// schema }`; returns `{ events, types, ids, bytes }` or throws `{ field, message }`.
@@ -45,17 +50,23 @@ extern "C" {
     #[wasm_bindgen(js_name = unknownKey)]
     pub fn unknown_key(options: &JsValue, allowed: &js_sys::Array) -> Option<String>;
 
-    /// Calls a subscriber, reporting (never swallowing) what it throws.
-    pub fn deliver(callback: &js_sys::Function, event: &JsValue);
-
     /// The approximate JSON size of an event's `data` and `meta`, the same measure as
-    /// `check_event` (the outbox keeps `pendingBytes` with it).
+    /// `inspect_events` (the outbox keeps `pendingBytes` with it).
     #[wasm_bindgen(js_name = payloadSize)]
     pub fn payload_size(data: &JsValue, meta: &JsValue) -> f64;
+}
 
+#[wasm_bindgen(raw_module = "./js/errors.js")]
+extern "C" {
     /// A new instance of tidelog's error class `name` (e.g. `VersionConflictError`).
     #[wasm_bindgen(js_name = makeError)]
     pub fn make_error(name: &str, message: &str) -> JsValue;
+}
+
+#[wasm_bindgen(raw_module = "./js/util.js")]
+extern "C" {
+    /// Calls a subscriber, reporting (never swallowing) what it throws.
+    pub fn deliver(callback: &js_sys::Function, event: &JsValue);
 
     /// `structuredClone(value)` where the host has it.
     #[wasm_bindgen(catch, js_name = cloneValue)]

@@ -1,7 +1,7 @@
 //! A [`ServerStore`] over an ordered key-value store: [`KvServerStore`] holds the key
 //! layout and every storage decision; a backend implements the three primitive calls of
-//! the [`Kv`] trait. The Durable Object backend (`bindings/server.rs` plus
-//! `bindings/server_storage.js`) maps them onto `state.storage` in a few lines, so the
+//! the [`Kv`] trait. The Durable Object backend (`web/do_storage.rs` plus
+//! `js/do_storage.js`) maps them onto `state.storage` in a few lines, so the
 //! whole layout is built and tested natively here, against [`MemoryKv`].
 //!
 //! ## Layout (one space = one key space, e.g. one Durable Object)

@@ -1,0 +1,298 @@
+// @ts-check
+// Input checks and record building for appends, on the JS side of the boundary because
+// it is cheaper there: a batch is walked once, and its records are built and added to
+// IndexedDB in one call (src/bindings/input.rs and the IndexedDB store call these).
+
+/**
+ * What the checks throw: the Rust side turns it into an InvalidInputError.
+ * @typedef {{ field: string, message: string }} FieldError
+ */
+
+/**
+ * An event as the checks copy it: every field read once from the input.
+ * @typedef {{ type: string, data: unknown, meta: unknown, schema: number }} CheckedEvent
+ */
+
+/**
+ * The result of {@link inspectEvents}.
+ * @typedef {object} InspectedBatch
+ * @property {CheckedEvent[]} events the copies to store
+ * @property {string[]} types each event's type (checked further by the Rust side)
+ * @property {(string | undefined)[]} ids each event's id, undefined when not given
+ * @property {number} bytes the approximate JSON size of all payloads
+ */
+
+/**
+ * One stored event record (the public event shape).
+ * @typedef {object} EventRecord
+ * @property {number} position
+ * @property {string} id
+ * @property {unknown} stream
+ * @property {number} version
+ * @property {string} type
+ * @property {unknown} data
+ * @property {unknown} meta
+ * @property {unknown} recordedAt
+ * @property {number} schema
+ */
+
+const MAX_DEPTH = 64;
+
+/** A payload problem found by jsonSize, at `path` (relative to the event). */
+class PayloadError {
+  /**
+   * @param {string} path
+   * @param {string} message
+   */
+  constructor(path, message) {
+    this.path = path;
+    this.message = message;
+  }
+}
+
+/**
+ * The approximate JSON size in bytes of `value`; throws a PayloadError naming the
+ * offending value. Accepts exactly JSON's values: plain objects, arrays, strings, finite
+ * numbers, booleans, null. Every property is read once.
+ * @param {unknown} value
+ * @param {string} path
+ * @param {number} depth
+ * @param {object[]} ancestors the objects above `value` (to find cycles)
+ * @returns {number}
+ */
+function jsonSize(value, path, depth, ancestors) {
+  switch (typeof value) {
+    case "string":
+      return value.length + 2;
+    case "number":
+      if (!Number.isFinite(value)) throw new PayloadError(path, `is ${value}, which JSON cannot represent`);
+      return 8;
+    case "boolean":
+      return 5;
+    case "undefined":
+      throw new PayloadError(path, "is undefined; use null or leave the key out");
+    case "bigint":
+      throw new PayloadError(path, "is a BigInt, which JSON cannot represent; use a string");
+    case "function":
+      throw new PayloadError(path, "is a function, which cannot be stored");
+    case "symbol":
+      throw new PayloadError(path, "is a symbol, which cannot be stored");
+  }
+  if (value === null) return 4;
+  const object = /** @type {object} */ (value); // every other typeof was handled above
+  if (depth > MAX_DEPTH) throw new PayloadError(path, `is nested deeper than ${MAX_DEPTH} levels`);
+  if (ancestors.includes(object)) throw new PayloadError(path, "refers back to itself (a cycle)");
+  ancestors.push(object);
+  let size = 2;
+  if (Array.isArray(object)) {
+    for (let i = 0; i < object.length; i++) {
+      size += jsonSize(object[i], `${path}[${i}]`, depth + 1, ancestors) + 1;
+    }
+  } else {
+    const proto = Object.getPrototypeOf(object);
+    if (proto !== Object.prototype && proto !== null) {
+      const kind = object.constructor?.name ?? "object";
+      throw new PayloadError(path, `is a ${kind}, not a plain object; convert it first (e.g. a Date to an ISO string)`);
+    }
+    const record = /** @type {Record<string, unknown>} */ (object);
+    for (const key in record) {
+      if (!Object.prototype.hasOwnProperty.call(record, key)) continue;
+      const item = record[key];
+      if (item === undefined) continue; // JSON drops undefined properties; so do we
+      size += key.length + 3 + jsonSize(item, `${path}.${key}`, depth + 1, ancestors) + 1;
+    }
+    if (Object.getOwnPropertySymbols(object).length > 0) {
+      throw new PayloadError(path, "has symbol keys, which cannot be stored");
+    }
+  }
+  ancestors.pop();
+  return size;
+}
+
+/**
+ * The payload size of `data` and `meta` (`meta` null counts nothing).
+ * @param {unknown} data
+ * @param {unknown} meta
+ * @returns {number}
+ */
+function payloadBytes(data, meta) {
+  let size = 0;
+  if (data !== undefined) size += jsonSize(data, "data", 0, []);
+  if (meta !== undefined && meta !== null) size += jsonSize(meta, "meta", 0, []);
+  return size;
+}
+
+const EVENT_KEYS = new Set(["id", "type", "data", "meta", "schema"]);
+
+/**
+ * `value`'s kind for a message: "null", "an array", "a number", ...
+ * @param {unknown} value
+ */
+function describeType(value) {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return `a ${typeof value}`;
+}
+
+/**
+ * Whether `text` is well-formed UTF-16 (no lone surrogate).
+ * @param {string} text
+ */
+function wellFormed(text) {
+  const native = /** @type {{ isWellFormed?: () => boolean }} */ (/** @type {unknown} */ (text)).isWellFormed;
+  if (typeof native === "function") return native.call(text);
+  return !/[\ud800-\udfff]/.test(text.replace(/[\ud800-\udbff][\udc00-\udfff]/g, ""));
+}
+
+/**
+ * @param {string} field
+ * @param {string} message
+ * @returns {FieldError}
+ */
+function fieldError(field, message) {
+  return { field, message };
+}
+
+/**
+ * Checks a whole batch of input events in one pass and copies each into a plain
+ * `{ type, data, meta, schema }` object. Each field of an event is read exactly once,
+ * and the checks run on what was read, so a getter cannot hand the store something
+ * other than what was checked. The string rules of types and ids are checked by the
+ * Rust side.
+ * @param {unknown} input the `events` argument of `append`
+ * @returns {InspectedBatch}
+ * @throws {FieldError} for the first problem, `field` naming it (e.g. `events[1].data.when`)
+ */
+export function inspectEvents(input) {
+  if (!Array.isArray(input)) {
+    throw fieldError("events", `must be an array of events, got ${describeType(input)}`);
+  }
+  const n = input.length;
+  /** @type {CheckedEvent[]} */
+  const events = new Array(n);
+  /** @type {string[]} */
+  const types = new Array(n);
+  /** @type {(string | undefined)[]} */
+  const ids = new Array(n);
+  let bytes = 0;
+  for (let i = 0; i < n; i++) {
+    const at = `events[${i}]`;
+    const event = input[i];
+    if (event === null || typeof event !== "object" || Array.isArray(event)) {
+      throw fieldError(at, "must be an object like { type, data }");
+    }
+    /** @type {unknown} */ let type;
+    /** @type {unknown} */ let id;
+    /** @type {unknown} */ let data;
+    /** @type {unknown} */ let meta;
+    /** @type {unknown} */ let schema;
+    try {
+      for (const key of Object.keys(event)) {
+        if (!EVENT_KEYS.has(key)) {
+          throw fieldError(`${at}.${key}`, "is not an event field (allowed: id, type, data, meta, schema)");
+        }
+      }
+      ({ type, id, data, meta, schema } = event);
+      bytes += payloadBytes(data, meta);
+    } catch (e) {
+      if (e instanceof PayloadError) throw fieldError(`${at}.${e.path}`, e.message);
+      if (isFieldError(e)) throw e;
+      throw fieldError(at, `cannot be checked: ${e}`); // e.g. a getter or proxy that throws
+    }
+    if (type === undefined) throw fieldError(`${at}.type`, "is missing: every event needs a type name");
+    if (typeof type !== "string") throw fieldError(`${at}.type`, `must be a string, got ${describeType(type)}`);
+    if (!wellFormed(type)) throw fieldError(`${at}.type`, "contains a lone surrogate (not valid Unicode)");
+    if (id !== undefined && id !== null) {
+      if (typeof id !== "string") throw fieldError(`${at}.id`, `must be a string, got ${describeType(id)}`);
+      if (!wellFormed(id)) throw fieldError(`${at}.id`, "contains a lone surrogate (not valid Unicode)");
+      ids[i] = id;
+    }
+    if (schema !== undefined && !(typeof schema === "number" && Number.isInteger(schema) && schema >= 1 && schema <= 0xffffffff)) {
+      throw fieldError(`${at}.schema`, "must be a whole number from 1 to 2^32 - 1");
+    }
+    types[i] = type;
+    events[i] = { type, data: data === undefined ? null : data, meta: meta ?? null, schema: schema ?? 1 };
+  }
+  return { events, types, ids, bytes };
+}
+
+/**
+ * @param {unknown} e
+ * @returns {e is FieldError}
+ */
+function isFieldError(e) {
+  return typeof e === "object" && e !== null && !(e instanceof Error) && typeof (/** @type {FieldError} */ (e)).field === "string";
+}
+
+/**
+ * One stored event record (the public event shape).
+ * @param {number} position
+ * @param {string} id
+ * @param {unknown} stream
+ * @param {number} version
+ * @param {string} type
+ * @param {unknown} data
+ * @param {unknown} meta
+ * @param {unknown} recordedAt
+ * @param {number} schema
+ * @returns {EventRecord}
+ */
+export function makeRecord(position, id, stream, version, type, data, meta, recordedAt, schema) {
+  return { position, id, stream, version, type, data, meta, recordedAt, schema };
+}
+
+/**
+ * Builds the stored records of a batch (the public event shape) and adds them to an
+ * IndexedDB object store, in one call. Event `i` gets position `firstPosition + i` and
+ * version `firstVersion + i`.
+ * @param {{ add(value: EventRecord): unknown }} store an IDBObjectStore in a readwrite transaction
+ * @param {CheckedEvent[]} events from {@link inspectEvents}
+ * @param {string[]} ids one id per event (generated where the input had none)
+ * @param {string} stream
+ * @param {number} firstVersion
+ * @param {number} firstPosition
+ * @param {number} recordedAt
+ * @returns {{ index: number, error: unknown } | null} null, or the first event the store
+ *   refused synchronously (e.g. a DataCloneError) and what it threw; the caller aborts
+ */
+export function addRecords(store, events, ids, stream, firstVersion, firstPosition, recordedAt) {
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
+    const record = makeRecord(firstPosition + i, ids[i], stream, firstVersion + i, e.type, e.data, e.meta, recordedAt, e.schema);
+    try {
+      store.add(record);
+    } catch (error) {
+      return { index: i, error };
+    }
+  }
+  return null;
+}
+
+/**
+ * The payload size of a stored event, measured exactly as {@link inspectEvents} measured
+ * it at append time (so the outbox's pendingBytes can be kept by adding and
+ * subtracting); 0 for a payload that is not JSON.
+ * @param {unknown} data
+ * @param {unknown} meta
+ * @returns {number}
+ */
+export function payloadSize(data, meta) {
+  try {
+    return payloadBytes(data, meta);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * The first own enumerable key of `options` not in `allowed`, or undefined.
+ * @param {object} options
+ * @param {readonly string[]} allowed
+ * @returns {string | undefined}
+ */
+export function unknownKey(options, allowed) {
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key)) return key;
+  }
+  return undefined;
+}

@@ -1,0 +1,211 @@
+// Input checks and record building without wasm: inspectEvents, makeRecord, addRecords,
+// payloadSize, unknownKey.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { inspectEvents, makeRecord, addRecords, payloadSize, unknownKey } from "./batch.js";
+
+/** What inspectEvents throws for `input` ({ field, message }); fails when it returns. */
+function problem(input) {
+  try {
+    inspectEvents(input);
+  } catch (thrown) {
+    return thrown;
+  }
+  assert.fail(`accepted ${String(input)}`);
+}
+
+test("a valid batch: plain copies with defaults, types, ids, bytes", () => {
+  const data = { sku: "A1", qty: 2, tags: ["x"], nested: { ok: true, none: null } };
+  const input = [
+    { type: "ItemAdded", data, meta: { by: "u1" }, id: "e-1", schema: 3 },
+    { type: "CartOpened" },
+    { type: "Noted", data: "text", id: null, meta: null },
+  ];
+  const before = structuredClone(input);
+  const batch = inspectEvents(input);
+  assert.deepEqual(batch.events, [
+    { type: "ItemAdded", data, meta: { by: "u1" }, schema: 3 },
+    { type: "CartOpened", data: null, meta: null, schema: 1 },
+    { type: "Noted", data: "text", meta: null, schema: 1 },
+  ]);
+  assert.deepEqual(batch.types, ["ItemAdded", "CartOpened", "Noted"]);
+  assert.equal(batch.ids.length, 3);
+  assert.deepEqual([batch.ids[0], batch.ids[1], batch.ids[2]], ["e-1", undefined, undefined]);
+  assert.equal(batch.bytes, input.reduce((n, e) => n + payloadSize(e.data, e.meta), 0));
+  assert.notEqual(batch.events[0], input[0], "a copy, not the caller's object");
+  assert.deepEqual(input, before, "the input is not changed");
+  assert.deepEqual(inspectEvents([]), { events: [], types: [], ids: [], bytes: 0 });
+});
+
+test("bytes: the approximate JSON size of data and meta", () => {
+  // {"a":1} counts 2 + (1 + 3 + 8 + 1) = 15; "x" counts 3; null data counts 4.
+  assert.equal(inspectEvents([{ type: "T", data: { a: 1 }, meta: "x" }]).bytes, 18);
+  assert.equal(inspectEvents([{ type: "T", data: null }]).bytes, 4);
+  assert.equal(inspectEvents([{ type: "T", data: [true, "ab"] }]).bytes, 2 + 6 + 5);
+});
+
+test("accepted payloads: undefined properties dropped, a shared (not cyclic) object, null prototype, 64 levels", () => {
+  const shared = { v: 1 };
+  let deep = 0;
+  for (let i = 0; i < 64; i++) deep = [deep];
+  const bare = Object.assign(Object.create(null), { k: "v" });
+  const batch = inspectEvents([{ type: "T", data: { a: undefined, b: shared, c: shared, deep, bare } }]);
+  assert.equal(batch.events[0].data.b, shared);
+});
+
+test("not an array of events", () => {
+  assert.deepEqual(problem(undefined), { field: "events", message: "must be an array of events, got a undefined" });
+  assert.deepEqual(problem(null), { field: "events", message: "must be an array of events, got null" });
+  assert.deepEqual(problem({ type: "T" }), { field: "events", message: "must be an array of events, got a object" });
+});
+
+test("each kind of bad event, with its field path", () => {
+  const cases = [
+    [null, "events[1]", /must be an object like \{ type, data \}/],
+    ["T", "events[1]", /must be an object/],
+    [[{ type: "T" }], "events[1]", /must be an object/],
+    [{ type: "T", kind: "x" }, "events[1].kind", /is not an event field \(allowed: id, type, data, meta, schema\)/],
+    [{ data: 1 }, "events[1].type", /is missing/],
+    [{ type: 7 }, "events[1].type", /must be a string, got a number/],
+    [{ type: null }, "events[1].type", /must be a string, got null/],
+    [{ type: "T\ud800" }, "events[1].type", /lone surrogate/],
+    [{ type: "T", id: 5 }, "events[1].id", /must be a string, got a number/],
+    [{ type: "T", id: ["a"] }, "events[1].id", /must be a string, got an array/],
+    [{ type: "T", id: "\udc00x" }, "events[1].id", /lone surrogate/],
+    [{ type: "T", schema: 0 }, "events[1].schema", /whole number from 1 to 2\^32 - 1/],
+    [{ type: "T", schema: 1.5 }, "events[1].schema", /whole number/],
+    [{ type: "T", schema: "2" }, "events[1].schema", /whole number/],
+    [{ type: "T", schema: 2 ** 32 }, "events[1].schema", /whole number/],
+    [{ type: "T", schema: null }, "events[1].schema", /whole number/],
+    [{ type: "T", data: undefined, meta: { n: NaN } }, "events[1].meta.n", /is NaN, which JSON cannot represent/],
+    [{ type: "T", data: { n: Infinity } }, "events[1].data.n", /is Infinity/],
+    [{ type: "T", data: { big: 1n } }, "events[1].data.big", /is a BigInt/],
+    [{ type: "T", data: [1, undefined] }, "events[1].data[1]", /is undefined; use null or leave the key out/],
+    [{ type: "T", data: { f() {} } }, "events[1].data.f", /is a function/],
+    [{ type: "T", data: { s: Symbol("s") } }, "events[1].data.s", /is a symbol/],
+    [{ type: "T", data: { [Symbol("k")]: 1 } }, "events[1].data", /has symbol keys/],
+    [{ type: "T", data: { at: new Date(0) } }, "events[1].data.at", /is a Date, not a plain object; convert it first/],
+    [{ type: "T", data: new Map() }, "events[1].data", /is a Map, not a plain object/],
+    [{ type: "T", data: { list: [{ deeper: new Uint8Array(1) }] } }, "events[1].data.list[0].deeper", /is a Uint8Array/],
+  ];
+  for (const [bad, field, message] of cases) {
+    const thrown = problem([{ type: "Fine", data: { ok: 1 } }, bad]);
+    assert.equal(thrown.field, field, `${field}: ${thrown.message}`);
+    assert.match(thrown.message, message, field);
+  }
+});
+
+test("cycles and depth", () => {
+  const cyclic = { a: {} };
+  cyclic.a.back = cyclic;
+  assert.deepEqual(problem([{ type: "T", data: cyclic }]), { field: "events[0].data.a.back", message: "refers back to itself (a cycle)" });
+  let deep = 0;
+  for (let i = 0; i < 66; i++) deep = [deep];
+  const thrown = problem([{ type: "T", data: deep }]);
+  assert.match(thrown.field, /^events\[0\]\.data(\[0\]){65}$/);
+  assert.equal(thrown.message, "is nested deeper than 64 levels");
+});
+
+test("the first bad event is the one reported", () => {
+  assert.equal(problem([{ type: "A" }, { type: 1 }, { type: 2 }]).field, "events[1].type");
+});
+
+test("a getter or proxy that throws is reported at its event", () => {
+  const getter = { type: "T", get data() { throw new Error("boom"); } };
+  assert.deepEqual(problem([getter]), { field: "events[0]", message: "cannot be checked: Error: boom" });
+  const typeGetter = { get type() { throw new RangeError("no type"); } };
+  assert.deepEqual(problem([{ type: "A" }, typeGetter]), { field: "events[1]", message: "cannot be checked: RangeError: no type" });
+  const proxy = new Proxy({ type: "T" }, { ownKeys() { throw new TypeError("no keys"); } });
+  assert.deepEqual(problem([proxy]), { field: "events[0]", message: "cannot be checked: TypeError: no keys" });
+});
+
+test("getters that change their answer: each field is read once and what was checked is what is kept", () => {
+  const reads = { type: 0, id: 0, data: 0, meta: 0, schema: 0 };
+  // Each getter answers a valid value the first time and an invalid one afterwards.
+  const event = {
+    get type() { return reads.type++ === 0 ? "Good" : 42; },
+    get id() { return reads.id++ === 0 ? "id-1" : "\ud800"; },
+    get data() { return reads.data++ === 0 ? { ok: 1 } : { big: 10n }; },
+    get meta() { return reads.meta++ === 0 ? null : () => {}; },
+    get schema() { return reads.schema++ === 0 ? 2 : 0; },
+  };
+  const batch = inspectEvents([event]);
+  assert.deepEqual(reads, { type: 1, id: 1, data: 1, meta: 1, schema: 1 });
+  assert.deepEqual(batch.events, [{ type: "Good", data: { ok: 1 }, meta: null, schema: 2 }]);
+  assert.deepEqual(batch.types, ["Good"]);
+  assert.deepEqual(batch.ids, ["id-1"]);
+  assert.equal(batch.bytes, payloadSize({ ok: 1 }, null));
+  // And a getter that answers something invalid on its first read is caught.
+  const sneaky = { type: "T", get data() { return { n: NaN }; } };
+  assert.equal(problem([sneaky]).field, "events[0].data.n");
+});
+
+test("nested payload properties are read once while measuring", () => {
+  let reads = 0;
+  const data = { get value() { reads++; return "v"; } };
+  inspectEvents([{ type: "T", data }]);
+  assert.equal(reads, 1);
+});
+
+test("makeRecord: the public event shape", () => {
+  const record = makeRecord(7, "e-7", "cart-1", 3, "ItemAdded", { sku: "A1" }, null, 1718000000000, 2);
+  assert.deepEqual(record, {
+    position: 7, id: "e-7", stream: "cart-1", version: 3, type: "ItemAdded",
+    data: { sku: "A1" }, meta: null, recordedAt: 1718000000000, schema: 2,
+  });
+  assert.deepEqual(Object.keys(record), ["position", "id", "stream", "version", "type", "data", "meta", "recordedAt", "schema"]);
+});
+
+/** A stand-in for an IDBObjectStore: records what add() gets; throws for records `refuse` picks. */
+function fakeStore(refuse = () => false) {
+  const added = [];
+  return {
+    added,
+    add(record) {
+      if (refuse(record)) throw new DOMException("could not be cloned", "DataCloneError");
+      added.push(record);
+      return { readyState: "pending" };
+    },
+  };
+}
+
+test("addRecords: one add per event, consecutive positions and versions, one recordedAt", () => {
+  const { events } = inspectEvents([{ type: "A", data: 1 }, { type: "B", meta: { m: 1 }, schema: 2 }, { type: "C" }]);
+  const store = fakeStore();
+  assert.equal(addRecords(store, events, ["i1", "i2", "i3"], "s", 5, 100, 1718000000000), null);
+  assert.deepEqual(store.added, [
+    makeRecord(100, "i1", "s", 5, "A", 1, null, 1718000000000, 1),
+    makeRecord(101, "i2", "s", 6, "B", null, { m: 1 }, 1718000000000, 2),
+    makeRecord(102, "i3", "s", 7, "C", null, null, 1718000000000, 1),
+  ]);
+  assert.equal(addRecords(store, [], [], "s", 1, 1, 0), null);
+});
+
+test("addRecords: stops at the first refused record and reports its index and error", () => {
+  const { events } = inspectEvents([{ type: "A" }, { type: "B" }, { type: "C" }, { type: "D" }]);
+  const store = fakeStore((record) => record.type === "C");
+  const refused = addRecords(store, events, ["a", "b", "c", "d"], "s", 1, 1, 0);
+  assert.equal(refused.index, 2);
+  assert.equal(refused.error.name, "DataCloneError");
+  assert.deepEqual(store.added.map((r) => r.type), ["A", "B"], "nothing is added after the refused one");
+});
+
+test("payloadSize: the append-time measure; 0 for what is not JSON", () => {
+  const data = { a: [1, "two", null], b: { c: false } };
+  assert.equal(payloadSize(data, { by: "me" }), inspectEvents([{ type: "T", data, meta: { by: "me" } }]).bytes);
+  assert.equal(payloadSize(undefined, undefined), 0);
+  assert.equal(payloadSize(null, null), 4);
+  assert.equal(payloadSize("ab", null), 4);
+  assert.equal(payloadSize({ big: 1n }, null), 0);
+  assert.equal(payloadSize({ ok: 1 }, { when: new Date() }), 0);
+});
+
+test("unknownKey: the first own enumerable key not allowed", () => {
+  assert.equal(unknownKey({ limit: 1, fromVersion: 2 }, ["limit", "fromVersion"]), undefined);
+  assert.equal(unknownKey({}, []), undefined);
+  assert.equal(unknownKey({ limit: 1, lmit: 2, other: 3 }, ["limit"]), "lmit");
+  const inherited = Object.create({ notOwn: 1 });
+  Object.defineProperty(inherited, "hidden", { value: 1, enumerable: false });
+  assert.equal(unknownKey(inherited, []), undefined);
+  assert.equal(unknownKey({ toString: 1 }, ["limit"]), "toString");
+});
