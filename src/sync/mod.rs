@@ -25,11 +25,15 @@
 //! | 429, 503 + Retry-After | wait as told |
 //! | 408, 5xx, network error, timeout | exponential backoff with full jitter |
 
+mod driver;
 mod engine;
 mod plan;
+mod status;
 
+pub use driver::{DriverState, Refreshed, RoundEffects, SyncErrorKind, HIDDEN_POLL_FACTOR};
 pub use engine::{SyncEngine, SyncOptions, SyncReport};
 pub use plan::{plan_integration, IntegrationPlan};
+pub use status::{OutboxSummary, StallWatchdog, SyncStatus};
 
 use crate::error::Result;
 use crate::event::{EventId, Position, StreamId, Version};
