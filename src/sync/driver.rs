@@ -161,6 +161,15 @@ impl DriverState {
         true
     }
 
+    /// `sync.now()`'s round ended. Returns true when a trigger asked for a round
+    /// meanwhile: the caller starts the round loop (still marked running); false: the
+    /// driver is idle.
+    pub fn now_done(&mut self) -> bool {
+        let more = self.again && !self.closed;
+        self.running = more;
+        more
+    }
+
     /// A round starts: whether it ignores backoff deadlines and leases (taking the flag).
     pub fn take_force(&mut self) -> bool {
         std::mem::take(&mut self.force)
@@ -376,7 +385,18 @@ mod tests {
         state.loop_done();
         assert!(state.try_run_now());
         assert!(state.take_force());
-        assert!(!state.wake(), "a trigger during now()'s round starts no second loop");
+        assert!(!state.now_done(), "no trigger meanwhile: idle");
+        assert!(state.wake(), "idle: a trigger starts the loop");
+        state.next_round();
+        state.loop_done();
+
+        assert!(state.try_run_now());
+        assert!(!state.wake(), "a trigger during now()'s round starts no second loop...");
+        assert!(state.now_done(), "...but is not lost: the loop runs it after now()'s round");
+        assert!(!state.wake(), "the loop counts as running");
+        assert!(state.next_round());
+        assert!(!state.next_round());
+        state.loop_done();
     }
 
     #[test]

@@ -154,7 +154,7 @@ pub struct DeadLetter<P> {
     /// The server's reason.
     pub failure: Failure,
     /// When it was dead-lettered (ms since the epoch).
-    pub at: u64,
+    pub failed_at: u64,
 }
 
 /// Local events set aside because remote events came first (quarantine policy), kept
@@ -169,8 +169,8 @@ pub struct Conflict<P> {
     pub local: Vec<PushEvent<P>>,
     /// The remote events that came first.
     pub remote: Vec<WireEvent<P>>,
-    /// When it was recorded (ms since the epoch).
-    pub at: u64,
+    /// When it was detected (ms since the epoch).
+    pub detected_at: u64,
 }
 
 /// The local store's sync side. All writes are atomic per call.
