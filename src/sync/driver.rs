@@ -267,7 +267,7 @@ impl DriverState {
     }
 
     /// The status snapshot, `online` as the host says.
-    pub fn status(&self, online: bool) -> SyncStatus {
+    pub fn status(&self, online: bool) -> SyncStatus<'_> {
         SyncStatus {
             online,
             paused: self.paused,
@@ -277,10 +277,10 @@ impl DriverState {
             conflict_count: self.conflict_count,
             dead_letter_count: self.dead_letter_count,
             last_synced_at: self.last_synced_at,
-            last_error: self.last_error.clone(),
+            last_error: self.last_error.as_ref(),
             next_attempt_at: self.next_attempt_at,
             stalled: self.watchdog.stalled(),
-            auth: self.auth.clone(),
+            auth: self.auth.as_ref(),
         }
     }
 
@@ -423,7 +423,7 @@ mod tests {
     fn a_clean_round_records_the_sync_time_and_clears_the_error() {
         let mut state = leading();
         state.round_failed("quota exceeded".into());
-        assert_eq!(state.status(true).last_error, Some(failure(None, "quota exceeded")));
+        assert_eq!(state.status(true).last_error, Some(&failure(None, "quota exceeded")));
         let effects = state
             .round_done(&SyncReport { pushed: 2, requests: 2, ..SyncReport::default() }, 1_000);
         assert_eq!(
@@ -449,7 +449,7 @@ mod tests {
         assert_eq!(effects.error.as_ref().map(|(kind, _)| kind.code()), Some("network"));
         let status = state.status(true);
         assert_eq!(status.last_synced_at, Some(1_000));
-        assert_eq!(status.last_error, Some(failure(Some(503), "busy")));
+        assert_eq!(status.last_error, Some(&failure(Some(503), "busy")));
         assert_eq!(status.next_attempt_at, Some(4_000));
         assert_eq!(status.auth, None);
 
@@ -460,8 +460,8 @@ mod tests {
         let effects = state.round_done(&auth, 3_000);
         assert_eq!(effects.error, Some((SyncErrorKind::Auth, failure(Some(401), "bad token"))));
         let status = state.status(true);
-        assert_eq!(status.auth, Some(failure(Some(401), "bad token")));
-        assert_eq!(status.last_error, Some(failure(Some(401), "bad token")));
+        assert_eq!(status.auth, Some(&failure(Some(401), "bad token")));
+        assert_eq!(status.last_error, Some(&failure(Some(401), "bad token")));
         assert_eq!(status.next_attempt_at, None, "no stream waits for a deadline");
     }
 

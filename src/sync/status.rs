@@ -37,9 +37,10 @@ impl OutboxSummary {
     }
 }
 
-/// A snapshot of the sync state: the `SyncStatus` JS object, field by field.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SyncStatus {
+/// A snapshot of the sync state: the `SyncStatus` JS object, field by field (the
+/// failures borrowed from the driver's state).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyncStatus<'a> {
     /// The host says it is online (`navigator.onLine`; true where it cannot tell).
     pub online: bool,
     /// The app paused sync.
@@ -58,14 +59,14 @@ pub struct SyncStatus {
     /// the epoch).
     pub last_synced_at: Option<u64>,
     /// The last round's failure, until a clean round.
-    pub last_error: Option<Failure>,
+    pub last_error: Option<&'a Failure>,
     /// The earliest time a pending stream is due again after a backoff, a `Retry-After`
     /// or a lease (ms since the epoch).
     pub next_attempt_at: Option<u64>,
     /// Events are pending and none reached the server for the stall interval.
     pub stalled: bool,
     /// The server refused the credentials: sync is paused until a new token or `now()`.
-    pub auth: Option<Failure>,
+    pub auth: Option<&'a Failure>,
 }
 
 /// The stall watchdog: pending events that make no progress for `stall_ms` while sync

@@ -12,7 +12,10 @@
 //! | `addEventListener` on the global object (`online`, `offline`) | Node | no such events |
 //! | `navigator.locks` | Node, older browsers | [`request_lock`] says so: the caller leads at once |
 //! | `navigator.serviceWorker`, `registration.sync` | workers, Node, Firefox, Safari | no Background Sync |
-//! | `setTimeout` | no known host | no timer |
+//!
+//! `setTimeout` and `clearTimeout` exist in every host tidelog runs in; Web Locks and
+//! Background Sync report failures through their promises, which are ignored (a refused
+//! lock request or registration is not an error).
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
@@ -21,11 +24,11 @@ use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen]
 extern "C" {
-    #[wasm_bindgen(catch, js_name = setTimeout)]
-    fn set_timeout(handler: &Function, ms: f64) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(handler: &Function, ms: f64) -> JsValue;
 
-    #[wasm_bindgen(catch, js_name = clearTimeout)]
-    fn clear_timeout(handle: &JsValue) -> Result<(), JsValue>;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(handle: &JsValue);
 
     /// `globalThis`: a window, a worker scope, Node's global object.
     type Global;
@@ -57,25 +60,22 @@ extern "C" {
     /// The global object or the document, as an event target.
     type Target;
 
-    /// The target's `addEventListener` (absent on Node's global object).
-    #[wasm_bindgen(method, structural, getter, js_name = addEventListener)]
-    fn add_event_listener_fn(this: &Target) -> Option<Function>;
-
-    #[wasm_bindgen(method, structural, js_name = addEventListener)]
-    fn add_event_listener(this: &Target, kind: &str, listener: &Function);
+    /// Throws where the target has no `addEventListener` (Node's global object).
+    #[wasm_bindgen(method, structural, catch, js_name = addEventListener)]
+    fn add_event_listener(this: &Target, kind: &str, listener: &Function) -> Result<(), JsValue>;
 
     #[wasm_bindgen(method, structural, js_name = removeEventListener)]
     fn remove_event_listener(this: &Target, kind: &str, listener: &Function);
 
     type LockManager;
 
-    #[wasm_bindgen(method, structural, catch)]
-    fn request(this: &LockManager, name: &str, callback: &JsValue) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, structural)]
+    fn request(this: &LockManager, name: &str, callback: &JsValue) -> Promise;
 
     type ServiceWorkerContainer;
 
-    #[wasm_bindgen(method, structural, catch, js_name = getRegistration)]
-    fn get_registration(this: &ServiceWorkerContainer) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, structural, js_name = getRegistration)]
+    fn get_registration(this: &ServiceWorkerContainer) -> Promise;
 
     type ServiceWorkerRegistration;
 
@@ -84,8 +84,8 @@ extern "C" {
 
     type SyncManager;
 
-    #[wasm_bindgen(method, structural, catch)]
-    fn register(this: &SyncManager, tag: &str) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, structural)]
+    fn register(this: &SyncManager, tag: &str) -> Promise;
 }
 
 fn global() -> Global {
@@ -130,9 +130,8 @@ impl HostListener {
             EventSource::Global => global().unchecked_into(),
             EventSource::Document => global().document()?.unchecked_into(),
         };
-        target.add_event_listener_fn()?;
         let callback = Closure::<dyn FnMut()>::new(callback);
-        target.add_event_listener(kind, callback.as_ref().unchecked_ref());
+        target.add_event_listener(kind, callback.as_ref().unchecked_ref()).ok()?;
         Some(HostListener { target, kind, callback })
     }
 }
@@ -150,27 +149,24 @@ pub struct Timeout {
 }
 
 impl Timeout {
-    /// Calls `callback` once after `ms` milliseconds; `None` where the host has no
-    /// `setTimeout`.
-    pub fn new(ms: u64, callback: impl FnOnce() + 'static) -> Option<Self> {
+    /// Calls `callback` once after `ms` milliseconds.
+    pub fn new(ms: u64, callback: impl FnOnce() + 'static) -> Self {
         let callback = Closure::once(callback);
-        let handle = set_timeout(callback.as_ref().unchecked_ref(), ms as f64).ok()?;
-        Some(Timeout { handle, _callback: callback })
+        let handle = set_timeout(callback.as_ref().unchecked_ref(), ms as f64);
+        Timeout { handle, _callback: callback }
     }
 }
 
 impl Drop for Timeout {
     fn drop(&mut self) {
-        let _ = clear_timeout(&self.handle);
+        clear_timeout(&self.handle);
     }
 }
 
-/// Resolves after `ms` milliseconds (at once where the host has no `setTimeout`).
+/// Resolves after `ms` milliseconds.
 pub async fn sleep(ms: u32) {
     let promise = Promise::new(&mut |resolve, _| {
-        if set_timeout(&resolve, f64::from(ms)).is_err() {
-            let _ = resolve.call0(&JsValue::UNDEFINED);
-        }
+        set_timeout(&resolve, f64::from(ms));
     });
     let _ = JsFuture::from(promise).await;
 }
@@ -182,12 +178,11 @@ pub async fn sleep(ms: u32) {
 pub fn request_lock(name: &str, granted: impl FnOnce() -> JsValue + 'static) -> bool {
     let Some(locks) = global().navigator().and_then(|n| n.locks()) else { return false };
     let callback = Closure::once_into_js(move |_lock: JsValue| granted());
-    if let Ok(request) = locks.request(name, &callback) {
-        // Settles when the lock is released; a rejection is ignored.
-        wasm_bindgen_futures::spawn_local(async move {
-            let _ = JsFuture::from(request).await;
-        });
-    }
+    let request = JsFuture::from(locks.request(name, &callback));
+    // Settles when the lock is released; a rejection is ignored.
+    wasm_bindgen_futures::spawn_local(async move {
+        let _ = request.await;
+    });
     true
 }
 
@@ -200,7 +195,7 @@ pub fn register_background_sync(tag: String) {
     else {
         return;
     };
-    let Ok(registration) = container.get_registration() else { return };
+    let registration = container.get_registration();
     wasm_bindgen_futures::spawn_local(async move {
         let Ok(registration) = JsFuture::from(registration).await else { return };
         if registration.is_undefined() || registration.is_null() {
@@ -208,8 +203,6 @@ pub fn register_background_sync(tag: String) {
         }
         let registration: ServiceWorkerRegistration = registration.unchecked_into();
         let Some(sync) = registration.sync() else { return };
-        if let Ok(registered) = sync.register(&tag) {
-            let _ = JsFuture::from(registered).await;
-        }
+        let _ = JsFuture::from(sync.register(&tag)).await;
     });
 }

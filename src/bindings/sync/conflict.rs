@@ -62,10 +62,7 @@ fn answer(value: &JsValue) -> Result<Answer, JsValue> {
     if value.as_string().as_deref() == Some("quarantine") {
         return Ok(Answer::Keep);
     }
-    Err(invalid(
-        "onConflict",
-        "must return the events to append ([] drops the local events) or \"quarantine\"",
-    ))
+    Err(invalid("onConflict", "must return an array of events or \"quarantine\""))
 }
 
 /// Calls `resolve` (the app's function) with the conflict, awaiting a promise it returns.

@@ -1,7 +1,7 @@
 //! The sync driver of one store: wires the host's events, the Web Lock and the timer to
 //! the [`SyncEngine`] and to the decisions of [`DriverState`] (`sync::driver`).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell, RefMut};
 use std::rc::{Rc, Weak};
 
 use js_sys::{Array, Function, Promise};
@@ -29,15 +29,17 @@ pub(in crate::bindings) struct Driver {
     lock_name: String,
     /// The Background Sync tag: `tidelog:<database>`.
     background_tag: String,
-    pub(super) state: RefCell<DriverState>,
-    timer: RefCell<Option<Timeout>>,
+    /// The decisions; borrowed only through [`state`](Driver::state), never across an
+    /// `await` or a call into JS.
+    state: RefCell<DriverState>,
+    timer: Cell<Option<Timeout>>,
     /// Resolves the Web Lock's promise: hands the lock over.
-    release: RefCell<Option<Function>>,
+    release: Cell<Option<Function>>,
     pub(super) listeners: Listeners,
     /// `acknowledged(id)` promises waiting for their event to reach the server.
-    pub(super) waiters: RefCell<Vec<(EventId, Function)>>,
+    waiters: Cell<Vec<(EventId, Function)>>,
     /// `online`, `offline`, `visibilitychange`, `freeze`, `resume`.
-    host_listeners: RefCell<Vec<HostListener>>,
+    host_listeners: Cell<Vec<HostListener>>,
 }
 
 fn now() -> u64 {
@@ -99,11 +101,11 @@ impl Driver {
             lock_name: format!("tidelog-sync:{database}"),
             background_tag: format!("tidelog:{database}"),
             state: RefCell::new(state),
-            timer: RefCell::default(),
-            release: RefCell::default(),
+            timer: Cell::default(),
+            release: Cell::default(),
             listeners: Listeners::default(),
-            waiters: RefCell::default(),
-            host_listeners: RefCell::default(),
+            waiters: Cell::default(),
+            host_listeners: Cell::default(),
         });
         driver.listen_to_host();
         driver.request_lock();
@@ -120,6 +122,7 @@ impl Driver {
             (EventSource::Document, "freeze"),
             (EventSource::Document, "resume"),
         ];
+        let mut listeners = Vec::new();
         for (source, kind) in events {
             let weak = Rc::downgrade(self);
             let listener = HostListener::new(source, kind, move || {
@@ -133,8 +136,9 @@ impl Driver {
                     _ => driver.wake(),
                 }
             });
-            self.host_listeners.borrow_mut().extend(listener);
+            listeners.extend(listener);
         }
+        self.host_listeners.set(listeners);
     }
 
     /// Queues for the Web Lock; the holder syncs. Without Web Locks: lead at once.
@@ -142,34 +146,33 @@ impl Driver {
         let weak = Rc::downgrade(self);
         let requested = host::request_lock(&self.lock_name, move || {
             let Some(driver) = weak.upgrade() else { return JsValue::UNDEFINED };
-            if driver.state.borrow().closed() {
+            if driver.state().closed() {
                 return JsValue::UNDEFINED;
             }
             let held = Promise::new(&mut |resolve, _| {
-                *driver.release.borrow_mut() = Some(resolve);
+                driver.release.set(Some(resolve));
             });
-            driver.state.borrow_mut().set_leader(true);
+            driver.state().set_leader(true);
             // Taking over: leases left by a tab that crashed mid-send are void.
             driver.wake_forced();
             held.into()
         });
         if !requested {
-            self.state.borrow_mut().set_leader(true);
+            self.state().set_leader(true);
             self.wake();
         }
     }
 
     fn release_lock(&self) {
-        self.state.borrow_mut().set_leader(false);
-        let release = self.release.borrow_mut().take();
-        if let Some(release) = release {
+        self.state().set_leader(false);
+        if let Some(release) = self.release.take() {
             let _ = release.call0(&JsValue::UNDEFINED);
         }
     }
 
     /// Asks for a round soon (coalescing: a wake during a round causes one more).
     pub(in crate::bindings) fn wake(self: &Rc<Self>) {
-        let start = self.state.borrow_mut().wake();
+        let start = self.state().wake();
         if start {
             self.run_rounds();
         }
@@ -177,7 +180,7 @@ impl Driver {
 
     /// Like [`wake`](Self::wake); that round ignores backoff deadlines and leases.
     fn wake_forced(self: &Rc<Self>) {
-        let start = self.state.borrow_mut().wake_forced();
+        let start = self.state().wake_forced();
         if start {
             self.run_rounds();
         }
@@ -187,10 +190,10 @@ impl Driver {
     fn run_rounds(self: &Rc<Self>) {
         let driver = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            while driver.state.borrow_mut().next_round() {
+            while driver.state().next_round() {
                 driver.round().await;
             }
-            driver.state.borrow_mut().loop_done();
+            driver.state().loop_done();
             driver.schedule();
             driver.emit(SyncEvent::Status, &driver.status_js());
         });
@@ -199,26 +202,26 @@ impl Driver {
     /// `sync.now()`: a forced round of this instance's own, once any running round ended.
     pub(super) async fn run_now(self: &Rc<Self>) {
         let Some(store) = self.store.upgrade() else { return };
-        self.state.borrow_mut().clear_auth();
-        if !self.state.borrow().leader() {
+        self.state().clear_auth();
+        if !self.state().leader() {
             // Just opened: the Web Lock is usually granted within milliseconds. If
             // another tab holds it, wake that tab; our round below then only refreshes
             // the status.
             for _ in 0..25 {
-                if self.state.borrow().leader() {
+                if self.state().leader() {
                     break;
                 }
                 host::sleep(20).await;
             }
-            if !self.state.borrow().leader() {
+            if !self.state().leader() {
                 store.notify_changed();
             }
         }
-        while !self.state.borrow_mut().try_run_now() {
+        while !self.state().try_run_now() {
             host::sleep(10).await;
         }
         self.round().await;
-        let more = self.state.borrow_mut().now_done();
+        let more = self.state().now_done();
         if more {
             self.run_rounds();
         } else {
@@ -227,11 +230,11 @@ impl Driver {
     }
 
     fn may_sync(&self) -> bool {
-        self.state.borrow().may_sync(host::is_online())
+        self.state().may_sync(host::is_online())
     }
 
     async fn round(self: &Rc<Self>) {
-        let force = self.state.borrow_mut().take_force();
+        let force = self.state().take_force();
         let Some(store) = self.store.upgrade() else { return };
         let Some(db) = indexeddb(&store) else { return };
         if self.may_sync() {
@@ -244,7 +247,7 @@ impl Driver {
             match result {
                 Ok(report) => self.after_round(&store, db, &report).await,
                 Err(e) => {
-                    self.state.borrow_mut().round_failed(e.to_string());
+                    self.state().round_failed(e.to_string());
                     self.emit(SyncEvent::Error, &to_js(&e));
                 }
             }
@@ -253,7 +256,7 @@ impl Driver {
     }
 
     async fn after_round(&self, store: &Rc<Shared>, db: &IndexedDbStore, report: &SyncReport) {
-        let effects = self.state.borrow_mut().round_done(report, now());
+        let effects = self.state().round_done(report, now());
         if effects.notify_changed {
             // The local log changed under the subscribers: let every tab re-read.
             store.notify_changed();
@@ -278,13 +281,8 @@ impl Driver {
         let outbox = db.outbox_records().await.ok().map(|records| outbox_summary(&records));
         let conflicts = db.conflict_records().await.ok().map(|c| u64::from(c.length()));
         let dead_letters = db.dead_letter_records().await.ok().map(|d| u64::from(d.length()));
-        let refreshed = self.state.borrow_mut().refresh(
-            outbox,
-            conflicts,
-            dead_letters,
-            host::is_online(),
-            now(),
-        );
+        let refreshed =
+            self.state().refresh(outbox, conflicts, dead_letters, host::is_online(), now());
         if let Some(failure) = &refreshed.stalled {
             self.emit(SyncEvent::Error, &sync_error(SyncErrorKind::Stalled, failure));
         }
@@ -298,25 +296,32 @@ impl Driver {
         }
     }
 
+    /// Adds an `acknowledged(id)` promise's `resolve`, for the next refresh to check.
+    pub(super) fn wait_for(&self, id: EventId, resolve: Function) {
+        let mut waiters = self.waiters.take();
+        waiters.push((id, resolve));
+        self.waiters.set(waiters);
+    }
+
     async fn check_waiters(&self, db: &IndexedDbStore) {
-        let waiters: Vec<(EventId, Function)> = self.waiters.borrow().clone();
-        if waiters.is_empty() {
-            return;
-        }
-        let mut done = Vec::new();
-        for (id, resolve) in &waiters {
-            if let Ok(true) = db.is_acknowledged(id).await {
+        let waiters = self.waiters.take();
+        let mut waiting = Vec::new();
+        for (id, resolve) in waiters {
+            if let Ok(true) = db.is_acknowledged(&id).await {
                 let _ = resolve.call0(&JsValue::UNDEFINED);
-                done.push(id.clone());
+            } else {
+                waiting.push((id, resolve));
             }
         }
-        self.waiters.borrow_mut().retain(|(id, _)| !done.contains(id));
+        // Plus those added while this check awaited.
+        waiting.append(&mut self.waiters.take());
+        self.waiters.set(waiting);
     }
 
     /// Arms the timer: the next backoff deadline, or the poll interval.
     fn schedule(self: &Rc<Self>) {
         let delay = {
-            let state = self.state.borrow();
+            let state = self.state();
             if state.closed() {
                 return;
             }
@@ -325,14 +330,17 @@ impl Driver {
         let weak = Rc::downgrade(self);
         let timeout = Timeout::new(delay, move || {
             if let Some(driver) = weak.upgrade() {
-                let fired = driver.timer.borrow_mut().take();
-                drop(fired);
+                drop(driver.timer.take());
                 driver.wake();
             }
         });
         // Replacing the timer clears the one before.
-        let previous = self.timer.replace(timeout);
-        drop(previous);
+        drop(self.timer.replace(Some(timeout)));
+    }
+
+    /// The decisions (one borrow site for the whole driver).
+    pub(super) fn state(&self) -> RefMut<'_, DriverState> {
+        self.state.borrow_mut()
     }
 
     /// Hands `detail` to the app's listeners of `event`.
@@ -342,17 +350,15 @@ impl Driver {
 
     /// The status snapshot as JS.
     pub(super) fn status_js(&self) -> JsValue {
-        let status = self.state.borrow().status(host::is_online());
-        status_to_js(&status)
+        let online = host::is_online();
+        status_to_js(&self.state().status(online))
     }
 
     /// Stops: no more rounds, the lock is handed over, host listeners removed.
     pub(in crate::bindings) fn stop(&self) {
-        self.state.borrow_mut().close();
+        self.state().close();
         self.release_lock();
-        let timer = self.timer.borrow_mut().take();
-        drop(timer);
-        let listeners = std::mem::take(&mut *self.host_listeners.borrow_mut());
-        drop(listeners);
+        drop(self.timer.take());
+        drop(self.host_listeners.take());
     }
 }

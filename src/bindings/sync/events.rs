@@ -1,7 +1,7 @@
 //! What `store.sync` hands to JS: its events (`sync.on(...)`), the status object, round
 //! reports and `SyncError`s.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::rc::Rc;
 
 use js_sys::{Function, Object};
@@ -48,27 +48,30 @@ struct Listener {
 
 /// The listeners of one store's sync.
 #[derive(Default)]
-pub(super) struct Listeners(RefCell<Vec<Listener>>);
+pub(super) struct Listeners(Cell<Vec<Listener>>);
 
 impl Listeners {
     /// Calls `callback` on each `event`; returns the function that stops it.
     pub(super) fn add(&self, event: SyncEvent, callback: Function) -> Function {
         let active = Rc::new(Cell::new(true));
-        self.0.borrow_mut().retain(|l| l.active.get());
-        self.0.borrow_mut().push(Listener { event, callback, active: active.clone() });
+        let mut listeners = self.0.take();
+        listeners.retain(|l| l.active.get());
+        listeners.push(Listener { event, callback, active: active.clone() });
+        self.0.set(listeners);
         Closure::<dyn FnMut()>::new(move || active.set(false)).into_js_value().unchecked_into()
     }
 
     /// Hands `detail` to every active listener of `event` (what one throws is reported,
     /// and the others still get it).
     pub(super) fn emit(&self, event: SyncEvent, detail: &JsValue) {
-        let callbacks: Vec<Function> = self
-            .0
-            .borrow()
+        let listeners = self.0.take();
+        let callbacks: Vec<Function> = listeners
             .iter()
             .filter(|l| l.event == event && l.active.get())
             .map(|l| l.callback.clone())
             .collect();
+        self.0.set(listeners);
+        // Called with the list back in place: a listener may add another.
         for callback in callbacks {
             deliver(&callback, detail);
         }
@@ -84,7 +87,7 @@ fn failure_or_null(failure: Option<&Failure>) -> JsValue {
 }
 
 /// The `SyncStatus` JS object.
-pub(super) fn status_to_js(status: &SyncStatus) -> JsValue {
+pub(super) fn status_to_js(status: &SyncStatus<'_>) -> JsValue {
     let js: JsValue = Object::new().into();
     set(&js, "online", status.online.into());
     set(&js, "paused", status.paused.into());
@@ -97,10 +100,10 @@ pub(super) fn status_to_js(status: &SyncStatus) -> JsValue {
     set(&js, "conflictCount", (status.conflict_count as f64).into());
     set(&js, "deadLetterCount", (status.dead_letter_count as f64).into());
     set(&js, "lastSyncedAt", time_to_js(status.last_synced_at));
-    set(&js, "lastError", failure_or_null(status.last_error.as_ref()));
+    set(&js, "lastError", failure_or_null(status.last_error));
     set(&js, "nextAttemptAt", time_to_js(status.next_attempt_at));
     set(&js, "stalled", status.stalled.into());
-    set(&js, "auth", failure_or_null(status.auth.as_ref()));
+    set(&js, "auth", failure_or_null(status.auth));
     js
 }
 

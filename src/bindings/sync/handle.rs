@@ -71,13 +71,13 @@ impl JsSync {
 
     /// Pauses syncing (the outbox keeps filling).
     pub fn pause(&self) {
-        self.driver.state.borrow_mut().pause();
+        self.driver.state().pause();
         self.driver.emit(SyncEvent::Status, &self.driver.status_js());
     }
 
     /// Resumes syncing and runs a round.
     pub fn resume(&self) {
-        self.driver.state.borrow_mut().resume();
+        self.driver.state().resume();
         self.driver.wake();
     }
 
@@ -90,7 +90,7 @@ impl JsSync {
             Some(input::string(&token, "token")?)
         };
         self.driver.engine.transport().set_token(token);
-        self.driver.state.borrow_mut().clear_auth();
+        self.driver.state().clear_auth();
         self.driver.wake();
         Ok(())
     }
@@ -100,7 +100,7 @@ impl JsSync {
         let id = EventId::new(input::string(&id, "id")?).map_err(|e| to_js(&e))?;
         let driver = self.driver.clone();
         Ok(Promise::new(&mut |resolve, _reject| {
-            driver.waiters.borrow_mut().push((id.clone(), resolve));
+            driver.wait_for(id.clone(), resolve);
             driver.wake();
         }))
     }
