@@ -15,12 +15,35 @@ use crate::bindings::input;
 use crate::bindings::shared::Shared;
 use crate::error::Error;
 use crate::event::EventId;
+use crate::protocol::PushEvent;
 use crate::web::indexeddb::IndexedDbStore;
 
 /// `store.sync`: the sync side of an event store opened with a `sync` option.
 #[wasm_bindgen(js_name = Sync)]
 pub struct JsSync {
     driver: Rc<Driver>,
+}
+
+/// The lists `store.sync` hands out.
+enum List {
+    /// `sync.outbox()`.
+    Outbox,
+    /// `sync.conflicts()`.
+    Conflicts,
+    /// `sync.deadLetters()`.
+    DeadLetters,
+}
+
+/// What the app does with a dead letter or a conflict.
+enum Settle {
+    /// Its events go back to the outbox.
+    RetryDeadLetter,
+    /// It is dropped.
+    DiscardDeadLetter,
+    /// These events (`None`: the conflict's local events) follow the remote ones.
+    ResolveConflict(Option<Vec<PushEvent<JsValue>>>),
+    /// Its local events are dropped.
+    DiscardConflict,
 }
 
 impl JsSync {
@@ -31,6 +54,37 @@ impl JsSync {
 
     fn store(&self) -> Result<Rc<Shared>, JsValue> {
         self.driver.store.upgrade().ok_or_else(|| to_js(&Error::Closed))
+    }
+
+    /// The records of `list`.
+    async fn list(&self, list: List) -> Result<Array, JsValue> {
+        let store = self.store()?;
+        let db = indexeddb(&store)?;
+        match list {
+            List::Outbox => db.outbox_records().await,
+            List::Conflicts => db.conflict_records().await,
+            List::DeadLetters => db.dead_letter_records().await,
+        }
+        .map_err(|e| to_js(&e))
+    }
+
+    /// Settles the dead letter or conflict `id`; false if there is none. Events that go
+    /// back to the log are announced to subscribers and other tabs; then the driver wakes.
+    async fn settle(&self, id: f64, settle: Settle) -> Result<bool, JsValue> {
+        let store = self.store()?;
+        let db = indexeddb(&store)?;
+        let (done, changed) = match settle {
+            Settle::RetryDeadLetter => (db.retry_dead_letter(id).await, true),
+            Settle::DiscardDeadLetter => (db.discard_dead_letter(id).await, false),
+            Settle::ResolveConflict(events) => (db.settle_conflict(id, events).await, true),
+            Settle::DiscardConflict => (db.discard_conflict(id).await, false),
+        };
+        let done = done.map_err(|e| to_js(&e))?;
+        if changed {
+            store.notify_changed();
+        }
+        self.driver.wake();
+        Ok(done)
     }
 }
 
@@ -108,60 +162,43 @@ impl JsSync {
     /// The outbox: `[{ stream, pendingCount, pendingBytes, oldestPendingAt, attempts,
     /// nextAttemptAt, leaseUntil, lastError }]`.
     pub async fn outbox(&self) -> Result<Array, JsValue> {
-        let store = self.store()?;
-        indexeddb(&store)?.outbox_records().await.map_err(|e| to_js(&e))
+        self.list(List::Outbox).await
     }
 
     /// Quarantined conflicts: `[{ id, stream, local, remote, detectedAt }]`.
     pub async fn conflicts(&self) -> Result<Array, JsValue> {
-        let store = self.store()?;
-        indexeddb(&store)?.conflict_records().await.map_err(|e| to_js(&e))
+        self.list(List::Conflicts).await
     }
 
     /// Dead letters: `[{ id, stream, events, failure: { status, message }, failedAt }]`.
     #[wasm_bindgen(js_name = deadLetters)]
     pub async fn dead_letters(&self) -> Result<Array, JsValue> {
-        let store = self.store()?;
-        indexeddb(&store)?.dead_letter_records().await.map_err(|e| to_js(&e))
+        self.list(List::DeadLetters).await
     }
 
     /// Puts a dead letter's events back in the outbox (same ids).
     #[wasm_bindgen(js_name = retryDeadLetter)]
     pub async fn retry_dead_letter(&self, id: f64) -> Result<bool, JsValue> {
-        let store = self.store()?;
-        let done = indexeddb(&store)?.retry_dead_letter(id).await.map_err(|e| to_js(&e))?;
-        store.notify_changed();
-        self.driver.wake();
-        Ok(done)
+        self.settle(id, Settle::RetryDeadLetter).await
     }
 
     /// Drops a dead letter for good.
     #[wasm_bindgen(js_name = discardDeadLetter)]
     pub async fn discard_dead_letter(&self, id: f64) -> Result<bool, JsValue> {
-        let store = self.store()?;
-        let done = indexeddb(&store)?.discard_dead_letter(id).await.map_err(|e| to_js(&e))?;
-        self.driver.wake();
-        Ok(done)
+        self.settle(id, Settle::DiscardDeadLetter).await
     }
 
     /// Settles a conflict: `events` (default: its local events) are appended after the
     /// remote ones and synced.
     #[wasm_bindgen(js_name = resolveConflict)]
     pub async fn resolve_conflict(&self, id: f64, events: JsValue) -> Result<bool, JsValue> {
-        let store = self.store()?;
         let events = if events.is_undefined() { None } else { Some(conflict_events(&events)?) };
-        let done = indexeddb(&store)?.settle_conflict(id, events).await.map_err(|e| to_js(&e))?;
-        store.notify_changed();
-        self.driver.wake();
-        Ok(done)
+        self.settle(id, Settle::ResolveConflict(events)).await
     }
 
     /// Drops a conflict's local events for good.
     #[wasm_bindgen(js_name = discardConflict)]
     pub async fn discard_conflict(&self, id: f64) -> Result<bool, JsValue> {
-        let store = self.store()?;
-        let done = indexeddb(&store)?.discard_conflict(id).await.map_err(|e| to_js(&e))?;
-        self.driver.wake();
-        Ok(done)
+        self.settle(id, Settle::DiscardConflict).await
     }
 }
