@@ -60,7 +60,7 @@ for (let run = 0; run < runs; run++) {
     store.sync.resume();
     for (;;) {
       const status = await store.sync.now();
-      if (status.pending === 0) break;
+      if (status.pendingCount === 0) break;
     }
     return { ms: performance.now() - t0, requests };
   }, { base, events, run });

@@ -13,7 +13,7 @@ use super::errors::invalid;
 use super::input;
 use super::backend::Backend;
 use super::shared::Shared;
-use super::sync::{Driver, SyncHandle};
+use super::sync::{Driver, JsSync};
 use super::subscribe;
 use crate::event::Position;
 use crate::web::convert::{append_result_to_js, metrics_to_js};
@@ -99,7 +99,7 @@ impl EventStore {
         let Some(driver) = self.driver.clone() else {
             return JsValue::UNDEFINED;
         };
-        let handle: JsValue = SyncHandle { driver }.into();
+        let handle: JsValue = JsSync::new(driver).into();
         *self.sync_handle.borrow_mut() = Some(handle.clone());
         handle
     }

@@ -13,7 +13,8 @@
 //! - `input.rs`: turning JS arguments into validated Rust values (never a panic).
 //! - `event_store.rs`: the `EventStore` class.
 //! - `subscribe.rs`: live subscriptions (cursors and one pump).
-//! - `sync.rs`: `store.sync`, the sync driver (triggers, Web Lock, status, events).
+//! - `sync/`: `store.sync` (the `Sync` class) and its driver: options, host triggers,
+//!   Web Lock, conflict callback, events; the decisions are pure code in `crate::sync`.
 //! - `shared.rs`: what a store's JS objects share (`Shared`): the backend and one
 //!   `impl` of dispatch methods over it, subscriptions, the replay state, the sync driver.
 //! - `replay.rs`: `replay`, `upcast`, `projection` (the `Projection` class) and `execute`

@@ -479,13 +479,13 @@ impl<P: Clone, E: Environment> SyncLocal for MemoryStore<P, E> {
                         done.quarantined = left.len();
                         if !left.is_empty() {
                             let id = state.next_sync_id();
-                            let at = self.env.now_ms();
+                            let detected_at = self.env.now_ms();
                             state.sync.conflicts.push(Conflict {
                                 id,
                                 stream: stream.clone(),
                                 local: left.iter().map(push_event).collect(),
                                 remote: fresh,
-                                at,
+                                detected_at,
                             });
                         }
                     }
@@ -508,8 +508,8 @@ impl<P: Clone, E: Environment> SyncLocal for MemoryStore<P, E> {
         }
         if !dead.is_empty() {
             let id = state.next_sync_id();
-            let at = self.env.now_ms();
-            state.sync.dead_letters.push(DeadLetter { id, stream: stream.clone(), events: dead.iter().map(push_event).collect(), failure, at });
+            let failed_at = self.env.now_ms();
+            state.sync.dead_letters.push(DeadLetter { id, stream: stream.clone(), events: dead.iter().map(push_event).collect(), failure, failed_at });
         }
         if state.pending(stream).is_empty() {
             state.sync.outbox.remove(stream);

@@ -25,11 +25,15 @@
 //! | 429, 503 + Retry-After | wait as told |
 //! | 408, 5xx, network error, timeout | exponential backoff with full jitter |
 
+mod driver;
 mod engine;
 mod plan;
+mod status;
 
+pub use driver::{DriverState, Refreshed, RoundEffects, SyncErrorKind, HIDDEN_POLL_FACTOR};
 pub use engine::{SyncEngine, SyncOptions, SyncReport};
 pub use plan::{plan_integration, IntegrationPlan};
+pub use status::{OutboxSummary, StallWatchdog, SyncStatus};
 
 use crate::error::Result;
 use crate::event::{EventId, Position, StreamId, Version};
@@ -150,7 +154,7 @@ pub struct DeadLetter<P> {
     /// The server's reason.
     pub failure: Failure,
     /// When it was dead-lettered (ms since the epoch).
-    pub at: u64,
+    pub failed_at: u64,
 }
 
 /// Local events set aside because remote events came first (quarantine policy), kept
@@ -165,8 +169,8 @@ pub struct Conflict<P> {
     pub local: Vec<PushEvent<P>>,
     /// The remote events that came first.
     pub remote: Vec<WireEvent<P>>,
-    /// When it was recorded (ms since the epoch).
-    pub at: u64,
+    /// When it was detected (ms since the epoch).
+    pub detected_at: u64,
 }
 
 /// The local store's sync side. All writes are atomic per call.

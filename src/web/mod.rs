@@ -12,6 +12,7 @@
 //! | `idb` | IndexedDB request plumbing: a future per request, transactions |
 //! | [`indexeddb`] | [`IndexedDbStore`](indexeddb::IndexedDbStore): the event store, its sync side and projection snapshots over IndexedDB |
 //! | [`fetch`] | [`FetchTransport`](fetch::FetchTransport): the sync protocol over the host's `fetch` |
+//! | [`host`] | typed access to the host's globals: timers, `navigator.onLine`, page visibility and its events, Web Locks, Background Sync |
 //! | `do_storage` | `DurableObjectKv`: the sync server's key-value primitives over Durable Object storage (feature `server`) |
 
 pub mod convert;
@@ -20,6 +21,8 @@ pub mod do_storage;
 #[cfg(feature = "client")]
 pub mod fetch;
 pub mod glue;
+#[cfg(feature = "client")]
+pub mod host;
 #[cfg(feature = "client")]
 mod idb;
 #[cfg(feature = "client")]

@@ -68,7 +68,7 @@ async function syncUntilDrained(page, ms = 15_000) {
   const deadline = Date.now() + ms;
   for (;;) {
     const status = await page.evaluate(() => store.sync.now());
-    if (status.pending === 0) return status;
+    if (status.pendingCount === 0) return status;
     if (Date.now() > deadline) throw new Error(`still pending: ${JSON.stringify(status)}`);
     await sleep(250);
   }
@@ -148,7 +148,7 @@ describe("crash consistency", () => {
     assert.equal((await serverStream(space, "applied")).length, 2, "the server applied the first batch");
     await crash(context, page);
     const again = await device(context, name, space, { timeoutMs: 500 });
-    assert.equal(await again.evaluate(async () => (await store.sync.pending()).length > 0), true, "the outbox survived the crash");
+    assert.equal(await again.evaluate(async () => (await store.sync.outbox()).length > 0), true, "the outbox survived the crash");
     // The crashed tab's lease (timeoutMs + 5 s) runs out, then the new leader resends.
     await syncUntilDrained(again, 20_000);
     for (const [stream, ids] of [["applied", ["ap-1", "ap-2"]], ["unsent", ["un-1"]]]) {
@@ -235,7 +235,7 @@ describe("storage faults", () => {
         await store.append("s", Array.from({ length: 40 }, (_, i) => ({ type: "Big", data: { i, noise: noise() } })));
         return { error: null };
       } catch (e) {
-        return { error: e.name, version: await store.version("s"), pending: (await store.sync.pending()).reduce((n, p) => n + p.pending, 0) };
+        return { error: e.name, version: await store.version("s"), pending: (await store.sync.outbox()).reduce((n, p) => n + p.pendingCount, 0) };
       }
     }, { name: unique("db"), url: `${server.base}/v1/${space}`, token: TOKEN });
     assert.equal(out.error, "QuotaExceededError");
@@ -245,9 +245,9 @@ describe("storage faults", () => {
     // the aborted transaction at once) sync cannot write its bookkeeping: it must say so,
     // keep everything, and go on once space is back.
     const full = await page.evaluate(async () => ({ status: await store.sync.now(), estimate: await navigator.storage.estimate() }));
-    if (full.status.pending > 0) {
+    if (full.status.pendingCount > 0) {
       assert.match(full.status.lastError?.message ?? "", /quota/i, `the failure is reported (${JSON.stringify(full)})`);
-      assert.equal(full.status.pending, 2, "nothing lost meanwhile");
+      assert.equal(full.status.pendingCount, 2, "nothing lost meanwhile");
       console.log(`quota: origin still at ${full.estimate.usage} of ${full.estimate.quota} bytes after the aborted batch; sync reports "${full.status.lastError.message}" and waits`);
       await cdp.send("Storage.overrideQuotaForOrigin", { origin });
     }

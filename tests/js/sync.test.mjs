@@ -26,7 +26,8 @@ after(async () => {
 
 const unique = (name) => `${name}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
 
-/** A page with a store `name` syncing to `space`; `window.store`, `window.events`. */
+/** A page with a store `name` syncing to `space`; `window.store`, `window.syncEvents`.
+ * `onConflict: "function"` installs a resolver that calls `window.resolveConflict`. */
 async function device(name, space, { token = TOKEN, onConflict, inContext = context, batchSize } = {}) {
   const page = await openPage(inContext, `${server.base}/pkg/package.json`);
   await page.evaluate(async ({ name, url, token, onConflict, batchSize }) => {
@@ -35,11 +36,12 @@ async function device(name, space, { token = TOKEN, onConflict, inContext = cont
     window.tidelog = tidelog;
     window.syncEvents = [];
     const sync = { url, token, pollMs: 60_000, timeoutMs: 3_000 };
-    if (onConflict) sync.onConflict = onConflict;
+    if (onConflict === "function") sync.onConflict = (conflict) => window.resolveConflict(conflict);
+    else if (onConflict) sync.onConflict = onConflict;
     if (batchSize) sync.batchSize = batchSize;
     window.store = await tidelog.EventStore.open(name, { sync });
     for (const kind of ["synced", "conflict", "error"]) {
-      store.sync.on(kind, (detail) => syncEvents.push([kind, detail?.name ?? null, detail?.code ?? null]));
+      store.sync.on(kind, (detail) => syncEvents.push([kind, detail?.name ?? null, detail?.code ?? null, detail?.field ?? null]));
     }
   }, { name, url: `${server.base}/v1/${space}`, token, onConflict, batchSize });
   // Each device has its own database, so it leads its own sync once the Web Lock is
@@ -66,7 +68,8 @@ test("two devices sync through the worker, in both directions", async () => {
     await store.sync.now();
   });
   const status = await a.evaluate(() => store.sync.status());
-  assert.equal(status.pending, 0);
+  assert.equal(status.pendingCount, 0);
+  assert.equal(status.pendingStreamCount, 0);
   assert.equal(status.leader, true);
   assert.equal(status.lastError, null);
   assert.ok(status.lastSyncedAt > 0);
@@ -103,16 +106,21 @@ test("offline, reload with pending events, back online: nothing lost, nothing tw
   const ctx = await browser.newContext();
   let a = await device(name, space, { inContext: ctx });
   await ctx.setOffline(true);
-  const offline = await a.evaluate(async () => {
+  const offlineRound = await a.evaluate(async () => {
     await store.append("s", [{ type: "T", data: { v: 1 } }, { type: "T", data: { v: 2 } }]);
     await store.append("s", [{ type: "T", data: { v: 3 } }]);
-    return store.sync.now();
+    return { status: await store.sync.now(), outbox: await store.sync.outbox(), now: Date.now() };
   });
-  assert.equal(offline.pending, 3);
+  const offline = offlineRound.status;
+  assert.equal(offline.pendingCount, 3);
+  assert.equal(offline.pendingStreamCount, 1);
   assert.equal(offline.online, false);
   // Three payloads of {"v":n}: 7 + 2 braces... measured like the append did (jsonSize).
   assert.ok(offline.pendingBytes > 0 && offline.pendingBytes < 200, `pendingBytes ${offline.pendingBytes}`);
-  assert.ok(offline.oldestPendingAge >= 0 && offline.oldestPendingAge < 60_000, `oldestPendingAge ${offline.oldestPendingAge}`);
+  const age = offlineRound.now - offline.oldestPendingAt;
+  assert.ok(age >= 0 && age < 60_000, `oldestPendingAt ${offline.oldestPendingAt} at ${offlineRound.now}`);
+  assert.deepEqual(offlineRound.outbox.map((e) => [e.stream, e.pendingCount, e.pendingBytes, e.oldestPendingAt]),
+    [["s", 3, offline.pendingBytes, offline.oldestPendingAt]], "the outbox lists the stream with its pending count");
   await a.close();
   // A reload while the sync server is still unreachable (the page itself must load).
   let blocked = 0;
@@ -120,12 +128,12 @@ test("offline, reload with pending events, back online: nothing lost, nothing tw
   await ctx.setOffline(false);
   a = await device(name, space, { inContext: ctx }); // a fresh page, same database
   const reloaded = await a.evaluate(() => store.sync.now());
-  assert.equal(reloaded.pending, 3, `pending events survived the reload (requests blocked: ${blocked}, server: ${JSON.stringify(values(await serverStream(space, "s")))}, offline phase: ${JSON.stringify(offline)})`);
+  assert.equal(reloaded.pendingCount, 3, `pending events survived the reload (requests blocked: ${blocked}, server: ${JSON.stringify(values(await serverStream(space, "s")))}, offline phase: ${JSON.stringify(offline)})`);
   assert.equal(reloaded.lastError?.status, null, "a network error, reported");
   await ctx.unroute("**/v1/**");
   const online = await a.evaluate(() => store.sync.now());
-  assert.equal(online.pending, 0);
-  assert.equal(online.oldestPendingAge, null, "nothing pending, no age");
+  assert.equal(online.pendingCount, 0);
+  assert.equal(online.oldestPendingAt, null, "nothing pending, no time");
   assert.equal(online.pendingBytes, 0);
   assert.deepEqual(values(await serverStream(space, "s")), [1, 2, 3]);
   await a.evaluate(() => store.sync.now());
@@ -169,10 +177,69 @@ test("quarantine keeps the conflicting local events for the app to settle", asyn
   assert.equal(conflicts.length, 1);
   assert.deepEqual(conflicts[0].local.map((e) => e.data.v), [2]);
   assert.deepEqual(conflicts[0].remote.map((e) => e.data.v), [1]);
-  assert.equal(await b.evaluate(() => store.sync.status().conflicts), 1);
+  assert.ok(conflicts[0].detectedAt > 0 && !("at" in conflicts[0]), "detectedAt, a point in time");
+  assert.equal(await b.evaluate(() => store.sync.status().conflictCount), 1);
   await b.evaluate(async (id) => { await store.sync.resolveConflict(id); await store.sync.now(); }, conflicts[0].id);
   assert.deepEqual(values(await serverStream(space, "doc")), [1, 2]);
   assert.equal((await b.evaluate(() => store.sync.conflicts())).length, 0);
+  await a.close();
+  await b.close();
+});
+
+test("onConflict as a function: events settle, [] drops, \"quarantine\" keeps, any other answer keeps and reports", async () => {
+  const space = unique("space");
+  const [a, b] = [await device(unique("a"), space), await device(unique("b"), space, { onConflict: "function" })];
+  const modes = ["events", "empty", "quarantine", "undefined", "null", "throw"];
+  await b.evaluate(() => store.sync.pause());
+  await a.evaluate(async (modes) => {
+    for (const mode of modes) await store.append(`s-${mode}`, [{ type: "T", data: { v: 1 } }]);
+    await store.sync.now();
+  }, modes);
+  const out = await b.evaluate(async (modes) => {
+    window.asked = [];
+    window.resolveConflict = (conflict) => {
+      const { mode } = conflict.local[0].data;
+      asked.push({ mode, stream: conflict.stream, remote: conflict.remote.map((e) => e.data.v), detectedAt: conflict.detectedAt });
+      switch (mode) {
+        case "events": return Promise.resolve([{ type: "Merged", data: { v: 20 } }]);
+        case "empty": return [];
+        case "quarantine": return "quarantine";
+        case "undefined": return undefined;
+        case "null": return null;
+        case "throw": throw new Error("boom");
+      }
+    };
+    for (const mode of modes) await store.append(`s-${mode}`, [{ type: "T", data: { v: 2, mode } }]);
+    store.sync.resume();
+    await store.sync.now();
+    const status = await store.sync.now();
+    const local = {};
+    for (const mode of modes) local[mode] = (await store.read(`s-${mode}`)).map((e) => e.data.v);
+    return { asked, status, local, conflicts: await store.sync.conflicts(), events: syncEvents };
+  }, modes);
+  assert.deepEqual(out.asked.map((c) => c.mode).sort(), [...modes].sort(), "each conflict was handed to the function once");
+  for (const c of out.asked) {
+    assert.equal(c.stream, `s-${c.mode}`);
+    assert.deepEqual(c.remote, [1]);
+    assert.ok(c.detectedAt > 0);
+  }
+  assert.deepEqual(values(await serverStream(space, "s-events")), [1, 20], "the returned events follow the remote ones");
+  assert.deepEqual(out.local.events, [1, 20]);
+  for (const mode of ["empty", "quarantine", "undefined", "null", "throw"]) {
+    assert.deepEqual(values(await serverStream(space, `s-${mode}`)), [1], `${mode}: nothing of the local events pushed`);
+    assert.deepEqual(out.local[mode], [1], `${mode}: the local events left the stream`);
+  }
+  const kept = out.conflicts.map((c) => [c.stream, c.local.map((e) => e.data.v)]).sort();
+  assert.deepEqual(kept, [["s-null", [2]], ["s-quarantine", [2]], ["s-throw", [2]], ["s-undefined", [2]]],
+    "[] dropped its local events, the events answer settled; every other answer kept the conflict");
+  assert.equal(out.status.conflictCount, 4);
+  assert.equal(out.status.pendingCount, 0);
+  const errors = out.events.filter(([kind]) => kind === "error");
+  assert.deepEqual(errors.filter(([, name]) => name === "InvalidInputError"),
+    [["error", "InvalidInputError", "invalid_input", "onConflict"], ["error", "InvalidInputError", "invalid_input", "onConflict"]],
+    "undefined and null are reported, not taken as an answer");
+  assert.equal(errors.length, 3, `the thrown error is reported too: ${JSON.stringify(errors)}`);
+  assert.ok(out.events.some(([kind]) => kind === "conflict"));
   await a.close();
   await b.close();
 });
@@ -198,11 +265,11 @@ test("5xx backs off and retries; a lost response is retried without duplicates",
     store.sync.resume();
     return store.sync.now();
   });
-  for (let i = 0; i < 20 && (await a.evaluate(() => store.sync.status().pending)) > 0; i++) {
+  for (let i = 0; i < 20 && (await a.evaluate(() => store.sync.status().pendingCount)) > 0; i++) {
     await a.evaluate(() => store.sync.now());
     await new Promise((r) => setTimeout(r, 200));
   }
-  assert.equal(await a.evaluate(() => store.sync.status().pending), 0);
+  assert.equal(await a.evaluate(() => store.sync.status().pendingCount), 0);
   assert.ok(posts >= 2, `posts: ${posts}`);
   assert.deepEqual(values(await serverStream(space, "s")), [1, 2], "exactly once on the server");
   const kinds = await a.evaluate(() => syncEvents.map(([kind, , code]) => `${kind}:${code}`));
@@ -231,7 +298,8 @@ test("a refused batch (422) becomes a dead letter; the app can retry it", async 
   assert.equal(dead.length, 1);
   assert.deepEqual(dead[0].failure, { status: 422, message: "no thanks" });
   assert.equal(dead[0].events[0].data.v, 1);
-  assert.equal(await a.evaluate(() => store.sync.status().deadLetters), 1);
+  assert.ok(dead[0].failedAt > 0 && !("at" in dead[0]), "failedAt, a point in time");
+  assert.equal(await a.evaluate(() => store.sync.status().deadLetterCount), 1);
   await a.evaluate(async (id) => { await store.sync.retryDeadLetter(id); await store.sync.now(); }, dead[0].id);
   assert.deepEqual(values(await serverStream(space, "s")), [1]);
   assert.equal((await a.evaluate(() => store.sync.deadLetters())).length, 0);
@@ -246,10 +314,10 @@ test("401 pauses sync and keeps everything; a new token resumes it", async () =>
     return store.sync.now();
   });
   assert.equal(status.auth?.status, 401);
-  assert.equal(status.pending, 1);
+  assert.equal(status.pendingCount, 1);
   assert.ok((await a.evaluate(() => syncEvents)).some(([kind, name, code]) => kind === "error" && name === "SyncError" && code === "auth"));
   const after = await a.evaluate(async (token) => { store.sync.setToken(token); return store.sync.now(); }, TOKEN);
-  assert.equal(after.pending, 0);
+  assert.equal(after.pendingCount, 0);
   assert.equal(after.auth, null);
   assert.deepEqual(values(await serverStream(space, "s")), [1]);
   await a.close();
@@ -270,11 +338,18 @@ test("pendingBytes follows partial acknowledgements exactly", async () => {
     await store.append("s", Array.from({ length: 5 }, (_, i) => ({ type: "T", data: { v: i, text: "same size" } })));
     const before = await store.sync.now();
     store.sync.resume();
+    const sent = Date.now();
     const after = await store.sync.now();
-    return { before, after };
+    return { before, after, sent, done: Date.now() };
   });
-  assert.equal(out.before.pending, 5);
-  assert.equal(out.after.pending, 3, "one batch of 2 acknowledged, the next refused");
+  assert.equal(out.before.pendingCount, 5);
+  assert.equal(out.after.pendingCount, 3, "one batch of 2 acknowledged, the next refused");
   assert.equal(out.after.pendingBytes, (out.before.pendingBytes / 5) * 3);
+  assert.equal(out.before.nextAttemptAt, null, "paused: no stream waits for a retry");
+  // 503s without Retry-After: the stream waits for a backoff deadline (full jitter, capped
+  // at 60 s), a point in time.
+  const { nextAttemptAt, lastError } = out.after;
+  assert.equal(lastError?.status, 503);
+  assert.ok(nextAttemptAt >= out.sent && nextAttemptAt <= out.done + 60_000, `nextAttemptAt ${nextAttemptAt} (${out.sent}..${out.done})`);
   await ctx.close();
 });

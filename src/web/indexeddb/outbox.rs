@@ -84,6 +84,17 @@ fn push_bytes(events: &[PushEvent<JsValue>]) -> f64 {
         .fold(0.0, |a, b| a + b)
 }
 
+/// Conflicts and dead letters keep their time as `at` in the database (as 0.1 wrote
+/// them); the records handed out name it `name` (`detectedAt`, `failedAt`).
+fn rename_at(records: Array, name: &str) -> Result<Array> {
+    for record in records.iter() {
+        let record: &Object = record.unchecked_ref();
+        set(record, name, &Reflect::get(record, &"at".into()).map_err(js_error)?)?;
+        Reflect::delete_property(record, &"at".into()).map_err(js_error)?;
+    }
+    Ok(records)
+}
+
 /// What one sync transaction reads first: the stream head and its pending records.
 struct Tail {
     version: Version,
@@ -206,22 +217,24 @@ impl IndexedDbStore {
         Ok(())
     }
 
-    /// The dead letters: `[{ id, stream, events, failure: { status, message }, at }]`.
+    /// The dead letters: `[{ id, stream, events, failure: { status, message }, failedAt }]`.
     pub async fn dead_letter_records(&self) -> Result<Array> {
         let tx = self.begin(&[DEAD_LETTERS], false)?;
-        Ok(request(tx.store(DEAD_LETTERS)?.get_all())?.await?.unchecked_into())
+        let records = request(tx.store(DEAD_LETTERS)?.get_all())?.await?.unchecked_into();
+        rename_at(records, "failedAt")
     }
 
-    /// The quarantined conflicts: `[{ id, stream, local, remote, at }]`.
+    /// The quarantined conflicts: `[{ id, stream, local, remote, detectedAt }]`.
     pub async fn conflict_records(&self) -> Result<Array> {
         let tx = self.begin(&[CONFLICTS], false)?;
-        Ok(request(tx.store(CONFLICTS)?.get_all())?.await?.unchecked_into())
+        let records = request(tx.store(CONFLICTS)?.get_all())?.await?.unchecked_into();
+        rename_at(records, "detectedAt")
     }
 
     /// The outbox entries of streams with pending events, with their pending counts and
     /// the recording time of their oldest pending event:
-    /// `[{ stream, pending, pendingBytes, oldestPendingAt, attempts, nextAttemptAt, leaseUntil,
-    /// lastError }]`.
+    /// `[{ stream, pendingCount, pendingBytes, oldestPendingAt, attempts, nextAttemptAt,
+    /// leaseUntil, lastError }]`.
     pub async fn outbox_records(&self) -> Result<Array> {
         let tx = self.begin(&[STREAMS, OUTBOX, EVENTS], false)?;
         let heads = request(tx.store(STREAMS)?.get_all())?;
@@ -250,7 +263,7 @@ impl IndexedDbStore {
                 Some(e) => e,
                 None => entry_to_js(&OutboxEntry::new(StreamId::new(stream.clone())?))?,
             };
-            set(record.unchecked_ref(), "pending", &(pending as f64).into())?;
+            set(record.unchecked_ref(), "pendingCount", &(pending as f64).into())?;
             set(record.unchecked_ref(), PENDING_BYTES, &bytes.into())?;
             let oldest = oldest.await?;
             let recorded_at = Reflect::get(&oldest, &"recordedAt".into()).unwrap_or(JsValue::NULL);

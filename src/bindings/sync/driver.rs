@@ -1,0 +1,364 @@
+//! The sync driver of one store: wires the host's events, the Web Lock and the timer to
+//! the [`SyncEngine`] and to the decisions of [`DriverState`] (`sync::driver`).
+
+use std::cell::{Cell, RefCell, RefMut};
+use std::rc::{Rc, Weak};
+
+use js_sys::{Array, Function, Promise};
+use wasm_bindgen::JsValue;
+
+use super::config::{OnConflict, SyncConfig};
+use super::events::{report_to_js, status_to_js, sync_error, Listeners, SyncEvent};
+use crate::bindings::errors::to_js;
+use crate::bindings::shared::{Shared, SyncHook};
+use crate::env::{Environment, SystemEnvironment};
+use crate::event::EventId;
+use crate::sync::{DriverState, OutboxSummary, SyncEngine, SyncErrorKind, SyncReport};
+use crate::web::fetch::FetchTransport;
+use crate::web::glue::get;
+use crate::web::host::{self, EventSource, HostListener, Timeout};
+use crate::web::indexeddb::IndexedDbStore;
+
+/// The sync driver of one store.
+pub(in crate::bindings) struct Driver {
+    pub(super) store: Weak<Shared>,
+    pub(super) engine: SyncEngine<FetchTransport>,
+    /// The app's `onConflict` function, if it gave one.
+    resolver: Option<Function>,
+    /// The Web Lock the syncing instance holds: `tidelog-sync:<database>`.
+    lock_name: String,
+    /// The Background Sync tag: `tidelog:<database>`.
+    background_tag: String,
+    /// The decisions; borrowed only through [`state`](Driver::state), never across an
+    /// `await` or a call into JS.
+    state: RefCell<DriverState>,
+    timer: Cell<Option<Timeout>>,
+    /// Resolves the Web Lock's promise: hands the lock over.
+    release: Cell<Option<Function>>,
+    pub(super) listeners: Listeners,
+    /// `acknowledged(id)` promises waiting for their event to reach the server.
+    waiters: Cell<Vec<(EventId, Function)>>,
+    /// `online`, `offline`, `visibilitychange`, `freeze`, `resume`.
+    host_listeners: Cell<Vec<HostListener>>,
+}
+
+fn now() -> u64 {
+    SystemEnvironment.now_ms()
+}
+
+/// The store's IndexedDB side (`open` refuses `sync` with the memory store).
+pub(super) fn indexeddb(store: &Shared) -> Option<&IndexedDbStore> {
+    store.backend.indexeddb()
+}
+
+/// Sums `outbox_records()` (`[{ pendingCount, pendingBytes, oldestPendingAt, ... }]`).
+fn outbox_summary(records: &Array) -> OutboxSummary {
+    let mut summary = OutboxSummary::default();
+    for record in records.iter() {
+        let number = |key: &str| get(&record, key).as_f64().map(|n| n.max(0.0) as u64);
+        summary.add(
+            number("pendingCount").unwrap_or(0),
+            number("pendingBytes").unwrap_or(0),
+            number("oldestPendingAt"),
+        );
+    }
+    summary
+}
+
+impl SyncHook for Driver {
+    fn changed(self: Rc<Self>) {
+        Driver::wake(&self);
+    }
+
+    fn closing(self: Rc<Self>) {
+        Driver::stop(&self);
+    }
+}
+
+impl Driver {
+    /// Starts syncing `store` (the database `database`) as `config` says.
+    pub(in crate::bindings) fn start(
+        store: &Rc<Shared>,
+        database: &str,
+        config: SyncConfig,
+    ) -> Rc<Driver> {
+        let options = config.engine_options();
+        let transport = FetchTransport::new(config.url, config.token, config.timeout_ms);
+        let resolver = match config.on_conflict {
+            OnConflict::Resolve(resolve) => Some(resolve),
+            OnConflict::Rebase | OnConflict::Quarantine => None,
+        };
+        let state = DriverState::new(
+            u64::from(config.poll_ms),
+            u64::from(config.stall_ms),
+            config.paused,
+            now(),
+        );
+        let driver = Rc::new(Driver {
+            store: Rc::downgrade(store),
+            engine: SyncEngine::new(transport, options),
+            resolver,
+            lock_name: format!("tidelog-sync:{database}"),
+            background_tag: format!("tidelog:{database}"),
+            state: RefCell::new(state),
+            timer: Cell::default(),
+            release: Cell::default(),
+            listeners: Listeners::default(),
+            waiters: Cell::default(),
+            host_listeners: Cell::default(),
+        });
+        driver.listen_to_host();
+        driver.request_lock();
+        // A first round even before leading: the status reflects the stored outbox.
+        driver.wake();
+        driver
+    }
+
+    fn listen_to_host(self: &Rc<Self>) {
+        let events = [
+            (EventSource::Global, "online"),
+            (EventSource::Global, "offline"),
+            (EventSource::Document, "visibilitychange"),
+            (EventSource::Document, "freeze"),
+            (EventSource::Document, "resume"),
+        ];
+        let mut listeners = Vec::new();
+        for (source, kind) in events {
+            let weak = Rc::downgrade(self);
+            let listener = HostListener::new(source, kind, move || {
+                let Some(driver) = weak.upgrade() else { return };
+                match kind {
+                    // A frozen tab hands the lock over; a resumed one queues again.
+                    "freeze" => driver.release_lock(),
+                    "resume" => driver.request_lock(),
+                    // The network is back: do not wait for backoff deadlines.
+                    "online" => driver.wake_forced(),
+                    _ => driver.wake(),
+                }
+            });
+            listeners.extend(listener);
+        }
+        self.host_listeners.set(listeners);
+    }
+
+    /// Queues for the Web Lock; the holder syncs. Without Web Locks: lead at once.
+    fn request_lock(self: &Rc<Self>) {
+        let weak = Rc::downgrade(self);
+        let requested = host::request_lock(&self.lock_name, move || {
+            let Some(driver) = weak.upgrade() else { return JsValue::UNDEFINED };
+            if driver.state().closed() {
+                return JsValue::UNDEFINED;
+            }
+            let held = Promise::new(&mut |resolve, _| {
+                driver.release.set(Some(resolve));
+            });
+            driver.state().set_leader(true);
+            // Taking over: leases left by a tab that crashed mid-send are void.
+            driver.wake_forced();
+            held.into()
+        });
+        if !requested {
+            self.state().set_leader(true);
+            self.wake();
+        }
+    }
+
+    fn release_lock(&self) {
+        self.state().set_leader(false);
+        if let Some(release) = self.release.take() {
+            let _ = release.call0(&JsValue::UNDEFINED);
+        }
+    }
+
+    /// Asks for a round soon (coalescing: a wake during a round causes one more).
+    pub(in crate::bindings) fn wake(self: &Rc<Self>) {
+        let start = self.state().wake();
+        if start {
+            self.run_rounds();
+        }
+    }
+
+    /// Like [`wake`](Self::wake); that round ignores backoff deadlines and leases.
+    fn wake_forced(self: &Rc<Self>) {
+        let start = self.state().wake_forced();
+        if start {
+            self.run_rounds();
+        }
+    }
+
+    /// The round loop: rounds while triggers asked for them, then the timer and a status.
+    fn run_rounds(self: &Rc<Self>) {
+        let driver = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            while driver.state().next_round() {
+                driver.round().await;
+            }
+            driver.state().loop_done();
+            driver.schedule();
+            driver.emit(SyncEvent::Status, &driver.status_js());
+        });
+    }
+
+    /// `sync.now()`: a forced round of this instance's own, once any running round ended.
+    pub(super) async fn run_now(self: &Rc<Self>) {
+        let Some(store) = self.store.upgrade() else { return };
+        self.state().clear_auth();
+        if !self.state().leader() {
+            // Just opened: the Web Lock is usually granted within milliseconds. If
+            // another tab holds it, wake that tab; our round below then only refreshes
+            // the status.
+            for _ in 0..25 {
+                if self.state().leader() {
+                    break;
+                }
+                host::sleep(20).await;
+            }
+            if !self.state().leader() {
+                store.notify_changed();
+            }
+        }
+        while !self.state().try_run_now() {
+            host::sleep(10).await;
+        }
+        self.round().await;
+        let more = self.state().now_done();
+        if more {
+            self.run_rounds();
+        } else {
+            self.schedule();
+        }
+    }
+
+    fn may_sync(&self) -> bool {
+        self.state().may_sync(host::is_online())
+    }
+
+    async fn round(self: &Rc<Self>) {
+        let force = self.state().take_force();
+        let Some(store) = self.store.upgrade() else { return };
+        let Some(db) = indexeddb(&store) else { return };
+        if self.may_sync() {
+            let env = SystemEnvironment;
+            let result = if force {
+                self.engine.run_now(db, &env).await
+            } else {
+                self.engine.run(db, &env).await
+            };
+            match result {
+                Ok(report) => self.after_round(&store, db, &report).await,
+                Err(e) => {
+                    self.state().round_failed(e.to_string());
+                    self.emit(SyncEvent::Error, &to_js(&e));
+                }
+            }
+        }
+        self.refresh(db).await;
+    }
+
+    async fn after_round(&self, store: &Rc<Shared>, db: &IndexedDbStore, report: &SyncReport) {
+        let effects = self.state().round_done(report, now());
+        if effects.notify_changed {
+            // The local log changed under the subscribers: let every tab re-read.
+            store.notify_changed();
+        }
+        if effects.conflict {
+            if let Some(resolve) = &self.resolver {
+                self.resolve_conflicts(db, resolve).await;
+            }
+            self.emit(SyncEvent::Conflict, &report_to_js(report));
+        }
+        if let Some((kind, failure)) = &effects.error {
+            self.emit(SyncEvent::Error, &sync_error(*kind, failure));
+        }
+        if effects.synced {
+            self.emit(SyncEvent::Synced, &report_to_js(report));
+        }
+    }
+
+    /// Re-reads the counters, checks the watchdog and waiters, emits `status`; asks for
+    /// Background Sync when the state says so.
+    async fn refresh(&self, db: &IndexedDbStore) {
+        let outbox = db.outbox_records().await.ok().map(|records| outbox_summary(&records));
+        let conflicts = db.conflict_records().await.ok().map(|c| u64::from(c.length()));
+        let dead_letters = db.dead_letter_records().await.ok().map(|d| u64::from(d.length()));
+        let refreshed =
+            self.state().refresh(outbox, conflicts, dead_letters, host::is_online(), now());
+        if let Some(failure) = &refreshed.stalled {
+            self.emit(SyncEvent::Error, &sync_error(SyncErrorKind::Stalled, failure));
+        }
+        self.check_waiters(db).await;
+        self.emit(SyncEvent::Status, &self.status_js());
+        if refreshed.request_background_sync {
+            // Events pending and the server out of reach: a service worker that opens the
+            // same store on this tag's `sync` event finishes the job, even with every
+            // page closed (see the README's service-worker snippet).
+            host::register_background_sync(self.background_tag.clone());
+        }
+    }
+
+    /// Adds an `acknowledged(id)` promise's `resolve`, for the next refresh to check.
+    pub(super) fn wait_for(&self, id: EventId, resolve: Function) {
+        let mut waiters = self.waiters.take();
+        waiters.push((id, resolve));
+        self.waiters.set(waiters);
+    }
+
+    async fn check_waiters(&self, db: &IndexedDbStore) {
+        let waiters = self.waiters.take();
+        let mut waiting = Vec::new();
+        for (id, resolve) in waiters {
+            if let Ok(true) = db.is_acknowledged(&id).await {
+                let _ = resolve.call0(&JsValue::UNDEFINED);
+            } else {
+                waiting.push((id, resolve));
+            }
+        }
+        // Plus those added while this check awaited.
+        waiting.append(&mut self.waiters.take());
+        self.waiters.set(waiting);
+    }
+
+    /// Arms the timer: the next backoff deadline, or the poll interval.
+    fn schedule(self: &Rc<Self>) {
+        let delay = {
+            let state = self.state();
+            if state.closed() {
+                return;
+            }
+            state.next_wake_in(now(), host::is_hidden())
+        };
+        let weak = Rc::downgrade(self);
+        let timeout = Timeout::new(delay, move || {
+            if let Some(driver) = weak.upgrade() {
+                drop(driver.timer.take());
+                driver.wake();
+            }
+        });
+        // Replacing the timer clears the one before.
+        drop(self.timer.replace(Some(timeout)));
+    }
+
+    /// The decisions (one borrow site for the whole driver).
+    pub(super) fn state(&self) -> RefMut<'_, DriverState> {
+        self.state.borrow_mut()
+    }
+
+    /// Hands `detail` to the app's listeners of `event`.
+    pub(super) fn emit(&self, event: SyncEvent, detail: &JsValue) {
+        self.listeners.emit(event, detail);
+    }
+
+    /// The status snapshot as JS.
+    pub(super) fn status_js(&self) -> JsValue {
+        let online = host::is_online();
+        status_to_js(&self.state().status(online))
+    }
+
+    /// Stops: no more rounds, the lock is handed over, host listeners removed.
+    pub(in crate::bindings) fn stop(&self) {
+        self.state().close();
+        self.release_lock();
+        drop(self.timer.take());
+        drop(self.host_listeners.take());
+    }
+}

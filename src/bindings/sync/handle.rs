@@ -1,0 +1,204 @@
+//! The `Sync` JS class (`store.sync`).
+
+use std::rc::Rc;
+
+use js_sys::{Array, Function, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::future_to_promise;
+
+use super::conflict::conflict_events;
+use super::events::SyncEvent;
+use super::Driver;
+use crate::bindings::errors::{invalid, to_js};
+use crate::bindings::input;
+use crate::bindings::shared::Shared;
+use crate::error::Error;
+use crate::event::EventId;
+use crate::protocol::PushEvent;
+use crate::web::indexeddb::IndexedDbStore;
+
+/// `store.sync`: the sync side of an event store opened with a `sync` option.
+#[wasm_bindgen(js_name = Sync)]
+pub struct JsSync {
+    driver: Rc<Driver>,
+}
+
+/// The lists `store.sync` hands out.
+enum List {
+    /// `sync.outbox()`.
+    Outbox,
+    /// `sync.conflicts()`.
+    Conflicts,
+    /// `sync.deadLetters()`.
+    DeadLetters,
+}
+
+/// What the app does with a dead letter or a conflict.
+enum Settle {
+    /// Its events go back to the outbox.
+    RetryDeadLetter,
+    /// It is dropped.
+    DiscardDeadLetter,
+    /// These events (`None`: the conflict's local events) follow the remote ones.
+    ResolveConflict(Option<Vec<PushEvent<JsValue>>>),
+    /// Its local events are dropped.
+    DiscardConflict,
+}
+
+impl JsSync {
+    /// The handle of a store's sync driver.
+    pub(in crate::bindings) fn new(driver: Rc<Driver>) -> JsSync {
+        JsSync { driver }
+    }
+
+    fn store(&self) -> Result<Rc<Shared>, JsValue> {
+        self.driver.store.upgrade().ok_or_else(|| to_js(&Error::Closed))
+    }
+
+    /// The records of `list`.
+    async fn list(&self, list: List) -> Result<Array, JsValue> {
+        let store = self.store()?;
+        let db = indexeddb(&store)?;
+        match list {
+            List::Outbox => db.outbox_records().await,
+            List::Conflicts => db.conflict_records().await,
+            List::DeadLetters => db.dead_letter_records().await,
+        }
+        .map_err(|e| to_js(&e))
+    }
+
+    /// Settles the dead letter or conflict `id`; false if there is none. Events that go
+    /// back to the log are announced to subscribers and other tabs; then the driver wakes.
+    async fn settle(&self, id: f64, settle: Settle) -> Result<bool, JsValue> {
+        let store = self.store()?;
+        let db = indexeddb(&store)?;
+        let (done, changed) = match settle {
+            Settle::RetryDeadLetter => (db.retry_dead_letter(id).await, true),
+            Settle::DiscardDeadLetter => (db.discard_dead_letter(id).await, false),
+            Settle::ResolveConflict(events) => (db.settle_conflict(id, events).await, true),
+            Settle::DiscardConflict => (db.discard_conflict(id).await, false),
+        };
+        let done = done.map_err(|e| to_js(&e))?;
+        if changed {
+            store.notify_changed();
+        }
+        self.driver.wake();
+        Ok(done)
+    }
+}
+
+/// The store's IndexedDB side, where the outbox and the lists live.
+fn indexeddb(store: &Shared) -> Result<&IndexedDbStore, JsValue> {
+    super::driver::indexeddb(store)
+        .ok_or_else(|| invalid("sync", "conflict and dead-letter lists need the IndexedDB storage"))
+}
+
+#[wasm_bindgen(js_class = Sync)]
+impl JsSync {
+    /// Runs a round now (in the syncing tab; other tabs wake it) and resolves with the
+    /// status afterwards.
+    pub fn now(&self) -> Promise {
+        let driver = self.driver.clone();
+        future_to_promise(async move {
+            driver.run_now().await;
+            Ok(driver.status_js())
+        })
+    }
+
+    /// The current status snapshot: `{ online, paused, leader, pendingCount,
+    /// pendingStreamCount, pendingBytes, oldestPendingAt, inFlight, conflictCount,
+    /// deadLetterCount, lastSyncedAt, lastError, nextAttemptAt, stalled, auth }`.
+    pub fn status(&self) -> JsValue {
+        self.driver.status_js()
+    }
+
+    /// Listens to `"status"`, `"synced"`, `"conflict"` or `"error"`; returns a function
+    /// that stops listening.
+    pub fn on(&self, event: JsValue, callback: JsValue) -> Result<Function, JsValue> {
+        let event = SyncEvent::parse(&input::string(&event, "event")?)?;
+        let Some(callback) = callback.dyn_ref::<Function>() else {
+            return Err(invalid("callback", "must be a function"));
+        };
+        Ok(self.driver.listeners.add(event, callback.clone()))
+    }
+
+    /// Pauses syncing (the outbox keeps filling).
+    pub fn pause(&self) {
+        self.driver.state().pause();
+        self.driver.emit(SyncEvent::Status, &self.driver.status_js());
+    }
+
+    /// Resumes syncing and runs a round.
+    pub fn resume(&self) {
+        self.driver.state().resume();
+        self.driver.wake();
+    }
+
+    /// Replaces the bearer token (`null` for none) and resumes after an auth failure.
+    #[wasm_bindgen(js_name = setToken)]
+    pub fn set_token(&self, token: JsValue) -> Result<(), JsValue> {
+        let token = if token.is_null() || token.is_undefined() {
+            None
+        } else {
+            Some(input::string(&token, "token")?)
+        };
+        self.driver.engine.transport().set_token(token);
+        self.driver.state().clear_auth();
+        self.driver.wake();
+        Ok(())
+    }
+
+    /// Resolves once the event `id` is stored on the server.
+    pub fn acknowledged(&self, id: JsValue) -> Result<Promise, JsValue> {
+        let id = EventId::new(input::string(&id, "id")?).map_err(|e| to_js(&e))?;
+        let driver = self.driver.clone();
+        Ok(Promise::new(&mut |resolve, _reject| {
+            driver.wait_for(id.clone(), resolve);
+            driver.wake();
+        }))
+    }
+
+    /// The outbox: `[{ stream, pendingCount, pendingBytes, oldestPendingAt, attempts,
+    /// nextAttemptAt, leaseUntil, lastError }]`.
+    pub async fn outbox(&self) -> Result<Array, JsValue> {
+        self.list(List::Outbox).await
+    }
+
+    /// Quarantined conflicts: `[{ id, stream, local, remote, detectedAt }]`.
+    pub async fn conflicts(&self) -> Result<Array, JsValue> {
+        self.list(List::Conflicts).await
+    }
+
+    /// Dead letters: `[{ id, stream, events, failure: { status, message }, failedAt }]`.
+    #[wasm_bindgen(js_name = deadLetters)]
+    pub async fn dead_letters(&self) -> Result<Array, JsValue> {
+        self.list(List::DeadLetters).await
+    }
+
+    /// Puts a dead letter's events back in the outbox (same ids).
+    #[wasm_bindgen(js_name = retryDeadLetter)]
+    pub async fn retry_dead_letter(&self, id: f64) -> Result<bool, JsValue> {
+        self.settle(id, Settle::RetryDeadLetter).await
+    }
+
+    /// Drops a dead letter for good.
+    #[wasm_bindgen(js_name = discardDeadLetter)]
+    pub async fn discard_dead_letter(&self, id: f64) -> Result<bool, JsValue> {
+        self.settle(id, Settle::DiscardDeadLetter).await
+    }
+
+    /// Settles a conflict: `events` (default: its local events) are appended after the
+    /// remote ones and synced.
+    #[wasm_bindgen(js_name = resolveConflict)]
+    pub async fn resolve_conflict(&self, id: f64, events: JsValue) -> Result<bool, JsValue> {
+        let events = if events.is_undefined() { None } else { Some(conflict_events(&events)?) };
+        self.settle(id, Settle::ResolveConflict(events)).await
+    }
+
+    /// Drops a conflict's local events for good.
+    #[wasm_bindgen(js_name = discardConflict)]
+    pub async fn discard_conflict(&self, id: f64) -> Result<bool, JsValue> {
+        self.settle(id, Settle::DiscardConflict).await
+    }
+}
