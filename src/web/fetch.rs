@@ -5,8 +5,9 @@
 
 use std::cell::RefCell;
 
-use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
-use wasm_bindgen::{JsCast, JsValue};
+use js_sys::{Array, Object, Promise, JSON};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::sync::{classify_push, parse_retry_after, PushOutcome, ReadOutcome, Transport};
@@ -16,7 +17,38 @@ use crate::protocol::{
     encode_stream_segment, FeedReadResponse, PushEvent, StreamReadResponse,
 };
 use crate::web::convert::{events_from_js, number, push_response_from_js, push_to_js};
-use crate::web::glue::get;
+use crate::web::glue::{get, set};
+use crate::web::host;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The host's global `fetch(url, init)` (throws where the host has none).
+    #[wasm_bindgen(catch, js_name = fetch)]
+    fn host_fetch(url: &str, init: &JsValue) -> Result<Promise, JsValue>;
+
+    /// An `AbortController` (the timeout's way to abort a request).
+    type AbortController;
+    #[wasm_bindgen(catch, constructor)]
+    fn new() -> Result<AbortController, JsValue>;
+    #[wasm_bindgen(method, getter)]
+    fn signal(this: &AbortController) -> JsValue;
+    #[wasm_bindgen(method)]
+    fn abort(this: &AbortController);
+
+    /// What `fetch` resolves to.
+    type FetchResponse;
+    #[wasm_bindgen(method, getter)]
+    fn status(this: &FetchResponse) -> u16;
+    #[wasm_bindgen(method, getter)]
+    fn headers(this: &FetchResponse) -> FetchHeaders;
+    #[wasm_bindgen(method, catch)]
+    fn text(this: &FetchResponse) -> Result<Promise, JsValue>;
+
+    /// A response's headers.
+    type FetchHeaders;
+    #[wasm_bindgen(method, catch)]
+    fn get(this: &FetchHeaders, name: &str) -> Result<Option<String>, JsValue>;
+}
 
 /// `fetch` with the sync protocol's headers, against one space's base URL.
 #[derive(Debug)]
@@ -54,77 +86,51 @@ impl FetchTransport {
 
     /// One request; `Err` is a network error or a timeout.
     async fn send(&self, method: &str, path: &str, headers: &[(&str, String)], body: Option<String>) -> Result<HttpAnswer, Failure> {
-        let global = js_sys::global();
-        let fetch: Function = get(&global, "fetch")
-            .dyn_into()
-            .map_err(|_| failure(None, "this host has no fetch"))?;
-        let header_object = Object::new();
-        let put = |k: &str, v: &str| Reflect::set(&header_object, &k.into(), &v.into()).map(drop);
+        let header_object: JsValue = Object::new().into();
         for (name, value) in headers {
-            let _ = put(name, value);
+            set(&header_object, name, value.as_str().into());
         }
         if let Some(token) = self.token.borrow().as_deref() {
-            let _ = put("Authorization", &format!("Bearer {token}"));
+            set(&header_object, "Authorization", format!("Bearer {token}").into());
         }
-        let init = Object::new();
-        let _ = Reflect::set(&init, &"method".into(), &method.into());
-        let _ = Reflect::set(&init, &"headers".into(), &header_object);
-        let _ = Reflect::set(&init, &"cache".into(), &"no-store".into());
+        let init: JsValue = Object::new().into();
+        set(&init, "method", method.into());
+        set(&init, "cache", "no-store".into());
         if let Some(body) = body {
-            let _ = put("Content-Type", "application/json");
-            let _ = Reflect::set(&init, &"body".into(), &body.into());
+            set(&header_object, "Content-Type", "application/json".into());
+            set(&init, "body", body.into());
         }
-        // Timeout: abort the request after timeout_ms.
-        let controller = get(&global, "AbortController")
-            .dyn_into::<Function>()
-            .ok()
-            .and_then(|ctor| Reflect::construct(&ctor, &Array::new()).ok());
-        let mut timer = JsValue::UNDEFINED;
-        if let Some(controller) = &controller {
-            let _ = Reflect::set(&init, &"signal".into(), &get(controller, "signal"));
-            if let (Ok(abort), Ok(set_timeout)) =
-                (get(controller, "abort").dyn_into::<Function>(), get(&global, "setTimeout").dyn_into::<Function>())
-            {
-                let bound = abort.bind0(controller);
-                timer = set_timeout.call2(&global, &bound, &self.timeout_ms.into()).unwrap_or(JsValue::UNDEFINED);
-            }
-        }
+        set(&init, "headers", header_object);
+        // Timeout: abort the request after timeout_ms (hosts without AbortController wait
+        // for the network's own timeout). Dropping the timer clears it.
+        let _timer = AbortController::new().ok().map(|controller| {
+            set(&init, "signal", controller.signal());
+            host::Timeout::new(u64::from(self.timeout_ms), move || controller.abort())
+        });
         let url = format!("{}{}", self.base, path);
-        let result = async {
-            let promise: Promise = fetch
-                .call2(&global, &url.into(), &init)
-                .map_err(|e| failure(None, format!("fetch failed: {}", describe(&e))))?
-                .dyn_into()
-                .map_err(|_| failure(None, "fetch did not return a promise"))?;
-            let response = JsFuture::from(promise).await.map_err(|e| {
+        let promise = host_fetch(&url, &init).map_err(|e| failure(None, format!("fetch failed: {}", describe(&e))))?;
+        let response: FetchResponse = JsFuture::from(promise)
+            .await
+            .map_err(|e| {
                 if get(&e, "name").as_string().as_deref() == Some("AbortError") {
                     failure(None, format!("timed out after {} ms", self.timeout_ms))
                 } else {
                     failure(None, format!("network error: {}", describe(&e)))
                 }
-            })?;
-            let status = get(&response, "status").as_f64().unwrap_or(0.0) as u16;
-            let headers = get(&response, "headers");
-            let retry_after = get_header(&headers, "Retry-After");
-            let text_fn: Function = get(&response, "text").dyn_into().map_err(|_| failure(Some(status), "no body reader"))?;
-            let text_promise: Promise = text_fn
-                .call0(&response)
-                .map_err(|e| failure(Some(status), describe(&e)))?
-                .dyn_into()
-                .map_err(|_| failure(Some(status), "no body"))?;
-            let text = JsFuture::from(text_promise).await.map_err(|e| failure(Some(status), format!("reading the answer: {}", describe(&e))))?;
-            let body = text
-                .as_string()
-                .filter(|t| !t.is_empty())
-                .and_then(|t| JSON::parse(&t).ok())
-                .unwrap_or(JsValue::UNDEFINED);
-            Ok(HttpAnswer { status, retry_after_ms: parse_retry_after(retry_after.as_deref()), body })
-        }
-        .await;
-        if let Ok(clear) = get(&global, "clearTimeout").dyn_into::<Function>() {
-            let _ = clear.call1(&global, &timer);
-        }
-        result
+            })?
+            .unchecked_into();
+        let status = response.status();
+        let retry_after = response.headers().get("Retry-After").ok().flatten();
+        let text_promise = response.text().map_err(|e| failure(Some(status), describe(&e)))?;
+        let text = JsFuture::from(text_promise)
+            .await
+            .map_err(|e| failure(Some(status), format!("reading the answer: {}", describe(&e))))?;
+        let body = text
+            .as_string()
+            .filter(|t| !t.is_empty())
+            .and_then(|t| JSON::parse(&t).ok())
+            .unwrap_or(JsValue::UNDEFINED);
+        Ok(HttpAnswer { status, retry_after_ms: parse_retry_after(retry_after.as_deref()), body })
     }
 
     async fn read<T>(&self, path: String, if_none_match: Option<String>, parse: impl Fn(&JsValue) -> Result<T, String>) -> ReadOutcome<T> {
@@ -143,11 +149,6 @@ impl FetchTransport {
             status => ReadOutcome::Retry { failure: failure(Some(status), error_message(&answer)), retry_after_ms: answer.retry_after_ms },
         }
     }
-}
-
-fn get_header(headers: &JsValue, name: &str) -> Option<String> {
-    let get_fn: Function = get(headers, "get").dyn_into().ok()?;
-    get_fn.call1(headers, &name.into()).ok()?.as_string()
 }
 
 fn describe(error: &JsValue) -> String {
@@ -170,7 +171,7 @@ impl Transport for FetchTransport {
             };
         }
         let body = Object::new();
-        let _ = Reflect::set(&body, &"events".into(), &list);
+        set(&body, "events", list.into());
         let body = match JSON::stringify(&body) {
             Ok(text) => String::from(text),
             Err(e) => return PushOutcome::Rejected(failure(None, format!("cannot encode the batch: {}", describe(&e)))),
