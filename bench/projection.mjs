@@ -16,7 +16,7 @@ const boot = async () => {
     await t.default();
     window.store = await t.EventStore.open(name);
     window.projection = store.projection("sum", {
-      initial: { n: 0, sum: 0 }, revision: 1, snapshotEvery: 10_000,
+      initial: { n: 0, sum: 0 }, version: 1, snapshotEvery: 10_000,
       reducer: (s, e) => ({ n: s.n + 1, sum: s.sum + e.data.v }),
     });
   }, name);
@@ -33,14 +33,14 @@ const append = (page, count) => page.evaluate(async (count) => {
 const timeState = (page) => page.evaluate(async () => {
   const t0 = performance.now();
   const state = await projection.state();
-  return { ms: performance.now() - t0, n: state.n, metrics: projection.metrics() };
+  return { ms: performance.now() - t0, n: state.n, stats: projection.stats() };
 });
 
 let page = await boot();
 const appendMs = await append(page, total);
 const full = await timeState(page);
 const rows = [`| log | tail | state() after reload | events replayed |`, `|---:|---:|---:|---:|`];
-rows.push(`| ${total} | ${total} (first build) | ${full.ms.toFixed(0)} ms | ${full.metrics.replayedEvents ?? full.n} |`);
+rows.push(`| ${total} | ${total} (first build) | ${full.ms.toFixed(0)} ms | ${full.stats.replayedEvents ?? full.n} |`);
 let size = total;
 for (const tail of [0, 1_000, 10_000]) {
   if (tail) await append(page, tail);
@@ -48,7 +48,7 @@ for (const tail of [0, 1_000, 10_000]) {
   await page.close();
   page = await boot();
   const r = await timeState(page);
-  rows.push(`| ${size} | ${tail} | ${r.ms.toFixed(1)} ms | ${r.metrics.replayedEvents ?? "?"} |`);
+  rows.push(`| ${size} | ${tail} | ${r.ms.toFixed(1)} ms | ${r.stats.replayedEvents ?? "?"} |`);
 }
 console.log(`appended ${total} events in ${(appendMs / 1000).toFixed(1)} s (${Math.round(total / (appendMs / 1000))} events/s)`);
 console.log(rows.join("\n"));

@@ -67,9 +67,9 @@ async function scenario(EventStore, version, label) {
     { type: "ItemAdded", data: { sku: "B2", qty: 3 }, meta: { by: label } },
   ], { expectedVersion: "no_stream" });
   const events = await store.read("cart-1");
-  const total = await store.replay("cart-1", { reducer: (n, e) => n + e.data.qty, initial: 0 });
-  const atVersion1 = await store.replay("cart-1", { reducer: (n, e) => n + e.data.qty, initial: 0, toVersion: 1 });
-  const report = await store.replayAllReport({ reducer: (n) => n + 1, initial: 0 });
+  const total = await store.replay("cart-1", (n, e) => n + e.data.qty, 0);
+  const atVersion1 = await store.replay("cart-1", (n, e) => n + e.data.qty, 0, { toVersion: 1 });
+  const report = await store.replay(null, (n) => n + 1, 0, { report: true });
   let conflict = null;
   try {
     await store.append("cart-1", [{ type: "ItemRemoved", data: { sku: "A1" } }], { expectedVersion: 0 });
@@ -82,7 +82,7 @@ async function scenario(EventStore, version, label) {
   return {
     storage, version: version(), lastPosition: appended.lastPosition,
     read: events.map((e) => [e.version, e.position, e.type, e.data.sku, e.meta]),
-    total, atVersion1, replayed: report.appliedCount, conflict, logLength: all.length,
+    total, atVersion1, replayed: report.events, conflict, logLength: all.length,
   };
 }`;
 
