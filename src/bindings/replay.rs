@@ -76,12 +76,6 @@ impl PagedFold {
         self.cursor.advance(page.length() as usize, (consumed > 0).then_some(last as u64), cut);
         Ok(Some((number(ctx, "applied") - before) as u64))
     }
-
-    /// Folds every page of the plan into `ctx`.
-    async fn run(&mut self, shared: &Shared, ctx: &JsValue) -> JsResult<()> {
-        while self.step(shared, ctx).await?.is_some() {}
-        Ok(())
-    }
 }
 
 /// A function argument or option.
@@ -149,11 +143,11 @@ impl Replayed {
     fn state(self) -> JsValue {
         let skipped: Array = get(&self.ctx, "skipped").unchecked_into();
         if skipped.length() > 0 {
-            let call = if self.stream { "replayReport" } else { "replayAllReport" };
-            let message = format!(
-                "tidelog: replay skipped {} failing event(s); {call} lists them",
-                skipped.length()
-            );
+            let message = if self.stream {
+                "tidelog: replay skipped failing events (replayReport lists them):"
+            } else {
+                "tidelog: replayAll skipped failing events (replayAllReport lists them):"
+            };
             web_sys::console::warn_2(&message.into(), &skipped);
         }
         get(&self.ctx, "state")
@@ -217,7 +211,7 @@ impl EventStore {
                 &JsValue::NULL,
                 skip,
             );
-            fold.run(&shared, &ctx).await?;
+            while fold.step(&shared, &ctx).await?.is_some() {}
             let replayed = Replayed { ctx, pages: fold.pages, stream: is_stream };
             Ok(if report { replayed.report() } else { replayed.state() })
         })
@@ -325,7 +319,8 @@ impl EventStore {
         loop {
             let from = attempts.begin().map_err(|e| to_js(&e))?;
             let options = ReplayOptions { from_version: Some(from), ..Default::default() };
-            PagedFold::new(Some(stream_id.clone()), &options)?.run(&self.shared, &ctx).await?;
+            let mut fold = PagedFold::new(Some(stream_id.clone()), &options)?;
+            while fold.step(&self.shared, &ctx).await?.is_some() {}
             attempts.folded(Version(number(&ctx, "lastVersion") as u64));
             let state = get(&ctx, "state");
             let decided = decide.call2(&JsValue::UNDEFINED, &command, &state)?;

@@ -96,11 +96,12 @@ test("a throwing reducer rejects with a ReplayError; skip mode skips and reports
     const warn = console.warn;
     console.warn = (...args) => warnings.push(args);
     const warned = await store.replay("s", { reducer, initial: 0, onError: "skip" });
+    const warnedAll = await store.replayAll({ reducer, initial: 0, onError: "skip" });
     console.warn = warn;
     return {
       isError: error instanceof Error, name: error.name, code: error.code, message: error.message,
       fields: [error.position, error.eventId, error.stream, error.version, error.type],
-      sameCause: error.cause === thrown, async, skipped, warned,
+      sameCause: error.cause === thrown, async, skipped, warned, warnedAll,
       warnings: warnings.map(([message, ids]) => [message, ids]),
     };
   }, unique("errors"));
@@ -116,9 +117,11 @@ test("a throwing reducer rejects with a ReplayError; skip mode skips and reports
   assert.equal(out.skipped.skippedCount, 2);
   assert.deepEqual(out.skipped.skippedIds, ["bad-1", "bad-2"]);
   assert.equal(out.warned, 4);
-  assert.equal(out.warnings.length, 1, "skipping without a report is never silent");
-  assert.match(out.warnings[0][0], /skipped 2 failing event\(s\); replayReport lists them/);
-  assert.deepEqual(out.warnings[0][1], ["bad-1", "bad-2"]);
+  assert.equal(out.warnedAll, 4);
+  assert.equal(out.warnings.length, 2, "skipping without a report is never silent");
+  assert.match(out.warnings[0][0], /replay skipped failing events \(replayReport lists them\)/);
+  assert.match(out.warnings[1][0], /replayAll skipped failing events \(replayAllReport lists them\)/);
+  assert.deepEqual(out.warnings.map((w) => w[1]), [["bad-1", "bad-2"], ["bad-1", "bad-2"]]);
   await page.close();
 });
 
