@@ -62,7 +62,7 @@ pub enum Error {
     Closed,
 
     /// A reducer, projection or upcaster failed on one event during a replay; the replay
-    /// stopped there (see `replay`'s `OnError` for skipping instead). In JS the thrown
+    /// stopped there (`onError: "skip"` skips such events instead). In JS the thrown
     /// value is attached as the error's `cause`.
     #[error(
         "replay failed at position {position} (stream {stream}, version {version}, type {event_type}, id {event_id}): {message}"

@@ -17,8 +17,11 @@
 //!   Web Lock, conflict callback, events; the decisions are pure code in `crate::sync`.
 //! - `shared.rs`: what a store's JS objects share (`Shared`): the backend and one
 //!   `impl` of dispatch methods over it, subscriptions, the replay state, the sync driver.
-//! - `replay.rs`: `replay`, `upcast`, `projection` (the `Projection` class) and `execute`
-//!   on `EventStore`: the replay engine, folding each page in one call into JS.
+//! - `replay.rs`: `replay`, `replayAll`, `replayReport`, `replayAllReport`,
+//!   `registerUpcaster` and `execute` on `EventStore`: the pages planned by
+//!   `crate::replay`, each folded in one call by `js/fold.js`.
+//! - `projection.rs`: `store.projection(...)` and the `Projection` class (snapshots, live
+//!   feed, one queue of operations).
 //! - `server.rs` (feature `server`): `handleSyncRequest`, the sync server over Durable
 //!   Object storage (`web/do_storage.rs`), for the worker in `tidelog/worker`.
 
@@ -36,6 +39,8 @@ mod upcast;
 #[cfg(feature = "client")]
 mod input;
 #[cfg(feature = "client")]
+mod projection;
+#[cfg(feature = "client")]
 mod replay;
 #[cfg(feature = "server")]
 mod server;
@@ -45,7 +50,7 @@ mod sync;
 #[cfg(feature = "client")]
 pub use event_store::EventStore;
 #[cfg(feature = "client")]
-pub use replay::Projection;
+pub use projection::JsProjection;
 #[cfg(feature = "server")]
 pub use server::handle_sync_request;
 

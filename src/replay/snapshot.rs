@@ -1,24 +1,4 @@
-//! Snapshots and long-lived projections: [`Snapshot`], [`SnapshotPolicy`],
-//! [`ProjectionRunner`].
-
-use std::collections::BTreeSet;
-
-use super::{replay_filtered, Projection, ReplayOptions, ReplayReport, Upcasters};
-use crate::error::Result;
-use crate::event::{Position, StreamId};
-use crate::store::EventStore;
-
-/// A projection's state as of a position of the log, tagged with the projection's
-/// version (a snapshot of another version is ignored: the projection rebuilds).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Snapshot<S> {
-    /// The state.
-    pub state: S,
-    /// The last global position the state covers.
-    pub position: Position,
-    /// The projection's version when the snapshot was taken.
-    pub version: u32,
-}
+//! When a projection writes a snapshot: [`SnapshotPolicy`] and [`SnapshotSchedule`].
 
 /// When to take a snapshot: once at least `every` events were applied since the last
 /// one, checked after each page (so snapshots land at page boundaries). `every: 0`
@@ -42,79 +22,51 @@ impl SnapshotPolicy {
     }
 }
 
-/// A named, versioned projection over the whole log (optionally only some streams) that
-/// resumes from a [`Snapshot`] and catches up with the tail.
-#[derive(Clone, Debug)]
-pub struct ProjectionRunner<Pr> {
-    /// The projection's version; snapshots of other versions are ignored.
-    pub version: u32,
-    /// The current state.
-    pub state: Pr,
-    /// The last global position the state covers.
-    pub position: Position,
-    /// When to snapshot.
+/// A projection's snapshot bookkeeping: the events applied since its state was last
+/// stored (or reset), against its [`SnapshotPolicy`]. Pure; the `Projection` class of
+/// the bindings drives it.
+///
+/// ```
+/// use tidelog::replay::{SnapshotPolicy, SnapshotSchedule};
+/// let mut schedule = SnapshotSchedule::new(SnapshotPolicy { every: 300 });
+/// let due: Vec<bool> = (0..4).map(|_| schedule.applied(100)).collect();
+/// assert_eq!(due, [false, false, true, true]);
+/// schedule.saved();
+/// assert_eq!(schedule.unsaved(), 0);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnapshotSchedule {
+    /// The policy.
     pub policy: SnapshotPolicy,
-    /// Only events of these streams are applied (`None`: all).
-    pub streams: Option<BTreeSet<StreamId>>,
-    /// Events per read.
-    pub page_size: usize,
-    since_snapshot: u64,
+    unsaved: u64,
 }
 
-impl<Pr: Clone> ProjectionRunner<Pr> {
-    /// A runner starting from `initial`, or from `snapshot` when it has the same
-    /// `version`.
-    pub fn resume(version: u32, initial: Pr, snapshot: Option<Snapshot<Pr>>, policy: SnapshotPolicy) -> Self {
-        let (state, position) = match snapshot {
-            Some(s) if s.version == version => (s.state, s.position),
-            _ => (initial, Position(0)),
-        };
-        ProjectionRunner {
-            version,
-            state,
-            position,
-            policy,
-            streams: None,
-            page_size: super::DEFAULT_PAGE_SIZE,
-            since_snapshot: 0,
-        }
+impl SnapshotSchedule {
+    /// A schedule with nothing applied yet.
+    pub fn new(policy: SnapshotPolicy) -> Self {
+        SnapshotSchedule { policy, unsaved: 0 }
     }
 
-    /// Applies every event after [`position`](Self::position), in pages, handing a
-    /// snapshot to `save` whenever the policy says so. Returns the replay report (its
-    /// `events` is the tail's length, not the log's).
-    pub async fn catch_up<St>(
-        &mut self,
-        store: &St,
-        upcasters: Option<&Upcasters<St::Payload>>,
-        mut save: impl FnMut(Snapshot<Pr>),
-    ) -> Result<ReplayReport>
-    where
-        St: EventStore,
-        Pr: Projection<St::Payload>,
-    {
-        let mut total = ReplayReport::default();
-        loop {
-            let options = ReplayOptions {
-                from_position: Some(self.position.next()?),
-                to_position: Some(self.position.plus(self.page_size.max(1) as u64)?),
-                page_size: self.page_size.max(1),
-                ..ReplayOptions::default()
-            };
-            let page =
-                replay_filtered(store, None, &mut self.state, upcasters, &options, self.streams.as_ref())
-                    .await?;
-            total.events += page.events;
-            total.pages += page.pages;
-            let Some(last) = page.last_position else { break };
-            self.position = last;
-            total.last_position = Some(last);
-            self.since_snapshot += page.events;
-            if self.policy.due(self.since_snapshot) {
-                save(Snapshot { state: self.state.clone(), position: self.position, version: self.version });
-                self.since_snapshot = 0;
-            }
-        }
-        Ok(total)
+    /// Records `events` applied (one page, or one live batch); returns whether a
+    /// snapshot is due now.
+    pub fn applied(&mut self, events: u64) -> bool {
+        self.unsaved = self.unsaved.saturating_add(events);
+        self.policy.due(self.unsaved)
+    }
+
+    /// The state was stored, or reset to a stored or initial state: count from zero.
+    pub fn saved(&mut self) {
+        self.unsaved = 0;
+    }
+
+    /// Events applied since the last [`saved`](Self::saved).
+    pub fn unsaved(&self) -> u64 {
+        self.unsaved
+    }
+
+    /// Whether a rebuild ends with a snapshot of its final state: when the policy
+    /// snapshots at all and events were applied since the last one.
+    pub fn final_due(&self) -> bool {
+        self.policy.every > 0 && self.unsaved > 0
     }
 }

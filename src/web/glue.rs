@@ -74,7 +74,7 @@ extern "C" {
 }
 
 /// The fold (`js/fold.js`): upcaster registries, folding pages of records, live feeds.
-#[wasm_bindgen(module = "/src/bindings/js_helpers.js")]
+#[wasm_bindgen(raw_module = "./js/fold.js")]
 extern "C" {
     #[wasm_bindgen(js_name = newUpcasters)]
     /// A new, empty upcaster registry.

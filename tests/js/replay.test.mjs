@@ -1,6 +1,6 @@
 // The replay engine of the built package in headless Chromium against real IndexedDB:
-// replay with time travel, ReplayError, skip mode, upcasters, projections with
-// snapshots across reloads, version bumps, subscriptions, decide/evolve, and the
+// replay/replayAll (and their reports) with time travel, ReplayError, skip mode, upcasters, projections with
+// snapshots across reloads, revision bumps, subscriptions, decide/evolve, and the
 // schema 1 -> 2 upgrade of an existing database.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -33,35 +33,48 @@ test("sums over 1,000 events, in pages, with time travel by version and position
       await store.append("counter", batch);
       await store.append("other", [{ type: "Added", data: { n: 1_000_000 } }]);
     }
-    const sum = (s, e) => s + e.data.n;
+    const sum = { reducer: (s, e) => s + e.data.n, initial: 0 };
     return {
-      total: await store.replay("counter", sum, 0),
-      paged: await store.replay("counter", sum, 0, { pageSize: 7, report: true }),
-      toVersion: await store.replay("counter", sum, 0, { toVersion: 10 }),
-      fromVersion: await store.replay("counter", sum, 0, { fromVersion: 991 }),
+      total: await store.replay("counter", sum),
+      paged: await store.replayReport("counter", { ...sum, pageSize: 7 }),
+      toVersion: await store.replay("counter", { ...sum, toVersion: 10 }),
+      fromVersion: await store.replay("counter", { ...sum, fromVersion: 991 }),
       // "counter" events 1..100 sit at positions 1..100, then "other" at 101.
-      toPositionStream: await store.replay("counter", sum, 0, { toPosition: 102, pageSize: 50 }),
-      wholeLog: await store.replay(null, (s) => s + 1, 0),
-      wholeToPosition: await store.replay(null, sum, 0, { toPosition: 101 }),
-      bad: await store.replay(null, sum, 0, { toVersion: 3 }).catch((e) => [e.name, e.field]),
-      badReducer: await store.replay("counter", 5, 0).catch((e) => [e.name, e.field]),
-      badOption: await store.replay("counter", sum, 0, { to: 3 }).catch((e) => [e.name, e.field]),
+      toPositionStream: await store.replay("counter", { ...sum, toPosition: 102, pageSize: 50 }),
+      wholeLog: await store.replayAll({ reducer: (s) => s + 1, initial: 0 }),
+      wholeToPosition: await store.replayAll({ ...sum, toPosition: 101 }),
+      wholeReport: await store.replayAllReport({ ...sum, fromPosition: 1001, pageSize: 4 }),
+      bad: await store.replayAll({ ...sum, toVersion: 3 }).catch((e) => [e.name, e.field]),
+      badStreamBound: await store.replay("counter", { ...sum, fromPosition: 3 }).catch((e) => [e.name, e.field]),
+      noStream: await store.replay(null, sum).catch((e) => [e.name, e.field]),
+      badReducer: await store.replay("counter", { reducer: 5, initial: 0 }).catch((e) => [e.name, e.field]),
+      noReducer: await store.replayAll({ initial: 0 }).catch((e) => [e.name, e.field]),
+      badOption: await store.replay("counter", { ...sum, to: 3 }).catch((e) => [e.name, e.field]),
+      reportOption: await store.replay("counter", { ...sum, report: true }).catch((e) => [e.name, e.field]),
     };
   }, unique("sums"));
   assert.equal(out.total, 500_500);
-  assert.equal(out.paged.state, 500_500);
-  assert.equal(out.paged.events, 1000);
-  assert.equal(out.paged.pages, 143, "ceil(1000 / 7) pages, no extra read");
-  assert.deepEqual(out.paged.skipped, { count: 0, ids: [] });
-  assert.equal(out.paged.lastVersion, 1000);
+  assert.deepEqual(out.paged, {
+    state: 500_500, appliedCount: 1000, skippedCount: 0, skippedIds: [], lastPosition: 1009, lastVersion: 1000,
+    pageCount: 143, // ceil(1000 / 7) pages, no extra read
+  });
   assert.equal(out.toVersion, 55);
   assert.equal(out.fromVersion, 991 + 992 + 993 + 994 + 995 + 996 + 997 + 998 + 999 + 1000);
   assert.equal(out.toPositionStream, 5050 + 101, "events 1..100 then event 101 at position 102");
   assert.equal(out.wholeLog, 1010);
   assert.equal(out.wholeToPosition, 5050 + 1_000_000);
-  assert.deepEqual(out.bad, ["InvalidInputError", "toVersion"]);
-  assert.deepEqual(out.badReducer, ["InvalidInputError", "reducer"]);
+  assert.deepEqual(out.wholeReport, {
+    // positions 1001..1009 hold "counter" 992..1000, 1010 the last "other" event
+    state: 992 + 993 + 994 + 995 + 996 + 997 + 998 + 999 + 1000 + 1_000_000, appliedCount: 10,
+    skippedCount: 0, skippedIds: [], lastPosition: 1010, lastVersion: null, pageCount: 3,
+  });
+  assert.deepEqual(out.bad, ["InvalidInputError", "options.toVersion"]);
+  assert.deepEqual(out.badStreamBound, ["InvalidInputError", "options.fromPosition"]);
+  assert.deepEqual(out.noStream, ["InvalidInputError", "stream"]);
+  assert.deepEqual(out.badReducer, ["InvalidInputError", "options.reducer"]);
+  assert.deepEqual(out.noReducer, ["InvalidInputError", "options.reducer"]);
   assert.deepEqual(out.badOption, ["InvalidInputError", "options.to"]);
+  assert.deepEqual(out.reportOption, ["InvalidInputError", "options.report"], "the report option is gone");
   assert.deepEqual(page.errors, []);
   await page.close();
 });
@@ -76,14 +89,20 @@ test("a throwing reducer rejects with a ReplayError; skip mode skips and reports
     const thrown = new RangeError("no booms");
     const reducer = (s, e) => { if (e.type === "Boom") throw thrown; return s + e.data; };
     let error;
-    try { await store.replay("s", reducer, 0); } catch (e) { error = e; }
-    const async = await store.replay("s", async (s) => s, 0).catch((e) => [e.name, e.cause.name]);
-    const skipped = await store.replay("s", reducer, 0, { onError: "skip", report: true });
-    const warned = await store.replay("s", reducer, 0, { onError: "skip" });
+    try { await store.replay("s", { reducer, initial: 0 }); } catch (e) { error = e; }
+    const async = await store.replay("s", { reducer: async (s) => s, initial: 0 }).catch((e) => [e.name, e.cause.name]);
+    const skipped = await store.replayReport("s", { reducer, initial: 0, onError: "skip" });
+    const warnings = [];
+    const warn = console.warn;
+    console.warn = (...args) => warnings.push(args);
+    const warned = await store.replay("s", { reducer, initial: 0, onError: "skip" });
+    const warnedAll = await store.replayAll({ reducer, initial: 0, onError: "skip" });
+    console.warn = warn;
     return {
       isError: error instanceof Error, name: error.name, code: error.code, message: error.message,
       fields: [error.position, error.eventId, error.stream, error.version, error.type],
-      sameCause: error.cause === thrown, async, skipped, warned,
+      sameCause: error.cause === thrown, async, skipped, warned, warnedAll,
+      warnings: warnings.map(([message, ids]) => [message, ids]),
     };
   }, unique("errors"));
   assert.equal(out.isError, true);
@@ -94,9 +113,15 @@ test("a throwing reducer rejects with a ReplayError; skip mode skips and reports
   assert.match(out.message, /RangeError: no booms/);
   assert.deepEqual(out.async, ["ReplayError", "TypeError"], "a Promise-returning reducer is refused");
   assert.equal(out.skipped.state, 4);
-  assert.equal(out.skipped.events, 2);
-  assert.deepEqual(out.skipped.skipped, { count: 2, ids: ["bad-1", "bad-2"] });
+  assert.equal(out.skipped.appliedCount, 2);
+  assert.equal(out.skipped.skippedCount, 2);
+  assert.deepEqual(out.skipped.skippedIds, ["bad-1", "bad-2"]);
   assert.equal(out.warned, 4);
+  assert.equal(out.warnedAll, 4);
+  assert.equal(out.warnings.length, 2, "skipping without a report is never silent");
+  assert.match(out.warnings[0][0], /replay skipped failing events \(replayReport lists them\)/);
+  assert.match(out.warnings[1][0], /replayAll skipped failing events \(replayAllReport lists them\)/);
+  assert.deepEqual(out.warnings.map((w) => w[1]), [["bad-1", "bad-2"], ["bad-1", "bad-2"]]);
   await page.close();
 });
 
@@ -109,17 +134,22 @@ test("upcaster chain 1 -> 2 -> 3 for replay and reads; stored events stay as wri
       { type: "Priced", data: { amount: 2.5 }, schema: 2 },
       { type: "Priced", data: { amount: { value: 4, currency: "EUR" } }, schema: 3 },
     ]);
-    store.upcast("Priced", 2, (data) => ({ amount: { value: data.amount, currency: "EUR" } }));
-    store.upcast("Priced", 1, (data, event) => ({ amount: data.cents / 100, from: event.schema }));
-    const dup = (() => { try { store.upcast("Priced", 1, (d) => d); } catch (e) { return [e.name, e.field]; } })();
-    const seen = await store.replay("p", (s, e) => [...s, [e.schema, e.data.amount.value]], []);
-    const raw = await store.replay("p", (s, e) => [...s, e.schema], [], { upcast: false });
+    store.registerUpcaster("Priced", 2, (data) => ({ amount: { value: data.amount, currency: "EUR" } }));
+    store.registerUpcaster("Priced", 1, (data, event) => ({ amount: data.cents / 100, from: event.schema }));
+    const refused = (f) => { try { f(); } catch (e) { return [e.name, e.field]; } };
+    const dup = refused(() => store.registerUpcaster("Priced", 1, (d) => d));
+    const badSchema = refused(() => store.registerUpcaster("Priced", 0, (d) => d));
+    const badFn = refused(() => store.registerUpcaster("Priced", 5, "nope"));
+    const seen = await store.replay("p", { reducer: (s, e) => [...s, [e.schema, e.data.amount.value]], initial: [] });
+    const raw = await store.replay("p", { reducer: (s, e) => [...s, e.schema], initial: [], upcast: false });
     const read = (await store.read("p", { upcast: true })).map((e) => [e.schema, e.data.amount.value]);
     const all = (await store.readAll({ upcast: true })).map((e) => e.schema);
     const stored = (await store.read("p")).map((e) => [e.schema, e.data]);
-    return { dup, seen, raw, read, all, stored };
+    return { dup, badSchema, badFn, seen, raw, read, all, stored };
   }, unique("upcast"));
   assert.deepEqual(out.dup, ["InvalidInputError", "fromSchema"]);
+  assert.deepEqual(out.badSchema, ["InvalidInputError", "fromSchema"]);
+  assert.deepEqual(out.badFn, ["InvalidInputError", "upcaster"]);
   assert.deepEqual(out.seen, [[3, 1.5], [3, 2.5], [3, 4]]);
   assert.deepEqual(out.raw, [1, 2, 3]);
   assert.deepEqual(out.read, [[3, 1.5], [3, 2.5], [3, 4]]);
@@ -129,13 +159,13 @@ test("upcaster chain 1 -> 2 -> 3 for replay and reads; stored events stay as wri
 });
 
 const projectionSetup = `
-  window.countAndSum = (version, snapshotEvery) => ({
-    version, snapshotEvery, initial: { count: 0, sum: 0 },
+  window.countAndSum = (revision, snapshotEvery) => ({
+    revision, snapshotEvery, initial: { count: 0, sum: 0 },
     reducer: (s, e) => ({ count: s.count + 1, sum: s.sum + e.data }),
   });
 `;
 
-test("a projection reads its snapshot plus only the tail after a reload; a version bump rebuilds", async () => {
+test("a projection reads its snapshot plus only the tail after a reload; a revision bump rebuilds", async () => {
   const name = unique("projection");
   let page = await tidelogPage();
   const first = await page.evaluate(async ([name, setup]) => {
@@ -145,12 +175,15 @@ test("a projection reads its snapshot plus only the tail after a reload; a versi
     await store.append("s", batch);
     const p = store.projection("totals", countAndSum(1, 300));
     const state = await p.state();
-    return { state, stats: p.stats() };
+    const oldOption = (() => { try { store.projection("old", { ...countAndSum(1, 0), version: 1 }); } catch (e) { return [e.name, e.field]; } })();
+    return { state, metrics: p.metrics(), oldOption };
   }, [name, projectionSetup]);
   assert.deepEqual(first.state, { count: 1000, sum: 500_500 });
-  assert.equal(first.stats.replayedEvents, 1000);
-  assert.equal(first.stats.snapshotsWritten, 1, "one page of 1000 events: one snapshot at its end");
-  assert.equal(first.stats.snapshotPosition, null);
+  assert.deepEqual(first.metrics, {
+    replayedEvents: 1000, position: 1000, snapshotPosition: null, invalidatedSnapshot: false, rebuilds: 0, revision: 1,
+    snapshotsWritten: 1, // one page of 1000 events: one snapshot at its end
+  });
+  assert.deepEqual(first.oldOption, ["InvalidInputError", "options.version"], "0.1's option name is refused");
   await page.reload();
   await page.evaluate(async () => { const t = await import("/pkg/tidelog.js"); await t.default(); window.tidelog = t; });
   const second = await page.evaluate(async ([name, setup]) => {
@@ -159,25 +192,26 @@ test("a projection reads its snapshot plus only the tail after a reload; a versi
     await store.append("s", Array.from({ length: 25 }, () => ({ type: "N", data: 1 })));
     const p = store.projection("totals", countAndSum(1, 300));
     const state = await p.state();
-    const stats = p.stats();
+    const metrics = p.metrics();
     const bumped = store.projection("totals", countAndSum(2, 300));
     const rebuiltState = await bumped.state();
-    const bumpedStats = bumped.stats();
+    const bumpedMetrics = bumped.metrics();
     const rebuilt = await p.rebuild();
     const unclonable = store.projection("bad", {
       initial: {}, snapshotEvery: 1, reducer: (s, e) => ({ fn: () => e }),
     });
     const clone = await unclonable.state().catch((e) => [e.name, e.field, /structured-cloneable/.test(e.message)]);
-    return { state, stats, rebuiltState, bumpedStats, rebuilt, rebuildStats: p.stats(), clone };
+    return { state, metrics, rebuiltState, bumpedMetrics, rebuilt, rebuildMetrics: p.metrics(), clone };
   }, [name, projectionSetup]);
   assert.deepEqual(second.state, { count: 1025, sum: 500_525 });
-  assert.equal(second.stats.snapshotPosition, 1000, "resumed from the snapshot");
-  assert.equal(second.stats.replayedEvents, 25, "replayed only the tail");
+  assert.equal(second.metrics.snapshotPosition, 1000, "resumed from the snapshot");
+  assert.equal(second.metrics.replayedEvents, 25, "replayed only the tail");
   assert.deepEqual(second.rebuiltState, { count: 1025, sum: 500_525 });
-  assert.equal(second.bumpedStats.invalidatedSnapshot, true);
-  assert.equal(second.bumpedStats.replayedEvents, 1025, "a version bump replays everything");
+  assert.equal(second.bumpedMetrics.invalidatedSnapshot, true);
+  assert.equal(second.bumpedMetrics.revision, 2);
+  assert.equal(second.bumpedMetrics.replayedEvents, 1025, "a revision bump replays everything");
   assert.deepEqual(second.rebuilt, { count: 1025, sum: 500_525 });
-  assert.equal(second.rebuildStats.rebuilds, 1);
+  assert.equal(second.rebuildMetrics.rebuilds, 1);
   assert.deepEqual(second.clone, ["InvalidInputError", "state", true]);
   await page.close();
 });
@@ -244,7 +278,7 @@ test("decide/evolve: a conflict is retried on the new state; bounded attempts", 
     }).catch((e) => [e.name, always]);
     const refused = await store.execute("acct", 1000, { initial: 0, reducer: evolve, decide: withdraw }).catch((e) => e.message);
     const nothing = await store.execute("acct", 0, { initial: 0, reducer: evolve, decide: () => [] });
-    return { done, calls: callsForDone, contended, refused, nothing, balance: await store.replay("acct", evolve, 0) };
+    return { done, calls: callsForDone, contended, refused, nothing, balance: await store.replay("acct", { reducer: evolve, initial: 0 }) };
   }, unique("decide"));
   assert.equal(out.done.attempts, 2);
   assert.equal(out.done.state, 11, "the retry decided on the other writer's deposit");
@@ -268,12 +302,12 @@ test("the memory backend keeps projection snapshots in memory", async () => {
     const s1 = await p1.state();
     await store.append("s", [{ type: "N", data: 2 }]);
     const p2 = store.projection("m", countAndSum(1, 5));
-    return { s1, s2: await p2.state(), stats: p2.stats() };
+    return { s1, s2: await p2.state(), metrics: p2.metrics() };
   }, [unique("memory"), projectionSetup]);
   assert.deepEqual(out.s1, { count: 10, sum: 20 });
   assert.deepEqual(out.s2, { count: 11, sum: 22 });
-  assert.equal(out.stats.snapshotPosition, 10);
-  assert.equal(out.stats.replayedEvents, 1);
+  assert.equal(out.metrics.snapshotPosition, 10);
+  assert.equal(out.metrics.replayedEvents, 1);
   await page.close();
 });
 
