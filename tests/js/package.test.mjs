@@ -191,20 +191,25 @@ test("npm pack: the tarball holds every entry, the declarations and the wasm", a
   assert.equal(await resolve(["worker"]), "tidelog.workerd.js");
 });
 
-test("the declarations name every method and getter the runtime classes have", async () => {
+test("the declarations name every method and getter the runtime classes have, and no other", async () => {
   const dts = readFileSync(path.join(plainDir, "node_modules/tidelog/tidelog.d.ts"), "utf8");
+  const source = ts.createSourceFile("tidelog.d.ts", dts, ts.ScriptTarget.Latest, true);
   const mod = await import(path.join(plainDir, "node_modules/tidelog/tidelog.js"));
   for (const name of ["EventStore", "Projection", "Sync"]) {
-    const block = dts.match(new RegExp(`export class ${name}\\b[^]*?\\n}`))?.[0];
-    assert.ok(block, `class ${name} is declared`);
+    const declaration = source.statements.find((s) => ts.isClassDeclaration(s) && s.name?.text === name);
+    assert.ok(declaration, `class ${name} is declared`);
+    const declared = new Set(declaration.members.filter((m) => m.name).map((m) => m.name.getText(source)));
     const members = [...Object.getOwnPropertyNames(mod[name].prototype), ...Object.getOwnPropertyNames(mod[name])]
       .filter((m) => !["constructor", "length", "name", "prototype", "__destroy_into_raw", "__wrap"].includes(m) && !m.startsWith("__"));
-    for (const member of members) {
-      assert.match(block, new RegExp(`\\n  (static |readonly )?${member}\\b[<(:]`), `${name}.${member} is declared`);
-    }
+    for (const member of members) assert.ok(declared.has(member), `${name}.${member} is declared`);
+    for (const member of declared) assert.ok(members.includes(member) || member === "name", `${name}.${member} exists at run time`);
   }
   for (const name of Object.keys(mod)) {
     assert.match(dts, new RegExp(`export (default )?(function|class|declare const) ${name === "default" ? "init" : name}\\b`), `export ${name} is declared`);
+  }
+  // Every declared value (not type) export exists.
+  for (const [, isDefault, name] of dts.matchAll(/^export (default )?(?:declare )?(?:function|class|const) (\w+)/gm)) {
+    assert.ok(isDefault ? typeof mod.default === "function" : name in mod, `declared export ${name} exists at run time`);
   }
 });
 
