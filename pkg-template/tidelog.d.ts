@@ -45,7 +45,7 @@ export function version(): string;
 //
 // `append` then takes only those types with their data, and every event the store hands
 // out (reads, subscriptions, reducers, conflicts) narrows on `type`. A member may also
-// declare `meta`; `data` may be optional (stored as `null` when left out).
+// declare `meta`; `data` may be optional or left out (stored as `null`).
 // ---------------------------------------------------------------------------------------
 
 /** A JSON value: what event `data` and `meta` may hold (plain objects, arrays, finite numbers...). */
@@ -68,10 +68,10 @@ export interface AnyEvent {
 /** The `type` names of `E`. */
 export type EventType<E extends EventShape> = E["type"];
 
-/** The stored `data` of one event shape (a left-out optional `data` is stored as `null`). */
-export type EventData<E extends EventShape> = E extends { data: infer D }
-  ? D
-  : E extends { data?: infer D } ? Exclude<D, undefined> | null : null;
+/** The stored `data` of an event shape (stored as `null` when left out: optional or undeclared). */
+export type EventData<E extends EventShape> = E extends EventShape
+  ? "data" extends keyof E ? (E extends { data: infer D } ? D : Exclude<E["data"], undefined> | null) : null
+  : never;
 
 /** The `meta` of one event shape (`Json` when it declares none); stored events add `null`. */
 export type EventMeta<E extends EventShape> = E extends { meta?: infer M } ? (unknown extends M ? Json : Exclude<M, undefined>) : Json;
@@ -106,8 +106,13 @@ export interface StoredEvent<T extends string = string, D = unknown, M = unknown
  * be JSON values: plain objects, no Dates, no `undefined` in arrays).
  */
 export type NewEvent<E extends EventShape = AnyEvent> = E extends EventShape
-  ? NewEventFields<E["type"], EventMeta<E>> & (E extends { data: infer D } ? { data: D } : { data?: E["data"] | undefined })
+  ? NewEventFields<E["type"], EventMeta<E>> & NewEventData<E>
   : never;
+
+/** `data` of a `NewEvent`: required when the shape requires it; left out (or `null`) when it declares none. */
+export type NewEventData<E extends EventShape> = "data" extends keyof E
+  ? (E extends { data: infer D } ? { data: D } : { data?: E["data"] | undefined })
+  : { data?: null | undefined };
 
 /** The fields of `NewEvent` besides `data`. */
 export interface NewEventFields<T extends string = string, M = unknown> {

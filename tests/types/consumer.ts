@@ -17,7 +17,8 @@ type Sku = string;
 export type CartEvent =
   | { type: "ItemAdded"; data: { sku: Sku; qty: number }; meta: { user: string } }
   | { type: "ItemRemoved"; data: { sku: Sku } }
-  | { type: "CartCleared"; data?: { reason: string } };
+  | { type: "CartCleared"; data?: { reason: string } }
+  | { type: "CheckedOut" };
 type Cart = Record<Sku, number>;
 type Command = { add: Sku; qty: number } | { remove: Sku };
 
@@ -36,6 +37,11 @@ function evolve(cart: Cart, event: TidelogEvent<CartEvent>): Cart {
       const reason: string | null = event.data === null ? null : event.data.reason;
       void reason;
       return {};
+    }
+    case "CheckedOut": {
+      const none: null = event.data;
+      void none;
+      return cart;
     }
   }
 }
@@ -106,6 +112,8 @@ export async function app(): Promise<void> {
     { type: "ItemAdded", data: { sku: "A1", qty: 2 }, meta: { user: "ann" }, id: "e1", schema: 1 },
     { type: "ItemRemoved", data: { sku: "A1" }, meta: null, id: undefined },
     { type: "CartCleared" },
+    { type: "CheckedOut", data: null },
+    { type: "CheckedOut" },
   ], { expectedVersion: "any" });
   const positions: number[] = [appended.firstPosition, appended.lastPosition, appended.firstVersion, appended.lastVersion];
   await store.append("cart-2", decide({ add: "B2", qty: 1 }, {}), { expectedVersion: undefined });

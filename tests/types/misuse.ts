@@ -20,6 +20,8 @@ export async function misuse(): Promise<void> {
   await store.append("c", [{ type: "ItemDeleted", data: { sku: "A1" } }]);
   // @ts-expect-error: data is required when the shape declares it
   await store.append("c", [{ type: "ItemRemoved" }]);
+  // @ts-expect-error: CheckedOut declares no data
+  await store.append("c", [{ type: "CheckedOut", data: { at: 1 } }]);
   // @ts-expect-error: ItemAdded's meta is { user }
   await store.append("c", [{ type: "ItemAdded", data: { sku: "A1", qty: 1 }, meta: { by: "x" } }]);
   // @ts-expect-error: not an event field
