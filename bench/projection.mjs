@@ -16,7 +16,7 @@ const boot = async () => {
     await t.default();
     window.store = await t.EventStore.open(name);
     window.projection = store.projection("sum", {
-      initial: { n: 0, sum: 0 }, version: 1, snapshotEvery: 10_000,
+      initial: { n: 0, sum: 0 }, revision: 1, snapshotEvery: 10_000,
       reducer: (s, e) => ({ n: s.n + 1, sum: s.sum + e.data.v }),
     });
   }, name);
@@ -33,7 +33,7 @@ const append = (page, count) => page.evaluate(async (count) => {
 const timeState = (page) => page.evaluate(async () => {
   const t0 = performance.now();
   const state = await projection.state();
-  return { ms: performance.now() - t0, n: state.n, stats: projection.stats() };
+  return { ms: performance.now() - t0, n: state.n, stats: projection.metrics() };
 });
 
 let page = await boot();

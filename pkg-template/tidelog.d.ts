@@ -1,6 +1,9 @@
-// Type declarations of tidelog, written by hand against src/bindings/ (the shapes the
-// Rust bindings build at run time); wasm-bindgen's generated file types every argument
-// as `any`. One file serves every entry (web, node, workerd): they export the same API.
+// Type declarations of tidelog, written by hand against src/bindings/ and js/ (the shapes
+// the package builds at run time); wasm-bindgen's generated file types every argument as
+// `any`. One file serves every entry (web, node, workerd): they export the same API.
+// tests/types/ compiles a strict app against it (with `@ts-expect-error` lines for
+// misuse) and tests/js/shapes.test.mjs checks that the runtime objects have exactly the
+// keys declared here.
 
 // ---------------------------------------------------------------------------------------
 // Loading the wasm
@@ -33,14 +36,54 @@ export function initSync(options: { module: SyncInitInput }): InitOutput;
 export function version(): string;
 
 // ---------------------------------------------------------------------------------------
-// Events
+// Events: an app names its events once, as a union of `{ type, data }` shapes, and opens
+// its store with it (`EventStore.open<CartEvent>("shop")`):
+//
+//   type CartEvent =
+//     | { type: "ItemAdded"; data: { sku: string; qty: number } }
+//     | { type: "ItemRemoved"; data: { sku: string } };
+//
+// `append` then takes only those types with their data, and every event the store hands
+// out (reads, subscriptions, reducers, conflicts) narrows on `type`. A member may also
+// declare `meta`; `data` may be optional or left out (stored as `null`).
 // ---------------------------------------------------------------------------------------
 
 /** A JSON value: what event `data` and `meta` may hold (plain objects, arrays, finite numbers...). */
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
-/** A stored event, as `read`, `readAll`, `subscribe` and reducers see it. */
-export interface TidelogEvent<T = unknown, M = unknown> {
+/** The shape of one kind of event: its `type` name, its `data` and (optionally) its `meta`. */
+export interface EventShape {
+  type: string;
+  data?: unknown;
+  meta?: unknown;
+}
+
+/** The events of a store opened without a type argument: any type name, JSON data and meta. */
+export interface AnyEvent {
+  type: string;
+  data?: Json;
+  meta?: Json;
+}
+
+/** The `type` names of `E`. */
+export type EventType<E extends EventShape> = E["type"];
+
+/** The stored `data` of an event shape (stored as `null` when left out: optional or undeclared). */
+export type EventData<E extends EventShape> = E extends EventShape
+  ? "data" extends keyof E ? (E extends { data: infer D } ? D : Exclude<E["data"], undefined> | null) : null
+  : never;
+
+/** The `meta` of one event shape (`Json` when it declares none); stored events add `null`. */
+export type EventMeta<E extends EventShape> = E extends { meta?: infer M } ? (unknown extends M ? Json : Exclude<M, undefined>) : Json;
+
+/**
+ * A stored event, as `read`, `readAll`, `subscribe` and reducers see it: one member per
+ * event shape of `E`, so checking `type` narrows `data`.
+ */
+export type TidelogEvent<E extends EventShape = AnyEvent> = E extends EventShape ? StoredEvent<E["type"], EventData<E>, EventMeta<E>> : never;
+
+/** The fields of every stored event (see `TidelogEvent`). */
+export interface StoredEvent<T extends string = string, D = unknown, M = unknown> {
   /** Unique id: the one given to `append`, or a UUIDv7 made by tidelog. */
   readonly id: string;
   readonly stream: string;
@@ -48,25 +91,37 @@ export interface TidelogEvent<T = unknown, M = unknown> {
   readonly version: number;
   /** 1-based position in the store's global log (commit order). */
   readonly position: number;
-  readonly type: string;
-  data: T;
+  readonly type: T;
+  readonly data: D;
   /** `null` when the event was appended without `meta`. */
-  meta: M | null;
+  readonly meta: M | null;
   /** Milliseconds since the epoch when it was recorded. */
   readonly recordedAt: number;
   /** Schema of `data` (1 unless given); upcasters raise it. */
   readonly schema: number;
 }
 
-/** An event to append. `data`/`meta` must be JSON values (plain objects, no Dates, no undefined in arrays). */
-export interface NewEvent<T = unknown, M = unknown> {
-  type: string;
-  data?: T;
-  meta?: M | null;
+/**
+ * An event to append: `type` and `data` as one of the shapes of `E` (data and meta must
+ * be JSON values: plain objects, no Dates, no `undefined` in arrays).
+ */
+export type NewEvent<E extends EventShape = AnyEvent> = E extends EventShape
+  ? NewEventFields<E["type"], EventMeta<E>> & NewEventData<E>
+  : never;
+
+/** `data` of a `NewEvent`: required when the shape requires it; left out (or `null`) when it declares none. */
+export type NewEventData<E extends EventShape> = "data" extends keyof E
+  ? (E extends { data: infer D } ? { data: D } : { data?: E["data"] | undefined })
+  : { data?: null | undefined };
+
+/** The fields of `NewEvent` besides `data`. */
+export interface NewEventFields<T extends string = string, M = unknown> {
+  type: T;
+  meta?: M | null | undefined;
   /** Give an id to make the append idempotent: re-appending the same ids returns the original result. */
-  id?: string | null;
+  id?: string | null | undefined;
   /** Schema of `data`, a whole number from 1 (default 1). */
-  schema?: number;
+  schema?: number | undefined;
 }
 
 /** A number (the stream's current version; 0 for a new stream) or a keyword. */
@@ -91,7 +146,7 @@ export interface StreamInfo {
   syncedVersion: number;
 }
 
-/** Counters since the store was opened. */
+/** `store.metrics()`: counters since the store was opened. */
 export interface Metrics {
   appends: number;
   eventsWritten: number;
@@ -103,139 +158,165 @@ export interface Metrics {
 }
 
 // ---------------------------------------------------------------------------------------
-// Options
+// Options. Unknown keys are rejected at run time with an `InvalidInputError`; an option
+// set to `undefined` counts as left out.
 // ---------------------------------------------------------------------------------------
 
-/** Options of `EventStore.open`. Unknown keys are rejected with an `InvalidInputError`. */
-export interface OpenOptions {
+/** Options of `EventStore.open`. */
+export interface OpenOptions<E extends EventShape = AnyEvent> {
   /** `"auto"` (default): IndexedDB where the host has it, memory elsewhere. */
-  storage?: "auto" | "indexeddb" | "memory";
+  storage?: "auto" | "indexeddb" | "memory" | undefined;
   /** IndexedDB transaction durability for appends (default `"default"`). */
-  durability?: "default" | "relaxed" | "strict";
+  durability?: "default" | "relaxed" | "strict" | undefined;
   /** Sync with a tidelog sync server (`tidelog/worker`); needs IndexedDB storage. */
-  sync?: SyncOptions;
+  sync?: SyncOptions<E> | undefined;
 }
 
 /** The `sync` option of `EventStore.open`. */
-export interface SyncOptions {
+export interface SyncOptions<E extends EventShape = AnyEvent> {
   /** The space's base URL, without query or fragment, e.g. `https://host/v1/my-space`. */
   url: string;
   /** Sent as `Authorization: Bearer <token>`; change it later with `sync.setToken`. */
-  token?: string;
+  token?: string | undefined;
   /**
    * How a conflict (the server has events the local pending ones did not expect) settles:
    * `"rebase"` (default): local events go after the remote ones; `"quarantine"`: they
-   * wait in `sync.conflicts()`; a function: called per conflict, it returns the events
-   * to append after the remote ones, `null` or `[]` to drop the local events, or
-   * `undefined` to leave it quarantined.
+   * wait in `sync.conflicts()`; a function: called per conflict (see `ConflictResolver`).
    */
-  onConflict?: "rebase" | "quarantine" | ConflictResolver;
+  onConflict?: "rebase" | "quarantine" | ConflictResolver<E> | undefined;
   /** Poll interval in ms (default 30000; 4x while the page is hidden). 100 to 86400000. */
-  pollMs?: number;
+  pollMs?: number | undefined;
   /** Request timeout in ms (default 15000). 100 to 600000. */
-  timeoutMs?: number;
-  /** Pending events making no progress this long (ms) mark the status `stalled` (default 60000). */
-  stallMs?: number;
+  timeoutMs?: number | undefined;
+  /** Pending events making no progress this long (ms) mark the status `stalled` (default 60000). 1000 to 86400000. */
+  stallMs?: number | undefined;
   /** Events per push request (default 100). 1 to 1000. */
-  batchSize?: number;
+  batchSize?: number | undefined;
   /** Start paused (e.g. to honour a remembered "offline" switch); `sync.resume()` starts it. */
-  paused?: boolean;
+  paused?: boolean | undefined;
 }
 
-/** Settles one conflict (see `SyncOptions.onConflict`); may be async. */
-export type ConflictResolver = (
-  conflict: Conflict,
-) => NewEvent[] | null | undefined | Promise<NewEvent[] | null | undefined>;
+/**
+ * Settles one conflict (see `SyncOptions.onConflict`); may be async. Returns the events to
+ * append after the remote ones (`[]` drops the local events), or `"quarantine"` to leave
+ * it in `sync.conflicts()`. Any other answer leaves it quarantined and emits an `error`
+ * (an `InvalidInputError` with `field: "onConflict"`).
+ */
+export type ConflictResolver<E extends EventShape = AnyEvent> = (
+  conflict: Conflict<E>,
+) => ConflictResolution<E> | Promise<ConflictResolution<E>>;
+
+/** What a `ConflictResolver` answers. */
+export type ConflictResolution<E extends EventShape = AnyEvent> = readonly NewEvent<E>[] | "quarantine";
 
 /** Options of `append`. */
 export interface AppendOptions {
   /** Default `"any"`. A mismatch rejects with a `VersionConflictError` and writes nothing. */
-  expectedVersion?: ExpectedVersion;
+  expectedVersion?: ExpectedVersion | undefined;
 }
 
 /** Options of `read`. */
 export interface ReadOptions {
   /** First version to read (inclusive). */
-  fromVersion?: number;
-  limit?: number;
-  direction?: "forward" | "backward";
+  fromVersion?: number | undefined;
+  limit?: number | undefined;
+  direction?: "forward" | "backward" | undefined;
   /** Hand out events raised to their latest schema by the registered upcasters (default false). */
-  upcast?: boolean;
+  upcast?: boolean | undefined;
 }
 
 /** Options of `readAll`. */
 export interface ReadAllOptions {
   /** First position to read (inclusive; positions start at 1, 0 means the start). */
-  fromPosition?: number;
-  limit?: number;
-  upcast?: boolean;
+  fromPosition?: number | undefined;
+  limit?: number | undefined;
+  /** As in `read` (default false). */
+  upcast?: boolean | undefined;
 }
 
 /** Options of `subscribe`. */
 export interface SubscribeOptions {
   /** Deliver from this position (inclusive) instead of only new events. */
-  fromPosition?: number;
-}
-
-/** Options of `replay`. */
-export interface ReplayOptions {
-  /** Stream replays: first version (inclusive). */
-  fromVersion?: number;
-  /** Stream replays: last version (inclusive): time travel. */
-  toVersion?: number;
-  /** Whole-log replays: first position (inclusive). */
-  fromPosition?: number;
-  /** Last position (inclusive): time travel. */
-  toPosition?: number;
-  /** Events reach the reducer at their latest schema (default true). */
-  upcast?: boolean;
-  /** `"throw"` (default): reject with a `ReplayError`; `"skip"`: skip failing events and report them. */
-  onError?: "throw" | "skip";
-  /** Events per read (default 2000; 1 to 100000). */
-  pageSize?: number;
-  /** Resolve to a `ReplayReport` instead of the state. */
-  report?: boolean;
-}
-
-/** What `replay(..., { report: true })` resolves to. */
-export interface ReplayReport<S> {
-  state: S;
-  /** Events applied. */
-  events: number;
-  skipped: { count: number; ids: string[] };
-  lastPosition: number;
-  /** The last version applied in a stream replay; `null` for whole-log replays. */
-  lastVersion: number | null;
-  pages: number;
+  fromPosition?: number | undefined;
 }
 
 /** A reducer: `(state, event) => state`; it must be synchronous. */
-export type Reducer<S, E = TidelogEvent> = (state: S, event: E) => S;
+export type Reducer<S, E extends EventShape = AnyEvent> = (state: S, event: TidelogEvent<E>) => S;
+
+/** What folds state: the `{ reducer, initial }` pair of `replay`, `projection` and `execute`. */
+export interface Fold<S, E extends EventShape = AnyEvent> {
+  reducer: Reducer<S, E>;
+  /** The state before any event. */
+  initial: S;
+}
+
+/** What every replay takes besides its bounds. */
+export interface ReplayKnobs {
+  /** Events reach the reducer at their latest schema (default true). */
+  upcast?: boolean | undefined;
+  /** `"throw"` (default): reject with a `ReplayError`; `"skip"`: skip failing events (see `replayReport`). */
+  onError?: "throw" | "skip" | undefined;
+  /** Events per read (default 2000; 1 to 100000). */
+  pageSize?: number | undefined;
+}
+
+/** Options of `replay(stream, ...)` and `replayReport(stream, ...)`. */
+export interface ReplayOptions<S, E extends EventShape = AnyEvent> extends Fold<S, E>, ReplayKnobs {
+  /** First version (inclusive). */
+  fromVersion?: number | undefined;
+  /** Last version (inclusive): time travel. */
+  toVersion?: number | undefined;
+  /** Last global position (inclusive): time travel. */
+  toPosition?: number | undefined;
+}
+
+/** Options of `replayAll` and `replayAllReport` (the whole log). */
+export interface ReplayAllOptions<S, E extends EventShape = AnyEvent> extends Fold<S, E>, ReplayKnobs {
+  /** First position (inclusive). */
+  fromPosition?: number | undefined;
+  /** Last position (inclusive): time travel. */
+  toPosition?: number | undefined;
+}
+
+/** What `replayReport` and `replayAllReport` resolve to. */
+export interface ReplayReport<S> {
+  state: S;
+  /** Events the reducer applied. */
+  appliedCount: number;
+  /** Events skipped with `onError: "skip"` (their reducer or upcaster threw). */
+  skippedCount: number;
+  skippedIds: string[];
+  lastPosition: number;
+  /** The last version applied in a stream replay; `null` for whole-log replays. */
+  lastVersion: number | null;
+  /** Reads the replay made. */
+  pageCount: number;
+}
 
 /** Options of `store.projection(name, options)`. */
-export interface ProjectionOptions<S, E = TidelogEvent> {
+export interface ProjectionOptions<S, E extends EventShape = AnyEvent> extends Fold<S, E> {
   /** The state before any event; must be structured-cloneable (snapshots store it). */
   initial: S;
-  reducer: Reducer<S, E>;
-  /** Bump it when the reducer changes: a snapshot of another version is dropped (default 1). */
-  version?: number;
+  /** Bump it when the reducer changes: a snapshot of another revision is dropped (default 1). */
+  revision?: number | undefined;
   /** Only these streams (default: the whole log). */
-  streams?: string[];
+  streams?: readonly string[] | undefined;
   /** Events between snapshots (default 1000; 0: never). */
-  snapshotEvery?: number;
+  snapshotEvery?: number | undefined;
 }
 
 /** Options of `store.execute(stream, command, options)` (decide/evolve). */
-export interface ExecuteOptions<S, C, E = TidelogEvent> {
-  initial: S;
-  /** Evolve: folds the stream into the state. */
-  reducer: Reducer<S, E>;
+export interface ExecuteOptions<S, C, E extends EventShape = AnyEvent> extends Fold<S, E> {
   /** Returns the events to append for `command` (none: nothing is appended); may be async. */
-  decide: (command: C, state: S) => NewEvent[] | null | undefined | Promise<NewEvent[] | null | undefined>;
+  decide: (command: C, state: S) => Decision<E> | Promise<Decision<E>>;
   /** Attempts on a `VersionConflictError` (default 3; 1 to 100). */
-  maxAttempts?: number;
-  upcast?: boolean;
+  maxAttempts?: number | undefined;
+  /** Events reach the reducer at their latest schema (default true). */
+  upcast?: boolean | undefined;
 }
+
+/** What `decide` answers: the events to append; `[]`, `null` or `undefined` for none. */
+export type Decision<E extends EventShape = AnyEvent> = readonly NewEvent<E>[] | null | undefined;
 
 /** What `execute` resolves to. */
 export interface ExecuteResult<S> {
@@ -248,30 +329,43 @@ export interface ExecuteResult<S> {
   attempts: number;
 }
 
-/** An upcaster: raises `data` of one event type from one schema to the next. */
-export type Upcaster<From = any, To = unknown> = (data: From, event: TidelogEvent<From>) => To;
+/**
+ * An upcaster: raises `data` of one event type from one schema to the next. `From` is
+ * the old shape (declare it on the parameter); the result is the next schema's data.
+ */
+export type Upcaster<From = Json, To = unknown> = (data: From, event: StoredEvent<string, From>) => To;
 
 // ---------------------------------------------------------------------------------------
 // The event store
 // ---------------------------------------------------------------------------------------
 
-/** An append-only event log: IndexedDB in browsers, memory elsewhere. */
-export class EventStore {
+/** An event store opened with a `sync` option: its `sync` is always there. */
+export type SyncedEventStore<E extends EventShape = AnyEvent> = EventStore<E, Sync<E>>;
+
+/**
+ * An append-only event log: IndexedDB in browsers, memory elsewhere. `E` is the union of
+ * its event shapes (see `EventShape`); `Y` is the type of `sync`.
+ */
+export class EventStore<E extends EventShape = AnyEvent, Y extends Sync<E> | undefined = Sync<E> | undefined> {
   private constructor();
+  /** Opens (or creates) the event store `name` (1 to 256 bytes), syncing with `options.sync`. */
+  static open<E extends EventShape = AnyEvent>(name: string, options: OpenOptions<E> & { sync: SyncOptions<E> }): Promise<SyncedEventStore<E>>;
+  /** Opens (or creates) the event store `name` (1 to 256 bytes), without sync. */
+  static open<E extends EventShape = AnyEvent>(name: string, options?: OpenOptions<E> & { sync?: undefined }): Promise<EventStore<E, undefined>>;
   /** Opens (or creates) the event store `name` (1 to 256 bytes). */
-  static open(name: string, options?: OpenOptions): Promise<EventStore>;
+  static open<E extends EventShape = AnyEvent>(name: string, options?: OpenOptions<E>): Promise<EventStore<E>>;
   /** The store's name. */
   readonly name: string;
   /** Where the events live. */
   readonly storage: "indexeddb" | "memory";
-  /** The sync side; `undefined` unless opened with a `sync` option. */
-  readonly sync: Sync | undefined;
+  /** The sync side (the same object on every access); `undefined` unless opened with a `sync` option. */
+  readonly sync: Y;
   /** Appends `events` to `stream`, all or nothing. */
-  append(stream: string, events: NewEvent[], options?: AppendOptions): Promise<AppendResult>;
+  append(stream: string, events: readonly NewEvent<E>[], options?: AppendOptions): Promise<AppendResult>;
   /** Reads one stream. */
-  read<T = unknown, M = unknown>(stream: string, options?: ReadOptions): Promise<TidelogEvent<T, M>[]>;
+  read(stream: string, options?: ReadOptions): Promise<TidelogEvent<E>[]>;
   /** Reads the global log in position order. */
-  readAll<T = unknown, M = unknown>(options?: ReadAllOptions): Promise<TidelogEvent<T, M>[]>;
+  readAll(options?: ReadAllOptions): Promise<TidelogEvent<E>[]>;
   /** The stream's version: its number of events (0 when it has none). */
   version(stream: string): Promise<number>;
   /** Every stream with events. */
@@ -281,52 +375,38 @@ export class EventStore {
    * `options.fromPosition`), in position order, including other tabs' and workers'
    * appends to the same database. Returns a function that stops it.
    */
-  subscribe<T = unknown, M = unknown>(
-    callback: (event: TidelogEvent<T, M>) => void,
-    options?: SubscribeOptions,
-  ): () => void;
+  subscribe(callback: (event: TidelogEvent<E>) => void, options?: SubscribeOptions): () => void;
   /** Counters since this store was opened. */
   metrics(): Metrics;
   /** Closes the store: subscriptions and sync stop; later calls reject with a `ClosedError`. */
   close(): void;
-  /**
-   * Folds `stream` (or the whole log with `null`) with `reducer` from `initial` and
-   * resolves to the final state (or a `ReplayReport` with `{ report: true }`).
-   */
-  replay<S, E = TidelogEvent>(
-    stream: string | null,
-    reducer: Reducer<S, E>,
-    initial: S,
-    options: ReplayOptions & { report: true },
-  ): Promise<ReplayReport<S>>;
-  replay<S, E = TidelogEvent>(
-    stream: string | null,
-    reducer: Reducer<S, E>,
-    initial: S,
-    options?: ReplayOptions & { report?: false },
-  ): Promise<S>;
-  replay<S, E = TidelogEvent>(
-    stream: string | null,
-    reducer: Reducer<S, E>,
-    initial: S,
-    options?: ReplayOptions,
-  ): Promise<S | ReplayReport<S>>;
+  /** Folds `stream` with `reducer` from `initial` and resolves to the final state. */
+  replay<S>(stream: string, options: ReplayOptions<S, E>): Promise<S>;
+  /** Folds the whole log with `reducer` from `initial` and resolves to the final state. */
+  replayAll<S>(options: ReplayAllOptions<S, E>): Promise<S>;
+  /** `replay`, resolving to a report: the state, counts, skipped ids, where it ended. */
+  replayReport<S>(stream: string, options: ReplayOptions<S, E>): Promise<ReplayReport<S>>;
+  /** `replayAll`, resolving to a report. */
+  replayAllReport<S>(options: ReplayAllOptions<S, E>): Promise<ReplayReport<S>>;
   /**
    * Registers an upcaster raising events of `type` from schema `fromSchema` to
-   * `fromSchema + 1`. Steps chain; stored events never change.
+   * `fromSchema + 1`. Steps chain; stored events never change. Replays, projections,
+   * `execute` and reads with `upcast: true` apply them. Declare the old shape on the
+   * upcaster's parameter; it returns `type`'s data as `E` declares it (for a step that
+   * is not the last, give the type arguments: `registerUpcaster<"T", V1, V2>(...)`).
    */
-  upcast<From = any, To = unknown>(type: string, fromSchema: number, upcaster: Upcaster<From, To>): void;
+  registerUpcaster<T extends EventType<E>, From = Json, To = EventData<Extract<E, { type: T }>>>(
+    type: T,
+    fromSchema: number,
+    upcaster: Upcaster<From, NoInfer<To>>,
+  ): void;
   /** A named, snapshotted projection over the log. */
-  projection<S, E = TidelogEvent>(name: string, options: ProjectionOptions<S, E>): Projection<S>;
+  projection<S>(name: string, options: ProjectionOptions<S, E>): Projection<S>;
   /**
    * Handles `command` on `stream` with decide/evolve, appending with the expected
    * version and retrying on a `VersionConflictError`.
    */
-  execute<S, C = unknown, E = TidelogEvent>(
-    stream: string,
-    command: C,
-    options: ExecuteOptions<S, C, E>,
-  ): Promise<ExecuteResult<S>>;
+  execute<S, C>(stream: string, command: C, options: ExecuteOptions<S, C, E>): Promise<ExecuteResult<S>>;
   /** Releases the wasm-side handle (call `close()` first). */
   free(): void;
 }
@@ -341,14 +421,15 @@ export class Projection<S = unknown> {
   rebuild(): Promise<S>;
   /** Calls `callback(state)` after each change (live, other tabs too); returns a function that unsubscribes. */
   subscribe(callback: (state: S) => void): () => void;
-  stats(): ProjectionStats;
+  /** Counters of this projection object. */
+  metrics(): ProjectionMetrics;
   /** Stops the live feed and drops the subscribers. */
   close(): void;
   free(): void;
 }
 
-/** `projection.stats()`. */
-export interface ProjectionStats {
+/** `projection.metrics()`. */
+export interface ProjectionMetrics {
   /** Events this object folded (after a reload: only the tail after the snapshot). */
   replayedEvents: number;
   /** The last position the state covers. */
@@ -356,10 +437,11 @@ export interface ProjectionStats {
   /** Where the loaded snapshot ended; `null` when none was used. */
   snapshotPosition: number | null;
   snapshotsWritten: number;
-  /** A snapshot of another projection version was dropped. */
+  /** A snapshot of another projection revision was dropped. */
   invalidatedSnapshot: boolean;
   rebuilds: number;
-  version: number;
+  /** The `revision` option. */
+  revision: number;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -380,20 +462,23 @@ export interface SyncStatus {
   /** This tab holds the sync lock (one tab syncs; the others take over when it closes). */
   leader: boolean;
   /** Events not yet on the server. */
-  pending: number;
+  pendingCount: number;
   /** Approximate JSON bytes of the pending events' `data` and `meta`. */
   pendingBytes: number;
-  pendingStreams: number;
-  /** Milliseconds since the oldest pending event was recorded; `null` when none is pending. */
-  oldestPendingAge: number | null;
+  /** Streams with pending events. */
+  pendingStreamCount: number;
+  /** `recordedAt` of the oldest pending event (ms since the epoch); `null` when none is pending. */
+  oldestPendingAt: number | null;
   inFlight: boolean;
-  conflicts: number;
-  deadLetters: number;
+  /** Quarantined conflicts (`sync.conflicts()` lists them). */
+  conflictCount: number;
+  /** Dead letters (`sync.deadLetters()` lists them). */
+  deadLetterCount: number;
   /** `Date.now()` of the last round without error; `null` before the first one. */
   lastSyncedAt: number | null;
   lastError: SyncFailure | null;
-  /** When the next retry is due (ms since the epoch), if backing off. */
-  nextRetryAt: number | null;
+  /** When the next attempt is due (ms since the epoch), if backing off. */
+  nextAttemptAt: number | null;
   /** Pending events made no progress for `stallMs` while online and not paused. */
   stalled: boolean;
   /** The auth failure that stopped sync until `setToken`/`resume`/`now`; `null` otherwise. */
@@ -410,50 +495,56 @@ export interface SyncReport {
 }
 
 /** A stored event as pushed to the server (no stream, version or position). */
-export interface PushedEvent<T = unknown, M = unknown> {
+export type PushedEvent<E extends EventShape = AnyEvent> = E extends EventShape ? PushedEventFields<E["type"], EventData<E>, EventMeta<E>> : never;
+
+/** The fields of `PushedEvent`. */
+export interface PushedEventFields<T extends string = string, D = unknown, M = unknown> {
   id: string;
-  type: string;
-  data: T;
+  type: T;
+  data: D;
   meta: M | null;
   recordedAt: number;
   schema: number;
 }
 
-/** One stream's outbox entry (`sync.pending()`). */
+/** One stream's outbox entry (`sync.outbox()`). */
 export interface OutboxEntry {
   stream: string;
   /** Events of the stream not yet on the server. */
-  pending: number;
+  pendingCount: number;
   /** Approximate JSON bytes of their `data` and `meta`. */
   pendingBytes: number;
   /** `recordedAt` of the stream's oldest pending event. */
   oldestPendingAt: number | null;
   attempts: number;
+  /** When the next push of this stream is due (ms since the epoch). */
   nextAttemptAt: number;
   leaseUntil: number | null;
   lastError: SyncFailure | null;
 }
 
 /** A quarantined conflict (`sync.conflicts()`, `onConflict`). */
-export interface Conflict {
+export interface Conflict<E extends EventShape = AnyEvent> {
   /** Pass it to `resolveConflict` / `discardConflict`. */
   id: number;
   stream: string;
   /** The local events that were not yet on the server. */
-  local: PushedEvent[];
+  local: PushedEvent<E>[];
   /** The server's events they collided with (already in the local log). */
-  remote: TidelogEvent[];
-  at: number;
+  remote: TidelogEvent<E>[];
+  /** When it was found (ms since the epoch). */
+  detectedAt: number;
 }
 
 /** Events the server refused for good (`sync.deadLetters()`). */
-export interface DeadLetter {
+export interface DeadLetter<E extends EventShape = AnyEvent> {
   /** Pass it to `retryDeadLetter` / `discardDeadLetter`. */
   id: number;
   stream: string;
-  events: PushedEvent[];
+  events: PushedEvent<E>[];
   failure: SyncFailure;
-  at: number;
+  /** When the server refused them (ms since the epoch). */
+  failedAt: number;
 }
 
 /** The events `sync.on` emits and what their listeners receive. */
@@ -462,17 +553,20 @@ export interface SyncEventMap {
   synced: SyncReport;
   conflict: SyncReport;
   /**
-   * A `SyncError` for network, auth and stall failures; a tidelog error (e.g. a
-   * `StorageError`) from the local side; or the value an `onConflict` function threw.
+   * A `SyncError` for network, auth and stall failures; another `TidelogError` (e.g. a
+   * `StorageError`, or an `InvalidInputError` for a bad `onConflict` answer) from the
+   * local side; or whatever an `onConflict` function threw (hence `unknown`: narrow it
+   * with `instanceof`).
    */
-  error: SyncError | TidelogError;
+  error: unknown;
 }
 
 /** `store.sync`: the sync side of a store opened with a `sync` option. */
-export class Sync {
+export class Sync<E extends EventShape = AnyEvent> {
   private constructor();
   /** Runs a round now (other tabs wake the syncing one) and resolves with the status afterwards. */
   now(): Promise<SyncStatus>;
+  /** The current status (live state; `store.metrics()` has the store's counters). */
   status(): SyncStatus;
   /** Listens to `"status"`, `"synced"`, `"conflict"` or `"error"`; returns a function that stops listening. */
   on<K extends keyof SyncEventMap>(event: K, callback: (detail: SyncEventMap[K]) => void): () => void;
@@ -484,101 +578,103 @@ export class Sync {
   setToken(token: string | null): void;
   /** Resolves once the event `id` is stored on the server. */
   acknowledged(id: string): Promise<void>;
-  /** The outbox: streams with pending events. */
-  pending(): Promise<OutboxEntry[]>;
-  conflicts(): Promise<Conflict[]>;
-  deadLetters(): Promise<DeadLetter[]>;
+  /** The outbox: one entry per stream with pending events. */
+  outbox(): Promise<OutboxEntry[]>;
+  /** Quarantined conflicts. */
+  conflicts(): Promise<Conflict<E>[]>;
+  /** Batches the server refused for good. */
+  deadLetters(): Promise<DeadLetter<E>[]>;
   /** Puts a dead letter's events back in the outbox (same ids); false when there is no such id. */
   retryDeadLetter(id: number): Promise<boolean>;
   /** Drops a dead letter for good. */
   discardDeadLetter(id: number): Promise<boolean>;
   /** Settles a conflict: `events` (default: its local events) go after the remote ones and sync. */
-  resolveConflict(id: number, events?: NewEvent[]): Promise<boolean>;
+  resolveConflict(id: number, events?: readonly NewEvent<E>[]): Promise<boolean>;
   /** Drops a conflict's local events for good. */
   discardConflict(id: number): Promise<boolean>;
   free(): void;
 }
 
 // ---------------------------------------------------------------------------------------
-// Errors: instances of exported classes (`e instanceof VersionConflictError`, all
-// `instanceof TidelogError` and `Error`) with a stable `name` and `code`.
+// Errors: every error tidelog rejects with or emits is an instance of one of these
+// classes (all `instanceof TidelogError` and `Error`), with a stable `name` and `code`.
+// Narrow with `instanceof` (`e instanceof VersionConflictError`); after
+// `e instanceof TidelogError`, `e.code` tells them apart.
 // ---------------------------------------------------------------------------------------
 
-/** Constructor type of an error class. */
-export interface TidelogErrorClass<T> {
-  new (message?: string): T;
-  readonly prototype: T;
-}
+/** The `code` of every tidelog error. */
+export type TidelogErrorCode =
+  | "invalid_input" | "version_conflict" | "quota_exceeded" | "storage" | "closed" | "replay_failed"
+  | "network" | "auth" | "stalled";
+
 /** Base class of every tidelog error. */
-export declare const TidelogError: TidelogErrorClass<TidelogError | SyncError>;
-export declare const InvalidInputError: TidelogErrorClass<InvalidInputError>;
-export declare const VersionConflictError: TidelogErrorClass<VersionConflictError>;
-export declare const QuotaExceededError: TidelogErrorClass<QuotaExceededError>;
-export declare const StorageError: TidelogErrorClass<StorageError>;
-export declare const ClosedError: TidelogErrorClass<ClosedError>;
-export declare const ReplayError: TidelogErrorClass<ReplayError>;
-export declare const SyncError: TidelogErrorClass<SyncError>;
+export class TidelogError extends Error {
+  constructor(message?: string);
+  /** Stable, machine-readable (see each class). */
+  readonly code: TidelogErrorCode;
+}
 
 /** An argument or option is invalid; `field` names it (e.g. `events[0].data.when`). */
-export interface InvalidInputError extends Error {
-  name: "InvalidInputError";
-  code: "invalid_input";
-  field: string;
+export class InvalidInputError extends TidelogError {
+  readonly name: "InvalidInputError";
+  readonly code: "invalid_input";
+  readonly field: string;
 }
 
 /** The stream was not at the expected version; nothing was written. */
-export interface VersionConflictError extends Error {
-  name: "VersionConflictError";
-  code: "version_conflict";
-  stream: string;
-  expectedVersion: ExpectedVersion;
-  actualVersion: number;
+export class VersionConflictError extends TidelogError {
+  readonly name: "VersionConflictError";
+  readonly code: "version_conflict";
+  readonly stream: string;
+  readonly expectedVersion: ExpectedVersion;
+  readonly actualVersion: number;
 }
 
 /** The browser's storage quota is exhausted; nothing was written. */
-export interface QuotaExceededError extends Error {
-  name: "QuotaExceededError";
-  code: "quota_exceeded";
+export class QuotaExceededError extends TidelogError {
+  readonly name: "QuotaExceededError";
+  readonly code: "quota_exceeded";
 }
 
 /** IndexedDB failed; `cause` has the DOMException's name and message. */
-export interface StorageError extends Error {
-  name: "StorageError";
-  code: "storage";
-  cause: { name: string; message: string };
+export class StorageError extends TidelogError {
+  readonly name: "StorageError";
+  readonly code: "storage";
+  readonly cause: { name: string; message: string };
 }
 
 /** The store was closed. */
-export interface ClosedError extends Error {
-  name: "ClosedError";
-  code: "closed";
+export class ClosedError extends TidelogError {
+  readonly name: "ClosedError";
+  readonly code: "closed";
 }
 
 /** A reducer or upcaster threw; the fields name the event, `cause` is what it threw. */
-export interface ReplayError extends Error {
-  name: "ReplayError";
-  code: "replay_failed";
-  position: number;
-  eventId: string;
-  stream: string;
-  version: number;
-  type: string;
-  cause: unknown;
+export class ReplayError extends TidelogError {
+  readonly name: "ReplayError";
+  readonly code: "replay_failed";
+  readonly position: number;
+  readonly eventId: string;
+  readonly stream: string;
+  readonly version: number;
+  readonly type: string;
+  readonly cause: unknown;
 }
 
 /** Sync could not reach the server, was refused (auth), or stalled. */
-export interface SyncError extends Error {
-  name: "SyncError";
-  code: "network" | "auth" | "stalled";
+export class SyncError extends TidelogError {
+  readonly name: "SyncError";
+  readonly code: "network" | "auth" | "stalled";
   /** The HTTP status, `null` for network errors, timeouts and stalls. */
-  status: number | null;
+  readonly status: number | null;
 }
 
-/** Every error tidelog's store API rejects with (discriminate on `name`). */
-export type TidelogError =
+/** Any one tidelog error: a union to discriminate on `name` or `code`. */
+export type AnyTidelogError =
   | InvalidInputError
   | VersionConflictError
   | QuotaExceededError
   | StorageError
   | ClosedError
-  | ReplayError;
+  | ReplayError
+  | SyncError;

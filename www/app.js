@@ -69,7 +69,7 @@ const store = await EventStore.open(`tidelog-demo-${space}-${device}`, {
     pollMs: 3000,
     paused: localStorage.getItem(offlineKey) === "1", // the switch survives reloads
     // Only when the server asks for one (TIDELOG_SYNC_TOKEN); kept for this tab only.
-    ...(sessionStorage.getItem("tidelog-demo-token") ? { token: sessionStorage.getItem("tidelog-demo-token") } : {}),
+    token: sessionStorage.getItem("tidelog-demo-token") || undefined,
   },
 });
 window.tidelogStore = store; // for the curious (and the end-to-end test)
@@ -170,7 +170,7 @@ async function renderTravel() {
     renderItems(live.state, false);
     return;
   }
-  const past = await store.replay(STREAM, reduce, new Map(), { toVersion: travelTo });
+  const past = await store.replay(STREAM, { reducer: reduce, initial: new Map(), toVersion: travelTo });
   $("#time-label").textContent = `version ${travelTo} of ${live.version} (read-only)`;
   $("#time-live").hidden = false;
   renderItems(past, true);
@@ -182,12 +182,12 @@ function fmtTime(ms) {
 
 function renderStatus(status) {
   $("#s-online").textContent = !status.online ? "browser offline" : status.paused ? "paused" : status.auth ? "refused (auth)" : "online";
-  $("#s-pending").textContent = String(status.pending);
+  $("#s-pending").textContent = String(status.pendingCount);
   $("#s-inflight").textContent = status.inFlight ? "yes" : "no";
   $("#s-last").textContent = fmtTime(status.lastSyncedAt);
   $("#s-error").textContent = status.lastError ? `${status.lastError.status ?? "network"}: ${status.lastError.message}` : "none";
-  $("#s-conflicts").textContent = String(status.conflicts);
-  $("#s-dead").textContent = String(status.deadLetters);
+  $("#s-conflicts").textContent = String(status.conflictCount);
+  $("#s-dead").textContent = String(status.deadLetterCount);
   $("#offline").checked = status.paused;
   if (status.auth) $("#token-field").hidden = false; // the server wants a token
 }
@@ -249,7 +249,7 @@ async function change(type, data) {
 
 // ---- wiring ------------------------------------------------------------------------------
 store.subscribe(() => refresh(), {});
-store.sync.on("status", (status) => { renderStatus(status); if (status.conflicts || status.deadLetters) renderIssues().catch(showError); });
+store.sync.on("status", (status) => { renderStatus(status); if (status.conflictCount || status.deadLetterCount) renderIssues().catch(showError); });
 store.sync.on("synced", () => refresh());
 store.sync.on("conflict", () => refresh());
 store.sync.on("error", showError);

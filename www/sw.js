@@ -19,7 +19,7 @@ self.addEventListener("sync", (event) => {
     try {
       const status = await store.sync.now();
       // Still pending: reject, so the browser tries this sync again later.
-      if (status.pending > 0) throw new Error(`tidelog: ${status.pending} events still pending`);
+      if (status.pendingCount > 0) throw new Error(`tidelog: ${status.pendingCount} events still pending`);
     } finally {
       store.close();
     }

@@ -1,13 +1,14 @@
-// Types of tidelog/worker (see index.js and wrangler.toml.example).
+// Types of tidelog/worker (see index.js and wrangler.toml.example). Like tidelog.d.ts,
+// checked by tests/types/ under `strict` and `exactOptionalPropertyTypes`.
 
 /** The bindings and variables the sync worker reads. */
 export interface TidelogWorkerEnv {
   /** Durable Object namespace of the class `TidelogSpace`. */
   TIDELOG_SPACES: DurableObjectNamespace;
   /** When set, every request needs `Authorization: Bearer <token>`. */
-  TIDELOG_SYNC_TOKEN?: string;
+  TIDELOG_SYNC_TOKEN?: string | undefined;
   /** Comma-separated allowed origins; unset or "*" allows any origin. */
-  TIDELOG_CORS_ORIGINS?: string;
+  TIDELOG_CORS_ORIGINS?: string | undefined;
 }
 
 // Minimal structural types, so the package does not depend on @cloudflare/workers-types.
@@ -25,6 +26,7 @@ export default worker;
 
 /** The Durable Object class of one space (bind it as TIDELOG_SPACES). */
 export class TidelogSpace {
+  /** `ctx.storage` is the Durable Object's storage (the runtime passes both). */
   constructor(ctx: { storage: unknown }, env: TidelogWorkerEnv);
   fetch(request: Request): Promise<Response>;
 }

@@ -1,188 +1,257 @@
-// A consumer of every tidelog API, type-checked with `tsc --noEmit --strict` against the
-// installed tarball (tests/js/package.test.mjs) or pkg-template/tidelog.d.ts
-// (`npx tsc -p tests/types`). Nothing here runs; `@ts-expect-error` lines prove misuse
-// is refused.
+// A small typed app on tidelog, compiled (never run) with `tsc --strict
+// --exactOptionalPropertyTypes --noEmit` against the installed tarball
+// (tests/js/package.test.mjs) or pkg-template's declarations (`npx tsc -p tests/types`).
+// It names its events once and uses every API without a non-null assertion or a cast
+// (package.test.mjs checks that too). Misuse that must not compile: misuse.ts.
 import init, {
-  EventStore, initSync, version,
-  type AppendResult, type Conflict, type DeadLetter, type ExpectedVersion, type NewEvent,
-  type OutboxEntry, type Projection, type ProjectionStats, type ReplayReport, type StreamInfo,
-  type Sync, type SyncError, type SyncReport, type SyncStatus, TidelogError, type TidelogEvent,
-  VersionConflictError,
+  ClosedError, EventStore, InvalidInputError, initSync, QuotaExceededError, ReplayError, StorageError, SyncError,
+  TidelogError, version, VersionConflictError,
+  type AnyTidelogError, type AppendResult, type Conflict, type ConflictResolution, type DeadLetter, type ExpectedVersion,
+  type Json, type Metrics, type NewEvent, type OutboxEntry, type Projection, type ProjectionMetrics, type ReplayReport,
+  type StreamInfo, type Sync, type SyncedEventStore, type SyncReport, type SyncStatus, type TidelogEvent,
 } from "tidelog";
-import worker, { TidelogSpace, type TidelogWorkerEnv } from "tidelog/worker";
+import worker, { parseSpacePath, TidelogSpace, type TidelogWorkerEnv } from "tidelog/worker";
 
-type Item = { sku: string; qty: number };
-type Meta = { user: string };
-type CartEvent =
-  | (TidelogEvent<Item> & { type: "ItemAdded" })
-  | (TidelogEvent<{ sku: string }> & { type: "ItemRemoved" });
+// ---- the domain, named once ---------------------------------------------------------
+type Sku = string;
+export type CartEvent =
+  | { type: "ItemAdded"; data: { sku: Sku; qty: number }; meta: { user: string } }
+  | { type: "ItemRemoved"; data: { sku: Sku } }
+  | { type: "CartCleared"; data?: { reason: string } }
+  | { type: "CheckedOut" };
+type Cart = Record<Sku, number>;
+type Command = { add: Sku; qty: number } | { remove: Sku };
 
-export async function everything(): Promise<void> {
+function evolve(cart: Cart, event: TidelogEvent<CartEvent>): Cart {
+  switch (event.type) {
+    case "ItemAdded": {
+      const by: string | undefined = event.meta?.user;
+      void by;
+      return { ...cart, [event.data.sku]: (cart[event.data.sku] ?? 0) + event.data.qty };
+    }
+    case "ItemRemoved": {
+      const { [event.data.sku]: _gone, ...rest } = cart;
+      return rest;
+    }
+    case "CartCleared": {
+      const reason: string | null = event.data === null ? null : event.data.reason;
+      void reason;
+      return {};
+    }
+    case "CheckedOut": {
+      const none: null = event.data;
+      void none;
+      return cart;
+    }
+  }
+}
+
+function decide(command: Command, cart: Cart): NewEvent<CartEvent>[] {
+  if ("add" in command) return [{ type: "ItemAdded", data: { sku: command.add, qty: command.qty }, meta: { user: "me" } }];
+  return cart[command.remove] === undefined ? [] : [{ type: "ItemRemoved", data: { sku: command.remove } }];
+}
+
+// ---- errors: by class ------------------------------------------------------------------
+export function explain(caught: unknown): string {
+  if (caught instanceof VersionConflictError) {
+    const at: [string, ExpectedVersion, number] = [caught.stream, caught.expectedVersion, caught.actualVersion];
+    return `conflict on ${at[0]}: expected ${at[1]}, at ${at[2]}`;
+  }
+  if (caught instanceof InvalidInputError) return `bad input at ${caught.field}`;
+  if (caught instanceof StorageError) return `${caught.cause.name}: ${caught.cause.message}`;
+  if (caught instanceof ReplayError) return `${caught.type} #${caught.position} (${caught.eventId} ${caught.stream}@${caught.version}) ${String(caught.cause)}`;
+  if (caught instanceof SyncError) {
+    const code: "network" | "auth" | "stalled" = caught.code;
+    return `${code} ${caught.status ?? "no status"}`;
+  }
+  if (caught instanceof QuotaExceededError || caught instanceof ClosedError) return caught.name;
+  if (caught instanceof TidelogError) {
+    const code: string = caught.code;
+    return code;
+  }
+  return caught instanceof Error ? caught.message : String(caught);
+}
+
+// ---- errors: one union, discriminated on `name` -------------------------------------------
+export function describe(e: AnyTidelogError): string {
+  switch (e.name) {
+    case "VersionConflictError": return String(e.actualVersion);
+    case "InvalidInputError": return e.field;
+    case "StorageError": return e.cause.name;
+    case "ReplayError": return e.eventId;
+    case "SyncError": return e.code;
+    case "QuotaExceededError": case "ClosedError": return e.code;
+  }
+}
+
+// ---- the app ------------------------------------------------------------------------------
+export async function app(): Promise<void> {
   await init();
   await init({ module_or_path: new URL("https://example.com/tidelog_bg.wasm") });
   initSync({ module: new Uint8Array(8) });
   const v: string = version();
 
-  const store = await EventStore.open("shop", { storage: "auto", durability: "relaxed" });
+  const onConflict = async (conflict: Conflict<CartEvent>): Promise<ConflictResolution<CartEvent>> => {
+    const mine = conflict.local.filter((e) => e.type === "ItemAdded");
+    const at: number = conflict.detectedAt;
+    void at;
+    if (mine.length === 0) return "quarantine";
+    return mine.map((e) => (e.type === "ItemAdded" ? { type: e.type, data: e.data, meta: { user: "rebased" } } : { type: "CartCleared" }));
+  };
+  const token: string | undefined = undefined; // e.g. not signed in: an explicit undefined is accepted
+  const store: SyncedEventStore<CartEvent> = await EventStore.open<CartEvent>("shop", {
+    storage: "auto",
+    durability: "relaxed",
+    sync: { url: "https://example.com/v1/shop", token, onConflict, pollMs: 5000, timeoutMs: 10000, stallMs: 60000, batchSize: 50, paused: false },
+  });
   const name: string = store.name;
   const where: "indexeddb" | "memory" = store.storage;
-  // @ts-expect-error: not a storage kind
-  await EventStore.open("x", { storage: "disk" });
-  // @ts-expect-error: options are checked (a misspelt option is refused at run time too)
-  await EventStore.open("x", { durabilty: "strict" });
 
-  const events: NewEvent<Item, Meta>[] = [{ type: "ItemAdded", data: { sku: "A1", qty: 1 }, meta: { user: "u" }, id: "e1", schema: 1 }];
-  const expected: ExpectedVersion[] = [0, "any", "no_stream", "exists"];
-  const appended: AppendResult = await store.append("cart-1", events, { expectedVersion: expected[0] });
-  const last: number = appended.lastPosition + appended.firstPosition + appended.firstVersion + appended.lastVersion;
-  // @ts-expect-error: not an expected version
-  await store.append("cart-1", events, { expectedVersion: "latest" });
+  // Append: the data must match the type.
+  const appended: AppendResult = await store.append("cart-1", [
+    { type: "ItemAdded", data: { sku: "A1", qty: 2 }, meta: { user: "ann" }, id: "e1", schema: 1 },
+    { type: "ItemRemoved", data: { sku: "A1" }, meta: null, id: undefined },
+    { type: "CartCleared" },
+    { type: "CheckedOut", data: null },
+    { type: "CheckedOut" },
+  ], { expectedVersion: "any" });
+  const positions: number[] = [appended.firstPosition, appended.lastPosition, appended.firstVersion, appended.lastVersion];
+  await store.append("cart-2", decide({ add: "B2", qty: 1 }, {}), { expectedVersion: undefined });
 
-  const read = await store.read<Item, Meta>("cart-1", { fromVersion: 1, limit: 10, direction: "backward", upcast: true });
-  const first: TidelogEvent<Item, Meta> | undefined = read[0];
-  if (first) {
-    const qty: number = first.data.qty;
-    const user: string | undefined = first.meta?.user;
-    const fields: [string, string, number, number, string, number, number] =
-      [first.id, first.stream, first.version, first.position, first.type, first.recordedAt, first.schema];
-    void qty, user, fields;
+  // Read: a stored event narrows on `type`.
+  const events = await store.read("cart-1", { fromVersion: 1, limit: 10, direction: "backward", upcast: true });
+  let qty = 0;
+  for (const e of events) {
+    if (e.type === "ItemAdded") qty += e.data.qty;
+    const fields: [string, string, number, number, number, number] = [e.id, e.stream, e.version, e.position, e.recordedAt, e.schema];
+    void fields;
   }
-  const all: TidelogEvent[] = await store.readAll({ fromPosition: 1, limit: 100, upcast: false });
-  const version1: number = await store.version("cart-1");
+  const all: TidelogEvent<CartEvent>[] = await store.readAll({ fromPosition: 1, limit: 100, upcast: undefined });
+  const head: number = await store.version("cart-1");
   const streams: StreamInfo[] = await store.streams();
   const synced: number | undefined = streams[0]?.syncedVersion;
-  const stop: () => void = store.subscribe<Item>((e) => console.log(e.data.sku), { fromPosition: 1 });
+  const stop: () => void = store.subscribe((e) => {
+    if (e.type === "ItemRemoved") console.log(e.data.sku);
+  }, { fromPosition: 1 });
   stop();
-  const m = store.metrics();
+  const m: Metrics = store.metrics();
   const counters: number[] = [m.appends, m.eventsWritten, m.bytesWritten, m.idempotentAppends, m.conflicts, m.reads, m.eventsRead];
 
-  // Replay: the state, or a report.
-  const count: number = await store.replay("cart-1", (n: number) => n + 1, 0);
-  const total: number = await store.replay<number, CartEvent>(null, (n, e) => (e.type === "ItemAdded" ? n + e.data.qty : n), 0, {
-    fromPosition: 1, toPosition: 10, upcast: true, onError: "skip", pageSize: 500,
+  // Replay: `{ reducer, initial }` everywhere; the report is its own call.
+  const cart: Cart = await store.replay("cart-1", { reducer: evolve, initial: {}, toVersion: 2, fromVersion: 1 });
+  const items: number = await store.replay("cart-1", {
+    reducer: (n, e) => (e.type === "ItemAdded" ? n + e.data.qty : n),
+    initial: 0,
+    toPosition: 10,
+    onError: "throw",
   });
-  const report: ReplayReport<string[]> = await store.replay("cart-1", (s: string[], e) => [...s, e.id], [], { report: true, toVersion: 3, fromVersion: 1 });
-  const skipped: string[] = report.skipped.ids;
+  const total: number = await store.replayAll({ reducer: (n: number) => n + 1, initial: 0, fromPosition: 1, toPosition: 100, upcast: true, pageSize: 500 });
+  const report: ReplayReport<string[]> = await store.replayReport("cart-1", { reducer: (ids: string[], e) => [...ids, e.id], initial: [], onError: "skip" });
+  const counts: number[] = [report.appliedCount, report.skippedCount, report.pageCount, report.lastPosition];
+  const skipped: string[] = report.skippedIds;
   const lastVersion: number | null = report.lastVersion;
-  // @ts-expect-error: the reducer must return the state's type
-  await store.replay("cart-1", (n: number) => String(n), 0);
+  const whole: ReplayReport<Cart> = await store.replayAllReport({ reducer: evolve, initial: {} });
 
-  store.upcast<{ sku: string }, Item>("ItemAdded", 1, (data, event) => ({ sku: data.sku, qty: event.schema }));
+  // Upcasters: declare the old shape; the result is the current one.
+  store.registerUpcaster("ItemAdded", 1, (data: { sku: Sku }, event) => ({ sku: data.sku, qty: event.schema }));
+  store.registerUpcaster<"ItemRemoved", { id: Sku }, { code: Sku }>("ItemRemoved", 1, (data) => ({ code: data.id }));
+  store.registerUpcaster("ItemRemoved", 2, (data: { code: Sku }) => ({ sku: data.code }));
 
-  const projection: Projection<Record<string, number>> = store.projection("cart-totals", {
-    initial: {} as Record<string, number>,
-    reducer: (s, e) => ({ ...s, [e.stream]: (s[e.stream] ?? 0) + 1 }),
-    version: 2, streams: ["cart-1"], snapshotEvery: 100,
-  });
-  const state: Record<string, number> = await projection.state();
-  const rebuilt: Record<string, number> = await projection.rebuild();
-  const unsubscribe: () => void = projection.subscribe((s) => console.log(Object.keys(s)));
+  // A projection.
+  const totals: Projection<Cart> = store.projection("cart-totals", { reducer: evolve, initial: {}, revision: 2, streams: ["cart-1"], snapshotEvery: 100 });
+  const state: Cart = await totals.state();
+  const rebuilt: Cart = await totals.rebuild();
+  const unsubscribe: () => void = totals.subscribe((s) => console.log(Object.keys(s)));
   unsubscribe();
-  const stats: ProjectionStats = projection.stats();
-  const snap: number | null = stats.snapshotPosition;
-  const pname: string = projection.name;
-  projection.close();
+  const pm: ProjectionMetrics = totals.metrics();
+  const snap: number | null = pm.snapshotPosition;
+  const pmFields: [number, number, number, boolean, number, number] = [pm.replayedEvents, pm.position, pm.snapshotsWritten, pm.invalidatedSnapshot, pm.rebuilds, pm.revision];
+  const pname: string = totals.name;
+  totals.close();
 
-  const executed = await store.execute<{ items: number }, { add: string }>("cart-1", { add: "B2" }, {
-    initial: { items: 0 },
-    reducer: (s, e) => (e.type === "ItemAdded" ? { items: s.items + 1 } : s),
-    decide: async (command, s) => (s.items < 10 ? [{ type: "ItemAdded", data: { sku: command.add, qty: 1 } }] : []),
+  // Decide/evolve.
+  const executed = await store.execute("cart-1", { add: "C3", qty: 1 } satisfies Command, {
+    reducer: evolve,
+    initial: {},
+    decide: async (command, current) => decide(command, current),
     maxAttempts: 5,
     upcast: true,
   });
   const appendedOrNull: AppendResult | null = executed.appended;
-  const items: number = executed.state.items + executed.version + executed.attempts;
+  const built: number = executed.version + executed.attempts + Object.keys(executed.state).length;
+  await store.execute("cart-1", { remove: "C3" } satisfies Command, { reducer: evolve, initial: {}, decide: () => null });
 
-  // Sync.
-  const online = await EventStore.open("synced", {
-    sync: {
-      url: "https://example.com/v1/space", token: "t", pollMs: 5000, timeoutMs: 10000, stallMs: 60000, batchSize: 50, paused: false,
-      onConflict: async (conflict: Conflict) => (conflict.local.length > 1 ? conflict.local.map(({ type, data }) => ({ type, data })) : null),
-    },
-  });
-  await EventStore.open("q", { sync: { url: "https://example.com/v1/space", onConflict: "quarantine" } });
-  const sync: Sync | undefined = online.sync;
-  if (sync) {
-    const status: SyncStatus = await sync.now();
-    const s2: SyncStatus = sync.status();
-    const fields = [status.online, status.paused, status.leader, status.pending, status.pendingBytes, status.oldestPendingAge, status.pendingStreams, status.inFlight,
-      status.conflicts, status.deadLetters, status.lastSyncedAt, status.lastError?.status, status.nextRetryAt, status.stalled, s2.auth];
-    const offs: Array<() => void> = [
-      sync.on("status", (s: SyncStatus) => console.log(s.pending)),
-      sync.on("synced", (r: SyncReport) => console.log(r.pushed, r.pulled, r.requests)),
-      sync.on("conflict", (r: SyncReport) => console.log(r.conflicted, r.deadLettered)),
-      sync.on("error", (e) => {
-        if (e.name === "SyncError") console.log(e.code, e.status);
-        else console.log(e.code);
-      }),
-    ];
-    // @ts-expect-error: not a sync event
-    sync.on("progress", () => {});
-    sync.pause();
-    sync.resume();
-    sync.setToken("new");
-    sync.setToken(null);
-    await sync.acknowledged("e1");
-    const outbox: OutboxEntry[] = await sync.pending();
-    const conflicts: Conflict[] = await sync.conflicts();
-    const letters: DeadLetter[] = await sync.deadLetters();
-    for (const c of conflicts) {
-      const remote: TidelogEvent[] = c.remote;
-      await sync.resolveConflict(c.id, [{ type: "Merged", data: remote.length }]);
-      await sync.resolveConflict(c.id);
-      const gone: boolean = await sync.discardConflict(c.id);
-      void gone;
-    }
-    for (const l of letters) {
-      const why: string = l.failure.message;
-      if (!(await sync.retryDeadLetter(l.id))) await sync.discardDeadLetter(l.id);
-      void why, l.events[0]?.recordedAt;
-    }
-    void fields, offs, outbox;
+  // Sync: typed `Sync`, no `!`.
+  const sync: Sync<CartEvent> = store.sync;
+  const status: SyncStatus = await sync.now();
+  const s: SyncStatus = sync.status();
+  const statusFields = [s.online, s.paused, s.leader, s.pendingCount, s.pendingBytes, s.pendingStreamCount, s.oldestPendingAt, s.inFlight,
+    s.conflictCount, s.deadLetterCount, s.lastSyncedAt, s.lastError?.status, s.lastError?.message, s.nextAttemptAt, s.stalled, s.auth];
+  const offs: Array<() => void> = [
+    sync.on("status", (st) => console.log(st.pendingCount)),
+    sync.on("synced", (r: SyncReport) => console.log(r.pushed, r.pulled, r.requests)),
+    sync.on("conflict", (r) => console.log(r.conflicted, r.deadLettered)),
+    sync.on("error", (e) => console.log(explain(e))),
+  ];
+  sync.pause();
+  sync.resume();
+  sync.setToken("new");
+  sync.setToken(null);
+  await sync.acknowledged("e1");
+  const outbox: OutboxEntry[] = await sync.outbox();
+  for (const entry of outbox) {
+    const due: number = entry.nextAttemptAt;
+    const entryFields = [entry.stream, entry.pendingCount, entry.pendingBytes, entry.oldestPendingAt, entry.attempts, entry.leaseUntil, entry.lastError];
+    void due, entryFields;
+  }
+  const conflicts: Conflict<CartEvent>[] = await sync.conflicts();
+  for (const c of conflicts) {
+    for (const r of c.remote) if (r.type === "ItemAdded") console.log(r.data.qty, r.meta?.user);
+    await sync.resolveConflict(c.id, [{ type: "ItemRemoved", data: { sku: "A1" } }]);
+    await sync.resolveConflict(c.id);
+    const gone: boolean = await sync.discardConflict(c.id);
+    void gone;
+  }
+  const letters: DeadLetter<CartEvent>[] = await sync.deadLetters();
+  for (const l of letters) {
+    const why: string = `${l.failure.status ?? "network"}: ${l.failure.message} at ${l.failedAt}`;
+    if (!(await sync.retryDeadLetter(l.id))) await sync.discardDeadLetter(l.id);
+    for (const e of l.events) if (e.type === "ItemAdded") console.log(e.data.sku, e.recordedAt, e.id, e.schema);
+    void why;
   }
 
-  // Errors: discriminate on `name`.
+  // A store without sync, and an untyped one (JSON data, any type name).
+  const local = await EventStore.open<CartEvent>("local", { storage: "memory" });
+  const none: undefined = local.sync;
+  const maybe = await EventStore.open("maybe", Math.random() > 0.5 ? { sync: { url: "https://example.com/v1/s" } } : {});
+  await maybe.sync?.now();
+  const untyped = await EventStore.open("untyped");
+  await untyped.append("s", [{ type: "Anything", data: { any: ["json", 1, true, null] } }, { type: "NoData" }]);
+  const json: Json = (await untyped.read("s"))[0]?.data ?? null;
+  const plain: number = await untyped.replay("s", { reducer: (n, e) => (e.type === "Anything" ? n + 1 : n), initial: 0 });
+
+  // Errors from a call.
   try {
-    await store.append("cart-1", events, { expectedVersion: 0 });
+    await store.append("cart-1", [{ type: "CartCleared", data: { reason: "retry" } }], { expectedVersion: 0 });
   } catch (caught) {
-    const e = caught as TidelogError;
-    switch (e.name) {
-      case "VersionConflictError": {
-        const c: VersionConflictError = e;
-        const at: [string, ExpectedVersion, number] = [c.stream, c.expectedVersion, c.actualVersion];
-        void at;
-        break;
-      }
-      case "InvalidInputError": console.log(e.field); break;
-      case "StorageError": console.log(e.cause.name, e.cause.message); break;
-      case "ReplayError": console.log(e.position, e.eventId, e.stream, e.version, e.type, e.cause); break;
-      case "QuotaExceededError": case "ClosedError": console.log(e.code, e.message); break;
-    }
+    console.log(explain(caught));
   }
-  // Errors: or by class.
-  try {
-    await store.append("cart-1", events, { expectedVersion: 0 });
-  } catch (caught) {
-    if (caught instanceof VersionConflictError) {
-      const actual: number = caught.actualVersion;
-      void actual;
-    } else if (caught instanceof TidelogError) {
-      const name: string = caught.name;
-      void name;
-    }
-  }
-  const syncError = {} as SyncError;
-  const code: "network" | "auth" | "stalled" = syncError.code;
 
   store.close();
   store.free();
 
   // The sync server worker.
-  const env = {} as TidelogWorkerEnv;
+  const env: TidelogWorkerEnv = {
+    TIDELOG_SPACES: { idFromName: (space: string) => space, get: () => ({ fetch: async () => new Response("{}") }) },
+    TIDELOG_SYNC_TOKEN: undefined,
+  };
   const response: Response = await worker.fetch(new Request("https://example.com/v1/s/events"), env);
-  const space = new TidelogSpace({ storage: {} }, env);
-  void space.fetch;
+  const parsed = parseSpacePath("/v1/s/events");
+  const space: string = "space" in parsed ? `${parsed.space} ${parsed.base}` : String(parsed.response.status);
+  const object = new TidelogSpace({ storage: {} }, env);
+  void object.fetch;
 
-  void v, name, where, last, all, version1, synced, counters, count, total, skipped, lastVersion, state, rebuilt,
-    snap, pname, appendedOrNull, items, code, response;
+  void v, name, where, positions, qty, all, head, synced, counters, cart, items, total, counts, skipped, lastVersion, whole,
+    state, rebuilt, snap, pmFields, pname, appendedOrNull, built, status, statusFields, offs, none, json, plain, response, space,
+    describe;
 }
