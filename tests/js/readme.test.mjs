@@ -30,6 +30,7 @@
 //   package, the classes are exported by the worker, the bindings are read by it, and
 //   every setting appears in worker/wrangler.toml.example.
 // - `text`: a diagram or a file tree, not code: nothing to run.
+// Last, .ci/run must run exactly the README's test command.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
@@ -440,3 +441,12 @@ for (const file of DOCS) {
     });
   });
 }
+
+test(".ci/run runs exactly the README's test command", () => {
+  const ci = readFileSync(path.join(root, ".ci/run"), "utf8").split("\n").map((l) => l.trim());
+  const command = ci.filter((l) => l && !l.startsWith("#") && !/^(set|cd) /.test(l));
+  assert.deepEqual(command, ["make test"], ".ci/run should run one command: the README's");
+  const readme = extractBlocks("README.md", readFileSync(path.join(root, "README.md"), "utf8"));
+  assert.ok(readme.some((b) => b.lang === "sh" && shellCommands(b.code).some((w) => w.join(" ") === command[0])),
+    `README.md shows no \`${command[0]}\` block`);
+});
