@@ -9,6 +9,7 @@
 #   make test-browser TEST=browser_store      one tests/<TEST>.rs in Chromium and Firefox
 #                                             (GREP=rexie: its tests whose name has "rexie")
 #   make test-js FILE=api GREP='subscribe'    one tests/js/<FILE>.test.mjs, tests matching GREP
+#   node --test js/errors.test.mjs            one unit test file of the JS modules (no build)
 #   make lint                                 rustfmt + clippy (native and wasm32)
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
@@ -19,18 +20,15 @@ export HOST PORT
 WASM_ENV := source .tidelog/env &&
 WASM32 := --target wasm32-unknown-unknown
 
-.PHONY: all bootstrap test lint test-native test-browser test-chrome test-firefox test-js pkg demo clean bench bench-smoke soak
+.PHONY: all bootstrap test lint test-native test-browser test-chrome test-firefox test-js test-js-unit pkg demo clean bench bench-smoke soak
 
 all: test
 
 bootstrap:
 	@scripts/bootstrap
 
-# The JS unit tests (js/, no wasm) run when js/ exists: the target comes with it.
 test: bootstrap
-	@$(MAKE) --no-print-directory lint test-native test-browser
-	@if [ -d js ]; then $(MAKE) --no-print-directory test-js-unit; fi
-	@$(MAKE) --no-print-directory bench-smoke test-js
+	@$(MAKE) --no-print-directory lint test-native test-browser test-js-unit bench-smoke test-js
 
 # Style and lints, warnings are errors: rustfmt (rustfmt.toml), clippy natively over every
 # target, and clippy for wasm32 over each feature set a build ships: the browser package
@@ -95,7 +93,7 @@ js-file-arg:
 test-js-unit: bootstrap
 	@echo "== JS modules: tsc --checkJs and node --test js/ (no wasm) =="
 	node_modules/.bin/tsc -p js/tsconfig.json
-	node --test --test-reporter=spec js/
+	node --test --test-reporter=spec --test-timeout=$(JS_TEST_TIMEOUT) js/
 
 pkg: bootstrap
 	@scripts/build-pkg
