@@ -1,8 +1,16 @@
 # tidelog: every command installs what it needs first (scripts/bootstrap, idempotent).
-#   make test   native tests, browser tests (Chromium + Firefox), JS/end-to-end suites
+#   make test   lint, native tests, browser tests (Chromium + Firefox), JS unit tests, the
+#               bench smoke, the JS/end-to-end suites (in that order)
 #   make demo   builds the package and serves the demo on http://$(HOST):$(PORT)/
 #   make pkg    builds the npm package into pkg/
 #   make bench  tidelog vs raw IndexedDB vs Dexie in headless browsers -> BENCHMARKS.md
+# One test of each kind (README, "Working on tidelog"):
+#   cargo test --all-features NAME            native unit/property tests matching NAME
+#   make test-browser TEST=browser_store      one tests/<TEST>.rs in Chromium and Firefox
+#                                             (GREP=rexie: its tests whose name has "rexie")
+#   make test-js FILE=api GREP='subscribe'    one tests/js/<FILE>.test.mjs, tests matching GREP
+#   node --test js/errors.test.mjs            one unit test file of the JS modules (no build)
+#   make lint                                 rustfmt + clippy (native and wasm32)
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 HOST ?= 127.0.0.1
@@ -10,8 +18,9 @@ PORT ?= 8787
 export HOST PORT
 # Sourced before every wasm32 step: toolchain route, PATH, build-std flags.
 WASM_ENV := source .tidelog/env &&
+WASM32 := --target wasm32-unknown-unknown
 
-.PHONY: all bootstrap test test-native test-browser test-chrome test-firefox test-js pkg demo clean bench bench-smoke soak
+.PHONY: all bootstrap test lint test-native test-browser test-chrome test-firefox test-js test-js-unit pkg demo clean bench bench-smoke soak
 
 all: test
 
@@ -19,34 +28,72 @@ bootstrap:
 	@scripts/bootstrap
 
 test: bootstrap
-	@$(MAKE) --no-print-directory test-native test-browser test-js
+	@$(MAKE) --no-print-directory lint test-native test-browser test-js-unit bench-smoke test-js
+
+# Style and lints, warnings are errors: rustfmt (rustfmt.toml), clippy natively over every
+# target, and clippy for wasm32 over each feature set a build ships: the browser package
+# (default: client), the sync worker (server), and everything with the browser tests.
+lint: bootstrap
+	@echo "== lint: cargo fmt --check =="
+	cargo fmt --check
+	@echo "== lint: clippy, native, all features, all targets =="
+	cargo clippy --all-features --all-targets -- -D warnings
+	@echo "== lint: clippy, wasm32: default features (the browser package) =="
+	$(WASM_ENV) cargo clippy $(WASM32) -- -D warnings
+	@echo "== lint: clippy, wasm32: --no-default-features --features server (the worker) =="
+	$(WASM_ENV) cargo clippy $(WASM32) --no-default-features --features server -- -D warnings
+	@echo "== lint: clippy, wasm32: all features, all targets (with the browser tests) =="
+	$(WASM_ENV) cargo clippy $(WASM32) --all-features --all-targets -- -D warnings
 
 test-native:
 	@echo "== native: cargo test (all features) =="
 	cargo test --all-features
 
+# TEST=browser_store runs only tests/browser_store.rs (TEST=tests/browser_store.rs works
+# too); without TEST, every browser test. GREP keeps the tests whose name contains it. The `conformance` feature makes the store's
+# conformance suite available to tests/browser_store.rs.
+TEST ?=
+BROWSER_TEST := $(basename $(notdir $(TEST)))
+WASM_TEST_ARGS := -- --features conformance $(if $(TEST),--test $(BROWSER_TEST)) $${GREP:+-- "$$GREP"}
+
 test-browser: test-chrome test-firefox
 
-test-chrome:
-	@echo "== browser: wasm-bindgen-test in headless Chromium =="
-	$(WASM_ENV) wasm-pack test --headless --chrome $$WASM_PACK_TEST_MODE
+test-chrome: browser-test-arg
+	@echo "== browser: wasm-bindgen-test in headless Chromium $(if $(TEST),(tests/$(BROWSER_TEST).rs))$(if $(GREP), matching '$(GREP)') =="
+	$(WASM_ENV) wasm-pack test --headless --chrome $$WASM_PACK_TEST_MODE $(WASM_TEST_ARGS)
 
-test-firefox:
-	@echo "== browser: wasm-bindgen-test in headless Firefox =="
-	$(WASM_ENV) wasm-pack test --headless --firefox $$WASM_PACK_TEST_MODE
+test-firefox: browser-test-arg
+	@echo "== browser: wasm-bindgen-test in headless Firefox $(if $(TEST),(tests/$(BROWSER_TEST).rs))$(if $(GREP), matching '$(GREP)') =="
+	$(WASM_ENV) wasm-pack test --headless --firefox $$WASM_PACK_TEST_MODE $(WASM_TEST_ARGS)
 
-# The bench smoke runs first so that node's test summary closes the output.
-test-js: pkg
-	@echo "== bench smoke: every benchmark case still produces a number =="
-	$(BENCH_SMOKE)
-	@echo "== JS: the built package in Node, Chromium and workerd (node --test) =="
-	node --test --test-reporter=spec tests/js/
+.PHONY: browser-test-arg js-file-arg
+browser-test-arg:
+	@[ -z "$(TEST)" ] || [ -f tests/$(BROWSER_TEST).rs ] || { \
+	  echo "TEST=$(TEST): no tests/$(BROWSER_TEST).rs; one of: $(basename $(notdir $(wildcard tests/browser_*.rs)))" >&2; exit 2; }
+
+# The JS suites against the built package (Node, Chromium, workerd). FILE picks one suite:
+# a path, or a name under tests/js/ (FILE=api, FILE=api.test.mjs); GREP runs only the
+# tests whose name matches the pattern (node --test-name-pattern). A suite file that runs
+# longer than JS_TEST_TIMEOUT ms (node 20 times whole files: a hang, a leaked handle)
+# fails instead of hanging.
+FILE ?=
+GREP ?=
+JS_TEST_TIMEOUT ?= 900000
+JS_FILES := $(if $(FILE),$(firstword $(wildcard $(FILE) tests/js/$(FILE) tests/js/$(FILE).test.mjs)),tests/js/)
+
+test-js: js-file-arg pkg
+	@echo "== JS: the built package in Node, Chromium and workerd (node --test$(if $(FILE), $(JS_FILES))$(if $(GREP), matching '$(GREP)')) =="
+	node --test --test-reporter=spec --test-timeout=$(JS_TEST_TIMEOUT) $${GREP:+--test-name-pattern="$$GREP"} $(JS_FILES)
+
+js-file-arg:
+	@[ -n "$(JS_FILES)" ] || { \
+	  echo "FILE=$(FILE): no such file, nor tests/js/$(FILE)[.test.mjs]; one of: $(patsubst tests/js/%.test.mjs,%,$(wildcard tests/js/*.test.mjs))" >&2; exit 2; }
 
 # The package's JS modules (js/) without wasm: the JSDoc type check and their unit tests.
 test-js-unit: bootstrap
 	@echo "== JS modules: tsc --checkJs and node --test js/ (no wasm) =="
 	node_modules/.bin/tsc -p js/tsconfig.json
-	node --test --test-reporter=spec js/
+	node --test --test-reporter=spec --test-timeout=$(JS_TEST_TIMEOUT) js/
 
 pkg: bootstrap
 	@scripts/build-pkg
@@ -65,10 +112,10 @@ bench: bootstrap pkg
 	node bench/projection.mjs 1000000 | node bench/append.mjs projection "Projection state() after reload on a 1M-event log"
 
 # The same benchmark at 1% size, one run: proves every case still produces a number (not
-# speed). Also a step of test-js, run there directly so pkg is not rebuilt.
-BENCH_SMOKE := BENCH_SCALE=0.01 BENCH_RUNS=1 node bench/run.mjs --smoke
+# speed). A step of `make test`, before test-js so node's test summary closes the output.
 bench-smoke: pkg
-	$(BENCH_SMOKE)
+	@echo "== bench smoke: every benchmark case still produces a number =="
+	BENCH_SCALE=0.01 BENCH_RUNS=1 node bench/run.mjs --smoke
 
 # The long reliability runs (docs/reliability.md): the seeded sync soak (SIZE events per
 # client, SOAK_CLIENTS clients, SOAK_SEED to replay a run) and the fuzzers at FUZZ_CASES

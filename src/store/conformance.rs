@@ -1,7 +1,7 @@
 //! The conformance suite every [`EventStore`] backend must pass.
 //!
 //! Run natively against [`MemoryStore`](super::MemoryStore) (`cargo test`) and in
-//! Chromium and Firefox against the IndexedDB backend (`tests/browser.rs`). Each case
+//! Chromium and Firefox against the IndexedDB backend (`tests/browser_store.rs`). Each case
 //! returns `Err(reason)` instead of panicking, so a browser run reports every failure
 //! by name.
 

@@ -5,8 +5,8 @@
 //! - `IndexedDbStore` (in the platform layer, `web::indexeddb`, wasm32 only): the
 //!   browser's IndexedDB.
 //!
-//! Both run the same conformance suite ([`conformance`]): natively for memory, in
-//! Chromium and Firefox for IndexedDB.
+//! Both run the same conformance suite (`conformance`, compiled for tests and the
+//! `conformance` feature only): natively for memory, in Chromium and Firefox for IndexedDB.
 //!
 //! ## Rules every backend keeps
 //! - **Append-only.** No update, no delete; corrections are new events.
@@ -24,6 +24,7 @@ use crate::event::{
     AppendResult, Event, EventId, ExpectedVersion, NewEvent, Position, StreamId, Version,
 };
 
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod memory;
 
