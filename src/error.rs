@@ -29,7 +29,9 @@ pub enum Error {
 
     /// The stream's current version did not match the caller's expectation.
     /// Nothing was written.
-    #[error("version conflict on stream {stream}: expected {expected}, actual version is {actual}")]
+    #[error(
+        "version conflict on stream {stream}: expected {expected}, actual version is {actual}"
+    )]
     VersionConflict {
         /// The stream that was appended to.
         stream: StreamId,

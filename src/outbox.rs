@@ -146,7 +146,9 @@ impl BatchLimits {
         let mut count = 0;
         let mut bytes = 0usize;
         for size in sizes {
-            if count >= self.max_events.max(1) || (count > 0 && bytes.saturating_add(size) > self.max_bytes) {
+            if count >= self.max_events.max(1)
+                || (count > 0 && bytes.saturating_add(size) > self.max_bytes)
+            {
                 break;
             }
             bytes = bytes.saturating_add(size);
@@ -188,7 +190,12 @@ mod tests {
         assert!(e.is_due(11_000), "lease expired: a crashed sender's work is taken over");
         let p = RetryPolicy { base_ms: 1_000, cap_ms: 8_000 };
         let failure = Failure { status: Some(503), message: "busy".into() };
-        e.record(Attempt::RetryLater { failure: failure.clone(), retry_after_ms: Some(3_000) }, 2_000, &p, 0.1);
+        e.record(
+            Attempt::RetryLater { failure: failure.clone(), retry_after_ms: Some(3_000) },
+            2_000,
+            &p,
+            0.1,
+        );
         assert_eq!((e.attempts, e.next_attempt_at, e.lease_until), (1, 5_000, None));
         assert_eq!(e.last_error, Some(failure));
         e.record(Attempt::Succeeded, 6_000, &p, 0.1);

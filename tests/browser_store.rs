@@ -3,8 +3,8 @@
 #![cfg(target_arch = "wasm32")]
 
 use tidelog::store::conformance::{self, Payloads};
-use tidelog::web::indexeddb::{Durability, IndexedDbStore};
 use tidelog::store::{EventStore, ReadOptions};
+use tidelog::web::indexeddb::{Durability, IndexedDbStore};
 use tidelog::{Error, EventType, ExpectedVersion, NewEvent, Position, StreamId, Version};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
@@ -21,9 +21,12 @@ fn event(n: u32) -> NewEvent<JsValue> {
 
 #[wasm_bindgen_test]
 async fn indexeddb_store_passes_the_conformance_suite() {
-    let payloads = Payloads::<JsValue> { make: |n| JsValue::from(n), tag: |v| v.as_f64().map(|f| f as u32) };
+    let payloads =
+        Payloads::<JsValue> { make: |n| JsValue::from(n), tag: |v| v.as_f64().map(|f| f as u32) };
     let results = conformance::run_all(
-        || async { IndexedDbStore::open(&unique("conformance"), Durability::Default).await.unwrap() },
+        || async {
+            IndexedDbStore::open(&unique("conformance"), Durability::Default).await.unwrap()
+        },
         &payloads,
     )
     .await;
@@ -56,7 +59,12 @@ async fn an_uncloneable_payload_fails_the_whole_batch() {
     let store = IndexedDbStore::open(&unique("clone"), Durability::Default).await.unwrap();
     let s = StreamId::new("s").unwrap();
     let function = js_sys::Function::new_no_args("return 1");
-    let batch = vec![event(1), event(2), NewEvent::new(EventType::new("Bad").unwrap(), function.into()), event(4)];
+    let batch = vec![
+        event(1),
+        event(2),
+        NewEvent::new(EventType::new("Bad").unwrap(), function.into()),
+        event(4),
+    ];
     let err = store.append(&s, ExpectedVersion::Any, batch).await.unwrap_err();
     match &err {
         Error::InvalidInput { field, .. } => assert_eq!(field, "events[2].data"),
@@ -78,7 +86,8 @@ async fn two_connections_racing_like_two_tabs() {
     let b = IndexedDbStore::open(&name, Durability::Default).await.unwrap();
     let s = StreamId::new("shared").unwrap();
     let (ra, rb) = conformance::join_all(vec![
-        Box::pin(a.append(&s, ExpectedVersion::NoStream, vec![event(1)])) as std::pin::Pin<Box<dyn std::future::Future<Output = _>>>,
+        Box::pin(a.append(&s, ExpectedVersion::NoStream, vec![event(1)]))
+            as std::pin::Pin<Box<dyn std::future::Future<Output = _>>>,
         Box::pin(b.append(&s, ExpectedVersion::NoStream, vec![event(2)])),
     ])
     .await

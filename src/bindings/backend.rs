@@ -51,7 +51,11 @@ fn js<T>(result: crate::error::Result<T>) -> JsResult<T> {
 impl Backend {
     /// Opens the backend `storage` names (`None` or `"auto"`: IndexedDB where the host
     /// has it, memory elsewhere).
-    pub(super) async fn open(name: &str, storage: Option<&str>, durability: Durability) -> JsResult<Backend> {
+    pub(super) async fn open(
+        name: &str,
+        storage: Option<&str>,
+        durability: Durability,
+    ) -> JsResult<Backend> {
         let indexeddb = match storage {
             None | Some("auto") => crate::web::has_indexeddb(),
             Some("indexeddb") => true,
@@ -82,11 +86,23 @@ impl Backend {
 
     /// Appends a checked batch (see [`IndexedDbStore::append_batch`]); the memory store
     /// keeps clones of the payloads, so the caller's objects stay theirs.
-    pub(super) async fn append(&self, stream: &StreamId, expected: ExpectedVersion, batch: InputBatch) -> JsResult<AppendResult> {
+    pub(super) async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        batch: InputBatch,
+    ) -> JsResult<AppendResult> {
         match self {
             Backend::IndexedDb(db) => {
                 let bytes = batch.bytes;
-                js(db.append_batch(stream, expected, JsBatch { events: batch.events, ids: batch.ids }, bytes).await)
+                js(db
+                    .append_batch(
+                        stream,
+                        expected,
+                        JsBatch { events: batch.events, ids: batch.ids },
+                        bytes,
+                    )
+                    .await)
             }
             Backend::Memory(m) => {
                 let bytes = batch.bytes;
@@ -142,7 +158,9 @@ impl Backend {
     pub(super) async fn streams(&self) -> JsResult<Array> {
         match self {
             Backend::IndexedDb(db) => js(db.stream_records().await),
-            Backend::Memory(m) => Ok(js(m.streams().await)?.iter().map(stream_info_to_js).collect()),
+            Backend::Memory(m) => {
+                Ok(js(m.streams().await)?.iter().map(stream_info_to_js).collect())
+            }
         }
     }
 
@@ -170,4 +188,3 @@ impl Backend {
         }
     }
 }
-

@@ -9,12 +9,12 @@ use js_sys::{Array, Function};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use super::backend::Backend;
 use super::errors::invalid;
 use super::input;
-use super::backend::Backend;
 use super::shared::Shared;
-use super::sync::{Driver, JsSync};
 use super::subscribe;
+use super::sync::{Driver, JsSync};
 use crate::event::Position;
 use crate::web::convert::{append_result_to_js, metrics_to_js};
 use crate::web::indexeddb::Durability;
@@ -62,7 +62,12 @@ impl EventStore {
             Some(Some(d)) if d == "default" => Durability::Default,
             Some(Some(d)) if d == "relaxed" => Durability::Relaxed,
             Some(Some(d)) if d == "strict" => Durability::Strict,
-            Some(_) => return Err(invalid("options.durability", "must be \"default\", \"relaxed\" or \"strict\"")),
+            Some(_) => {
+                return Err(invalid(
+                    "options.durability",
+                    "must be \"default\", \"relaxed\" or \"strict\"",
+                ))
+            }
         };
         let sync_config = match input::get(options, "sync")? {
             Some(value) => super::sync::parse_config(&value)?,
@@ -71,7 +76,12 @@ impl EventStore {
         let storage = match input::get(options, "storage")?.map(|v| v.as_string()) {
             None => None,
             Some(Some(s)) if ["auto", "indexeddb", "memory"].contains(&s.as_str()) => Some(s),
-            Some(_) => return Err(invalid("options.storage", "must be \"auto\", \"indexeddb\" or \"memory\"")),
+            Some(_) => {
+                return Err(invalid(
+                    "options.storage",
+                    "must be \"auto\", \"indexeddb\" or \"memory\"",
+                ))
+            }
         };
         let backend = Backend::open(&name, storage.as_deref(), durability).await?;
         if sync_config.is_some() && backend.indexeddb().is_none() {
@@ -120,7 +130,12 @@ impl EventStore {
     /// nothing. Options: `expectedVersion` (a number, `"any"`, `"no_stream"`,
     /// `"exists"`). Resolves to `{ stream, firstVersion, lastVersion, firstPosition,
     /// lastPosition }` once the events are committed.
-    pub async fn append(&self, stream: JsValue, events: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+    pub async fn append(
+        &self,
+        stream: JsValue,
+        events: JsValue,
+        options: JsValue,
+    ) -> Result<JsValue, JsValue> {
         let stream = input::stream_id(&stream)?;
         let options = input::options(&options, "options", &["expectedVersion"])?;
         let expected = input::expected_version(input::get(options.as_ref(), "expectedVersion")?)?;
@@ -177,7 +192,12 @@ impl EventStore {
         let cursor = input::get(options.as_ref(), "fromPosition")?
             .map(|v| input::whole_number(&v, "options.fromPosition").map(|p| Position(p.max(1))))
             .transpose()?;
-        Ok(subscribe::add(&self.shared.backend, &self.shared.subscriptions, callback.clone(), cursor))
+        Ok(subscribe::add(
+            &self.shared.backend,
+            &self.shared.subscriptions,
+            callback.clone(),
+            cursor,
+        ))
     }
 
     /// Counters since this store was opened: `{ appends, eventsWritten, bytesWritten,

@@ -5,9 +5,9 @@ use js_sys::{Array, JsString, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::errors::{invalid, to_js};
-use crate::web::glue as js;
 use crate::event::{EventId, EventType, ExpectedVersion, NewEvent, Position, StreamId, Version};
 use crate::store::{Direction, ReadOptions};
+use crate::web::glue as js;
 
 /// A JS result with a JS error.
 pub type JsResult<T> = Result<T, JsValue>;
@@ -86,7 +86,10 @@ pub fn expected_version(value: Option<JsValue>) -> JsResult<ExpectedVersion> {
     }
     Err(invalid(
         "expectedVersion",
-        format!("must be a version number, \"any\", \"no_stream\" or \"exists\"; got {}", type_name(&value)),
+        format!(
+            "must be a version number, \"any\", \"no_stream\" or \"exists\"; got {}",
+            type_name(&value)
+        ),
     ))
 }
 
@@ -107,7 +110,8 @@ impl InputBatch {
         let mut events = Vec::with_capacity(self.ids.len());
         for (event, id) in self.events.iter().zip(&self.ids) {
             let get = |key: &str| Reflect::get(&event, &JsValue::from_str(key));
-            let event_type = EventType::new(get("type")?.as_string().unwrap_or_default()).map_err(|e| to_js(&e))?;
+            let event_type = EventType::new(get("type")?.as_string().unwrap_or_default())
+                .map_err(|e| to_js(&e))?;
             let meta = get("meta")?;
             events.push(NewEvent {
                 id: id.clone(),
@@ -127,15 +131,21 @@ pub fn events(value: &JsValue) -> JsResult<InputBatch> {
     let inspected = js::inspect_events(value).map_err(|thrown| {
         let field = Reflect::get(&thrown, &"field".into()).ok().and_then(|f| f.as_string());
         let message = Reflect::get(&thrown, &"message".into()).ok().and_then(|m| m.as_string());
-        invalid(field.unwrap_or_else(|| "events".into()), message.unwrap_or_else(|| "are not valid events".into()))
+        invalid(
+            field.unwrap_or_else(|| "events".into()),
+            message.unwrap_or_else(|| "are not valid events".into()),
+        )
     })?;
-    let part = |key: &str| -> JsResult<Array> { Ok(Reflect::get(&inspected, &JsValue::from_str(key))?.unchecked_into()) };
+    let part = |key: &str| -> JsResult<Array> {
+        Ok(Reflect::get(&inspected, &JsValue::from_str(key))?.unchecked_into())
+    };
     let (events, types, ids) = (part("events")?, part("types")?, part("ids")?);
     let bytes = Reflect::get(&inspected, &"bytes".into())?.as_f64().unwrap_or(0.0) as u64;
     let mut checked_ids = Vec::with_capacity(ids.length() as usize);
     for (i, (event_type, id)) in types.iter().zip(ids.iter()).enumerate() {
         let field = |name: &str| format!("events[{i}].{name}");
-        EventType::new(event_type.as_string().unwrap_or_default()).map_err(|e| invalid(field("type"), e.to_string()))?;
+        EventType::new(event_type.as_string().unwrap_or_default())
+            .map_err(|e| invalid(field("type"), e.to_string()))?;
         checked_ids.push(match id.as_string() {
             Some(id) => Some(EventId::new(id).map_err(|e| invalid(field("id"), e.to_string()))?),
             None => None,
@@ -177,7 +187,9 @@ pub fn read_all_options(value: &JsValue) -> JsResult<(Position, usize)> {
 fn limit(value: Option<JsValue>) -> JsResult<usize> {
     match value {
         None => Ok(usize::MAX),
-        Some(v) => whole_number(&v, "options.limit").map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        Some(v) => {
+            whole_number(&v, "options.limit").map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+        }
     }
 }
 
@@ -195,5 +207,7 @@ pub fn flag(value: JsValue, field: &str, default: bool) -> JsResult<bool> {
     if value.is_undefined() {
         return Ok(default);
     }
-    value.as_bool().ok_or_else(|| invalid(field, format!("must be true or false, got {}", type_name(&value))))
+    value
+        .as_bool()
+        .ok_or_else(|| invalid(field, format!("must be true or false, got {}", type_name(&value))))
 }

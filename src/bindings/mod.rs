@@ -31,12 +31,6 @@ mod errors;
 #[cfg(feature = "client")]
 mod event_store;
 #[cfg(feature = "client")]
-mod shared;
-#[cfg(feature = "client")]
-mod subscribe;
-#[cfg(feature = "client")]
-mod upcast;
-#[cfg(feature = "client")]
 mod input;
 #[cfg(feature = "client")]
 mod projection;
@@ -45,7 +39,13 @@ mod replay;
 #[cfg(feature = "server")]
 mod server;
 #[cfg(feature = "client")]
+mod shared;
+#[cfg(feature = "client")]
+mod subscribe;
+#[cfg(feature = "client")]
 mod sync;
+#[cfg(feature = "client")]
+mod upcast;
 
 #[cfg(feature = "client")]
 pub use event_store::EventStore;

@@ -29,12 +29,10 @@ fn bad_input(message: &str) -> JsValue {
 
 /// Reads `{method, path, headers: [[name, value], ...], body: Uint8Array | ArrayBuffer}`.
 fn request_from_js(request: &JsValue) -> std::result::Result<Request, JsValue> {
-    let method = get(request, "method")
-        .as_string()
-        .ok_or_else(|| bad_input("method must be a string"))?;
-    let path = get(request, "path")
-        .as_string()
-        .ok_or_else(|| bad_input("path must be a string"))?;
+    let method =
+        get(request, "method").as_string().ok_or_else(|| bad_input("method must be a string"))?;
+    let path =
+        get(request, "path").as_string().ok_or_else(|| bad_input("path must be a string"))?;
     let mut headers = Vec::new();
     let raw_headers = get(request, "headers");
     if !raw_headers.is_undefined() && !raw_headers.is_null() {
@@ -59,12 +57,7 @@ fn request_from_js(request: &JsValue) -> std::result::Result<Request, JsValue> {
     } else {
         return Err(bad_input("body must be a Uint8Array or an ArrayBuffer"));
     };
-    Ok(Request {
-        method,
-        path,
-        headers,
-        body,
-    })
+    Ok(Request { method, path, headers, body })
 }
 
 fn response_to_js(response: Response) -> JsValue {
@@ -77,11 +70,7 @@ fn response_to_js(response: Response) -> JsValue {
     // Setting properties of a fresh plain object cannot fail.
     let _ = Reflect::set(&answer, &"status".into(), &response.status.into());
     let _ = Reflect::set(&answer, &"headers".into(), &headers);
-    let _ = Reflect::set(
-        &answer,
-        &"body".into(),
-        &Uint8Array::from(response.body.as_slice()),
-    );
+    let _ = Reflect::set(&answer, &"body".into(), &Uint8Array::from(response.body.as_slice()));
     answer.into()
 }
 
@@ -106,9 +95,8 @@ pub async fn handle_sync_request(
     if !options.is_undefined() && !options.is_null() {
         let base = get(&options, "basePath");
         if !base.is_undefined() {
-            config.base_path = base
-                .as_string()
-                .ok_or_else(|| bad_input("options.basePath must be a string"))?;
+            config.base_path =
+                base.as_string().ok_or_else(|| bad_input("options.basePath must be a string"))?;
         }
     }
     let store = KvServerStore::new(DurableObjectKv::new(storage));

@@ -48,9 +48,18 @@ impl Subscriptions {
 
 /// Adds a subscriber from `cursor` (`None`: from the next event appended) and returns the
 /// function that stops it.
-pub(super) fn add(backend: &Rc<Backend>, subs: &Rc<Subscriptions>, callback: Function, cursor: Option<Position>) -> Function {
+pub(super) fn add(
+    backend: &Rc<Backend>,
+    subs: &Rc<Subscriptions>,
+    callback: Function,
+    cursor: Option<Position>,
+) -> Function {
     let active = Rc::new(Cell::new(true));
-    subs.list.borrow_mut().push(Rc::new(Subscription { callback, active: active.clone(), cursor: Cell::new(cursor) }));
+    subs.list.borrow_mut().push(Rc::new(Subscription {
+        callback,
+        active: active.clone(),
+        cursor: Cell::new(cursor),
+    }));
     wake(backend, subs);
     let stop = Closure::<dyn FnMut()>::new(move || active.set(false));
     stop.into_js_value().unchecked_into()
@@ -101,7 +110,8 @@ async fn pump(backend: &Backend, subs: &Subscriptions) -> JsResult<()> {
         let from = subscriptions.iter().filter_map(|s| s.cursor.get()).min().unwrap_or_default();
         let page = backend.read_all(from, PUMP_PAGE).await?;
         for record in page.iter() {
-            let position = Reflect::get(&record, &"position".into())?.as_f64().unwrap_or(0.0) as u64;
+            let position =
+                Reflect::get(&record, &"position".into())?.as_f64().unwrap_or(0.0) as u64;
             for s in &subscriptions {
                 if s.active.get() && s.cursor.get().is_some_and(|c| c.0 <= position) {
                     s.cursor.set(Some(Position(position + 1)));

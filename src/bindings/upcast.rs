@@ -31,4 +31,3 @@ pub(super) fn upcast_records(upcasters: &JsValue, upcast: bool, records: Array) 
         replay_error(&records.get(index), &get(&thrown, "cause"))
     })
 }
-

@@ -18,8 +18,6 @@ use serde_json::{json, Value};
 use super::*;
 use crate::protocol::{EntityTag, Precondition};
 
-
-
 /// Statuses the handler may answer with over working storage.
 const KNOWN: [u16; 14] = [200, 201, 204, 304, 400, 404, 405, 409, 412, 413, 415, 422, 428, 431];
 
@@ -28,8 +26,29 @@ fn nasty_text() -> impl Strategy<Value = String> {
         any::<String>(),
         "[a-z0-9._~%/!*'()\\-]{0,40}",
         proptest::sample::select(vec![
-            "..", "%2e%2e", "%2F", "%2f..%2f", "%00", "a%00b", "%", "%zz", "%C3%28", "%ED%A0%80", "a/b", "/",
-            "\u{0}", "\u{7f}", "\u{202e}", "💥", "%F0%9F%92%A5", "streams", "events", "?", "#", "\\", ";",
+            "..",
+            "%2e%2e",
+            "%2F",
+            "%2f..%2f",
+            "%00",
+            "a%00b",
+            "%",
+            "%zz",
+            "%C3%28",
+            "%ED%A0%80",
+            "a/b",
+            "/",
+            "\u{0}",
+            "\u{7f}",
+            "\u{202e}",
+            "💥",
+            "%F0%9F%92%A5",
+            "streams",
+            "events",
+            "?",
+            "#",
+            "\\",
+            ";",
         ])
         .prop_map(String::from),
         "[a-z]{1,3}".prop_map(|s| s.repeat(400)),
@@ -41,17 +60,40 @@ fn header_value() -> impl Strategy<Value = String> {
         any::<String>(),
         "(W/)?\"[0-9]{0,3}\"",
         "[\"W/*, \t0-9a-z]{0,12}",
-        proptest::sample::select(vec!["*", "\"0\"", "\"1\"", "W/\"1\"", "\"1\", \"2\"", "*, \"1\"", "\"", "\"\u{7f}\"", ""])
-            .prop_map(String::from),
+        proptest::sample::select(vec![
+            "*",
+            "\"0\"",
+            "\"1\"",
+            "W/\"1\"",
+            "\"1\", \"2\"",
+            "*, \"1\"",
+            "\"",
+            "\"\u{7f}\"",
+            ""
+        ])
+        .prop_map(String::from),
     ]
 }
 
 fn event_json() -> impl Strategy<Value = Value> {
-    let id = prop_oneof![Just(json!("e1")), Just(json!("e2")), nasty_text().prop_map(Value::from), any::<i64>().prop_map(Value::from), Just(Value::Null)];
-    let kind = prop_oneof![Just(json!("Added")), nasty_text().prop_map(Value::from), Just(json!(""))];
-    let number = prop_oneof![Just(json!(1_700_000_000_000u64)), any::<i64>().prop_map(Value::from), any::<f64>().prop_map(|f| json!(f)), Just(json!("1"))];
+    let id = prop_oneof![
+        Just(json!("e1")),
+        Just(json!("e2")),
+        nasty_text().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        Just(Value::Null)
+    ];
+    let kind =
+        prop_oneof![Just(json!("Added")), nasty_text().prop_map(Value::from), Just(json!(""))];
+    let number = prop_oneof![
+        Just(json!(1_700_000_000_000u64)),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| json!(f)),
+        Just(json!("1"))
+    ];
     (id, kind, number.clone(), number, any::<bool>()).prop_map(|(id, kind, at, schema, meta)| {
-        let mut e = json!({"id": id, "type": kind, "data": {"x": 1}, "recordedAt": at, "schema": schema});
+        let mut e =
+            json!({"id": id, "type": kind, "data": {"x": 1}, "recordedAt": at, "schema": schema});
         if meta {
             e["meta"] = json!({"by": "fuzz"});
         }
@@ -74,26 +116,57 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
 
 fn request() -> impl Strategy<Value = Request> {
     let method = prop_oneof![
-        proptest::sample::select(vec!["GET", "HEAD", "POST", "OPTIONS", "PUT", "DELETE", "get", "PATCH"]).prop_map(String::from),
+        proptest::sample::select(vec![
+            "GET", "HEAD", "POST", "OPTIONS", "PUT", "DELETE", "get", "PATCH"
+        ])
+        .prop_map(String::from),
         any::<String>(),
     ];
     let path = (
-        proptest::sample::select(vec!["/streams/", "/events", "/", "", "//streams/", "/streams", "/v1/x/streams/"]),
+        proptest::sample::select(vec![
+            "/streams/",
+            "/events",
+            "/",
+            "",
+            "//streams/",
+            "/streams",
+            "/v1/x/streams/",
+        ]),
         nasty_text(),
-        proptest::option::of(prop_oneof![any::<String>(), "after=[0-9-]{0,25}&limit=[0-9a-z-]{0,25}", Just("after=1&after=2".to_string())]),
+        proptest::option::of(prop_oneof![
+            any::<String>(),
+            "after=[0-9-]{0,25}&limit=[0-9a-z-]{0,25}",
+            Just("after=1&after=2".to_string())
+        ]),
     )
         .prop_map(|(prefix, segment, query)| match query {
             Some(q) => format!("{prefix}{segment}?{q}"),
             None => format!("{prefix}{segment}"),
         });
-    let names = proptest::sample::select(vec!["If-Match", "If-None-Match", "if-match", "Content-Type", "X-Other", "Authorization"]);
+    let names = proptest::sample::select(vec![
+        "If-Match",
+        "If-None-Match",
+        "if-match",
+        "Content-Type",
+        "X-Other",
+        "Authorization",
+    ]);
     let headers = proptest::collection::vec((names.prop_map(String::from), header_value()), 0..4);
-    (method, path, headers, body()).prop_map(|(method, path, headers, body)| Request { method, path, headers, body })
+    (method, path, headers, body()).prop_map(|(method, path, headers, body)| Request {
+        method,
+        path,
+        headers,
+        body,
+    })
 }
 
 fn feed_len<S: ServerStore>(store: &S) -> u64 {
-    let response = block_on(handle(store, &Config::default(), Request::new("GET", "/events?after=0&limit=1")));
-    serde_json::from_slice::<Value>(&response.body).ok().and_then(|v| v["head"].as_u64()).unwrap_or(0)
+    let response =
+        block_on(handle(store, &Config::default(), Request::new("GET", "/events?after=0&limit=1")));
+    serde_json::from_slice::<Value>(&response.body)
+        .ok()
+        .and_then(|v| v["head"].as_u64())
+        .unwrap_or(0)
 }
 
 fn check_handle<S: ServerStore>(store: &S, requests: Vec<Request>) -> Result<(), TestCaseError> {
@@ -109,8 +182,13 @@ fn check_handle<S: ServerStore>(store: &S, requests: Vec<Request>) -> Result<(),
         prop_assert!(KNOWN.contains(&response.status), "status {} for {}", response.status, shown);
         let after = feed_len(store);
         if response.status >= 400 {
-            let body: Value = serde_json::from_slice(&response.body).map_err(|e| TestCaseError::fail(format!("error body not JSON: {e}")))?;
-            prop_assert!(body["error"].is_string() && body["message"].is_string(), "error body {}", body);
+            let body: Value = serde_json::from_slice(&response.body)
+                .map_err(|e| TestCaseError::fail(format!("error body not JSON: {e}")))?;
+            prop_assert!(
+                body["error"].is_string() && body["message"].is_string(),
+                "error body {}",
+                body
+            );
             prop_assert_eq!(before, after, "a {} wrote something: {}", response.status, shown);
         } else if response.status != 201 {
             prop_assert_eq!(before, after, "a {} wrote something: {}", response.status, shown);
@@ -120,9 +198,18 @@ fn check_handle<S: ServerStore>(store: &S, requests: Vec<Request>) -> Result<(),
 }
 
 /// Runs `cases` of `strategy` through `test`, prints and returns the elapsed time.
-fn run<S: Strategy>(name: &str, cases: u32, strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>) -> u128 {
+fn run<S: Strategy>(
+    name: &str,
+    cases: u32,
+    strategy: S,
+    test: impl Fn(S::Value) -> Result<(), TestCaseError>,
+) -> u128 {
     let started = Instant::now();
-    let mut runner = TestRunner::new(RunnerConfig { cases, failure_persistence: None, ..RunnerConfig::default() });
+    let mut runner = TestRunner::new(RunnerConfig {
+        cases,
+        failure_persistence: None,
+        ..RunnerConfig::default()
+    });
     if let Err(e) = runner.run(&strategy, test) {
         panic!("fuzz {name}: {e}");
     }
@@ -133,18 +220,33 @@ fn run<S: Strategy>(name: &str, cases: u32, strategy: S, test: impl Fn(S::Value)
 
 fn fuzz_request_parser(cases: u32) {
     let requests = || proptest::collection::vec(request(), 1..4);
-    run("server::handle (MemoryServerStore)", cases, requests(), |rs| check_handle(&MemoryServerStore::new(), rs));
-    run("server::handle (KvServerStore)", cases / 4, requests(), |rs| check_handle(&KvServerStore::new(MemoryKv::new()), rs));
+    run("server::handle (MemoryServerStore)", cases, requests(), |rs| {
+        check_handle(&MemoryServerStore::new(), rs)
+    });
+    run("server::handle (KvServerStore)", cases / 4, requests(), |rs| {
+        check_handle(&KvServerStore::new(MemoryKv::new()), rs)
+    });
 }
 
 fn fuzz_preconditions(cases: u32) {
-    let text = prop_oneof![any::<String>(), "[\"W/*, \t0-9a-z,]{0,16}", "(W/)?\"[0-9a-z]{0,4}\"(, *(W/)?\"[0-9]{0,3}\"){0,3}"];
+    let text = prop_oneof![
+        any::<String>(),
+        "[\"W/*, \t0-9a-z,]{0,16}",
+        "(W/)?\"[0-9a-z]{0,4}\"(, *(W/)?\"[0-9]{0,3}\"){0,3}"
+    ];
     run("Precondition::parse / EntityTag::parse", cases, text, |text| {
         if let Ok(p) = Precondition::parse(&text) {
             let printed = p.to_string();
-            prop_assert_eq!(Precondition::parse(&printed).ok(), Some(p.clone()), "{:?} -> {:?}", text, printed);
+            prop_assert_eq!(
+                Precondition::parse(&printed).ok(),
+                Some(p.clone()),
+                "{:?} -> {:?}",
+                text,
+                printed
+            );
             let current = EntityTag::number(1);
-            let _ = (p.if_match(&current, true), p.if_none_match(&current, false), p.single_number());
+            let _ =
+                (p.if_match(&current, true), p.if_none_match(&current, false), p.single_number());
         }
         if let Ok(tag) = EntityTag::parse(&text) {
             prop_assert_eq!(EntityTag::parse(&tag.to_string()).ok(), Some(tag.clone()));
@@ -166,8 +268,9 @@ fn fuzz_event_decoder(cases: u32) {
     ];
     run("event decoder (ServerEvent / PushEvent JSON)", cases, bytes, |bytes| {
         if let Ok(event) = serde_json::from_slice::<ServerEvent>(&bytes) {
-            let again: ServerEvent = serde_json::from_slice(&serde_json::to_vec(&event).unwrap_or_default())
-                .map_err(|e| TestCaseError::fail(format!("round trip: {e}")))?;
+            let again: ServerEvent =
+                serde_json::from_slice(&serde_json::to_vec(&event).unwrap_or_default())
+                    .map_err(|e| TestCaseError::fail(format!("round trip: {e}")))?;
             prop_assert_eq!(again, event);
         }
         let _ = serde_json::from_slice::<PushRequest<Value>>(&bytes);
@@ -184,15 +287,26 @@ fn fuzz_event_decoder(cases: u32) {
         prop_assert_eq!(block_on(handle(&store, &Config::default(), push.clone())).status, 201);
         let entries = store.kv().entries();
         let (key, old) = entries[index.index(entries.len())].clone();
-        prop_assert!(block_on(store.kv().put_if(&[(key, Some(old))], &[(entries[index.index(entries.len())].0.clone(), garbage)])).unwrap_or(false));
+        prop_assert!(block_on(store.kv().put_if(
+            &[(key, Some(old))],
+            &[(entries[index.index(entries.len())].0.clone(), garbage)]
+        ))
+        .unwrap_or(false));
         for request in [
             Request::new("GET", "/streams/s"),
             Request::new("GET", "/events"),
             push,
-            Request::new("POST", "/streams/s").with_header("If-Match", "\"2\"").with_body(json!({"events": [{"id": "e3", "type": "T", "data": 3, "recordedAt": 1}]}).to_string()),
+            Request::new("POST", "/streams/s").with_header("If-Match", "\"2\"").with_body(
+                json!({"events": [{"id": "e3", "type": "T", "data": 3, "recordedAt": 1}]})
+                    .to_string(),
+            ),
         ] {
             let response = block_on(handle(&store, &Config::default(), request));
-            prop_assert!(KNOWN.contains(&response.status) || response.status == 500, "status {}", response.status);
+            prop_assert!(
+                KNOWN.contains(&response.status) || response.status == 500,
+                "status {}",
+                response.status
+            );
         }
         Ok(())
     });

@@ -9,7 +9,6 @@ use serde_json::{json, Value};
 use super::*;
 use crate::protocol::{feed_path, stream_path};
 
-
 struct Server {
     store: MemoryServerStore,
     config: Config,

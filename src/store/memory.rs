@@ -5,9 +5,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
-use super::{
-    check_batch, resolve_retry, EventStore, Metrics, ReadOptions, StoredAt, StreamInfo,
-};
+use super::{check_batch, resolve_retry, EventStore, Metrics, ReadOptions, StoredAt, StreamInfo};
 use crate::env::{Environment, SystemEnvironment};
 use crate::error::{Error, Result};
 use crate::event::{
@@ -17,8 +15,8 @@ use crate::event::{
 use crate::outbox::{BatchLimits, Failure, OutboxEntry};
 use crate::protocol::{PushEvent, WireEvent};
 use crate::sync::{
-    plan_integration, Conflict, ConflictPolicy, DeadLetter, Integrated, IntegrationPlan, PendingBatch,
-    SyncLocal,
+    plan_integration, Conflict, ConflictPolicy, DeadLetter, Integrated, IntegrationPlan,
+    PendingBatch, SyncLocal,
 };
 
 /// An in-memory [`EventStore`] over payloads of type `P`.
@@ -295,7 +293,9 @@ impl<P: Clone> State<P> {
         let synced = self.synced(stream).0 as usize;
         self.streams
             .get(stream)
-            .map(|indexes| indexes.iter().skip(synced).filter_map(|&i| self.log.get(i)?.as_ref()).collect())
+            .map(|indexes| {
+                indexes.iter().skip(synced).filter_map(|&i| self.log.get(i)?.as_ref()).collect()
+            })
             .unwrap_or_default()
     }
 
@@ -314,7 +314,16 @@ impl<P: Clone> State<P> {
     }
 
     /// Appends an event at the stream's next version and the log's next position.
-    fn push(&mut self, stream: &StreamId, id: EventId, event_type: EventType, data: P, meta: Option<P>, recorded_at: u64, schema: u32) {
+    fn push(
+        &mut self,
+        stream: &StreamId,
+        id: EventId,
+        event_type: EventType,
+        data: P,
+        meta: Option<P>,
+        recorded_at: u64,
+        schema: u32,
+    ) {
         let index = self.log.len();
         let version = Version(self.head(stream).0 + 1);
         self.by_id.insert(id.clone(), index);
@@ -354,7 +363,9 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
     /// removes it from the list. Returns whether it existed.
     pub fn retry_dead_letter(&self, id: u64) -> Result<bool> {
         let mut state = self.state.borrow_mut();
-        let Some(index) = state.sync.dead_letters.iter().position(|d| d.id == id) else { return Ok(false) };
+        let Some(index) = state.sync.dead_letters.iter().position(|d| d.id == id) else {
+            return Ok(false);
+        };
         let letter = state.sync.dead_letters.remove(index);
         for e in letter.events {
             state.push(&letter.stream, e.id, e.event_type, e.data, e.meta, e.recorded_at, e.schema);
@@ -374,13 +385,23 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
     /// are appended to the stream as pending; the conflict leaves the list.
     pub fn settle_conflict(&self, id: u64, events: Vec<PushEvent<P>>) -> Result<bool> {
         let mut state = self.state.borrow_mut();
-        let Some(index) = state.sync.conflicts.iter().position(|c| c.id == id) else { return Ok(false) };
+        let Some(index) = state.sync.conflicts.iter().position(|c| c.id == id) else {
+            return Ok(false);
+        };
         let conflict = state.sync.conflicts.remove(index);
         for e in events {
             if state.by_id.contains_key(&e.id) {
                 continue;
             }
-            state.push(&conflict.stream, e.id, e.event_type, e.data, e.meta, e.recorded_at, e.schema);
+            state.push(
+                &conflict.stream,
+                e.id,
+                e.event_type,
+                e.data,
+                e.meta,
+                e.recorded_at,
+                e.schema,
+            );
         }
         Ok(true)
     }
@@ -396,7 +417,12 @@ impl<P: Clone, E: Environment> SyncLocal for MemoryStore<P, E> {
             .keys()
             .filter_map(|stream| {
                 let first = state.pending(stream).first()?.position;
-                let entry = state.sync.outbox.get(stream).cloned().unwrap_or_else(|| OutboxEntry::new(stream.clone()));
+                let entry = state
+                    .sync
+                    .outbox
+                    .get(stream)
+                    .cloned()
+                    .unwrap_or_else(|| OutboxEntry::new(stream.clone()));
                 Some((first, entry))
             })
             .collect();
@@ -409,7 +435,11 @@ impl<P: Clone, E: Environment> SyncLocal for MemoryStore<P, E> {
         Ok(())
     }
 
-    async fn pending_batch(&self, stream: &StreamId, limits: BatchLimits) -> Result<Option<PendingBatch<P>>> {
+    async fn pending_batch(
+        &self,
+        stream: &StreamId,
+        limits: BatchLimits,
+    ) -> Result<Option<PendingBatch<P>>> {
         let state = self.state.borrow();
         let pending = state.pending(stream);
         let n = limits.take(pending.iter().map(|_| 0));
@@ -433,11 +463,18 @@ impl<P: Clone, E: Environment> SyncLocal for MemoryStore<P, E> {
         Ok(())
     }
 
-    async fn integrate(&self, stream: &StreamId, remote: Vec<WireEvent<P>>, policy: ConflictPolicy) -> Result<Integrated> {
+    async fn integrate(
+        &self,
+        stream: &StreamId,
+        remote: Vec<WireEvent<P>>,
+        policy: ConflictPolicy,
+    ) -> Result<Integrated> {
         let mut state = self.state.borrow_mut();
         let synced = state.synced(stream);
-        let pending_ids: Vec<EventId> = state.pending(stream).iter().map(|e| e.id.clone()).collect();
-        let remote_keys: Vec<(EventId, Version)> = remote.iter().map(|e| (e.id.clone(), e.version)).collect();
+        let pending_ids: Vec<EventId> =
+            state.pending(stream).iter().map(|e| e.id.clone()).collect();
+        let remote_keys: Vec<(EventId, Version)> =
+            remote.iter().map(|e| (e.id.clone(), e.version)).collect();
         let mut done = Integrated::default();
         match plan_integration(synced, &pending_ids, &remote_keys) {
             IntegrationPlan::Nothing => {}
@@ -467,12 +504,21 @@ impl<P: Clone, E: Environment> SyncLocal for MemoryStore<P, E> {
                 }
                 let head = state.head(stream);
                 state.sync.synced.insert(stream.clone(), head);
-                let left: Vec<Event<P>> = remaining.iter().filter_map(|&i| pending.get(i).cloned()).collect();
+                let left: Vec<Event<P>> =
+                    remaining.iter().filter_map(|&i| pending.get(i).cloned()).collect();
                 match policy {
                     ConflictPolicy::Rebase => {
                         done.rebased = left.len();
                         for e in left {
-                            state.push(stream, e.id, e.event_type, e.data, e.meta, e.recorded_at, e.schema);
+                            state.push(
+                                stream,
+                                e.id,
+                                e.event_type,
+                                e.data,
+                                e.meta,
+                                e.recorded_at,
+                                e.schema,
+                            );
                         }
                     }
                     ConflictPolicy::Quarantine | ConflictPolicy::Resolve => {
@@ -498,18 +544,30 @@ impl<P: Clone, E: Environment> SyncLocal for MemoryStore<P, E> {
         Ok(done)
     }
 
-    async fn dead_letter(&self, stream: &StreamId, ids: &[EventId], failure: Failure) -> Result<()> {
+    async fn dead_letter(
+        &self,
+        stream: &StreamId,
+        ids: &[EventId],
+        failure: Failure,
+    ) -> Result<()> {
         let mut state = self.state.borrow_mut();
         let synced = state.synced(stream);
         let tail = state.take_tail(stream, Version(synced.0 + 1));
-        let (dead, keep): (Vec<Event<P>>, Vec<Event<P>>) = tail.into_iter().partition(|e| ids.contains(&e.id));
+        let (dead, keep): (Vec<Event<P>>, Vec<Event<P>>) =
+            tail.into_iter().partition(|e| ids.contains(&e.id));
         for e in keep {
             state.push(stream, e.id, e.event_type, e.data, e.meta, e.recorded_at, e.schema);
         }
         if !dead.is_empty() {
             let id = state.next_sync_id();
             let failed_at = self.env.now_ms();
-            state.sync.dead_letters.push(DeadLetter { id, stream: stream.clone(), events: dead.iter().map(push_event).collect(), failure, failed_at });
+            state.sync.dead_letters.push(DeadLetter {
+                id,
+                stream: stream.clone(),
+                events: dead.iter().map(push_event).collect(),
+                failure,
+                failed_at,
+            });
         }
         if state.pending(stream).is_empty() {
             state.sync.outbox.remove(stream);
@@ -536,13 +594,14 @@ mod tests {
     use super::*;
     use crate::event::EventType;
     use crate::store::conformance::{self, Payloads};
-    use proptest::prelude::*;
     use crate::test_util::block_on;
+    use proptest::prelude::*;
 
     #[test]
     fn memory_store_passes_the_conformance_suite() {
         let payloads = Payloads::<u32> { make: |n| n, tag: |p| Some(*p) };
-        let results = block_on(conformance::run_all(|| async { MemoryStore::<u32>::new() }, &payloads));
+        let results =
+            block_on(conformance::run_all(|| async { MemoryStore::<u32>::new() }, &payloads));
         assert_eq!(results.len(), 8);
         let failures: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
         assert!(failures.is_empty(), "{failures:#?}");

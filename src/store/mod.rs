@@ -183,7 +183,10 @@ pub fn check_batch<P>(events: &[NewEvent<P>]) -> Result<()> {
 
 /// [`check_batch`] on a batch's ids alone (`None`: the store makes the id). Not generic,
 /// so it is compiled once.
-pub fn check_batch_ids<'a>(ids: &mut dyn Iterator<Item = Option<&'a EventId>>, len: usize) -> Result<()> {
+pub fn check_batch_ids<'a>(
+    ids: &mut dyn Iterator<Item = Option<&'a EventId>>,
+    len: usize,
+) -> Result<()> {
     if len == 0 {
         return Err(Error::invalid("events", "must contain at least one event"));
     }
@@ -242,9 +245,7 @@ pub fn resolve_retry(
             if at.version.0 != prev.version.0 + 1 {
                 return Err(Error::invalid(
                     field,
-                    format!(
-                        "event id {id} is already stored, but not in the order of this batch"
-                    ),
+                    format!("event id {id} is already stored, but not in the order of this batch"),
                 ));
             }
         }

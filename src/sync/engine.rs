@@ -5,11 +5,11 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use super::{ConflictPolicy, PushOutcome, ReadOutcome, SyncLocal, Transport};
+use crate::env::Environment;
 use crate::error::Result;
 use crate::event::{Position, StreamId, Version};
 use crate::outbox::{Attempt, BatchLimits, Failure, OutboxEntry, RetryPolicy};
 use crate::protocol::WireEvent;
-use crate::env::Environment;
 
 /// Tunables of the engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,13 +144,23 @@ impl<T: Transport> SyncEngine<T> {
         }
         if report.auth_failed.is_none() && !report.more_now {
             let now = env.now_ms();
-            report.more_now = local.outbox().await?.iter().any(|e| e.is_due(now) && e.attempts == 0 && e.lease_until.is_none())
+            report.more_now = local
+                .outbox()
+                .await?
+                .iter()
+                .any(|e| e.is_due(now) && e.attempts == 0 && e.lease_until.is_none())
                 && (report.pushed > 0 || report.conflicted > 0 || report.pulled > 0);
         }
         Ok(report)
     }
 
-    async fn push_stream<L>(&self, local: &L, env: &impl Environment, mut entry: OutboxEntry, report: &mut SyncReport) -> Result<()>
+    async fn push_stream<L>(
+        &self,
+        local: &L,
+        env: &impl Environment,
+        mut entry: OutboxEntry,
+        report: &mut SyncReport,
+    ) -> Result<()>
     where
         L: SyncLocal<Payload = T::Payload>,
         T::Payload: Clone,
@@ -184,13 +194,19 @@ impl<T: Transport> SyncEngine<T> {
                 PushOutcome::Conflict { .. } => {
                     // Someone else wrote the stream: pull it, settle, push what is left.
                     match self.pull_stream(local, &stream, batch.base_version, report).await? {
-                        Ok(()) => entry.record(Attempt::Succeeded, env.now_ms(), &self.options.retry, 0.0),
+                        Ok(()) => {
+                            entry.record(Attempt::Succeeded, env.now_ms(), &self.options.retry, 0.0)
+                        }
                         Err((failure, retry_after_ms)) => {
-                            return self.retry_later(local, env, entry, failure, retry_after_ms, report).await;
+                            return self
+                                .retry_later(local, env, entry, failure, retry_after_ms, report)
+                                .await;
                         }
                     }
                 }
-                PushOutcome::Rejected(failure) if failure.status == Some(409) && !pulled_after_409 => {
+                PushOutcome::Rejected(failure)
+                    if failure.status == Some(409) && !pulled_after_409 =>
+                {
                     // 409 `partial_retry`: an earlier push of the leading events was
                     // stored but its answer lost, and this batch adds newer events. A
                     // pull of the stream shows ours and acknowledges them; then the rest
@@ -200,7 +216,9 @@ impl<T: Transport> SyncEngine<T> {
                     match self.pull_stream(local, &stream, batch.base_version, report).await? {
                         Ok(()) => {}
                         Err((failure, retry_after_ms)) => {
-                            return self.retry_later(local, env, entry, failure, retry_after_ms, report).await;
+                            return self
+                                .retry_later(local, env, entry, failure, retry_after_ms, report)
+                                .await;
                         }
                     }
                     if local.synced_version(&stream).await? > batch.base_version {
@@ -216,7 +234,10 @@ impl<T: Transport> SyncEngine<T> {
                     self.shrunk.borrow_mut().insert(stream.clone(), limits.halved(sent));
                 }
                 PushOutcome::TooLarge => {
-                    let failure = Failure { status: Some(413), message: "the event is larger than the server accepts".into() };
+                    let failure = Failure {
+                        status: Some(413),
+                        message: "the event is larger than the server accepts".into(),
+                    };
                     let ids: Vec<_> = batch.events.iter().map(|e| e.id.clone()).collect();
                     local.dead_letter(&stream, &ids, failure).await?;
                     report.dead_lettered += 1;
@@ -229,7 +250,9 @@ impl<T: Transport> SyncEngine<T> {
                     return Ok(());
                 }
                 PushOutcome::Retry { failure, retry_after_ms } => {
-                    return self.retry_later(local, env, entry, failure, retry_after_ms, report).await;
+                    return self
+                        .retry_later(local, env, entry, failure, retry_after_ms, report)
+                        .await;
                 }
             }
             // Settled one way or another (acknowledged, rebased, dead-lettered, split):
@@ -250,7 +273,12 @@ impl<T: Transport> SyncEngine<T> {
         report: &mut SyncReport,
     ) -> Result<()> {
         let now = env.now_ms();
-        entry.record(Attempt::RetryLater { failure: failure.clone(), retry_after_ms }, now, &self.options.retry, unit_random(env));
+        entry.record(
+            Attempt::RetryLater { failure: failure.clone(), retry_after_ms },
+            now,
+            &self.options.retry,
+            unit_random(env),
+        );
         local.save_outbox_entry(&entry).await?;
         let at = entry.next_attempt_at;
         report.next_attempt_at = Some(report.next_attempt_at.map_or(at, |t| t.min(at)));
@@ -291,7 +319,9 @@ impl<T: Transport> SyncEngine<T> {
                     report.auth_failed = Some(failure.clone());
                     return Ok(Err((failure, None)));
                 }
-                ReadOutcome::Retry { failure, retry_after_ms } => return Ok(Err((failure, retry_after_ms))),
+                ReadOutcome::Retry { failure, retry_after_ms } => {
+                    return Ok(Err((failure, retry_after_ms)))
+                }
             }
         }
         let done = local.integrate(stream, remote, self.options.policy).await?;
@@ -334,7 +364,9 @@ impl<T: Transport> SyncEngine<T> {
                 let done = local.integrate(&stream, events, self.options.policy).await?;
                 if done.gap {
                     let synced = local.synced_version(&stream).await?;
-                    if let Err((failure, _)) = self.pull_stream(local, &stream, synced, report).await? {
+                    if let Err((failure, _)) =
+                        self.pull_stream(local, &stream, synced, report).await?
+                    {
                         report.last_error = Some(failure);
                         return Ok(());
                     }

@@ -91,14 +91,28 @@ pub trait Transport {
 
     /// `POST {base}/streams/{stream}` with `If-Match: "<base_version>"`, or
     /// `If-None-Match: *` when `base_version` is 0.
-    async fn push(&self, stream: &StreamId, base_version: Version, events: &[PushEvent<Self::Payload>]) -> PushOutcome;
+    async fn push(
+        &self,
+        stream: &StreamId,
+        base_version: Version,
+        events: &[PushEvent<Self::Payload>],
+    ) -> PushOutcome;
 
     /// `GET {base}/streams/{stream}?after=<after>&limit=<limit>`.
-    async fn read_stream(&self, stream: &StreamId, after: Version, limit: u32) -> ReadOutcome<StreamReadResponse<Self::Payload>>;
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        after: Version,
+        limit: u32,
+    ) -> ReadOutcome<StreamReadResponse<Self::Payload>>;
 
     /// `GET {base}/events?after=<after>&limit=<limit>` with `If-None-Match: "<after>"`:
     /// an idle poll costs a 304.
-    async fn read_feed(&self, after: Position, limit: u32) -> ReadOutcome<FeedReadResponse<Self::Payload>>;
+    async fn read_feed(
+        &self,
+        after: Position,
+        limit: u32,
+    ) -> ReadOutcome<FeedReadResponse<Self::Payload>>;
 }
 
 /// A pending batch: events of one stream after its synced version, in version order.
@@ -186,7 +200,11 @@ pub trait SyncLocal {
     async fn save_outbox_entry(&self, entry: &OutboxEntry) -> Result<()>;
 
     /// The next batch of `stream` within `limits`, or `None` when nothing is pending.
-    async fn pending_batch(&self, stream: &StreamId, limits: BatchLimits) -> Result<Option<PendingBatch<Self::Payload>>>;
+    async fn pending_batch(
+        &self,
+        stream: &StreamId,
+        limits: BatchLimits,
+    ) -> Result<Option<PendingBatch<Self::Payload>>>;
 
     /// The server holds `stream` through `version` (all of it local already).
     async fn acknowledge(&self, stream: &StreamId, version: Version) -> Result<()>;
@@ -202,7 +220,8 @@ pub trait SyncLocal {
 
     /// Moves the pending events `ids` of `stream` to the dead letters with `failure`;
     /// later pending events of the stream move down to close the gap.
-    async fn dead_letter(&self, stream: &StreamId, ids: &[EventId], failure: Failure) -> Result<()>;
+    async fn dead_letter(&self, stream: &StreamId, ids: &[EventId], failure: Failure)
+        -> Result<()>;
 
     /// The stream's synced version.
     async fn synced_version(&self, stream: &StreamId) -> Result<Version>;
@@ -215,7 +234,11 @@ pub trait SyncLocal {
 }
 
 /// Classifies an HTTP status of a push (shared by every transport).
-pub fn classify_push(status: u16, retry_after_ms: Option<u64>, message: impl Into<String>) -> PushOutcome {
+pub fn classify_push(
+    status: u16,
+    retry_after_ms: Option<u64>,
+    message: impl Into<String>,
+) -> PushOutcome {
     let failure = Failure { status: Some(status), message: message.into() };
     match status {
         412 => PushOutcome::Conflict { actual: Version(0) },

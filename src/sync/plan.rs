@@ -47,7 +47,11 @@ impl IntegrationPlan {
 /// Plans the integration of `remote` (ids and versions, in version order) into a stream
 /// whose synced version is `synced` and whose pending events have ids `pending` (at
 /// versions `synced + 1 ..`).
-pub fn plan_integration(synced: Version, pending: &[EventId], remote: &[(EventId, Version)]) -> IntegrationPlan {
+pub fn plan_integration(
+    synced: Version,
+    pending: &[EventId],
+    remote: &[(EventId, Version)],
+) -> IntegrationPlan {
     let first = remote.iter().take_while(|(_, v)| *v <= synced).count();
     let fresh = remote.get(first..).unwrap_or(&[]);
     if fresh.is_empty() {
@@ -66,7 +70,8 @@ pub fn plan_integration(synced: Version, pending: &[EventId], remote: &[(EventId
         return IntegrationPlan::Acknowledge { through: Version(synced.0 + fresh.len() as u64) };
     }
     let stored: HashSet<&EventId> = fresh.iter().map(|(id, _)| id).collect();
-    let remaining = pending.iter().enumerate().filter(|(_, id)| !stored.contains(id)).map(|(i, _)| i).collect();
+    let remaining =
+        pending.iter().enumerate().filter(|(_, id)| !stored.contains(id)).map(|(i, _)| i).collect();
     IntegrationPlan::Rewrite { first, remaining }
 }
 
@@ -85,9 +90,18 @@ mod tests {
     #[test]
     fn plans() {
         let synced = Version(2);
-        assert_eq!(plan_integration(synced, &ids(&["a"]), &remote(&["x", "y"], 1)), IntegrationPlan::Nothing);
-        assert_eq!(plan_integration(synced, &[], &remote(&["x", "y", "z"], 1)), IntegrationPlan::Append { first: 2 });
-        assert_eq!(plan_integration(synced, &ids(&["a"]), &remote(&["z"], 4)), IntegrationPlan::Gap);
+        assert_eq!(
+            plan_integration(synced, &ids(&["a"]), &remote(&["x", "y"], 1)),
+            IntegrationPlan::Nothing
+        );
+        assert_eq!(
+            plan_integration(synced, &[], &remote(&["x", "y", "z"], 1)),
+            IntegrationPlan::Append { first: 2 }
+        );
+        assert_eq!(
+            plan_integration(synced, &ids(&["a"]), &remote(&["z"], 4)),
+            IntegrationPlan::Gap
+        );
         assert_eq!(
             plan_integration(synced, &ids(&["a", "b", "c"]), &remote(&["a", "b"], 3)),
             IntegrationPlan::Acknowledge { through: Version(4) },

@@ -47,9 +47,7 @@ fn storage_error(value: JsValue) -> Error {
 }
 
 async fn settle(promise: std::result::Result<Promise, JsValue>) -> Result<JsValue> {
-    JsFuture::from(promise.map_err(storage_error)?)
-        .await
-        .map_err(storage_error)
+    JsFuture::from(promise.map_err(storage_error)?).await.map_err(storage_error)
 }
 
 fn bytes_of(value: &JsValue) -> Option<Vec<u8>> {
@@ -58,11 +56,7 @@ fn bytes_of(value: &JsValue) -> Option<Vec<u8>> {
 
 fn bytes_array<'a>(values: impl Iterator<Item = Option<&'a Vec<u8>>>) -> Array {
     values
-        .map(|v| {
-            v.map_or(JsValue::UNDEFINED, |b| {
-                Uint8Array::from(b.as_slice()).into()
-            })
-        })
+        .map(|v| v.map_or(JsValue::UNDEFINED, |b| Uint8Array::from(b.as_slice()).into()))
         .collect()
 }
 
@@ -85,15 +79,8 @@ impl Kv for DurableObjectKv {
         let found = found.dyn_into::<Array>().map_err(storage_error)?;
         let values: Vec<Option<Vec<u8>>> = found.iter().map(|v| bytes_of(&v)).collect();
         // A value that is not bytes was not written by tidelog: say so, not "absent".
-        if found
-            .iter()
-            .zip(&values)
-            .any(|(v, b)| !v.is_undefined() && b.is_none())
-        {
-            return Err(Error::storage(
-                "CorruptData",
-                "a stored value is not a Uint8Array",
-            ));
+        if found.iter().zip(&values).any(|(v, b)| !v.is_undefined() && b.is_none()) {
+            return Err(Error::storage("CorruptData", "a stored value is not a Uint8Array"));
         }
         Ok(values)
     }
@@ -134,4 +121,3 @@ impl Kv for DurableObjectKv {
         Ok(written.as_bool() == Some(true))
     }
 }
-

@@ -10,12 +10,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::sync::{classify_push, parse_retry_after, PushOutcome, ReadOutcome, Transport};
 use crate::event::{Position, StreamId, Version};
 use crate::outbox::Failure;
-use crate::protocol::{
-    encode_stream_segment, FeedReadResponse, PushEvent, StreamReadResponse,
-};
+use crate::protocol::{encode_stream_segment, FeedReadResponse, PushEvent, StreamReadResponse};
+use crate::sync::{classify_push, parse_retry_after, PushOutcome, ReadOutcome, Transport};
 use crate::web::convert::{events_from_js, number, push_response_from_js, push_to_js};
 use crate::web::glue::{get, set};
 use crate::web::host;
@@ -76,7 +74,11 @@ fn error_message(answer: &HttpAnswer) -> String {
 impl FetchTransport {
     /// A transport for the space at `base` (e.g. `https://sync.example/v1/shop`).
     pub fn new(base: impl Into<String>, token: Option<String>, timeout_ms: u32) -> Self {
-        FetchTransport { base: base.into().trim_end_matches('/').to_string(), token: RefCell::new(token), timeout_ms }
+        FetchTransport {
+            base: base.into().trim_end_matches('/').to_string(),
+            token: RefCell::new(token),
+            timeout_ms,
+        }
     }
 
     /// Replaces the bearer token (`None`: send none).
@@ -85,7 +87,13 @@ impl FetchTransport {
     }
 
     /// One request; `Err` is a network error or a timeout.
-    async fn send(&self, method: &str, path: &str, headers: &[(&str, String)], body: Option<String>) -> Result<HttpAnswer, Failure> {
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Option<String>,
+    ) -> Result<HttpAnswer, Failure> {
         let header_object: JsValue = Object::new().into();
         for (name, value) in headers {
             set(&header_object, name, value.as_str().into());
@@ -108,7 +116,8 @@ impl FetchTransport {
             host::Timeout::new(u64::from(self.timeout_ms), move || controller.abort())
         });
         let url = format!("{}{}", self.base, path);
-        let promise = host_fetch(&url, &init).map_err(|e| failure(None, format!("fetch failed: {}", describe(&e))))?;
+        let promise = host_fetch(&url, &init)
+            .map_err(|e| failure(None, format!("fetch failed: {}", describe(&e))))?;
         let response: FetchResponse = JsFuture::from(promise)
             .await
             .map_err(|e| {
@@ -133,8 +142,14 @@ impl FetchTransport {
         Ok(HttpAnswer { status, retry_after_ms: parse_retry_after(retry_after.as_deref()), body })
     }
 
-    async fn read<T>(&self, path: String, if_none_match: Option<String>, parse: impl Fn(&JsValue) -> Result<T, String>) -> ReadOutcome<T> {
-        let headers: Vec<(&str, String)> = if_none_match.into_iter().map(|tag| ("If-None-Match", tag)).collect();
+    async fn read<T>(
+        &self,
+        path: String,
+        if_none_match: Option<String>,
+        parse: impl Fn(&JsValue) -> Result<T, String>,
+    ) -> ReadOutcome<T> {
+        let headers: Vec<(&str, String)> =
+            if_none_match.into_iter().map(|tag| ("If-None-Match", tag)).collect();
         let answer = match self.send("GET", &path, &headers, None).await {
             Ok(answer) => answer,
             Err(failure) => return ReadOutcome::Retry { failure, retry_after_ms: None },
@@ -142,23 +157,39 @@ impl FetchTransport {
         match answer.status {
             200 => match parse(&answer.body) {
                 Ok(body) => ReadOutcome::Fresh(body),
-                Err(message) => ReadOutcome::Retry { failure: failure(Some(200), message), retry_after_ms: None },
+                Err(message) => ReadOutcome::Retry {
+                    failure: failure(Some(200), message),
+                    retry_after_ms: None,
+                },
             },
             304 => ReadOutcome::NotModified,
-            401 | 403 => ReadOutcome::Unauthorized(failure(Some(answer.status), error_message(&answer))),
-            status => ReadOutcome::Retry { failure: failure(Some(status), error_message(&answer)), retry_after_ms: answer.retry_after_ms },
+            401 | 403 => {
+                ReadOutcome::Unauthorized(failure(Some(answer.status), error_message(&answer)))
+            }
+            status => ReadOutcome::Retry {
+                failure: failure(Some(status), error_message(&answer)),
+                retry_after_ms: answer.retry_after_ms,
+            },
         }
     }
 }
 
 fn describe(error: &JsValue) -> String {
-    get(error, "message").as_string().or_else(|| error.as_string()).unwrap_or_else(|| "unknown error".into())
+    get(error, "message")
+        .as_string()
+        .or_else(|| error.as_string())
+        .unwrap_or_else(|| "unknown error".into())
 }
 
 impl Transport for FetchTransport {
     type Payload = JsValue;
 
-    async fn push(&self, stream: &StreamId, base_version: Version, events: &[PushEvent<JsValue>]) -> PushOutcome {
+    async fn push(
+        &self,
+        stream: &StreamId,
+        base_version: Version,
+        events: &[PushEvent<JsValue>],
+    ) -> PushOutcome {
         let path = match encode_stream_segment(stream) {
             Ok(segment) => format!("/streams/{segment}"),
             Err(e) => return PushOutcome::Rejected(failure(None, e.to_string())),
@@ -174,7 +205,12 @@ impl Transport for FetchTransport {
         set(&body, "events", list.into());
         let body = match JSON::stringify(&body) {
             Ok(text) => String::from(text),
-            Err(e) => return PushOutcome::Rejected(failure(None, format!("cannot encode the batch: {}", describe(&e)))),
+            Err(e) => {
+                return PushOutcome::Rejected(failure(
+                    None,
+                    format!("cannot encode the batch: {}", describe(&e)),
+                ))
+            }
         };
         let precondition = if base_version.0 == 0 {
             ("If-None-Match", "*".to_string())
@@ -188,25 +224,48 @@ impl Transport for FetchTransport {
         match answer.status {
             200 | 201 => match push_response_from_js(&answer.body) {
                 Ok(response) => PushOutcome::Accepted(response),
-                Err(message) => PushOutcome::Retry { failure: failure(Some(answer.status), message), retry_after_ms: None },
+                Err(message) => PushOutcome::Retry {
+                    failure: failure(Some(answer.status), message),
+                    retry_after_ms: None,
+                },
             },
             status => classify_push(status, answer.retry_after_ms, error_message(&answer)),
         }
     }
 
-    async fn read_stream(&self, stream: &StreamId, after: Version, limit: u32) -> ReadOutcome<StreamReadResponse<JsValue>> {
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        after: Version,
+        limit: u32,
+    ) -> ReadOutcome<StreamReadResponse<JsValue>> {
         let Ok(segment) = encode_stream_segment(stream) else {
-            return ReadOutcome::Retry { failure: failure(None, "stream id cannot be synced"), retry_after_ms: None };
+            return ReadOutcome::Retry {
+                failure: failure(None, "stream id cannot be synced"),
+                retry_after_ms: None,
+            };
         };
         let path = format!("/streams/{segment}?after={}&limit={limit}", after.0);
-        self.read(path, None, |body| Ok(StreamReadResponse { version: Version(number(body, "version")?), events: events_from_js(body)? }))
-            .await
+        self.read(path, None, |body| {
+            Ok(StreamReadResponse {
+                version: Version(number(body, "version")?),
+                events: events_from_js(body)?,
+            })
+        })
+        .await
     }
 
-    async fn read_feed(&self, after: Position, limit: u32) -> ReadOutcome<FeedReadResponse<JsValue>> {
+    async fn read_feed(
+        &self,
+        after: Position,
+        limit: u32,
+    ) -> ReadOutcome<FeedReadResponse<JsValue>> {
         let path = format!("/events?after={}&limit={limit}", after.0);
         self.read(path, Some(format!("\"{}\"", after.0)), |body| {
-            Ok(FeedReadResponse { head: Position(number(body, "head")?), events: events_from_js(body)? })
+            Ok(FeedReadResponse {
+                head: Position(number(body, "head")?),
+                events: events_from_js(body)?,
+            })
         })
         .await
     }

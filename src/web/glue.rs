@@ -81,7 +81,12 @@ extern "C" {
     pub fn new_upcasters() -> JsValue;
     #[wasm_bindgen(js_name = addUpcaster)]
     /// Registers `f` for `event_type` at `from_schema`; false when that step exists.
-    pub fn add_upcaster(registry: &JsValue, event_type: &str, from_schema: u32, f: &Function) -> bool;
+    pub fn add_upcaster(
+        registry: &JsValue,
+        event_type: &str,
+        from_schema: u32,
+        f: &Function,
+    ) -> bool;
     #[wasm_bindgen(catch, js_name = upcastRecords)]
     /// Raises read records to their latest schema; throws `{ replayIndex, cause }`.
     pub fn upcast_records_js(registry: &JsValue, records: &Array) -> Result<Array, JsValue>;

@@ -51,7 +51,9 @@ pub(crate) async fn result_of(request: IdbRequest, pending: JsFuture) -> Result<
 }
 
 /// Issues a request and returns a future of its result.
-pub(crate) fn request(made: std::result::Result<IdbRequest, JsValue>) -> Result<impl std::future::Future<Output = Result<JsValue>>> {
+pub(crate) fn request(
+    made: std::result::Result<IdbRequest, JsValue>,
+) -> Result<impl std::future::Future<Output = Result<JsValue>>> {
     let request = made.map_err(js_error)?;
     let pending = settle(&request);
     Ok(result_of(request, pending))

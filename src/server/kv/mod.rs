@@ -83,11 +83,7 @@ impl MemoryKv {
 
     /// Every entry, by key (for tests and inspection).
     pub fn entries(&self) -> Vec<(String, Vec<u8>)> {
-        self.map
-            .borrow()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+        self.map.borrow().iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 }
 
@@ -180,10 +176,7 @@ fn id_key(id: &EventId) -> String {
 }
 
 fn corrupt(what: &str, key: &str) -> Error {
-    Error::storage(
-        "CorruptData",
-        format!("{what} under the key {key:?} is not readable"),
-    )
+    Error::storage("CorruptData", format!("{what} under the key {key:?} is not readable"))
 }
 
 fn number(bytes: &[u8], key: &str) -> Result<u64> {
@@ -204,10 +197,7 @@ fn decode_event(bytes: &[u8], key: &str) -> Result<ServerEvent> {
 impl<K: Kv> KvServerStore<K> {
     /// A store over `kv` with the default read budget.
     pub fn new(kv: K) -> Self {
-        KvServerStore {
-            kv,
-            max_read_bytes: DEFAULT_MAX_READ_BYTES,
-        }
+        KvServerStore { kv, max_read_bytes: DEFAULT_MAX_READ_BYTES }
     }
 
     /// Sets the byte budget of one read: a read stops adding events once their stored
@@ -226,13 +216,7 @@ impl<K: Kv> KvServerStore<K> {
     }
 
     async fn get_one(&self, key: String) -> Result<Option<Vec<u8>>> {
-        Ok(self
-            .kv
-            .get(std::slice::from_ref(&key))
-            .await?
-            .into_iter()
-            .next()
-            .flatten())
+        Ok(self.kv.get(std::slice::from_ref(&key)).await?.into_iter().next().flatten())
     }
 
     async fn get_number(&self, key: String) -> Result<u64> {
@@ -287,10 +271,7 @@ impl<K: Kv> ServerStore for KvServerStore<K> {
             }
         }
         let mut events = self.events_at(&found).await?.into_iter().map(|(e, _)| e);
-        Ok(positions
-            .iter()
-            .map(|p| p.as_ref().and_then(|_| events.next()))
-            .collect())
+        Ok(positions.iter().map(|p| p.as_ref().and_then(|_| events.next())).collect())
     }
 
     async fn append(
@@ -320,31 +301,21 @@ impl<K: Kv> ServerStore for KvServerStore<K> {
                 .map_err(|e| Error::storage("SerializeError", e.to_string()))?;
             let position = number_bytes(wire.position.0);
             put.push((event_key(wire.position), json));
-            put.push((
-                format!("{prefix}{}", padded(wire.version.0)),
-                position.clone(),
-            ));
+            put.push((format!("{prefix}{}", padded(wire.version.0)), position.clone()));
             put.push((id_key(&wire.id), position));
             expect.push((id_key(&wire.id), None));
             stored.push(wire);
         }
-        let (Some(last), Some(last_version)) = (
-            stored.last().map(|e| e.position),
-            stored.last().map(|e| e.version),
-        ) else {
+        let (Some(last), Some(last_version)) =
+            (stored.last().map(|e| e.position), stored.last().map(|e| e.version))
+        else {
             return Ok(AppendOutcome::Appended(stored));
         };
         let version_key = version_key(stream);
         put.push((version_key.clone(), number_bytes(last_version.0)));
         put.push((HEAD_KEY.to_string(), number_bytes(last.0)));
-        expect.push((
-            version_key,
-            (expected.0 > 0).then(|| number_bytes(expected.0)),
-        ));
-        expect.push((
-            HEAD_KEY.to_string(),
-            (head.0 > 0).then(|| number_bytes(head.0)),
-        ));
+        expect.push((version_key, (expected.0 > 0).then(|| number_bytes(expected.0))));
+        expect.push((HEAD_KEY.to_string(), (head.0 > 0).then(|| number_bytes(head.0))));
         if self.kv.put_if(&expect, &put).await? {
             return Ok(AppendOutcome::Appended(stored));
         }
@@ -352,9 +323,7 @@ impl<K: Kv> ServerStore for KvServerStore<K> {
         let actual = self.stream_version(stream).await?;
         if actual == expected {
             let ids: Vec<EventId> = events.iter().map(|e| e.id.clone()).collect();
-            let taken = self
-                .get_many(&ids.iter().map(id_key).collect::<Vec<_>>())
-                .await?;
+            let taken = self.get_many(&ids.iter().map(id_key).collect::<Vec<_>>()).await?;
             if let Some((id, _)) = ids.iter().zip(taken).find(|(_, v)| v.is_some()) {
                 return Ok(AppendOutcome::IdTaken(id.clone()));
             }

@@ -11,9 +11,6 @@ use super::*;
 use crate::protocol::stream_path;
 use crate::server::{handle, Config, MemoryServerStore, Request, Response};
 
-
-
-
 fn push_request(stream: &str, precondition: (&str, String), ids: &[String]) -> Request {
     let events: Vec<Value> = ids
         .iter()
@@ -36,33 +33,16 @@ fn body(r: &Response) -> Value {
     serde_json::from_slice(&r.body).unwrap()
 }
 
-const ODD: [&str; 10] = [
-    "a",
-    "a:b",
-    "a%3Ab",
-    "a:",
-    ":",
-    "a b/c",
-    "%2F",
-    "🛒",
-    "...",
-    "a:b:0000000000000001",
-];
+const ODD: [&str; 10] =
+    ["a", "a:b", "a%3Ab", "a:", ":", "a b/c", "%2F", "🛒", "...", "a:b:0000000000000001"];
 
 #[test]
 fn odd_stream_ids_get_their_own_keys() {
     let store = kv_store();
     for (n, stream) in ODD.iter().enumerate() {
-        let r = send(
-            &store,
-            push_request(stream, ("If-None-Match", "*".into()), &[format!("e{n}")]),
-        );
-        assert_eq!(
-            r.status,
-            201,
-            "{stream:?}: {}",
-            String::from_utf8_lossy(&r.body)
-        );
+        let r =
+            send(&store, push_request(stream, ("If-None-Match", "*".into()), &[format!("e{n}")]));
+        assert_eq!(r.status, 201, "{stream:?}: {}", String::from_utf8_lossy(&r.body));
     }
     for (n, stream) in ODD.iter().enumerate() {
         let (version, events) = block_on(store.read_stream(&sid(stream), Version(0), 10)).unwrap();
@@ -73,10 +53,7 @@ fn odd_stream_ids_get_their_own_keys() {
     }
     // Every key is printable ASCII without control characters, under 2 KiB.
     for (key, value) in store.kv().entries() {
-        assert!(
-            key.len() < 2048 && key.bytes().all(|b| (0x20..0x7f).contains(&b)),
-            "{key:?}"
-        );
+        assert!(key.len() < 2048 && key.bytes().all(|b| (0x20..0x7f).contains(&b)), "{key:?}");
         assert!(value.len() < 128 * 1024);
     }
     let long = "€".repeat(85);
@@ -87,10 +64,7 @@ fn odd_stream_ids_get_their_own_keys() {
 fn a_full_batch_is_written_in_one_put_if() {
     let store = kv_store();
     let ids: Vec<String> = (0..100).map(|i| format!("id-{i}")).collect();
-    let r = send(
-        &store,
-        push_request("s", ("If-Match", "\"0\"".into()), &ids),
-    );
+    let r = send(&store, push_request("s", ("If-Match", "\"0\"".into()), &ids));
     assert_eq!(r.status, 201);
     // 3 keys per event, the stream version and the head.
     assert_eq!(store.kv().entries().len(), 302);
@@ -135,18 +109,9 @@ fn lost_races_write_nothing_and_say_what_moved() {
         schema: 1,
     };
     let cases = [
-        (
-            ("s:s", b"1".to_vec()),
-            AppendOutcome::VersionMoved(Version(1)),
-        ),
-        (
-            ("i:x", b"9".to_vec()),
-            AppendOutcome::IdTaken(EventId::new("x").unwrap()),
-        ),
-        (
-            ("h", b"5".to_vec()),
-            AppendOutcome::VersionMoved(Version(0)),
-        ),
+        (("s:s", b"1".to_vec()), AppendOutcome::VersionMoved(Version(1))),
+        (("i:x", b"9".to_vec()), AppendOutcome::IdTaken(EventId::new("x").unwrap())),
+        (("h", b"5".to_vec()), AppendOutcome::VersionMoved(Version(0))),
     ];
     for ((key, value), expected) in cases {
         let store = KvServerStore::new(Racing {
@@ -155,11 +120,7 @@ fn lost_races_write_nothing_and_say_what_moved() {
         });
         let outcome = block_on(store.append(&sid("s"), Version(0), &[event("x")])).unwrap();
         assert_eq!(outcome, expected, "{key}");
-        assert_eq!(
-            store.kv().inner.entries(),
-            vec![(key.to_string(), value)],
-            "{key}"
-        );
+        assert_eq!(store.kv().inner.entries(), vec![(key.to_string(), value)], "{key}");
     }
 }
 
@@ -167,14 +128,7 @@ fn lost_races_write_nothing_and_say_what_moved() {
 fn reads_page_under_the_byte_budget() {
     let store = KvServerStore::new(MemoryKv::new()).with_max_read_bytes(300);
     let ids: Vec<String> = (0..10).map(|i| format!("id-{i}")).collect();
-    assert_eq!(
-        send(
-            &store,
-            push_request("s", ("If-None-Match", "*".into()), &ids)
-        )
-        .status,
-        201
-    );
+    assert_eq!(send(&store, push_request("s", ("If-None-Match", "*".into()), &ids)).status, 201);
     for feed in [false, true] {
         let mut after = 0;
         let mut seen = Vec::new();
@@ -202,38 +156,22 @@ fn reads_page_under_the_byte_budget() {
 fn corrupt_data_is_a_500_never_a_panic() {
     let store = kv_store();
     assert_eq!(
-        send(
-            &store,
-            push_request("s", ("If-None-Match", "*".into()), &["a".into()])
-        )
-        .status,
+        send(&store, push_request("s", ("If-None-Match", "*".into()), &["a".into()])).status,
         201
     );
-    for (key, value) in [
-        ("s:s", b"x".to_vec()),
-        ("h", b"-1".to_vec()),
-        ("e:0000000000000001", b"{".to_vec()),
-    ] {
+    for (key, value) in
+        [("s:s", b"x".to_vec()), ("h", b"-1".to_vec()), ("e:0000000000000001", b"{".to_vec())]
+    {
         let store = kv_store();
         assert_eq!(
-            send(
-                &store,
-                push_request("s", ("If-None-Match", "*".into()), &["a".into()])
-            )
-            .status,
+            send(&store, push_request("s", ("If-None-Match", "*".into()), &["a".into()])).status,
             201
         );
         block_on(store.kv().put_if(&[], &[(key.to_string(), value)])).unwrap();
         let stream = send(&store, Request::new("GET", "/streams/s"));
         let feed = send(&store, Request::new("GET", "/events"));
-        let retry = send(
-            &store,
-            push_request("s", ("If-Match", "\"1\"".into()), &["a".into()]),
-        );
-        assert!(
-            [stream.status, feed.status, retry.status].contains(&500),
-            "{key}"
-        );
+        let retry = send(&store, push_request("s", ("If-Match", "\"1\"".into()), &["a".into()]));
+        assert!([stream.status, feed.status, retry.status].contains(&500), "{key}");
         for r in [stream, feed, retry] {
             assert!(r.status == 200 || r.status == 500, "{key}: {}", r.status);
         }
@@ -242,44 +180,17 @@ fn corrupt_data_is_a_500_never_a_panic() {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Push {
-        stream: usize,
-        base: Option<u64>,
-        ids: Vec<u8>,
-    },
-    ReadStream {
-        stream: usize,
-        after: u64,
-        limit: u64,
-        tag: Option<u64>,
-    },
-    ReadFeed {
-        after: u64,
-        limit: u64,
-        tag: Option<u64>,
-    },
+    Push { stream: usize, base: Option<u64>, ids: Vec<u8> },
+    ReadStream { stream: usize, after: u64, limit: u64, tag: Option<u64> },
+    ReadFeed { after: u64, limit: u64, tag: Option<u64> },
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        (
-            0..ODD.len(),
-            proptest::option::of(0u64..6),
-            proptest::collection::vec(0u8..24, 1..4)
-        )
+        (0..ODD.len(), proptest::option::of(0u64..6), proptest::collection::vec(0u8..24, 1..4))
             .prop_map(|(stream, base, ids)| Op::Push { stream, base, ids }),
-        (
-            0..ODD.len(),
-            0u64..6,
-            1u64..4,
-            proptest::option::of(0u64..6)
-        )
-            .prop_map(|(stream, after, limit, tag)| Op::ReadStream {
-                stream,
-                after,
-                limit,
-                tag
-            }),
+        (0..ODD.len(), 0u64..6, 1u64..4, proptest::option::of(0u64..6))
+            .prop_map(|(stream, after, limit, tag)| Op::ReadStream { stream, after, limit, tag }),
         (0u64..12, 1u64..5, proptest::option::of(0u64..12))
             .prop_map(|(after, limit, tag)| Op::ReadFeed { after, limit, tag }),
     ]
@@ -295,12 +206,7 @@ fn request(op: &Op) -> Request {
             let ids: Vec<String> = ids.iter().map(|i| format!("id-{i}")).collect();
             push_request(ODD[*stream], precondition, &ids)
         }
-        Op::ReadStream {
-            stream,
-            after,
-            limit,
-            tag,
-        } => {
+        Op::ReadStream { stream, after, limit, tag } => {
             let path = format!(
                 "{}?after={after}&limit={limit}",
                 stream_path("", &sid(ODD[*stream])).unwrap()

@@ -12,14 +12,12 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use super::*;
+use crate::env::Environment;
 use crate::event::{EventType, ExpectedVersion, NewEvent};
 use crate::outbox::RetryPolicy;
 use crate::protocol::{encode_stream_segment, ErrorBody, PushRequest};
 use crate::server::{handle, Config, MemoryServerStore, Request};
-use crate::env::Environment;
 use crate::store::{EventStore, MemoryStore, ReadOptions};
-
-
 
 /// A clock the test moves, and a seeded random source.
 #[derive(Debug)]
@@ -105,7 +103,9 @@ impl ServerTransport {
         }
         match fault {
             None => Some(block_on(handle(&*self.server, &self.config, request))),
-            Some(Fault::Status(status)) => Some(crate::server::Response::error(status, "injected", "injected fault")),
+            Some(Fault::Status(status)) => {
+                Some(crate::server::Response::error(status, "injected", "injected fault"))
+            }
             Some(Fault::TooMany) => {
                 Some(crate::server::Response::error(429, "busy", "slow down").with_retry_after(2))
             }
@@ -125,7 +125,11 @@ pub(super) mod http {
     use crate::server::Response;
 
     /// `POST /streams/{stream}` with the batch and its precondition.
-    pub fn push_request(stream: &StreamId, base_version: Version, events: &[PushEvent<Value>]) -> Request {
+    pub fn push_request(
+        stream: &StreamId,
+        base_version: Version,
+        events: &[PushEvent<Value>],
+    ) -> Request {
         let path = format!("/streams/{}", encode_stream_segment(stream).unwrap_or_default());
         let body = serde_json::to_vec(&PushRequest { events: events.to_vec() }).unwrap_or_default();
         let request = Request::new("POST", path).with_body(body);
@@ -138,16 +142,25 @@ pub(super) mod http {
 
     /// `GET /streams/{stream}?after=&limit=`.
     pub fn stream_request(stream: &StreamId, after: Version, limit: u32) -> Request {
-        Request::new("GET", format!("/streams/{}?after={}&limit={limit}", encode_stream_segment(stream).unwrap_or_default(), after.0))
+        Request::new(
+            "GET",
+            format!(
+                "/streams/{}?after={}&limit={limit}",
+                encode_stream_segment(stream).unwrap_or_default(),
+                after.0
+            ),
+        )
     }
 
     /// `GET /events?after=&limit=` with `If-None-Match: "<after>"`.
     pub fn feed_request(after: Position, limit: u32) -> Request {
-        Request::new("GET", format!("/events?after={}&limit={limit}", after.0)).with_header("If-None-Match", format!("\"{}\"", after.0))
+        Request::new("GET", format!("/events?after={}&limit={limit}", after.0))
+            .with_header("If-None-Match", format!("\"{}\"", after.0))
     }
 
     fn failure(response: &Response) -> Failure {
-        let message = serde_json::from_slice::<ErrorBody>(&response.body).map_or_else(|_| "no body".into(), |b| b.message);
+        let message = serde_json::from_slice::<ErrorBody>(&response.body)
+            .map_or_else(|_| "no body".into(), |b| b.message);
         Failure { status: Some(response.status), message }
     }
 
@@ -163,25 +176,40 @@ pub(super) mod http {
         match response.status {
             200 | 201 => match serde_json::from_slice(&response.body) {
                 Ok(answer) => PushOutcome::Accepted(answer),
-                Err(e) => PushOutcome::Retry { failure: Failure { status: Some(response.status), message: e.to_string() }, retry_after_ms: None },
+                Err(e) => PushOutcome::Retry {
+                    failure: Failure { status: Some(response.status), message: e.to_string() },
+                    retry_after_ms: None,
+                },
             },
-            status => classify_push(status, parse_retry_after(response.header("Retry-After")), failure(&response).message),
+            status => classify_push(
+                status,
+                parse_retry_after(response.header("Retry-After")),
+                failure(&response).message,
+            ),
         }
     }
 
     /// A read's answer (`None`: the network failed).
-    pub fn read_outcome<T: serde::de::DeserializeOwned>(response: Option<Response>) -> ReadOutcome<T> {
+    pub fn read_outcome<T: serde::de::DeserializeOwned>(
+        response: Option<Response>,
+    ) -> ReadOutcome<T> {
         let Some(response) = response else {
             return ReadOutcome::Retry { failure: network_error(), retry_after_ms: None };
         };
         match response.status {
             200 => match serde_json::from_slice(&response.body) {
                 Ok(body) => ReadOutcome::Fresh(body),
-                Err(e) => ReadOutcome::Retry { failure: Failure { status: Some(200), message: e.to_string() }, retry_after_ms: None },
+                Err(e) => ReadOutcome::Retry {
+                    failure: Failure { status: Some(200), message: e.to_string() },
+                    retry_after_ms: None,
+                },
             },
             304 => ReadOutcome::NotModified,
             401 | 403 => ReadOutcome::Unauthorized(failure(&response)),
-            _ => ReadOutcome::Retry { failure: failure(&response), retry_after_ms: parse_retry_after(response.header("Retry-After")) },
+            _ => ReadOutcome::Retry {
+                failure: failure(&response),
+                retry_after_ms: parse_retry_after(response.header("Retry-After")),
+            },
         }
     }
 }
@@ -189,11 +217,21 @@ pub(super) mod http {
 impl Transport for ServerTransport {
     type Payload = Value;
 
-    async fn push(&self, stream: &StreamId, base_version: Version, events: &[PushEvent<Value>]) -> PushOutcome {
+    async fn push(
+        &self,
+        stream: &StreamId,
+        base_version: Version,
+        events: &[PushEvent<Value>],
+    ) -> PushOutcome {
         http::push_outcome(self.exchange(http::push_request(stream, base_version, events)))
     }
 
-    async fn read_stream(&self, stream: &StreamId, after: Version, limit: u32) -> ReadOutcome<StreamReadResponse<Value>> {
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        after: Version,
+        limit: u32,
+    ) -> ReadOutcome<StreamReadResponse<Value>> {
         http::read_outcome(self.exchange(http::stream_request(stream, after, limit)))
     }
 
@@ -208,22 +246,35 @@ fn client(env: &Rc<TestEnv>) -> Client {
     MemoryStore::with_environment(env.clone())
 }
 
-
 fn append(store: &Client, stream: &str, values: &[i64]) {
-    let events = values.iter().map(|v| NewEvent::new(EventType::new("N").unwrap(), json!(*v))).collect();
+    let events =
+        values.iter().map(|v| NewEvent::new(EventType::new("N").unwrap(), json!(*v))).collect();
     block_on(store.append(&sid(stream), ExpectedVersion::Any, events)).unwrap();
 }
 
 fn data(store: &Client, stream: &str) -> Vec<Value> {
-    block_on(store.read(&sid(stream), ReadOptions::default())).unwrap().into_iter().map(|e| e.data).collect()
+    block_on(store.read(&sid(stream), ReadOptions::default()))
+        .unwrap()
+        .into_iter()
+        .map(|e| e.data)
+        .collect()
 }
 
 fn server_data(server: &MemoryServerStore, stream: &str) -> Vec<Value> {
-    server.all_events().into_iter().filter(|e| e.stream.as_str() == stream).map(|e| e.data).collect()
+    server
+        .all_events()
+        .into_iter()
+        .filter(|e| e.stream.as_str() == stream)
+        .map(|e| e.data)
+        .collect()
 }
 
 fn engine(server: &Rc<MemoryServerStore>, policy: ConflictPolicy) -> SyncEngine<ServerTransport> {
-    let options = SyncOptions { policy, retry: RetryPolicy { base_ms: 100, cap_ms: 1_000 }, ..SyncOptions::default() };
+    let options = SyncOptions {
+        policy,
+        retry: RetryPolicy { base_ms: 100, cap_ms: 1_000 },
+        ..SyncOptions::default()
+    };
     SyncEngine::new(ServerTransport::new(server.clone()), options)
 }
 
@@ -249,7 +300,8 @@ fn happy_path_two_devices_converge() {
     let env = TestEnv::new(1);
     let server = Rc::new(MemoryServerStore::new());
     let (a, b) = (client(&env), client(&env));
-    let (ea, eb) = (engine(&server, ConflictPolicy::Rebase), engine(&server, ConflictPolicy::Rebase));
+    let (ea, eb) =
+        (engine(&server, ConflictPolicy::Rebase), engine(&server, ConflictPolicy::Rebase));
     append(&a, "list", &[1, 2, 3]);
     append(&b, "other", &[10]);
     let report = run(&ea, &a, &env);
@@ -362,7 +414,8 @@ fn conflict_rebases_pending_events_after_the_remote_ones() {
     let env = TestEnv::new(5);
     let server = Rc::new(MemoryServerStore::new());
     let (a, b) = (client(&env), client(&env));
-    let (ea, eb) = (engine(&server, ConflictPolicy::Rebase), engine(&server, ConflictPolicy::Rebase));
+    let (ea, eb) =
+        (engine(&server, ConflictPolicy::Rebase), engine(&server, ConflictPolicy::Rebase));
     append(&a, "cart", &[1, 2]);
     append(&b, "cart", &[10, 20]);
     drain(&ea, &a, &env);
@@ -381,7 +434,8 @@ fn quarantine_keeps_conflicting_events_aside_until_settled() {
     let env = TestEnv::new(6);
     let server = Rc::new(MemoryServerStore::new());
     let (a, b) = (client(&env), client(&env));
-    let (ea, eb) = (engine(&server, ConflictPolicy::Rebase), engine(&server, ConflictPolicy::Quarantine));
+    let (ea, eb) =
+        (engine(&server, ConflictPolicy::Rebase), engine(&server, ConflictPolicy::Quarantine));
     append(&a, "cart", &[1]);
     append(&b, "cart", &[10]);
     drain(&ea, &a, &env);

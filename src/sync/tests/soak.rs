@@ -46,7 +46,17 @@ impl Rng {
     }
 }
 
-const KINDS: [&str; 9] = ["5xx", "429+RA", "503+RA", "reset_before", "reset_after", "timeout", "412_writer", "413", "401"];
+const KINDS: [&str; 9] = [
+    "5xx",
+    "429+RA",
+    "503+RA",
+    "reset_before",
+    "reset_after",
+    "timeout",
+    "412_writer",
+    "413",
+    "401",
+];
 
 /// The shared fault plan: one random source and the tallies, for every wire.
 struct Faults {
@@ -92,12 +102,21 @@ impl SoakTransport {
         block_on(handle(&*self.server, &self.config, request))
     }
 
-    fn exchange(&self, request: Request, push_of: Option<usize>, stream: Option<&StreamId>) -> Option<crate::server::Response> {
+    fn exchange(
+        &self,
+        request: Request,
+        push_of: Option<usize>,
+        stream: Option<&StreamId>,
+    ) -> Option<crate::server::Response> {
         for late in self.late.borrow_mut().drain(..) {
             let _ = self.apply(late);
         }
         if self.revoked.get() {
-            return Some(crate::server::Response::error(401, "unauthorized", "the bearer token is not valid"));
+            return Some(crate::server::Response::error(
+                401,
+                "unauthorized",
+                "the bearer token is not valid",
+            ));
         }
         let retry_after = || 1 + self.faults.rng.borrow_mut().below(3);
         match self.faults.pick(push_of) {
@@ -106,8 +125,14 @@ impl SoakTransport {
                 let status = [500, 502, 504][self.faults.rng.borrow_mut().below(3) as usize];
                 Some(crate::server::Response::error(status, "internal", "injected"))
             }
-            Some("429+RA") => Some(crate::server::Response::error(429, "busy", "slow down").with_retry_after(retry_after())),
-            Some("503+RA") => Some(crate::server::Response::error(503, "unavailable", "later").with_retry_after(retry_after())),
+            Some("429+RA") => Some(
+                crate::server::Response::error(429, "busy", "slow down")
+                    .with_retry_after(retry_after()),
+            ),
+            Some("503+RA") => Some(
+                crate::server::Response::error(503, "unavailable", "later")
+                    .with_retry_after(retry_after()),
+            ),
             Some("reset_before") => None,
             Some("reset_after") => {
                 let _ = self.apply(request);
@@ -123,22 +148,31 @@ impl SoakTransport {
                 let id = format!("ghost-{ghost}");
                 self.faults.ghost_ids.borrow_mut().insert(id.clone());
                 let body = json!({"events": [{"id": id, "type": "Ghost", "data": {"ghost": ghost}, "recordedAt": 1_700_000_000_000u64}]});
-                let segment = stream.and_then(|s| encode_stream_segment(s).ok()).unwrap_or_default();
+                let segment =
+                    stream.and_then(|s| encode_stream_segment(s).ok()).unwrap_or_default();
                 // `If-Match: *` needs the stream to exist; `If-None-Match: *` that it does not.
                 let status = [("If-Match", "*"), ("If-None-Match", "*")]
                     .into_iter()
                     .map(|(name, value)| {
-                        let write = Request::new("POST", format!("/streams/{segment}")).with_header(name, value).with_body(body.to_string());
+                        let write = Request::new("POST", format!("/streams/{segment}"))
+                            .with_header(name, value)
+                            .with_body(body.to_string());
                         self.apply(write).status
                     })
                     .find(|status| *status != 412);
                 assert_eq!(status, Some(201), "the concurrent writer's push");
                 Some(self.apply(request))
             }
-            Some("413") => Some(crate::server::Response::error(413, "batch_too_large", "split the batch")),
+            Some("413") => {
+                Some(crate::server::Response::error(413, "batch_too_large", "split the batch"))
+            }
             Some(_) => {
                 self.revoked.set(true);
-                Some(crate::server::Response::error(401, "unauthorized", "the bearer token is not valid"))
+                Some(crate::server::Response::error(
+                    401,
+                    "unauthorized",
+                    "the bearer token is not valid",
+                ))
             }
         }
     }
@@ -147,11 +181,25 @@ impl SoakTransport {
 impl Transport for SoakTransport {
     type Payload = Value;
 
-    async fn push(&self, stream: &StreamId, base_version: Version, events: &[PushEvent<Value>]) -> PushOutcome {
-        http::push_outcome(self.exchange(http::push_request(stream, base_version, events), Some(events.len()), Some(stream)))
+    async fn push(
+        &self,
+        stream: &StreamId,
+        base_version: Version,
+        events: &[PushEvent<Value>],
+    ) -> PushOutcome {
+        http::push_outcome(self.exchange(
+            http::push_request(stream, base_version, events),
+            Some(events.len()),
+            Some(stream),
+        ))
     }
 
-    async fn read_stream(&self, stream: &StreamId, after: Version, limit: u32) -> ReadOutcome<StreamReadResponse<Value>> {
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        after: Version,
+        limit: u32,
+    ) -> ReadOutcome<StreamReadResponse<Value>> {
         http::read_outcome(self.exchange(http::stream_request(stream, after, limit), None, None))
     }
 
@@ -180,7 +228,10 @@ pub(super) struct SoakReport {
 impl std::fmt::Display for SoakReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let faults: u64 = self.injected.values().sum();
-        let kinds: Vec<String> = KINDS.iter().map(|k| format!("{k}={}", self.injected.get(k).copied().unwrap_or(0))).collect();
+        let kinds: Vec<String> = KINDS
+            .iter()
+            .map(|k| format!("{k}={}", self.injected.get(k).copied().unwrap_or(0)))
+            .collect();
         write!(
             f,
             "soak seed={} clients={} events={} (+{} concurrent-writer events) faults={} [{}] token_fixes={} duplicates={} losses={} rounds={} converge_rounds={} converge_sim_ms={} wall_ms={}",
@@ -191,7 +242,13 @@ impl std::fmt::Display for SoakReport {
 }
 
 /// Runs one soak; panics (with the seed) on any lost, duplicated or misordered event.
-pub(super) fn soak(seed: u64, clients: usize, events_per_client: usize, streams: usize, fault_rate: u64) -> SoakReport {
+pub(super) fn soak(
+    seed: u64,
+    clients: usize,
+    events_per_client: usize,
+    streams: usize,
+    fault_rate: u64,
+) -> SoakReport {
     let started = Instant::now();
     let env = TestEnv::new(seed);
     let server = Rc::new(MemoryServerStore::new());
@@ -224,7 +281,8 @@ pub(super) fn soak(seed: u64, clients: usize, events_per_client: usize, streams:
     let mut rounds = 0u64;
     let mut round = |who: usize, token_fixes: &mut u64| -> SyncReport {
         rounds += 1;
-        let report = block_on(engines[who].run(&stores[who], &env)).unwrap_or_else(|e| panic!("seed {seed}: round failed: {e}"));
+        let report = block_on(engines[who].run(&stores[who], &env))
+            .unwrap_or_else(|e| panic!("seed {seed}: round failed: {e}"));
         if report.auth_failed.is_some() {
             // The app notices `auth` and sets a fresh token.
             engines[who].transport().revoked.set(false);
@@ -241,12 +299,24 @@ pub(super) fn soak(seed: u64, clients: usize, events_per_client: usize, streams:
         if left[who] > 0 {
             let stream = format!("s{}", rng.below(streams as u64));
             let count = (1 + rng.below(4) as usize).min(left[who]);
-            let values: Vec<u64> = (0..count).map(|_| { let n = events_per_client - left[who]; left[who] -= 1; n as u64 }).collect();
+            let values: Vec<u64> = (0..count)
+                .map(|_| {
+                    let n = events_per_client - left[who];
+                    left[who] -= 1;
+                    n as u64
+                })
+                .collect();
             let batch = values
                 .iter()
-                .map(|n| NewEvent::new(EventType::new("N").unwrap_or_else(|_| unreachable!()), json!({"c": who, "n": n})))
+                .map(|n| {
+                    NewEvent::new(
+                        EventType::new("N").unwrap_or_else(|_| unreachable!()),
+                        json!({"c": who, "n": n}),
+                    )
+                })
                 .collect();
-            block_on(stores[who].append(&sid(&stream), ExpectedVersion::Any, batch)).unwrap_or_else(|e| panic!("seed {seed}: append: {e}"));
+            block_on(stores[who].append(&sid(&stream), ExpectedVersion::Any, batch))
+                .unwrap_or_else(|e| panic!("seed {seed}: append: {e}"));
             written[who].extend(values.into_iter().map(|n| (stream.clone(), n)));
         }
         if rng.chance(60) {
@@ -266,12 +336,17 @@ pub(super) fn soak(seed: u64, clients: usize, events_per_client: usize, streams:
         let mut next: Option<u64> = None;
         for who in 0..clients {
             let report = round(who, &mut token_fixes);
-            moved |= report.pushed > 0 || report.pulled > 0 || report.conflicted > 0 || report.more_now || report.auth_failed.is_some();
+            moved |= report.pushed > 0
+                || report.pulled > 0
+                || report.conflicted > 0
+                || report.more_now
+                || report.auth_failed.is_some();
             if let Some(at) = report.next_attempt_at {
                 next = Some(next.map_or(at, |n: u64| n.min(at)));
             }
         }
-        let pending: usize = stores.iter().map(|s| block_on(s.outbox()).map_or(1, |o| o.len())).sum();
+        let pending: usize =
+            stores.iter().map(|s| block_on(s.outbox()).map_or(1, |o| o.len())).sum();
         if pending == 0 && !moved {
             break;
         }
@@ -288,12 +363,18 @@ pub(super) fn soak(seed: u64, clients: usize, events_per_client: usize, streams:
         if !ids.insert(e.id.clone()) {
             duplicates += 1;
         }
-        if let (Some(c), Some(n)) = (e.data.get("c").and_then(Value::as_u64), e.data.get("n").and_then(Value::as_u64)) {
+        if let (Some(c), Some(n)) =
+            (e.data.get("c").and_then(Value::as_u64), e.data.get("n").and_then(Value::as_u64))
+        {
             *seen.entry((c, n)).or_default() += 1;
         }
     }
     duplicates += seen.values().filter(|n| **n > 1).map(|n| n - 1).sum::<usize>();
-    let losses = written.iter().enumerate().map(|(c, w)| w.iter().filter(|(_, n)| !seen.contains_key(&(c as u64, *n))).count()).sum();
+    let losses = written
+        .iter()
+        .enumerate()
+        .map(|(c, w)| w.iter().filter(|(_, n)| !seen.contains_key(&(c as u64, *n))).count())
+        .sum();
     let ghosts = faults.ghosts.get();
     let report = SoakReport {
         seed,
@@ -312,39 +393,69 @@ pub(super) fn soak(seed: u64, clients: usize, events_per_client: usize, streams:
     if losses > 0 && std::env::var("SOAK_DEBUG").is_ok() {
         for (c, w) in written.iter().enumerate() {
             for (st, n) in w.iter().filter(|(_, n)| !seen.contains_key(&(c as u64, *n))) {
-                let local = block_on(stores[c].read(&sid(st), ReadOptions::default())).unwrap_or_default();
-                let here: Vec<_> = local.iter().filter(|e| e.data == json!({"c": c, "n": n})).map(|e| (e.id.to_string(), e.version.0)).collect();
-                eprintln!("lost: client {c} {st} n={n} local={here:?} dead={:?} conflicts={}", stores[c].dead_letters().iter().map(|d| (d.failure.clone(), d.events.len())).collect::<Vec<_>>(), stores[c].conflicts().len());
+                let local =
+                    block_on(stores[c].read(&sid(st), ReadOptions::default())).unwrap_or_default();
+                let here: Vec<_> = local
+                    .iter()
+                    .filter(|e| e.data == json!({"c": c, "n": n}))
+                    .map(|e| (e.id.to_string(), e.version.0))
+                    .collect();
+                eprintln!(
+                    "lost: client {c} {st} n={n} local={here:?} dead={:?} conflicts={}",
+                    stores[c]
+                        .dead_letters()
+                        .iter()
+                        .map(|d| (d.failure.clone(), d.events.len()))
+                        .collect::<Vec<_>>(),
+                    stores[c].conflicts().len()
+                );
             }
         }
     }
     assert_eq!((duplicates, losses), (0, 0), "seed {seed}: {report}");
-    assert_eq!(all.len() as u64, (clients * events_per_client) as u64 + ghosts, "seed {seed}: server holds every event: {report}");
+    assert_eq!(
+        all.len() as u64,
+        (clients * events_per_client) as u64 + ghosts,
+        "seed {seed}: server holds every event: {report}"
+    );
     for e in &all {
         if e.data.get("ghost").is_some() {
-            assert!(faults.ghost_ids.borrow().contains(e.id.as_str()), "seed {seed}: unknown event {}", e.id);
+            assert!(
+                faults.ghost_ids.borrow().contains(e.id.as_str()),
+                "seed {seed}: unknown event {}",
+                e.id
+            );
         }
     }
     // Per stream, each client's events in its order; every client holds the server's order.
     for s in 0..streams {
         let stream = format!("s{s}");
-        let on_server: Vec<&ServerEvent> = all.iter().filter(|e| e.stream.as_str() == stream).collect();
+        let on_server: Vec<&ServerEvent> =
+            all.iter().filter(|e| e.stream.as_str() == stream).collect();
         for (who, store) in stores.iter().enumerate() {
-            let mine: Vec<u64> = written[who].iter().filter(|(st, _)| *st == stream).map(|(_, n)| *n).collect();
+            let mine: Vec<u64> =
+                written[who].iter().filter(|(st, _)| *st == stream).map(|(_, n)| *n).collect();
             let order: Vec<u64> = on_server
                 .iter()
                 .filter(|e| e.data.get("c").and_then(Value::as_u64) == Some(who as u64))
                 .filter_map(|e| e.data.get("n").and_then(Value::as_u64))
                 .collect();
             assert_eq!(order, mine, "seed {seed}: client {who}'s order in {stream}");
-            let local = block_on(store.read(&sid(&stream), ReadOptions::default())).unwrap_or_else(|e| panic!("seed {seed}: read: {e}"));
-            let local: Vec<(&str, u64)> = local.iter().map(|e| (e.id.as_str(), e.version.0)).collect();
-            let remote: Vec<(&str, u64)> = on_server.iter().map(|e| (e.id.as_str(), e.version.0)).collect();
+            let local = block_on(store.read(&sid(&stream), ReadOptions::default()))
+                .unwrap_or_else(|e| panic!("seed {seed}: read: {e}"));
+            let local: Vec<(&str, u64)> =
+                local.iter().map(|e| (e.id.as_str(), e.version.0)).collect();
+            let remote: Vec<(&str, u64)> =
+                on_server.iter().map(|e| (e.id.as_str(), e.version.0)).collect();
             assert_eq!(local, remote, "seed {seed}: client {who} converged on {stream}");
         }
     }
     for (who, store) in stores.iter().enumerate() {
-        assert!(store.dead_letters().is_empty(), "seed {seed}: client {who} dead letters: {:?}", store.dead_letters());
+        assert!(
+            store.dead_letters().is_empty(),
+            "seed {seed}: client {who} dead letters: {:?}",
+            store.dead_letters()
+        );
         assert!(store.conflicts().is_empty(), "seed {seed}: client {who} conflicts");
     }
     report
@@ -365,7 +476,10 @@ fn soak_small_every_fault_kind_nothing_lost_nothing_twice() {
         }
     }
     for kind in KINDS {
-        assert!(injected.get(kind).copied().unwrap_or(0) > 0, "fault kind {kind} was never injected: {injected:?}");
+        assert!(
+            injected.get(kind).copied().unwrap_or(0) > 0,
+            "fault kind {kind} was never injected: {injected:?}"
+        );
     }
 }
 
@@ -379,7 +493,9 @@ fn soak_at_size() {
     let rate = env_number("SOAK_FAULT_RATE", 25);
     let seed = env_number(
         "SOAK_SEED",
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(7, |d| d.as_nanos() as u64),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(7, |d| d.as_nanos() as u64),
     );
     println!("soak: seed {seed} (rerun with SOAK_SEED={seed})");
     let report = soak(seed, clients, events, streams, rate);

@@ -25,9 +25,10 @@ pub fn js_error(value: JsValue) -> Error {
     let message = Reflect::get(&value, &"message".into()).ok().and_then(|v| v.as_string());
     match (name, message) {
         (Some(name), Some(message)) => Error::storage(name, message),
-        (name, None) if value.as_string().is_some() => {
-            Error::storage(name.unwrap_or_else(|| "Error".into()), value.as_string().unwrap_or_default())
-        }
+        (name, None) if value.as_string().is_some() => Error::storage(
+            name.unwrap_or_else(|| "Error".into()),
+            value.as_string().unwrap_or_default(),
+        ),
         _ => Error::storage("Error", format!("{value:?}")),
     }
 }

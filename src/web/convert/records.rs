@@ -90,10 +90,8 @@ pub(crate) fn string_field(record: &JsValue, field: &str) -> Result<String> {
 pub fn record_to_event(record: &JsValue) -> Result<Event<JsValue>> {
     let corrupt = |e: Error| Error::storage("DataError", format!("stored event is malformed: {e}"));
     let meta = Reflect::get(record, &"meta".into()).map_err(js_error)?;
-    let recorded_at = Reflect::get(record, &"recordedAt".into())
-        .map_err(js_error)?
-        .as_f64()
-        .unwrap_or(0.0);
+    let recorded_at =
+        Reflect::get(record, &"recordedAt".into()).map_err(js_error)?.as_f64().unwrap_or(0.0);
     Ok(Event {
         id: EventId::new(string_field(record, "id")?).map_err(corrupt)?,
         stream: StreamId::new(string_field(record, "stream")?).map_err(corrupt)?,
@@ -130,8 +128,10 @@ pub(crate) fn failure_from_js(value: &JsValue) -> Option<Failure> {
     if value.is_null() || value.is_undefined() {
         return None;
     }
-    let status = Reflect::get(value, &"status".into()).ok().and_then(|s| s.as_f64()).map(|s| s as u16);
-    let message = Reflect::get(value, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
+    let status =
+        Reflect::get(value, &"status".into()).ok().and_then(|s| s.as_f64()).map(|s| s as u16);
+    let message =
+        Reflect::get(value, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
     Some(Failure { status, message })
 }
 
@@ -156,7 +156,8 @@ pub(crate) fn entry_from_js(stream: StreamId, value: &JsValue) -> OutboxEntry {
     entry.attempts = number("attempts").unwrap_or(0.0) as u32;
     entry.next_attempt_at = number("nextAttemptAt").unwrap_or(0.0) as u64;
     entry.lease_until = number("leaseUntil").map(|t| t as u64);
-    entry.last_error = Reflect::get(value, &"lastError".into()).ok().as_ref().and_then(failure_from_js);
+    entry.last_error =
+        Reflect::get(value, &"lastError".into()).ok().as_ref().and_then(failure_from_js);
     entry
 }
 
@@ -210,7 +211,6 @@ pub(crate) fn wire_to_js(event: &WireEvent<JsValue>) -> Result<JsValue> {
     )?;
     Ok(record.into())
 }
-
 
 // ---- the server's JSON answers, as parsed by the host (`JSON.parse`) ------------------------
 
@@ -279,7 +279,6 @@ pub(crate) fn push_response_from_js(body: &JsValue) -> Result<PushResponse, Stri
             .collect::<Result<_, String>>()?,
     })
 }
-
 
 // ---- what the store API resolves to ----------------------------------------------------------
 

@@ -8,7 +8,9 @@
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::JsValue;
 
-use super::{outbox, IndexedDbStore, JsBatch, BY_ID, EVENTS, HEAD_KEY, META, STREAMS, SYNCED_VERSION};
+use super::{
+    outbox, IndexedDbStore, JsBatch, BY_ID, EVENTS, HEAD_KEY, META, STREAMS, SYNCED_VERSION,
+};
 use crate::env::{fill_random, Environment};
 use crate::error::{Error, Result};
 use crate::event::{AppendResult, EventId, ExpectedVersion, NewEvent, Position, StreamId, Version};
@@ -115,7 +117,10 @@ impl IndexedDbStore {
             })
             .collect();
         drop(generator);
-        let id_list: Array = ids.iter().map(|id| JsValue::from_str(id.as_ref().map_or("", EventId::as_str))).collect();
+        let id_list: Array = ids
+            .iter()
+            .map(|id| JsValue::from_str(id.as_ref().map_or("", EventId::as_str)))
+            .collect();
         let refused = glue::add_records(
             &events_store,
             &events,
@@ -128,12 +133,16 @@ impl IndexedDbStore {
         if !refused.is_null() && !refused.is_undefined() {
             tx.abort();
             // As a whole number: float formatting would pull ~15 KB into the wasm.
-            let index = Reflect::get(&refused, &"index".into()).ok().and_then(|i| i.as_f64()).unwrap_or(0.0) as u64;
+            let index = Reflect::get(&refused, &"index".into())
+                .ok()
+                .and_then(|i| i.as_f64())
+                .unwrap_or(0.0) as u64;
             let error = Reflect::get(&refused, &"error".into()).unwrap_or(JsValue::UNDEFINED);
             return Err(match js_error(error) {
-                Error::Storage { name, message } if name == "DataCloneError" => {
-                    Error::invalid(format!("events[{index}].data"), format!("cannot be stored: {message}"))
-                }
+                Error::Storage { name, message } if name == "DataCloneError" => Error::invalid(
+                    format!("events[{index}].data"),
+                    format!("cannot be stored: {message}"),
+                ),
                 other => other,
             });
         }
@@ -173,7 +182,11 @@ impl IndexedDbStore {
     }
 
     /// Where each id is stored, if anywhere; all lookups are issued before any is awaited.
-    async fn lookup_ids(&self, tx: &Transaction, ids: &[Option<EventId>]) -> Result<Vec<Option<StoredAt>>> {
+    async fn lookup_ids(
+        &self,
+        tx: &Transaction,
+        ids: &[Option<EventId>],
+    ) -> Result<Vec<Option<StoredAt>>> {
         let index = tx.store(EVENTS)?.index(BY_ID).map_err(js_error)?;
         let mut pending = Vec::with_capacity(ids.len());
         for id in ids {
@@ -191,7 +204,11 @@ impl IndexedDbStore {
                         None
                     } else {
                         let event = record_to_event(&record)?;
-                        Some(StoredAt { stream: event.stream, version: event.version, position: event.position })
+                        Some(StoredAt {
+                            stream: event.stream,
+                            version: event.version,
+                            position: event.position,
+                        })
                     }
                 }
                 None => None,

@@ -52,9 +52,14 @@ use web_sys::{IdbDatabase, IdbOpenDbRequest, IdbTransactionMode};
 
 use crate::env::SystemEnvironment;
 use crate::error::{Error, Result};
-use crate::event::{AppendResult, Event, EventId, ExpectedVersion, IdGenerator, NewEvent, Position, StreamId, Version};
+use crate::event::{
+    AppendResult, Event, EventId, ExpectedVersion, IdGenerator, NewEvent, Position, StreamId,
+    Version,
+};
 use crate::store::{EventStore, Metrics, ReadOptions, StreamInfo};
-use crate::web::convert::{js_error, records_to_events, string_field, synced_version_field, version_field};
+use crate::web::convert::{
+    js_error, records_to_events, string_field, synced_version_field, version_field,
+};
 use crate::web::idb::{idb_factory, request, result_of, settle, Transaction};
 
 mod append;
@@ -125,7 +130,6 @@ impl std::fmt::Debug for IndexedDbStore {
     }
 }
 
-
 impl IndexedDbStore {
     /// Opens (creating or upgrading) the database `name`.
     pub async fn open(name: &str, durability: Durability) -> Result<Self> {
@@ -133,7 +137,8 @@ impl IndexedDbStore {
             return Err(Error::invalid("name", "must not be empty"));
         }
         let factory = idb_factory()?;
-        let open: IdbOpenDbRequest = factory.open_with_u32(name, SCHEMA_VERSION).map_err(js_error)?;
+        let open: IdbOpenDbRequest =
+            factory.open_with_u32(name, SCHEMA_VERSION).map_err(js_error)?;
         let upgrade_error: Rc<RefCell<Option<Error>>> = Rc::default();
         let on_upgrade = {
             let open = open.clone();
@@ -217,7 +222,8 @@ impl IndexedDbStore {
                 // `transaction(names, mode, { durability })`, called dynamically: the
                 // typed binding needs web-sys's unstable-API cfg.
                 let options = Object::new();
-                Reflect::set(&options, &"durability".into(), &durability.into()).map_err(js_error)?;
+                Reflect::set(&options, &"durability".into(), &durability.into())
+                    .map_err(js_error)?;
                 let method: Function = Reflect::get(&self.db, &"transaction".into())
                     .map_err(js_error)?
                     .unchecked_into();
@@ -248,7 +254,6 @@ impl IndexedDbStore {
             other => other,
         }
     }
-
 }
 
 impl EventStore for IndexedDbStore {
@@ -304,4 +309,3 @@ impl EventStore for IndexedDbStore {
         self.db.close();
     }
 }
-

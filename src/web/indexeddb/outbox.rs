@@ -15,17 +15,19 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{IdbDatabase, IdbKeyRange, IdbObjectStoreParameters};
 
 use super::{IndexedDbStore, EVENTS, HEAD_KEY, META, STREAMS, SYNCED_VERSION};
-use crate::web::convert::{
-    entry_from_js, entry_to_js, event_record, failure_to_js, js_error, num, push_list, record_to_push, set,
-    string_field, wire_to_js,
-};
-use crate::web::glue;
-use crate::web::idb::{request, Transaction};
 use crate::error::Result;
 use crate::event::{EventId, Position, StreamId, Version};
 use crate::outbox::{BatchLimits, Failure, OutboxEntry};
 use crate::protocol::{PushEvent, WireEvent};
-use crate::sync::{plan_integration, ConflictPolicy, Integrated, IntegrationPlan, PendingBatch, SyncLocal};
+use crate::sync::{
+    plan_integration, ConflictPolicy, Integrated, IntegrationPlan, PendingBatch, SyncLocal,
+};
+use crate::web::convert::{
+    entry_from_js, entry_to_js, event_record, failure_to_js, js_error, num, push_list,
+    record_to_push, set, string_field, wire_to_js,
+};
+use crate::web::glue;
+use crate::web::idb::{request, Transaction};
 
 const OUTBOX: &str = "outbox";
 const DEAD_LETTERS: &str = "dead_letters";
@@ -124,7 +126,13 @@ impl IndexedDbStore {
         } else {
             Vec::new()
         };
-        Ok(Tail { version, pending_bytes: pending_bytes_field(&head), synced, last_position, pending })
+        Ok(Tail {
+            version,
+            pending_bytes: pending_bytes_field(&head),
+            synced,
+            last_position,
+            pending,
+        })
     }
 
     /// Writes the stream head after a sync change.
@@ -239,7 +247,8 @@ impl IndexedDbStore {
         let tx = self.begin(&[STREAMS, OUTBOX, EVENTS], false)?;
         let heads = request(tx.store(STREAMS)?.get_all())?;
         let entries = request(tx.store(OUTBOX)?.get_all())?;
-        let (heads, entries): (Array, Array) = (heads.await?.unchecked_into(), entries.await?.unchecked_into());
+        let (heads, entries): (Array, Array) =
+            (heads.await?.unchecked_into(), entries.await?.unchecked_into());
         let by_stream = tx.store(EVENTS)?.index(super::BY_STREAM).map_err(js_error)?;
         let mut pending_streams = Vec::new();
         for head in heads.iter() {
@@ -256,9 +265,10 @@ impl IndexedDbStore {
         }
         let out = Array::new();
         for (stream, pending, bytes, oldest) in pending_streams {
-            let entry = entries
-                .iter()
-                .find(|e| Reflect::get(e, &"stream".into()).ok().and_then(|s| s.as_string()).as_deref() == Some(stream.as_str()));
+            let entry = entries.iter().find(|e| {
+                Reflect::get(e, &"stream".into()).ok().and_then(|s| s.as_string()).as_deref()
+                    == Some(stream.as_str())
+            });
             let record = match entry {
                 Some(e) => e,
                 None => entry_to_js(&OutboxEntry::new(StreamId::new(stream.clone())?))?,
@@ -281,7 +291,10 @@ impl IndexedDbStore {
         if record.is_undefined() {
             return Ok(false);
         }
-        let head = request(tx.store(STREAMS)?.get(&Reflect::get(&record, &"stream".into()).map_err(js_error)?))?.await?;
+        let head = request(
+            tx.store(STREAMS)?.get(&Reflect::get(&record, &"stream".into()).map_err(js_error)?),
+        )?
+        .await?;
         Ok(super::synced_version_field(&head)? >= num(&record, "version")?)
     }
 
@@ -297,7 +310,11 @@ impl IndexedDbStore {
 
     /// Settles a quarantined conflict with `events` (`None`: the local events as they
     /// were), appended as pending after the stream's events; removes the conflict.
-    pub async fn settle_conflict(&self, id: f64, events: Option<Vec<PushEvent<JsValue>>>) -> Result<bool> {
+    pub async fn settle_conflict(
+        &self,
+        id: f64,
+        events: Option<Vec<PushEvent<JsValue>>>,
+    ) -> Result<bool> {
         self.reinsert(CONFLICTS, id, "local", events).await
     }
 
@@ -318,7 +335,13 @@ impl IndexedDbStore {
         Ok(true)
     }
 
-    async fn reinsert(&self, store: &str, id: f64, field: &str, replacement: Option<Vec<PushEvent<JsValue>>>) -> Result<bool> {
+    async fn reinsert(
+        &self,
+        store: &str,
+        id: f64,
+        field: &str,
+        replacement: Option<Vec<PushEvent<JsValue>>>,
+    ) -> Result<bool> {
         let tx = self.begin(&[store, EVENTS, STREAMS, META, OUTBOX], true)?;
         let found = request(tx.store(store)?.get(&id.into()))?.await?;
         if found.is_undefined() {
@@ -329,7 +352,8 @@ impl IndexedDbStore {
         let events = match replacement {
             Some(events) => events,
             None => {
-                let list: Array = Reflect::get(&found, &field.into()).map_err(js_error)?.unchecked_into();
+                let list: Array =
+                    Reflect::get(&found, &field.into()).map_err(js_error)?.unchecked_into();
                 list.iter().map(|r| record_to_push(&r)).collect::<Result<Vec<_>>>()?
             }
         };
@@ -337,7 +361,15 @@ impl IndexedDbStore {
         let global = Self::global_head(&tx).await?;
         let added = push_bytes(&events);
         let (version, last) = Self::add_events(&tx, &stream, events, tail.version, global)?;
-        Self::write_heads(&tx, &stream, version, tail.synced, last, &tail, tail.pending_bytes + added)?;
+        Self::write_heads(
+            &tx,
+            &stream,
+            version,
+            tail.synced,
+            last,
+            &tail,
+            tail.pending_bytes + added,
+        )?;
         tx.store(store)?.delete(&id.into()).map_err(js_error)?;
         tx.commit().await?;
         Ok(true)
@@ -351,7 +383,12 @@ impl SyncLocal for IndexedDbStore {
         let records = self.outbox_records().await?;
         let mut entries = records
             .iter()
-            .map(|r| Ok((num(&r, "nextAttemptAt")?, entry_from_js(StreamId::new(string_field(&r, "stream")?)?, &r))))
+            .map(|r| {
+                Ok((
+                    num(&r, "nextAttemptAt")?,
+                    entry_from_js(StreamId::new(string_field(&r, "stream")?)?, &r),
+                ))
+            })
             .collect::<Result<Vec<_>>>()?;
         entries.sort_by_key(|(at, _)| *at);
         Ok(entries.into_iter().map(|(_, e)| e).collect())
@@ -363,7 +400,11 @@ impl SyncLocal for IndexedDbStore {
         tx.commit().await
     }
 
-    async fn pending_batch(&self, stream: &StreamId, limits: BatchLimits) -> Result<Option<PendingBatch<JsValue>>> {
+    async fn pending_batch(
+        &self,
+        stream: &StreamId,
+        limits: BatchLimits,
+    ) -> Result<Option<PendingBatch<JsValue>>> {
         let tx = self.begin(&[EVENTS, STREAMS], false)?;
         let tail = self.read_tail(&tx, stream).await?;
         let n = limits.take(tail.pending.iter().map(payload_size));
@@ -400,7 +441,12 @@ impl SyncLocal for IndexedDbStore {
         tx.commit().await
     }
 
-    async fn integrate(&self, stream: &StreamId, remote: Vec<WireEvent<JsValue>>, policy: ConflictPolicy) -> Result<Integrated> {
+    async fn integrate(
+        &self,
+        stream: &StreamId,
+        remote: Vec<WireEvent<JsValue>>,
+        policy: ConflictPolicy,
+    ) -> Result<Integrated> {
         let tx = self.begin(&[EVENTS, STREAMS, META, OUTBOX, CONFLICTS], true)?;
         let tail = self.read_tail(&tx, stream).await?;
         let pending_ids: Vec<EventId> = tail
@@ -408,7 +454,8 @@ impl SyncLocal for IndexedDbStore {
             .iter()
             .map(|r| EventId::new(string_field(r, "id")?))
             .collect::<Result<Vec<_>>>()?;
-        let keys: Vec<(EventId, Version)> = remote.iter().map(|e| (e.id.clone(), e.version)).collect();
+        let keys: Vec<(EventId, Version)> =
+            remote.iter().map(|e| (e.id.clone(), e.version)).collect();
         let mut done = Integrated::default();
         let to_push = |e: WireEvent<JsValue>| PushEvent {
             id: e.id,
@@ -431,7 +478,14 @@ impl SyncLocal for IndexedDbStore {
             IntegrationPlan::Acknowledge { through } => {
                 done.acknowledged = (through.0 - tail.synced.0) as usize;
                 let still_pending = tail.pending.iter().skip(done.acknowledged);
-                Self::put_head(&tx, stream, tail.version, through, tail.last_position, record_bytes(still_pending.cloned()))?;
+                Self::put_head(
+                    &tx,
+                    stream,
+                    tail.version,
+                    through,
+                    tail.last_position,
+                    record_bytes(still_pending.cloned()),
+                )?;
                 if through >= tail.version {
                     tx.store(OUTBOX)?.delete(&stream.as_str().into()).map_err(js_error)?;
                 }
@@ -454,8 +508,13 @@ impl SyncLocal for IndexedDbStore {
                 for e in &fresh {
                     conflict_remote.push(&wire_to_js(e)?);
                 }
-                let (synced, mut last) =
-                    Self::add_events(&tx, stream, fresh.into_iter().map(to_push), tail.synced, global)?;
+                let (synced, mut last) = Self::add_events(
+                    &tx,
+                    stream,
+                    fresh.into_iter().map(to_push),
+                    tail.synced,
+                    global,
+                )?;
                 let left = remaining
                     .iter()
                     .filter_map(|&i| tail.pending.get(i))
@@ -488,7 +547,12 @@ impl SyncLocal for IndexedDbStore {
         Ok(done)
     }
 
-    async fn dead_letter(&self, stream: &StreamId, ids: &[EventId], failure: Failure) -> Result<()> {
+    async fn dead_letter(
+        &self,
+        stream: &StreamId,
+        ids: &[EventId],
+        failure: Failure,
+    ) -> Result<()> {
         let tx = self.begin(&[EVENTS, STREAMS, META, OUTBOX, DEAD_LETTERS], true)?;
         let tail = self.read_tail(&tx, stream).await?;
         let global = Self::global_head(&tx).await?;

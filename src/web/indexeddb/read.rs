@@ -76,7 +76,11 @@ impl IndexedDbStore {
                 let out = Object::new();
                 set(&out, "stream", &Reflect::get(&record, &"stream".into()).map_err(js_error)?)?;
                 set(&out, "version", &Reflect::get(&record, &"version".into()).map_err(js_error)?)?;
-                set(&out, "lastPosition", &Reflect::get(&record, &"lastPosition".into()).map_err(js_error)?)?;
+                set(
+                    &out,
+                    "lastPosition",
+                    &Reflect::get(&record, &"lastPosition".into()).map_err(js_error)?,
+                )?;
                 set(&out, SYNCED_VERSION, &(synced_version_field(&record)? as f64).into())?;
                 Ok(JsValue::from(out))
             })

@@ -19,14 +19,22 @@ pub(super) fn upgrade(db: &IdbDatabase, old_version: u32) -> Result<()> {
     if old_version < 1 {
         let params = IdbObjectStoreParameters::new();
         params.set_key_path(&"position".into());
-        let events = db.create_object_store_with_optional_parameters(EVENTS, &params).map_err(js_error)?;
+        let events =
+            db.create_object_store_with_optional_parameters(EVENTS, &params).map_err(js_error)?;
         let unique = IdbIndexParameters::new();
         unique.set_unique(true);
-        let stream_version: Array = ["stream", "version"].iter().map(|s| JsValue::from_str(s)).collect();
+        let stream_version: Array =
+            ["stream", "version"].iter().map(|s| JsValue::from_str(s)).collect();
         events
-            .create_index_with_str_sequence_and_optional_parameters(BY_STREAM, &stream_version, &unique)
+            .create_index_with_str_sequence_and_optional_parameters(
+                BY_STREAM,
+                &stream_version,
+                &unique,
+            )
             .map_err(js_error)?;
-        events.create_index_with_str_and_optional_parameters(BY_ID, "id", &unique).map_err(js_error)?;
+        events
+            .create_index_with_str_and_optional_parameters(BY_ID, "id", &unique)
+            .map_err(js_error)?;
         let params = IdbObjectStoreParameters::new();
         params.set_key_path(&"stream".into());
         db.create_object_store_with_optional_parameters(STREAMS, &params).map_err(js_error)?;

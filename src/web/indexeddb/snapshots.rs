@@ -8,10 +8,10 @@ use wasm_bindgen::JsValue;
 use web_sys::{IdbDatabase, IdbObjectStoreParameters};
 
 use super::IndexedDbStore;
-use crate::web::convert::{js_error, set};
-use crate::web::idb::request;
 use crate::error::{Error, Result};
 use crate::event::Position;
+use crate::web::convert::{js_error, set};
+use crate::web::idb::request;
 
 const SNAPSHOTS: &str = "snapshots";
 
@@ -32,7 +32,13 @@ impl IndexedDbStore {
 
     /// Stores (replacing) the snapshot of projection `name`: `state` as of global
     /// `position`, for projection `version`. Resolves once committed.
-    pub async fn save_snapshot(&self, name: &str, state: &JsValue, position: Position, version: u32) -> Result<()> {
+    pub async fn save_snapshot(
+        &self,
+        name: &str,
+        state: &JsValue,
+        position: Position,
+        version: u32,
+    ) -> Result<()> {
         let tx = self.begin(&[SNAPSHOTS], true)?;
         let record = Object::new();
         set(&record, "name", &JsValue::from_str(name))?;
