@@ -33,6 +33,9 @@ pub(super) struct ReplayState {
     pub(super) snapshots: RefCell<HashMap<String, JsValue>>,
 }
 
+/// The channel's `onmessage` handler, kept alive while the store is open.
+type MessageListener = Closure<dyn FnMut(MessageEvent)>;
+
 /// What the JS objects of one open store share.
 pub(super) struct Shared {
     pub(super) backend: Rc<Backend>,
@@ -40,7 +43,7 @@ pub(super) struct Shared {
     pub(super) subscriptions: Rc<Subscriptions>,
     /// `tidelog:<database name>`: every store of the database posts to it after a commit.
     channel: Option<BroadcastChannel>,
-    on_message: RefCell<Option<Closure<dyn FnMut(MessageEvent)>>>,
+    on_message: RefCell<Option<MessageListener>>,
     /// Upcasters and in-memory snapshots of the replay engine (`replay.rs`).
     pub(super) replay: ReplayState,
     /// The sync driver, when the store was opened with a `sync` option (`sync.rs`).

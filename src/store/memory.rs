@@ -313,7 +313,9 @@ impl<P: Clone> State<P> {
             .collect()
     }
 
-    /// Appends an event at the stream's next version and the log's next position.
+    /// Appends an event at the stream's next version and the log's next position. Takes
+    /// the fields, not an event: pushed, wire and stored events all come through here.
+    #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
         stream: &StreamId,

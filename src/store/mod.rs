@@ -183,10 +183,7 @@ pub fn check_batch<P>(events: &[NewEvent<P>]) -> Result<()> {
 
 /// [`check_batch`] on a batch's ids alone (`None`: the store makes the id). Not generic,
 /// so it is compiled once.
-pub fn check_batch_ids<'a>(
-    ids: &mut dyn Iterator<Item = Option<&'a EventId>>,
-    len: usize,
-) -> Result<()> {
+pub fn check_batch_ids(ids: &mut dyn Iterator<Item = Option<&EventId>>, len: usize) -> Result<()> {
     if len == 0 {
         return Err(Error::invalid("events", "must contain at least one event"));
     }

@@ -13,15 +13,6 @@ use crate::store::{Metrics, StreamInfo};
 use crate::web::glue::{self, get};
 use crate::web::indexeddb::SYNCED_VERSION;
 
-pub(crate) trait AsF64Js {
-    fn as_f64_js(self) -> JsValue;
-}
-impl AsF64Js for u64 {
-    fn as_f64_js(self) -> JsValue {
-        JsValue::from_f64(self as f64)
-    }
-}
-
 /// `target[key] = value`, as a typed error when the host refuses.
 pub(crate) fn set(target: &Object, key: &str, value: &JsValue) -> Result<()> {
     Reflect::set(target, &JsValue::from_str(key), value).map(drop).map_err(js_error)

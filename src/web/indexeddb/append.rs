@@ -103,20 +103,20 @@ impl IndexedDbStore {
         let mut random = vec![0u8; missing * 10];
         fill_random(&mut random);
         let mut random = random.chunks_exact(10);
-        let mut generator = self.ids.borrow_mut();
-        let ids: Vec<Option<EventId>> = ids
-            .into_iter()
-            .map(|id| {
-                Some(id.unwrap_or_else(|| {
-                    let mut bytes = [0u8; 10];
-                    if let Some(chunk) = random.next() {
-                        bytes.copy_from_slice(chunk);
-                    }
-                    generator.next_id(now, bytes)
-                }))
-            })
-            .collect();
-        drop(generator);
+        let ids: Vec<Option<EventId>> = {
+            let mut generator = self.ids.borrow_mut();
+            ids.into_iter()
+                .map(|id| {
+                    Some(id.unwrap_or_else(|| {
+                        let mut bytes = [0u8; 10];
+                        if let Some(chunk) = random.next() {
+                            bytes.copy_from_slice(chunk);
+                        }
+                        generator.next_id(now, bytes)
+                    }))
+                })
+                .collect()
+        };
         let id_list: Array = ids
             .iter()
             .map(|id| JsValue::from_str(id.as_ref().map_or("", EventId::as_str)))

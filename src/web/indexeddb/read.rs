@@ -10,7 +10,7 @@ use super::{IndexedDbStore, BY_STREAM, EVENTS, HEAD_KEY, META, STREAMS, SYNCED_V
 use crate::error::Result;
 use crate::event::{Position, StreamId, Version};
 use crate::store::{Direction, ReadOptions};
-use crate::web::convert::{js_error, set, synced_version_field, version_field, AsF64Js};
+use crate::web::convert::{js_error, set, synced_version_field, version_field};
 use crate::web::idb::request;
 
 impl IndexedDbStore {
@@ -54,7 +54,8 @@ impl IndexedDbStore {
         if limit == 0 {
             return Ok(Array::new());
         }
-        let range = IdbKeyRange::lower_bound(&from.0.max(1).as_f64_js()).map_err(js_error)?;
+        let range =
+            IdbKeyRange::lower_bound(&JsValue::from_f64(from.0.max(1) as f64)).map_err(js_error)?;
         let limit = u32::try_from(limit).unwrap_or(u32::MAX);
         let records: Array = request(tx.store(EVENTS)?.get_all_with_key_and_limit(&range, limit))?
             .await?
