@@ -330,6 +330,28 @@ fn strip_body(mut response: Response, head: bool) -> Response {
     response
 }
 
+/// What every read does first: parse its query, and answer its preconditions (`304`,
+/// `412`) against the current version or head, which `current` reads only when the
+/// request has preconditions. `Err` is the answer to send instead of reading.
+async fn read_prologue<F>(
+    request: &Request,
+    query: &str,
+    current: impl FnOnce() -> F,
+) -> Result<ReadQuery, Response>
+where
+    F: std::future::Future<Output = crate::error::Result<u64>>,
+{
+    let query = ReadQuery::parse(query).map_err(|e| invalid(400, "bad_query", &e))?;
+    let pre = Preconditions::parse(request)?;
+    if !pre.is_empty() {
+        let current = current().await.map_err(|e| storage_failure(&e))?;
+        if let Some(response) = conditional_read(&pre, current) {
+            return Err(response);
+        }
+    }
+    Ok(query)
+}
+
 async fn read_stream<S: ServerStore>(
     store: &S,
     config: &Config,
@@ -338,23 +360,11 @@ async fn read_stream<S: ServerStore>(
     query: &str,
     head: bool,
 ) -> Response {
-    let query = match ReadQuery::parse(query) {
-        Ok(q) => q,
-        Err(e) => return invalid(400, "bad_query", &e),
-    };
-    let pre = match Preconditions::parse(request) {
-        Ok(p) => p,
+    let current = || async { store.stream_version(stream).await.map(|v| v.0) };
+    let query = match read_prologue(request, query, current).await {
+        Ok(query) => query,
         Err(response) => return response,
     };
-    if !pre.is_empty() {
-        let current = match store.stream_version(stream).await {
-            Ok(v) => v,
-            Err(e) => return storage_failure(&e),
-        };
-        if let Some(response) = conditional_read(&pre, current.0) {
-            return response;
-        }
-    }
     match store.read_stream(stream, Version(query.after), clamp_limit(config, &query)).await {
         Ok((version, events)) => {
             let body = StreamReadResponse { version, events };
@@ -371,23 +381,12 @@ async fn read_feed<S: ServerStore>(
     query: &str,
     head: bool,
 ) -> Response {
-    let query = match ReadQuery::parse(query) {
-        Ok(q) => q,
-        Err(e) => return invalid(400, "bad_query", &e),
-    };
-    let pre = match Preconditions::parse(request) {
-        Ok(p) => p,
+    let current =
+        || async { store.read_feed(Position(MAX_SAFE_INTEGER), 0).await.map(|(head, _)| head.0) };
+    let query = match read_prologue(request, query, current).await {
+        Ok(query) => query,
         Err(response) => return response,
     };
-    if !pre.is_empty() {
-        let current = match store.read_feed(Position(MAX_SAFE_INTEGER), 0).await {
-            Ok((position, _)) => position,
-            Err(e) => return storage_failure(&e),
-        };
-        if let Some(response) = conditional_read(&pre, current.0) {
-            return response;
-        }
-    }
     match store.read_feed(Position(query.after), clamp_limit(config, &query)).await {
         Ok((position, events)) => {
             let body = FeedReadResponse { head: position, events };
