@@ -297,8 +297,11 @@ impl<P> NewEvent<P> {
     }
 }
 
-/// A stored event.
-#[derive(Clone, Debug, PartialEq)]
+/// A stored event: in a local store, and on the wire as the sync server returns it
+/// (`protocol::WireEvent` is this type), in JSON
+/// `{id, stream, version, position, type, data, meta, recordedAt, schema}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Event<P> {
     /// Unique id (idempotency key).
     pub id: EventId,
@@ -306,18 +309,30 @@ pub struct Event<P> {
     pub stream: StreamId,
     /// 1-based version inside the stream.
     pub version: Version,
-    /// Global position in the local log.
+    /// Position in the log it was read from: the local log, or the server's feed.
     pub position: Position,
     /// The event's type name.
+    #[serde(rename = "type")]
     pub event_type: EventType,
     /// The payload.
     pub data: P,
-    /// Metadata, if any.
+    /// Metadata, if any (`null` or absent on the wire when none).
+    #[serde(default = "no_meta")]
     pub meta: Option<P>,
-    /// When the store recorded it, in milliseconds since the Unix epoch.
+    /// When it was recorded, in milliseconds since the Unix epoch (the client's clock at
+    /// append; the server keeps it).
     pub recorded_at: u64,
-    /// The payload's schema number.
+    /// The payload's schema number (1 when absent on the wire).
+    #[serde(default = "first_schema")]
     pub schema: u32,
+}
+
+fn no_meta<P>() -> Option<P> {
+    None
+}
+
+fn first_schema() -> u32 {
+    1
 }
 
 /// What an append wrote (or, for an idempotent retry, what the original append wrote).

@@ -30,7 +30,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::event::{EventId, EventType, Position, StreamId, Version, MAX_SAFE_INTEGER};
+use crate::event::{Event, EventId, EventType, Position, StreamId, Version, MAX_SAFE_INTEGER};
 
 /// The path segment before a stream id: `{base}/streams/{stream}`.
 pub const STREAMS_SEGMENT: &str = "streams";
@@ -538,32 +538,9 @@ pub struct PushResponse {
 }
 
 /// An event as the server returns it in reads:
-/// `{id, stream, version, position, type, data, meta, recordedAt, schema}`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WireEvent<P> {
-    /// The event's id.
-    pub id: EventId,
-    /// Its stream.
-    pub stream: StreamId,
-    /// Its version in the stream (server-assigned).
-    pub version: Version,
-    /// Its position in the space's feed (server-assigned).
-    pub position: Position,
-    /// The event's type name.
-    #[serde(rename = "type")]
-    pub event_type: EventType,
-    /// The payload.
-    pub data: P,
-    /// Metadata (`null` when none).
-    #[serde(default = "none")]
-    pub meta: Option<P>,
-    /// When the client recorded it (ms since the Unix epoch).
-    pub recorded_at: u64,
-    /// The payload's schema number.
-    #[serde(default = "schema_one")]
-    pub schema: u32,
-}
+/// `{id, stream, version, position, type, data, meta, recordedAt, schema}`, with the
+/// server's version and feed position. The same type as a stored [`Event`].
+pub type WireEvent<P> = Event<P>;
 
 /// The body of `GET {base}/streams/{stream}`: `{version, events}`; `version` is the
 /// stream's current version (equal to the `ETag`), whatever `after`/`limit` selected.

@@ -187,8 +187,9 @@ pub(crate) fn push_list(events: &[PushEvent<JsValue>]) -> Result<Array> {
     Ok(list)
 }
 
-/// A wire event as a JS object in the public event shape (server version/position).
-pub(crate) fn wire_to_js(event: &WireEvent<JsValue>) -> Result<JsValue> {
+/// An event as a JS object in the public event shape (a stored event, or a wire event with
+/// the server's version and position).
+pub fn event_to_js(event: &Event<JsValue>) -> Result<JsValue> {
     let record = event_record(
         &event.id,
         &event.stream.as_str().into(),

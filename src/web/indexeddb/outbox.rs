@@ -23,8 +23,8 @@ use crate::sync::{
     plan_integration, ConflictPolicy, Integrated, IntegrationPlan, PendingBatch, SyncLocal,
 };
 use crate::web::convert::{
-    entry_from_js, entry_to_js, event_record, failure_to_js, js_error, num, push_list,
-    record_to_push, set, string_field, wire_to_js,
+    entry_from_js, entry_to_js, event_record, event_to_js, failure_to_js, js_error, num, push_list,
+    record_to_push, set, string_field,
 };
 use crate::web::glue;
 use crate::web::idb::{request, Transaction};
@@ -506,7 +506,7 @@ impl SyncLocal for IndexedDbStore {
                 done.inserted = fresh.len() - done.acknowledged;
                 let conflict_remote = Array::new();
                 for e in &fresh {
-                    conflict_remote.push(&wire_to_js(e)?);
+                    conflict_remote.push(&event_to_js(e)?);
                 }
                 let (synced, mut last) = Self::add_events(
                     &tx,
