@@ -330,26 +330,23 @@ fn strip_body(mut response: Response, head: bool) -> Response {
     response
 }
 
-/// What every read does first: parse its query, and answer its preconditions (`304`,
-/// `412`) against the current version or head, which `current` reads only when the
-/// request has preconditions. `Err` is the answer to send instead of reading.
-async fn read_prologue<F>(
-    request: &Request,
-    query: &str,
-    current: impl FnOnce() -> F,
-) -> Result<ReadQuery, Response>
-where
-    F: std::future::Future<Output = crate::error::Result<u64>>,
-{
+/// What every read does first: parse its query and its preconditions. `Err` is the `400`
+/// to send instead of reading.
+fn read_prologue(request: &Request, query: &str) -> Result<(ReadQuery, Preconditions), Response> {
     let query = ReadQuery::parse(query).map_err(|e| invalid(400, "bad_query", &e))?;
-    let pre = Preconditions::parse(request)?;
-    if !pre.is_empty() {
-        let current = current().await.map_err(|e| storage_failure(&e))?;
-        if let Some(response) = conditional_read(&pre, current) {
-            return Err(response);
-        }
+    Ok((query, Preconditions::parse(request)?))
+}
+
+/// The answer preconditions give against the current version or head (`304`, `412`, or
+/// a storage failure), if any; `None`: read.
+fn precondition_answer(
+    pre: &Preconditions,
+    current: crate::error::Result<u64>,
+) -> Option<Response> {
+    match current {
+        Ok(current) => conditional_read(pre, current),
+        Err(e) => Some(storage_failure(&e)),
     }
-    Ok(query)
 }
 
 async fn read_stream<S: ServerStore>(
@@ -360,11 +357,16 @@ async fn read_stream<S: ServerStore>(
     query: &str,
     head: bool,
 ) -> Response {
-    let current = || async { store.stream_version(stream).await.map(|v| v.0) };
-    let query = match read_prologue(request, query, current).await {
-        Ok(query) => query,
+    let (query, pre) = match read_prologue(request, query) {
+        Ok(read) => read,
         Err(response) => return response,
     };
+    if !pre.is_empty() {
+        let current = store.stream_version(stream).await.map(|v| v.0);
+        if let Some(response) = precondition_answer(&pre, current) {
+            return response;
+        }
+    }
     match store.read_stream(stream, Version(query.after), clamp_limit(config, &query)).await {
         Ok((version, events)) => {
             let body = StreamReadResponse { version, events };
@@ -381,12 +383,16 @@ async fn read_feed<S: ServerStore>(
     query: &str,
     head: bool,
 ) -> Response {
-    let current =
-        || async { store.read_feed(Position(MAX_SAFE_INTEGER), 0).await.map(|(head, _)| head.0) };
-    let query = match read_prologue(request, query, current).await {
-        Ok(query) => query,
+    let (query, pre) = match read_prologue(request, query) {
+        Ok(read) => read,
         Err(response) => return response,
     };
+    if !pre.is_empty() {
+        let current = store.read_feed(Position(MAX_SAFE_INTEGER), 0).await.map(|(head, _)| head.0);
+        if let Some(response) = precondition_answer(&pre, current) {
+            return response;
+        }
+    }
     match store.read_feed(Position(query.after), clamp_limit(config, &query)).await {
         Ok((position, events)) => {
             let body = FeedReadResponse { head: position, events };
