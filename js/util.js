@@ -1,5 +1,18 @@
 // @ts-check
-// Small utilities the Rust bindings import (src/bindings/js.rs).
+// Small utilities the Rust side imports (declared in src/web/glue.rs).
+
+/**
+ * Reports an error nobody awaits (a failed background task): `reportError` where the host
+ * has it (it reaches `window.onerror` and the console like an uncaught error), else
+ * `console.error` with `context`. Never throws.
+ * @param {unknown} error
+ * @param {string} context
+ * @returns {void}
+ */
+export function report(error, context) {
+  if (typeof globalThis.reportError === "function") globalThis.reportError(error);
+  else console.error(`tidelog: ${context}`, error);
+}
 
 /**
  * Calls `callback(value)`. What the callback throws is reported (`reportError` where the
@@ -14,8 +27,7 @@ export function deliver(callback, value) {
   try {
     callback(value);
   } catch (error) {
-    if (typeof globalThis.reportError === "function") globalThis.reportError(error);
-    else console.error("tidelog: a subscriber threw", error);
+    report(error, "a subscriber threw");
   }
 }
 

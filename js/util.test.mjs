@@ -1,7 +1,7 @@
-// deliver and cloneValue without wasm.
+// report, deliver and cloneValue without wasm.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { deliver, cloneValue } from "./util.js";
+import { deliver, cloneValue, report } from "./util.js";
 
 /** Runs `body` with globalThis[name] replaced by `value` (deleted when undefined). */
 async function withGlobal(name, value, body) {
@@ -73,4 +73,20 @@ test("cloneValue: without structuredClone, the value itself", async () => {
   await withGlobal("structuredClone", undefined, () => {
     assert.equal(cloneValue(input), input);
   });
+});
+
+test("report: reportError where the host has it, else console.error with the context", async () => {
+  const boom = new Error("boom");
+  const reported = [];
+  await withGlobal("reportError", (e) => reported.push(e), () => report(boom, "projection update failed"));
+  assert.deepEqual(reported, [boom]);
+  const logged = [];
+  const original = console.error;
+  console.error = (...args) => logged.push(args);
+  try {
+    await withGlobal("reportError", undefined, () => report(boom, "projection update failed"));
+  } finally {
+    console.error = original;
+  }
+  assert.deepEqual(logged, [["tidelog: projection update failed", boom]]);
 });

@@ -307,13 +307,7 @@ where
 }
 
 fn report(error: &JsValue) {
-    let report_error = Reflect::get(&js_sys::global(), &"reportError".into()).ok();
-    match report_error.and_then(|f| f.dyn_into::<Function>().ok()) {
-        Some(f) => {
-            let _ = f.call1(&JsValue::UNDEFINED, error);
-        }
-        None => web_sys::console::error_2(&"tidelog: projection update failed".into(), error),
-    }
+    js::report(error, "projection update failed");
 }
 
 /// Starts the live feed (once): a store subscription from the covered position on.

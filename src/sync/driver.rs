@@ -1,6 +1,6 @@
 //! [`DriverState`]: the decisions of the sync driver, apart from the host that runs it.
 //!
-//! The browser driver (`bindings::sync`) owns the triggers (appends, `online`,
+//! The browser driver (the JS API's `src/bindings/sync/`) owns the triggers (appends, `online`,
 //! `visibilitychange`, a timer, another tab, `sync.now()`), the Web Lock and the
 //! listeners; it asks this state machine what to do and tells it what happened:
 //!

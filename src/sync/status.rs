@@ -1,6 +1,6 @@
 //! What `sync.status()` shows, and the stall watchdog that feeds its `stalled` flag.
 //!
-//! Pure: the browser driver (`bindings::sync`) reads the counters from the local store
+//! Pure: the browser driver (the JS API's `src/bindings/sync/`) reads the counters from the local store
 //! and the host's state (online, leader), and hands them here; nothing in this module
 //! touches a clock or a host API.
 

@@ -65,6 +65,9 @@ extern "C" {
 
 #[wasm_bindgen(raw_module = "./js/util.js")]
 extern "C" {
+    /// Reports an error nobody awaits (`reportError`, else `console.error` with `context`).
+    pub fn report(error: &JsValue, context: &str);
+
     /// Calls a subscriber, reporting (never swallowing) what it throws.
     pub fn deliver(callback: &js_sys::Function, event: &JsValue);
 
