@@ -20,8 +20,8 @@ use crate::web::convert::{append_result_to_js, metrics_to_js};
 use crate::web::indexeddb::Durability;
 
 /// An append-only event log: IndexedDB in browsers, memory elsewhere.
-#[wasm_bindgen]
-pub struct EventStore {
+#[wasm_bindgen(js_name = EventStore)]
+pub struct JsEventStore {
     pub(super) shared: Rc<Shared>,
     pub(super) name: String,
     /// The sync driver, when opened with a `sync` option.
@@ -30,11 +30,11 @@ pub struct EventStore {
     sync_handle: RefCell<Option<JsValue>>,
 }
 
-impl EventStore {
+impl JsEventStore {
     /// Another handle on the same open store (for objects that outlive a call, such as a
     /// projection).
-    pub(super) fn share(&self) -> EventStore {
-        EventStore {
+    pub(super) fn share(&self) -> JsEventStore {
+        JsEventStore {
             shared: self.shared.clone(),
             name: self.name.clone(),
             driver: self.driver.clone(),
@@ -43,14 +43,14 @@ impl EventStore {
     }
 }
 
-#[wasm_bindgen]
-impl EventStore {
+#[wasm_bindgen(js_class = EventStore)]
+impl JsEventStore {
     /// Opens (or creates) the event store `name`.
     ///
     /// Options: `storage`: `"auto"` (default: IndexedDB where the host has it, memory
     /// elsewhere), `"indexeddb"` or `"memory"`; `durability`: `"default"`, `"relaxed"` or
     /// `"strict"` (IndexedDB's transaction durability for appends).
-    pub async fn open(name: JsValue, options: JsValue) -> Result<EventStore, JsValue> {
+    pub async fn open(name: JsValue, options: JsValue) -> Result<JsEventStore, JsValue> {
         let name = input::string(&name, "name")?;
         if name.is_empty() || name.len() > 256 {
             return Err(invalid("name", "must be 1 to 256 bytes long"));
@@ -96,7 +96,7 @@ impl EventStore {
         if let Some(driver) = &driver {
             *shared.sync.borrow_mut() = Some(driver.clone());
         }
-        Ok(EventStore { shared, name, driver, sync_handle: RefCell::default() })
+        Ok(JsEventStore { shared, name, driver, sync_handle: RefCell::default() })
     }
 
     /// The sync side (`undefined` unless opened with a `sync` option): the same object on

@@ -9,14 +9,20 @@
 //! const events = await store.read("cart-42");
 //! ```
 //!
+//! The Rust structs behind the JS classes are named `Js*` (`JsEventStore`, `JsSync`,
+//! `JsProjection`), apart from the core's `store::EventStore` trait; JS sees `EventStore`,
+//! `Sync` and `Projection`. Files, from the bottom up (no file imports one listed after it):
+//!
 //! - `errors.rs`: `Error` -> JS `Error` with a stable `name`, `code` and fields.
 //! - `input.rs`: turning JS arguments into validated Rust values (never a panic).
-//! - `event_store.rs`: the `EventStore` class.
+//! - `backend.rs`: `Backend` (IndexedDB or memory) and the one `impl` of dispatch methods.
 //! - `subscribe.rs`: live subscriptions (cursors and one pump).
+//! - `upcast.rs`: upcasting read records; the `ReplayError` of a failing reducer.
+//! - `shared.rs`: what a store's JS objects share (`Shared`): the backend, subscriptions,
+//!   the cross-tab channel, the replay state, a `SyncHook` to the driver.
 //! - `sync/`: `store.sync` (the `Sync` class) and its driver: options, host triggers,
 //!   Web Lock, conflict callback, events; the decisions are pure code in `crate::sync`.
-//! - `shared.rs`: what a store's JS objects share (`Shared`): the backend and one
-//!   `impl` of dispatch methods over it, subscriptions, the replay state, the sync driver.
+//! - `event_store.rs`: the `EventStore` class.
 //! - `replay.rs`: `replay`, `replayAll`, `replayReport`, `replayAllReport`,
 //!   `registerUpcaster` and `execute` on `EventStore`: the pages planned by
 //!   `crate::replay`, each folded in one call by `js/fold.js`.
@@ -48,7 +54,7 @@ mod sync;
 mod upcast;
 
 #[cfg(feature = "client")]
-pub use event_store::EventStore;
+pub use event_store::JsEventStore;
 #[cfg(feature = "client")]
 pub use projection::JsProjection;
 #[cfg(feature = "server")]

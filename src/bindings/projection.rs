@@ -17,7 +17,7 @@ use wasm_bindgen_futures::future_to_promise;
 
 use super::backend::Backend;
 use super::errors::{invalid, to_js};
-use super::event_store::EventStore;
+use super::event_store::JsEventStore;
 use super::input::{self, JsResult};
 use super::replay::{number, optional_number, reducer_and_initial, take_failure, PagedFold};
 use super::shared::Shared;
@@ -35,7 +35,7 @@ struct Metrics {
 }
 
 struct Inner {
-    store: EventStore,
+    store: JsEventStore,
     name: String,
     /// The projection's revision: a snapshot of another revision is dropped.
     revision: u32,
@@ -77,8 +77,8 @@ fn snapshot_record_to_js(state: &JsValue, position: Position, revision: u32) -> 
     record.into()
 }
 
-#[wasm_bindgen]
-impl EventStore {
+#[wasm_bindgen(js_class = EventStore)]
+impl JsEventStore {
     /// A named projection over the log: `{ initial, reducer, revision?, streams?,
     /// snapshotEvery? }` (`revision` defaults to 1; `snapshotEvery` to 1000 events, 0 for
     /// never). Its state is snapshotted (IndexedDB store `snapshots`; memory for the

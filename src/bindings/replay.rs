@@ -14,7 +14,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 use super::errors::{invalid, to_js};
-use super::event_store::EventStore;
+use super::event_store::JsEventStore;
 use super::input::{self, JsResult};
 use super::shared::Shared;
 use super::upcast;
@@ -170,7 +170,7 @@ impl Replayed {
     }
 }
 
-impl EventStore {
+impl JsEventStore {
     /// The four replay calls in one: folds `stream` (`None`: the whole log) with the
     /// reducer of `options` and resolves to the state, or to the report when `report`.
     /// One future type for all four keeps the wasm small.
@@ -218,8 +218,8 @@ impl EventStore {
     }
 }
 
-#[wasm_bindgen]
-impl EventStore {
+#[wasm_bindgen(js_class = EventStore)]
+impl JsEventStore {
     /// Folds `stream` with `options.reducer(state, event) -> state` from
     /// `options.initial` and resolves to the final state.
     ///

@@ -171,8 +171,8 @@ test("npm pack: the tarball holds every entry, the declarations and the wasm", a
   t.diagnostic(`tarball ${path.basename(tarball)}: ${size} bytes; tidelog_bg.wasm ${wasm.length} bytes raw, ${gzipSync(wasm, { level: 9 }).length} bytes gzip`);
   const installed = path.join(plainDir, "node_modules/tidelog");
   for (const file of ["tidelog.js", "tidelog.node.js", "tidelog.workerd.js", "tidelog.d.ts", "tidelog_bg.wasm", "README.md",
-    "js/errors.js", "js/batch.js", "js/util.js", "js/fold.js",
-    "worker/index.js", "worker/index.d.ts", "worker/tidelog_bg.wasm", "worker/js/do_storage.js", "worker/js/errors.js"]) {
+    "js/index.js",
+    "worker/index.js", "worker/index.d.ts", "worker/tidelog_bg.wasm", "worker/js/do_storage.js", "worker/js/index.js"]) {
     assert.ok(existsSync(path.join(installed, file)), `${file} is in the package`);
   }
   // The JS is plain modules next to the glue: no hashed wasm-bindgen snippets folder.
