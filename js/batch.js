@@ -23,16 +23,17 @@
  */
 
 /**
- * One stored event record (the public event shape).
+ * One stored event record (the public event shape), as makeRecord builds it and reads
+ * return it.
  * @typedef {object} EventRecord
  * @property {number} position
  * @property {string} id
- * @property {unknown} stream
+ * @property {string} stream
  * @property {number} version
  * @property {string} type
  * @property {unknown} data
  * @property {unknown} meta
- * @property {unknown} recordedAt
+ * @property {number} recordedAt
  * @property {number} schema
  */
 
@@ -228,12 +229,12 @@ function isFieldError(e) {
  * One stored event record (the public event shape).
  * @param {number} position
  * @param {string} id
- * @param {unknown} stream
+ * @param {string} stream
  * @param {number} version
  * @param {string} type
  * @param {unknown} data
  * @param {unknown} meta
- * @param {unknown} recordedAt
+ * @param {number} recordedAt
  * @param {number} schema
  * @returns {EventRecord}
  */

@@ -6,19 +6,7 @@
 // `foldPage` in ONE call, so a reducer runs in a plain JS loop: no boundary crossing and
 // no serde per event.
 
-/**
- * A stored event as reads return it.
- * @typedef {object} EventRecord
- * @property {number} position
- * @property {string} id
- * @property {string} stream
- * @property {number} version
- * @property {string} type
- * @property {unknown} data
- * @property {unknown} meta
- * @property {number} recordedAt
- * @property {number} schema
- */
+/** A stored event as reads return it (one definition, in batch.js). @typedef {import("./batch.js").EventRecord} EventRecord */
 
 /**
  * Raises an event's `data` from schema n to n + 1.

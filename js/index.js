@@ -6,6 +6,8 @@
 // re-exports below load the source files. The sync worker's Durable Object storage
 // mapping stays apart (js/do_storage.js).
 
+/** The one event record type (batch.js and fold.js share it). @typedef {import("./batch.js").EventRecord} EventRecord */
+
 export * from "./errors.js";
 export * from "./batch.js";
 export * from "./util.js";
