@@ -1,5 +1,7 @@
 //! [`Backend`]: where a store's events live (IndexedDB or memory), and the one `impl` of
-//! dispatch methods over the two: the only `match` on the backend in the crate's JS API.
+//! dispatch methods the store API goes through (open, append, reads, heads, metrics,
+//! close). Only projection snapshots (`projection.rs`: IndexedDB's `snapshots` store, or
+//! a map in memory) still match on it themselves.
 
 use js_sys::Array;
 use wasm_bindgen::prelude::*;

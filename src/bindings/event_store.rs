@@ -1,6 +1,6 @@
 //! The `EventStore` JS class: open, append, read, readAll, version, streams, subscribe,
-//! metrics, close. What its objects share, and the dispatch over the two backends, is in
-//! `shared.rs`; live subscriptions are in `subscribe.rs`.
+//! metrics, close. What its objects share is in `shared.rs`, the dispatch over the two
+//! backends in `backend.rs`, live subscriptions in `subscribe.rs`.
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -15,7 +15,7 @@
 //!
 //! - `errors.rs`: `Error` -> JS `Error` with a stable `name`, `code` and fields.
 //! - `input.rs`: turning JS arguments into validated Rust values (never a panic).
-//! - `backend.rs`: `Backend` (IndexedDB or memory) and the one `impl` of dispatch methods.
+//! - `backend.rs`: `Backend` (IndexedDB or memory) and the `impl` of dispatch methods.
 //! - `subscribe.rs`: live subscriptions (cursors and one pump).
 //! - `upcast.rs`: upcasting read records; the `ReplayError` of a failing reducer.
 //! - `shared.rs`: what a store's JS objects share (`Shared`): the backend, subscriptions,
