@@ -504,6 +504,24 @@ pub struct PushEvent<P> {
     pub schema: u32,
 }
 
+impl<P: Clone> PushEvent<P> {
+    /// The event as a store keeps it once accepted at `version` of `stream` and
+    /// `position` of the feed.
+    pub fn stored_at(&self, stream: &StreamId, version: Version, position: Position) -> Event<P> {
+        Event {
+            id: self.id.clone(),
+            stream: stream.clone(),
+            version,
+            position,
+            event_type: self.event_type.clone(),
+            data: self.data.clone(),
+            meta: self.meta.clone(),
+            recorded_at: self.recorded_at,
+            schema: self.schema,
+        }
+    }
+}
+
 fn none<P>() -> Option<P> {
     None
 }

@@ -157,17 +157,7 @@ impl ServerStore for MemoryServerStore {
         let head = Position(inner.feed.len() as u64);
         let mut stored = Vec::with_capacity(events.len());
         for (n, event) in (1u64..).zip(events) {
-            stored.push(WireEvent {
-                id: event.id.clone(),
-                stream: stream.clone(),
-                version: expected.plus(n)?,
-                position: head.plus(n)?,
-                event_type: event.event_type.clone(),
-                data: event.data.clone(),
-                meta: event.meta.clone(),
-                recorded_at: event.recorded_at,
-                schema: event.schema,
-            });
+            stored.push(event.stored_at(stream, expected.plus(n)?, head.plus(n)?));
         }
         for event in &stored {
             let index = inner.feed.len();

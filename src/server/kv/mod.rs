@@ -36,7 +36,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::event::{EventId, Position, StreamId, Version};
-use crate::protocol::{PushEvent, WireEvent};
+use crate::protocol::PushEvent;
 
 use super::store::{AppendOutcome, ServerEvent, ServerStore};
 
@@ -286,17 +286,7 @@ impl<K: Kv> ServerStore for KvServerStore<K> {
         let mut expect = Vec::with_capacity(events.len() + 2);
         let prefix = stream_event_prefix(stream);
         for (n, event) in (1u64..).zip(events) {
-            let wire = WireEvent {
-                id: event.id.clone(),
-                stream: stream.clone(),
-                version: expected.plus(n)?,
-                position: head.plus(n)?,
-                event_type: event.event_type.clone(),
-                data: event.data.clone(),
-                meta: event.meta.clone(),
-                recorded_at: event.recorded_at,
-                schema: event.schema,
-            };
+            let wire = event.stored_at(stream, expected.plus(n)?, head.plus(n)?);
             let json = serde_json::to_vec(&wire)
                 .map_err(|e| Error::storage("SerializeError", e.to_string()))?;
             let position = number_bytes(wire.position.0);
