@@ -10,7 +10,7 @@ use super::errors::to_js;
 use super::input::{InputBatch, JsResult};
 use crate::event::{AppendResult, Event, ExpectedVersion, NewEvent, Position, StreamId, Version};
 use crate::store::{EventStore as _, MemoryStore, Metrics, ReadOptions};
-use crate::web::convert::{event_to_js, stream_info_to_js};
+use crate::web::convert::{event_with_payload_to_js, stream_info_to_js};
 use crate::web::glue;
 use crate::web::indexeddb::{Durability, IndexedDbStore, JsBatch};
 
@@ -25,12 +25,9 @@ pub(super) enum Backend {
 /// A memory-store event as the same record shape IndexedDB stores, with its payloads
 /// cloned so a reader cannot change the stored event.
 fn memory_record(event: &Event<JsValue>) -> JsResult<JsValue> {
-    let copy = Event {
-        data: glue::clone_value(&event.data)?,
-        meta: event.meta.as_ref().map(glue::clone_value).transpose()?,
-        ..event.clone()
-    };
-    event_to_js(&copy).map_err(|e| to_js(&e))
+    let data = glue::clone_value(&event.data)?;
+    let meta = event.meta.as_ref().map(glue::clone_value).transpose()?;
+    event_with_payload_to_js(event, &data, meta.as_ref()).map_err(|e| to_js(&e))
 }
 
 fn memory_records(events: &[Event<JsValue>]) -> JsResult<Array> {

@@ -190,14 +190,24 @@ pub(crate) fn push_list(events: &[PushEvent<JsValue>]) -> Result<Array> {
 /// An event as a JS object in the public event shape (a stored event, or a wire event with
 /// the server's version and position).
 pub fn event_to_js(event: &Event<JsValue>) -> Result<JsValue> {
+    event_with_payload_to_js(event, &event.data, event.meta.as_ref())
+}
+
+/// [`event_to_js`] with other payload values (a memory store hands out copies of its
+/// `data` and `meta`, so a reader cannot change the stored event).
+pub fn event_with_payload_to_js(
+    event: &Event<JsValue>,
+    data: &JsValue,
+    meta: Option<&JsValue>,
+) -> Result<JsValue> {
     let record = event_record(
         &event.id,
         &event.stream.as_str().into(),
         event.version,
         event.position,
         &event.event_type,
-        &event.data,
-        event.meta.as_ref(),
+        data,
+        meta,
         &(event.recorded_at as f64).into(),
         event.schema,
     )?;
