@@ -22,13 +22,14 @@ pub fn js_error(value: JsValue) -> Error {
         return dom_error(dom);
     }
     let name = Reflect::get(&value, &"name".into()).ok().and_then(|v| v.as_string());
-    let message = Reflect::get(&value, &"message".into()).ok().and_then(|v| v.as_string());
+    // A thrown string is its own message; a missing name is "Error" (as Durable Object
+    // storage failures were read before there was one conversion).
+    let message = Reflect::get(&value, &"message".into())
+        .ok()
+        .and_then(|v| v.as_string())
+        .or_else(|| value.as_string());
     match (name, message) {
-        (Some(name), Some(message)) => Error::storage(name, message),
-        (name, None) if value.as_string().is_some() => Error::storage(
-            name.unwrap_or_else(|| "Error".into()),
-            value.as_string().unwrap_or_default(),
-        ),
+        (name, Some(message)) => Error::storage(name.unwrap_or_else(|| "Error".into()), message),
         _ => Error::storage("Error", format!("{value:?}")),
     }
 }
