@@ -161,6 +161,68 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
         self.state.borrow().closed
     }
 
+    /// Puts an event read back from storage into the log with its stored fields (the
+    /// file store's recovery). It must be the log's next position and its stream's next
+    /// version, and its id must be new; anything else is a [`Error::Storage`]
+    /// (`"Corrupted"`): the storage holds something this store never wrote.
+    #[cfg(feature = "file")]
+    pub(crate) fn restore(&self, event: Event<P>) -> Result<()> {
+        let mut state = self.state.borrow_mut();
+        let position = Position(state.log.len() as u64 + 1);
+        let version = Version(state.head(&event.stream).0 + 1);
+        if event.position != position || event.version != version {
+            return Err(Error::storage(
+                "Corrupted",
+                format!(
+                    "event {} is stored at position {} (version {} of {}), expected position {position} (version {version})",
+                    event.id, event.position, event.version, event.stream
+                ),
+            ));
+        }
+        if state.by_id.contains_key(&event.id) {
+            return Err(Error::storage(
+                "Corrupted",
+                format!("event id {} is stored twice (position {position})", event.id),
+            ));
+        }
+        state.ids.observe(&event.id);
+        let Event { id, stream, event_type, data, meta, recorded_at, schema, .. } = event;
+        state.push(&stream, id, event_type, data, meta, recorded_at, schema);
+        Ok(())
+    }
+
+    /// The events after position `after`, in position order (no metrics counted): what
+    /// the last append wrote, for the file store to persist.
+    #[cfg(feature = "file")]
+    pub(crate) fn events_after(&self, after: Position) -> Vec<Event<P>> {
+        let state = self.state.borrow();
+        let start = usize::try_from(after.0).unwrap_or(usize::MAX);
+        state.log.iter().skip(start).flatten().cloned().collect()
+    }
+
+    /// Takes back the last append, which wrote the events after position `after` and
+    /// `bytes` payload bytes: the file store could not persist it.
+    #[cfg(feature = "file")]
+    pub(crate) fn undo_append(&self, after: Position, bytes: u64) {
+        let mut state = self.state.borrow_mut();
+        let state = &mut *state;
+        let keep = usize::try_from(after.0).unwrap_or(usize::MAX).min(state.log.len());
+        let removed: Vec<Event<P>> = state.log.drain(keep..).flatten().collect();
+        for event in &removed {
+            state.by_id.remove(&event.id);
+            if let Some(indexes) = state.streams.get_mut(&event.stream) {
+                indexes.retain(|&i| i < keep);
+                if indexes.is_empty() {
+                    state.streams.remove(&event.stream);
+                }
+            }
+        }
+        state.metrics.appends = state.metrics.appends.saturating_sub(1);
+        state.metrics.events_written =
+            state.metrics.events_written.saturating_sub(removed.len() as u64);
+        state.metrics.bytes_written = state.metrics.bytes_written.saturating_sub(bytes);
+    }
+
     fn with_open<T>(&self, f: impl FnOnce(&mut State<P>) -> T) -> Result<T> {
         let mut state = self.state.borrow_mut();
         if state.closed {

@@ -4,9 +4,12 @@
 //! - [`MemoryStore`]: in memory, for edge workers, Node and tests (builds everywhere).
 //! - `IndexedDbStore` (in the platform layer, `web::indexeddb`, wasm32 only): the
 //!   browser's IndexedDB.
+//! - `file::FileStore` (feature `file`): an append-only log file in a directory, for
+//!   Node, Deno and Bun (over `node:fs`, `web::node_fs`) and native programs (`std::fs`).
 //!
-//! Both run the same conformance suite (`conformance`, compiled for tests and the
-//! `conformance` feature only): natively for memory, in Chromium and Firefox for IndexedDB.
+//! All run the same conformance suite (`conformance`, compiled for tests and the
+//! `conformance` feature only): natively for memory and the file store, in Chromium and
+//! Firefox for IndexedDB.
 //!
 //! ## Rules every backend keeps
 //! - **Append-only.** No update, no delete; corrections are new events.
@@ -26,12 +29,30 @@ use crate::event::{
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+#[cfg(feature = "file")]
+pub mod file;
 mod memory;
 
 pub use memory::MemoryStore;
 
 /// Most events one `append` call accepts (bigger batches: split them).
 pub const MAX_BATCH_EVENTS: usize = 10_000;
+
+/// How hard an append's success promises the events are on disk (the `durability` option
+/// of `EventStore.open`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// The backend's default: the browser's for IndexedDB (relaxed in Chromium and Firefox
+    /// today); strict for the file store.
+    #[default]
+    Default,
+    /// Acknowledged before the OS has flushed: fastest; survives a crash of the process,
+    /// not a power loss.
+    Relaxed,
+    /// Acknowledged only after the data is flushed to disk (IndexedDB's `"strict"`
+    /// transactions, the file store's fsync per append): survives power loss.
+    Strict,
+}
 
 /// Which way [`EventStore::read`] walks a stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
