@@ -38,22 +38,6 @@ pub use memory::MemoryStore;
 /// Most events one `append` call accepts (bigger batches: split them).
 pub const MAX_BATCH_EVENTS: usize = 10_000;
 
-/// How hard an append's success promises the events are on disk (the `durability` option
-/// of `EventStore.open`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Durability {
-    /// The backend's default: the browser's for IndexedDB (relaxed in Chromium and Firefox
-    /// today); strict for the file store.
-    #[default]
-    Default,
-    /// Acknowledged before the OS has flushed: fastest; survives a crash of the process,
-    /// not a power loss.
-    Relaxed,
-    /// Acknowledged only after the data is flushed to disk (IndexedDB's `"strict"`
-    /// transactions, the file store's fsync per append): survives power loss.
-    Strict,
-}
-
 /// Which way [`EventStore::read`] walks a stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Direction {

@@ -10,9 +10,9 @@
 //!   A second opener (another process, or the same one) gets [`Error::Storage`] named
 //!   `"Locked"`; a lock whose process is gone is stale and taken over.
 //!
-//! An append is acknowledged once its frame is written (`Durability::Relaxed`: survives
-//! a crash of the process) or written and fsynced (`Durability::Strict`, the default:
-//! survives power loss). Opening reads the log back: a torn tail (the write a crash
+//! An append is acknowledged once its frame is written and fsynced ([`Fsync::EachAppend`]:
+//! survives power loss; the JS API's `durability: "strict"`, its default) or only written
+//! ([`Fsync::Never`]: survives a crash of the process; `"relaxed"`). Opening reads the log back: a torn tail (the write a crash
 //! interrupted) is cut and reported ([`FileStore::recovery`]); anything damaged before
 //! the end is an error, and nothing is opened. A failed write is taken back (the file is
 //! truncated to where the frame started); when even that fails, or an fsync fails, the
@@ -23,7 +23,7 @@
 
 use std::cell::Cell;
 
-use super::{Durability, EventStore, MemoryStore, Metrics, ReadOptions, StreamInfo};
+use super::{EventStore, MemoryStore, Metrics, ReadOptions, StreamInfo};
 use crate::env::{Environment, SystemEnvironment};
 use crate::error::{Error, Result};
 use crate::event::{AppendResult, Event, ExpectedVersion, NewEvent, Position, StreamId, Version};
@@ -80,6 +80,15 @@ pub const LOG_FILE: &str = "log";
 /// File name of the lock in a store's directory.
 pub const LOCK_FILE: &str = "lock";
 
+/// When the file store fsyncs the log (the JS API's `durability` option).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fsync {
+    /// After every append, before it is acknowledged: survives power loss.
+    EachAppend,
+    /// Never: the OS writes the data back when it likes; survives a crash of the process.
+    Never,
+}
+
 /// An [`EventStore`] in a directory: an append-only log file (see the module docs).
 pub struct FileStore<F: FileSystem, E: Environment = SystemEnvironment> {
     fs: F,
@@ -96,22 +105,21 @@ pub struct FileStore<F: FileSystem, E: Environment = SystemEnvironment> {
 impl<F: FileSystem> FileStore<F, SystemEnvironment> {
     /// Opens (or creates) the store in directory `dir`, with the system clock and random
     /// source. See [`FileStore::open_with`].
-    pub fn open(fs: F, dir: &str, durability: Durability) -> Result<Self> {
-        Self::open_with(fs, dir, durability, SystemEnvironment)
+    pub fn open(fs: F, dir: &str, sync: Fsync) -> Result<Self> {
+        Self::open_with(fs, dir, sync, SystemEnvironment)
     }
 }
 
 impl<F: FileSystem, E: Environment> FileStore<F, E> {
     /// Opens (or creates) the store in directory `dir`: takes the lock, reads the log
-    /// back, cuts a torn tail (reported by [`FileStore::recovery`]). `Durability::Default`
-    /// is strict.
-    pub fn open_with(fs: F, dir: &str, durability: Durability, env: E) -> Result<Self> {
+    /// back, cuts a torn tail (reported by [`FileStore::recovery`]).
+    pub fn open_with(fs: F, dir: &str, sync: Fsync, env: E) -> Result<Self> {
         let dir = dir.trim_end_matches('/').to_string();
         let dir = if dir.is_empty() { "/".to_string() } else { dir };
         fs.create_dir_all(&dir)?;
         let lock = format!("{dir}/{LOCK_FILE}");
         take_lock(&fs, &lock)?;
-        match Self::load(fs, dir, durability, env) {
+        match Self::load(fs, dir, sync, env) {
             Ok(store) => Ok(store),
             Err((fs, e)) => {
                 let _ = fs.remove(&lock);
@@ -121,8 +129,8 @@ impl<F: FileSystem, E: Environment> FileStore<F, E> {
     }
 
     /// Opens and reads the log; on failure hands the port back, to release the lock.
-    fn load(fs: F, dir: String, durability: Durability, env: E) -> Result<Self, (F, Error)> {
-        let strict = durability != Durability::Relaxed;
+    fn load(fs: F, dir: String, sync: Fsync, env: E) -> Result<Self, (F, Error)> {
+        let strict = sync == Fsync::EachAppend;
         let path = format!("{dir}/{LOG_FILE}");
         let file = match fs.open_append(&path) {
             Ok(file) => file,

@@ -36,7 +36,7 @@ impl Drop for TempDir {
 }
 
 fn open(dir: &TempDir) -> Result<FileStore<StdFileSystem>> {
-    FileStore::open(StdFileSystem, &dir.0, Durability::Strict)
+    FileStore::open(StdFileSystem, &dir.0, Fsync::EachAppend)
 }
 
 fn batch(tags: &[u32]) -> Vec<NewEvent<String>> {
@@ -295,7 +295,7 @@ impl FileSystem for &Failing {
 fn a_failed_write_is_taken_back_and_a_failed_fsync_closes_the_store() {
     let dir = TempDir::new("failing");
     let faults = Failing::default();
-    let store = FileStore::open(&faults, &dir.0, Durability::Strict).unwrap();
+    let store = FileStore::open(&faults, &dir.0, Fsync::EachAppend).unwrap();
     store.append_now(&sid("a"), ExpectedVersion::Any, batch(&[1]), 10).unwrap();
     let size = std::fs::metadata(dir.log()).unwrap().len();
 
@@ -321,7 +321,7 @@ fn a_failed_write_is_taken_back_and_a_failed_fsync_closes_the_store() {
     assert!(store.is_closed());
     faults.append.set(false);
     faults.truncate.set(false);
-    let reopened = FileStore::open(&faults, &dir.0, Durability::Strict).unwrap();
+    let reopened = FileStore::open(&faults, &dir.0, Fsync::EachAppend).unwrap();
     assert!(reopened.recovery().is_some(), "the half frame left on disk is the torn tail");
     assert_eq!(block_on(reopened.version(&sid("a"))).unwrap(), Version(2));
 
@@ -336,7 +336,7 @@ fn a_failed_write_is_taken_back_and_a_failed_fsync_closes_the_store() {
         Err(Error::Closed)
     ));
     faults.sync.set(false);
-    let last = FileStore::open(&faults, &dir.0, Durability::Relaxed).unwrap();
+    let last = FileStore::open(&faults, &dir.0, Fsync::Never).unwrap();
     assert_eq!(
         block_on(last.version(&sid("a"))).unwrap(),
         Version(3),

@@ -79,7 +79,17 @@ pub(crate) const HEAD_KEY: &str = "head";
 /// Field of a `streams` record: the prefix of the stream the server confirmed.
 pub(crate) const SYNCED_VERSION: &str = "syncedVersion";
 
-pub use crate::store::Durability;
+/// How hard a readwrite transaction's `complete` promises the data is on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// The browser's default (relaxed in Chromium and Firefox today).
+    #[default]
+    Default,
+    /// `complete` fires before the OS has flushed: fastest.
+    Relaxed,
+    /// `complete` fires only after the data is flushed to disk: survives power loss.
+    Strict,
+}
 
 impl Durability {
     fn as_str(self) -> Option<&'static str> {
