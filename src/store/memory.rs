@@ -161,33 +161,42 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
         self.state.borrow().closed
     }
 
-    /// Puts an event read back from storage into the log with its stored fields (the
-    /// file store's recovery). It must be the log's next position and its stream's next
-    /// version, and its id must be new; anything else is a [`Error::Storage`]
-    /// (`"Corrupted"`): the storage holds something this store never wrote.
+    /// Puts the events of one append read back from storage (one stream, in position
+    /// order) into the log with their stored fields: the file store's recovery. Each must
+    /// be the log's next position and its stream's next version, with an id not seen
+    /// before; anything else is an [`Error::Storage`] named `"Corrupted"` (the storage
+    /// holds something this store never wrote), and the store must be dropped.
     #[cfg(feature = "file")]
-    pub(crate) fn restore(&self, event: Event<P>) -> Result<()> {
+    pub(crate) fn restore(&self, events: Vec<Event<P>>) -> Result<()> {
+        use std::collections::hash_map::Entry;
+        let corrupted = |message: String| Err(Error::storage("Corrupted", message));
+        let Some(stream) = events.first().map(|e| e.stream.clone()) else { return Ok(()) };
         let mut state = self.state.borrow_mut();
-        let position = Position(state.log.len() as u64 + 1);
-        let version = Version(state.head(&event.stream).0 + 1);
-        if event.position != position || event.version != version {
-            return Err(Error::storage(
-                "Corrupted",
-                format!(
-                    "event {} is stored at position {} (version {} of {}), expected position {position} (version {version})",
+        let state = &mut *state;
+        let indexes = state.streams.entry(stream.clone()).or_default();
+        for event in events {
+            let index = state.log.len();
+            let (position, version) = (index as u64 + 1, indexes.len() as u64 + 1);
+            if event.position.0 != position || event.version.0 != version || event.stream != stream
+            {
+                return corrupted(format!(
+                    "event {} is stored at position {} (version {} of {}), expected position {position} (version {version} of {stream})",
                     event.id, event.position, event.version, event.stream
-                ),
-            ));
+                ));
+            }
+            match state.by_id.entry(event.id.clone()) {
+                Entry::Occupied(_) => {
+                    return corrupted(format!(
+                        "event id {} is stored twice (position {position})",
+                        event.id
+                    ))
+                }
+                Entry::Vacant(slot) => slot.insert(index),
+            };
+            state.ids.observe(&event.id);
+            indexes.push(index);
+            state.log.push(Some(event));
         }
-        if state.by_id.contains_key(&event.id) {
-            return Err(Error::storage(
-                "Corrupted",
-                format!("event id {} is stored twice (position {position})", event.id),
-            ));
-        }
-        state.ids.observe(&event.id);
-        let Event { id, stream, event_type, data, meta, recorded_at, schema, .. } = event;
-        state.push(&stream, id, event_type, data, meta, recorded_at, schema);
         Ok(())
     }
 

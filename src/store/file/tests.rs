@@ -68,6 +68,27 @@ fn storage_name(e: &Error) -> &str {
 }
 
 #[test]
+fn crc32_is_the_zlib_one() {
+    assert_eq!(format::crc32(b""), 0);
+    assert_eq!(format::crc32(b"123456789"), 0xCBF4_3926);
+    let long: Vec<u8> = (0..1000u32).map(|i| (i * 7 + 3) as u8).collect();
+    // Any split point: the 8-byte loop and the tail agree with a byte-at-a-time CRC.
+    let bytewise = |bytes: &[u8]| {
+        let mut c = u32::MAX;
+        for &b in bytes {
+            c ^= u32::from(b);
+            for _ in 0..8 {
+                c = if c & 1 == 1 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            }
+        }
+        !c
+    };
+    for len in [1, 7, 8, 9, 15, 16, 17, 999, 1000] {
+        assert_eq!(format::crc32(&long[..len]), bytewise(&long[..len]), "{len} bytes");
+    }
+}
+
+#[test]
 fn file_store_passes_the_conformance_suite() {
     let dirs = std::cell::RefCell::new(Vec::new());
     let payloads = Payloads::<String> { make: |n| n.to_string(), tag: |p| p.parse().ok() };
@@ -200,6 +221,34 @@ fn a_corrupted_middle_is_a_storage_error_and_opens_nothing() {
         3,
         "the lock was released by the failed opens"
     );
+}
+
+#[test]
+fn frames_whose_events_do_not_follow_the_log_are_corruption() {
+    let dir = TempDir::new("misplaced");
+    let store = open(&dir).unwrap();
+    append(&store, "a", &[1]);
+    let stored = everything(&store);
+    store.close();
+    let good = std::fs::read(dir.log()).unwrap();
+    let again = |event: Event<String>| {
+        let mut bytes = good.clone();
+        bytes.extend(format::encode_frame(&event.stream.clone(), &[event]).unwrap());
+        std::fs::write(dir.log(), bytes).unwrap();
+        open(&dir).err().map(|e| e.to_string()).unwrap_or_default()
+    };
+    let first = stored[0].clone();
+    let replayed = again(Event { id: EventId::new("other").unwrap(), ..first.clone() });
+    assert!(replayed.contains("expected position 2 (version 2 of a)"), "{replayed}");
+    let twice = again(Event { position: Position(2), version: Version(2), ..first.clone() });
+    assert!(twice.contains("is stored twice (position 2)"), "{twice}");
+    let elsewhere = again(Event { position: Position(2), stream: sid("b"), ..first });
+    assert!(
+        elsewhere.contains("is stored twice (position 2)"),
+        "an id of another stream: {elsewhere}"
+    );
+    std::fs::write(dir.log(), &good).unwrap();
+    assert_eq!(everything(&open(&dir).unwrap()).len(), 1);
 }
 
 #[test]
