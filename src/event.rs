@@ -407,12 +407,20 @@ impl IdGenerator {
     #[cfg(feature = "file")]
     pub fn observe(&mut self, id: &EventId) {
         let b = id.as_str().as_bytes();
-        let hex = |range: std::ops::Range<usize>| {
-            std::str::from_utf8(b.get(range)?).ok().and_then(|h| u64::from_str_radix(h, 16).ok())
-        };
         if b.len() != 36 || b[14] != b'7' {
             return;
         }
+        // Hex digits by hand: `from_str_radix` costs a good part of a big log's open.
+        let hex = |range: std::ops::Range<usize>| {
+            b[range].iter().try_fold(0u64, |n, &c| {
+                let digit = match c {
+                    b'0'..=b'9' => c - b'0',
+                    b'a'..=b'f' => c - b'a' + 10,
+                    _ => return None,
+                };
+                Some(n << 4 | u64::from(digit))
+            })
+        };
         let (Some(high), Some(low), Some(counter)) = (hex(0..8), hex(9..13), hex(15..18)) else {
             return;
         };
