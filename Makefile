@@ -122,6 +122,7 @@ bench: bootstrap pkg
 bench-smoke: pkg
 	@echo "== bench smoke: every benchmark case still produces a number =="
 	BENCH_SCALE=0.01 BENCH_RUNS=1 node bench/run.mjs --smoke
+	BENCH_SCALE=0.01 node bench/file.mjs 5000
 
 # The long reliability runs (docs/reliability.md): the seeded sync soak (SIZE events per
 # client, SOAK_CLIENTS clients, SOAK_SEED to replay a run) and the fuzzers at FUZZ_CASES

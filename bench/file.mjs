@@ -4,7 +4,8 @@
 // EVENTS events (1M by default): the time to read it back and rebuild the index, and the
 // same with a torn tail to cut.
 // Usage: node bench/file.mjs [events=1000000]   (needs pkg/: `make pkg`; `make bench` runs
-// it and appends the table to BENCHMARKS.md). Progress goes to stderr, the table to stdout.
+// it and appends the table to BENCHMARKS.md; BENCH_SCALE=0.01 scales the append counts, as
+// `make bench-smoke` does). Progress goes to stderr, the table to stdout.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync, truncateSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -12,6 +13,7 @@ import path from "node:path";
 import { root } from "../tests/js/harness.mjs";
 
 const total = Number(process.argv[2] ?? 1_000_000);
+const scale = Number(process.env.BENCH_SCALE ?? 1);
 const { EventStore, version } = await import(path.join(root, "pkg/tidelog.node.js"));
 const dir = mkdtempSync(path.join(tmpdir(), "tidelog-file-bench-"));
 const log = (...a) => console.error("file bench:", ...a);
@@ -54,7 +56,8 @@ const cases = [
   ["batched append", "relaxed", 100, 2_000, "file"],
   ["batched append (memory store)", "—", 100, 2_000, "memory"],
 ];
-for (const [name, durability, size, appends, storage] of cases) {
+for (const [name, durability, size, full, storage] of cases) {
+  const appends = Math.max(10, Math.round(full * scale));
   log(name, durability);
   const r = await appendCase(durability === "—" ? undefined : durability, size, appends, storage);
   rows.push(`| ${name} | ${durability} | ${fmt(appends)} × ${size} | ${fmt(r.appendsPerS)} | ${fmt(r.eventsPerS)} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} |`);
@@ -106,3 +109,7 @@ const out = [
   `| ${fmt(total)} events | ${(bytes / 2 ** 20).toFixed(0)} MiB | ${fmt(total / writeS)} events/s | ${median(opens).toFixed(0)} ms (${opens.map((o) => o.count).every((c) => c === total) ? "all events" : "EVENTS MISSING"}) | ${torn.ms.toFixed(0)} ms (${torn.recovery ? `${torn.recovery.bytes} bytes, ${torn.recovery.events} events` : "NOTHING CUT"}; ${fmt(torn.count)} left) | ${(rss / 2 ** 20).toFixed(0)} MiB |`,
 ];
 console.log(out.join("\n"));
+if (!opens.every((o) => o.count === total) || torn.recovery?.events !== (total % 1000 || 1000) || torn.count !== total - torn.recovery.events) {
+  console.error("file bench: the reopened log is not what was written");
+  process.exitCode = 1;
+}
