@@ -8,7 +8,7 @@
 // `make bench-smoke` does). Progress goes to stderr, the table to stdout.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync, truncateSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { root } from "../tests/js/harness.mjs";
 
@@ -101,6 +101,7 @@ const median = (xs) => xs.map((x) => x.ms).sort((a, b) => a - b)[Math.floor(xs.l
 const out = [
   `Machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.versions.node}, tidelog ${version()} (commit ${commit}), log on ${fsType} (${tmpdir()}).`,
   "Payload ≈ 190 bytes of JSON per event; strict = fdatasync per append before it resolves, relaxed = none.",
+  `Load average at the end (other processes share the machine): ${loadavg().map((l) => l.toFixed(1)).join(", ")}.`,
   "",
   ...rows,
   "",
