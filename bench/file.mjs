@@ -2,7 +2,7 @@
 // single and batched, with an fsync per append (durability "strict", the default) and
 // without ("relaxed"), the memory store alongside for scale; then opening a log of
 // EVENTS events (1M by default): the time to read it back and rebuild the index, and the
-// same with a torn tail to cut.
+// same with a torn tail to cut, each in a new process.
 // Usage: node bench/file.mjs [events=1000000]   (needs pkg/: `make pkg`; `make bench` runs
 // it and appends the table to BENCHMARKS.md; BENCH_SCALE=0.01 scales the append counts, as
 // `make bench-smoke` does). Progress goes to stderr, the table to stdout.
@@ -77,24 +77,25 @@ const writeS = (performance.now() - w0) / 1000;
 store.close();
 const file = path.join(dir, big, "log");
 const bytes = statSync(file).size;
-const timeOpen = async () => {
-  const t0 = performance.now();
-  const s = await EventStore.open(big, { storage: "file", directory: dir });
-  const ms = performance.now() - t0;
-  const count = (await s.streams()).reduce((n, info) => n + info.version, 0);
-  const recovery = s.recovery;
-  s.close();
-  return { ms, count, recovery };
-};
+// Each open in a fresh process, as a server restarting would: the time of the open, and
+// the wasm memory and the process's RSS after it.
+const OPEN = `
+const tidelog = await import(${JSON.stringify(path.join(root, "pkg/tidelog.node.js"))});
+const t0 = performance.now();
+const s = await tidelog.EventStore.open(process.argv.at(-2), { storage: "file", directory: process.argv.at(-1) });
+const ms = performance.now() - t0;
+const count = (await s.streams()).reduce((n, info) => n + info.version, 0);
+console.log(JSON.stringify({ ms, count, recovery: s.recovery, wasm: tidelog.initSync().memory.buffer.byteLength, rss: process.memoryUsage().rss }));
+s.close();`;
+const timeOpen = () => JSON.parse(execFileSync(process.execPath, ["--input-type=module", "-e", OPEN, big, dir], { encoding: "utf8" }));
 const opens = [];
 for (let i = 0; i < 3; i++) {
   log("opening", i + 1);
-  opens.push(await timeOpen());
+  opens.push(timeOpen());
 }
 truncateSync(file, bytes - 100);
 log("opening with a torn tail");
-const torn = await timeOpen();
-const rss = process.memoryUsage().rss;
+const torn = timeOpen();
 rmSync(dir, { recursive: true, force: true });
 
 const median = (xs) => xs.map((x) => x.ms).sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -105,9 +106,9 @@ const out = [
   "",
   ...rows,
   "",
-  "| Log | file size | write (appends of 1000, relaxed) | open: read back, index rebuilt (median of 3) | open with a torn tail (cut) | Node RSS after |",
-  "|---:|---:|---:|---:|---:|---:|",
-  `| ${fmt(total)} events | ${(bytes / 2 ** 20).toFixed(0)} MiB | ${fmt(total / writeS)} events/s | ${median(opens).toFixed(0)} ms (${opens.map((o) => o.count).every((c) => c === total) ? "all events" : "EVENTS MISSING"}) | ${torn.ms.toFixed(0)} ms (${torn.recovery ? `${torn.recovery.bytes} bytes, ${torn.recovery.events} events` : "NOTHING CUT"}; ${fmt(torn.count)} left) | ${(rss / 2 ** 20).toFixed(0)} MiB |`,
+  "| Log | file size | write (appends of 1000, relaxed) | open in a new process: read back, index rebuilt (median of 3) | open with a torn tail (cut) | wasm memory after open | process RSS after open |",
+  "|---:|---:|---:|---:|---:|---:|---:|",
+  `| ${fmt(total)} events | ${(bytes / 2 ** 20).toFixed(0)} MiB | ${fmt(total / writeS)} events/s | ${median(opens).toFixed(0)} ms (${opens.map((o) => o.count).every((c) => c === total) ? "all events" : "EVENTS MISSING"}) | ${torn.ms.toFixed(0)} ms (${torn.recovery ? `${torn.recovery.bytes} bytes, ${torn.recovery.events} events` : "NOTHING CUT"}; ${fmt(torn.count)} left) | ${(opens[0].wasm / 2 ** 20).toFixed(0)} MiB | ${(opens[0].rss / 2 ** 20).toFixed(0)} MiB |`,
 ];
 console.log(out.join("\n"));
 if (!opens.every((o) => o.count === total) || torn.recovery?.events !== (total % 1000 || 1000) || torn.count !== total - torn.recovery.events) {

@@ -250,7 +250,7 @@ impl<F: FileSystem, E: Environment> FileStore<F, E> {
     /// hold the frame: only reopening can tell) and says so in the error.
     fn shut(&self, file: F::File, e: Error) -> Error {
         self.fs.close(file);
-        self.index.close();
+        self.index.close_and_free();
         let _ = self.fs.remove(&format!("{}/{LOCK_FILE}", self.dir));
         let note = "the store closed itself: reopen it to read what the disk holds";
         match e {
@@ -342,9 +342,9 @@ impl<F: FileSystem, E: Environment> EventStore for FileStore<F, E> {
         self.index.metrics()
     }
 
-    /// Closes the log file and releases the lock.
+    /// Closes the log file, releases the lock and frees the index.
     fn close(&self) {
-        self.index.close();
+        self.index.close_and_free();
         if let Some(file) = self.file.take() {
             self.fs.close(file);
             let _ = self.fs.remove(&format!("{}/{LOCK_FILE}", self.dir));
