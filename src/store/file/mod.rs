@@ -31,7 +31,8 @@ use crate::event::{AppendResult, Event, ExpectedVersion, NewEvent, Position, Str
 pub mod format;
 #[cfg(not(target_arch = "wasm32"))]
 mod native;
-#[cfg(test)]
+// Over std::fs: native only.
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;
 
 pub use format::Recovery;
