@@ -3,7 +3,8 @@
 #               bench smoke, the JS/end-to-end suites (in that order)
 #   make demo   builds the package and serves the demo on http://$(HOST):$(PORT)/
 #   make pkg    builds the npm package into pkg/
-#   make bench  tidelog vs raw IndexedDB vs Dexie in headless browsers -> BENCHMARKS.md
+#   make bench  tidelog vs raw IndexedDB vs Dexie in headless browsers, the sync server, the
+#               file store in Node -> BENCHMARKS.md
 #   make size   raw/gzip/brotli of every shipped artifact, the top contributors (twiggy),
 #               and a row in BENCHMARKS.md's size history
 # One test of each kind (README, "Working on tidelog"):
@@ -34,7 +35,8 @@ test: bootstrap
 
 # Style and lints, warnings are errors: rustfmt (rustfmt.toml), clippy natively over every
 # target, and clippy for wasm32 over each feature set a build ships: the browser package
-# (default: client), the sync worker (server), and everything with the browser tests.
+# (default: client), the sync worker (server), the Node/Deno/Bun build (file), and
+# everything with the browser tests.
 lint: bootstrap
 	@echo "== lint: cargo fmt --check =="
 	cargo fmt --check
@@ -44,6 +46,8 @@ lint: bootstrap
 	$(WASM_ENV) cargo clippy $(WASM32) -- -D warnings
 	@echo "== lint: clippy, wasm32: --no-default-features --features server (the worker) =="
 	$(WASM_ENV) cargo clippy $(WASM32) --no-default-features --features server -- -D warnings
+	@echo "== lint: clippy, wasm32: --features file (the Node/Deno/Bun build) =="
+	$(WASM_ENV) cargo clippy $(WASM32) --features file -- -D warnings
 	@echo "== lint: clippy, wasm32: all features, all targets (with the browser tests) =="
 	$(WASM_ENV) cargo clippy $(WASM32) --all-features --all-targets -- -D warnings
 
@@ -117,19 +121,22 @@ demo: bootstrap pkg
 
 # tidelog vs raw IndexedDB vs Dexie in headless Chromium and Firefox: appends the table to
 # BENCHMARKS.md and writes bench/results/latest.json (see bench/run.mjs).
-# Then the sync server (POST batches, 304 polls), the sync drain vs Workbox, and a
-# projection over a 1M-event log; each appends its own section to BENCHMARKS.md.
+# Then the sync server (POST batches, 304 polls), the sync drain vs Workbox, a projection
+# over a 1M-event log, and the file store in Node (appends with and without fsync, opening
+# a 1M-event log); each appends its own section to BENCHMARKS.md.
 bench: bootstrap pkg
 	node bench/run.mjs
 	node bench/server.mjs | node bench/append.mjs server "Sync server in local workerd"
 	node bench/drain.mjs 10000 3 | node bench/append.mjs drain "Sync drain: tidelog outbox vs Workbox background-sync"
 	node bench/projection.mjs 1000000 | node bench/append.mjs projection "Projection state() after reload on a 1M-event log"
+	node bench/file.mjs 1000000 | node bench/append.mjs file "File store in Node: appends with and without fsync, opening a 1M-event log"
 
 # The same benchmark at 1% size, one run: proves every case still produces a number (not
 # speed). A step of `make test`, before test-js so node's test summary closes the output.
 bench-smoke: pkg
 	@echo "== bench smoke: every benchmark case still produces a number =="
 	BENCH_SCALE=0.01 BENCH_RUNS=1 node bench/run.mjs --smoke
+	BENCH_SCALE=0.01 node bench/file.mjs 5000
 
 # The long reliability runs (docs/reliability.md): the seeded sync soak (SIZE events per
 # client, SOAK_CLIENTS clients, SOAK_SEED to replay a run) and the fuzzers at FUZZ_CASES

@@ -162,11 +162,33 @@ export interface Metrics {
 // set to `undefined` counts as left out.
 // ---------------------------------------------------------------------------------------
 
+/** A torn tail a file store cut when it opened: the append a crash interrupted, never acknowledged as durable. */
+export interface FileRecovery {
+  /** File offset where the cut frame started (the log's new length). */
+  offset: number;
+  /** Bytes cut. */
+  bytes: number;
+  /** Events the cut append held; `null` when its header was torn too. */
+  events: number | null;
+}
+
 /** Options of `EventStore.open`. */
 export interface OpenOptions<E extends EventShape = AnyEvent> {
-  /** `"auto"` (default): IndexedDB where the host has it, memory elsewhere. */
-  storage?: "auto" | "indexeddb" | "memory" | undefined;
-  /** IndexedDB transaction durability for appends (default `"default"`). */
+  /**
+   * `"auto"` (default): IndexedDB where the host has it, memory elsewhere. `"file"`
+   * (Node, Deno and Bun: the package's `node` entry): an append-only log file in
+   * `<directory>/<name>/`, locked against a second process; `name` must then be letters,
+   * digits, `.`, `_` and `-`, and payloads JSON.
+   */
+  storage?: "auto" | "indexeddb" | "memory" | "file" | undefined;
+  /** With `storage: "file"` (and only then): the directory the store's own directory goes in (created when missing). */
+  directory?: string | undefined;
+  /**
+   * How sure an append's success is that the events are on disk. IndexedDB: the
+   * transaction durability (default `"default"`: the browser's). File: `"strict"` (and
+   * `"default"`) fsyncs each append before it resolves (survives power loss);
+   * `"relaxed"` does not (survives a crash of the process).
+   */
   durability?: "default" | "relaxed" | "strict" | undefined;
   /** Sync with a tidelog sync server (`tidelog/worker`); needs IndexedDB storage. */
   sync?: SyncOptions<E> | undefined;
@@ -357,7 +379,13 @@ export class EventStore<E extends EventShape = AnyEvent, Y extends Sync<E> | und
   /** The store's name. */
   readonly name: string;
   /** Where the events live. */
-  readonly storage: "indexeddb" | "memory";
+  readonly storage: "indexeddb" | "memory" | "file";
+  /**
+   * What opening a file store cut off the end of its log (the append a crash
+   * interrupted), or `null`: nothing was cut, or not a file store. Only in the `node`
+   * entry (the browser build has no file store).
+   */
+  readonly recovery?: FileRecovery | null;
   /** The sync side (the same object on every access); `undefined` unless opened with a `sync` option. */
   readonly sync: Y;
   /** Appends `events` to `stream`, all or nothing. */
@@ -630,13 +658,18 @@ export class VersionConflictError extends TidelogError {
   readonly actualVersion: number;
 }
 
-/** The browser's storage quota is exhausted; nothing was written. */
+/** The browser's storage quota, or a file store's disk, is full; nothing was written. */
 export class QuotaExceededError extends TidelogError {
   readonly name: "QuotaExceededError";
   readonly code: "quota_exceeded";
 }
 
-/** IndexedDB failed; `cause` has the DOMException's name and message. */
+/**
+ * The storage failed; `cause` has the engine's error name and message: IndexedDB's
+ * DOMException name; for a file store the node:fs code (`"EACCES"`), `"Locked"` (another
+ * process, or this one, has the store open) or `"Corrupted"` (the log is damaged before
+ * its end; nothing was opened).
+ */
 export class StorageError extends TidelogError {
   readonly name: "StorageError";
   readonly code: "storage";

@@ -400,6 +400,35 @@ impl IdGenerator {
         }
         EventId(text)
     }
+
+    /// Makes later ids sort after `id` when it is a UUIDv7 this generator's kind made (a
+    /// store reading its ids back from disk; other ids are ignored), so ids keep sorting
+    /// in append order across a restart, even if the clock stepped back.
+    #[cfg(feature = "file")]
+    pub fn observe(&mut self, id: &EventId) {
+        let b = id.as_str().as_bytes();
+        if b.len() != 36 || b[14] != b'7' {
+            return;
+        }
+        // Hex digits by hand: `from_str_radix` costs a good part of a big log's open.
+        let hex = |range: std::ops::Range<usize>| {
+            b[range].iter().try_fold(0u64, |n, &c| {
+                let digit = match c {
+                    b'0'..=b'9' => c - b'0',
+                    b'a'..=b'f' => c - b'a' + 10,
+                    _ => return None,
+                };
+                Some(n << 4 | u64::from(digit))
+            })
+        };
+        let (Some(high), Some(low), Some(counter)) = (hex(0..8), hex(9..13), hex(15..18)) else {
+            return;
+        };
+        let (ms, counter) = ((high << 16) | low, counter as u16);
+        if (ms, counter) > (self.last_ms, self.counter) {
+            (self.last_ms, self.counter) = (ms, counter);
+        }
+    }
 }
 
 #[cfg(test)]

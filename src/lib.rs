@@ -2,7 +2,8 @@
 //!
 //! An offline-first event log for web apps, written in Rust and compiled to
 //! WebAssembly: an append-only event store over IndexedDB (in memory where there is
-//! none), with a JS API shipped as the npm package `tidelog`.
+//! none, or in a log file in Node, Deno and Bun), with a JS API shipped as the npm
+//! package `tidelog`.
 //!
 //! ## Map of the crate
 //! Layers point one way, from the top of this table down: a module uses only the ones
@@ -12,11 +13,11 @@
 //! | layer | module | what lives there | builds for |
 //! |---|---|---|---|
 //! | JS API | `bindings` | every `#[wasm_bindgen]` item: the `EventStore`, `Projection` and `Sync` classes, argument checks, errors as JS `Error`s; `handleSyncRequest` (feature `server`) | wasm32 |
-//! | platform | `web` | the host adapters: IndexedDB store, `fetch` transport, Durable Object storage, typed externs of tidelog's JS modules, every JS <-> Rust conversion | wasm32 |
+//! | platform | `web` | the host adapters: IndexedDB store, `fetch` transport, Durable Object storage, `node:fs` for the file store (feature `file`), typed externs of tidelog's JS modules, every JS <-> Rust conversion | wasm32 |
 //! | server | `server` | the sync server core: `server::handle` turns a request into a response over a `ServerStore`; `KvServerStore`, the Durable Object key layout over a `Kv` | feature `server` |
 //! | engines | [`sync`] | the [`SyncEngine`](sync::SyncEngine) over a `Transport` and a `SyncLocal`; the pure integration plan for remote events (rebase, quarantine); the driver's policy (when to run a round and wake again, the stall watchdog, Background Sync) and the status it reports | everywhere |
 //! | | [`replay`] | replay planning: paged cursors with time travel, snapshot policy, the command retry loop (the fold itself runs in JS, `js/fold.js`) | everywhere |
-//! | ports | [`store`] | the [`EventStore`](store::EventStore) trait, the shared append rules, [`MemoryStore`](store::MemoryStore), the conformance suite (tests only) | everywhere |
+//! | ports | [`store`] | the [`EventStore`](store::EventStore) trait, the shared append rules, [`MemoryStore`](store::MemoryStore), `store::file::FileStore` (a log file per store: format, recovery, lock, over a `FileSystem` port; `std::fs` natively), the conformance suite (tests only) | everywhere; `file`: feature `file` |
 //! | | [`outbox`] | the outbox as pure state machines: retry policy (backoff with full jitter), entry leases, batch limits | everywhere |
 //! | | [`protocol`] | the HTTP sync protocol both sides share: paths, ETags and preconditions, query strings, JSON bodies | everywhere |
 //! | model | [`event`], [`error`], [`env`] | the event model ([`StreamId`], [`EventId`], [`Version`], [`Position`], [`ExpectedVersion`], UUIDv7 ids); the one [`Error`] enum and its stable JS names/codes; the clock and random source | everywhere |

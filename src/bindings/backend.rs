@@ -1,4 +1,5 @@
-//! [`Backend`]: where a store's events live (IndexedDB or memory), and the one `impl` of
+//! [`Backend`]: where a store's events live (IndexedDB, memory, or with feature `file` a
+//! directory), and the one `impl` of
 //! dispatch methods the store API goes through (open, append, reads, heads, metrics,
 //! close). Only projection snapshots (`projection.rs`: IndexedDB's `snapshots` store, or
 //! a map in memory) still match on it themselves.
@@ -13,6 +14,12 @@ use crate::store::{EventStore as _, MemoryStore, Metrics, ReadOptions};
 use crate::web::convert::{event_with_payload_to_js, stream_info_to_js};
 use crate::web::glue;
 use crate::web::indexeddb::{Durability, IndexedDbStore, JsBatch};
+#[cfg(feature = "file")]
+use {
+    crate::store::file::{FileStore, Fsync},
+    crate::web::convert::{json_event_to_js, json_text},
+    crate::web::node_fs::NodeFileSystem,
+};
 
 /// Where a store's events live.
 pub(super) enum Backend {
@@ -20,6 +27,9 @@ pub(super) enum Backend {
     IndexedDb(IndexedDbStore),
     /// Memory (hosts without IndexedDB, or `storage: "memory"`).
     Memory(MemoryStore<JsValue>),
+    /// A directory (`storage: "file"`, Node, Deno and Bun): payloads kept as JSON text.
+    #[cfg(feature = "file")]
+    File(FileStore<NodeFileSystem>),
 }
 
 /// A memory-store event as the same record shape IndexedDB stores, with its payloads
@@ -32,6 +42,12 @@ fn memory_record(event: &Event<JsValue>) -> JsResult<JsValue> {
 
 fn memory_records(events: &[Event<JsValue>]) -> JsResult<Array> {
     events.iter().map(memory_record).collect()
+}
+
+/// File-store events as public records, payloads parsed from their JSON text.
+#[cfg(feature = "file")]
+fn json_records(events: &[Event<String>]) -> JsResult<Array> {
+    events.iter().map(|e| json_event_to_js(e).map_err(|e| to_js(&e))).collect()
 }
 
 fn js<T>(result: crate::error::Result<T>) -> JsResult<T> {
@@ -58,11 +74,37 @@ impl Backend {
         })
     }
 
-    /// `"indexeddb"` or `"memory"`.
+    /// Opens the file store of `name` in `directory` (`<directory>/<name>/`).
+    #[cfg(feature = "file")]
+    pub(super) fn open_file(
+        name: &str,
+        directory: &str,
+        durability: Durability,
+    ) -> JsResult<Backend> {
+        let plain = !matches!(name, "." | "..")
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        if !plain {
+            return Err(super::errors::invalid(
+                "name",
+                "names a directory with storage \"file\": only letters, digits, '.', '_' and '-' (not \".\" or \"..\")",
+            ));
+        }
+        let dir = format!("{}/{name}", directory.trim_end_matches('/'));
+        // Strict unless asked otherwise: a server's log is its source of truth.
+        let sync = match durability {
+            Durability::Relaxed => Fsync::Never,
+            Durability::Default | Durability::Strict => Fsync::EachAppend,
+        };
+        Ok(Backend::File(js(FileStore::open(NodeFileSystem, &dir, sync))?))
+    }
+
+    /// `"indexeddb"`, `"memory"` or `"file"`.
     pub(super) fn kind(&self) -> &'static str {
         match self {
             Backend::IndexedDb(_) => "indexeddb",
             Backend::Memory(_) => "memory",
+            #[cfg(feature = "file")]
+            Backend::File(_) => "file",
         }
     }
 
@@ -70,7 +112,16 @@ impl Backend {
     pub(super) fn indexeddb(&self) -> Option<&IndexedDbStore> {
         match self {
             Backend::IndexedDb(db) => Some(db),
-            Backend::Memory(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The file store, where the events live there.
+    #[cfg(feature = "file")]
+    pub(super) fn file(&self) -> Option<&FileStore<NodeFileSystem>> {
+        match self {
+            Backend::File(f) => Some(f),
+            _ => None,
         }
     }
 
@@ -109,6 +160,28 @@ impl Backend {
                     .collect::<JsResult<Vec<_>>>()?;
                 js(m.append_now(stream, expected, cloned, bytes))
             }
+            #[cfg(feature = "file")]
+            Backend::File(f) => {
+                let events = batch
+                    .to_new_events()?
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, e)| {
+                        Ok(NewEvent {
+                            data: json_text(&e.data, &format!("events[{i}].data"))?,
+                            meta: e
+                                .meta
+                                .as_ref()
+                                .map(|m| json_text(m, &format!("events[{i}].meta")))
+                                .transpose()?,
+                            id: e.id,
+                            event_type: e.event_type,
+                            schema: e.schema,
+                        })
+                    })
+                    .collect::<crate::error::Result<Vec<_>>>();
+                js(events.and_then(|events| f.append_now(stream, expected, events, batch.bytes)))
+            }
         }
     }
 
@@ -117,6 +190,8 @@ impl Backend {
         match self {
             Backend::IndexedDb(db) => js(db.read_records(stream, options).await),
             Backend::Memory(m) => memory_records(&js(m.read(stream, options).await)?),
+            #[cfg(feature = "file")]
+            Backend::File(f) => json_records(&js(f.read(stream, options).await)?),
         }
     }
 
@@ -125,6 +200,8 @@ impl Backend {
         match self {
             Backend::IndexedDb(db) => js(db.read_all_records(from, limit).await),
             Backend::Memory(m) => memory_records(&js(m.read_all(from, limit).await)?),
+            #[cfg(feature = "file")]
+            Backend::File(f) => json_records(&js(f.read_all(from, limit).await)?),
         }
     }
 
@@ -133,6 +210,8 @@ impl Backend {
         match self {
             Backend::IndexedDb(db) => js(db.head_position().await),
             Backend::Memory(m) => js(m.head_position()),
+            #[cfg(feature = "file")]
+            Backend::File(f) => js(f.head_position()),
         }
     }
 
@@ -141,6 +220,8 @@ impl Backend {
         match self {
             Backend::IndexedDb(db) => js(db.version(stream).await),
             Backend::Memory(m) => js(m.version(stream).await),
+            #[cfg(feature = "file")]
+            Backend::File(f) => js(f.version(stream).await),
         }
     }
 
@@ -151,6 +232,8 @@ impl Backend {
             Backend::Memory(m) => {
                 Ok(js(m.streams().await)?.iter().map(stream_info_to_js).collect())
             }
+            #[cfg(feature = "file")]
+            Backend::File(f) => Ok(js(f.streams().await)?.iter().map(stream_info_to_js).collect()),
         }
     }
 
@@ -159,6 +242,8 @@ impl Backend {
         match self {
             Backend::IndexedDb(db) => db.metrics(),
             Backend::Memory(m) => m.metrics(),
+            #[cfg(feature = "file")]
+            Backend::File(f) => f.metrics(),
         }
     }
 
@@ -167,6 +252,8 @@ impl Backend {
         match self {
             Backend::IndexedDb(db) => db.is_closed(),
             Backend::Memory(m) => m.is_closed(),
+            #[cfg(feature = "file")]
+            Backend::File(f) => f.is_closed(),
         }
     }
 
@@ -175,6 +262,8 @@ impl Backend {
         match self {
             Backend::IndexedDb(db) => db.close(),
             Backend::Memory(m) => m.close(),
+            #[cfg(feature = "file")]
+            Backend::File(f) => f.close(),
         }
     }
 }

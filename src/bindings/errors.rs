@@ -7,7 +7,7 @@
 //! | `InvalidInputError` | `invalid_input` | `field` |
 //! | `VersionConflictError` | `version_conflict` | `stream`, `expectedVersion`, `actualVersion` |
 //! | `QuotaExceededError` | `quota_exceeded` | |
-//! | `StorageError` | `storage` | `cause: { name, message }` (the `DOMException`'s) |
+//! | `StorageError` | `storage` | `cause: { name, message }` (the `DOMException`'s; a file store's node:fs code, `Locked` or `Corrupted`) |
 //! | `ClosedError` | `closed` | |
 //! | `ReplayError` | `replay_failed` | `position`, `eventId`, `stream`, `version`, `type` (and `cause`, the thrown value, set by `replay.rs`) |
 

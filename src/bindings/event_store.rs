@@ -43,19 +43,56 @@ impl JsEventStore {
     }
 }
 
+/// The file store, when `options` ask for one (`storage: "file"` with a `directory`).
+#[cfg(feature = "file")]
+fn open_file(
+    name: &str,
+    options: Option<&js_sys::Object>,
+    storage: Option<&str>,
+    sync: bool,
+    durability: Durability,
+) -> Result<Option<Backend>, JsValue> {
+    let directory = input::get(options, "directory")?;
+    if storage != Some("file") {
+        if directory.is_some() {
+            return Err(invalid("options.directory", "only goes with storage: \"file\""));
+        }
+        return Ok(None);
+    }
+    let Some(directory) = directory.and_then(|d| d.as_string()).filter(|d| !d.is_empty()) else {
+        return Err(invalid(
+            "options.directory",
+            "storage \"file\" needs a directory: a non-empty path string",
+        ));
+    };
+    if sync {
+        return Err(invalid(
+            "options.sync",
+            "does not go with storage \"file\" yet: the outbox lives in IndexedDB",
+        ));
+    }
+    Backend::open_file(name, &directory, durability).map(Some)
+}
+
 #[wasm_bindgen(js_class = EventStore)]
 impl JsEventStore {
     /// Opens (or creates) the event store `name`.
     ///
     /// Options: `storage`: `"auto"` (default: IndexedDB where the host has it, memory
-    /// elsewhere), `"indexeddb"` or `"memory"`; `durability`: `"default"`, `"relaxed"` or
-    /// `"strict"` (IndexedDB's transaction durability for appends).
+    /// elsewhere), `"indexeddb"` or `"memory"` (in the Node build also `"file"`, with
+    /// `directory`: the store lives in `<directory>/<name>/`); `durability`: `"default"`,
+    /// `"relaxed"` or `"strict"` (IndexedDB's transaction durability for appends; for
+    /// files, whether each append is fsynced: strict, the default, does).
     pub async fn open(name: JsValue, options: JsValue) -> Result<JsEventStore, JsValue> {
         let name = input::string(&name, "name")?;
         if name.is_empty() || name.len() > 256 {
             return Err(invalid("name", "must be 1 to 256 bytes long"));
         }
+        #[cfg(not(feature = "file"))]
         let options = input::options(&options, "options", &["storage", "durability", "sync"])?;
+        #[cfg(feature = "file")]
+        let options =
+            input::options(&options, "options", &["storage", "durability", "sync", "directory"])?;
         let options = options.as_ref();
         let durability = match input::get(options, "durability")?.map(|v| v.as_string()) {
             None => Durability::Default,
@@ -75,15 +112,36 @@ impl JsEventStore {
         };
         let storage = match input::get(options, "storage")?.map(|v| v.as_string()) {
             None => None,
+            #[cfg(not(feature = "file"))]
             Some(Some(s)) if ["auto", "indexeddb", "memory"].contains(&s.as_str()) => Some(s),
+            #[cfg(not(feature = "file"))]
             Some(_) => {
                 return Err(invalid(
                     "options.storage",
                     "must be \"auto\", \"indexeddb\" or \"memory\"",
                 ))
             }
+            #[cfg(feature = "file")]
+            Some(Some(s)) if ["auto", "indexeddb", "memory", "file"].contains(&s.as_str()) => {
+                Some(s)
+            }
+            #[cfg(feature = "file")]
+            Some(_) => {
+                return Err(invalid(
+                    "options.storage",
+                    "must be \"auto\", \"indexeddb\", \"memory\" or \"file\"",
+                ))
+            }
         };
+        #[cfg(not(feature = "file"))]
         let backend = Backend::open(&name, storage.as_deref(), durability).await?;
+        #[cfg(feature = "file")]
+        let backend =
+            match open_file(&name, options, storage.as_deref(), sync_config.is_some(), durability)?
+            {
+                Some(file) => file,
+                None => Backend::open(&name, storage.as_deref(), durability).await?,
+            };
         if sync_config.is_some() && backend.indexeddb().is_none() {
             backend.close();
             return Err(invalid(
@@ -120,7 +178,7 @@ impl JsEventStore {
         self.name.clone()
     }
 
-    /// Where the events live: `"indexeddb"` or `"memory"`.
+    /// Where the events live: `"indexeddb"` or `"memory"` (or `"file"` in the Node build).
     #[wasm_bindgen(getter)]
     pub fn storage(&self) -> String {
         self.shared.backend.kind().into()
@@ -210,5 +268,21 @@ impl JsEventStore {
     /// `ClosedError`.
     pub fn close(&self) {
         self.shared.close();
+    }
+}
+
+#[cfg(feature = "file")]
+#[wasm_bindgen(js_class = EventStore)]
+impl JsEventStore {
+    /// What opening a file store cut off the end of its log (a torn tail: the append a
+    /// crash interrupted): `{ offset, bytes, events }` (`events`: `null` when the cut
+    /// frame's header was torn too), or `null` when nothing was cut or the store is not
+    /// a file store.
+    #[wasm_bindgen(getter)]
+    pub fn recovery(&self) -> JsValue {
+        let Some(cut) = self.shared.backend.file().and_then(|f| f.recovery()) else {
+            return JsValue::NULL;
+        };
+        crate::web::convert::recovery_to_js(cut)
     }
 }

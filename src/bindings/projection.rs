@@ -176,7 +176,8 @@ impl Inner {
     async fn load_snapshot(&self) -> JsResult<JsValue> {
         match &*self.shared().backend {
             Backend::IndexedDb(db) => db.load_snapshot(&self.name).await.map_err(|e| to_js(&e)),
-            Backend::Memory(_) => {
+            // Memory and file stores: snapshots in memory.
+            _ => {
                 let record = self.shared().replay.snapshots.borrow().get(&self.name).cloned();
                 // A copy, so the projection's reducer cannot change the stored snapshot.
                 record.map_or(Ok(JsValue::UNDEFINED), |r| js::clone_value(&r))
@@ -187,7 +188,8 @@ impl Inner {
     async fn delete_snapshot(&self) -> JsResult<()> {
         match &*self.shared().backend {
             Backend::IndexedDb(db) => db.delete_snapshot(&self.name).await.map_err(|e| to_js(&e)),
-            Backend::Memory(_) => {
+            // Memory and file stores: snapshots in memory.
+            _ => {
                 self.shared().replay.snapshots.borrow_mut().remove(&self.name);
                 Ok(())
             }
@@ -202,7 +204,8 @@ impl Inner {
                 .save_snapshot(&self.name, &state, position, self.revision)
                 .await
                 .map_err(|e| to_js(&e))?,
-            Backend::Memory(_) => {
+            // Memory and file stores: snapshots in memory.
+            _ => {
                 let copy = js::clone_value(&state).map_err(|e| {
                     invalid(
                         "state",

@@ -56,7 +56,7 @@ impl Shared {
     pub(super) fn new(name: &str, backend: Backend) -> Rc<Shared> {
         let channel = match &backend {
             Backend::IndexedDb(_) => BroadcastChannel::new(&format!("tidelog:{name}")).ok(),
-            Backend::Memory(_) => None,
+            _ => None,
         };
         let shared = Rc::new(Shared {
             backend: Rc::new(backend),

@@ -591,6 +591,90 @@ impl<P: Clone, E: Environment> SyncLocal for MemoryStore<P, E> {
     }
 }
 
+// ---- the file store's access (store::file) ------------------------------------------------
+// At the end of the file, so the browser build's panic locations (line numbers) stay put.
+
+#[cfg(feature = "file")]
+impl<P: Clone, E: Environment> MemoryStore<P, E> {
+    /// Puts the events of one append read back from storage (one stream, in position
+    /// order) into the log with their stored fields: the file store's recovery. Each must
+    /// be the log's next position and its stream's next version, with an id not seen
+    /// before; anything else is an [`Error::Storage`] named `"Corrupted"` (the storage
+    /// holds something this store never wrote), and the store must be dropped.
+    pub(crate) fn restore(&self, events: Vec<Event<P>>) -> Result<()> {
+        use std::collections::hash_map::Entry;
+        let corrupted = |message: String| Err(Error::storage("Corrupted", message));
+        let Some(stream) = events.first().map(|e| e.stream.clone()) else { return Ok(()) };
+        let mut state = self.state.borrow_mut();
+        let state = &mut *state;
+        let indexes = state.streams.entry(stream.clone()).or_default();
+        for event in events {
+            let index = state.log.len();
+            let (position, version) = (index as u64 + 1, indexes.len() as u64 + 1);
+            if event.position.0 != position || event.version.0 != version || event.stream != stream
+            {
+                return corrupted(format!(
+                    "event {} is stored at position {} (version {} of {}), expected position {position} (version {version} of {stream})",
+                    event.id, event.position, event.version, event.stream
+                ));
+            }
+            match state.by_id.entry(event.id.clone()) {
+                Entry::Occupied(_) => {
+                    return corrupted(format!(
+                        "event id {} is stored twice (position {position})",
+                        event.id
+                    ))
+                }
+                Entry::Vacant(slot) => slot.insert(index),
+            };
+            state.ids.observe(&event.id);
+            indexes.push(index);
+            state.log.push(Some(event));
+        }
+        Ok(())
+    }
+
+    /// Closes the store and frees its events and indexes (the file store's `close`: its
+    /// events are on disk, and a closed store is never read again).
+    pub(crate) fn close_and_free(&self) {
+        let mut state = self.state.borrow_mut();
+        state.log = Vec::new();
+        state.streams = BTreeMap::new();
+        state.by_id = HashMap::new();
+        state.closed = true;
+    }
+
+    /// The events after position `after`, in position order (no metrics counted): what
+    /// the last append wrote, for the file store to persist.
+    pub(crate) fn events_after(&self, after: Position) -> Vec<Event<P>> {
+        let state = self.state.borrow();
+        let start = usize::try_from(after.0).unwrap_or(usize::MAX);
+        state.log.iter().skip(start).flatten().cloned().collect()
+    }
+
+    /// Takes back the last append, which wrote the events after position `after` and
+    /// `bytes` payload bytes: the file store could not persist it.
+    pub(crate) fn undo_append(&self, after: Position, bytes: u64) {
+        let mut state = self.state.borrow_mut();
+        let state = &mut *state;
+        let keep = usize::try_from(after.0).unwrap_or(usize::MAX).min(state.log.len());
+        let removed: Vec<Event<P>> = state.log.drain(keep..).flatten().collect();
+        for event in &removed {
+            state.by_id.remove(&event.id);
+            if let Some(indexes) = state.streams.get_mut(&event.stream) {
+                indexes.retain(|&i| i < keep);
+                if indexes.is_empty() {
+                    state.streams.remove(&event.stream);
+                }
+            }
+        }
+        state.metrics.appends = state.metrics.appends.saturating_sub(1);
+        state.metrics.events_written =
+            state.metrics.events_written.saturating_sub(removed.len() as u64);
+        state.metrics.bytes_written = state.metrics.bytes_written.saturating_sub(bytes);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,9 +4,12 @@
 //! - [`MemoryStore`]: in memory, for edge workers, Node and tests (builds everywhere).
 //! - `IndexedDbStore` (in the platform layer, `web::indexeddb`, wasm32 only): the
 //!   browser's IndexedDB.
+//! - `file::FileStore` (feature `file`): an append-only log file in a directory, for
+//!   Node, Deno and Bun (over `node:fs`, `web::node_fs`) and native programs (`std::fs`).
 //!
-//! Both run the same conformance suite (`conformance`, compiled for tests and the
-//! `conformance` feature only): natively for memory, in Chromium and Firefox for IndexedDB.
+//! All run the same conformance suite (`conformance`, compiled for tests and the
+//! `conformance` feature only): natively for memory and the file store, in Chromium and
+//! Firefox for IndexedDB.
 //!
 //! ## Rules every backend keeps
 //! - **Append-only.** No update, no delete; corrections are new events.
@@ -26,6 +29,8 @@ use crate::event::{
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+#[cfg(feature = "file")]
+pub mod file;
 mod memory;
 
 pub use memory::MemoryStore;

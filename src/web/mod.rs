@@ -13,6 +13,7 @@
 //! | [`indexeddb`] | [`IndexedDbStore`](indexeddb::IndexedDbStore): the event store, its sync side and projection snapshots over IndexedDB |
 //! | [`fetch`] | [`FetchTransport`](fetch::FetchTransport): the sync protocol over the host's `fetch` |
 //! | [`host`] | typed access to the host's globals: timers, `navigator.onLine`, page visibility and its events, Web Locks, Background Sync |
+//! | `node_fs` | `NodeFileSystem`: the file store's disk calls over `node:fs`, for Node, Deno and Bun (feature `file`) |
 //! | `do_storage` | `DurableObjectKv`: the sync server's key-value primitives over Durable Object storage (feature `server`) |
 
 pub mod convert;
@@ -27,6 +28,8 @@ pub mod host;
 mod idb;
 #[cfg(feature = "client")]
 pub mod indexeddb;
+#[cfg(feature = "file")]
+pub mod node_fs;
 
 #[cfg(feature = "client")]
 pub use idb::has_indexeddb;

@@ -1,6 +1,7 @@
 // The npm package as a user gets it: `npm pack` of pkg/ (built by `make pkg`), installed
 // into fresh temporary npm projects, then used from every host it supports: Node (no init
-// call, memory store), workerd (the `workerd` export condition), a plain
+// call, memory store; the file store across two processes, also under Deno and Bun when
+// package.json pins them), workerd (the `workerd` export condition), a plain
 // <script type="module"> page and a dedicated Web Worker in Chromium (IndexedDB), and a
 // Vite build and dev server in Chromium (main thread and a bundled module worker; Vite is
 // the version pinned in package.json). Each appends, reads and replays. `tsc --strict
@@ -171,7 +172,7 @@ test("npm pack: the tarball holds every entry, the declarations and the wasm", a
   t.diagnostic(`tarball ${path.basename(tarball)}: ${size} bytes; tidelog_bg.wasm ${wasm.length} bytes raw, ${gzipSync(wasm, { level: 9 }).length} bytes gzip`);
   const installed = path.join(plainDir, "node_modules/tidelog");
   for (const file of ["tidelog.js", "tidelog.node.js", "tidelog.workerd.js", "tidelog.d.ts", "tidelog_bg.wasm", "README.md",
-    "tidelog.js.map",
+    "tidelog.js.map", "node/tidelog.js", "node/tidelog_bg.wasm", "node/js/index.js", "node/js/node_fs.js",
     "worker/index.js", "worker/index.d.ts", "worker/tidelog_bg.wasm", "worker/js/do_storage.js", "worker/js/index.js"]) {
     assert.ok(existsSync(path.join(installed, file)), `${file} is in the package`);
   }
@@ -199,14 +200,23 @@ test("the declarations name every method and getter the runtime classes have, an
   const dts = readFileSync(path.join(plainDir, "node_modules/tidelog/tidelog.d.ts"), "utf8");
   const source = ts.createSourceFile("tidelog.d.ts", dts, ts.ScriptTarget.Latest, true);
   const mod = await import(path.join(plainDir, "node_modules/tidelog/tidelog.js"));
-  for (const name of ["EventStore", "Projection", "Sync"]) {
-    const declaration = source.statements.find((s) => ts.isClassDeclaration(s) && s.name?.text === name);
-    assert.ok(declaration, `class ${name} is declared`);
-    const declared = new Set(declaration.members.filter((m) => m.name).map((m) => m.name.getText(source)));
-    const members = [...Object.getOwnPropertyNames(mod[name].prototype), ...Object.getOwnPropertyNames(mod[name])]
-      .filter((m) => !["constructor", "length", "name", "prototype", "__destroy_into_raw", "__wrap"].includes(m) && !m.startsWith("__"));
-    for (const member of members) assert.ok(declared.has(member), `${name}.${member} is declared`);
-    for (const member of declared) assert.ok(members.includes(member) || member === "name", `${name}.${member} exists at run time`);
+  const nodeMod = await import(path.join(plainDir, "node_modules/tidelog/tidelog.node.js"));
+  // Members of the Node/Deno/Bun build only (the file store's).
+  const nodeOnly = new Set(["EventStore.recovery"]);
+  for (const [entry, m] of [["web", mod], ["node", nodeMod]]) {
+    for (const name of ["EventStore", "Projection", "Sync"]) {
+      const declaration = source.statements.find((s) => ts.isClassDeclaration(s) && s.name?.text === name);
+      assert.ok(declaration, `class ${name} is declared`);
+      const declared = new Set(declaration.members.filter((d) => d.name).map((d) => d.name.getText(source)));
+      const members = [...Object.getOwnPropertyNames(m[name].prototype), ...Object.getOwnPropertyNames(m[name])]
+        .filter((n) => !["constructor", "length", "name", "prototype", "__destroy_into_raw", "__wrap"].includes(n) && !n.startsWith("__"));
+      for (const member of members) assert.ok(declared.has(member), `${name}.${member} (${entry} entry) is declared`);
+      for (const member of declared) {
+        const here = entry === "node" || !nodeOnly.has(`${name}.${member}`);
+        assert.equal(members.includes(member) || member === "name", here, `${name}.${member} exists at run time in the ${entry} entry: ${here}`);
+      }
+    }
+    assert.deepEqual(Object.keys(m).sort(), Object.keys(mod).sort(), `the ${entry} entry exports what the web entry does`);
   }
   for (const name of Object.keys(mod)) {
     assert.match(dts, new RegExp(`export (default )?(function|class|declare const) ${name === "default" ? "init" : name}\\b`), `export ${name} is declared`);
@@ -232,6 +242,44 @@ console.log(JSON.stringify(result));`,
   assert.equal(await run(process.execPath, ["quickstart.mjs"], { cwd: plainDir }), "2 events, 3 items\n");
 });
 
+// The file store from the installed package: a store written by one process is read by
+// the next, under every server runtime the package's dev dependencies pin (Node always;
+// Deno and Bun when package.json pins the npm packages that ship their binaries).
+const FILE_SMOKE = `import { EventStore } from "tidelog";
+const [directory, step] = [process.argv.at(-2), process.argv.at(-1)];
+const store = await EventStore.open("carts", { storage: "file", directory });
+if (step === "write") {
+  await store.append("cart-1", [{ type: "ItemAdded", data: { sku: "A1", qty: 2 } }], { expectedVersion: "no_stream" });
+  let conflict = "none";
+  try { await store.append("cart-1", [{ type: "X" }], { expectedVersion: 0 }); } catch (e) { conflict = e.name; }
+  let locked = "none";
+  try { await EventStore.open("carts", { storage: "file", directory }); } catch (e) { locked = e.cause.name; }
+  console.log(JSON.stringify({ storage: store.storage, conflict, locked }));
+} else {
+  const events = await store.read("cart-1");
+  const total = await store.replay("cart-1", { reducer: (n, e) => n + e.data.qty, initial: 0 });
+  console.log(JSON.stringify({ events: events.map((e) => [e.version, e.type, e.data.sku]), total, recovery: store.recovery }));
+}
+store.close();`;
+
+const devDependencies = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")).devDependencies;
+const SERVER_RUNTIMES = [
+  ["Node", process.execPath, []],
+  ...(devDependencies.deno ? [["Deno", path.join(root, "node_modules/.bin/deno"), ["run", "--allow-all"]]] : []),
+  ...(devDependencies.bun ? [["Bun", path.join(root, "node_modules/.bin/bun"), ["run"]]] : []),
+];
+
+for (const [runtime, bin, args] of SERVER_RUNTIMES) {
+  test(`${runtime}: the file store from the installed package survives the process`, async () => {
+    const directory = mkdtempSync(path.join(tmp, "files-"));
+    write(plainDir, { "file-app.mjs": FILE_SMOKE });
+    const written = JSON.parse(await run(bin, [...args, "file-app.mjs", directory, "write"], { cwd: plainDir }));
+    assert.deepEqual(written, { storage: "file", conflict: "VersionConflictError", locked: "Locked" });
+    const read = JSON.parse(await run(bin, [...args, "file-app.mjs", directory, "read"], { cwd: plainDir }));
+    assert.deepEqual(read, { events: [[1, "ItemAdded", "A1"]], total: 2, recovery: null });
+  });
+}
+
 test("workerd: a module worker importing the package's workerd entry", async () => {
   const pkg = path.join(plainDir, "node_modules/tidelog");
   const entry = path.relative(plainDir, new URL(
@@ -251,7 +299,7 @@ export default {
   });
   const modules = ['(name = "workerd-app.js", esModule = embed "workerd-app.js")'];
   const walk = (dir) => readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
-    d.isDirectory() ? (d.name === "worker" && dir === pkg ? [] : walk(path.join(dir, d.name))) : [path.join(dir, d.name)]);
+    d.isDirectory() ? (["worker", "node"].includes(d.name) && dir === pkg ? [] : walk(path.join(dir, d.name))) : [path.join(dir, d.name)]);
   for (const file of walk(pkg)) {
     const name = path.relative(plainDir, file);
     if (file.endsWith(".js")) modules.push(`(name = "${name}", esModule = embed "${name}")`);

@@ -4,6 +4,7 @@
 // It names its events once and uses every API without a non-null assertion or a cast
 // (package.test.mjs checks that too). Misuse that must not compile: misuse.ts.
 import init, {
+  type FileRecovery,
   ClosedError, EventStore, InvalidInputError, initSync, QuotaExceededError, ReplayError, StorageError, SyncError,
   TidelogError, version, VersionConflictError,
   type AnyTidelogError, type AppendResult, type Conflict, type ConflictResolution, type DeadLetter, type ExpectedVersion,
@@ -105,7 +106,7 @@ export async function app(): Promise<void> {
     sync: { url: "https://example.com/v1/shop", token, onConflict, pollMs: 5000, timeoutMs: 10000, stallMs: 60000, batchSize: 50, paused: false },
   });
   const name: string = store.name;
-  const where: "indexeddb" | "memory" = store.storage;
+  const where: "indexeddb" | "memory" | "file" = store.storage;
 
   // Append: the data must match the type.
   const appended: AppendResult = await store.append("cart-1", [
@@ -219,6 +220,12 @@ export async function app(): Promise<void> {
     for (const e of l.events) if (e.type === "ItemAdded") console.log(e.data.sku, e.recordedAt, e.id, e.schema);
     void why;
   }
+
+  // A file store (Node, Deno, Bun): a directory, each append fsynced unless relaxed; what
+  // opening cut off a log a crash tore.
+  const files = await EventStore.open<CartEvent>("carts", { storage: "file", directory: "./data", durability: "strict" });
+  const cut: FileRecovery | null | undefined = files.recovery;
+  if (cut) console.log(cut.offset, cut.bytes, cut.events ?? "unknown");
 
   // A store without sync, and an untyped one (JSON data, any type name).
   const local = await EventStore.open<CartEvent>("local", { storage: "memory" });

@@ -55,6 +55,8 @@ export async function misuse(): Promise<void> {
   await EventStore.open("x", { durabilty: "strict" });
   // @ts-expect-error: not a storage kind
   await EventStore.open("x", { storage: "disk" });
+  // @ts-expect-error: a directory is a path string
+  await EventStore.open("x", { storage: "file", directory: 1 });
   // @ts-expect-error: not a sync option
   await EventStore.open("x", { sync: { url: "https://example.com/v1/x", retries: 3 } });
   // @ts-expect-error: the sync url is required

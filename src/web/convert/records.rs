@@ -318,3 +318,57 @@ pub fn stream_info_to_js(s: &StreamInfo) -> JsValue {
     glue::set(&js, "syncedVersion", s.synced_version.as_f64().into());
     js.into()
 }
+
+// ---- the file store (feature file) ------------------------------------------------------
+
+/// A file-store event (payloads kept as JSON text) in the public event shape, its `data`
+/// and `meta` parsed afresh (so a reader cannot change the stored event).
+#[cfg(feature = "file")]
+pub fn json_event_to_js(event: &Event<String>) -> Result<JsValue> {
+    let parse = |text: &str| {
+        js_sys::JSON::parse(text).map_err(|_| {
+            Error::storage(
+                "Corrupted",
+                format!("event {} holds a payload that is not JSON", event.id),
+            )
+        })
+    };
+    let data = parse(&event.data)?;
+    let meta = event.meta.as_deref().map(parse).transpose()?;
+    let record = event_record(
+        &event.id,
+        &event.stream.as_str().into(),
+        event.version,
+        event.position,
+        &event.event_type,
+        &data,
+        meta.as_ref(),
+        &(event.recorded_at as f64).into(),
+        event.schema,
+    )?;
+    Ok(record.into())
+}
+
+/// What opening a file store cut off its log, as `{ offset, bytes, events }`.
+#[cfg(feature = "file")]
+pub fn recovery_to_js(cut: &crate::store::file::Recovery) -> JsValue {
+    let report = Object::new();
+    glue::set(&report, "offset", (cut.offset as f64).into());
+    glue::set(&report, "bytes", (cut.bytes as f64).into());
+    glue::set(&report, "events", cut.events.map_or(JsValue::NULL, JsValue::from));
+    report.into()
+}
+
+/// A payload as JSON text for the file store (`field` names it in the error): values
+/// `JSON.stringify` refuses (a `BigInt`, a cycle) or drops (`undefined`, a function) are
+/// invalid input.
+#[cfg(feature = "file")]
+pub fn json_text(value: &JsValue, field: &str) -> Result<String> {
+    let refused =
+        |why: String| Error::invalid(field, format!("must be JSON for file storage ({why})"));
+    let text = js_sys::JSON::stringify(value).map_err(|e| match js_error(e) {
+        Error::Storage { message, .. } => refused(message),
+        other => refused(other.to_string()),
+    })?;
+    text.as_string().ok_or_else(|| refused("JSON.stringify gave no text".into()))
+}
