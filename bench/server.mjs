@@ -3,6 +3,8 @@
 //      each on its own stream of one space (a space's pushes are serialised anyway);
 //   2. feed reads: GET /events?after=<random>&limit=100 of the space just written (reads/s);
 //   3. 304 polls of the feed with If-None-Match (polls/s).
+// Every server runs at once; each measurement takes turns between them in 5 rounds and
+// reports the median round, so a machine busy with other work slows them alike.
 // Servers: tidelog/worker in local workerd on the Durable Object key-value API (the
 // baseline: ratios are to it) and on the SQL API (the default since issue 18). Each
 // server starts fresh (its own temporary data directory) and is measured in turn.
@@ -48,10 +50,10 @@ function batch() {
   });
 }
 
-/** Runs `once()` in `concurrency` loops for `seconds`; resolves to operations per second. */
-async function rate(once) {
+/** Runs `once()` in `concurrency` loops for `ms`; resolves to operations per second. */
+async function rate(once, ms) {
   const started = Date.now();
-  const until = started + seconds * 1000;
+  const until = started + ms;
   const counts = await Promise.all(
     Array.from({ length: concurrency }, async (_, worker) => {
       let n = 0;
@@ -65,38 +67,67 @@ async function rate(once) {
   return counts.reduce((a, b) => a + b, 0) / ((Date.now() - started) / 1000);
 }
 
-/** The three measurements against one space mounted at `base` (…/v1/<space>). */
-async function measure(base, auth) {
-  const versions = new Map();
-  const push = async (writer) => {
-    const version = versions.get(writer) ?? 0;
-    const response = await fetch(`${base}/streams/writer-${writer}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "if-match": `"${version}"`, ...auth },
-      body: batch(),
-    });
-    if (response.status !== 201) throw new Error(`push answered ${response.status}: ${await response.text()}`);
-    versions.set(writer, (await response.json()).version);
-  };
-  // Warm up (wasm compile, Durable Object start), then measure.
-  for (let i = 0; i < 3; i++) await push("warmup");
-  const pushes = await rate((w) => push(w));
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
-  const head = Number((await (await fetch(`${base}/events?limit=1`, { headers: auth })).json()).head);
-  const reads = await rate(async () => {
-    const after = Math.floor(Math.random() * Math.max(1, head - READ_LIMIT));
-    const response = await fetch(`${base}/events?after=${after}&limit=${READ_LIMIT}`, { headers: auth });
-    const body = await response.json();
-    if (response.status !== 200 || body.events.length !== Math.min(READ_LIMIT, head - after)) {
-      throw new Error(`feed read answered ${response.status} with ${body.events?.length} events`);
+/** The three operations against one space mounted at `base` (…/v1/<space>). */
+function operations(base, auth) {
+  const versions = new Map();
+  let head = 0;
+  return {
+    async push(writer) {
+      const version = versions.get(writer) ?? 0;
+      const response = await fetch(`${base}/streams/writer-${writer}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "if-match": `"${version}"`, ...auth },
+        body: batch(),
+      });
+      if (response.status !== 201) throw new Error(`push answered ${response.status}: ${await response.text()}`);
+      versions.set(writer, (await response.json()).version);
+    },
+    async head() {
+      head = Number((await (await fetch(`${base}/events?limit=1`, { headers: auth })).json()).head);
+      return head;
+    },
+    async read() {
+      const after = Math.floor(Math.random() * Math.max(1, head - READ_LIMIT));
+      const response = await fetch(`${base}/events?after=${after}&limit=${READ_LIMIT}`, { headers: auth });
+      const body = await response.json();
+      if (response.status !== 200 || body.events.length !== Math.min(READ_LIMIT, head - after)) {
+        throw new Error(`feed read answered ${response.status} with ${body.events?.length} events`);
+      }
+    },
+    async poll() {
+      const response = await fetch(`${base}/events?after=${head}`, { headers: { "if-none-match": `"${head}"`, ...auth } });
+      if (response.status !== 304) throw new Error(`poll answered ${response.status}`);
+      await response.arrayBuffer();
+    },
+  };
+}
+
+/**
+ * Measures every target's pushes, then feed reads, then polls, in ROUNDS rounds that
+ * take turns between the targets (a busy machine slows them alike), medians per target.
+ */
+async function measureAll(targets) {
+  const ROUNDS = 5;
+  const window = (seconds * 1000) / ROUNDS;
+  const ops = targets.map((t) => operations(t.base, t.auth));
+  for (const op of ops) for (let i = 0; i < 3; i++) await op.push("warmup"); // wasm compile, object start
+  /** @type {Record<string, number[]>[]} */
+  const samples = targets.map(() => ({ pushes: [], reads: [], polls: [] }));
+  for (const [metric, call] of [["pushes", "push"], ["reads", "read"], ["polls", "poll"]]) {
+    if (metric === "reads") for (const op of ops) await op.head();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [i, op] of ops.entries()) samples[i][metric].push(await rate((w) => op[call](w), window));
     }
-  });
-  const polls = await rate(async () => {
-    const response = await fetch(`${base}/events?after=${head}`, { headers: { "if-none-match": `"${head}"`, ...auth } });
-    if (response.status !== 304) throw new Error(`poll answered ${response.status}`);
-    await response.arrayBuffer();
-  });
-  return { pushes, events: pushes * BATCH, reads, polls, stored: head };
+  }
+  return targets.map((t, i) => ({
+    name: t.name,
+    pushes: median(samples[i].pushes),
+    events: median(samples[i].pushes) * BATCH,
+    reads: median(samples[i].reads),
+    polls: median(samples[i].polls),
+  }));
 }
 
 function commitLabel() {
@@ -109,18 +140,21 @@ function commitLabel() {
   }
 }
 
-const rows = [];
+let rows;
 if (args.url) {
-  rows.push({ name: args.url, ...(await measure(args.url, args.token ? { authorization: `Bearer ${args.token}` } : {})) });
+  rows = await measureAll([{ name: args.url, base: args.url, auth: args.token ? { authorization: `Bearer ${args.token}` } : {} }]);
 } else {
-  for (const server of SERVERS.filter((s) => !args.only || s.name === args.only)) {
-    const dir = mkdtempSync(path.join(tmpdir(), "tidelog-bench-"));
-    const running = await server.start(dir);
-    try {
-      rows.push({ name: server.name, ...(await measure(`${running.base}/v1/bench-${Date.now()}`, {})) });
-    } finally {
-      await running.stop();
-      rmSync(dir, { recursive: true, force: true });
+  const running = [];
+  try {
+    for (const server of SERVERS.filter((s) => !args.only || s.name === args.only)) {
+      const dir = mkdtempSync(path.join(tmpdir(), "tidelog-bench-"));
+      running.push({ dir, server: await server.start(dir), name: server.name });
+    }
+    rows = await measureAll(running.map((r) => ({ name: r.name, base: `${r.server.base}/v1/bench-${Date.now()}`, auth: {} })));
+  } finally {
+    for (const r of running) {
+      await r.server.stop();
+      rmSync(r.dir, { recursive: true, force: true });
     }
   }
 }
@@ -130,7 +164,7 @@ const ratio = (v, b) => (b ? `${(v / b).toFixed(2)}x` : "");
 const fmt = (n) => String(Math.round(n)).padStart(7);
 console.log(
   `${commitLabel()}; POST batches of ${BATCH} events; feed reads of ${READ_LIMIT} events at random offsets; 304 polls; ` +
-    `concurrency ${concurrency}, ${seconds} s per measurement; ratios to ${base.name}`,
+    `concurrency ${concurrency}, ${seconds} s per measurement and server (median of 5 rounds, servers taking turns); ratios to ${base.name}`,
 );
 console.log(`${"server".padEnd(14)} ${"pushes/s".padStart(8)} ${"events/s".padStart(8)} ${"reads/s".padStart(8)} ${"polls/s".padStart(8)}   ratios (push, read, poll)`);
 for (const r of rows) {
@@ -140,3 +174,5 @@ for (const r of rows) {
   );
 }
 console.log(JSON.stringify(rows.map((r) => ({ ...r, pushes: Math.round(r.pushes), events: Math.round(r.events), reads: Math.round(r.reads), polls: Math.round(r.polls) }))));
+const missing = rows.filter((r) => ![r.pushes, r.reads, r.polls].every((n) => n > 0));
+if (missing.length) throw new Error(`no number for ${missing.map((r) => r.name).join(", ")}`);

@@ -46,6 +46,13 @@ export const SCHEMA = `CREATE TABLE IF NOT EXISTS events (
 CREATE TABLE IF NOT EXISTS tidelog_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`;
 
 /**
+ * The feed head per storage, once read: this object is the only writer of its database,
+ * and every insert below updates it (a 304 poll then costs no query).
+ * @type {WeakMap<SqlStorage, number>}
+ */
+const heads = new WeakMap();
+
+/**
  * @param {SqlCursor} cursor
  * @returns {number}
  */
@@ -69,7 +76,12 @@ export function sqlStreamVersion(storage, stream) {
  * @returns {number}
  */
 export function sqlFeedHead(storage) {
-  return number(storage.sql.exec("SELECT coalesce(max(position), 0) AS p FROM events"));
+  let head = heads.get(storage);
+  if (head === undefined) {
+    head = number(storage.sql.exec("SELECT coalesce(max(position), 0) AS p FROM events"));
+    heads.set(storage, head);
+  }
+  return head;
 }
 
 /**
@@ -135,6 +147,7 @@ export function sqlAppendIf(storage, stream, expected, head, ids, events) {
     if (sqlStreamVersion(storage, stream) !== expected || sqlFeedHead(storage) !== head) return false;
     if (anyStored(storage, ids)) return false;
     insertRows(storage, ids.map((id, i) => [head + i + 1, stream, expected + i + 1, id, events[i]]));
+    heads.delete(storage); // re-read after the commit (a failed transaction changes nothing)
     return true;
   });
 }
@@ -203,7 +216,9 @@ export async function sqlOpen(storage) {
       const event = JSON.parse(utf8(value));
       return [event.position, event.stream, event.version, event.id, utf8(value)];
     });
+    heads.delete(storage);
     storage.transactionSync(() => insertRows(storage, rows));
+    heads.delete(storage);
     copied += rows.length;
   }
   storage.sql.exec("INSERT INTO tidelog_meta (key, value) VALUES ('kv_copied', ?)", String(last));
