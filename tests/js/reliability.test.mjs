@@ -466,7 +466,10 @@ describe("server API: bad input catalogue and security", () => {
       const target = `${cors.base}/v1/cors-space/events`;
       const evil = await fetch(target, { headers: { ...auth, origin: "https://evil.example" } });
       assert.equal(evil.status, 403);
-      assert.equal(evil.headers.get("access-control-allow-origin"), null);
+      // Readable by the refused origin (issue 18: every refusal carries the CORS headers
+      // its caller needs, so the app sees "origin_not_allowed", not a network error).
+      assert.equal(evil.headers.get("access-control-allow-origin"), "https://evil.example");
+      assert.equal((await evil.json()).error, "origin_not_allowed");
       const preflight = await fetch(target, { method: "OPTIONS", headers: { origin: "https://evil.example", "access-control-request-method": "POST" } });
       assert.equal(preflight.status, 403);
       const lookalike = await fetch(target, { headers: { ...auth, origin: "https://app.example.evil.example" } });
