@@ -6,8 +6,9 @@
 // Every server runs at once; each measurement takes turns between them in 5 rounds and
 // reports the median round, so a machine busy with other work slows them alike.
 // Servers: tidelog/worker in local workerd on the Durable Object key-value API (the
-// baseline: ratios are to it) and on the SQL API (the default since issue 18). Each
-// server starts fresh (its own temporary data directory) and is measured in turn.
+// baseline: ratios are to it) and on the SQL API (the default since issue 18), and under
+// `wrangler dev` (the package's wrangler.toml.example: SQL, through wrangler's local
+// proxy). Each starts fresh, with its own temporary data directory.
 // `make bench` records it in BENCHMARKS.md; `make bench-smoke` runs it briefly (every number still comes out).
 // Usage (after `make pkg`):
 //   node bench/server.mjs [--seconds 5] [--concurrency 4] [--only "workerd SQL"]
@@ -17,7 +18,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { root, startServer } from "../tests/js/harness.mjs";
+import { root, startServer, startWrangler } from "../tests/js/harness.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -38,6 +39,7 @@ const OPEN = { TIDELOG_SYNC_TOKEN: "", TIDELOG_JWT_SECRET: "", TIDELOG_CORS_ORIG
 export const SERVERS = [
   { name: "workerd KV", start: (dir) => startServer({ ...OPEN, TIDELOG_DATA_DIR: dir, TIDELOG_STORAGE: "kv" }) },
   { name: "workerd SQL", start: (dir) => startServer({ ...OPEN, TIDELOG_DATA_DIR: dir, TIDELOG_STORAGE: "" }) },
+  { name: "wrangler dev", start: (dir) => startWrangler({ ...OPEN, TIDELOG_DATA_DIR: dir }) },
 ];
 
 let nextId = 0;
