@@ -22,7 +22,7 @@
 import { initSync, handleSyncRequest } from "./tidelog.js";
 import wasmModule from "./tidelog_bg.wasm";
 import { sqlOpen } from "./js/do_sql.js";
-import { frontConfig, gate, finish, logLine, jsonError, parseSpacePath, MAX_BODY_BYTES } from "./front.js";
+import { frontConfig, gate, finish, logLine, jsonError, corsHeaders, parseSpacePath, MAX_BODY_BYTES } from "./front.js";
 
 export { parseSpacePath };
 
@@ -66,7 +66,9 @@ export default {
       }
     } catch (error) {
       console.error(JSON.stringify({ level: "error", msg: "sync request failed", path: url.pathname, error: String(error?.name ?? "Error") }));
-      response = jsonError(500, "internal", "the sync server failed; retry later", { "retry-after": "1" });
+      // Readable by an allowed origin too, so the app sees a 500 and retries.
+      const cors = corsHeaders(configOf(env), request.headers.get("origin")) ?? {};
+      response = jsonError(500, "internal", "the sync server failed; retry later", { "retry-after": "1", ...cors });
     }
     console.log(logLine({ method: request.method, path: url.pathname, status: response.status, ms: Date.now() - started, sub }));
     return response;
