@@ -5,20 +5,22 @@
 //   3. 304 polls of the feed with If-None-Match (polls/s).
 // Every server runs at once; each measurement takes turns between them in 5 rounds and
 // reports the median round, so a machine busy with other work slows them alike.
-// Servers: tidelog/worker in local workerd on the Durable Object key-value API (the
-// baseline: ratios are to it) and on the SQL API (the default since issue 18), and under
-// `wrangler dev` (the package's wrangler.toml.example: SQL, through wrangler's local
-// proxy). Each starts fresh, with its own temporary data directory.
+// Servers: the targets of tests/js/harness.mjs (SERVER_TARGETS, or --servers a,b): tidelog/
+// worker in local workerd on the SQL API (the default since issue 18) and on the Durable
+// Object key-value API, and under `wrangler dev` (the package's wrangler.toml.example,
+// through wrangler's local proxy). Each starts fresh, with its own temporary data
+// directory. Ratios are to workerd-kv (the storage before issue 18) when it ran, else to
+// the first server.
 // `make bench` records it in BENCHMARKS.md; `make bench-smoke` runs it briefly (every number still comes out).
 // Usage (after `make pkg`):
-//   node bench/server.mjs [--seconds 5] [--concurrency 4] [--only "workerd SQL"]
+//   node bench/server.mjs [--seconds 5] [--concurrency 4] [--servers workerd,workerd-kv]
 //   node bench/server.mjs --url http://127.0.0.1:8787/v1/bench [--token T]   (one running server)
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { root, startServer, startWrangler } from "../tests/js/harness.mjs";
+import { root, serverTargets, startServer } from "../tests/js/harness.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -26,7 +28,7 @@ const { values: args } = parseArgs({
     concurrency: { type: "string", default: "4" },
     url: { type: "string" },
     token: { type: "string" },
-    only: { type: "string" },
+    servers: { type: "string" },
   },
 });
 const seconds = Number(args.seconds);
@@ -34,13 +36,6 @@ const concurrency = Number(args.concurrency);
 const BATCH = 100;
 const READ_LIMIT = 100;
 const OPEN = { TIDELOG_SYNC_TOKEN: "", TIDELOG_JWT_SECRET: "", TIDELOG_CORS_ORIGINS: "" };
-
-/** The servers compared; the first is the baseline. `start(dataDir)` -> { base, stop() }. */
-export const SERVERS = [
-  { name: "workerd KV", start: (dir) => startServer({ ...OPEN, TIDELOG_DATA_DIR: dir, TIDELOG_STORAGE: "kv" }) },
-  { name: "workerd SQL", start: (dir) => startServer({ ...OPEN, TIDELOG_DATA_DIR: dir, TIDELOG_STORAGE: "" }) },
-  { name: "wrangler dev", start: (dir) => startWrangler({ ...OPEN, TIDELOG_DATA_DIR: dir }) },
-];
 
 let nextId = 0;
 function batch() {
@@ -148,9 +143,10 @@ if (args.url) {
 } else {
   const running = [];
   try {
-    for (const server of SERVERS.filter((s) => !args.only || s.name === args.only)) {
+    const targets = args.servers ? args.servers.split(",").map((t) => t.trim()) : serverTargets();
+    for (const target of targets) {
       const dir = mkdtempSync(path.join(tmpdir(), "tidelog-bench-"));
-      running.push({ dir, server: await server.start(dir), name: server.name });
+      running.push({ dir, server: await startServer({ ...OPEN, TIDELOG_DATA_DIR: dir }, target), name: target });
     }
     rows = await measureAll(running.map((r) => ({ name: r.name, base: `${r.server.base}/v1/bench-${Date.now()}`, auth: {} })));
   } finally {
@@ -161,7 +157,7 @@ if (args.url) {
   }
 }
 
-const base = rows[0];
+const base = rows.find((r) => r.name === "workerd-kv") ?? rows[0];
 const ratio = (v, b) => (b ? `${(v / b).toFixed(2)}x` : "");
 const fmt = (n) => String(Math.round(n)).padStart(7);
 console.log(

@@ -29,8 +29,40 @@ export function freePort() {
   });
 }
 
-/** Starts `scripts/demo/serve` (workerd) and resolves once it answers; `stop()` ends it. */
-export async function startServer(extraEnv = {}) {
+/**
+ * The sync servers the protocol suite (tests/js/server.test.mjs) runs against, by name:
+ * each turns the suite's environment (TIDELOG_DATA_DIR names the server's storage) into
+ * the environment it is started with. `TIDELOG_SERVERS=workerd,wrangler` picks some.
+ */
+export const SERVER_TARGETS = {
+  /** tidelog/worker in workerd, SQLite-backed Durable Objects on the SQL API (the default). */
+  workerd: async (env) => ({ ...env, TIDELOG_STORAGE: "" }),
+  /** The same on the Durable Object key-value API (TIDELOG_STORAGE=kv). */
+  "workerd-kv": async (env) => ({ ...env, TIDELOG_STORAGE: "kv" }),
+  /** tidelog/worker under `npx wrangler dev` (startWrangler: the package's wrangler.toml.example, .dev.vars). */
+  wrangler: async (env) => ({ ...env, SERVER: "wrangler" }),
+};
+
+/** The names of the targets to run (all of SERVER_TARGETS unless TIDELOG_SERVERS narrows them). */
+export function serverTargets() {
+  const all = Object.keys(SERVER_TARGETS);
+  const picked = (process.env.TIDELOG_SERVERS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const unknown = picked.filter((name) => !all.includes(name));
+  if (unknown.length) throw new Error(`TIDELOG_SERVERS: unknown ${unknown.join(", ")}; one of ${all.join(", ")}`);
+  return picked.length ? picked : all;
+}
+
+/**
+ * Starts `scripts/demo/serve` (workerd, or the `target` of SERVER_TARGETS; `wrangler`
+ * runs startWrangler) and resolves once it answers; `stop()` ends it.
+ */
+export async function startServer(extraEnv = {}, target = "workerd") {
+  if (!SERVER_TARGETS[target]) throw new Error(`no server target ${target}`);
+  extraEnv = await SERVER_TARGETS[target](extraEnv);
+  if (extraEnv.SERVER === "wrangler") {
+    const { SERVER: _, ...env } = extraEnv;
+    return startWrangler(env);
+  }
   const port = await freePort();
   const child = spawn(path.join(root, "scripts/demo/serve"), [], {
     env: { ...process.env, HOST: "127.0.0.1", PORT: String(port), ...extraEnv },
@@ -78,7 +110,7 @@ export async function startWrangler(env) {
   mkdirSync(path.join(app, "node_modules"));
   symlinkSync(path.join(root, "pkg"), path.join(app, "node_modules/tidelog"), "dir");
   cpSync(path.join(root, "pkg/worker/wrangler.toml.example"), path.join(app, "wrangler.toml"));
-  const lines = Object.entries(vars).filter(([, v]) => v !== "").map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+  const lines = Object.entries(vars).filter(([k, v]) => k.startsWith("TIDELOG_") && v !== "").map(([k, v]) => `${k}=${JSON.stringify(v)}`);
   writeFileSync(path.join(app, ".dev.vars"), lines.join("\n") + "\n");
   const port = await freePort();
   const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", dataDir,
