@@ -110,7 +110,9 @@ export async function startWrangler(env) {
   mkdirSync(path.join(app, "node_modules"));
   symlinkSync(path.join(root, "pkg"), path.join(app, "node_modules/tidelog"), "dir");
   cpSync(path.join(root, "pkg/worker/wrangler.toml.example"), path.join(app, "wrangler.toml"));
-  const lines = Object.entries(vars).filter(([k, v]) => k.startsWith("TIDELOG_") && v !== "").map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+  // Single quotes keep a value verbatim in .dev.vars (dotenv leaves \" escaped in double quotes: a JWK's JSON).
+  const quote = (v) => (/['\n]/.test(v) ? JSON.stringify(v) : `'${v}'`);
+  const lines = Object.entries(vars).filter(([k, v]) => k.startsWith("TIDELOG_") && v !== "").map(([k, v]) => `${k}=${quote(v)}`);
   writeFileSync(path.join(app, ".dev.vars"), lines.join("\n") + "\n");
   const port = await freePort();
   const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", dataDir,

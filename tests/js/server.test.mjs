@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { SignJWT, base64url } from "jose";
+import { SignJWT, base64url, exportJWK, generateKeyPair } from "jose";
 import { serverTargets, startServer } from "./harness.mjs";
 
 const TOKEN = "s3cret-token-for-tests";
@@ -369,11 +369,16 @@ for (const target of serverTargets()) {
     const space = "team-42-shop";
     const as = async (claims) => client(server.base, { authorization: `Bearer ${await jwt(claims)}`, origin: ORIGIN_OK });
 
+    let es256; // the private key of TIDELOG_JWT_PUBLIC_JWK
+
     before(async () => {
+      const pair = await generateKeyPair("ES256", { extractable: true });
+      es256 = pair.privateKey;
       server = await startServer({
         TIDELOG_DATA_DIR: dataDir,
         TIDELOG_SYNC_TOKEN: TOKEN,
         TIDELOG_JWT_SECRET: JWT_SECRET,
+        TIDELOG_JWT_PUBLIC_JWK: JSON.stringify({ ...(await exportJWK(pair.publicKey)), alg: "ES256" }),
         TIDELOG_CORS_ORIGINS: ORIGIN_OK,
       }, target);
       anonymous = client(server.base, { origin: ORIGIN_OK });
@@ -403,6 +408,17 @@ for (const target of serverTargets()) {
       const subs = lines.map((l) => { try { return JSON.parse(l).sub; } catch { return undefined; } }).filter(Boolean);
       assert.ok(subs.includes("alice@example") && subs.includes("bob"), `sub in the log: ${subs}`);
       assert.ok(!server.output().includes(JWT_SECRET));
+    });
+
+    test("ES256 tokens verify with TIDELOG_JWT_PUBLIC_JWK beside the HS256 secret; another key pair's do not", async () => {
+      const exp = Math.floor(Date.now() / 1000) + 600;
+      const signed = (key) => new SignJWT({ exp, spaces: [space], scope: "read" }).setProtectedHeader({ alg: "ES256" }).sign(key);
+      const ok = client(server.base, { authorization: `Bearer ${await signed(es256)}`, origin: ORIGIN_OK });
+      assert.equal((await ok.feed(space)).status, 200);
+      await refused(await ok.push(space, "s", [event("es-nope")], { "if-match": '"1"' }), 403);
+      const other = (await generateKeyPair("ES256")).privateKey;
+      const forged = client(server.base, { authorization: `Bearer ${await signed(other)}`, origin: ORIGIN_OK });
+      await refused(await forged.feed(space), 401);
     });
 
     test("a valid token for another space: 403, and nothing written", async () => {
