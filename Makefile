@@ -121,12 +121,13 @@ demo: bootstrap pkg
 
 # tidelog vs raw IndexedDB vs Dexie in headless Chromium and Firefox: appends the table to
 # BENCHMARKS.md and writes bench/results/latest.json (see bench/run.mjs).
-# Then the sync server (POST batches, 304 polls), the sync drain vs Workbox, a projection
-# over a 1M-event log, and the file store in Node (appends with and without fsync, opening
-# a 1M-event log); each appends its own section to BENCHMARKS.md.
+# Then the sync servers side by side (POST batches, feed reads, 304 polls; workerd on the
+# Durable Object key-value and SQL APIs), the sync drain vs Workbox, a projection over a
+# 1M-event log, and the file store in Node (appends with and without fsync, opening a
+# 1M-event log); each appends its own section to BENCHMARKS.md.
 bench: bootstrap pkg
 	node bench/run.mjs
-	node bench/server.mjs | node bench/append.mjs server "Sync server in local workerd"
+	node bench/server.mjs | node bench/append.mjs server "Sync servers side by side: pushes, feed reads, 304 polls"
 	node bench/drain.mjs 10000 3 | node bench/append.mjs drain "Sync drain: tidelog outbox vs Workbox background-sync"
 	node bench/projection.mjs 1000000 | node bench/append.mjs projection "Projection state() after reload on a 1M-event log"
 	node bench/file.mjs 1000000 | node bench/append.mjs file "File store in Node: appends with and without fsync, opening a 1M-event log"
@@ -137,6 +138,7 @@ bench-smoke: pkg
 	@echo "== bench smoke: every benchmark case still produces a number =="
 	BENCH_SCALE=0.01 BENCH_RUNS=1 node bench/run.mjs --smoke
 	BENCH_SCALE=0.01 node bench/file.mjs 5000
+	node bench/server.mjs --seconds 0.3 --concurrency 1
 
 # The long reliability runs (docs/reliability.md): the seeded sync soak (SIZE events per
 # client, SOAK_CLIENTS clients, SOAK_SEED to replay a run) and the fuzzers at FUZZ_CASES

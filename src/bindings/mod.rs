@@ -29,7 +29,8 @@
 //! - `projection.rs`: `store.projection(...)` and the `Projection` class (snapshots, live
 //!   feed, one queue of operations).
 //! - `server.rs` (feature `server`): `handleSyncRequest`, the sync server over Durable
-//!   Object storage (`web/do_storage.rs`), for the worker in `tidelog/worker`.
+//!   Object storage (`web/do_sql.rs`, the SQL API; `web/do_storage.rs`, the key-value
+//!   API), for the worker in `tidelog/worker`.
 
 #[cfg(feature = "client")]
 mod backend;

@@ -3,23 +3,26 @@
 //! (`pkg-template/worker/index.js`, shipped as `tidelog/worker`) adds routing, CORS,
 //! authentication and logs, and wraps the answer in a `Response`.
 //!
-//! Storage goes through [`KvServerStore`] over
-//! [`DurableObjectKv`](crate::web::do_storage::DurableObjectKv), the platform layer's
-//! adapter of `ctx.storage`.
+//! Storage goes through [`SqlServerStore`] over
+//! [`DurableObjectSql`](crate::web::do_sql::DurableObjectSql) (`options.storage: "sql"`,
+//! SQLite-backed Durable Objects) or [`KvServerStore`] over
+//! [`DurableObjectKv`](crate::web::do_storage::DurableObjectKv) (the key-value API, the
+//! default), the platform layer's adapters of `ctx.storage`.
 //!
 //! ```js
 //! import { initSync, handleSyncRequest } from "tidelog/worker/tidelog.js";
 //! const answer = await handleSyncRequest(ctx.storage, {
 //!   method: "GET", path: "/v1/shop/events?after=3", headers: [["if-none-match", "\"3\""]],
 //!   body: new Uint8Array(),
-//! }, { basePath: "/v1/shop" });
+//! }, { basePath: "/v1/shop", storage: "sql" });
 //! // answer: { status: 304, headers: [["ETag", "\"3\""], ...], body: Uint8Array }
 //! ```
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
-use crate::server::{handle, Config, KvServerStore, Request, Response};
+use crate::server::{handle, Config, KvServerStore, Request, Response, SqlServerStore};
+use crate::web::do_sql::DurableObjectSql;
 use crate::web::do_storage::DurableObjectKv;
 use crate::web::glue::get;
 
@@ -81,9 +84,12 @@ fn response_to_js(response: Response) -> JsValue {
 /// query, still percent-encoded (`/v1/shop/streams/a%2Fb?after=3`); `headers` an array of
 /// `[name, value]` pairs (`[...request.headers]`); `body` a `Uint8Array` or
 /// `ArrayBuffer`. `options.basePath` is where the space is mounted (`/v1/shop`; default
-/// none). Resolves to `{status, headers: [[name, value], ...], body: Uint8Array}`;
-/// rejects with an `InvalidInputError` only when `request` has the wrong shape. Storage
-/// failures are answers (`500 storage_error`, `507 quota_exceeded`), not rejections.
+/// none); `options.storage` is `"sql"` (the SQL API of a SQLite-backed Durable Object,
+/// after `sqlOpen(ctx.storage)` of `js/do_sql.js`) or `"kv"` (the key-value API, the
+/// default). Resolves to `{status, headers: [[name, value], ...], body: Uint8Array}`;
+/// rejects with an `InvalidInputError` only when `request` or `options` has the wrong
+/// shape. Storage failures are answers (`500 storage_error`, `507 quota_exceeded`), not
+/// rejections.
 #[wasm_bindgen(js_name = handleSyncRequest)]
 pub async fn handle_sync_request(
     storage: JsValue,
@@ -92,13 +98,26 @@ pub async fn handle_sync_request(
 ) -> std::result::Result<JsValue, JsValue> {
     let request = request_from_js(&request)?;
     let mut config = Config::default();
+    let mut sql = false;
     if !options.is_undefined() && !options.is_null() {
         let base = get(&options, "basePath");
         if !base.is_undefined() {
             config.base_path =
                 base.as_string().ok_or_else(|| bad_input("options.basePath must be a string"))?;
         }
+        let kind = get(&options, "storage");
+        if !kind.is_undefined() {
+            sql = match kind.as_string().as_deref() {
+                Some("sql") => true,
+                Some("kv") => false,
+                _ => return Err(bad_input("options.storage must be \"sql\" or \"kv\"")),
+            };
+        }
     }
-    let store = KvServerStore::new(DurableObjectKv::new(storage));
-    Ok(response_to_js(handle(&store, &config, request).await))
+    let response = if sql {
+        handle(&SqlServerStore::new(DurableObjectSql::new(storage)), &config, request).await
+    } else {
+        handle(&KvServerStore::new(DurableObjectKv::new(storage)), &config, request).await
+    };
+    Ok(response_to_js(response))
 }

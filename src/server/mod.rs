@@ -22,6 +22,7 @@
 #[cfg(test)]
 mod fuzz;
 mod kv;
+mod sql;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -32,6 +33,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use kv::{Kv, KvServerStore, MemoryKv, DEFAULT_MAX_READ_BYTES, MAX_KEYS_PER_CALL};
+pub use sql::{SqlServerStore, SqlSpace};
 pub use store::{AppendOutcome, MemoryServerStore, ServerEvent, ServerStore};
 
 use crate::error::Error;

@@ -10,7 +10,9 @@
 //! [`KvServerStore`](super::KvServerStore) (`kv/mod.rs`) implements this trait over an
 //! ordered key-value store with the key layout used in Durable Object storage (bounded
 //! values, collision-free keys for any stream id, one atomic compare-and-put per
-//! `append`); `bindings/server.rs` backs it with `ctx.storage`.
+//! `append`); [`SqlServerStore`](super::SqlServerStore) (`sql/mod.rs`) implements it
+//! over SQL tables (SQLite-backed Durable Objects). `bindings/server.rs` backs either
+//! with `ctx.storage`.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -74,6 +76,27 @@ pub trait ServerStore {
         after: Position,
         limit: usize,
     ) -> Result<(Position, Vec<ServerEvent>)>;
+}
+
+/// The byte budget of one read: a read stops adding events once their stored JSON
+/// reaches it (it always returns at least one event when there is one). See
+/// [`KvServerStore::with_max_read_bytes`](super::KvServerStore::with_max_read_bytes).
+#[derive(Debug)]
+pub(crate) struct ReadBudget {
+    left: usize,
+}
+
+impl ReadBudget {
+    /// A budget of `max_bytes`.
+    pub(crate) fn new(max_bytes: usize) -> Self {
+        ReadBudget { left: max_bytes }
+    }
+
+    /// Spends `bytes` (the event just added); whether the read may add another.
+    pub(crate) fn spend(&mut self, bytes: usize) -> bool {
+        self.left = self.left.saturating_sub(bytes);
+        self.left > 0
+    }
 }
 
 #[derive(Default, Debug)]

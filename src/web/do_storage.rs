@@ -37,7 +37,7 @@ extern "C" {
 /// A JS exception from storage as an [`Error::Storage`] keeping its `name` and
 /// `message` ([`js_error`]); a message mentioning a quota or size limit becomes
 /// [`Error::QuotaExceeded`], answered `507`.
-fn storage_error(value: JsValue) -> Error {
+pub(crate) fn storage_error(value: JsValue) -> Error {
     match js_error(value) {
         Error::Storage { message, .. } if message.to_ascii_lowercase().contains("exceeded") => {
             Error::QuotaExceeded { message }

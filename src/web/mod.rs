@@ -2,7 +2,8 @@
 //! (browsers, web and service workers, Node, edge workers), below the JS API in
 //! `bindings` and beside the pure core. It implements the core's ports
 //! ([`EventStore`](crate::store::EventStore), [`SyncLocal`](crate::sync::SyncLocal),
-//! [`Transport`](crate::sync::Transport), [`Kv`](crate::server::Kv)) over host APIs, and
+//! [`Transport`](crate::sync::Transport), [`Kv`](crate::server::Kv),
+//! [`SqlSpace`](crate::server::SqlSpace)) over host APIs, and
 //! knows nothing of the JS API built on top of it.
 //!
 //! | module | what lives there |
@@ -15,8 +16,11 @@
 //! | [`host`] | typed access to the host's globals: timers, `navigator.onLine`, page visibility and its events, Web Locks, Background Sync |
 //! | `node_fs` | `NodeFileSystem`: the file store's disk calls over `node:fs`, for Node, Deno and Bun (feature `file`) |
 //! | `do_storage` | `DurableObjectKv`: the sync server's key-value primitives over Durable Object storage (feature `server`) |
+//! | `do_sql` | `DurableObjectSql`: the sync server's SQL queries over a SQLite-backed Durable Object's `ctx.storage.sql` (feature `server`) |
 
 pub mod convert;
+#[cfg(feature = "server")]
+pub mod do_sql;
 #[cfg(feature = "server")]
 pub mod do_storage;
 #[cfg(feature = "client")]

@@ -364,7 +364,9 @@ function checkCommand(words, where) {
       }
     });
   }
-  for (const a of args) if (looksLikePath(a)) assert.ok(existsSync(repoPath(a)), `${where}: ${a} does not exist`);
+  // The destination of cp/mv is made by the command.
+  const sources = program === "cp" || program === "mv" ? args.slice(0, -1) : args;
+  for (const a of sources) if (looksLikePath(a)) assert.ok(existsSync(repoPath(a)), `${where}: ${a} does not exist`);
 }
 
 function checkShell(block) {

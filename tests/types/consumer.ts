@@ -12,6 +12,7 @@ import init, {
   type StreamInfo, type Sync, type SyncedEventStore, type SyncReport, type SyncStatus, type TidelogEvent,
 } from "tidelog";
 import worker, { parseSpacePath, TidelogSpace, type TidelogWorkerEnv } from "tidelog/worker";
+import { frontConfig, gate, finish, logLine, type AuthorizeHook } from "tidelog/worker/front";
 
 // ---- the domain, named once ---------------------------------------------------------
 type Sku = string;
@@ -255,10 +256,18 @@ export async function app(): Promise<void> {
   const response: Response = await worker.fetch(new Request("https://example.com/v1/s/events"), env);
   const parsed = parseSpacePath("/v1/s/events");
   const space: string = "space" in parsed ? `${parsed.space} ${parsed.base}` : String(parsed.response.status);
-  const object = new TidelogSpace({ storage: {} }, env);
+  const object = new TidelogSpace({ storage: {}, blockConcurrencyWhile: (body) => body() }, env);
   void object.fetch;
 
+  // The front door a self-hosted server shares with the worker (tidelog/worker/front).
+  const front = frontConfig({ TIDELOG_JWT_SECRET: "s".repeat(32), TIDELOG_CORS_ORIGINS: "https://app.example" });
+  const hook: AuthorizeHook = async (_request, requested, access) =>
+    requested === "mine" && access === "read" ? { ok: true, sub: "me" } : { ok: false, status: 403, response: new Response(null, { status: 403 }) };
+  const admitted = await gate(new Request("https://example.com/v1/mine/events"), front, hook);
+  const answered: Response = admitted.response ?? finish(new Response("{}"), admitted.cors);
+  const line: string = logLine({ method: "GET", path: "/v1/mine/events", status: answered.status, ms: 1, sub: admitted.sub });
+
   void v, name, where, positions, qty, all, head, synced, counters, cart, items, total, counts, skipped, lastVersion, whole,
-    state, rebuilt, snap, pmFields, pname, appendedOrNull, built, status, statusFields, offs, none, json, plain, response, space,
+    state, rebuilt, snap, pmFields, pname, appendedOrNull, built, status, statusFields, offs, none, json, plain, response, space, line,
     describe;
 }

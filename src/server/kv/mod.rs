@@ -38,7 +38,7 @@ use crate::error::{Error, Result};
 use crate::event::{EventId, Position, StreamId, Version};
 use crate::protocol::PushEvent;
 
-use super::store::{AppendOutcome, ServerEvent, ServerStore};
+use super::store::{AppendOutcome, ReadBudget, ServerEvent, ServerStore};
 
 /// Most keys one `get` call asks for (Durable Object storage takes at most 128).
 pub const MAX_KEYS_PER_CALL: usize = 128;
@@ -336,7 +336,7 @@ impl<K: Kv> ServerStore for KvServerStore<K> {
         let prefix = stream_event_prefix(stream);
         let mut start = format!("{prefix}{}", padded(after.0.saturating_add(1)));
         let mut events = Vec::new();
-        let mut bytes = 0usize;
+        let mut budget = ReadBudget::new(self.max_read_bytes);
         while events.len() < limit {
             let want = LIST_PAGE.min(limit - events.len());
             let page = self.kv.list(&prefix, &start, want).await?;
@@ -353,9 +353,8 @@ impl<K: Kv> ServerStore for KvServerStore<K> {
                 if event.version > version {
                     return Ok((version, events));
                 }
-                bytes = bytes.saturating_add(size);
                 events.push(event);
-                if bytes >= self.max_read_bytes {
+                if !budget.spend(size) {
                     return Ok((version, events));
                 }
             }
@@ -377,7 +376,7 @@ impl<K: Kv> ServerStore for KvServerStore<K> {
         }
         let mut start = event_key(Position(after.0.saturating_add(1)));
         let mut events = Vec::new();
-        let mut bytes = 0usize;
+        let mut budget = ReadBudget::new(self.max_read_bytes);
         while events.len() < limit {
             let want = LIST_PAGE.min(limit - events.len());
             let page = self.kv.list(EVENT_PREFIX, &start, want).await?;
@@ -391,9 +390,8 @@ impl<K: Kv> ServerStore for KvServerStore<K> {
                 if event.position > head {
                     return Ok((head, events));
                 }
-                bytes = bytes.saturating_add(value.len());
                 events.push(event);
-                if bytes >= self.max_read_bytes {
+                if !budget.spend(value.len()) {
                     return Ok((head, events));
                 }
             }
@@ -406,4 +404,4 @@ impl<K: Kv> ServerStore for KvServerStore<K> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

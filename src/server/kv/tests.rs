@@ -11,7 +11,7 @@ use super::*;
 use crate::protocol::stream_path;
 use crate::server::{handle, Config, MemoryServerStore, Request, Response};
 
-fn push_request(stream: &str, precondition: (&str, String), ids: &[String]) -> Request {
+pub(crate) fn push_request(stream: &str, precondition: (&str, String), ids: &[String]) -> Request {
     let events: Vec<Value> = ids
         .iter()
         .map(|id| json!({"id": id, "type": "T", "data": {"id": id, "s": "é🛒"}, "recordedAt": 1}))
@@ -25,15 +25,15 @@ fn kv_store() -> KvServerStore<MemoryKv> {
     KvServerStore::new(MemoryKv::new())
 }
 
-fn send<S: ServerStore>(store: &S, request: Request) -> Response {
+pub(crate) fn send<S: ServerStore>(store: &S, request: Request) -> Response {
     block_on(handle(store, &Config::default(), request))
 }
 
-fn body(r: &Response) -> Value {
+pub(crate) fn body(r: &Response) -> Value {
     serde_json::from_slice(&r.body).unwrap()
 }
 
-const ODD: [&str; 10] =
+pub(crate) const ODD: [&str; 10] =
     ["a", "a:b", "a%3Ab", "a:", ":", "a b/c", "%2F", "🛒", "...", "a:b:0000000000000001"];
 
 #[test]
@@ -179,13 +179,13 @@ fn corrupt_data_is_a_500_never_a_panic() {
 }
 
 #[derive(Clone, Debug)]
-enum Op {
+pub(crate) enum Op {
     Push { stream: usize, base: Option<u64>, ids: Vec<u8> },
     ReadStream { stream: usize, after: u64, limit: u64, tag: Option<u64> },
     ReadFeed { after: u64, limit: u64, tag: Option<u64> },
 }
 
-fn op() -> impl Strategy<Value = Op> {
+pub(crate) fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         (0..ODD.len(), proptest::option::of(0u64..6), proptest::collection::vec(0u8..24, 1..4))
             .prop_map(|(stream, base, ids)| Op::Push { stream, base, ids }),
@@ -196,7 +196,7 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn request(op: &Op) -> Request {
+pub(crate) fn request(op: &Op) -> Request {
     match op {
         Op::Push { stream, base, ids } => {
             let precondition = match base {
