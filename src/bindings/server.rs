@@ -5,7 +5,9 @@
 //!
 //! Storage goes through [`KvServerStore`] over
 //! [`DurableObjectKv`](crate::web::do_storage::DurableObjectKv), the platform layer's
-//! adapter of `ctx.storage`.
+//! adapter of `ctx.storage`. [`handle_space_request`] runs the same core over a space
+//! store written in JS ([`HostSpaceStore`]): the self-hosted server (`tidelog/server`,
+//! PostgreSQL or the file log).
 //!
 //! ```js
 //! import { initSync, handleSyncRequest } from "tidelog/worker/tidelog.js";
@@ -22,6 +24,7 @@ use wasm_bindgen::prelude::*;
 use crate::server::{handle, Config, KvServerStore, Request, Response};
 use crate::web::do_storage::DurableObjectKv;
 use crate::web::glue::get;
+use crate::web::space_store::{HostSpaceStore, JsSpaceStore};
 
 fn bad_input(message: &str) -> JsValue {
     super::errors::invalid("request", message)
@@ -74,6 +77,20 @@ fn response_to_js(response: Response) -> JsValue {
     answer.into()
 }
 
+/// `options.basePath` (where the space is mounted) as a [`Config`] (the self-hosted
+/// entry's options; `handle_sync_request` also reads `options.storage`).
+fn config_from_js(options: &JsValue) -> std::result::Result<Config, JsValue> {
+    let mut config = Config::default();
+    if !options.is_undefined() && !options.is_null() {
+        let base = get(options, "basePath");
+        if !base.is_undefined() {
+            config.base_path =
+                base.as_string().ok_or_else(|| bad_input("options.basePath must be a string"))?;
+        }
+    }
+    Ok(config)
+}
+
 /// Answers one request of the sync protocol (`docs/protocol.md`) for the space whose
 /// Durable Object storage is `storage` (`ctx.storage`).
 ///
@@ -100,5 +117,20 @@ pub async fn handle_sync_request(
         }
     }
     let store = KvServerStore::new(DurableObjectKv::new(storage));
+    Ok(response_to_js(handle(&store, &config, request).await))
+}
+
+/// [`handle_sync_request`] over a space store written in JS (`SpaceStore`, see
+/// `js/server/space_store.js`: PostgreSQL, the file log) instead of Durable Object storage: the
+/// self-hosted server's entry (`tidelog/server`). Same `request`, `options` and answer.
+#[wasm_bindgen(js_name = handleSpaceRequest)]
+pub async fn handle_space_request(
+    store: JsSpaceStore,
+    request: JsValue,
+    options: JsValue,
+) -> std::result::Result<JsValue, JsValue> {
+    let request = request_from_js(&request)?;
+    let config = config_from_js(&options)?;
+    let store = HostSpaceStore::new(store);
     Ok(response_to_js(handle(&store, &config, request).await))
 }

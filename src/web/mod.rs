@@ -14,6 +14,7 @@
 //! | [`fetch`] | [`FetchTransport`](fetch::FetchTransport): the sync protocol over the host's `fetch` |
 //! | [`host`] | typed access to the host's globals: timers, `navigator.onLine`, page visibility and its events, Web Locks, Background Sync |
 //! | `do_storage` | `DurableObjectKv`: the sync server's key-value primitives over Durable Object storage (feature `server`) |
+//! | `space_store` | `HostSpaceStore`: the sync server's `ServerStore` implemented by a JS object (PostgreSQL, the file log; feature `server`) |
 
 pub mod convert;
 #[cfg(feature = "server")]
@@ -27,6 +28,8 @@ pub mod host;
 mod idb;
 #[cfg(feature = "client")]
 pub mod indexeddb;
+#[cfg(feature = "server")]
+pub mod space_store;
 
 #[cfg(feature = "client")]
 pub use idb::has_indexeddb;
