@@ -27,8 +27,39 @@ export function freePort() {
   });
 }
 
-/** Starts `scripts/demo/serve` (workerd) and resolves once it answers; `stop()` ends it. */
-export async function startServer(extraEnv = {}) {
+/**
+ * The sync servers the protocol suite runs against, by name: each turns the suite's
+ * environment (TIDELOG_DATA_DIR names the server's storage) into the environment of
+ * `scripts/demo/serve` for that server. `TIDELOG_SERVERS=node-pg,workerd` picks some.
+ */
+export const SERVER_TARGETS = {
+  /** tidelog/worker in workerd (Durable Object storage on disk). */
+  workerd: async (env) => env,
+  /** tidelog/server in Node on the embedded default (the log file in TIDELOG_DATA_DIR). */
+  "node-file": async (env) => ({ ...env, SERVER: "node" }),
+  /** tidelog/server in Node on PostgreSQL (one database per TIDELOG_DATA_DIR; tests/js/postgres.mjs). */
+  "node-pg": async (env) => {
+    const { postgres } = await import("./postgres.mjs");
+    return { ...env, SERVER: "node", DATABASE_URL: (await postgres()).database(env.TIDELOG_DATA_DIR ?? "default") };
+  },
+};
+
+/** The names of the targets to run (all of SERVER_TARGETS unless TIDELOG_SERVERS narrows them). */
+export function serverTargets() {
+  const all = Object.keys(SERVER_TARGETS);
+  const picked = (process.env.TIDELOG_SERVERS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const unknown = picked.filter((name) => !all.includes(name));
+  if (unknown.length) throw new Error(`TIDELOG_SERVERS: unknown ${unknown.join(", ")}; one of ${all.join(", ")}`);
+  return picked.length ? picked : all;
+}
+
+/**
+ * Starts `scripts/demo/serve` (workerd, or the `target` of SERVER_TARGETS) and resolves
+ * once it answers; `stop()` ends it.
+ */
+export async function startServer(extraEnv = {}, target = "workerd") {
+  if (!SERVER_TARGETS[target]) throw new Error(`no server target ${target}`);
+  extraEnv = await SERVER_TARGETS[target](extraEnv);
   const port = await freePort();
   const child = spawn(path.join(root, "scripts/demo/serve"), [], {
     env: { ...process.env, HOST: "127.0.0.1", PORT: String(port), ...extraEnv },

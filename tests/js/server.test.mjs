@@ -1,12 +1,14 @@
-// The sync server (tidelog/worker) in the real workerd binary, spoken to with plain
-// fetch: the protocol's statuses and headers, odd stream ids, space isolation, CORS,
-// bearer auth, and durability across a workerd restart (Durable Object storage on disk).
+// The sync server, spoken to with plain fetch: the protocol's statuses and headers, odd
+// stream ids, space isolation, CORS, bearer auth, and durability across a restart. The
+// same tests run against every server of SERVER_TARGETS (tests/js/harness.mjs):
+// tidelog/worker in the real workerd binary (Durable Object storage on disk), and
+// tidelog/server in Node on its log file and on a real PostgreSQL.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { startServer } from "./harness.mjs";
+import { serverTargets, startServer } from "./harness.mjs";
 
 const TOKEN = "s3cret-token-for-tests";
 const ORIGIN = "https://app.example";
@@ -53,14 +55,15 @@ function tempDir() {
   return mkdtempSync(path.join(tmpdir(), "tidelog-sync-"));
 }
 
-describe("sync server in workerd (open, CORS *)", () => {
+for (const target of serverTargets()) {
+describe(`sync server: ${target} (open, CORS *)`, () => {
   let server;
   let api;
   const dataDir = tempDir();
   const space = `open-${Date.now()}`;
 
   before(async () => {
-    server = await startServer({ TIDELOG_DATA_DIR: dataDir, TIDELOG_SYNC_TOKEN: "", TIDELOG_CORS_ORIGINS: "" });
+    server = await startServer({ TIDELOG_DATA_DIR: dataDir, TIDELOG_SYNC_TOKEN: "", TIDELOG_CORS_ORIGINS: "" }, target);
     api = client(server.base);
   });
   after(async () => {
@@ -248,7 +251,7 @@ describe("sync server in workerd (open, CORS *)", () => {
   });
 });
 
-describe("sync server in workerd (token, origins, restart)", () => {
+describe(`sync server: ${target} (token, origins, restart)`, () => {
   const dataDir = tempDir();
   const env = { TIDELOG_DATA_DIR: dataDir, TIDELOG_SYNC_TOKEN: TOKEN, TIDELOG_CORS_ORIGINS: `${ORIGIN}, https://other.example` };
   let server;
@@ -256,7 +259,7 @@ describe("sync server in workerd (token, origins, restart)", () => {
   const space = "private";
 
   before(async () => {
-    server = await startServer(env);
+    server = await startServer(env, target);
     api = client(server.base, { authorization: `Bearer ${TOKEN}` });
   });
   after(async () => {
@@ -318,7 +321,7 @@ describe("sync server in workerd (token, origins, restart)", () => {
     assert.ok(!server.output().includes(TOKEN.slice(0, 10)));
   });
 
-  test("restarting workerd loses nothing (Durable Object storage on disk)", async () => {
+  test("restarting the server loses nothing (its storage is on disk)", async () => {
     const streams = ["cart 1", "cart/2", "🛒"];
     for (const [i, stream] of streams.entries()) {
       const events = Array.from({ length: 5 }, (_, j) => event(`keep-${i}-${j}`, { i, j, text: "é🛒".repeat(j) }));
@@ -327,7 +330,7 @@ describe("sync server in workerd (token, origins, restart)", () => {
     const feedBefore = await (await api.feed(space)).json();
     const streamsBefore = await Promise.all(streams.map(async (s) => (await api.stream(space, s)).json()));
     await server.stop();
-    server = await startServer(env);
+    server = await startServer(env, target);
     api = client(server.base, { authorization: `Bearer ${TOKEN}` });
     assert.deepEqual(await (await api.feed(space)).json(), feedBefore);
     for (const [i, stream] of streams.entries()) {
@@ -344,3 +347,4 @@ describe("sync server in workerd (token, origins, restart)", () => {
     });
   });
 });
+}
