@@ -22,7 +22,9 @@
  * @typedef {import("./space_store.js").Row} Row
  * @typedef {{ rows: any[] }} QueryResult
  * @typedef {{ query: (text: string, values?: unknown[]) => Promise<QueryResult> }} Queryable
- * @typedef {Queryable & { release: (destroy?: boolean | Error) => void }} PoolClient
+ * @typedef {Queryable & { release: (destroy?: boolean | Error) => void,
+ *   on: (event: "error", listener: (error: Error) => void) => unknown,
+ *   off: (event: "error", listener: (error: Error) => void) => unknown }} PoolClient
  * @typedef {Queryable & { connect: () => Promise<PoolClient>, end: () => Promise<void>,
  *   on?: (event: "error", listener: (error: Error) => void) => unknown,
  *   listenerCount?: (event: "error") => number }} Pool
@@ -42,9 +44,9 @@ export function pgStore(pool, options = {}) {
   if (!NAME.test(prefix)) throw new TypeError("pgStore: prefix must be a lower-case SQL identifier");
   // An idle client whose server went away emits "error" on the pool; without a
   // listener that would end the process. Requests on it fail (500) and are retried.
-  if (pool.on && (pool.listenerCount?.("error") ?? 0) === 0) {
-    pool.on("error", (error) => console.error(JSON.stringify({ level: "warn", msg: "postgres connection lost", error: error.message })));
-  }
+  /** @param {Error} error */
+  const lost = (error) => console.error(JSON.stringify({ level: "warn", msg: "postgres connection lost", error: error.message }));
+  if (pool.on && (pool.listenerCount?.("error") ?? 0) === 0) pool.on("error", lost);
   const spaces = `${prefix}_spaces`;
   const events = `${prefix}_events`;
   const sql = {
@@ -75,6 +77,27 @@ export function pgStore(pool, options = {}) {
   };
 
   /**
+   * A client of the pool for one transaction. While it is checked out, the pool does not
+   * listen for its errors: a connection lost between two queries would be an unhandled
+   * "error" event (the end of the process) without this listener; the next query fails.
+   * @returns {Promise<PoolClient>}
+   */
+  async function checkout() {
+    const client = await pool.connect();
+    client.on("error", lost);
+    return client;
+  }
+
+  /**
+   * @param {PoolClient} client
+   * @param {boolean} broken destroy it rather than return it to the pool
+   */
+  function checkin(client, broken) {
+    client.off("error", lost);
+    client.release(broken);
+  }
+
+  /**
    * Rows of a read that joined the events to one leading value (`v`).
    * @param {any[]} result
    * @returns {{ v: number, rows: Row[] }}
@@ -100,7 +123,7 @@ export function pgStore(pool, options = {}) {
         return ids.map((id) => found.get(id) ?? null);
       },
       async append(stream, expected, ids, bodies) {
-        const client = await pool.connect();
+        const client = await checkout();
         let broken = false;
         try {
           await client.query("BEGIN");
@@ -123,7 +146,7 @@ export function pgStore(pool, options = {}) {
           throw error;
         } finally {
           // A client that failed mid-transaction may be dead: never reuse it.
-          client.release(broken);
+          checkin(client, broken);
         }
       },
       async readStream(stream, after, limit) {
@@ -142,7 +165,7 @@ export function pgStore(pool, options = {}) {
     space,
     /** Creates the tables and indexes when missing (safe from several processes at once). */
     async migrate() {
-      const client = await pool.connect();
+      const client = await checkout();
       try {
         await client.query("BEGIN");
         // CREATE .. IF NOT EXISTS is not safe against itself running concurrently.
@@ -167,7 +190,7 @@ export function pgStore(pool, options = {}) {
         await client.query("ROLLBACK").catch(() => {});
         throw error;
       } finally {
-        client.release();
+        checkin(client, false);
       }
     },
     async close() {

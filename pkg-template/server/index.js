@@ -72,7 +72,8 @@ export async function serve(handler, { port = 8787, hostname = "127.0.0.1" } = {
     return { port: server.port, close: async () => server.stop(true) };
   }
   const http = await import("node:http");
-  const server = http.createServer(nodeListener(handler));
+  // Header fields up to 64 KiB, as workerd takes them (Node's default is 16 KiB).
+  const server = http.createServer({ maxHeaderSize: 64 * 1024 }, nodeListener(handler));
   await new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, hostname, resolve);
