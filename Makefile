@@ -103,11 +103,12 @@ demo: bootstrap pkg
 
 # tidelog vs raw IndexedDB vs Dexie in headless Chromium and Firefox: appends the table to
 # BENCHMARKS.md and writes bench/results/latest.json (see bench/run.mjs).
-# Then the sync server (POST batches, 304 polls), the sync drain vs Workbox, and a
+# Then the sync servers (POST batches, feed reads, 304 polls; every target of
+# tests/js/harness.mjs, PostgreSQL started by the bench), the sync drain vs Workbox, and a
 # projection over a 1M-event log; each appends its own section to BENCHMARKS.md.
 bench: bootstrap pkg
 	node bench/run.mjs
-	node bench/server.mjs | node bench/append.mjs server "Sync server in local workerd"
+	node bench/server.mjs | node bench/append.mjs server "Sync servers: workerd, tidelog/server on its log file and on PostgreSQL"
 	node bench/drain.mjs 10000 3 | node bench/append.mjs drain "Sync drain: tidelog outbox vs Workbox background-sync"
 	node bench/projection.mjs 1000000 | node bench/append.mjs projection "Projection state() after reload on a 1M-event log"
 

@@ -1,15 +1,21 @@
-// Benchmark of the sync server (tidelog/worker) in local workerd, with plain fetch:
+// Benchmark of the sync servers with plain fetch, one after the other on this machine:
 //   1. POST batches of 100 events (requests/s and events/s), C concurrent writers each on
-//      its own stream (pushes to one space are serialised by its Durable Object anyway);
-//   2. 304 polls of the feed with If-None-Match (polls/s), C concurrent pollers.
+//      its own stream of one space (pushes to one space are serialised by its Durable
+//      Object, or by the space's row lock in PostgreSQL);
+//   2. feed reads: GET {space}/events?after=N&limit=100 answered 200 with 100 events (reads/s);
+//   3. 304 polls of the feed with If-None-Match (polls/s), C concurrent pollers.
 // Not part of `make test`. Usage (after `make pkg`):
-//   node bench/server.mjs [--seconds 5] [--concurrency 4] [--url http://127.0.0.1:8787/v1/bench]
-// Without --url it starts workerd on a free port with a temporary data directory.
+//   node bench/server.mjs [--seconds 5] [--concurrency 4] [--servers workerd,node-file,node-pg]
+//   node bench/server.mjs --url http://127.0.0.1:8787/v1/bench     (a server already running)
+// --servers names targets of tests/js/harness.mjs (SERVER_TARGETS; default: all of them),
+// each started on a free port with a temporary data directory. The first line names the
+// commit measured (with "+dirty" when the tree has changes).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { startServer } from "../tests/js/harness.mjs";
+import { execFileSync } from "node:child_process";
+import { root, serverTargets, startServer } from "../tests/js/harness.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -17,20 +23,14 @@ const { values: args } = parseArgs({
     concurrency: { type: "string", default: "4" },
     url: { type: "string" },
     token: { type: "string" },
+    servers: { type: "string" },
   },
 });
 const seconds = Number(args.seconds);
 const concurrency = Number(args.concurrency);
 const BATCH = 100;
 
-let server;
-let dataDir;
-let base = args.url;
-if (!base) {
-  dataDir = mkdtempSync(path.join(tmpdir(), "tidelog-bench-"));
-  server = await startServer({ TIDELOG_DATA_DIR: dataDir, TIDELOG_SYNC_TOKEN: "", TIDELOG_CORS_ORIGINS: "" });
-  base = `${server.base}/v1/bench-${Date.now()}`;
-}
+let base;
 const auth = args.token ? { authorization: `Bearer ${args.token}` } : {};
 
 let nextId = 0;
@@ -70,36 +70,90 @@ async function polls(until, head) {
   return count;
 }
 
-try {
-  // Warm up (wasm compile, Durable Object start).
+/** Feed reads until `until`: pages of 100 events from random offsets (each a 200). */
+async function feedReads(until, head) {
+  let count = 0;
+  while (Date.now() < until) {
+    const after = Math.floor(Math.random() * Math.max(1, head - 100));
+    const response = await fetch(`${base}/events?after=${after}&limit=100`, { headers: auth });
+    if (response.status !== 200) throw new Error(`feed read answered ${response.status}`);
+    const { events } = await response.json();
+    if (events.length !== Math.min(100, head - after)) throw new Error(`feed read gave ${events.length} events`);
+    count++;
+  }
+  return count;
+}
+
+/** Runs `work` on `concurrency` workers for `seconds`; the rate of what they return, per second. */
+async function rate(work) {
+  const started = Date.now();
+  const done = await Promise.all(Array.from({ length: concurrency }, (_, w) => work(w, started + seconds * 1000)));
+  return done.reduce((a, b) => a + b, 0) / ((Date.now() - started) / 1000);
+}
+
+/** The three measures against the space at `base`. */
+async function measure(name) {
+  // Warm up (wasm compile, Durable Object start, connection pools).
   await pushes("warmup", Date.now() + 300);
-
-  let started = Date.now();
-  const done = await Promise.all(Array.from({ length: concurrency }, (_, w) => pushes(w, started + seconds * 1000)));
-  let elapsed = (Date.now() - started) / 1000;
-  const requests = done.reduce((a, b) => a + b, 0);
-
+  const pushRate = await rate((w, until) => pushes(w, until));
   const feed = await fetch(`${base}/events?limit=1`, { headers: auth });
   const head = Number(JSON.parse(await feed.text()).head);
-  started = Date.now();
-  const polled = await Promise.all(Array.from({ length: concurrency }, () => polls(started + seconds * 1000, head)));
-  const pollElapsed = (Date.now() - started) / 1000;
-  const pollCount = polled.reduce((a, b) => a + b, 0);
-
+  const readRate = await rate((_, until) => feedReads(until, head));
+  const pollRate = await rate((_, until) => polls(until, head));
   const result = {
+    server: name,
     concurrency,
     seconds,
-    pushRequestsPerSecond: Math.round(requests / elapsed),
-    eventsPerSecond: Math.round((requests * BATCH) / elapsed),
-    notModifiedPollsPerSecond: Math.round(pollCount / pollElapsed),
+    pushRequestsPerSecond: Math.round(pushRate),
+    eventsPerSecond: Math.round(pushRate * BATCH),
+    feedReadsPerSecond: Math.round(readRate),
+    notModifiedPollsPerSecond: Math.round(pollRate),
     eventsStored: head,
   };
   console.log(
-    `POST batches of ${BATCH}: ${result.pushRequestsPerSecond} requests/s, ${result.eventsPerSecond} events/s; ` +
-      `304 polls: ${result.notModifiedPollsPerSecond}/s (concurrency ${concurrency}, ${seconds} s each, ${head} events stored)`,
+    `${name.padEnd(10)} POST batches of ${BATCH}: ${result.pushRequestsPerSecond} requests/s, ${result.eventsPerSecond} events/s; ` +
+      `feed reads (200, 100 events): ${result.feedReadsPerSecond}/s; 304 polls: ${result.notModifiedPollsPerSecond}/s ` +
+      `(concurrency ${concurrency}, ${seconds} s each, ${head} events stored)`,
   );
-  console.log(JSON.stringify(result));
-} finally {
-  await server?.stop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  return result;
 }
+
+const commit = (() => {
+  try {
+    const sha = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root }).toString().trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: root }).toString().trim();
+    return dirty ? `${sha}+dirty` : sha;
+  } catch {
+    return "unknown";
+  }
+})();
+console.log(`commit ${commit}; node ${process.version}`);
+const results = [];
+if (args.url) {
+  base = args.url;
+  results.push(await measure("url"));
+} else {
+  const names = args.servers ? args.servers.split(",").map((s) => s.trim()) : serverTargets();
+  for (const name of names) {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "tidelog-bench-"));
+    const server = await startServer({ TIDELOG_DATA_DIR: dataDir, TIDELOG_SYNC_TOKEN: "", TIDELOG_CORS_ORIGINS: "" }, name);
+    try {
+      base = `${server.base}/v1/bench-${Date.now()}`;
+      results.push(await measure(name));
+    } finally {
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
+}
+const baseline = results.find((r) => r.server === "workerd");
+if (baseline) {
+  for (const r of results) {
+    console.log(
+      `${r.server.padEnd(10)} vs workerd: pushes x${(r.pushRequestsPerSecond / baseline.pushRequestsPerSecond).toFixed(2)}, ` +
+        `feed reads x${(r.feedReadsPerSecond / baseline.feedReadsPerSecond).toFixed(2)}, ` +
+        `304 polls x${(r.notModifiedPollsPerSecond / baseline.notModifiedPollsPerSecond).toFixed(2)}`,
+    );
+  }
+}
+console.log(JSON.stringify({ commit, results }));
