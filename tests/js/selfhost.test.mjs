@@ -2,13 +2,16 @@
 // processes on one PostgreSQL database pushing to one space with many clients at once,
 // PostgreSQL stopped (as by a crash) and started again in the middle of a push run, and
 // the bad-input catalogue of the worker (tests/js/catalogue.mjs), whose answers every
-// server must give alike.
+// server must give alike. Then the package's handler as a library: the app's
+// `authorize` hook, and the same handler under Deno.serve and Bun.serve (the npm
+// packages deno and bun).
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { serverTargets, startServer } from "./harness.mjs";
+import { root, serverTargets, startServer } from "./harness.mjs";
 import { postgres } from "./postgres.mjs";
 import { badInputCatalogue, rawRequest } from "./catalogue.mjs";
 
@@ -220,4 +223,122 @@ describe("the bad-input catalogue: the self-hosted server answers as the worker 
     assert.ok(Object.values(answers.workerd).every((a) => a.startsWith("4")), "the worker answers 4xx");
     for (const target of targets) assert.deepEqual(answers[target], answers.workerd, `${target} answers as the worker`);
   });
+});
+
+describe("tidelog/server as a library: the authorize hook, Deno.serve and Bun.serve", () => {
+  const dirs = [];
+  const tempDir = () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "tidelog-library-"));
+    dirs.push(dir);
+    return dir;
+  };
+  after(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("authorize(request, space, access) decides who may touch a space; its refusals carry CORS headers", async () => {
+    const { createHandler, fileStore, serve } = await import(path.join(root, "pkg/server/index.js"));
+    assert.throws(() => createHandler({}), TypeError);
+    const calls = [];
+    const store = fileStore(tempDir());
+    const lines = [];
+    const handler = createHandler({
+      store,
+      env: { TIDELOG_SYNC_TOKEN: "ignored when a hook is given" },
+      log: (line) => lines.push(JSON.parse(line)),
+      authorize(request, space, access) {
+        calls.push([request.method, space, access]);
+        if (space === "team-1") return true;
+        if (space === "read only") return access === "read";
+        return new Response(JSON.stringify({ error: "unauthorized", message: "sign in" }), {
+          status: 401,
+          headers: { "content-type": "application/json", "www-authenticate": "Session" },
+        });
+      },
+    });
+    const server = await serve(handler, { port: 0 });
+    const base = `http://127.0.0.1:${server.port}/v1`;
+    try {
+      const origin = { origin: "https://app.example" };
+      const push = (space) =>
+        fetch(`${base}/${encodeURIComponent(space)}/streams/s`, {
+          method: "POST",
+          headers: { ...origin, "content-type": "application/json", "if-none-match": "*" },
+          body: JSON.stringify({ events: [event(`e-${space}`)] }),
+        });
+      assert.equal((await push("team-1")).status, 201);
+      assert.equal((await fetch(`${base}/team-1/events`)).status, 200);
+      const readOnly = await fetch(`${base}/read%20only/events`, { headers: origin });
+      assert.equal(readOnly.status, 200);
+      const refused = await push("read only");
+      assert.equal(refused.status, 403);
+      assert.equal((await refused.json()).error, "forbidden");
+      assert.equal(refused.headers.get("access-control-allow-origin"), "*", "a refusal is readable by the page");
+      const custom = await fetch(`${base}/other/events`, { headers: origin });
+      assert.equal(custom.status, 401);
+      assert.equal(custom.headers.get("www-authenticate"), "Session");
+      assert.equal(custom.headers.get("access-control-allow-origin"), "*");
+      assert.deepEqual(calls, [
+        ["POST", "team-1", "write"], ["GET", "team-1", "read"], ["GET", "read only", "read"],
+        ["POST", "read only", "write"], ["GET", "other", "read"],
+      ]);
+      assert.deepEqual(store.space("read only").readFeed(0, 10), { head: 0, rows: [] }, "the refused push wrote nothing");
+      assert.deepEqual(lines.map((l) => l.status), [201, 200, 200, 403, 401], "one log line per request");
+    } finally {
+      await server.close();
+      await store.close();
+    }
+  });
+
+  for (const runtime of ["deno", "bun"]) {
+    const bin = path.join(root, "node_modules/.bin", runtime);
+    const serveCall = runtime === "deno"
+      ? `const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, handler); const port = server.addr.port;`
+      : `const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: handler }); const port = server.port;`;
+    test(`${runtime}: the handler as ${runtime === "deno" ? "Deno.serve" : "Bun.serve"} takes it, on the log file`, {
+      skip: !existsSync(bin) && `${runtime} is not installed (npm package ${runtime})`,
+    }, async () => {
+      const dir = tempDir();
+      const script = path.join(dir, "serve.mjs");
+      writeFileSync(script, `import { createHandler, fileStore } from ${JSON.stringify(path.join(root, "pkg/server/index.js"))};
+const handler = createHandler({ store: fileStore(${JSON.stringify(path.join(dir, "data"))}), env: { TIDELOG_SYNC_TOKEN: "t0ken" } });
+${serveCall}
+console.log("listening " + port);
+`);
+      const child = spawn(bin, runtime === "deno" ? ["run", "-A", script] : ["run", script], { stdio: ["ignore", "pipe", "pipe"] });
+      let output = "";
+      child.stdout.on("data", (d) => (output += d));
+      child.stderr.on("data", (d) => (output += d));
+      try {
+        const deadline = Date.now() + 30_000;
+        while (!/listening \d+/.test(output)) {
+          assert.ok(child.exitCode === null && Date.now() < deadline, `${runtime} did not start:\n${output}`);
+          await sleep(50);
+        }
+        const base = `http://127.0.0.1:${/listening (\d+)/.exec(output)[1]}/v1/shop`;
+        const headers = { authorization: "Bearer t0ken", "content-type": "application/json" };
+        assert.equal((await fetch(`${base}/events`)).status, 401, "the token rule holds");
+        const push = await fetch(`${base}/streams/cart`, {
+          method: "POST",
+          headers: { ...headers, "if-none-match": "*" },
+          body: JSON.stringify({ events: [event("a"), event("b")] }),
+        });
+        assert.equal(push.status, 201, await push.clone().text());
+        const retry = await fetch(`${base}/streams/cart`, {
+          method: "POST",
+          headers: { ...headers, "if-match": '"0"' },
+          body: JSON.stringify({ events: [event("a"), event("b")] }),
+        });
+        assert.equal(retry.status, 200, "an idempotent retry");
+        const feed = await (await fetch(`${base}/events`, { headers })).json();
+        assert.deepEqual(feed.events.map((e) => [e.id, e.version, e.position]), [["a", 1, 1], ["b", 2, 2]]);
+        const head = await fetch(`${base}/events`, { method: "HEAD", headers: { ...headers, "if-none-match": '"2"' } });
+        assert.equal(head.status, 304);
+        assert.match(output, /"status":201/, "the log line");
+      } finally {
+        child.kill("SIGKILL");
+        await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
+      }
+    });
+  }
 });
