@@ -89,10 +89,12 @@ js-file-arg:
 	@[ -n "$(JS_FILES)" ] || { \
 	  echo "FILE=$(FILE): no such file, nor tests/js/$(FILE)[.test.mjs]; one of: $(patsubst tests/js/%.test.mjs,%,$(wildcard tests/js/*.test.mjs))" >&2; exit 2; }
 
-# The package's JS modules (js/) without wasm: the JSDoc type check and their unit tests.
+# The package's JS modules (js/) without wasm: the JSDoc type check (js/server/, the
+# self-hosted server's modules, with Node's types) and their unit tests.
 test-js-unit: bootstrap
 	@echo "== JS modules: tsc --checkJs and node --test js/ (no wasm) =="
 	node_modules/.bin/tsc -p js/tsconfig.json
+	node_modules/.bin/tsc -p js/server/tsconfig.json
 	node --test --test-reporter=spec --test-timeout=$(JS_TEST_TIMEOUT) js/
 
 pkg: bootstrap

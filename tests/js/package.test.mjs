@@ -437,12 +437,12 @@ function assertionsIn(file) {
 
 test("tsc --strict --exactOptionalPropertyTypes: the typed app of tests/types/ against the installed declarations", async (t) => {
   const dir = path.join(plainDir, "types");
-  for (const file of ["consumer.ts", "misuse.ts"]) cpSync(path.join(root, "tests/types", file), path.join(dir, file));
+  for (const file of ["consumer.ts", "misuse.ts", "server.ts"]) cpSync(path.join(root, "tests/types", file), path.join(dir, file));
   // The app uses every API without `!` or a cast; misuse.ts holds the @ts-expect-error lines.
   assert.deepEqual(assertionsIn(path.join(dir, "consumer.ts")), [], "no non-null assertion or cast in consumer.ts");
   const tsc = path.join(root, "node_modules/typescript/bin/tsc");
   const common = ["--noEmit", "--strict", "--exactOptionalPropertyTypes", "--noUnusedLocals", "--skipLibCheck", "false",
-    "--target", "es2022", "--lib", "es2022,dom", "consumer.ts", "misuse.ts"];
+    "--target", "es2022", "--lib", "es2022,dom", "consumer.ts", "misuse.ts", "server.ts"];
   // A bundler app, and Node's own ESM resolution (which follows the `types` condition).
   await run(process.execPath, [tsc, ...common, "--module", "esnext", "--moduleResolution", "bundler"], { cwd: dir });
   await run(process.execPath, [tsc, ...common, "--module", "nodenext", "--moduleResolution", "nodenext"], { cwd: dir });
