@@ -34,7 +34,7 @@ export function freePort() {
  */
 export const SERVER_TARGETS = {
   /** tidelog/worker in workerd (Durable Object storage on disk). */
-  workerd: async (env) => env,
+  workerd: async (env) => ({ ...env, SERVER: "workerd" }),
   /** tidelog/server in Node on the embedded default (the log file in TIDELOG_DATA_DIR). */
   "node-file": async (env) => ({ ...env, SERVER: "node" }),
   /** tidelog/server in Node on PostgreSQL (one database per TIDELOG_DATA_DIR; tests/js/postgres.mjs). */
