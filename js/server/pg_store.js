@@ -10,11 +10,12 @@
 //                  (space, id) UNIQUE      the idempotency index, by id
 //                  + body text: the event as pushed, JSON text, byte for byte
 //
-// A push is ONE transaction: `INSERT .. ON CONFLICT DO UPDATE` takes the space's row lock
-// (so pushes to one space are serialized by the database, across any number of server
-// processes, and pushes to different spaces do not wait for each other), then the
-// stream's version and the ids are checked and the rows inserted. Reads are single
-// statements (one snapshot each).
+// A push is ONE transaction of two statements: `INSERT .. ON CONFLICT DO UPDATE` takes
+// the space's row lock (so pushes to one space are serialized by the database, across
+// any number of server processes, and pushes to different spaces do not wait for each
+// other); then one statement checks the stream's version and the ids and, when both
+// hold, inserts the rows and moves the head. Reads are single statements (one snapshot
+// each).
 
 /**
  * @typedef {import("./space_store.js").SpaceStore} SpaceStore
@@ -54,14 +55,22 @@ export function pgStore(pool, options = {}) {
     byId: `SELECT id, stream, version, position, body FROM ${events} WHERE space = $1 AND id = ANY($2::text[])`,
     lock: `INSERT INTO ${spaces} (space, head) VALUES ($1, 0)
            ON CONFLICT (space) DO UPDATE SET head = ${spaces}.head RETURNING head`,
-    check: `SELECT (SELECT coalesce(max(version), 0) FROM ${events} WHERE space = $1 AND stream = $2) AS v,
-                   (SELECT id FROM ${events} WHERE space = $1 AND id = ANY($3::text[]) LIMIT 1) AS taken`,
-    insert: `WITH rows AS (
+    // After `lock`, so its snapshot sees every push committed before the lock was ours:
+    // checks the stream's version and the ids, and only when both hold inserts the rows
+    // and moves the head; answers what it found.
+    append: `WITH state AS (
+               SELECT (SELECT coalesce(max(version), 0) FROM ${events} WHERE space = $1 AND stream = $3) AS v,
+                      (SELECT id FROM ${events} WHERE space = $1 AND id = ANY($5::text[]) LIMIT 1) AS taken
+             ), rows AS (
                INSERT INTO ${events} (space, position, stream, version, id, body)
                SELECT $1, $2::bigint + n, $3, $4::bigint + n, id, body
-               FROM unnest($5::text[], $6::text[]) WITH ORDINALITY AS t(id, body, n)
+               FROM unnest($5::text[], $6::text[]) WITH ORDINALITY AS t(id, body, n), state
+               WHERE state.v = $4::bigint AND state.taken IS NULL
+               RETURNING 1
+             ), bump AS (
+               UPDATE ${spaces} SET head = $2::bigint + $7 WHERE space = $1 AND EXISTS (SELECT 1 FROM rows)
              )
-             UPDATE ${spaces} SET head = $2::bigint + $7 WHERE space = $1`,
+             SELECT v, taken FROM state`,
     stream: `SELECT (SELECT coalesce(max(version), 0) FROM ${events} WHERE space = $1 AND stream = $2) AS v,
                     e.stream, e.version, e.position, e.body
              FROM (SELECT 1) AS one LEFT JOIN LATERAL (
@@ -128,16 +137,11 @@ export function pgStore(pool, options = {}) {
         try {
           await client.query("BEGIN");
           const head = Number((await client.query(sql.lock, [space])).rows[0].head);
-          const check = (await client.query(sql.check, [space, stream, ids])).rows[0];
-          if (Number(check.v) !== expected) {
-            await client.query("ROLLBACK");
-            return { versionMoved: Number(check.v) };
+          const state = (await client.query(sql.append, [space, head, stream, expected, ids, bodies, ids.length])).rows[0];
+          if (Number(state.v) !== expected || state.taken !== null) {
+            await client.query("ROLLBACK"); // nothing was written; end the transaction
+            return Number(state.v) !== expected ? { versionMoved: Number(state.v) } : { idTaken: state.taken };
           }
-          if (check.taken !== null) {
-            await client.query("ROLLBACK");
-            return { idTaken: check.taken };
-          }
-          await client.query(sql.insert, [space, head, stream, expected, ids, bodies, ids.length]);
           await client.query("COMMIT");
           return { position: head + 1 };
         } catch (error) {
