@@ -4,6 +4,8 @@
 #   make demo   builds the package and serves the demo on http://$(HOST):$(PORT)/
 #   make pkg    builds the npm package into pkg/
 #   make bench  tidelog vs raw IndexedDB vs Dexie in headless browsers -> BENCHMARKS.md
+#   make size   raw/gzip/brotli of every shipped artifact, the top contributors (twiggy),
+#               and a row in BENCHMARKS.md's size history
 # One test of each kind (README, "Working on tidelog"):
 #   cargo test --all-features NAME            native unit/property tests matching NAME
 #   make test-browser TEST=browser_store      one tests/<TEST>.rs in Chromium and Firefox
@@ -20,7 +22,7 @@ export HOST PORT
 WASM_ENV := source .tidelog/env &&
 WASM32 := --target wasm32-unknown-unknown
 
-.PHONY: all bootstrap test lint test-native test-browser test-chrome test-firefox test-js test-js-unit pkg demo clean bench bench-smoke soak
+.PHONY: all bootstrap test lint test-native test-browser test-chrome test-firefox test-js test-js-unit pkg demo clean bench bench-smoke soak size size-check
 
 all: test
 
@@ -28,7 +30,7 @@ bootstrap:
 	@scripts/bootstrap
 
 test: bootstrap
-	@$(MAKE) --no-print-directory lint test-native test-browser test-js-unit bench-smoke test-js
+	@$(MAKE) --no-print-directory lint test-native test-browser test-js-unit size-check bench-smoke test-js
 
 # Style and lints, warnings are errors: rustfmt (rustfmt.toml), clippy natively over every
 # target, and clippy for wasm32 over each feature set a build ships: the browser package
@@ -99,6 +101,18 @@ test-js-unit: bootstrap
 
 pkg: bootstrap
 	@scripts/build-pkg
+
+# The size budget (bench/size-budget.json, the one place its numbers live): the browser
+# wasm and the wasm plus the JS glue a page loads, gzip -9. A step of `make test`.
+size-check: pkg
+	@echo "== size: the browser package against its budget (bench/size-budget.json) =="
+	node bench/size.mjs --check
+
+# What the package weighs and where the bytes are (twiggy, installed here on first use),
+# then a row in BENCHMARKS.md's size history (refused with uncommitted changes).
+size: pkg
+	@command -v twiggy >/dev/null || { echo "make size: installing twiggy 0.8.0 (cargo)"; cargo install twiggy --version 0.8.0 --locked; }
+	node bench/size.mjs --record
 
 demo: bootstrap pkg
 	@scripts/demo/serve

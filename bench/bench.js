@@ -82,10 +82,15 @@ function freshName(impl, label) {
 
 let tidelogModule;
 let tidelogWasm;
+/** Where the first load's time went (ms): importing the JS, then init() (fetch + compile + instantiate of the wasm). */
+let tidelogLoad = null;
 async function loadTidelog() {
   if (!tidelogModule) {
+    const t0 = now();
     tidelogModule = await import(TIDELOG_URL);
+    const t1 = now();
     tidelogWasm = await tidelogModule.default();
+    tidelogLoad = { importMs: t1 - t0, initMs: now() - t1 };
   }
   return tidelogModule;
 }
@@ -363,7 +368,18 @@ async function coldStart(impl, { name }) {
   const t1 = now();
   check(first.length === 1, `${impl} cold read got ${first.length} events`);
   store.close();
-  return { ms: t1 - t0, loadMs: tLoaded - t0, openMs: tOpen - tLoaded, readMs: t1 - tOpen };
+  const out = { ms: t1 - t0, loadMs: tLoaded - t0, openMs: tOpen - tLoaded, readMs: t1 - tOpen };
+  if (impl === "tidelog") {
+    // The wasm's download as the page saw it (Resource Timing); init() compiles while it
+    // streams (instantiateStreaming), so compile + instantiate is what init took beyond it.
+    const wasm = performance.getEntriesByType("resource").find((e) => e.name.endsWith("tidelog_bg.wasm"));
+    const fetchMs = wasm ? wasm.responseEnd - wasm.startTime : null;
+    Object.assign(out, {
+      importMs: tidelogLoad.importMs, initMs: tidelogLoad.initMs, wasmFetchMs: fetchMs,
+      initAfterFetchMs: fetchMs === null ? null : tidelogLoad.initMs - fetchMs,
+    });
+  }
+  return out;
 }
 
 async function cleanup({ name }) {

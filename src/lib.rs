@@ -46,3 +46,9 @@ pub use event::{
     AppendResult, Event, EventId, EventType, ExpectedVersion, IdGenerator, NewEvent, Position,
     StreamId, Version,
 };
+
+/// The wasm builds' allocator: talc, smaller than std's dlmalloc (measured: 1.7 KB gzip
+/// less in the browser wasm) and faster per its own benchmarks.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();

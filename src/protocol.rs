@@ -134,7 +134,7 @@ pub fn decode_stream_segment(segment: &str) -> Result<StreamId> {
                 return Err(Error::invalid(
                     "stream",
                     format!(
-                        "the path segment contains a raw {:?}; encode it as %XX",
+                        "the path segment contains a raw '{}'; encode it as %XX",
                         char::from(byte)
                     ),
                 ))
@@ -213,7 +213,7 @@ fn parse_decimal(field: &str, value: &str) -> Result<u64> {
     if value.is_empty() || value.len() > 16 || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::invalid(
             field,
-            format!("must be a decimal whole number from 0 to 2^53 - 1, got {value:?}"),
+            format!("must be a decimal whole number from 0 to 2^53 - 1, got \"{value}\""),
         ));
     }
     match value.parse::<u64>() {

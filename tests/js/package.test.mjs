@@ -172,13 +172,15 @@ test("npm pack: the tarball holds every entry, the declarations and the wasm", a
   t.diagnostic(`tarball ${path.basename(tarball)}: ${size} bytes; tidelog_bg.wasm ${wasm.length} bytes raw, ${gzipSync(wasm, { level: 9 }).length} bytes gzip`);
   const installed = path.join(plainDir, "node_modules/tidelog");
   for (const file of ["tidelog.js", "tidelog.node.js", "tidelog.workerd.js", "tidelog.d.ts", "tidelog_bg.wasm", "README.md",
-    "js/index.js",
+    "tidelog.js.map",
     "worker/index.js", "worker/index.d.ts", "worker/tidelog_bg.wasm", "worker/js/do_storage.js", "worker/js/index.js",
     "server/index.js", "server/index.d.ts", "server/cli.js"]) {
     assert.ok(existsSync(path.join(installed, file)), `${file} is in the package`);
   }
   // The JS is plain modules next to the glue: no hashed wasm-bindgen snippets folder.
   assert.ok(!existsSync(path.join(installed, "snippets")), "no snippets/ folder in the package");
+  // The browser glue is one module: js/ is bundled into tidelog.js.
+  assert.ok(!existsSync(path.join(installed, "js")), "no js/ folder beside tidelog.js");
   const manifest = JSON.parse(readFileSync(path.join(installed, "package.json"), "utf8"));
   for (const entry of Object.values(manifest.exports["."])) {
     assert.ok(existsSync(path.join(installed, entry)), `${entry} (exports) is in the package`);

@@ -30,7 +30,15 @@ pub fn js_error(value: JsValue) -> Error {
         .or_else(|| value.as_string());
     match (name, message) {
         (name, Some(message)) => Error::storage(name.unwrap_or_else(|| "Error".into()), message),
-        _ => Error::storage("Error", format!("{value:?}")),
+        // Not an Error: its JSON text (Debug of a JsValue would ship wasm-bindgen's
+        // debug printer, and the browser build formats no Debug at all).
+        _ => Error::storage(
+            "Error",
+            js_sys::JSON::stringify(&value)
+                .ok()
+                .and_then(|text| text.as_string())
+                .unwrap_or_else(|| "a value that is not an Error was thrown".into()),
+        ),
     }
 }
 

@@ -1,0 +1,80 @@
+// @ts-check
+// What the package weighs and which tree it was built from: one implementation for
+// `make bench` (bench/run.mjs, section 6), `make size` and the budget check in `make test`
+// (bench/size.mjs). Sizes are node zlib: gzip level 9, brotli quality 11.
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+import zlib from "node:zlib";
+
+/** The repository root. */
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+/** @typedef {{ raw: number, gzip: number, brotli: number }} Weight */
+/** @typedef {Weight & { files: string[] }} Artifact */
+
+/** @param {Buffer} data @returns {Weight} */
+export function weigh(data) {
+  return {
+    raw: data.length,
+    gzip: zlib.gzipSync(data, { level: 9 }).length,
+    brotli: zlib.brotliCompressSync(data, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length,
+  };
+}
+
+/** One file, or several loaded together (weighed as one concatenated stream). @param {string[]} files absolute paths @returns {Artifact} */
+export function artifact(files) {
+  return { files: files.map((f) => path.relative(root, f)), ...weigh(Buffer.concat(files.map((f) => readFileSync(f)))) };
+}
+
+/**
+ * The JS a browser loads for a module: `entry` and every module it imports (relative
+ * specifiers, transitively), e.g. pkg/tidelog.js and pkg/js/index.js.
+ * @param {string} entry absolute path
+ */
+export function moduleGraph(entry) {
+  const files = [entry];
+  for (let i = 0; i < files.length; i++) {
+    for (const [, specifier] of readFileSync(files[i], "utf8").matchAll(/\bfrom\s*["'](\.\.?\/[^"']+)["']/g)) {
+      const file = path.resolve(path.dirname(files[i]), specifier);
+      if (/\.m?js$/.test(file) && !files.includes(file)) files.push(file);
+    }
+  }
+  return files;
+}
+
+/**
+ * Every artifact the package ships, weighed: the browser wasm and the JS glue a page
+ * loads with it (`total` = the two, each compressed on its own as they are two
+ * requests), the sync worker's wasm and glue, and Dexie's bundle for comparison.
+ */
+export function packageSizes() {
+  const pkg = (/** @type {string} */ f) => path.join(root, "pkg", f);
+  const wasm = artifact([pkg("tidelog_bg.wasm")]);
+  const glue = artifact(moduleGraph(pkg("tidelog.js")));
+  /** @type {Record<string, Artifact | Weight>} */
+  const out = {
+    wasm, glue,
+    total: { raw: wasm.raw + glue.raw, gzip: wasm.gzip + glue.gzip, brotli: wasm.brotli + glue.brotli },
+  };
+  if (existsSync(pkg("worker/tidelog_bg.wasm"))) {
+    out.workerWasm = artifact([pkg("worker/tidelog_bg.wasm")]);
+    out.workerGlue = artifact(moduleGraph(pkg("worker/index.js")));
+  }
+  const dexie = path.join(root, "node_modules/dexie/dist/dexie.min.js");
+  if (existsSync(dexie)) out.dexie = artifact([dexie]);
+  return out;
+}
+
+/** The commit HEAD names, and whether what builds the package (src/, js/, Cargo, pkg-template/, scripts/) has local changes. */
+export function gitState() {
+  try {
+    const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root }).toString().trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src", "js", "Cargo.toml", "Cargo.lock", "pkg-template", "scripts"], { cwd: root })
+      .toString().trim() !== "";
+    return { commit, srcDirty: dirty };
+  } catch {
+    return null;
+  }
+}
