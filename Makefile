@@ -95,10 +95,12 @@ js-file-arg:
 	@[ -n "$(JS_FILES)" ] || { \
 	  echo "FILE=$(FILE): no such file, nor tests/js/$(FILE)[.test.mjs]; one of: $(patsubst tests/js/%.test.mjs,%,$(wildcard tests/js/*.test.mjs))" >&2; exit 2; }
 
-# The package's JS modules (js/) without wasm: the JSDoc type check and their unit tests.
+# The package's JS modules (js/) without wasm: the JSDoc type check (js/server/, the
+# self-hosted server's modules, with Node's types) and their unit tests.
 test-js-unit: bootstrap
 	@echo "== JS modules: tsc --checkJs and node --test js/ (no wasm) =="
 	node_modules/.bin/tsc -p js/tsconfig.json
+	node_modules/.bin/tsc -p js/server/tsconfig.json
 	node --test --test-reporter=spec --test-timeout=$(JS_TEST_TIMEOUT) js/
 
 pkg: bootstrap
@@ -121,10 +123,11 @@ demo: bootstrap pkg
 
 # tidelog vs raw IndexedDB vs Dexie in headless Chromium and Firefox: appends the table to
 # BENCHMARKS.md and writes bench/results/latest.json (see bench/run.mjs).
-# Then the sync servers side by side (POST batches, feed reads, 304 polls; workerd on the
-# Durable Object key-value and SQL APIs), the sync drain vs Workbox, a projection over a
-# 1M-event log, and the file store in Node (appends with and without fsync, opening a
-# 1M-event log); each appends its own section to BENCHMARKS.md.
+# Then the sync servers side by side (POST batches, feed reads, 304 polls; every target of
+# tests/js/harness.mjs: workerd on the Durable Object SQL and key-value APIs, wrangler dev,
+# tidelog/server on its log file and on PostgreSQL started by the bench), the sync drain
+# vs Workbox, a projection over a 1M-event log, and the file store in Node (appends with
+# and without fsync, opening a 1M-event log); each appends its own section to BENCHMARKS.md.
 bench: bootstrap pkg
 	node bench/run.mjs
 	node bench/server.mjs | node bench/append.mjs server "Sync servers side by side: pushes, feed reads, 304 polls"

@@ -12,8 +12,8 @@
 //!
 //! | layer | module | what lives there | builds for |
 //! |---|---|---|---|
-//! | JS API | `bindings` | every `#[wasm_bindgen]` item: the `EventStore`, `Projection` and `Sync` classes, argument checks, errors as JS `Error`s; `handleSyncRequest` (feature `server`) | wasm32 |
-//! | platform | `web` | the host adapters: IndexedDB store, `fetch` transport, Durable Object storage (key-value and SQL), `node:fs` for the file store (feature `file`), typed externs of tidelog's JS modules, every JS <-> Rust conversion | wasm32 |
+//! | JS API | `bindings` | every `#[wasm_bindgen]` item: the `EventStore`, `Projection` and `Sync` classes, argument checks, errors as JS `Error`s; `handleSyncRequest` and `handleSpaceRequest` (feature `server`) | wasm32 |
+//! | platform | `web` | the host adapters: IndexedDB store, `fetch` transport, Durable Object storage (key-value and SQL), JS space stores (the self-hosted server), `node:fs` for the file store (feature `file`), typed externs of tidelog's JS modules, every JS <-> Rust conversion | wasm32 |
 //! | server | `server` | the sync server core: `server::handle` turns a request into a response over a `ServerStore`; `KvServerStore`, the Durable Object key layout over a `Kv`; `SqlServerStore`, the SQL schema over a `SqlSpace` (SQLite-backed Durable Objects) | feature `server` |
 //! | engines | [`sync`] | the [`SyncEngine`](sync::SyncEngine) over a `Transport` and a `SyncLocal`; the pure integration plan for remote events (rebase, quarantine); the driver's policy (when to run a round and wake again, the stall watchdog, Background Sync) and the status it reports | everywhere |
 //! | | [`replay`] | replay planning: paged cursors with time travel, snapshot policy, the command retry loop (the fold itself runs in JS, `js/fold.js`) | everywhere |

@@ -30,7 +30,8 @@
 //!   feed, one queue of operations).
 //! - `server.rs` (feature `server`): `handleSyncRequest`, the sync server over Durable
 //!   Object storage (`web/do_sql.rs`, the SQL API; `web/do_storage.rs`, the key-value
-//!   API), for the worker in `tidelog/worker`.
+//!   API), for the worker in `tidelog/worker`; and `handleSpaceRequest`, the same over a
+//!   JS space store (`web/space_store.rs`), for the self-hosted server in `tidelog/server`.
 
 #[cfg(feature = "client")]
 mod backend;
@@ -59,7 +60,7 @@ pub use event_store::JsEventStore;
 #[cfg(feature = "client")]
 pub use projection::JsProjection;
 #[cfg(feature = "server")]
-pub use server::handle_sync_request;
+pub use server::{handle_space_request, handle_sync_request};
 
 use wasm_bindgen::prelude::wasm_bindgen;
 

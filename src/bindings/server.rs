@@ -7,7 +7,9 @@
 //! [`DurableObjectSql`](crate::web::do_sql::DurableObjectSql) (`options.storage: "sql"`,
 //! SQLite-backed Durable Objects) or [`KvServerStore`] over
 //! [`DurableObjectKv`](crate::web::do_storage::DurableObjectKv) (the key-value API, the
-//! default), the platform layer's adapters of `ctx.storage`.
+//! default), the platform layer's adapters of `ctx.storage`. [`handle_space_request`]
+//! runs the same core over a space store written in JS ([`HostSpaceStore`]): the
+//! self-hosted server (`tidelog/server`, PostgreSQL or the file log).
 //!
 //! ```js
 //! import { initSync, handleSyncRequest } from "tidelog/worker/tidelog.js";
@@ -25,6 +27,7 @@ use crate::server::{handle, Config, KvServerStore, Request, Response, SqlServerS
 use crate::web::do_sql::DurableObjectSql;
 use crate::web::do_storage::DurableObjectKv;
 use crate::web::glue::get;
+use crate::web::space_store::{HostSpaceStore, JsSpaceStore};
 
 fn bad_input(message: &str) -> JsValue {
     super::errors::invalid("request", message)
@@ -77,6 +80,20 @@ fn response_to_js(response: Response) -> JsValue {
     answer.into()
 }
 
+/// `options.basePath` (where the space is mounted) as a [`Config`] (the self-hosted
+/// entry's options; `handle_sync_request` also reads `options.storage`).
+fn config_from_js(options: &JsValue) -> std::result::Result<Config, JsValue> {
+    let mut config = Config::default();
+    if !options.is_undefined() && !options.is_null() {
+        let base = get(options, "basePath");
+        if !base.is_undefined() {
+            config.base_path =
+                base.as_string().ok_or_else(|| bad_input("options.basePath must be a string"))?;
+        }
+    }
+    Ok(config)
+}
+
 /// Answers one request of the sync protocol (`docs/protocol.md`) for the space whose
 /// Durable Object storage is `storage` (`ctx.storage`).
 ///
@@ -120,4 +137,19 @@ pub async fn handle_sync_request(
         handle(&KvServerStore::new(DurableObjectKv::new(storage)), &config, request).await
     };
     Ok(response_to_js(response))
+}
+
+/// [`handle_sync_request`] over a space store written in JS (`SpaceStore`, see
+/// `js/server/space_store.js`: PostgreSQL, the file log) instead of Durable Object storage: the
+/// self-hosted server's entry (`tidelog/server`). Same `request`, `options` and answer.
+#[wasm_bindgen(js_name = handleSpaceRequest)]
+pub async fn handle_space_request(
+    store: JsSpaceStore,
+    request: JsValue,
+    options: JsValue,
+) -> std::result::Result<JsValue, JsValue> {
+    let request = request_from_js(&request)?;
+    let config = config_from_js(&options)?;
+    let store = HostSpaceStore::new(store);
+    Ok(response_to_js(handle(&store, &config, request).await))
 }

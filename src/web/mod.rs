@@ -17,6 +17,7 @@
 //! | `node_fs` | `NodeFileSystem`: the file store's disk calls over `node:fs`, for Node, Deno and Bun (feature `file`) |
 //! | `do_storage` | `DurableObjectKv`: the sync server's key-value primitives over Durable Object storage (feature `server`) |
 //! | `do_sql` | `DurableObjectSql`: the sync server's SQL queries over a SQLite-backed Durable Object's `ctx.storage.sql` (feature `server`) |
+//! | `space_store` | `HostSpaceStore`: the sync server's `ServerStore` implemented by a JS object (PostgreSQL, the file log; feature `server`) |
 
 pub mod convert;
 #[cfg(feature = "server")]
@@ -34,6 +35,8 @@ mod idb;
 pub mod indexeddb;
 #[cfg(feature = "file")]
 pub mod node_fs;
+#[cfg(feature = "server")]
+pub mod space_store;
 
 #[cfg(feature = "client")]
 pub use idb::has_indexeddb;

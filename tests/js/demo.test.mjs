@@ -1,12 +1,17 @@
 // End to end on the demo, as a person uses it: the page served by `make demo`'s server
-// (real workerd, sync API at /v1/), driven in headless Chromium. Screenshots go to
-// test-results/ (git-ignored).
-import { test, before, after } from "node:test";
+// (real workerd, sync API at /v1/; and `make demo SERVER=node` on PostgreSQL), driven in
+// headless Chromium. Screenshots go to test-results/ (git-ignored).
+import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { root, startServer, launchChromium, openPage } from "./harness.mjs";
+import { root, serverTargets, startServer, launchChromium, openPage } from "./harness.mjs";
+
+// The demo on workerd, and on the self-hosted server on PostgreSQL (`make demo SERVER=node`
+// with DATABASE_URL; the log file is the same server with another store).
+for (const target of serverTargets().filter((t) => t === "workerd" || t === "node-pg")) {
+describe(`the demo served with ${target}`, () => {
 
 const shots = path.join(root, "test-results");
 let server, browser, context, dataDir;
@@ -15,7 +20,7 @@ const space = `e2e${Date.now()}`;
 before(async () => {
   await mkdir(shots, { recursive: true });
   dataDir = await mkdtemp(path.join(tmpdir(), "tidelog-demo-"));
-  server = await startServer({ TIDELOG_DATA_DIR: dataDir });
+  server = await startServer({ TIDELOG_DATA_DIR: dataDir }, target);
   browser = await launchChromium();
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
 });
@@ -199,7 +204,7 @@ test("Background Sync: the service worker pushes the outbox after the page is cl
 
 test("with TIDELOG_SYNC_TOKEN set, the demo asks for the token and then syncs", async () => {
   const tokenDir = await mkdtemp(path.join(tmpdir(), "tidelog-demo-token-"));
-  const guarded = await startServer({ TIDELOG_SYNC_TOKEN: "s3cret", TIDELOG_DATA_DIR: tokenDir });
+  const guarded = await startServer({ TIDELOG_SYNC_TOKEN: "s3cret", TIDELOG_DATA_DIR: tokenDir }, target);
   const ctx = await browser.newContext();
   try {
     const page = await openPage(ctx, `${guarded.base}/?device=a&space=${space}tok`);
@@ -219,3 +224,5 @@ test("with TIDELOG_SYNC_TOKEN set, the demo asks for the token and then syncs", 
     await rm(tokenDir, { recursive: true, force: true });
   }
 });
+});
+}

@@ -32,15 +32,23 @@ export function freePort() {
 /**
  * The sync servers the protocol suite (tests/js/server.test.mjs) runs against, by name:
  * each turns the suite's environment (TIDELOG_DATA_DIR names the server's storage) into
- * the environment it is started with. `TIDELOG_SERVERS=workerd,wrangler` picks some.
+ * the environment of `scripts/demo/serve` for that server.
+ * `TIDELOG_SERVERS=node-pg,workerd` picks some.
  */
 export const SERVER_TARGETS = {
   /** tidelog/worker in workerd, SQLite-backed Durable Objects on the SQL API (the default). */
-  workerd: async (env) => ({ ...env, TIDELOG_STORAGE: "" }),
+  workerd: async (env) => ({ ...env, SERVER: "workerd", TIDELOG_STORAGE: "" }),
   /** The same on the Durable Object key-value API (TIDELOG_STORAGE=kv). */
-  "workerd-kv": async (env) => ({ ...env, TIDELOG_STORAGE: "kv" }),
+  "workerd-kv": async (env) => ({ ...env, SERVER: "workerd", TIDELOG_STORAGE: "kv" }),
   /** tidelog/worker under `npx wrangler dev` (startWrangler: the package's wrangler.toml.example, .dev.vars). */
   wrangler: async (env) => ({ ...env, SERVER: "wrangler" }),
+  /** tidelog/server in Node on the embedded default (the log file in TIDELOG_DATA_DIR). */
+  "node-file": async (env) => ({ ...env, SERVER: "node" }),
+  /** tidelog/server in Node on PostgreSQL (one database per TIDELOG_DATA_DIR; tests/js/postgres.mjs). */
+  "node-pg": async (env) => {
+    const { postgres } = await import("./postgres.mjs");
+    return { ...env, SERVER: "node", DATABASE_URL: (await postgres()).database(env.TIDELOG_DATA_DIR ?? "default") };
+  },
 };
 
 /** The names of the targets to run (all of SERVER_TARGETS unless TIDELOG_SERVERS narrows them). */

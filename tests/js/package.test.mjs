@@ -6,7 +6,8 @@
 // Vite build and dev server in Chromium (main thread and a bundled module worker; Vite is
 // the version pinned in package.json). Each appends, reads and replays. `tsc --strict
 // --exactOptionalPropertyTypes` compiles the typed app of tests/types/ against the
-// installed declarations. Everything lives in one temporary directory (npm cache
+// installed declarations. The bin `tidelog-server` serves the sync protocol on its log
+// file and on PostgreSQL. Everything lives in one temporary directory (npm cache
 // included) that is removed at the end.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -173,7 +174,8 @@ test("npm pack: the tarball holds every entry, the declarations and the wasm", a
   const installed = path.join(plainDir, "node_modules/tidelog");
   for (const file of ["tidelog.js", "tidelog.node.js", "tidelog.workerd.js", "tidelog.d.ts", "tidelog_bg.wasm", "README.md",
     "tidelog.js.map", "node/tidelog.js", "node/tidelog_bg.wasm", "node/js/index.js", "node/js/node_fs.js",
-    "worker/index.js", "worker/index.d.ts", "worker/tidelog_bg.wasm", "worker/js/do_storage.js", "worker/js/index.js"]) {
+    "worker/index.js", "worker/index.d.ts", "worker/tidelog_bg.wasm", "worker/js/do_storage.js", "worker/js/index.js",
+    "server/index.js", "server/index.d.ts", "server/cli.js"]) {
     assert.ok(existsSync(path.join(installed, file)), `${file} is in the package`);
   }
   // The JS is plain modules next to the glue: no hashed wasm-bindgen snippets folder.
@@ -485,16 +487,84 @@ function assertionsIn(file) {
 
 test("tsc --strict --exactOptionalPropertyTypes: the typed app of tests/types/ against the installed declarations", async (t) => {
   const dir = path.join(plainDir, "types");
-  for (const file of ["consumer.ts", "misuse.ts"]) cpSync(path.join(root, "tests/types", file), path.join(dir, file));
+  for (const file of ["consumer.ts", "misuse.ts", "server.ts"]) cpSync(path.join(root, "tests/types", file), path.join(dir, file));
   // The app uses every API without `!` or a cast; misuse.ts holds the @ts-expect-error lines.
   assert.deepEqual(assertionsIn(path.join(dir, "consumer.ts")), [], "no non-null assertion or cast in consumer.ts");
   const tsc = path.join(root, "node_modules/typescript/bin/tsc");
   const common = ["--noEmit", "--strict", "--exactOptionalPropertyTypes", "--noUnusedLocals", "--skipLibCheck", "false",
-    "--target", "es2022", "--lib", "es2022,dom", "consumer.ts", "misuse.ts"];
+    "--target", "es2022", "--lib", "es2022,dom", "consumer.ts", "misuse.ts", "server.ts"];
   // A bundler app, and Node's own ESM resolution (which follows the `types` condition).
   await run(process.execPath, [tsc, ...common, "--module", "esnext", "--moduleResolution", "bundler"], { cwd: dir });
   await run(process.execPath, [tsc, ...common, "--module", "nodenext", "--moduleResolution", "nodenext"], { cwd: dir });
   // tsc fails on a @ts-expect-error line that is not an error ("Unused directive").
   const directives = readFileSync(path.join(dir, "misuse.ts"), "utf8").match(/^\s*\/\/ @ts-expect-error/gm).length;
   t.diagnostic(`misuse.ts: ${directives} @ts-expect-error lines, each an error`);
+});
+
+/** Starts the installed bin (node_modules/.bin/tidelog-server, what `npx tidelog-server`
+ * runs) in the project; resolves once it listens. */
+async function startBin(env) {
+  const port = await freePort();
+  const child = spawn(path.join(plainDir, "node_modules/.bin/tidelog-server"), [], {
+    cwd: plainDir,
+    env: { ...process.env, npm_config_cache: path.join(tmp, "npm-cache"), PORT: String(port), HOST: "127.0.0.1", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
+  const deadline = Date.now() + 30_000;
+  while (!output.includes("tidelog-server: http://")) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`tidelog-server did not start:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const base = `http://127.0.0.1:${port}/v1/shop`;
+  return {
+    base,
+    output: () => output,
+    async stop() {
+      const exited = new Promise((r) => child.once("exit", (code) => r(code)));
+      child.kill("SIGTERM");
+      return exited;
+    },
+  };
+}
+
+/** Pushes two events, reads them back through the feed; returns the feed. */
+async function roundTrip(base) {
+  const events = [1, 2].map((n) => ({ id: `bin-${n}`, type: "T", data: { n }, recordedAt: 1 }));
+  const push = await fetch(`${base}/streams/cart`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "if-none-match": "*" },
+    body: JSON.stringify({ events }),
+  });
+  assert.equal(push.status, 201, await push.clone().text());
+  return (await fetch(`${base}/events`)).json();
+}
+
+test("npx tidelog-server: the installed bin serves the protocol on its log file, then on PostgreSQL with DATABASE_URL", async () => {
+  const resolved = (await run(process.execPath, ["--input-type=module", "-e", "console.log(import.meta.resolve('tidelog/server'))"], { cwd: plainDir })).trim();
+  assert.ok(resolved.endsWith("/node_modules/tidelog/server/index.js"), resolved);
+  const dataDir = path.join(tmp, "server-data");
+  let server = await startBin({ TIDELOG_DATA_DIR: dataDir });
+  const feed = await roundTrip(server.base);
+  assert.deepEqual(feed.events.map((e) => [e.id, e.position]), [["bin-1", 1], ["bin-2", 2]]);
+  assert.equal(await server.stop(), 0, "SIGTERM ends it cleanly");
+  assert.ok(!existsSync(path.join(dataDir, "lock")), "the data directory is unlocked again");
+  server = await startBin({ TIDELOG_DATA_DIR: dataDir });
+  assert.deepEqual(await (await fetch(`${server.base}/events`)).json(), feed, "the log file kept everything");
+  await server.stop();
+
+  // PostgreSQL: npm pg installed beside tidelog (the version the repo pins).
+  const { postgres } = await import("./postgres.mjs");
+  const pg = await postgres();
+  const pgVersion = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")).devDependencies.pg;
+  await npmInstall(plainDir, [`pg@${pgVersion}`]);
+  server = await startBin({ DATABASE_URL: pg.database(`package-${Date.now()}`) });
+  assert.match(server.output(), /on PostgreSQL/);
+  assert.deepEqual((await roundTrip(server.base)).events.map((e) => [e.id, e.position]), [["bin-1", 1], ["bin-2", 2]]);
+  assert.equal(await server.stop(), 0);
 });

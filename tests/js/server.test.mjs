@@ -2,8 +2,9 @@
 // stream ids, space isolation, CORS, bearer auth, per-space JWT authorization (issue 18),
 // and durability across a restart. The same tests run against every server of
 // SERVER_TARGETS (tests/js/harness.mjs): tidelog/worker in the real workerd binary on
-// SQLite-backed Durable Objects (the SQL API, and the key-value API) and under
-// `npx wrangler dev`. Last, the upgrade of a space the key-value API wrote to SQL.
+// SQLite-backed Durable Objects (the SQL API, and the key-value API), under
+// `npx wrangler dev`, and tidelog/server in Node on its log file and on a real
+// PostgreSQL. Last, the upgrade of a space the key-value API wrote to SQL.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
