@@ -22,7 +22,8 @@
 import { initSync, handleSyncRequest } from "./tidelog.js";
 import wasmModule from "./tidelog_bg.wasm";
 import { sqlOpen } from "./js/do_sql.js";
-import { frontConfig, gate, finish, logLine, jsonError, corsHeaders, parseSpacePath, MAX_BODY_BYTES } from "./front.js";
+import { frontConfig, gate, finish, logLine, jsonError, corsHeaders, parseSpacePath } from "./front.js";
+import { answerSpace } from "./space_answer.js";
 
 export { parseSpacePath };
 
@@ -75,33 +76,6 @@ export default {
   },
 };
 
-/** Reads at most MAX_BODY_BYTES + 1 bytes (enough for the core to answer 413). */
-async function readBody(request) {
-  if (request.body === null) return new Uint8Array();
-  const reader = request.body.getReader();
-  const chunks = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel();
-      break;
-    }
-  }
-  const body = new Uint8Array(Math.min(size, MAX_BODY_BYTES + 1));
-  let offset = 0;
-  for (const chunk of chunks) {
-    const part = chunk.subarray(0, body.length - offset);
-    body.set(part, offset);
-    offset += part.length;
-    if (offset >= body.length) break;
-  }
-  return body;
-}
-
 /**
  * Which storage API a space uses: "sql" (the SQL API of a SQLite-backed Durable Object,
  * src/server/sql/) unless TIDELOG_STORAGE is "kv" or the object has no SQL storage (a
@@ -131,17 +105,9 @@ export class TidelogSpace {
     const url = new URL(request.url);
     const parsed = parseSpacePath(url.pathname);
     if (parsed.response) return parsed.response;
-    // HEAD is answered as the GET it mirrors, without the body but with the GET's
-    // Content-Length (RFC 9110 section 9.3.2).
-    const method = request.method === "HEAD" ? "GET" : request.method;
-    const answer = await handleSyncRequest(
-      this.ctx.storage,
-      { method, path: url.pathname + url.search, headers: [...request.headers], body: await readBody(request) },
-      { basePath: parsed.base, storage: this.storage },
-    );
-    const hasBody = answer.body.length > 0 && answer.status !== 204 && answer.status !== 304;
-    const headers = new Headers(answer.headers);
-    if (request.method === "HEAD" && hasBody) headers.set("content-length", String(answer.body.length));
-    return new Response(hasBody && request.method !== "HEAD" ? answer.body : null, { status: answer.status, headers });
+    // The request in and the answer out as tidelog/server does it (js/space_answer.js:
+    // HEAD as the GET it mirrors, the body read up to the 413 limit).
+    return answerSpace(request, parsed.base, (coreRequest, options) =>
+      handleSyncRequest(this.ctx.storage, coreRequest, { ...options, storage: this.storage }));
   }
 }
