@@ -1,12 +1,12 @@
 # tidelog: every command installs what it needs first (scripts/bootstrap, idempotent).
-#   make test   lint, native tests, browser tests (Chromium + Firefox), JS unit tests, the
+#   make test   lint, native tests, browser tests (Chromium, Firefox, WebKit), JS unit tests, the
 #               bench smoke, the JS/end-to-end suites (in that order)
 #   make demo   builds the package and serves the demo on http://$(HOST):$(PORT)/
 #   make pkg    builds the npm package into pkg/
 #   make bench  tidelog vs raw IndexedDB vs Dexie in headless browsers -> BENCHMARKS.md
 # One test of each kind (README, "Working on tidelog"):
 #   cargo test --all-features NAME            native unit/property tests matching NAME
-#   make test-browser TEST=browser_store      one tests/<TEST>.rs in Chromium and Firefox
+#   make test-browser TEST=browser_store      one tests/<TEST>.rs in Chromium, Firefox, WebKit
 #                                             (GREP=rexie: its tests whose name has "rexie")
 #   make test-js FILE=api GREP='subscribe'    one tests/js/<FILE>.test.mjs, tests matching GREP
 #   node --test js/errors.test.mjs            one unit test file of the JS modules (no build)
@@ -20,7 +20,7 @@ export HOST PORT
 WASM_ENV := source .tidelog/env &&
 WASM32 := --target wasm32-unknown-unknown
 
-.PHONY: all bootstrap test lint test-native test-browser test-chrome test-firefox test-js test-js-unit pkg demo clean bench bench-smoke soak
+.PHONY: all bootstrap test lint test-native test-browser test-chrome test-firefox test-webkit test-js test-js-unit pkg demo clean bench bench-smoke soak
 
 all: test
 
@@ -56,15 +56,27 @@ TEST ?=
 BROWSER_TEST := $(basename $(notdir $(TEST)))
 WASM_TEST_ARGS := -- --features conformance $(if $(TEST),--test $(BROWSER_TEST)) $${GREP:+-- "$$GREP"}
 
-test-browser: test-chrome test-firefox
+test-browser: test-chrome test-firefox test-webkit
+
+# Each run's output goes through scripts/check-test-counts: every suite of
+# tests/expected-counts.txt must report exactly its number of passing tests (a renamed
+# file or a cfg mistake that drops tests fails here); not checked with TEST or GREP.
+COUNT_CHECK = scripts/check-test-counts $(1) $(if $(TEST)$(GREP),--no-check)
 
 test-chrome: browser-test-arg
 	@echo "== browser: wasm-bindgen-test in headless Chromium $(if $(TEST),(tests/$(BROWSER_TEST).rs))$(if $(GREP), matching '$(GREP)') =="
-	$(WASM_ENV) wasm-pack test --headless --chrome $$WASM_PACK_TEST_MODE $(WASM_TEST_ARGS)
+	$(WASM_ENV) wasm-pack test --headless --chrome $$WASM_PACK_TEST_MODE $(WASM_TEST_ARGS) 2>&1 | $(call COUNT_CHECK,chromium)
 
 test-firefox: browser-test-arg
 	@echo "== browser: wasm-bindgen-test in headless Firefox $(if $(TEST),(tests/$(BROWSER_TEST).rs))$(if $(GREP), matching '$(GREP)') =="
-	$(WASM_ENV) wasm-pack test --headless --firefox $$WASM_PACK_TEST_MODE $(WASM_TEST_ARGS)
+	$(WASM_ENV) wasm-pack test --headless --firefox $$WASM_PACK_TEST_MODE $(WASM_TEST_ARGS) 2>&1 | $(call COUNT_CHECK,firefox)
+
+# WebKit: WebKitGTK's MiniBrowser through WebKitWebDriver (the runner's Safari route, which
+# wasm-pack refuses on Linux but wasm-bindgen-test-runner does not), on an Xvfb display.
+test-webkit: browser-test-arg
+	@echo "== browser: wasm-bindgen-test in WebKit (WebKitGTK MiniBrowser, Xvfb) $(if $(TEST),(tests/$(BROWSER_TEST).rs))$(if $(GREP), matching '$(GREP)') =="
+	$(WASM_ENV) SAFARIDRIVER=$$(command -v WebKitWebDriver) CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+	  xvfb-run -a cargo test $(WASM32) --features conformance $(if $(TEST),--test $(BROWSER_TEST)) $${GREP:+-- "$$GREP"} 2>&1 | $(call COUNT_CHECK,webkit)
 
 .PHONY: browser-test-arg js-file-arg
 browser-test-arg:
