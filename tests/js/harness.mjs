@@ -176,8 +176,8 @@ export async function startServer(extraEnv = {}) {
 /**
  * What a route handler gets: the request, and one of four answers (Playwright's names).
  * @typedef {object} ProxyRoute
- * @property {{ method: string, url: string, headers: Record<string, string | string[] | undefined> }} request
- *   `url` is the absolute URL as the page asked for it
+ * @property {() => { method(): string, url(): string, headers(): Record<string, string | string[] | undefined> }} request
+ *   the request (Playwright's shape); `url()` is the absolute URL as the page asked for it
  * @property {() => Promise<void>} continue passes the request on to the server
  * @property {(response: { status: number, contentType?: string, headers?: Record<string, string>, body?: string }) => Promise<void>} fulfill
  *   answers without the server
@@ -237,7 +237,7 @@ export async function startProxy(target) {
       if (!route) return await pass();
       /** @type {ProxyRoute} */
       const handle = {
-        request: { method, url: `http://${req.headers.host}${url}`, headers: req.headers },
+        request: () => ({ method: () => method, url: () => `http://${req.headers.host}${url}`, headers: () => req.headers }),
         continue: pass,
         async fulfill({ status, contentType, headers = {}, body = "" }) {
           send(status, { ...(contentType ? { "content-type": contentType } : {}), ...headers }, body);
@@ -538,30 +538,22 @@ async function webDriverContext(engine, setup, viewport) {
   const first = /** @type {string} */ (await command(null, "GET", "/window"));
   current = first;
   if (viewport) await command(null, "POST", "/window/rect", viewport).catch(() => {});
-  // Closing a session's last window ends the session: a closed page's last window is
-  // left on about:blank (its document unloaded, as a close does) for the next page.
-  /** @type {string[]} */
-  const spare = [first];
+  // Closing a session's last window ends the session: the first window stays on
+  // about:blank for the session's life, and every page is a window of its own, so closing
+  // a page closes its window (a navigation away would leave its document in WebKit's
+  // back/forward cache, still holding its IndexedDB connection).
   /** @type {Set<Page>} */
   const pages = new Set();
   let closed = false;
-  /** @param {string} handle */
-  const closeWindow = async (handle) => {
-    if (pages.size > 0) {
-      await command(handle, "DELETE", "/window");
-      current = null;
-    } else {
-      await command(handle, "POST", "/url", { url: "about:blank" });
-      spare.push(handle);
-    }
-  };
   return {
     engine,
     async newPage() {
-      const handle = spare.pop() ?? (await command(null, "POST", "/window/new", { type: "tab" })).handle;
+      const { handle } = await command(first, "POST", "/window/new", { type: "tab" });
       const page = webDriverPage(engine, handle, command, async () => {
         pages.delete(page);
-        if (!closed) await closeWindow(handle);
+        if (closed) return;
+        await command(handle, "DELETE", "/window");
+        current = null;
       });
       pages.add(page);
       return page;
@@ -813,6 +805,10 @@ export async function tidelogPage(context, base) {
  * @property {(n: number) => void} expectTests the suite fails unless exactly `n` of its tests ran here
  */
 
+/** Each browser test's own limit (node 20's --test-timeout times whole files): a hang
+ * fails that test, and the suite goes on. */
+export const TEST_TIMEOUT = Number(process.env.TIDELOG_TEST_TIMEOUT ?? 120_000);
+
 /**
  * Declares `body`'s tests once per selected engine, each engine in its own `describe`.
  * @param {string} suite a name for the report
@@ -831,7 +827,7 @@ export function engineSuites(suite, body, { engines = selectedEngines() } = {}) 
       s.expectTests = (n) => (expected = n);
       s.test = (name, options, fn) => {
         if (typeof options === "function") { fn = options; options = {}; }
-        const { needs, reason, timeout } = options;
+        const { needs, reason, timeout = TEST_TIMEOUT } = options;
         declared += 1;
         const skip = needs && !needs.includes(engine) ? `${engine}: ${reason ?? `needs ${needs.join(" or ")}`}` : false;
         test(name, { skip, timeout }, async (t) => {

@@ -194,7 +194,7 @@ async function browserContext(files, engine = "chromium") {
   const { base: target } = await demo();
   const net = await startProxy(target);
   net.route("/readme-test/**", (route) => {
-    const name = new URL(route.request.url).pathname.slice("/readme-test/".length);
+    const name = new URL(route.request().url()).pathname.slice("/readme-test/".length);
     if (name === "index.html") return route.fulfill({ status: 200, contentType: "text/html", body: PAGE });
     if (name in files) return route.fulfill({ status: 200, contentType: "text/javascript", body: files[name] });
     return route.fulfill({ status: 404, body: "" });

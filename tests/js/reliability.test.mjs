@@ -310,8 +310,8 @@ engineSuites("reliability", (suite) => {
     const urls = [];
     let withAuth = 0;
     net.route("/**", (route) => {
-      urls.push(route.request.url);
-      if (route.request.headers.authorization === `Bearer ${TOKEN}`) withAuth += 1;
+      urls.push(route.request().url());
+      if (route.request().headers().authorization === `Bearer ${TOKEN}`) withAuth += 1;
       return route.continue();
     });
     const context = await suite.browser.newContext();
