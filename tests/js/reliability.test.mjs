@@ -289,16 +289,32 @@ engineSuites("reliability", (suite) => {
       }), name);
       assert.deepEqual(deleted, { ok: true, blocked: false }, "the open store stepped aside");
       const after = await a.evaluate(async () => {
-        const within = (p) => Promise.race([p.then(() => "ok", (e) => e.name), new Promise((r) => setTimeout(() => r("hang"), 4000))]);
+        const within = (p) => Promise.race([p.then((value) => ({ outcome: "ok", value }), (e) => ({ outcome: e.name })),
+          new Promise((r) => setTimeout(() => r({ outcome: "hang" }), 4000))]);
+        const append = await within(store.append("s", [{ id: "d-2", type: "N", data: 2 }]));
+        const read = await within(store.read("s"));
+        const sync = await within(store.sync.now());
         return {
-          append: await within(store.append("s", [{ id: "d-2", type: "N", data: 2 }])),
-          read: await within(store.read("s")),
-          sync: await within(store.sync.now()),
+          append: append.outcome, read: read.outcome, sync: sync.outcome,
+          readIds: read.value?.map((e) => `${e.id}@${e.version}`), pending: sync.value?.pendingCount,
         };
       });
-      for (const [op, outcome] of Object.entries(after)) {
-        assert.ok(["ok", "ClosedError"].includes(outcome), `${op}: ${outcome}`);
+      for (const op of ["append", "read", "sync"]) {
+        assert.ok(["ok", "ClosedError"].includes(after[op]), `${op}: ${after[op]}`);
       }
+      // What survived, read back by a fresh store in the other tab: the deleted database
+      // is gone for good (d-1 with it); an append the first store said was done is there.
+      const survived = await b.evaluate(async (name) => {
+        const tidelog = await import("/pkg/tidelog.js");
+        await tidelog.default();
+        const store = await tidelog.EventStore.open(name);
+        const ids = (await store.read("s")).map((e) => `${e.id}@${e.version}`);
+        store.close();
+        return ids;
+      }, name);
+      assert.deepEqual(survived, after.append === "ok" ? ["d-2@1"] : [], `what survived the delete (the first store answered ${JSON.stringify(after)})`);
+      if (after.read === "ok") assert.deepEqual(after.readIds, survived, "the first store reads what is stored");
+      console.log(`deleted database in ${suite.engine}: append ${after.append}, read ${after.read}, sync ${after.sync}; afterwards the log holds ${JSON.stringify(survived)}`);
       assert.deepEqual((await serverStream(space, "s")).map((e) => e.id), ["d-1"], "nothing odd reached the server");
       await context.close();
     });
