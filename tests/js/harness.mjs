@@ -648,30 +648,44 @@ function encodeArg(arg) {
  */
 function webDriverPage(engine, handle, command, closeWindow) {
   let closed = false;
-  /** @param {string} script @param {unknown[]} args */
-  const run = (script, args = []) => command(handle, "POST", "/execute/sync", { script: PAGE_PRELUDE + script, args });
-  /** @param {string} script @param {unknown[]} args */
-  const runAsync = (script, args = []) => command(handle, "POST", "/execute/async", { script: PAGE_PRELUDE + script, args });
+  /**
+   * Runs `body` (the body of an async function; `args` holds `args`) in the page's own
+   * realm, not the driver's script sandbox (Firefox runs WebDriver scripts in one, where
+   * object literals are not the page's plain objects), and returns its JSON result.
+   * @param {string} body @param {unknown[]} [args]
+   */
+  const inPage = async (body, args = []) => {
+    const code = `(async () => { ${PAGE_PRELUDE}\nconst args = JSON.parse(${JSON.stringify(encodeArg(args))}, (_, v) => (v && typeof v === "object" && "$bigint" in v ? BigInt(v.$bigint) : v));\n${body}\n})().then((v) => JSON.stringify(v === undefined ? null : v))`;
+    const json = await command(handle, "POST", "/execute/async", {
+      script: `const done = arguments[arguments.length - 1];
+        const w = window.wrappedJSObject ?? window;
+        const fail = (e) => done(JSON.stringify({ harnessError: String(e) }));
+        try { w.eval(arguments[0]).then(done, fail); } catch (e) { fail(e); }`,
+      args: [code],
+    });
+    const value = JSON.parse(json);
+    if (value && typeof value === "object" && "harnessError" in value) throw new Error(`in ${engine}'s page: ${value.harnessError}`);
+    return value;
+  };
   // Loaded documents each start a fresh harness object (the errors listeners with it).
-  const install = () => run("return true;");
+  const install = () => inPage("return true;");
   /** @param {Function} fn @param {unknown} arg */
-  const start = (fn, arg) => run(`
+  const start = (fn, arg) => inPage(`
     const id = ++tl.next;
-    const arg = JSON.parse(arguments[0], (_, v) => (v && typeof v === "object" && "$bigint" in v ? BigInt(v.$bigint) : v));
     const entry = { done: false };
-    entry.promise = (async () => (${fn.toString()})(arg))().then(
+    entry.promise = (async () => (${fn.toString()})(args[0]))().then(
       (value) => { entry.done = true; try { entry.result = { ok: tl.encode(value) }; } catch (e) { entry.result = { error: String(e) }; } },
       (e) => { entry.done = true; entry.result = { error: e instanceof Error ? (e.name + ": " + e.message + "\\n" + (e.stack ?? "")) : "thrown: " + String(e) }; });
     tl.calls.set(id, entry);
-    return id;`, [encodeArg(arg)]);
+    return id;`, [arg]);
   /** @param {number} id */
-  const poll = (id) => runAsync(`
-    const done = arguments[arguments.length - 1];
-    const entry = tl.calls.get(arguments[0]);
-    if (!entry) return done({ lost: true });
-    const settle = () => { if (entry.done) { tl.calls.delete(arguments[0]); done(entry.result); } else done({ pending: true }); };
-    if (entry.done) return settle();
-    Promise.race([entry.promise, new Promise((r) => setTimeout(r, 200))]).then(settle);`, [id]);
+  const poll = (id) => inPage(`
+    const entry = tl.calls.get(args[0]);
+    if (!entry) return { lost: true };
+    if (!entry.done) await Promise.race([entry.promise, new Promise((r) => setTimeout(r, 200))]);
+    if (!entry.done) return { pending: true };
+    tl.calls.delete(args[0]);
+    return entry.result;`, [id]);
   /** @param {string} selector @returns {Promise<string>} the element id of its first match, once there */
   const element = async (selector, timeout = 10_000) => {
     const deadline = Date.now() + timeout;
@@ -715,11 +729,11 @@ function webDriverPage(engine, handle, command, closeWindow) {
     },
     async takeErrors() {
       if (closed) return [];
-      return run("return tl.errors.splice(0);");
+      return inPage("return tl.errors.splice(0);");
     },
     async takeConsole() {
       if (closed) return [];
-      return run("return tl.console.splice(0);");
+      return inPage("return tl.console.splice(0);");
     },
     async click(selector) {
       await command(handle, "POST", `/element/${await element(selector)}/click`, {});
@@ -737,8 +751,7 @@ function webDriverPage(engine, handle, command, closeWindow) {
       await command(handle, "POST", `/element/${option}/click`, {});
     },
     async textOf(selector) {
-      const id = await element(selector);
-      return run("return arguments[0].textContent;", [{ [ELEMENT]: id }]);
+      return (await command(handle, "GET", `/element/${await element(selector)}/property/textContent`)) ?? "";
     },
     async isChecked(selector) {
       return command(handle, "GET", `/element/${await element(selector)}/selected`);
