@@ -387,28 +387,40 @@ function findOnPath(name, extra = /** @type {string[]} */ ([])) {
   return dirs.map((d) => d && path.join(d, name)).find((p) => p && existsSync(p));
 }
 
+/** Processes the harness started (Xvfb, drivers): ended when this process ends, also by
+ * a signal (a test file the runner stops), so none is left behind. @type {Set<import("node:child_process").ChildProcess>} */
+const helpers = new Set();
+const endHelpers = () => { for (const child of helpers) if (child.exitCode === null) child.kill("SIGTERM"); };
+process.on("exit", endHelpers);
+for (const signal of /** @type {const} */ (["SIGINT", "SIGTERM"])) {
+  process.once(signal, () => { endHelpers(); process.exit(128 + (signal === "SIGINT" ? 2 : 15)); });
+}
+/** @param {import("node:child_process").ChildProcess} child */
+const track = (child) => { helpers.add(child); child.once("exit", () => helpers.delete(child)); return child; };
+
 /** @type {Promise<string> | undefined} */
 let xDisplay;
 /** An X display for WebKitGTK: $DISPLAY, else an Xvfb the harness starts (ended on exit). */
 function display() {
   if (process.env.DISPLAY) return Promise.resolve(process.env.DISPLAY);
   xDisplay ??= new Promise((resolve, reject) => {
-    const xvfb = spawn("Xvfb", ["-displayfd", "3", "-nolisten", "tcp", "-screen", "0", "1280x1024x24"], {
+    const xvfb = track(spawn("Xvfb", ["-displayfd", "3", "-nolisten", "tcp", "-screen", "0", "1280x1024x24"], {
       stdio: ["ignore", "ignore", "pipe", "pipe"],
-    });
+    }));
     let out = "";
     let err = "";
     xvfb.stderr?.on("data", (d) => (err += d));
     xvfb.stdio[3]?.on("data", (d) => {
       out += d;
-      if (out.includes("\n")) resolve(`:${out.trim()}`);
+      if (!out.includes("\n")) return;
+      resolve(`:${out.trim()}`);
+      // Running, it keeps no test process alive; it ends with the process.
+      xvfb.unref();
+      /** @type {any} */ (xvfb.stdio[3])?.unref?.();
+      /** @type {any} */ (xvfb.stderr)?.unref?.();
     });
     xvfb.on("error", (e) => reject(new Error(`cannot start Xvfb (scripts/bootstrap installs xvfb): ${e.message}`)));
     xvfb.on("exit", (code) => reject(new Error(`Xvfb exited (${code}): ${err}`)));
-    process.on("exit", () => xvfb.kill());
-    xvfb.unref();
-    /** @type {any} */ (xvfb.stdio[3])?.unref?.();
-    /** @type {any} */ (xvfb.stderr)?.unref?.();
   });
   return xDisplay;
 }
@@ -448,39 +460,69 @@ async function driverSetup(engine) {
   };
 }
 
-/** @param {"firefox" | "webkit"} engine @returns {Promise<Browser>} */
+/**
+ * Firefox or WebKit over WebDriver. The driver and its browser start once, with the first
+ * context: starting them takes seconds, and geckodriver serves one session. A context is
+ * then a group of windows of that one session (one profile): what a test keeps apart it
+ * keeps apart by database names and by origin (each `startProxy` is its own origin),
+ * not by a fresh profile as Chromium's contexts give.
+ * @param {"firefox" | "webkit"} engine @returns {Promise<Browser>}
+ */
 export async function launchWebDriver(engine) {
   const setup = await driverSetup(engine);
+  /** @type {Promise<Awaited<ReturnType<typeof webDriverSession>>> | undefined} */
+  let session;
   /** @type {Set<Context>} */
   const contexts = new Set();
   return {
     engine,
     async newContext(options = {}) {
-      const context = await webDriverContext(engine, setup, options.viewport);
+      const s = await (session ??= webDriverSession(engine, setup));
+      /** @type {Set<Page>} */
+      const pages = new Set();
+      /** @type {Context} */
+      const context = {
+        engine,
+        async newPage() {
+          const { handle } = await s.command(s.first, "POST", "/window/new", { type: "tab" });
+          if (options.viewport) await s.command(handle, "POST", "/window/rect", options.viewport).catch(() => {});
+          const page = webDriverPage(engine, handle, s.command, async () => {
+            pages.delete(page);
+            await s.command(handle, "DELETE", "/window");
+          });
+          pages.add(page);
+          return page;
+        },
+        async close() {
+          contexts.delete(context);
+          for (const page of [...pages]) await page.close();
+        },
+      };
       contexts.add(context);
-      const close = context.close;
-      context.close = async () => { contexts.delete(context); await close(); };
       return context;
     },
     async close() {
       for (const context of [...contexts]) await context.close();
+      if (session) await (await session).close();
     },
   };
 }
 
 /**
+ * Starts the driver and one session. Closing a session's last window ends it, so the
+ * first window stays on about:blank for the session's life and every page is a window of
+ * its own: closing a page closes its window (a navigation away would leave the document in
+ * WebKit's back/forward cache, still holding its IndexedDB connection).
  * @param {EngineName} engine
  * @param {Awaited<ReturnType<typeof driverSetup>>} setup
- * @param {{ width: number, height: number }} [viewport] the window's size
- * @returns {Promise<Context>}
  */
-async function webDriverContext(engine, setup, viewport) {
+async function webDriverSession(engine, setup) {
   const port = await freePort();
   const profile = mkdtempSync(path.join(os.tmpdir(), `tidelog-${engine}-`));
-  const child = spawn(setup.driver, setup.args(port), {
+  const child = track(spawn(setup.driver, setup.args(port), {
     env: { ...process.env, ...setup.env, TMPDIR: profile },
     stdio: ["ignore", "pipe", "pipe"],
-  });
+  }));
   let output = "";
   child.stdout?.on("data", (d) => (output = (output + d).slice(-4000)));
   child.stderr?.on("data", (d) => (output = (output + d).slice(-4000)));
@@ -530,38 +572,19 @@ async function webDriverContext(engine, setup, viewport) {
         await raw("POST", `/session/${session}/window`, { handle });
         current = handle;
       }
-      return raw(method, `/session/${session}${url}`, body);
+      const value = await raw(method, `/session/${session}${url}`, body);
+      if (method === "DELETE" && url === "/window") current = null;
+      return value;
     });
     queue = run.then(() => {}, () => {});
     return run;
   };
   const first = /** @type {string} */ (await command(null, "GET", "/window"));
   current = first;
-  if (viewport) await command(null, "POST", "/window/rect", viewport).catch(() => {});
-  // Closing a session's last window ends the session: the first window stays on
-  // about:blank for the session's life, and every page is a window of its own, so closing
-  // a page closes its window (a navigation away would leave its document in WebKit's
-  // back/forward cache, still holding its IndexedDB connection).
-  /** @type {Set<Page>} */
-  const pages = new Set();
-  let closed = false;
   return {
-    engine,
-    async newPage() {
-      const { handle } = await command(first, "POST", "/window/new", { type: "tab" });
-      const page = webDriverPage(engine, handle, command, async () => {
-        pages.delete(page);
-        if (closed) return;
-        await command(handle, "DELETE", "/window");
-        current = null;
-      });
-      pages.add(page);
-      return page;
-    },
+    first,
+    command,
     async close() {
-      if (closed) return;
-      closed = true;
-      for (const page of pages) await retire(page);
       await command(null, "DELETE", "").catch(() => {});
       kill();
     },
