@@ -83,19 +83,22 @@ browser-test-arg:
 	@[ -z "$(TEST)" ] || [ -f tests/$(BROWSER_TEST).rs ] || { \
 	  echo "TEST=$(TEST): no tests/$(BROWSER_TEST).rs; one of: $(basename $(notdir $(wildcard tests/browser_*.rs)))" >&2; exit 2; }
 
-# The JS suites against the built package (Node, Chromium, workerd). FILE picks one suite:
-# a path, or a name under tests/js/ (FILE=api, FILE=api.test.mjs); GREP runs only the
-# tests whose name matches the pattern (node --test-name-pattern). A suite file that runs
-# longer than JS_TEST_TIMEOUT ms (node 20 times whole files: a hang, a leaked handle)
-# fails instead of hanging.
+# The JS suites against the built package (Node, Deno, Bun, workerd; the browser suites in
+# Chromium, Firefox and WebKit). FILE picks one suite: a path, or a name under tests/js/
+# (FILE=api, FILE=api.test.mjs); GREP runs only the tests whose name matches the pattern
+# (node --test-name-pattern); ENGINES=webkit or ENGINES=chromium,firefox runs the browser
+# suites in those engines only. Each browser test fails after TIDELOG_TEST_TIMEOUT ms
+# (tests/js/harness.mjs); a suite file that runs longer than JS_TEST_TIMEOUT ms (node 20
+# times whole files: a hang, a leaked handle) fails instead of hanging.
 FILE ?=
 GREP ?=
-JS_TEST_TIMEOUT ?= 900000
+ENGINES ?=
+JS_TEST_TIMEOUT ?= 1800000
 JS_FILES := $(if $(FILE),$(firstword $(wildcard $(FILE) tests/js/$(FILE) tests/js/$(FILE).test.mjs)),tests/js/)
 
 test-js: js-file-arg pkg
-	@echo "== JS: the built package in Node, Chromium and workerd (node --test$(if $(FILE), $(JS_FILES))$(if $(GREP), matching '$(GREP)')) =="
-	node --test --test-reporter=spec --test-timeout=$(JS_TEST_TIMEOUT) $${GREP:+--test-name-pattern="$$GREP"} $(JS_FILES)
+	@echo "== JS: the built package in Node, Deno, Bun, workerd, Chromium, Firefox and WebKit (node --test$(if $(FILE), $(JS_FILES))$(if $(GREP), matching '$(GREP)')$(if $(ENGINES), in $(ENGINES))) =="
+	$(if $(ENGINES),TIDELOG_ENGINES=$(ENGINES)) node --test --test-reporter=spec --test-timeout=$(JS_TEST_TIMEOUT) $${GREP:+--test-name-pattern="$$GREP"} $(JS_FILES)
 
 js-file-arg:
 	@[ -n "$(JS_FILES)" ] || { \
