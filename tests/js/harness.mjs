@@ -533,6 +533,7 @@ async function webDriverSession(engine, setup) {
   let current = null;
   /** @param {string} method @param {string} url @param {unknown} [body] */
   const raw = async (method, url, body) => {
+    if (process.env.TIDELOG_WEBDRIVER_LOG) console.log(`webdriver ${engine}: ${method} ${url.replace(/^\/session\/[^/]+/, "")} ${JSON.stringify(body ?? "").slice(0, 100)}`);
     const response = await fetch(base + url, {
       method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body),
     });
@@ -631,7 +632,7 @@ const tl = (window.__tidelogHarness ??= (() => {
 `;
 
 /** WebDriver's key for an element reference, and the keys `press` knows. */
-const ELEMENT = "element-6066-11e4-a52f-4f735466cecf";
+const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 const KEYS = { Tab: "\uE004", Enter: "\uE007" };
 /** A selector as a WebDriver locator: CSS, or XPath after `xpath=`. @param {string} selector */
 const locate = (selector) => selector.startsWith("xpath=")
@@ -719,6 +720,21 @@ function webDriverPage(engine, handle, command, closeWindow) {
       await sleep(50);
     }
   };
+  /**
+   * Runs `op` on the element of `selector`, finding it again when the page replaced it in
+   * between (a re-rendered list: "stale element reference").
+   * @template T @param {string} selector @param {(id: string) => Promise<T>} op @returns {Promise<T>}
+   */
+  const onElement = async (selector, op) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await op(await element(selector));
+      } catch (e) {
+        if (attempt < 5 && /stale element/.test(String(/** @type {Error} */ (e).message))) continue;
+        throw e;
+      }
+    }
+  };
   /** @type {Page} */
   const page = {
     engine,
@@ -759,25 +775,25 @@ function webDriverPage(engine, handle, command, closeWindow) {
       return inPage("return tl.console.splice(0);");
     },
     async click(selector) {
-      await command(handle, "POST", `/element/${await element(selector)}/click`, {});
+      await onElement(selector, (id) => command(handle, "POST", `/element/${id}/click`, {}));
     },
     async fill(selector, text) {
-      const id = await element(selector);
-      await command(handle, "POST", `/element/${id}/clear`, {});
-      await command(handle, "POST", `/element/${id}/value`, { text });
+      await onElement(selector, async (id) => {
+        await command(handle, "POST", `/element/${id}/clear`, {});
+        await command(handle, "POST", `/element/${id}/value`, { text });
+      });
     },
     async press(selector, key) {
-      await command(handle, "POST", `/element/${await element(selector)}/value`, { text: KEYS[key] });
+      await onElement(selector, (id) => command(handle, "POST", `/element/${id}/value`, { text: KEYS[key] }));
     },
     async selectOption(selector, value) {
-      const option = await element(`${selector} option[value="${value}"]`);
-      await command(handle, "POST", `/element/${option}/click`, {});
+      await onElement(`${selector} option[value="${value}"]`, (id) => command(handle, "POST", `/element/${id}/click`, {}));
     },
     async textOf(selector) {
-      return (await command(handle, "GET", `/element/${await element(selector)}/property/textContent`)) ?? "";
+      return (await onElement(selector, (id) => command(handle, "GET", `/element/${id}/property/textContent`))) ?? "";
     },
     async isChecked(selector) {
-      return command(handle, "GET", `/element/${await element(selector)}/selected`);
+      return onElement(selector, (id) => command(handle, "GET", `/element/${id}/selected`));
     },
     async count(selector) {
       return (await command(handle, "POST", "/elements", locate(selector))).length;
