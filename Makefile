@@ -1,5 +1,5 @@
 # tidelog: every command installs what it needs first (scripts/bootstrap, idempotent).
-#   make test   lint, native tests, browser tests (Chromium + Firefox), JS unit tests, the
+#   make test   lint, native tests, browser tests (Chromium, Firefox, WebKit), JS unit tests, the
 #               bench smoke, the JS/end-to-end suites (in that order)
 #   make demo   builds the package and serves the demo on http://$(HOST):$(PORT)/
 #   make pkg    builds the npm package into pkg/
@@ -9,7 +9,7 @@
 #               and a row in BENCHMARKS.md's size history
 # One test of each kind (README, "Working on tidelog"):
 #   cargo test --all-features NAME            native unit/property tests matching NAME
-#   make test-browser TEST=browser_store      one tests/<TEST>.rs in Chromium and Firefox
+#   make test-browser TEST=browser_store      one tests/<TEST>.rs in Chromium, Firefox, WebKit
 #                                             (GREP=rexie: its tests whose name has "rexie")
 #   make test-js FILE=api GREP='subscribe'    one tests/js/<FILE>.test.mjs, tests matching GREP
 #   node --test js/errors.test.mjs            one unit test file of the JS modules (no build)
@@ -23,7 +23,7 @@ export HOST PORT
 WASM_ENV := source .tidelog/env &&
 WASM32 := --target wasm32-unknown-unknown
 
-.PHONY: all bootstrap test lint test-native test-browser test-chrome test-firefox test-js test-js-unit pkg demo clean bench bench-smoke soak size size-check
+.PHONY: all bootstrap test lint test-native test-browser test-chrome test-firefox test-webkit test-js test-js-unit pkg demo clean bench bench-smoke soak size size-check
 
 all: test
 
@@ -62,34 +62,49 @@ TEST ?=
 BROWSER_TEST := $(basename $(notdir $(TEST)))
 WASM_TEST_ARGS := -- --features conformance $(if $(TEST),--test $(BROWSER_TEST)) $${GREP:+-- "$$GREP"}
 
-test-browser: test-chrome test-firefox
+test-browser: test-chrome test-firefox test-webkit
+
+# Each run's output goes through scripts/check-test-counts: every suite of
+# tests/expected-counts.txt must report exactly its number of passing tests (a renamed
+# file or a cfg mistake that drops tests fails here); not checked with TEST or GREP.
+COUNT_CHECK = scripts/check-test-counts $(1) $(if $(TEST)$(GREP),--no-check)
 
 test-chrome: browser-test-arg
 	@echo "== browser: wasm-bindgen-test in headless Chromium $(if $(TEST),(tests/$(BROWSER_TEST).rs))$(if $(GREP), matching '$(GREP)') =="
-	$(WASM_ENV) wasm-pack test --headless --chrome $$WASM_PACK_TEST_MODE $(WASM_TEST_ARGS)
+	$(WASM_ENV) wasm-pack test --headless --chrome $$WASM_PACK_TEST_MODE $(WASM_TEST_ARGS) 2>&1 | $(call COUNT_CHECK,chromium)
 
 test-firefox: browser-test-arg
 	@echo "== browser: wasm-bindgen-test in headless Firefox $(if $(TEST),(tests/$(BROWSER_TEST).rs))$(if $(GREP), matching '$(GREP)') =="
-	$(WASM_ENV) wasm-pack test --headless --firefox $$WASM_PACK_TEST_MODE $(WASM_TEST_ARGS)
+	$(WASM_ENV) wasm-pack test --headless --firefox $$WASM_PACK_TEST_MODE $(WASM_TEST_ARGS) 2>&1 | $(call COUNT_CHECK,firefox)
+
+# WebKit: WebKitGTK's MiniBrowser through WebKitWebDriver (the runner's Safari route, which
+# wasm-pack refuses on Linux but wasm-bindgen-test-runner does not), on an Xvfb display.
+test-webkit: browser-test-arg
+	@echo "== browser: wasm-bindgen-test in WebKit (WebKitGTK MiniBrowser, Xvfb) $(if $(TEST),(tests/$(BROWSER_TEST).rs))$(if $(GREP), matching '$(GREP)') =="
+	$(WASM_ENV) SAFARIDRIVER=$$(command -v WebKitWebDriver) CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+	  xvfb-run -a cargo test $(WASM32) --features conformance $(if $(TEST),--test $(BROWSER_TEST)) $${GREP:+-- "$$GREP"} 2>&1 | $(call COUNT_CHECK,webkit)
 
 .PHONY: browser-test-arg js-file-arg
 browser-test-arg:
 	@[ -z "$(TEST)" ] || [ -f tests/$(BROWSER_TEST).rs ] || { \
 	  echo "TEST=$(TEST): no tests/$(BROWSER_TEST).rs; one of: $(basename $(notdir $(wildcard tests/browser_*.rs)))" >&2; exit 2; }
 
-# The JS suites against the built package (Node, Chromium, workerd). FILE picks one suite:
-# a path, or a name under tests/js/ (FILE=api, FILE=api.test.mjs); GREP runs only the
-# tests whose name matches the pattern (node --test-name-pattern). A suite file that runs
-# longer than JS_TEST_TIMEOUT ms (node 20 times whole files: a hang, a leaked handle)
-# fails instead of hanging.
+# The JS suites against the built package (Node, Deno, Bun, workerd; the browser suites in
+# Chromium, Firefox and WebKit). FILE picks one suite: a path, or a name under tests/js/
+# (FILE=api, FILE=api.test.mjs); GREP runs only the tests whose name matches the pattern
+# (node --test-name-pattern); ENGINES=webkit or ENGINES=chromium,firefox runs the browser
+# suites in those engines only. Each browser test fails after TIDELOG_TEST_TIMEOUT ms
+# (tests/js/harness.mjs); a suite file that runs longer than JS_TEST_TIMEOUT ms (node 20
+# times whole files: a hang, a leaked handle) fails instead of hanging.
 FILE ?=
 GREP ?=
-JS_TEST_TIMEOUT ?= 900000
+ENGINES ?=
+JS_TEST_TIMEOUT ?= 1800000
 JS_FILES := $(if $(FILE),$(firstword $(wildcard $(FILE) tests/js/$(FILE) tests/js/$(FILE).test.mjs)),tests/js/)
 
 test-js: js-file-arg pkg
-	@echo "== JS: the built package in Node, Chromium and workerd (node --test$(if $(FILE), $(JS_FILES))$(if $(GREP), matching '$(GREP)')) =="
-	node --test --test-reporter=spec --test-timeout=$(JS_TEST_TIMEOUT) $${GREP:+--test-name-pattern="$$GREP"} $(JS_FILES)
+	@echo "== JS: the built package in Node, Deno, Bun, workerd, Chromium, Firefox and WebKit (node --test$(if $(FILE), $(JS_FILES))$(if $(GREP), matching '$(GREP)')$(if $(ENGINES), in $(ENGINES))) =="
+	$(if $(ENGINES),TIDELOG_ENGINES=$(ENGINES)) node --test --test-reporter=spec --test-timeout=$(JS_TEST_TIMEOUT) $${GREP:+--test-name-pattern="$$GREP"} $(JS_FILES)
 
 js-file-arg:
 	@[ -n "$(JS_FILES)" ] || { \

@@ -1,383 +1,394 @@
-// The JS API of the built package, in headless Chromium against real IndexedDB, served
-// by the real workerd demo server: errors as JS sees them, bad input, two tabs racing,
-// subscriptions across tabs, persistence across reload, quota exceeded, schema upgrade.
-import { test, before, after } from "node:test";
+// The JS API of the built package in Chromium, Firefox and WebKit against real IndexedDB,
+// served by the real workerd demo server: errors as JS sees them, bad input, two tabs
+// racing, subscriptions across tabs, persistence across reload, quota exceeded, schema
+// upgrade.
+import { before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchChromium, tidelogPage as harnessPage } from "./harness.mjs";
+import { startServer, engineSuites, tidelogPage as harnessPage } from "./harness.mjs";
 
-let server, browser, context;
+let server;
 
 before(async () => {
   server = await startServer();
-  browser = await launchChromium();
-  context = await browser.newContext();
 });
 
 after(async () => {
-  await browser?.close();
   await server?.stop();
 });
 
-/** A page of the demo origin with `window.tidelog` loaded and initialised. */
-const tidelogPage = (inContext = context) => harnessPage(inContext, server.base);
-
 const unique = (name) => `api-${name}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
 
-test("append, read, readAll, version, streams, metrics: the documented shapes", async () => {
-  const page = await tidelogPage();
-  const out = await page.evaluate(async (name) => {
-    const store = await tidelog.EventStore.open(name);
-    const appended = await store.append("cart-42", [
-      { type: "ItemAdded", data: { sku: "A1", qty: 1 } },
-      { type: "ItemAdded", data: { sku: "B2", qty: 2 }, meta: { user: "ada" }, id: "my-id-1", schema: 2 },
-    ], { expectedVersion: 0 });
-    await store.append("other", [{ type: "X", data: null }], { expectedVersion: "no_stream" });
-    return {
-      storage: store.storage,
-      appended,
-      events: await store.read("cart-42"),
-      backward: (await store.read("cart-42", { direction: "backward", limit: 1 })).map((e) => e.version),
-      all: (await store.readAll({ fromPosition: 2 })).map((e) => [e.stream, e.position]),
-      version: await store.version("cart-42"),
-      none: await store.version("nothing-here"),
-      streams: await store.streams(),
-      metrics: store.metrics(),
-    };
-  }, unique("shapes"));
-  assert.equal(out.storage, "indexeddb");
-  assert.deepEqual(out.appended, { stream: "cart-42", firstVersion: 1, lastVersion: 2, firstPosition: 1, lastPosition: 2 });
-  assert.equal(out.events.length, 2);
-  const [a, b] = out.events;
-  assert.deepEqual(Object.keys(a).sort(), ["data", "id", "meta", "position", "recordedAt", "schema", "stream", "type", "version"]);
-  assert.match(a.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, "generated ids are UUIDv7");
-  assert.deepEqual([a.stream, a.version, a.position, a.type, a.data, a.meta, a.schema], ["cart-42", 1, 1, "ItemAdded", { sku: "A1", qty: 1 }, null, 1]);
-  assert.deepEqual([b.id, b.meta, b.schema], ["my-id-1", { user: "ada" }, 2]);
-  assert.ok(Math.abs(a.recordedAt - Date.now()) < 60_000, "recordedAt is epoch ms");
-  assert.deepEqual(out.backward, [2]);
-  assert.deepEqual(out.all, [["cart-42", 2], ["other", 3]]);
-  assert.equal(out.version, 2);
-  assert.equal(out.none, 0);
-  assert.deepEqual(out.streams, [
-    { stream: "cart-42", version: 2, lastPosition: 2, syncedVersion: 0 },
-    { stream: "other", version: 1, lastPosition: 3, syncedVersion: 0 },
-  ]);
-  assert.equal(out.metrics.appends, 2);
-  assert.equal(out.metrics.eventsWritten, 3);
-  assert.ok(out.metrics.bytesWritten > 40, `bytesWritten ${out.metrics.bytesWritten}`);
-  assert.deepEqual(page.errors, []);
-  await page.close();
-});
-
-test("errors are JS Errors with stable names, codes and fields", async () => {
-  const page = await tidelogPage();
-  const out = await page.evaluate(async (name) => {
-    const store = await tidelog.EventStore.open(name);
-    await store.append("s", [{ type: "A" }]);
-    const caught = async (promise) => {
-      try { await promise; return null; } catch (e) {
-        const classes = e instanceof tidelog.TidelogError && e instanceof tidelog[e.name];
-        return { isError: e instanceof Error && classes, name: e.name, code: e.code, message: e.message,
-          stream: e.stream, expectedVersion: e.expectedVersion, actualVersion: e.actualVersion, field: e.field };
-      }
-    };
-    const conflict = await caught(store.append("s", [{ type: "B" }], { expectedVersion: 5 }));
-    const noStream = await caught(store.append("s", [{ type: "B" }], { expectedVersion: "no_stream" }));
-    const invalid = await caught(store.append("", [{ type: "B" }]));
-    store.close();
-    const closed = await caught(store.read("s"));
-    return { conflict, noStream, invalid, closed };
-  }, unique("errors"));
-  assert.deepEqual(out.conflict, {
-    isError: true, name: "VersionConflictError", code: "version_conflict",
-    message: "version conflict on stream s: expected 5, actual version is 1",
-    stream: "s", expectedVersion: 5, actualVersion: 1, field: undefined,
+engineSuites("api", (suite) => {
+  const { test } = suite;
+  suite.expectTests(10);
+  let context;
+  before(async () => {
+    context = await suite.browser.newContext();
   });
-  assert.equal(out.noStream.expectedVersion, "no_stream");
-  assert.equal(out.invalid.name, "InvalidInputError");
-  assert.equal(out.invalid.code, "invalid_input");
-  assert.equal(out.invalid.field, "stream");
-  assert.equal(out.closed.name, "ClosedError");
-  assert.equal(out.closed.code, "closed");
-  await page.close();
-});
 
-test("bad input catalogue: every case is an InvalidInputError and writes nothing", async () => {
-  const page = await tidelogPage();
-  const out = await page.evaluate(async (name) => {
-    const store = await tidelog.EventStore.open(name);
-    await store.append("ok", [{ type: "Seed", data: 1 }]);
-    const cyclic = { a: 1 }; cyclic.self = cyclic;
-    let deep = {}; for (let i = 0; i < 200; i++) deep = { d: deep };
-    const good = { type: "Fine", data: { x: 1 } };
-    const cases = {
-      "stream: empty": () => store.append("", [good]),
-      "stream: 257 bytes": () => store.append("x".repeat(257), [good]),
-      "stream: 1 MB": () => store.append("x".repeat(1 << 20), [good]),
-      "stream: control char": () => store.append("a\u0000b", [good]),
-      "stream: newline": () => store.append("a\nb", [good]),
-      "stream: lone surrogate": () => store.append("a\ud800b", [good]),
-      "stream: number": () => store.append(42, [good]),
-      "stream: null": () => store.append(null, [good]),
-      "stream: object": () => store.append({}, [good]),
-      "events: not an array": () => store.append("ok", good),
-      "events: undefined": () => store.append("ok"),
-      "events: empty array": () => store.append("ok", []),
-      "events: string": () => store.append("ok", "events"),
-      "event: null": () => store.append("ok", [good, null]),
-      "event: number": () => store.append("ok", [good, 5]),
-      "event: array": () => store.append("ok", [good, []]),
-      "event: missing type": () => store.append("ok", [good, { data: 1 }]),
-      "event: empty type": () => store.append("ok", [good, { type: "" }]),
-      "event: numeric type": () => store.append("ok", [good, { type: 7 }]),
-      "event: type too long": () => store.append("ok", [good, { type: "T".repeat(300) }]),
-      "event: unknown key": () => store.append("ok", [good, { type: "T", version: 3 }]),
-      "event: empty id": () => store.append("ok", [good, { type: "T", id: "" }]),
-      "event: numeric id": () => store.append("ok", [good, { type: "T", id: 12 }]),
-      "event: id with control char": () => store.append("ok", [good, { type: "T", id: "a\tb" }]),
-      "event: duplicate id in batch": () => store.append("ok", [{ ...good, id: "d" }, { ...good, id: "d" }]),
-      "event: schema 0": () => store.append("ok", [good, { type: "T", schema: 0 }]),
-      "event: schema fractional": () => store.append("ok", [good, { type: "T", schema: 1.5 }]),
-      "event: schema string": () => store.append("ok", [good, { type: "T", schema: "2" }]),
-      "data: function": () => store.append("ok", [good, { type: "T", data: () => 1 }]),
-      "data: nested function": () => store.append("ok", [good, { type: "T", data: { f() {} } }]),
-      "data: symbol": () => store.append("ok", [good, { type: "T", data: Symbol("s") }]),
-      "data: symbol key": () => store.append("ok", [good, { type: "T", data: { [Symbol("k")]: 1 } }]),
-      "data: BigInt": () => store.append("ok", [good, { type: "T", data: { n: 10n } }]),
-      "data: Date": () => store.append("ok", [good, { type: "T", data: { at: new Date() } }]),
-      "data: Map": () => store.append("ok", [good, { type: "T", data: new Map() }]),
-      "data: NaN": () => store.append("ok", [good, { type: "T", data: { n: NaN } }]),
-      "data: Infinity": () => store.append("ok", [good, { type: "T", data: [Infinity] }]),
-      "data: cycle": () => store.append("ok", [good, { type: "T", data: cyclic }]),
-      "data: 200 levels deep": () => store.append("ok", [good, { type: "T", data: deep }]),
-      "data: undefined in array": () => store.append("ok", [good, { type: "T", data: [undefined] }]),
-      "data: class instance": () => store.append("ok", [good, { type: "T", data: new (class Point { x = 1 })() }]),
-      "meta: function": () => store.append("ok", [good, { type: "T", meta: { f: () => 0 } }]),
-      "meta: cycle": () => store.append("ok", [good, { type: "T", meta: cyclic }]),
-      "expectedVersion: negative": () => store.append("ok", [good], { expectedVersion: -1 }),
-      "expectedVersion: fractional": () => store.append("ok", [good], { expectedVersion: 1.5 }),
-      "expectedVersion: NaN": () => store.append("ok", [good], { expectedVersion: NaN }),
-      "expectedVersion: too big": () => store.append("ok", [good], { expectedVersion: 2 ** 60 }),
-      "expectedVersion: unknown keyword": () => store.append("ok", [good], { expectedVersion: "latest" }),
-      "expectedVersion: BigInt": () => store.append("ok", [good], { expectedVersion: 1n }),
-      "expectedVersion: object": () => store.append("ok", [good], { expectedVersion: {} }),
-      "append options: unknown name": () => store.append("ok", [good], { expectedVersoin: 1 }),
-      "append options: not an object": () => store.append("ok", [good], 5),
-      "read: fromVersion negative": () => store.read("ok", { fromVersion: -1 }),
-      "read: limit fractional": () => store.read("ok", { limit: 0.5 }),
-      "read: direction unknown": () => store.read("ok", { direction: "sideways" }),
-      "read: unknown option": () => store.read("ok", { form: 1 }),
-      "readAll: fromPosition string": () => store.readAll({ fromPosition: "1" }),
-      "readAll: unknown option": () => store.readAll({ offset: 1 }),
-      "version: stream undefined": () => store.version(undefined),
-      "open: empty name": () => tidelog.EventStore.open(""),
-      "open: unknown storage": () => tidelog.EventStore.open("x", { storage: "disk" }),
-      "open: unknown option": () => tidelog.EventStore.open("x", { sync: true }),
-      "subscribe: not a function": async () => store.subscribe("nope"),
-      "subscribe: bad fromPosition": async () => store.subscribe(() => {}, { fromPosition: -3 }),
-    };
-    const results = {};
-    for (const [label, run] of Object.entries(cases)) {
-      try {
-        await run();
-        results[label] = "no error";
-      } catch (e) {
-        results[label] = e instanceof Error ? `${e.name}:${e.field}` : `not an Error: ${e}`;
-      }
-    }
-    return { results, count: Object.keys(cases).length, log: (await store.readAll()).length, version: await store.version("ok") };
-  }, unique("bad"));
-  const wrong = Object.entries(out.results).filter(([, r]) => !r.startsWith("InvalidInputError:"));
-  assert.deepEqual(wrong, [], "every bad input gives an InvalidInputError");
-  assert.ok(out.count >= 60, `${out.count} bad inputs`);
-  assert.equal(out.log, 1, "nothing but the seed event was written");
-  assert.equal(out.version, 1);
-  // Field names point at the culprit.
-  assert.equal(out.results["data: nested function"], "InvalidInputError:events[1].data.f");
-  assert.equal(out.results["data: cycle"], "InvalidInputError:events[1].data.self");
-  assert.equal(out.results["event: missing type"], "InvalidInputError:events[1].type");
-  assert.equal(out.results["append options: unknown name"], "InvalidInputError:options.expectedVersoin");
-  console.log(`bad inputs tried: ${out.count}, all refused with InvalidInputError, nothing written`);
-  await page.close();
-});
+  /** A page of the demo origin with `window.tidelog` loaded and initialised. */
+  const tidelogPage = (inContext = context) => harnessPage(inContext, server.base);
 
-test("idempotent appends by event id, also across a reload", async () => {
-  const name = unique("idem");
-  const page = await tidelogPage();
-  const first = await page.evaluate(async (name) => {
-    const store = await tidelog.EventStore.open(name);
-    const batch = [{ id: "e1", type: "A", data: 1 }, { id: "e2", type: "A", data: 2 }];
-    const a = await store.append("s", batch, { expectedVersion: "no_stream" });
-    const b = await store.append("s", batch, { expectedVersion: "no_stream" });
-    return { a, b, metrics: store.metrics() };
-  }, name);
-  assert.deepEqual(first.a, first.b);
-  assert.equal(first.metrics.idempotentAppends, 1);
-  await page.reload();
-  const again = await page.evaluate(async (name) => {
-    const tidelog = await import("/pkg/tidelog.js");
-    await tidelog.default();
-    const store = await tidelog.EventStore.open(name);
-    const r = await store.append("s", [{ id: "e1", type: "A", data: 1 }, { id: "e2", type: "A", data: 2 }]);
-    return { r, version: await store.version("s"), count: (await store.readAll()).length };
-  }, name);
-  assert.deepEqual(again.r, first.a, "after reload the retry still returns the original result");
-  assert.equal(again.version, 2);
-  assert.equal(again.count, 2);
-  await page.close();
-});
-
-test("two tabs racing on one expected version: exactly one wins each round", async () => {
-  const name = unique("race");
-  const [a, b] = [await tidelogPage(), await tidelogPage()];
-  for (const page of [a, b]) {
-    await page.evaluate(async (name) => { window.store = await tidelog.EventStore.open(name); }, name);
-  }
-  const rounds = 15;
-  let wins = 0, conflicts = 0;
-  for (let round = 0; round < rounds; round++) {
-    // Both tabs start their append for the same expected version at the same moment.
-    const go = (page, tab) => page.evaluate(async ({ round, tab }) => {
-      try {
-        await store.append("shared", [{ type: "Claimed", data: { round, tab } }], { expectedVersion: round });
-        return "win";
-      } catch (e) { return e.name; }
-    }, { round, tab });
-    const outcomes = await Promise.all([go(a, "a"), go(b, "b")]);
-    wins += outcomes.filter((o) => o === "win").length;
-    conflicts += outcomes.filter((o) => o === "VersionConflictError").length;
-    assert.equal(outcomes.filter((o) => o === "win").length, 1, `round ${round}: ${outcomes}`);
-  }
-  const events = await a.evaluate(() => store.read("shared"));
-  assert.deepEqual(events.map((e) => e.version), Array.from({ length: rounds }, (_, i) => i + 1), "versions contiguous");
-  assert.equal(wins, rounds);
-  assert.equal(conflicts, rounds);
-  await a.close();
-  await b.close();
-});
-
-test("subscriptions deliver in order, from a position, and across tabs", async () => {
-  const name = unique("sub");
-  const [a, b] = [await tidelogPage(), await tidelogPage()];
-  await a.evaluate(async (name) => {
-    window.store = await tidelog.EventStore.open(name);
-    await store.append("s", [{ type: "Before", data: 0 }]);
-    window.seen = [];
-    window.live = [];
-    window.stop = store.subscribe((e) => seen.push([e.position, e.type, e.data]), { fromPosition: 1 });
-    store.subscribe((e) => live.push(e.position));
-  }, name);
-  await b.evaluate(async (name) => {
-    window.store = await tidelog.EventStore.open(name);
-    for (let i = 1; i <= 5; i++) await store.append("s", [{ type: "FromB", data: i }]);
-    await store.append("t", [{ type: "Batch", data: 6 }, { type: "Batch", data: 7 }]);
-  }, name);
-  await a.waitForFunction(() => seen.length === 8, null, { timeout: 5000 });
-  const got = await a.evaluate(() => ({ seen, live }));
-  assert.deepEqual(got.seen.map((s) => s[0]), [1, 2, 3, 4, 5, 6, 7, 8], "in position order, none twice");
-  assert.deepEqual(got.seen[0], [1, "Before", 0], "fromPosition replays the past first");
-  assert.deepEqual(got.seen.slice(1).map((s) => s[2]), [1, 2, 3, 4, 5, 6, 7], "other tab's events arrive");
-  assert.deepEqual(got.live, [2, 3, 4, 5, 6, 7, 8], "without fromPosition: from now on");
-  // Unsubscribe stops delivery.
-  await a.evaluate(() => stop());
-  await b.evaluate(() => store.append("s", [{ type: "After", data: 9 }]));
-  await a.waitForFunction(() => live.length === 8, null, { timeout: 5000 });
-  assert.equal(await a.evaluate(() => seen.length), 8, "no delivery after unsubscribe");
-  assert.deepEqual(a.errors, []);
-  await a.close();
-  await b.close();
-});
-
-test("a throwing subscriber is reported and does not stop the others", async () => {
-  const page = await tidelogPage();
-  const out = await page.evaluate(async (name) => {
-    const store = await tidelog.EventStore.open(name);
-    const reported = [];
-    window.addEventListener("error", (e) => { reported.push(String(e.error?.message ?? e.message)); e.preventDefault(); });
-    const good = [];
-    store.subscribe(() => { throw new Error("subscriber bug"); }, { fromPosition: 1 });
-    store.subscribe((e) => good.push(e.position), { fromPosition: 1 });
-    await store.append("s", [{ type: "A" }, { type: "B" }]);
-    for (let i = 0; i < 50 && good.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
-    return { good, reported };
-  }, unique("throw"));
-  assert.deepEqual(out.good, [1, 2]);
-  assert.deepEqual(out.reported, ["subscriber bug", "subscriber bug"]);
-  await page.close();
-});
-
-test("events persist across a reload; a conflicting batch leaves nothing partial", async () => {
-  const name = unique("persist");
-  const page = await tidelogPage();
-  await page.evaluate(async (name) => {
-    const store = await tidelog.EventStore.open(name, { durability: "strict" });
-    await store.append("s", Array.from({ length: 100 }, (_, i) => ({ type: "N", data: i })));
-    try { await store.append("s", [{ type: "N", data: "late" }], { expectedVersion: 3 }); } catch {}
-  }, name);
-  await page.reload();
-  const out = await page.evaluate(async (name) => {
-    const tidelog = await import("/pkg/tidelog.js");
-    await tidelog.default();
-    const store = await tidelog.EventStore.open(name);
-    const events = await store.read("s");
-    return { n: events.length, last: events.at(-1).data, version: await store.version("s") };
-  }, name);
-  assert.deepEqual(out, { n: 100, last: 99, version: 100 });
-  await page.close();
-});
-
-test("quota exceeded: QuotaExceededError, nothing partial, the store keeps working", async () => {
-  // A fresh context: Chromium applies a quota override to an origin's storage only
-  // before that storage is first used in the context.
-  const quotaContext = await browser.newContext();
-  const page = await tidelogPage(quotaContext);
-  const cdp = await quotaContext.newCDPSession(page);
-  const origin = new URL(server.base).origin;
-  const name = unique("quota");
-  await cdp.send("Storage.overrideQuotaForOrigin", { origin, quotaSize: 1024 * 1024 });
-  await page.evaluate(async (name) => {
-    window.store = await tidelog.EventStore.open(name);
-    await store.append("s", [{ type: "Small", data: 1 }]);
-  }, name);
-  const out = await page.evaluate(async () => {
-    // Random text: IndexedDB compresses large values, so repeated text would fit.
-    const noise = () => Array.from(crypto.getRandomValues(new Uint32Array(16_000)), (n) => n.toString(36)).join("");
-    try {
-      await store.append("s", Array.from({ length: 40 }, (_, i) => ({ type: "Big", data: { i, noise: noise() } })));
-      return { error: null };
-    } catch (e) {
-      return { error: e.name, code: e.code, version: await store.version("s"), log: (await store.readAll()).length };
-    }
+  test("append, read, readAll, version, streams, metrics: the documented shapes", async () => {
+    const page = await tidelogPage();
+    const out = await page.evaluate(async (name) => {
+      const store = await tidelog.EventStore.open(name);
+      const appended = await store.append("cart-42", [
+        { type: "ItemAdded", data: { sku: "A1", qty: 1 } },
+        { type: "ItemAdded", data: { sku: "B2", qty: 2 }, meta: { user: "ada" }, id: "my-id-1", schema: 2 },
+      ], { expectedVersion: 0 });
+      await store.append("other", [{ type: "X", data: null }], { expectedVersion: "no_stream" });
+      return {
+        storage: store.storage,
+        appended,
+        events: await store.read("cart-42"),
+        backward: (await store.read("cart-42", { direction: "backward", limit: 1 })).map((e) => e.version),
+        all: (await store.readAll({ fromPosition: 2 })).map((e) => [e.stream, e.position]),
+        version: await store.version("cart-42"),
+        none: await store.version("nothing-here"),
+        streams: await store.streams(),
+        metrics: store.metrics(),
+      };
+    }, unique("shapes"));
+    assert.equal(out.storage, "indexeddb");
+    assert.deepEqual(out.appended, { stream: "cart-42", firstVersion: 1, lastVersion: 2, firstPosition: 1, lastPosition: 2 });
+    assert.equal(out.events.length, 2);
+    const [a, b] = out.events;
+    assert.deepEqual(Object.keys(a).sort(), ["data", "id", "meta", "position", "recordedAt", "schema", "stream", "type", "version"]);
+    assert.match(a.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, "generated ids are UUIDv7");
+    assert.deepEqual([a.stream, a.version, a.position, a.type, a.data, a.meta, a.schema], ["cart-42", 1, 1, "ItemAdded", { sku: "A1", qty: 1 }, null, 1]);
+    assert.deepEqual([b.id, b.meta, b.schema], ["my-id-1", { user: "ada" }, 2]);
+    assert.ok(Math.abs(a.recordedAt - Date.now()) < 60_000, "recordedAt is epoch ms");
+    assert.deepEqual(out.backward, [2]);
+    assert.deepEqual(out.all, [["cart-42", 2], ["other", 3]]);
+    assert.equal(out.version, 2);
+    assert.equal(out.none, 0);
+    assert.deepEqual(out.streams, [
+      { stream: "cart-42", version: 2, lastPosition: 2, syncedVersion: 0 },
+      { stream: "other", version: 1, lastPosition: 3, syncedVersion: 0 },
+    ]);
+    assert.equal(out.metrics.appends, 2);
+    assert.equal(out.metrics.eventsWritten, 3);
+    assert.ok(out.metrics.bytesWritten > 40, `bytesWritten ${out.metrics.bytesWritten}`);
+    await page.close();
   });
-  await cdp.send("Storage.overrideQuotaForOrigin", { origin });
-  assert.equal(out.error, "QuotaExceededError");
-  assert.equal(out.code, "quota_exceeded");
-  assert.equal(out.version, 1, "no partial batch");
-  assert.equal(out.log, 1);
-  const after = await page.evaluate(async () => (await store.append("s", [{ type: "Small", data: 2 }])).lastVersion);
-  assert.equal(after, 2, "appends work again once space is back");
-  await quotaContext.close();
-});
 
-test("another tab's upgrade closes this store cleanly (ClosedError, not a hang)", async () => {
-  const name = unique("upgrade");
-  const page = await tidelogPage();
-  const out = await page.evaluate(async (name) => {
-    const store = await tidelog.EventStore.open(name);
-    await store.append("s", [{ type: "A" }]);
-    // A newer schema (another tab with a newer tidelog) opens the database.
-    const newer = await new Promise((resolve, reject) => {
-      const request = indexedDB.open(name, 1000);
-      request.onsuccess = () => resolve(request.result);
-      request.onerror = () => reject(request.error);
-      request.onblocked = () => reject(new Error("blocked: the old connection did not step aside"));
+  test("errors are JS Errors with stable names, codes and fields", async () => {
+    const page = await tidelogPage();
+    const out = await page.evaluate(async (name) => {
+      const store = await tidelog.EventStore.open(name);
+      await store.append("s", [{ type: "A" }]);
+      const caught = async (promise) => {
+        try { await promise; return null; } catch (e) {
+          const classes = e instanceof tidelog.TidelogError && e instanceof tidelog[e.name];
+          return { isError: e instanceof Error && classes, name: e.name, code: e.code, message: e.message,
+            stream: e.stream, expectedVersion: e.expectedVersion, actualVersion: e.actualVersion, field: e.field };
+        }
+      };
+      const conflict = await caught(store.append("s", [{ type: "B" }], { expectedVersion: 5 }));
+      const noStream = await caught(store.append("s", [{ type: "B" }], { expectedVersion: "no_stream" }));
+      const invalid = await caught(store.append("", [{ type: "B" }]));
+      store.close();
+      const closed = await caught(store.read("s"));
+      return { conflict, noStream, invalid, closed };
+    }, unique("errors"));
+    assert.deepEqual(out.conflict, {
+      isError: true, name: "VersionConflictError", code: "version_conflict",
+      message: "version conflict on stream s: expected 5, actual version is 1",
+      stream: "s", expectedVersion: 5, actualVersion: 1, field: undefined,
     });
-    const names = [...newer.objectStoreNames].sort();
-    newer.close();
-    try { await store.version("s"); return { names, after: "no error" }; } catch (e) { return { names, after: e.name }; }
-  }, name);
-  for (const store of ["events", "meta", "streams"]) {
-    assert.ok(out.names.includes(store), `the data is still there for the newer version (${out.names})`);
-  }
-  assert.equal(out.after, "ClosedError");
-  await page.close();
-});
+    assert.equal(out.noStream.expectedVersion, "no_stream");
+    assert.equal(out.invalid.name, "InvalidInputError");
+    assert.equal(out.invalid.code, "invalid_input");
+    assert.equal(out.invalid.field, "stream");
+    assert.equal(out.closed.name, "ClosedError");
+    assert.equal(out.closed.code, "closed");
+    await page.close();
+  });
+
+  test("bad input catalogue: every case is an InvalidInputError and writes nothing", async () => {
+    const page = await tidelogPage();
+    const out = await page.evaluate(async (name) => {
+      const store = await tidelog.EventStore.open(name);
+      await store.append("ok", [{ type: "Seed", data: 1 }]);
+      const cyclic = { a: 1 }; cyclic.self = cyclic;
+      let deep = {}; for (let i = 0; i < 200; i++) deep = { d: deep };
+      const good = { type: "Fine", data: { x: 1 } };
+      const cases = {
+        "stream: empty": () => store.append("", [good]),
+        "stream: 257 bytes": () => store.append("x".repeat(257), [good]),
+        "stream: 1 MB": () => store.append("x".repeat(1 << 20), [good]),
+        "stream: control char": () => store.append("a\u0000b", [good]),
+        "stream: newline": () => store.append("a\nb", [good]),
+        "stream: lone surrogate": () => store.append("a\ud800b", [good]),
+        "stream: number": () => store.append(42, [good]),
+        "stream: null": () => store.append(null, [good]),
+        "stream: object": () => store.append({}, [good]),
+        "events: not an array": () => store.append("ok", good),
+        "events: undefined": () => store.append("ok"),
+        "events: empty array": () => store.append("ok", []),
+        "events: string": () => store.append("ok", "events"),
+        "event: null": () => store.append("ok", [good, null]),
+        "event: number": () => store.append("ok", [good, 5]),
+        "event: array": () => store.append("ok", [good, []]),
+        "event: missing type": () => store.append("ok", [good, { data: 1 }]),
+        "event: empty type": () => store.append("ok", [good, { type: "" }]),
+        "event: numeric type": () => store.append("ok", [good, { type: 7 }]),
+        "event: type too long": () => store.append("ok", [good, { type: "T".repeat(300) }]),
+        "event: unknown key": () => store.append("ok", [good, { type: "T", version: 3 }]),
+        "event: empty id": () => store.append("ok", [good, { type: "T", id: "" }]),
+        "event: numeric id": () => store.append("ok", [good, { type: "T", id: 12 }]),
+        "event: id with control char": () => store.append("ok", [good, { type: "T", id: "a\tb" }]),
+        "event: duplicate id in batch": () => store.append("ok", [{ ...good, id: "d" }, { ...good, id: "d" }]),
+        "event: schema 0": () => store.append("ok", [good, { type: "T", schema: 0 }]),
+        "event: schema fractional": () => store.append("ok", [good, { type: "T", schema: 1.5 }]),
+        "event: schema string": () => store.append("ok", [good, { type: "T", schema: "2" }]),
+        "data: function": () => store.append("ok", [good, { type: "T", data: () => 1 }]),
+        "data: nested function": () => store.append("ok", [good, { type: "T", data: { f() {} } }]),
+        "data: symbol": () => store.append("ok", [good, { type: "T", data: Symbol("s") }]),
+        "data: symbol key": () => store.append("ok", [good, { type: "T", data: { [Symbol("k")]: 1 } }]),
+        "data: BigInt": () => store.append("ok", [good, { type: "T", data: { n: 10n } }]),
+        "data: Date": () => store.append("ok", [good, { type: "T", data: { at: new Date() } }]),
+        "data: Map": () => store.append("ok", [good, { type: "T", data: new Map() }]),
+        "data: NaN": () => store.append("ok", [good, { type: "T", data: { n: NaN } }]),
+        "data: Infinity": () => store.append("ok", [good, { type: "T", data: [Infinity] }]),
+        "data: cycle": () => store.append("ok", [good, { type: "T", data: cyclic }]),
+        "data: 200 levels deep": () => store.append("ok", [good, { type: "T", data: deep }]),
+        "data: undefined in array": () => store.append("ok", [good, { type: "T", data: [undefined] }]),
+        "data: class instance": () => store.append("ok", [good, { type: "T", data: new (class Point { x = 1 })() }]),
+        "meta: function": () => store.append("ok", [good, { type: "T", meta: { f: () => 0 } }]),
+        "meta: cycle": () => store.append("ok", [good, { type: "T", meta: cyclic }]),
+        "expectedVersion: negative": () => store.append("ok", [good], { expectedVersion: -1 }),
+        "expectedVersion: fractional": () => store.append("ok", [good], { expectedVersion: 1.5 }),
+        "expectedVersion: NaN": () => store.append("ok", [good], { expectedVersion: NaN }),
+        "expectedVersion: too big": () => store.append("ok", [good], { expectedVersion: 2 ** 60 }),
+        "expectedVersion: unknown keyword": () => store.append("ok", [good], { expectedVersion: "latest" }),
+        "expectedVersion: BigInt": () => store.append("ok", [good], { expectedVersion: 1n }),
+        "expectedVersion: object": () => store.append("ok", [good], { expectedVersion: {} }),
+        "append options: unknown name": () => store.append("ok", [good], { expectedVersoin: 1 }),
+        "append options: not an object": () => store.append("ok", [good], 5),
+        "read: fromVersion negative": () => store.read("ok", { fromVersion: -1 }),
+        "read: limit fractional": () => store.read("ok", { limit: 0.5 }),
+        "read: direction unknown": () => store.read("ok", { direction: "sideways" }),
+        "read: unknown option": () => store.read("ok", { form: 1 }),
+        "readAll: fromPosition string": () => store.readAll({ fromPosition: "1" }),
+        "readAll: unknown option": () => store.readAll({ offset: 1 }),
+        "version: stream undefined": () => store.version(undefined),
+        "open: empty name": () => tidelog.EventStore.open(""),
+        "open: unknown storage": () => tidelog.EventStore.open("x", { storage: "disk" }),
+        "open: unknown option": () => tidelog.EventStore.open("x", { sync: true }),
+        "subscribe: not a function": async () => store.subscribe("nope"),
+        "subscribe: bad fromPosition": async () => store.subscribe(() => {}, { fromPosition: -3 }),
+      };
+      const results = {};
+      for (const [label, run] of Object.entries(cases)) {
+        try {
+          await run();
+          results[label] = "no error";
+        } catch (e) {
+          results[label] = e instanceof Error ? `${e.name}:${e.field}` : `not an Error: ${e}`;
+        }
+      }
+      return { results, count: Object.keys(cases).length, log: (await store.readAll()).length, version: await store.version("ok") };
+    }, unique("bad"));
+    const wrong = Object.entries(out.results).filter(([, r]) => !r.startsWith("InvalidInputError:"));
+    assert.deepEqual(wrong, [], "every bad input gives an InvalidInputError");
+    assert.ok(out.count >= 60, `${out.count} bad inputs`);
+    assert.equal(out.log, 1, "nothing but the seed event was written");
+    assert.equal(out.version, 1);
+    // Field names point at the culprit.
+    assert.equal(out.results["data: nested function"], "InvalidInputError:events[1].data.f");
+    assert.equal(out.results["data: cycle"], "InvalidInputError:events[1].data.self");
+    assert.equal(out.results["event: missing type"], "InvalidInputError:events[1].type");
+    assert.equal(out.results["append options: unknown name"], "InvalidInputError:options.expectedVersoin");
+    console.log(`bad inputs tried: ${out.count}, all refused with InvalidInputError, nothing written`);
+    await page.close();
+  });
+
+  test("idempotent appends by event id, also across a reload", async () => {
+    const name = unique("idem");
+    const page = await tidelogPage();
+    const first = await page.evaluate(async (name) => {
+      const store = await tidelog.EventStore.open(name);
+      const batch = [{ id: "e1", type: "A", data: 1 }, { id: "e2", type: "A", data: 2 }];
+      const a = await store.append("s", batch, { expectedVersion: "no_stream" });
+      const b = await store.append("s", batch, { expectedVersion: "no_stream" });
+      return { a, b, metrics: store.metrics() };
+    }, name);
+    assert.deepEqual(first.a, first.b);
+    assert.equal(first.metrics.idempotentAppends, 1);
+    await page.reload();
+    const again = await page.evaluate(async (name) => {
+      const tidelog = await import("/pkg/tidelog.js");
+      await tidelog.default();
+      const store = await tidelog.EventStore.open(name);
+      const r = await store.append("s", [{ id: "e1", type: "A", data: 1 }, { id: "e2", type: "A", data: 2 }]);
+      return { r, version: await store.version("s"), count: (await store.readAll()).length };
+    }, name);
+    assert.deepEqual(again.r, first.a, "after reload the retry still returns the original result");
+    assert.equal(again.version, 2);
+    assert.equal(again.count, 2);
+    await page.close();
+  });
+
+  test("two tabs racing on one expected version: exactly one wins each round", async () => {
+    const name = unique("race");
+    const [a, b] = [await tidelogPage(), await tidelogPage()];
+    for (const page of [a, b]) {
+      await page.evaluate(async (name) => { window.store = await tidelog.EventStore.open(name); }, name);
+    }
+    const rounds = 15;
+    let wins = 0, conflicts = 0;
+    for (let round = 0; round < rounds; round++) {
+      // Both tabs start their append for the same expected version at the same moment.
+      const go = (page, tab) => page.evaluate(async ({ round, tab }) => {
+        try {
+          await store.append("shared", [{ type: "Claimed", data: { round, tab } }], { expectedVersion: round });
+          return "win";
+        } catch (e) { return e.name; }
+      }, { round, tab });
+      const outcomes = await Promise.all([go(a, "a"), go(b, "b")]);
+      wins += outcomes.filter((o) => o === "win").length;
+      conflicts += outcomes.filter((o) => o === "VersionConflictError").length;
+      assert.equal(outcomes.filter((o) => o === "win").length, 1, `round ${round}: ${outcomes}`);
+    }
+    const events = await a.evaluate(() => store.read("shared"));
+    assert.deepEqual(events.map((e) => e.version), Array.from({ length: rounds }, (_, i) => i + 1), "versions contiguous");
+    assert.equal(wins, rounds);
+    assert.equal(conflicts, rounds);
+    await a.close();
+    await b.close();
+  });
+
+  test("subscriptions deliver in order, from a position, and across tabs", async () => {
+    const name = unique("sub");
+    const [a, b] = [await tidelogPage(), await tidelogPage()];
+    await a.evaluate(async (name) => {
+      window.store = await tidelog.EventStore.open(name);
+      await store.append("s", [{ type: "Before", data: 0 }]);
+      window.seen = [];
+      window.live = [];
+      window.stop = store.subscribe((e) => seen.push([e.position, e.type, e.data]), { fromPosition: 1 });
+      store.subscribe((e) => live.push(e.position));
+    }, name);
+    await b.evaluate(async (name) => {
+      window.store = await tidelog.EventStore.open(name);
+      for (let i = 1; i <= 5; i++) await store.append("s", [{ type: "FromB", data: i }]);
+      await store.append("t", [{ type: "Batch", data: 6 }, { type: "Batch", data: 7 }]);
+    }, name);
+    await a.waitForFunction(() => seen.length === 8, null, { timeout: 5000 });
+    const got = await a.evaluate(() => ({ seen, live }));
+    assert.deepEqual(got.seen.map((s) => s[0]), [1, 2, 3, 4, 5, 6, 7, 8], "in position order, none twice");
+    assert.deepEqual(got.seen[0], [1, "Before", 0], "fromPosition replays the past first");
+    assert.deepEqual(got.seen.slice(1).map((s) => s[2]), [1, 2, 3, 4, 5, 6, 7], "other tab's events arrive");
+    assert.deepEqual(got.live, [2, 3, 4, 5, 6, 7, 8], "without fromPosition: from now on");
+    // Unsubscribe stops delivery.
+    await a.evaluate(() => stop());
+    await b.evaluate(() => store.append("s", [{ type: "After", data: 9 }]));
+    await a.waitForFunction(() => live.length === 8, null, { timeout: 5000 });
+    assert.equal(await a.evaluate(() => seen.length), 8, "no delivery after unsubscribe");
+    await a.close();
+    await b.close();
+  });
+
+  test("a throwing subscriber is reported and does not stop the others", async () => {
+    const page = await tidelogPage();
+    const out = await page.evaluate(async (name) => {
+      const store = await tidelog.EventStore.open(name);
+      const reported = [];
+      window.addEventListener("error", (e) => { reported.push(String(e.error?.message ?? e.message)); e.preventDefault(); });
+      const good = [];
+      store.subscribe(() => { throw new Error("subscriber bug"); }, { fromPosition: 1 });
+      store.subscribe((e) => good.push(e.position), { fromPosition: 1 });
+      await store.append("s", [{ type: "A" }, { type: "B" }]);
+      for (let i = 0; i < 50 && good.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      return { good, reported };
+    }, unique("throw"));
+    assert.deepEqual(out.good, [1, 2]);
+    assert.deepEqual(out.reported, ["subscriber bug", "subscriber bug"]);
+    // The page saw them as errors too (the harness fails a test that leaves page errors);
+    // they are these two and nothing else.
+    const errors = await page.takeErrors();
+    assert.ok(errors.every((e) => e.includes("subscriber bug")), JSON.stringify(errors));
+    await page.close();
+  });
+
+  test("events persist across a reload; a conflicting batch leaves nothing partial", async () => {
+    const name = unique("persist");
+    const page = await tidelogPage();
+    await page.evaluate(async (name) => {
+      const store = await tidelog.EventStore.open(name, { durability: "strict" });
+      await store.append("s", Array.from({ length: 100 }, (_, i) => ({ type: "N", data: i })));
+      try { await store.append("s", [{ type: "N", data: "late" }], { expectedVersion: 3 }); } catch {}
+    }, name);
+    await page.reload();
+    const out = await page.evaluate(async (name) => {
+      const tidelog = await import("/pkg/tidelog.js");
+      await tidelog.default();
+      const store = await tidelog.EventStore.open(name);
+      const events = await store.read("s");
+      return { n: events.length, last: events.at(-1).data, version: await store.version("s") };
+    }, name);
+    assert.deepEqual(out, { n: 100, last: 99, version: 100 });
+    await page.close();
+  });
+
+  test("quota exceeded: QuotaExceededError, nothing partial, the store keeps working", {
+    needs: ["chromium"], reason: "a per-origin quota is set through the DevTools protocol (Storage.overrideQuotaForOrigin)",
+  }, async () => {
+    // A fresh context: Chromium applies a quota override to an origin's storage only
+    // before that storage is first used in the context.
+    const quotaContext = await suite.browser.newContext();
+    const page = await tidelogPage(quotaContext);
+    const cdp = await quotaContext.chromium.newCDPSession(page.chromium);
+    const origin = new URL(server.base).origin;
+    const name = unique("quota");
+    await cdp.send("Storage.overrideQuotaForOrigin", { origin, quotaSize: 1024 * 1024 });
+    await page.evaluate(async (name) => {
+      window.store = await tidelog.EventStore.open(name);
+      await store.append("s", [{ type: "Small", data: 1 }]);
+    }, name);
+    const out = await page.evaluate(async () => {
+      // Random text: IndexedDB compresses large values, so repeated text would fit.
+      const noise = () => Array.from(crypto.getRandomValues(new Uint32Array(16_000)), (n) => n.toString(36)).join("");
+      try {
+        await store.append("s", Array.from({ length: 40 }, (_, i) => ({ type: "Big", data: { i, noise: noise() } })));
+        return { error: null };
+      } catch (e) {
+        return { error: e.name, code: e.code, version: await store.version("s"), log: (await store.readAll()).length };
+      }
+    });
+    await cdp.send("Storage.overrideQuotaForOrigin", { origin });
+    assert.equal(out.error, "QuotaExceededError");
+    assert.equal(out.code, "quota_exceeded");
+    assert.equal(out.version, 1, "no partial batch");
+    assert.equal(out.log, 1);
+    const after = await page.evaluate(async () => (await store.append("s", [{ type: "Small", data: 2 }])).lastVersion);
+    assert.equal(after, 2, "appends work again once space is back");
+    await quotaContext.close();
+  });
+
+  test("another tab's upgrade closes this store cleanly (ClosedError, not a hang)", async () => {
+    const name = unique("upgrade");
+    const page = await tidelogPage();
+    const out = await page.evaluate(async (name) => {
+      const store = await tidelog.EventStore.open(name);
+      await store.append("s", [{ type: "A" }]);
+      // A newer schema (another tab with a newer tidelog) opens the database.
+      const newer = await new Promise((resolve, reject) => {
+        const request = indexedDB.open(name, 1000);
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error);
+        request.onblocked = () => reject(new Error("blocked: the old connection did not step aside"));
+      });
+      const names = [...newer.objectStoreNames].sort();
+      newer.close();
+      try { await store.version("s"); return { names, after: "no error" }; } catch (e) { return { names, after: e.name }; }
+    }, name);
+    for (const store of ["events", "meta", "streams"]) {
+      assert.ok(out.names.includes(store), `the data is still there for the newer version (${out.names})`);
+    }
+    assert.equal(out.after, "ClosedError");
+    await page.close();
+  });
+  });

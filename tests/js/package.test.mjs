@@ -1,10 +1,10 @@
 // The npm package as a user gets it: `npm pack` of pkg/ (built by `make pkg`), installed
-// into fresh temporary npm projects, then used from every host it supports: Node (no init
-// call, memory store; the file store across two processes, also under Deno and Bun when
-// package.json pins them), workerd (the `workerd` export condition), a plain
-// <script type="module"> page and a dedicated Web Worker in Chromium (IndexedDB), and a
-// Vite build and dev server in Chromium (main thread and a bundled module worker; Vite is
-// the version pinned in package.json). Each appends, reads and replays. `tsc --strict
+// into fresh temporary npm projects, then used from every host it supports: Node, Deno and
+// Bun (no init call, memory store; the file store across two processes), workerd
+// (the `workerd` export condition), a plain <script type="module"> page and a dedicated
+// Web Worker in Chromium, Firefox and WebKit (IndexedDB), and a Vite build and dev server
+// in Chromium (main thread and a bundled module worker; Vite is the version pinned in
+// package.json). Each subscribes, appends, reads, replays and meets a conflict. `tsc --strict
 // --exactOptionalPropertyTypes` compiles the typed app of tests/types/ against the
 // installed declarations. The bin `tidelog-server` serves the sync protocol on its log
 // file and on PostgreSQL. Everything lives in one temporary directory (npm cache
@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import ts from "typescript";
-import { root, freePort, launchChromium } from "./harness.mjs";
+import { root, freePort, launchBrowser, selectedEngines, takeAllPageErrors } from "./harness.mjs";
 
 /** Vite as pinned in package.json (`npm ci` installs it; run from there on the test app). */
 const VITE = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")).devDependencies.vite;
@@ -28,7 +28,12 @@ const tmp = mkdtempSync(path.join(tmpdir(), "tidelog-package-"));
 const plainDir = path.join(tmp, "plain");
 const viteDir = path.join(tmp, "vite");
 let tarball;
-let browser;
+/** @type {Map<string, Promise<import("./harness.mjs").Browser>>} one browser per engine, launched on first use */
+const browsers = new Map();
+const browserFor = (engine) => {
+  if (!browsers.has(engine)) browsers.set(engine, launchBrowser(engine));
+  return browsers.get(engine);
+};
 
 /** Runs a command; resolves with stdout, rejects with everything it printed. */
 function run(cmd, args, { cwd = tmp, env = {}, timeout = 90_000 } = {}) {
@@ -62,11 +67,13 @@ function write(dir, files) {
   }
 }
 
-// The same scenario in every host: append, read, replay (whole and time travel), a typed
-// conflict, the global log. `label` keeps database names apart.
+// The same scenario in every host: a subscription, append, read, replay (whole and time
+// travel), a typed conflict, the global log. `label` keeps database names apart.
 const SCENARIO = `
 async function scenario(EventStore, version, label) {
   const store = await EventStore.open("smoke-" + label + "-" + Date.now());
+  const subscribed = [];
+  const unsubscribe = store.subscribe((e) => subscribed.push([e.position, e.type]), { fromPosition: 1 });
   const appended = await store.append("cart-1", [
     { type: "ItemAdded", data: { sku: "A1", qty: 2 } },
     { type: "ItemAdded", data: { sku: "B2", qty: 3 }, meta: { by: label } },
@@ -83,12 +90,14 @@ async function scenario(EventStore, version, label) {
     conflict = { name: e.name, code: e.code, actualVersion: e.actualVersion };
   }
   const all = await store.readAll({ fromPosition: 1 });
+  for (let i = 0; i < 200 && subscribed.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+  unsubscribe();
   const storage = store.storage;
   store.close();
   return {
     storage, version: version(), lastPosition: appended.lastPosition,
     read: events.map((e) => [e.version, e.position, e.type, e.data.sku, e.meta]),
-    total, atVersion1, replayed: report.appliedCount, conflict, logLength: all.length,
+    total, atVersion1, replayed: report.appliedCount, conflict, logLength: all.length, subscribed,
   };
 }`;
 
@@ -106,7 +115,7 @@ function checkScenario(result, { storage, label }) {
     read: [[1, 1, "ItemAdded", "A1", null], [2, 2, "ItemAdded", "B2", { by: label }]],
     total: 5, atVersion1: 2, replayed: 2,
     conflict: { name: "VersionConflictError", code: "version_conflict", actualVersion: 2 },
-    logLength: 2,
+    logLength: 2, subscribed: [[1, "ItemAdded"], [2, "ItemAdded"]],
   });
 }
 
@@ -132,19 +141,20 @@ async function serve(dir) {
   return { base: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(r)) };
 }
 
-/** Opens `url` and waits for `globalThis.__result`; fails on page errors. */
-async function pageResult(url) {
-  const context = await browser.newContext();
+/** Opens `url` in `engine` and waits for `globalThis.__result`; fails on page errors (and,
+ * in Chromium, on console errors and HTTP errors of the page's requests). */
+async function pageResult(url, engine = "chromium") {
+  const context = await (await browserFor(engine)).newContext();
   const page = await context.newPage();
   const errors = [];
-  page.on("pageerror", (e) => errors.push(String(e)));
-  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
-  page.on("response", (r) => r.status() >= 400 && errors.push(`${r.status()} ${r.url()}`));
+  page.chromium?.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  page.chromium?.on("response", (r) => r.status() >= 400 && errors.push(`${r.status()} ${r.url()}`));
   try {
     await page.goto(url);
     await page.waitForFunction(() => globalThis.__result !== undefined, null, { timeout: 20_000 });
     const result = await page.evaluate(() => globalThis.__result);
     assert.deepEqual(errors, []);
+    assert.deepEqual(await page.takeErrors(), [], `${engine}: page errors`);
     return result;
   } finally {
     await context.close();
@@ -159,11 +169,11 @@ before(async () => {
   write(plainDir, { "package.json": project("plain") });
   write(viteDir, { "package.json": project("vite-app") });
   await Promise.all([npmInstall(plainDir, [tarball]), npmInstall(viteDir, [tarball])]);
-  browser = await launchChromium();
 });
 
 after(async () => {
-  await browser?.close();
+  for (const browser of browsers.values()) await (await browser).close();
+  assert.deepEqual(await takeAllPageErrors(), [], "page errors");
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -282,6 +292,37 @@ for (const [runtime, bin, args] of SERVER_RUNTIMES) {
   });
 }
 
+// Deno and Bun (the npm packages `deno` and `bun`, pinned in package.json, ship their
+// binaries): the installed package through each runtime's own resolver (its export
+// condition), with no init call. (The sync worker entry, tidelog/worker, imports its
+// .wasm the workerd way and does not load in them yet.)
+const RUNTIMES = {
+  deno: { bin: path.join(root, "node_modules/.bin/deno"), args: ["run", "--no-lock", "--allow-read", "--allow-env"] },
+  bun: { bin: path.join(root, "node_modules/.bin/bun"), args: ["run"] },
+};
+const runtimeEnv = () => ({
+  DENO_DIR: path.join(tmp, "deno-cache"), DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1",
+  BUN_INSTALL_CACHE_DIR: path.join(tmp, "bun-cache"), DO_NOT_TRACK: "1",
+});
+
+for (const [runtime, { bin, args }] of Object.entries(RUNTIMES)) {
+  const Runtime = runtime[0].toUpperCase() + runtime.slice(1);
+  test(`${Runtime}: import from the installed package (the "${runtime}" export condition), no init call, memory store`, async () => {
+    write(plainDir, {
+      [`${runtime}-app.mjs`]: `import init, { EventStore, version } from "tidelog";
+${SCENARIO}
+const result = await scenario(EventStore, version, "${runtime}");
+await init();
+console.log(JSON.stringify({ result, entry: import.meta.resolve("tidelog") }));`,
+    });
+    const out = JSON.parse(await run(bin, [...args, `${runtime}-app.mjs`], { cwd: plainDir, env: runtimeEnv() }));
+    assert.equal(path.basename(new URL(out.entry).pathname), "tidelog.node.js", `${Runtime} resolves the node entry: ${out.entry}`);
+    checkScenario(out.result, { storage: "memory", label: runtime });
+    write(plainDir, { [`${runtime}-quickstart.mjs`]: quickStart() });
+    assert.equal(await run(bin, [...args, `${runtime}-quickstart.mjs`], { cwd: plainDir, env: runtimeEnv() }), "2 events, 3 items\n");
+  });
+}
+
 test("workerd: a module worker importing the package's workerd entry", async () => {
   const pkg = path.join(plainDir, "node_modules/tidelog");
   const entry = path.relative(plainDir, new URL(
@@ -341,7 +382,7 @@ const app :Workerd.Worker = (
   }
 });
 
-test("Chromium: a plain <script type=module> page and a dedicated Web Worker (IndexedDB)", async () => {
+for (const engine of selectedEngines()) test(`${engine}: a plain <script type=module> page and a dedicated Web Worker (IndexedDB)`, async () => {
   write(plainDir, {
     "index.html": `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>tidelog smoke</title>
 <script type="importmap">{ "imports": { "tidelog": "/node_modules/tidelog/tidelog.js" } }</script>
@@ -369,8 +410,8 @@ try {
   });
   const server = await serve(plainDir);
   try {
-    checkScenario(await pageResult(`${server.base}/index.html`), { storage: "indexeddb", label: "page" });
-    checkScenario(await pageResult(`${server.base}/worker.html`), { storage: "indexeddb", label: "worker" });
+    checkScenario(await pageResult(`${server.base}/index.html`, engine), { storage: "indexeddb", label: "page" });
+    checkScenario(await pageResult(`${server.base}/worker.html`, engine), { storage: "indexeddb", label: "worker" });
     // The README's quick start in a page, twice (IndexedDB keeps the first run's events).
     write(plainDir, {
       "quickstart.html": `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>quick start</title>
@@ -380,15 +421,13 @@ console.log = (text) => (globalThis.__result = text);
 ${quickStart()}
 </script>`,
     });
-    const context = await browser.newContext();
+    const context = await (await browserFor(engine)).newContext();
     try {
       for (let run = 0; run < 2; run++) {
         const page = await context.newPage();
-        const errors = [];
-        page.on("pageerror", (e) => errors.push(String(e)));
         await page.goto(`${server.base}/quickstart.html`);
         await page.waitForFunction(() => globalThis.__result !== undefined, null, { timeout: 20_000 });
-        assert.deepEqual(errors, []);
+        assert.deepEqual(await page.takeErrors(), []);
         assert.equal(await page.evaluate(() => globalThis.__result), "2 events, 3 items");
         await page.close();
       }

@@ -8,12 +8,12 @@
 // names the prose defines). A block that fits no kind fails.
 //
 // - `js` (also `javascript`, `mjs`): ES module code against the built package, `import
-//   ... from "tidelog"` included. Run in Node (the memory store) and in headless Chromium
-//   on the demo server's origin (IndexedDB; "tidelog" maps to /pkg/tidelog.js), there twice
-//   in one profile, as a reader who reloads and pastes again would. Code that needs a
-//   browser (location, document, window, navigator, indexedDB, /pkg/ imports) or a sync
-//   server (a `sync:` option) runs only in Chromium; code that imports node: modules only
-//   in Node. `https://sync.example.com` means the test's own demo server. A line
+//   ... from "tidelog"` included. Run in Node (the memory store) and in Chromium, Firefox
+//   and WebKit on the demo server's origin (through the harness's proxy; IndexedDB;
+//   "tidelog" maps to /pkg/tidelog.js), there twice in one profile, as a reader who
+//   reloads and pastes again would. Code that needs a browser (location, document,
+//   window, navigator, indexedDB, /pkg/ imports) or a sync server (a `sync:` option) runs
+//   only in the browsers; code that imports node: modules only in Node. `https://sync.example.com` means the test's own demo server. A line
 //   `console.log(...); // text` (text without braces, brackets or "...") must print text.
 // - `js` that calls `self.addEventListener` (a service worker): served from the demo
 //   origin as a module service worker (bare "tidelog" rewritten to /pkg/tidelog.js, as a
@@ -37,7 +37,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, constants, accessSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { root, startServer, launchChromium } from "./harness.mjs";
+import { root, startServer, startProxy, launchBrowser, selectedEngines, takeAllPageErrors } from "./harness.mjs";
 
 const DOCS = ["README.md", "pkg-template/README.md"];
 const BLOCK_TIMEOUT = 60_000;
@@ -125,12 +125,20 @@ const scratch = mkdtempSync(path.join(tmpdir(), "tidelog-readme-"));
 mkdirSync(path.join(scratch, "node_modules"));
 symlinkSync(path.join(root, "pkg"), path.join(scratch, "node_modules/tidelog"), "dir");
 
-let serverPromise, browserPromise;
+let serverPromise;
 const demo = () => (serverPromise ??= startServer({ TIDELOG_DATA_DIR: mkdtempSync(path.join(scratch, "sync-data-")) }));
-const chromium = () => (browserPromise ??= launchChromium());
+/** One browser per engine, launched on first use. */
+const browsers = new Map();
+const browserFor = (engine) => {
+  if (!browsers.has(engine)) browsers.set(engine, launchBrowser(engine));
+  return browsers.get(engine);
+};
+const ENGINE_NAMES = { chromium: "Chromium", firefox: "Firefox", webkit: "WebKit" };
+const ENGINES = selectedEngines();
 
 after(async () => {
-  await (await browserPromise)?.close();
+  for (const browser of browsers.values()) await (await browser).close();
+  assert.deepEqual(await takeAllPageErrors(), [], "page errors");
   await (await serverPromise)?.stop();
   rmSync(scratch, { recursive: true, force: true });
 });
@@ -175,32 +183,36 @@ async function runInNode(block, id, code) {
   checkOutput(block, stdout.split("\n"), "Node");
 }
 
-// ---------------------------------------------------------------- js in Chromium
+// ---------------------------------------------------------------- js in the browsers
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>readme-test</title>
 <script type="importmap">{ "imports": { "tidelog": "/pkg/tidelog.js" } }</script>`;
 
-/** A fresh profile whose /readme-test/ serves PAGE and the given modules. */
-async function browserContext(files) {
-  const context = await (await chromium()).newContext();
-  await context.route("**/readme-test/**", (route) => {
+/** A fresh profile in `engine` whose origin (a proxy in front of the demo server, `base`)
+ * also serves PAGE and the given modules under /readme-test/. */
+async function browserContext(files, engine = "chromium") {
+  const { base: target } = await demo();
+  const net = await startProxy(target);
+  net.route("/readme-test/**", (route) => {
     const name = new URL(route.request().url()).pathname.slice("/readme-test/".length);
-    if (name === "index.html") return route.fulfill({ contentType: "text/html", body: PAGE });
-    if (name in files) return route.fulfill({ contentType: "text/javascript", body: files[name] });
+    if (name === "index.html") return route.fulfill({ status: 200, contentType: "text/html", body: PAGE });
+    if (name in files) return route.fulfill({ status: 200, contentType: "text/javascript", body: files[name] });
     return route.fulfill({ status: 404, body: "" });
   });
-  return context;
+  const context = await (await browserFor(engine)).newContext();
+  return { context, base: net.base, async close() { await context.close(); await net.stop(); } };
 }
 
-/** Opens the test page; `page.printed` and `page.failures` collect its console. */
+/** Opens the test page; `printed()` and `failures()` read its console and errors so far. */
 async function testPage(context, base) {
   const page = await context.newPage();
-  page.printed = [];
-  page.failures = [];
-  page.on("console", (m) => (m.type() === "error" ? page.failures : page.printed).push(m.text()));
-  page.on("pageerror", (e) => page.failures.push(String(e)));
   await page.goto(`${base}/readme-test/index.html`);
-  return page;
+  const printed = [], failures = [];
+  const collect = async () => {
+    for (const m of await page.takeConsole()) (m.type === "error" ? failures : printed).push(m.text);
+    failures.push(...(await page.takeErrors()));
+  };
+  return { page, printed: async () => { await collect(); return printed; }, failures: async () => { await collect(); return failures; } };
 }
 
 function withTimeout(promise, what) {
@@ -209,35 +221,37 @@ function withTimeout(promise, what) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-async function runInBrowser(block, id, code) {
-  const { base } = await demo();
-  const context = await browserContext({ [`${id}.mjs`]: withExampleOrigin(code, base) });
+async function runInBrowser(block, id, code, engine) {
+  const files = {};
+  const { context, base, close } = await browserContext(files, engine);
+  files[`${id}.mjs`] = withExampleOrigin(code, base);
   try {
     for (const run of [1, 2]) {
-      const page = await testPage(context, base);
-      const where = `${block.file}:${block.line} in Chromium (run ${run} of 2${run === 2 ? ", over run 1's database" : ""})`;
+      const { page, printed, failures } = await testPage(context, base);
+      const where = `${block.file}:${block.line} in ${ENGINE_NAMES[engine]} (run ${run} of 2${run === 2 ? ", over run 1's database" : ""})`;
       await withTimeout(page.evaluate((url) => import(url).then(() => undefined), `/readme-test/${id}.mjs?run=${run}`), where)
-        .catch((e) => assert.fail(`${where}: ${e.message}\nconsole:\n${[...page.printed, ...page.failures].join("\n")}`));
+        .catch(async (e) => assert.fail(`${where}: ${e.message}\nconsole:\n${[...await printed(), ...await failures()].join("\n")}`));
       await new Promise((r) => setTimeout(r, 100)); // late callbacks (subscriptions) report too
-      assert.deepEqual(page.failures, [], `${where}: errors on the page`);
-      checkOutput(block, page.printed, where);
+      assert.deepEqual(await failures(), [], `${where}: errors on the page`);
+      checkOutput(block, await printed(), where);
       await page.close();
     }
   } finally {
-    await context.close();
+    await close();
   }
 }
 
 // ---------------------------------------------------------------- service workers
 
 async function runServiceWorker(block, id, code) {
-  const { base } = await demo();
+  const files = {};
+  const { context, base, close } = await browserContext(files, "chromium");
   // Service workers have no import maps: bundlers resolve "tidelog" for them.
-  const script = withExampleOrigin(code, base).replace(/(from\s+|import\(\s*)(["'])tidelog\2/g, "$1$2/pkg/tidelog.js$2");
-  const context = await browserContext({ [`${id}-sw.js`]: script });
+  files[`${id}-sw.js`] = withExampleOrigin(code, base).replace(/(from\s+|import\(\s*)(["'])tidelog\2/g, "$1$2/pkg/tidelog.js$2");
   try {
-    const page = await testPage(context, base);
-    const cdp = await context.newCDPSession(page);
+    // Background Sync is Chromium's, dispatched through the DevTools protocol.
+    const page = (await testPage(context, base)).page.chromium;
+    const cdp = await context.chromium.newCDPSession(page);
     const registrations = [];
     cdp.on("ServiceWorker.workerRegistrationUpdated", (e) => registrations.push(...e.registrations));
     const swErrors = [];
@@ -260,7 +274,7 @@ async function runServiceWorker(block, id, code) {
       store.close();
     }, { database, url: `${base}/v1/readme${id}` });
     const pushes = [];
-    context.on("requestfinished", async (request) => {
+    context.chromium.on("requestfinished", async (request) => {
       if (request.method() === "POST" && new URL(request.url()).pathname.startsWith("/v1/")) {
         pushes.push({ url: request.url(), status: (await request.response())?.status() });
       }
@@ -276,7 +290,7 @@ async function runServiceWorker(block, id, code) {
     assert.deepEqual(stored.map((e) => e.data), [1, 2],
       `${block.file}:${block.line}: the sync event did not push the outbox to the server (pushes: ${JSON.stringify(pushes)}; service worker errors: ${JSON.stringify(swErrors)})`);
   } finally {
-    await context.close();
+    await close();
   }
 }
 
@@ -418,7 +432,7 @@ for (const file of DOCS) {
   blocks.forEach((block, n) => {
     const id = `${file.replace(/\W+/g, "_")}_${n}`;
     const c = classify(block);
-    const hosts = { node: "Node", browser: "Chromium" };
+    const hosts = { node: "Node", browser: ENGINES.map((e) => ENGINE_NAMES[e]).join(" + ") };
     const label = c.error ? `${block.lang || "no info string"}: unclassified` : c.hosts ? `${c.kind} in ${c.hosts.map((h) => hosts[h]).join(" + ")}` : c.kind;
     test(`${file}:${block.line} ${label}`, async () => {
       if (c.error) assert.fail(`${file}:${block.line}: ${c.error}`);
@@ -437,7 +451,7 @@ for (const file of DOCS) {
         case "js": {
           const code = c.kind === "ts" ? await typeCheck(block, id, given + block.code) : given + block.code;
           if (c.hosts.includes("node")) await runInNode(block, id, code);
-          if (c.hosts.includes("browser")) await runInBrowser(block, id, code);
+          if (c.hosts.includes("browser")) for (const engine of ENGINES) await runInBrowser(block, id, code, engine);
         }
       }
     });

@@ -171,7 +171,7 @@ test("Chromium, IndexedDB and the sync server: status, reports, outbox, conflict
   // The first push to the space "refused" is refused for good (a dead letter); pushes to
   // "unreachable" never reach the server (a network error).
   let refuse = true;
-  await context.route("**/v1/**", (route) => {
+  await context.chromium.route("**/v1/**", (route) => {
     const { pathname } = new URL(route.request().url());
     if (pathname.startsWith("/v1/unreachable/")) return route.abort("connectionrefused");
     if (pathname.startsWith("/v1/refused/") && route.request().method() === "POST" && refuse) {

@@ -1,54 +1,30 @@
-// The outbox and sync engine in headless Chromium against the real sync worker in
-// workerd: happy path between two devices, offline then online, reload with pending
-// events, 412 rebase, 5xx with backoff, a lost response, 422 dead letter, 401.
-import { test, before, after } from "node:test";
+// The outbox and sync engine in Chromium, Firefox and WebKit against the real sync worker
+// in workerd: happy path between two devices, offline then online, reload with pending
+// events, 412 rebase, 5xx with backoff, a lost response, 422 dead letter, 401, and the
+// path engines without Background Sync take (Firefox, WebKit): sync on the next open and
+// on `online`. Network faults go through the harness's proxy, so they are the same in
+// every engine.
+import { before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { startServer, launchChromium, openPage } from "./harness.mjs";
+import { startServer, startProxy, engineSuites, openPage, waitUntil } from "./harness.mjs";
 
 const TOKEN = "test-token-123";
-let server, browser, context, dataDir;
+let server, dataDir;
 
 before(async () => {
   dataDir = await mkdtemp(path.join(tmpdir(), "tidelog-sync-"));
   server = await startServer({ TIDELOG_DATA_DIR: dataDir, TIDELOG_SYNC_TOKEN: TOKEN });
-  browser = await launchChromium();
-  context = await browser.newContext();
 });
 
 after(async () => {
-  await browser?.close();
   await server?.stop();
   await rm(dataDir, { recursive: true, force: true });
 });
 
 const unique = (name) => `${name}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
-
-/** A page with a store `name` syncing to `space`; `window.store`, `window.syncEvents`.
- * `onConflict: "function"` installs a resolver that calls `window.resolveConflict`. */
-async function device(name, space, { token = TOKEN, onConflict, inContext = context, batchSize } = {}) {
-  const page = await openPage(inContext, `${server.base}/pkg/package.json`);
-  await page.evaluate(async ({ name, url, token, onConflict, batchSize }) => {
-    const tidelog = await import("/pkg/tidelog.js");
-    await tidelog.default();
-    window.tidelog = tidelog;
-    window.syncEvents = [];
-    const sync = { url, token, pollMs: 60_000, timeoutMs: 3_000 };
-    if (onConflict === "function") sync.onConflict = (conflict) => window.resolveConflict(conflict);
-    else if (onConflict) sync.onConflict = onConflict;
-    if (batchSize) sync.batchSize = batchSize;
-    window.store = await tidelog.EventStore.open(name, { sync });
-    for (const kind of ["synced", "conflict", "error"]) {
-      store.sync.on(kind, (detail) => syncEvents.push([kind, detail?.name ?? null, detail?.code ?? null, detail?.field ?? null]));
-    }
-  }, { name, url: `${server.base}/v1/${space}`, token, onConflict, batchSize });
-  // Each device has its own database, so it leads its own sync once the Web Lock is
-  // granted (after a reload, when the closed page's lock is released).
-  await page.waitForFunction(() => store.sync.status().leader, null, { timeout: 10_000 });
-  return page;
-}
 
 async function serverStream(space, stream) {
   const response = await fetch(`${server.base}/v1/${space}/streams/${encodeURIComponent(stream)}`, {
@@ -60,296 +36,384 @@ async function serverStream(space, stream) {
 
 const values = (events) => events.map((e) => e.data.v);
 
-test("two devices sync through the worker, in both directions", async () => {
-  const space = unique("space");
-  const [a, b] = [await device(unique("a"), space), await device(unique("b"), space)];
-  await a.evaluate(async () => {
-    await store.append("list", [{ type: "Added", data: { v: 1 } }, { type: "Added", data: { v: 2 } }]);
-    await store.sync.now();
+engineSuites("sync", (suite) => {
+  const { test, engine } = suite;
+  suite.expectTests(12);
+  let context;
+  before(async () => {
+    context = await suite.browser.newContext();
   });
-  const status = await a.evaluate(() => store.sync.status());
-  assert.equal(status.pendingCount, 0);
-  assert.equal(status.pendingStreamCount, 0);
-  assert.equal(status.leader, true);
-  assert.equal(status.lastError, null);
-  assert.ok(status.lastSyncedAt > 0);
-  assert.deepEqual(values(await serverStream(space, "list")), [1, 2]);
-  const seen = await b.evaluate(async () => {
-    await store.sync.now();
-    return (await store.read("list")).map((e) => e.data.v);
-  });
-  assert.deepEqual(seen, [1, 2]);
-  await b.evaluate(async () => { await store.append("list", [{ type: "Added", data: { v: 3 } }]); await store.sync.now(); });
-  await a.evaluate(() => store.sync.now());
-  assert.deepEqual(await a.evaluate(async () => (await store.read("list")).map((e) => e.data.v)), [1, 2, 3]);
-  assert.deepEqual(a.errors, []);
-  await a.close();
-  await b.close();
-});
 
-test("appends wake the sync on their own; acknowledged() resolves when the event is on the server", async () => {
-  const space = unique("space");
-  const a = await device(unique("a"), space);
-  const ok = await a.evaluate(async () => {
-    await store.append("s", [{ id: "ack-me", type: "T", data: { v: 1 } }]);
-    await Promise.race([store.sync.acknowledged("ack-me"), new Promise((_, r) => setTimeout(() => r(new Error("timeout")), 5000))]);
-    return true;
-  });
-  assert.equal(ok, true);
-  assert.deepEqual(values(await serverStream(space, "s")), [1]);
-  await a.close();
-});
-
-test("offline, reload with pending events, back online: nothing lost, nothing twice", async () => {
-  const space = unique("space");
-  const name = unique("offline");
-  const ctx = await browser.newContext();
-  let a = await device(name, space, { inContext: ctx });
-  await ctx.setOffline(true);
-  const offlineRound = await a.evaluate(async () => {
-    await store.append("s", [{ type: "T", data: { v: 1 } }, { type: "T", data: { v: 2 } }]);
-    await store.append("s", [{ type: "T", data: { v: 3 } }]);
-    return { status: await store.sync.now(), outbox: await store.sync.outbox(), now: Date.now() };
-  });
-  const offline = offlineRound.status;
-  assert.equal(offline.pendingCount, 3);
-  assert.equal(offline.pendingStreamCount, 1);
-  assert.equal(offline.online, false);
-  // Three payloads of {"v":n}: 7 + 2 braces... measured like the append did (jsonSize).
-  assert.ok(offline.pendingBytes > 0 && offline.pendingBytes < 200, `pendingBytes ${offline.pendingBytes}`);
-  const age = offlineRound.now - offline.oldestPendingAt;
-  assert.ok(age >= 0 && age < 60_000, `oldestPendingAt ${offline.oldestPendingAt} at ${offlineRound.now}`);
-  assert.deepEqual(offlineRound.outbox.map((e) => [e.stream, e.pendingCount, e.pendingBytes, e.oldestPendingAt]),
-    [["s", 3, offline.pendingBytes, offline.oldestPendingAt]], "the outbox lists the stream with its pending count");
-  await a.close();
-  // A reload while the sync server is still unreachable (the page itself must load).
-  let blocked = 0;
-  await ctx.route("**/v1/**", (route) => { blocked += 1; return route.abort("internetdisconnected"); });
-  await ctx.setOffline(false);
-  a = await device(name, space, { inContext: ctx }); // a fresh page, same database
-  const reloaded = await a.evaluate(() => store.sync.now());
-  assert.equal(reloaded.pendingCount, 3, `pending events survived the reload (requests blocked: ${blocked}, server: ${JSON.stringify(values(await serverStream(space, "s")))}, offline phase: ${JSON.stringify(offline)})`);
-  assert.equal(reloaded.lastError?.status, null, "a network error, reported");
-  await ctx.unroute("**/v1/**");
-  const online = await a.evaluate(() => store.sync.now());
-  assert.equal(online.pendingCount, 0);
-  assert.equal(online.oldestPendingAt, null, "nothing pending, no time");
-  assert.equal(online.pendingBytes, 0);
-  assert.deepEqual(values(await serverStream(space, "s")), [1, 2, 3]);
-  await a.evaluate(() => store.sync.now());
-  assert.deepEqual(values(await serverStream(space, "s")), [1, 2, 3], "no duplicates after more rounds");
-  await ctx.close();
-});
-
-test("a conflict (412) is rebased: both devices end with the same order", async () => {
-  const space = unique("space");
-  const [a, b] = [await device(unique("a"), space), await device(unique("b"), space)];
-  await b.evaluate(() => store.sync.pause());
-  await a.evaluate(async () => { await store.append("cart", [{ type: "T", data: { v: 1 } }]); await store.sync.now(); });
-  await b.evaluate(async () => {
-    await store.append("cart", [{ type: "T", data: { v: 10 } }, { type: "T", data: { v: 11 } }]);
-    store.sync.resume();
-    await store.sync.now();
-    await store.sync.now();
-  });
-  await a.evaluate(() => store.sync.now());
-  const expected = [1, 10, 11];
-  assert.deepEqual(values(await serverStream(space, "cart")), expected);
-  for (const page of [a, b]) {
-    assert.deepEqual(await page.evaluate(async () => (await store.read("cart")).map((e) => [e.version, e.data.v])), [[1, 1], [2, 10], [3, 11]]);
-  }
-  assert.ok((await b.evaluate(() => syncEvents)).some(([kind]) => kind === "conflict"), "the conflict was reported");
-  await a.close();
-  await b.close();
-});
-
-test("quarantine keeps the conflicting local events for the app to settle", async () => {
-  const space = unique("space");
-  const [a, b] = [await device(unique("a"), space), await device(unique("b"), space, { onConflict: "quarantine" })];
-  await b.evaluate(() => store.sync.pause());
-  await a.evaluate(async () => { await store.append("doc", [{ type: "T", data: { v: 1 } }]); await store.sync.now(); });
-  const conflicts = await b.evaluate(async () => {
-    await store.append("doc", [{ type: "T", data: { v: 2 } }]);
-    store.sync.resume();
-    await store.sync.now();
-    return store.sync.conflicts();
-  });
-  assert.equal(conflicts.length, 1);
-  assert.deepEqual(conflicts[0].local.map((e) => e.data.v), [2]);
-  assert.deepEqual(conflicts[0].remote.map((e) => e.data.v), [1]);
-  assert.ok(conflicts[0].detectedAt > 0 && !("at" in conflicts[0]), "detectedAt, a point in time");
-  assert.equal(await b.evaluate(() => store.sync.status().conflictCount), 1);
-  await b.evaluate(async (id) => { await store.sync.resolveConflict(id); await store.sync.now(); }, conflicts[0].id);
-  assert.deepEqual(values(await serverStream(space, "doc")), [1, 2]);
-  assert.equal((await b.evaluate(() => store.sync.conflicts())).length, 0);
-  await a.close();
-  await b.close();
-});
-
-test("onConflict as a function: events settle, [] drops, \"quarantine\" keeps, any other answer keeps and reports", async () => {
-  const space = unique("space");
-  const [a, b] = [await device(unique("a"), space), await device(unique("b"), space, { onConflict: "function" })];
-  const modes = ["events", "empty", "quarantine", "undefined", "null", "throw"];
-  await b.evaluate(() => store.sync.pause());
-  await a.evaluate(async (modes) => {
-    for (const mode of modes) await store.append(`s-${mode}`, [{ type: "T", data: { v: 1 } }]);
-    await store.sync.now();
-  }, modes);
-  const out = await b.evaluate(async (modes) => {
-    window.asked = [];
-    window.resolveConflict = (conflict) => {
-      const { mode } = conflict.local[0].data;
-      asked.push({ mode, stream: conflict.stream, remote: conflict.remote.map((e) => e.data.v), detectedAt: conflict.detectedAt });
-      switch (mode) {
-        case "events": return Promise.resolve([{ type: "Merged", data: { v: 20 } }]);
-        case "empty": return [];
-        case "quarantine": return "quarantine";
-        case "undefined": return undefined;
-        case "null": return null;
-        case "throw": throw new Error("boom");
+  /** A page with a store `name` syncing to `space`; `window.store`, `window.syncEvents`.
+   * `onConflict: "function"` installs a resolver that calls `window.resolveConflict`.
+   * `base`: the origin the page and its sync go to (a proxy's, for network faults). */
+  async function device(name, space, { token = TOKEN, onConflict, inContext = context, batchSize, base = server.base } = {}) {
+    const page = await openPage(inContext, `${base}/pkg/package.json`);
+    await page.evaluate(async ({ name, url, token, onConflict, batchSize }) => {
+      const tidelog = await import("/pkg/tidelog.js");
+      await tidelog.default();
+      window.tidelog = tidelog;
+      window.syncEvents = [];
+      const sync = { url, token, pollMs: 60_000, timeoutMs: 3_000 };
+      if (onConflict === "function") sync.onConflict = (conflict) => window.resolveConflict(conflict);
+      else if (onConflict) sync.onConflict = onConflict;
+      if (batchSize) sync.batchSize = batchSize;
+      window.store = await tidelog.EventStore.open(name, { sync });
+      for (const kind of ["synced", "conflict", "error"]) {
+        store.sync.on(kind, (detail) => syncEvents.push([kind, detail?.name ?? null, detail?.code ?? null, detail?.field ?? null]));
       }
-    };
-    for (const mode of modes) await store.append(`s-${mode}`, [{ type: "T", data: { v: 2, mode } }]);
-    store.sync.resume();
-    await store.sync.now();
-    const status = await store.sync.now();
-    const local = {};
-    for (const mode of modes) local[mode] = (await store.read(`s-${mode}`)).map((e) => e.data.v);
-    return { asked, status, local, conflicts: await store.sync.conflicts(), events: syncEvents };
-  }, modes);
-  assert.deepEqual(out.asked.map((c) => c.mode).sort(), [...modes].sort(), "each conflict was handed to the function once");
-  for (const c of out.asked) {
-    assert.equal(c.stream, `s-${c.mode}`);
-    assert.deepEqual(c.remote, [1]);
-    assert.ok(c.detectedAt > 0);
+    }, { name, url: `${base}/v1/${space}`, token, onConflict, batchSize });
+    // Each device has its own database, so it leads its own sync once the Web Lock is
+    // granted (after a reload, when the closed page's lock is released).
+    await page.waitForFunction(() => store.sync.status().leader, null, { timeout: 10_000 });
+    return page;
   }
-  assert.deepEqual(values(await serverStream(space, "s-events")), [1, 20], "the returned events follow the remote ones");
-  assert.deepEqual(out.local.events, [1, 20]);
-  for (const mode of ["empty", "quarantine", "undefined", "null", "throw"]) {
-    assert.deepEqual(values(await serverStream(space, `s-${mode}`)), [1], `${mode}: nothing of the local events pushed`);
-    assert.deepEqual(out.local[mode], [1], `${mode}: the local events left the stream`);
-  }
-  const kept = out.conflicts.map((c) => [c.stream, c.local.map((e) => e.data.v)]).sort();
-  assert.deepEqual(kept, [["s-null", [2]], ["s-quarantine", [2]], ["s-throw", [2]], ["s-undefined", [2]]],
-    "[] dropped its local events, the events answer settled; every other answer kept the conflict");
-  assert.equal(out.status.conflictCount, 4);
-  assert.equal(out.status.pendingCount, 0);
-  const errors = out.events.filter(([kind]) => kind === "error");
-  assert.deepEqual(errors.filter(([, name]) => name === "InvalidInputError"),
-    [["error", "InvalidInputError", "invalid_input", "onConflict"], ["error", "InvalidInputError", "invalid_input", "onConflict"]],
-    "undefined and null are reported, not taken as an answer");
-  assert.equal(errors.length, 3, `the thrown error is reported too: ${JSON.stringify(errors)}`);
-  assert.ok(out.events.some(([kind]) => kind === "conflict"));
-  await a.close();
-  await b.close();
-});
 
-test("5xx backs off and retries; a lost response is retried without duplicates", async () => {
-  const space = unique("space");
-  const ctx = await browser.newContext();
-  let posts = 0;
-  await ctx.route("**/v1/**/streams/**", async (route) => {
-    if (route.request().method() !== "POST") return route.continue();
-    posts += 1;
-    if (posts === 1) return route.fulfill({ status: 503, contentType: "application/json", headers: { "retry-after": "0" }, body: '{"error":"busy","message":"try later"}' });
-    if (posts === 2) {
-      await route.fetch(); // the server applies the batch...
-      return route.abort("connectionreset"); // ...and the answer is lost
-    }
-    return route.continue();
-  });
-  const a = await device(unique("a"), space, { inContext: ctx });
-  const first = await a.evaluate(async () => {
-    await store.sync.pause();
-    await store.append("s", [{ type: "T", data: { v: 1 } }, { type: "T", data: { v: 2 } }]);
-    store.sync.resume();
-    return store.sync.now();
-  });
-  for (let i = 0; i < 20 && (await a.evaluate(() => store.sync.status().pendingCount)) > 0; i++) {
+  /** A fresh context whose pages reach the server through a new proxy (`net.route`). */
+  async function faultyNetwork() {
+    const net = await startProxy(server.base);
+    const ctx = await suite.browser.newContext();
+    return { net, ctx, async close() { await ctx.close(); await net.stop(); } };
+  }
+
+  test("two devices sync through the worker, in both directions", async () => {
+    const space = unique("space");
+    const [a, b] = [await device(unique("a"), space), await device(unique("b"), space)];
+    await a.evaluate(async () => {
+      await store.append("list", [{ type: "Added", data: { v: 1 } }, { type: "Added", data: { v: 2 } }]);
+      await store.sync.now();
+    });
+    const status = await a.evaluate(() => store.sync.status());
+    assert.equal(status.pendingCount, 0);
+    assert.equal(status.pendingStreamCount, 0);
+    assert.equal(status.leader, true);
+    assert.equal(status.lastError, null);
+    assert.ok(status.lastSyncedAt > 0);
+    assert.deepEqual(values(await serverStream(space, "list")), [1, 2]);
+    const seen = await b.evaluate(async () => {
+      await store.sync.now();
+      return (await store.read("list")).map((e) => e.data.v);
+    });
+    assert.deepEqual(seen, [1, 2]);
+    await b.evaluate(async () => { await store.append("list", [{ type: "Added", data: { v: 3 } }]); await store.sync.now(); });
     await a.evaluate(() => store.sync.now());
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  assert.equal(await a.evaluate(() => store.sync.status().pendingCount), 0);
-  assert.ok(posts >= 2, `posts: ${posts}`);
-  assert.deepEqual(values(await serverStream(space, "s")), [1, 2], "exactly once on the server");
-  const kinds = await a.evaluate(() => syncEvents.map(([kind, , code]) => `${kind}:${code}`));
-  assert.ok(kinds.includes("error:network"), `errors were reported: ${kinds}`);
-  void first;
-  await ctx.close();
-});
+    assert.deepEqual(await a.evaluate(async () => (await store.read("list")).map((e) => e.data.v)), [1, 2, 3]);
+    await a.close();
+    await b.close();
+  });
 
-test("a refused batch (422) becomes a dead letter; the app can retry it", async () => {
-  const space = unique("space");
-  const ctx = await browser.newContext();
-  let refuse = true;
-  await ctx.route("**/v1/**/streams/**", (route) => {
-    if (route.request().method() === "POST" && refuse) {
-      refuse = false;
-      return route.fulfill({ status: 422, contentType: "application/json", body: '{"error":"invalid_event","message":"no thanks"}' });
+  test("appends wake the sync on their own; acknowledged() resolves when the event is on the server", async () => {
+    const space = unique("space");
+    const a = await device(unique("a"), space);
+    const ok = await a.evaluate(async () => {
+      await store.append("s", [{ id: "ack-me", type: "T", data: { v: 1 } }]);
+      await Promise.race([store.sync.acknowledged("ack-me"), new Promise((_, r) => setTimeout(() => r(new Error("timeout")), 5000))]);
+      return true;
+    });
+    assert.equal(ok, true);
+    assert.deepEqual(values(await serverStream(space, "s")), [1]);
+    await a.close();
+  });
+
+  test("offline, reload with pending events, back online: nothing lost, nothing twice", async () => {
+    const space = unique("space");
+    const name = unique("offline");
+    const { net, ctx, close } = await faultyNetwork();
+    let a = await device(name, space, { inContext: ctx, base: net.base });
+    // The sync server out of reach; Chromium also emulates the network gone
+    // (navigator.onLine false), which the other engines cannot do through WebDriver.
+    net.offline();
+    if (engine === "chromium") await ctx.chromium.setOffline(true);
+    const offlineRound = await a.evaluate(async () => {
+      await store.append("s", [{ type: "T", data: { v: 1 } }, { type: "T", data: { v: 2 } }]);
+      await store.append("s", [{ type: "T", data: { v: 3 } }]);
+      return { status: await store.sync.now(), outbox: await store.sync.outbox(), now: Date.now() };
+    });
+    const offline = offlineRound.status;
+    assert.equal(offline.pendingCount, 3);
+    assert.equal(offline.pendingStreamCount, 1);
+    assert.equal(offline.online, engine !== "chromium", "navigator.onLine as the engine reports it");
+    // Three payloads of {"v":n}: 7 + 2 braces... measured like the append did (jsonSize).
+    assert.ok(offline.pendingBytes > 0 && offline.pendingBytes < 200, `pendingBytes ${offline.pendingBytes}`);
+    const age = offlineRound.now - offline.oldestPendingAt;
+    assert.ok(age >= 0 && age < 60_000, `oldestPendingAt ${offline.oldestPendingAt} at ${offlineRound.now}`);
+    assert.deepEqual(offlineRound.outbox.map((e) => [e.stream, e.pendingCount, e.pendingBytes, e.oldestPendingAt]),
+      [["s", 3, offline.pendingBytes, offline.oldestPendingAt]], "the outbox lists the stream with its pending count");
+    await a.close();
+    // A reload while the sync server is still unreachable (the page itself must load).
+    let blocked = 0;
+    net.route("/v1/**", (route) => { blocked += 1; return route.abort(); });
+    if (engine === "chromium") await ctx.chromium.setOffline(false);
+    a = await device(name, space, { inContext: ctx, base: net.base }); // a fresh page, same database
+    const reloaded = await a.evaluate(() => store.sync.now());
+    assert.equal(reloaded.pendingCount, 3, `pending events survived the reload (requests blocked: ${blocked}, server: ${JSON.stringify(values(await serverStream(space, "s")))}, offline phase: ${JSON.stringify(offline)})`);
+    assert.equal(reloaded.lastError?.status, null, "a network error, reported");
+    assert.ok(blocked > 0, "the sync did try");
+    net.online();
+    const online = await a.evaluate(() => store.sync.now());
+    assert.equal(online.pendingCount, 0);
+    assert.equal(online.oldestPendingAt, null, "nothing pending, no time");
+    assert.equal(online.pendingBytes, 0);
+    assert.deepEqual(values(await serverStream(space, "s")), [1, 2, 3]);
+    await a.evaluate(() => store.sync.now());
+    assert.deepEqual(values(await serverStream(space, "s")), [1, 2, 3], "no duplicates after more rounds");
+    await close();
+  });
+
+  // Firefox and WebKit have no Background Sync (docs/design.md): events appended while the
+  // server is out of reach wait in the outbox, and go out when the page next opens the
+  // store or the window says it is `online`, with no sync.now() from the app.
+  test("without Background Sync: pending events go out on the next open, by themselves", async () => {
+    const space = unique("space");
+    const name = unique("next-open");
+    const { net, ctx, close } = await faultyNetwork();
+    let a = await device(name, space, { inContext: ctx, base: net.base });
+    const engineHas = await a.evaluate(() => ({ syncManager: typeof SyncManager !== "undefined", locks: !!navigator.locks }));
+    assert.equal(engineHas.syncManager, engine === "chromium", "Background Sync only in Chromium");
+    assert.equal(engineHas.locks, true, "Web Locks in every engine");
+    net.offline();
+    const pending = await a.evaluate(async () => {
+      await store.append("s", [{ type: "T", data: { v: 1 } }, { type: "T", data: { v: 2 } }]);
+      return (await store.sync.now()).pendingCount;
+    });
+    assert.equal(pending, 2);
+    await a.close();
+    net.online();
+    a = await device(name, space, { inContext: ctx, base: net.base });
+    await waitUntil(async () => values(await serverStream(space, "s")).length === 2, { timeout: 10_000, what: "the push on open" });
+    assert.deepEqual(values(await serverStream(space, "s")), [1, 2]);
+    await a.waitForFunction(() => store.sync.status().pendingCount === 0, null, { timeout: 5_000 });
+    await close();
+  });
+
+  test("without Background Sync: the window's `online` event pushes what waited", async () => {
+    const space = unique("space");
+    const { net, ctx, close } = await faultyNetwork();
+    const a = await device(unique("online"), space, { inContext: ctx, base: net.base });
+    net.offline();
+    const pending = await a.evaluate(async () => {
+      await store.append("s", [{ type: "T", data: { v: 7 } }]);
+      return (await store.sync.now()).pendingCount;
+    });
+    assert.equal(pending, 1);
+    net.online();
+    // The backoff after the failure would wait; `online` wakes the sync at once.
+    await a.evaluate(() => window.dispatchEvent(new Event("online")));
+    await a.waitForFunction(() => store.sync.status().pendingCount === 0, null, { timeout: 5_000 });
+    assert.deepEqual(values(await serverStream(space, "s")), [7]);
+    await close();
+  });
+
+  test("a conflict (412) is rebased: both devices end with the same order", async () => {
+    const space = unique("space");
+    const [a, b] = [await device(unique("a"), space), await device(unique("b"), space)];
+    await b.evaluate(() => store.sync.pause());
+    await a.evaluate(async () => { await store.append("cart", [{ type: "T", data: { v: 1 } }]); await store.sync.now(); });
+    await b.evaluate(async () => {
+      await store.append("cart", [{ type: "T", data: { v: 10 } }, { type: "T", data: { v: 11 } }]);
+      store.sync.resume();
+      await store.sync.now();
+      await store.sync.now();
+    });
+    await a.evaluate(() => store.sync.now());
+    const expected = [1, 10, 11];
+    assert.deepEqual(values(await serverStream(space, "cart")), expected);
+    for (const page of [a, b]) {
+      assert.deepEqual(await page.evaluate(async () => (await store.read("cart")).map((e) => [e.version, e.data.v])), [[1, 1], [2, 10], [3, 11]]);
     }
-    return route.continue();
+    assert.ok((await b.evaluate(() => syncEvents)).some(([kind]) => kind === "conflict"), "the conflict was reported");
+    await a.close();
+    await b.close();
   });
-  const a = await device(unique("a"), space, { inContext: ctx });
-  const dead = await a.evaluate(async () => {
-    await store.append("s", [{ type: "T", data: { v: 1 } }]);
-    await store.sync.now();
-    return store.sync.deadLetters();
-  });
-  assert.equal(dead.length, 1);
-  assert.deepEqual(dead[0].failure, { status: 422, message: "no thanks" });
-  assert.equal(dead[0].events[0].data.v, 1);
-  assert.ok(dead[0].failedAt > 0 && !("at" in dead[0]), "failedAt, a point in time");
-  assert.equal(await a.evaluate(() => store.sync.status().deadLetterCount), 1);
-  await a.evaluate(async (id) => { await store.sync.retryDeadLetter(id); await store.sync.now(); }, dead[0].id);
-  assert.deepEqual(values(await serverStream(space, "s")), [1]);
-  assert.equal((await a.evaluate(() => store.sync.deadLetters())).length, 0);
-  await ctx.close();
-});
 
-test("401 pauses sync and keeps everything; a new token resumes it", async () => {
-  const space = unique("space");
-  const a = await device(unique("a"), space, { token: "wrong" });
-  const status = await a.evaluate(async () => {
-    await store.append("s", [{ type: "T", data: { v: 1 } }]);
-    return store.sync.now();
+  test("quarantine keeps the conflicting local events for the app to settle", async () => {
+    const space = unique("space");
+    const [a, b] = [await device(unique("a"), space), await device(unique("b"), space, { onConflict: "quarantine" })];
+    await b.evaluate(() => store.sync.pause());
+    await a.evaluate(async () => { await store.append("doc", [{ type: "T", data: { v: 1 } }]); await store.sync.now(); });
+    const conflicts = await b.evaluate(async () => {
+      await store.append("doc", [{ type: "T", data: { v: 2 } }]);
+      store.sync.resume();
+      await store.sync.now();
+      return store.sync.conflicts();
+    });
+    assert.equal(conflicts.length, 1);
+    assert.deepEqual(conflicts[0].local.map((e) => e.data.v), [2]);
+    assert.deepEqual(conflicts[0].remote.map((e) => e.data.v), [1]);
+    assert.ok(conflicts[0].detectedAt > 0 && !("at" in conflicts[0]), "detectedAt, a point in time");
+    assert.equal(await b.evaluate(() => store.sync.status().conflictCount), 1);
+    await b.evaluate(async (id) => { await store.sync.resolveConflict(id); await store.sync.now(); }, conflicts[0].id);
+    assert.deepEqual(values(await serverStream(space, "doc")), [1, 2]);
+    assert.equal((await b.evaluate(() => store.sync.conflicts())).length, 0);
+    await a.close();
+    await b.close();
   });
-  assert.equal(status.auth?.status, 401);
-  assert.equal(status.pendingCount, 1);
-  assert.ok((await a.evaluate(() => syncEvents)).some(([kind, name, code]) => kind === "error" && name === "SyncError" && code === "auth"));
-  const after = await a.evaluate(async (token) => { store.sync.setToken(token); return store.sync.now(); }, TOKEN);
-  assert.equal(after.pendingCount, 0);
-  assert.equal(after.auth, null);
-  assert.deepEqual(values(await serverStream(space, "s")), [1]);
-  await a.close();
-});
 
-test("pendingBytes follows partial acknowledgements exactly", async () => {
-  const space = unique("space");
-  const ctx = await browser.newContext();
-  let posts = 0;
-  await ctx.route("**/v1/**/streams/**", (route) => {
-    if (route.request().method() !== "POST") return route.continue();
-    posts += 1;
-    return posts === 1 ? route.continue() : route.fulfill({ status: 503, contentType: "application/json", body: '{"error":"busy","message":"later"}' });
+  test("onConflict as a function: events settle, [] drops, \"quarantine\" keeps, any other answer keeps and reports", async () => {
+    const space = unique("space");
+    const [a, b] = [await device(unique("a"), space), await device(unique("b"), space, { onConflict: "function" })];
+    const modes = ["events", "empty", "quarantine", "undefined", "null", "throw"];
+    await b.evaluate(() => store.sync.pause());
+    await a.evaluate(async (modes) => {
+      for (const mode of modes) await store.append(`s-${mode}`, [{ type: "T", data: { v: 1 } }]);
+      await store.sync.now();
+    }, modes);
+    const out = await b.evaluate(async (modes) => {
+      window.asked = [];
+      window.resolveConflict = (conflict) => {
+        const { mode } = conflict.local[0].data;
+        asked.push({ mode, stream: conflict.stream, remote: conflict.remote.map((e) => e.data.v), detectedAt: conflict.detectedAt });
+        switch (mode) {
+          case "events": return Promise.resolve([{ type: "Merged", data: { v: 20 } }]);
+          case "empty": return [];
+          case "quarantine": return "quarantine";
+          case "undefined": return undefined;
+          case "null": return null;
+          case "throw": throw new Error("boom");
+        }
+      };
+      for (const mode of modes) await store.append(`s-${mode}`, [{ type: "T", data: { v: 2, mode } }]);
+      store.sync.resume();
+      await store.sync.now();
+      const status = await store.sync.now();
+      const local = {};
+      for (const mode of modes) local[mode] = (await store.read(`s-${mode}`)).map((e) => e.data.v);
+      return { asked, status, local, conflicts: await store.sync.conflicts(), events: syncEvents };
+    }, modes);
+    assert.deepEqual(out.asked.map((c) => c.mode).sort(), [...modes].sort(), "each conflict was handed to the function once");
+    for (const c of out.asked) {
+      assert.equal(c.stream, `s-${c.mode}`);
+      assert.deepEqual(c.remote, [1]);
+      assert.ok(c.detectedAt > 0);
+    }
+    assert.deepEqual(values(await serverStream(space, "s-events")), [1, 20], "the returned events follow the remote ones");
+    assert.deepEqual(out.local.events, [1, 20]);
+    for (const mode of ["empty", "quarantine", "undefined", "null", "throw"]) {
+      assert.deepEqual(values(await serverStream(space, `s-${mode}`)), [1], `${mode}: nothing of the local events pushed`);
+      assert.deepEqual(out.local[mode], [1], `${mode}: the local events left the stream`);
+    }
+    const kept = out.conflicts.map((c) => [c.stream, c.local.map((e) => e.data.v)]).sort();
+    assert.deepEqual(kept, [["s-null", [2]], ["s-quarantine", [2]], ["s-throw", [2]], ["s-undefined", [2]]],
+      "[] dropped its local events, the events answer settled; every other answer kept the conflict");
+    assert.equal(out.status.conflictCount, 4);
+    assert.equal(out.status.pendingCount, 0);
+    const errors = out.events.filter(([kind]) => kind === "error");
+    assert.deepEqual(errors.filter(([, name]) => name === "InvalidInputError"),
+      [["error", "InvalidInputError", "invalid_input", "onConflict"], ["error", "InvalidInputError", "invalid_input", "onConflict"]],
+      "undefined and null are reported, not taken as an answer");
+    assert.equal(errors.length, 3, `the thrown error is reported too: ${JSON.stringify(errors)}`);
+    assert.ok(out.events.some(([kind]) => kind === "conflict"));
+    await a.close();
+    await b.close();
   });
-  const a = await device(unique("a"), space, { inContext: ctx, batchSize: 2 });
-  const out = await a.evaluate(async () => {
-    store.sync.pause();
-    await store.append("s", Array.from({ length: 5 }, (_, i) => ({ type: "T", data: { v: i, text: "same size" } })));
-    const before = await store.sync.now();
-    store.sync.resume();
-    const sent = Date.now();
-    const after = await store.sync.now();
-    return { before, after, sent, done: Date.now() };
+
+  test("5xx backs off and retries; a lost response is retried without duplicates", async () => {
+    const space = unique("space");
+    const { net, ctx, close } = await faultyNetwork();
+    let posts = 0;
+    net.route("/v1/**/streams/**", async (route) => {
+      if (route.request().method() !== "POST") return route.continue();
+      posts += 1;
+      if (posts === 1) return route.fulfill({ status: 503, contentType: "application/json", headers: { "retry-after": "0" }, body: '{"error":"busy","message":"try later"}' });
+      if (posts === 2) {
+        await route.fetch(); // the server applies the batch...
+        return route.abort(); // ...and the answer is lost
+      }
+      return route.continue();
+    });
+    const a = await device(unique("a"), space, { inContext: ctx, base: net.base });
+    const first = await a.evaluate(async () => {
+      await store.sync.pause();
+      await store.append("s", [{ type: "T", data: { v: 1 } }, { type: "T", data: { v: 2 } }]);
+      store.sync.resume();
+      return store.sync.now();
+    });
+    for (let i = 0; i < 20 && (await a.evaluate(() => store.sync.status().pendingCount)) > 0; i++) {
+      await a.evaluate(() => store.sync.now());
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(await a.evaluate(() => store.sync.status().pendingCount), 0);
+    assert.ok(posts >= 2, `posts: ${posts}`);
+    assert.deepEqual(values(await serverStream(space, "s")), [1, 2], "exactly once on the server");
+    const kinds = await a.evaluate(() => syncEvents.map(([kind, , code]) => `${kind}:${code}`));
+    assert.ok(kinds.includes("error:network"), `errors were reported: ${kinds}`);
+    void first;
+    await close();
   });
-  assert.equal(out.before.pendingCount, 5);
-  assert.equal(out.after.pendingCount, 3, "one batch of 2 acknowledged, the next refused");
-  assert.equal(out.after.pendingBytes, (out.before.pendingBytes / 5) * 3);
-  assert.equal(out.before.nextAttemptAt, null, "paused: no stream waits for a retry");
-  // 503s without Retry-After: the stream waits for a backoff deadline (full jitter, capped
-  // at 60 s), a point in time.
-  const { nextAttemptAt, lastError } = out.after;
-  assert.equal(lastError?.status, 503);
-  assert.ok(nextAttemptAt >= out.sent && nextAttemptAt <= out.done + 60_000, `nextAttemptAt ${nextAttemptAt} (${out.sent}..${out.done})`);
-  await ctx.close();
+
+  test("a refused batch (422) becomes a dead letter; the app can retry it", async () => {
+    const space = unique("space");
+    const { net, ctx, close } = await faultyNetwork();
+    let refuse = true;
+    net.route("/v1/**/streams/**", (route) => {
+      if (route.request().method() === "POST" && refuse) {
+        refuse = false;
+        return route.fulfill({ status: 422, contentType: "application/json", body: '{"error":"invalid_event","message":"no thanks"}' });
+      }
+      return route.continue();
+    });
+    const a = await device(unique("a"), space, { inContext: ctx, base: net.base });
+    const dead = await a.evaluate(async () => {
+      await store.append("s", [{ type: "T", data: { v: 1 } }]);
+      await store.sync.now();
+      return store.sync.deadLetters();
+    });
+    assert.equal(dead.length, 1);
+    assert.deepEqual(dead[0].failure, { status: 422, message: "no thanks" });
+    assert.equal(dead[0].events[0].data.v, 1);
+    assert.ok(dead[0].failedAt > 0 && !("at" in dead[0]), "failedAt, a point in time");
+    assert.equal(await a.evaluate(() => store.sync.status().deadLetterCount), 1);
+    await a.evaluate(async (id) => { await store.sync.retryDeadLetter(id); await store.sync.now(); }, dead[0].id);
+    assert.deepEqual(values(await serverStream(space, "s")), [1]);
+    assert.equal((await a.evaluate(() => store.sync.deadLetters())).length, 0);
+    await close();
+  });
+
+  test("401 pauses sync and keeps everything; a new token resumes it", async () => {
+    const space = unique("space");
+    const a = await device(unique("a"), space, { token: "wrong" });
+    const status = await a.evaluate(async () => {
+      await store.append("s", [{ type: "T", data: { v: 1 } }]);
+      return store.sync.now();
+    });
+    assert.equal(status.auth?.status, 401);
+    assert.equal(status.pendingCount, 1);
+    assert.ok((await a.evaluate(() => syncEvents)).some(([kind, name, code]) => kind === "error" && name === "SyncError" && code === "auth"));
+    const after = await a.evaluate(async (token) => { store.sync.setToken(token); return store.sync.now(); }, TOKEN);
+    assert.equal(after.pendingCount, 0);
+    assert.equal(after.auth, null);
+    assert.deepEqual(values(await serverStream(space, "s")), [1]);
+    await a.close();
+  });
+
+  test("pendingBytes follows partial acknowledgements exactly", async () => {
+    const space = unique("space");
+    const { net, ctx, close } = await faultyNetwork();
+    let posts = 0;
+    net.route("/v1/**/streams/**", (route) => {
+      if (route.request().method() !== "POST") return route.continue();
+      posts += 1;
+      return posts === 1 ? route.continue() : route.fulfill({ status: 503, contentType: "application/json", body: '{"error":"busy","message":"later"}' });
+    });
+    const a = await device(unique("a"), space, { inContext: ctx, base: net.base, batchSize: 2 });
+    const out = await a.evaluate(async () => {
+      store.sync.pause();
+      await store.append("s", Array.from({ length: 5 }, (_, i) => ({ type: "T", data: { v: i, text: "same size" } })));
+      const before = await store.sync.now();
+      store.sync.resume();
+      const sent = Date.now();
+      const after = await store.sync.now();
+      return { before, after, sent, done: Date.now() };
+    });
+    assert.equal(out.before.pendingCount, 5);
+    assert.equal(out.after.pendingCount, 3, "one batch of 2 acknowledged, the next refused");
+    assert.equal(out.after.pendingBytes, (out.before.pendingBytes / 5) * 3);
+    assert.equal(out.before.nextAttemptAt, null, "paused: no stream waits for a retry");
+    // 503s without Retry-After: the stream waits for a backoff deadline (full jitter, capped
+    // at 60 s), a point in time.
+    const { nextAttemptAt, lastError } = out.after;
+    assert.equal(lastError?.status, 503);
+    assert.ok(nextAttemptAt >= out.sent && nextAttemptAt <= out.done + 60_000, `nextAttemptAt ${nextAttemptAt} (${out.sent}..${out.done})`);
+    await close();
+  });
 });
