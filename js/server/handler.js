@@ -11,7 +11,7 @@ import { answerSpace } from "../space_answer.js";
 /**
  * @typedef {import("./space_store.js").SpaceBackend} SpaceBackend
  * @typedef {import("./space_store.js").SpaceStore} SpaceStore
- * @typedef {import("../front.js").Access} Access
+ * @typedef {import("../auth.js").Access} Access
  * @typedef {import("../front.js").AuthorizeHook} AuthorizeHook
  * @typedef {import("../space_answer.js").CoreRequest} CoreRequest
  * @typedef {import("../space_answer.js").CoreAnswer} CoreAnswer
