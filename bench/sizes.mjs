@@ -47,7 +47,8 @@ export function moduleGraph(entry) {
 /**
  * Every artifact the package ships, weighed: the browser wasm and the JS glue a page
  * loads with it (`total` = the two, each compressed on its own as they are two
- * requests), the sync worker's wasm and glue, and Dexie's bundle for comparison.
+ * requests), the sync worker's wasm and glue, the Node/Deno/Bun build's wasm and glue,
+ * the self-hosted server's JS (it runs the worker's wasm), and Dexie's bundle for comparison.
  */
 export function packageSizes() {
   const pkg = (/** @type {string} */ f) => path.join(root, "pkg", f);
@@ -62,6 +63,11 @@ export function packageSizes() {
     out.workerWasm = artifact([pkg("worker/tidelog_bg.wasm")]);
     out.workerGlue = artifact(moduleGraph(pkg("worker/index.js")));
   }
+  if (existsSync(pkg("node/tidelog_bg.wasm"))) {
+    out.nodeWasm = artifact([pkg("node/tidelog_bg.wasm")]);
+    out.nodeGlue = artifact(moduleGraph(pkg("node/tidelog.js")));
+  }
+  if (existsSync(pkg("server/index.js"))) out.serverJs = artifact(moduleGraph(pkg("server/index.js")));
   const dexie = path.join(root, "node_modules/dexie/dist/dexie.min.js");
   if (existsSync(dexie)) out.dexie = artifact([dexie]);
   return out;
