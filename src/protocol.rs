@@ -520,6 +520,21 @@ impl<P: Clone> PushEvent<P> {
             schema: self.schema,
         }
     }
+
+    /// A batch as a store keeps it once accepted after `version` of `stream` and `head` of
+    /// the feed: consecutive versions and positions from the next ones. Computed before
+    /// anything is written, so an overflow writes nothing.
+    pub fn stored_batch(
+        events: &[PushEvent<P>],
+        stream: &StreamId,
+        version: Version,
+        head: Position,
+    ) -> Result<Vec<Event<P>>> {
+        (1u64..)
+            .zip(events)
+            .map(|(n, event)| Ok(event.stored_at(stream, version.plus(n)?, head.plus(n)?)))
+            .collect()
+    }
 }
 
 fn none<P>() -> Option<P> {

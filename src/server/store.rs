@@ -176,12 +176,8 @@ impl ServerStore for MemoryServerStore {
         if let Some(taken) = events.iter().find(|e| inner.by_id.contains_key(&e.id)) {
             return Ok(AppendOutcome::IdTaken(taken.id.clone()));
         }
-        // Compute everything first so an overflow writes nothing.
         let head = Position(inner.feed.len() as u64);
-        let mut stored = Vec::with_capacity(events.len());
-        for (n, event) in (1u64..).zip(events) {
-            stored.push(event.stored_at(stream, expected.plus(n)?, head.plus(n)?));
-        }
+        let stored = PushEvent::stored_batch(events, stream, expected, head)?;
         for event in &stored {
             let index = inner.feed.len();
             inner.by_id.insert(event.id.clone(), index);

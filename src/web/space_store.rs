@@ -175,12 +175,10 @@ impl ServerStore for HostSpaceStore {
                 EventId::new(id).map_err(|e| corrupt(e.to_string()))?,
             ));
         }
-        let first = Position(number(&get(&outcome, "position"), "a position")?);
-        let mut stored = Vec::with_capacity(events.len());
-        for (n, event) in (0u64..).zip(events) {
-            stored.push(event.stored_at(stream, expected.plus(n + 1)?, first.plus(n)?));
-        }
-        Ok(AppendOutcome::Appended(stored))
+        // The store answers the first position it gave the batch.
+        let first = number(&get(&outcome, "position"), "a position")?;
+        let head = Position(first.checked_sub(1).ok_or_else(|| corrupt("position 0"))?);
+        Ok(AppendOutcome::Appended(PushEvent::stored_batch(events, stream, expected, head)?))
     }
 
     async fn read_stream(

@@ -281,20 +281,18 @@ impl<K: Kv> ServerStore for KvServerStore<K> {
         events: &[PushEvent<Value>],
     ) -> Result<AppendOutcome> {
         let head = Position(self.get_number(HEAD_KEY.to_string()).await?);
-        let mut stored = Vec::with_capacity(events.len());
+        let stored = PushEvent::stored_batch(events, stream, expected, head)?;
         let mut put = Vec::with_capacity(events.len() * 3 + 2);
         let mut expect = Vec::with_capacity(events.len() + 2);
         let prefix = stream_event_prefix(stream);
-        for (n, event) in (1u64..).zip(events) {
-            let wire = event.stored_at(stream, expected.plus(n)?, head.plus(n)?);
-            let json = serde_json::to_vec(&wire)
+        for wire in &stored {
+            let json = serde_json::to_vec(wire)
                 .map_err(|e| Error::storage("SerializeError", e.to_string()))?;
             let position = number_bytes(wire.position.0);
             put.push((event_key(wire.position), json));
             put.push((format!("{prefix}{}", padded(wire.version.0)), position.clone()));
             put.push((id_key(&wire.id), position));
             expect.push((id_key(&wire.id), None));
-            stored.push(wire);
         }
         let (Some(last), Some(last_version)) =
             (stored.last().map(|e| e.position), stored.last().map(|e| e.version))

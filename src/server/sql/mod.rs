@@ -160,14 +160,12 @@ impl<S: SqlSpace> ServerStore for SqlServerStore<S> {
             return Ok(AppendOutcome::Appended(Vec::new()));
         }
         let head = Position(self.sql.feed_head().await?);
-        let mut stored = Vec::with_capacity(events.len());
+        let stored = PushEvent::stored_batch(events, stream, expected, head)?;
         let mut rows = Vec::with_capacity(events.len());
-        for (n, event) in (1u64..).zip(events) {
-            let wire = event.stored_at(stream, expected.plus(n)?, head.plus(n)?);
-            let json = serde_json::to_string(&wire)
+        for wire in &stored {
+            let json = serde_json::to_string(wire)
                 .map_err(|e| Error::storage("SerializeError", e.to_string()))?;
             rows.push((wire.id.as_str().to_string(), json));
-            stored.push(wire);
         }
         if self.sql.append_if(stream.as_str(), expected.0, head.0, &rows).await? {
             return Ok(AppendOutcome::Appended(stored));
