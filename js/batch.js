@@ -10,7 +10,7 @@
 
 /**
  * An event as the checks copy it: every field read once from the input.
- * @typedef {{ type: string, data: unknown, meta: unknown, schema: number }} CheckedEvent
+ * @typedef {{ type: string, tags: string[], data: unknown, meta: unknown, schema: number }} CheckedEvent
  */
 
 /**
@@ -18,6 +18,7 @@
  * @typedef {object} InspectedBatch
  * @property {CheckedEvent[]} events the copies to store
  * @property {string[]} types each event's type (checked further by the Rust side)
+ * @property {string[][]} tags each event's tags (checked further by the Rust side)
  * @property {(string | undefined)[]} ids each event's id, undefined when not given
  * @property {number} bytes the approximate JSON size of all payloads
  */
@@ -31,6 +32,7 @@
  * @property {string} stream
  * @property {number} version
  * @property {string} type
+ * @property {string[]} tags
  * @property {unknown} data
  * @property {unknown} meta
  * @property {number} recordedAt
@@ -123,7 +125,7 @@ function payloadBytes(data, meta) {
   return size;
 }
 
-const EVENT_KEYS = new Set(["id", "type", "data", "meta", "schema"]);
+const EVENT_KEYS = new Set(["id", "type", "tags", "data", "meta", "schema"]);
 
 /**
  * `value`'s kind for a message: "null", "an array", "a number", ...
@@ -156,10 +158,10 @@ function fieldError(field, message) {
 
 /**
  * Checks a whole batch of input events in one pass and copies each into a plain
- * `{ type, data, meta, schema }` object. Each field of an event is read exactly once,
+ * `{ type, tags, data, meta, schema }` object. Each field of an event is read exactly once,
  * and the checks run on what was read, so a getter cannot hand the store something
- * other than what was checked. The string rules of types and ids are checked by the
- * Rust side.
+ * other than what was checked. The string rules of types, tags and ids (and the tag
+ * limits) are checked by the Rust side.
  * @param {unknown} input the `events` argument of `append`
  * @returns {InspectedBatch}
  * @throws {FieldError} for the first problem, `field` naming it (e.g. `events[1].data.when`)
@@ -175,6 +177,8 @@ export function inspectEvents(input) {
   const types = new Array(n);
   /** @type {(string | undefined)[]} */
   const ids = new Array(n);
+  /** @type {string[][]} */
+  const tagLists = new Array(n);
   let bytes = 0;
   for (let i = 0; i < n; i++) {
     const at = `events[${i}]`;
@@ -187,14 +191,16 @@ export function inspectEvents(input) {
     /** @type {unknown} */ let data;
     /** @type {unknown} */ let meta;
     /** @type {unknown} */ let schema;
+    /** @type {unknown} */ let tags;
     try {
       for (const key of Object.keys(event)) {
         if (!EVENT_KEYS.has(key)) {
-          throw fieldError(`${at}.${key}`, "is not an event field (allowed: id, type, data, meta, schema)");
+          throw fieldError(`${at}.${key}`, "is not an event field (allowed: id, type, tags, data, meta, schema)");
         }
       }
-      ({ type, id, data, meta, schema } = event);
+      ({ type, id, tags, data, meta, schema } = event);
       bytes += payloadBytes(data, meta);
+      tags = copyTags(tags, `${at}.tags`);
     } catch (e) {
       if (e instanceof PayloadError) throw fieldError(`${at}.${e.path}`, e.message);
       if (isFieldError(e)) throw e;
@@ -212,9 +218,35 @@ export function inspectEvents(input) {
       throw fieldError(`${at}.schema`, "must be a whole number from 1 to 2^32 - 1");
     }
     types[i] = type;
-    events[i] = { type, data: data === undefined ? null : data, meta: meta ?? null, schema: schema ?? 1 };
+    const checkedTags = /** @type {string[]} */ (tags);
+    tagLists[i] = checkedTags;
+    events[i] = { type, tags: checkedTags, data: data === undefined ? null : data, meta: meta ?? null, schema: schema ?? 1 };
   }
-  return { events, types, ids, bytes };
+  return { events, types, tags: tagLists, ids, bytes };
+}
+
+/**
+ * An event's `tags` copied into a new array of strings (absent or null: none); each
+ * element is read once. The Rust side checks the tag rules and limits.
+ * @param {unknown} tags
+ * @param {string} at the field path (`events[i].tags`)
+ * @returns {string[]}
+ */
+function copyTags(tags, at) {
+  if (tags === undefined || tags === null) return [];
+  if (!Array.isArray(tags)) throw fieldError(at, `must be an array of strings, got ${describeType(tags)}`);
+  const n = tags.length;
+  // More than the limit is refused by the Rust side; do not copy a huge array first.
+  if (n > 1024) throw fieldError(at, `has ${n} tags; an event carries at most 32`);
+  /** @type {string[]} */
+  const copy = new Array(n);
+  for (let j = 0; j < n; j++) {
+    const tag = tags[j];
+    if (typeof tag !== "string") throw fieldError(`${at}[${j}]`, `must be a string, got ${describeType(tag)}`);
+    if (!wellFormed(tag)) throw fieldError(`${at}[${j}]`, "contains a lone surrogate (not valid Unicode)");
+    copy[j] = tag;
+  }
+  return copy;
 }
 
 /**
@@ -232,14 +264,15 @@ function isFieldError(e) {
  * @param {string} stream
  * @param {number} version
  * @param {string} type
+ * @param {string[]} tags
  * @param {unknown} data
  * @param {unknown} meta
  * @param {number} recordedAt
  * @param {number} schema
  * @returns {EventRecord}
  */
-export function makeRecord(position, id, stream, version, type, data, meta, recordedAt, schema) {
-  return { position, id, stream, version, type, data, meta, recordedAt, schema };
+export function makeRecord(position, id, stream, version, type, tags, data, meta, recordedAt, schema) {
+  return { position, id, stream, version, type, tags, data, meta, recordedAt, schema };
 }
 
 /**
@@ -259,7 +292,7 @@ export function makeRecord(position, id, stream, version, type, data, meta, reco
 export function addRecords(store, events, ids, stream, firstVersion, firstPosition, recordedAt) {
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
-    const record = makeRecord(firstPosition + i, ids[i], stream, firstVersion + i, e.type, e.data, e.meta, recordedAt, e.schema);
+    const record = makeRecord(firstPosition + i, ids[i], stream, firstVersion + i, e.type, e.tags, e.data, e.meta, recordedAt, e.schema);
     try {
       store.add(record);
     } catch (error) {

@@ -17,24 +17,26 @@ function problem(input) {
 test("a valid batch: plain copies with defaults, types, ids, bytes", () => {
   const data = { sku: "A1", qty: 2, tags: ["x"], nested: { ok: true, none: null } };
   const input = [
-    { type: "ItemAdded", data, meta: { by: "u1" }, id: "e-1", schema: 3 },
-    { type: "CartOpened" },
+    { type: "ItemAdded", data, meta: { by: "u1" }, id: "e-1", schema: 3, tags: ["cart:1", "user:u1"] },
+    { type: "CartOpened", tags: null },
     { type: "Noted", data: "text", id: null, meta: null },
   ];
   const before = structuredClone(input);
   const batch = inspectEvents(input);
   assert.deepEqual(batch.events, [
-    { type: "ItemAdded", data, meta: { by: "u1" }, schema: 3 },
-    { type: "CartOpened", data: null, meta: null, schema: 1 },
-    { type: "Noted", data: "text", meta: null, schema: 1 },
+    { type: "ItemAdded", tags: ["cart:1", "user:u1"], data, meta: { by: "u1" }, schema: 3 },
+    { type: "CartOpened", tags: [], data: null, meta: null, schema: 1 },
+    { type: "Noted", tags: [], data: "text", meta: null, schema: 1 },
   ]);
   assert.deepEqual(batch.types, ["ItemAdded", "CartOpened", "Noted"]);
+  assert.deepEqual(batch.tags, [["cart:1", "user:u1"], [], []]);
+  assert.notEqual(batch.events[0].tags, input[0].tags, "the tags are a copy");
   assert.equal(batch.ids.length, 3);
   assert.deepEqual([batch.ids[0], batch.ids[1], batch.ids[2]], ["e-1", undefined, undefined]);
   assert.equal(batch.bytes, input.reduce((n, e) => n + payloadSize(e.data, e.meta), 0));
   assert.notEqual(batch.events[0], input[0], "a copy, not the caller's object");
   assert.deepEqual(input, before, "the input is not changed");
-  assert.deepEqual(inspectEvents([]), { events: [], types: [], ids: [], bytes: 0 });
+  assert.deepEqual(inspectEvents([]), { events: [], types: [], tags: [], ids: [], bytes: 0 });
 });
 
 test("bytes: the approximate JSON size of data and meta", () => {
@@ -64,7 +66,11 @@ test("each kind of bad event, with its field path", () => {
     [null, "events[1]", /must be an object like \{ type, data \}/],
     ["T", "events[1]", /must be an object/],
     [[{ type: "T" }], "events[1]", /must be an object/],
-    [{ type: "T", kind: "x" }, "events[1].kind", /is not an event field \(allowed: id, type, data, meta, schema\)/],
+    [{ type: "T", kind: "x" }, "events[1].kind", /is not an event field \(allowed: id, type, tags, data, meta, schema\)/],
+    [{ type: "T", tags: "a" }, "events[1].tags", /must be an array of strings, got a string/],
+    [{ type: "T", tags: ["a", 2] }, "events[1].tags[1]", /must be a string, got a number/],
+    [{ type: "T", tags: ["\ud800"] }, "events[1].tags[0]", /lone surrogate/],
+    [{ type: "T", tags: new Array(2000).fill("t") }, "events[1].tags", /at most 32/],
     [{ data: 1 }, "events[1].type", /is missing/],
     [{ type: 7 }, "events[1].type", /must be a string, got a number/],
     [{ type: null }, "events[1].type", /must be a string, got null/],
@@ -131,7 +137,7 @@ test("getters that change their answer: each field is read once and what was che
   };
   const batch = inspectEvents([event]);
   assert.deepEqual(reads, { type: 1, id: 1, data: 1, meta: 1, schema: 1 });
-  assert.deepEqual(batch.events, [{ type: "Good", data: { ok: 1 }, meta: null, schema: 2 }]);
+  assert.deepEqual(batch.events, [{ type: "Good", tags: [], data: { ok: 1 }, meta: null, schema: 2 }]);
   assert.deepEqual(batch.types, ["Good"]);
   assert.deepEqual(batch.ids, ["id-1"]);
   assert.equal(batch.bytes, payloadSize({ ok: 1 }, null));
@@ -148,12 +154,12 @@ test("nested payload properties are read once while measuring", () => {
 });
 
 test("makeRecord: the public event shape", () => {
-  const record = makeRecord(7, "e-7", "cart-1", 3, "ItemAdded", { sku: "A1" }, null, 1718000000000, 2);
+  const record = makeRecord(7, "e-7", "cart-1", 3, "ItemAdded", ["cart:1"], { sku: "A1" }, null, 1718000000000, 2);
   assert.deepEqual(record, {
-    position: 7, id: "e-7", stream: "cart-1", version: 3, type: "ItemAdded",
+    position: 7, id: "e-7", stream: "cart-1", version: 3, type: "ItemAdded", tags: ["cart:1"],
     data: { sku: "A1" }, meta: null, recordedAt: 1718000000000, schema: 2,
   });
-  assert.deepEqual(Object.keys(record), ["position", "id", "stream", "version", "type", "data", "meta", "recordedAt", "schema"]);
+  assert.deepEqual(Object.keys(record), ["position", "id", "stream", "version", "type", "tags", "data", "meta", "recordedAt", "schema"]);
 });
 
 /** A stand-in for an IDBObjectStore: records what add() gets; throws for records `refuse` picks. */
@@ -170,13 +176,13 @@ function fakeStore(refuse = () => false) {
 }
 
 test("addRecords: one add per event, consecutive positions and versions, one recordedAt", () => {
-  const { events } = inspectEvents([{ type: "A", data: 1 }, { type: "B", meta: { m: 1 }, schema: 2 }, { type: "C" }]);
+  const { events } = inspectEvents([{ type: "A", data: 1 }, { type: "B", meta: { m: 1 }, schema: 2, tags: ["x"] }, { type: "C" }]);
   const store = fakeStore();
   assert.equal(addRecords(store, events, ["i1", "i2", "i3"], "s", 5, 100, 1718000000000), null);
   assert.deepEqual(store.added, [
-    makeRecord(100, "i1", "s", 5, "A", 1, null, 1718000000000, 1),
-    makeRecord(101, "i2", "s", 6, "B", null, { m: 1 }, 1718000000000, 2),
-    makeRecord(102, "i3", "s", 7, "C", null, null, 1718000000000, 1),
+    makeRecord(100, "i1", "s", 5, "A", [], 1, null, 1718000000000, 1),
+    makeRecord(101, "i2", "s", 6, "B", ["x"], null, { m: 1 }, 1718000000000, 2),
+    makeRecord(102, "i3", "s", 7, "C", [], null, null, 1718000000000, 1),
   ]);
   assert.equal(addRecords(store, [], [], "s", 1, 1, 0), null);
 });

@@ -14,6 +14,12 @@ export class TidelogError extends Error {}
 export class InvalidInputError extends TidelogError {}
 /** An append's expected version did not hold: "version_conflict", `stream`, `expectedVersion`, `actualVersion`. */
 export class VersionConflictError extends TidelogError {}
+/**
+ * An append's condition matched an event stored after its `after` position (the decision
+ * was made on stale state): "append_condition_failed", `stream`, `position` (the first
+ * matching event's), `eventId`, `after`.
+ */
+export class AppendConditionError extends TidelogError {}
 /** The storage quota or a size limit was reached: "quota_exceeded". */
 export class QuotaExceededError extends TidelogError {}
 /** The storage failed: "storage", `cause` is `{ name, message }` of the host's exception. */
@@ -27,7 +33,7 @@ export class SyncError extends TidelogError {}
 
 /** Every class by its `name`. */
 const ERROR_CLASSES = {
-  TidelogError, InvalidInputError, VersionConflictError, QuotaExceededError,
+  TidelogError, InvalidInputError, VersionConflictError, AppendConditionError, QuotaExceededError,
   StorageError, ClosedError, ReplayError, SyncError,
 };
 // Names as strings, not `constructor.name`: minifiers rename classes. A writable

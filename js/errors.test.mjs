@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as errors from "./errors.js";
 
-const NAMES = ["TidelogError", "InvalidInputError", "VersionConflictError", "QuotaExceededError",
+const NAMES = ["TidelogError", "InvalidInputError", "VersionConflictError", "AppendConditionError", "QuotaExceededError",
   "StorageError", "ClosedError", "ReplayError", "SyncError"];
 
 test("the module exports exactly the eight classes and makeError", () => {

@@ -92,6 +92,11 @@ export interface StoredEvent<T extends string = string, D = unknown, M = unknown
   /** 1-based position in the store's global log (commit order). */
   readonly position: number;
   readonly type: T;
+  /**
+   * What the event is about across streams (e.g. `"username:ada"`), as appended; `[]`
+   * when none. (Events an IndexedDB store wrote before tags existed have no `tags`.)
+   */
+  readonly tags: readonly string[];
   readonly data: D;
   /** `null` when the event was appended without `meta`. */
   readonly meta: M | null;
@@ -122,6 +127,11 @@ export interface NewEventFields<T extends string = string, M = unknown> {
   id?: string | null | undefined;
   /** Schema of `data`, a whole number from 1 (default 1). */
   schema?: number | undefined;
+  /**
+   * Tags for queries and append conditions (e.g. `["username:ada", "account:1"]`): at
+   * most 32, each 1 to 256 UTF-8 bytes without control characters, none twice.
+   */
+  tags?: readonly string[] | null | undefined;
 }
 
 /** A number (the stream's current version; 0 for a new stream) or a keyword. */
@@ -231,10 +241,41 @@ export type ConflictResolver<E extends EventShape = AnyEvent> = (
 /** What a `ConflictResolver` answers. */
 export type ConflictResolution<E extends EventShape = AnyEvent> = readonly NewEvent<E>[] | "quarantine";
 
+/** One item of a `Query`: events of one of `types` (if given) carrying every one of `tags` (if given); give at least one. */
+export interface QueryItem {
+  types?: readonly string[] | undefined;
+  tags?: readonly string[] | undefined;
+}
+
+/** Which events `query` reads and a condition looks for: `"all"`, or items ORed together (1 to 64). */
+export type Query = "all" | readonly QueryItem[];
+
+/** Options of `query`. */
+export interface QueryOptions {
+  /** Only events at positions greater than this. */
+  after?: number | undefined;
+  /** Newest first (the last `limit` matching events after `after`). Default false. */
+  backwards?: boolean | undefined;
+  limit?: number | undefined;
+}
+
+/**
+ * An append's consistency rule across streams: the append fails with an
+ * `AppendConditionError` (and writes nothing) when an event at a position greater than
+ * `after` (any event, without `after`) matches `failIfEventsMatch`. Typically `after` is
+ * the last position the decision read (`query` results, or the log head).
+ */
+export interface AppendCondition {
+  failIfEventsMatch: Query;
+  after?: number | undefined;
+}
+
 /** Options of `append`. */
 export interface AppendOptions {
   /** Default `"any"`. A mismatch rejects with a `VersionConflictError` and writes nothing. */
   expectedVersion?: ExpectedVersion | undefined;
+  /** Checked atomically with the write (after `expectedVersion`); see `AppendCondition`. */
+  condition?: AppendCondition | undefined;
 }
 
 /** Options of `read`. */
@@ -394,6 +435,11 @@ export class EventStore<E extends EventShape = AnyEvent, Y extends Sync<E> | und
   read(stream: string, options?: ReadOptions): Promise<TidelogEvent<E>[]>;
   /** Reads the global log in position order. */
   readAll(options?: ReadAllOptions): Promise<TidelogEvent<E>[]>;
+  /**
+   * The events of the whole log matching `query`, in position order (newest first with
+   * `backwards`), through the store's tag and type indexes.
+   */
+  query(query: Query, options?: QueryOptions): Promise<TidelogEvent<E>[]>;
   /** The stream's version: its number of events (0 when it has none). */
   version(stream: string): Promise<number>;
   /** Every stream with events. */
@@ -632,7 +678,7 @@ export class Sync<E extends EventShape = AnyEvent> {
 
 /** The `code` of every tidelog error. */
 export type TidelogErrorCode =
-  | "invalid_input" | "version_conflict" | "quota_exceeded" | "storage" | "closed" | "replay_failed"
+  | "invalid_input" | "version_conflict" | "append_condition_failed" | "quota_exceeded" | "storage" | "closed" | "replay_failed"
   | "network" | "auth" | "stalled";
 
 /** Base class of every tidelog error. */
@@ -656,6 +702,18 @@ export class VersionConflictError extends TidelogError {
   readonly stream: string;
   readonly expectedVersion: ExpectedVersion;
   readonly actualVersion: number;
+}
+
+/** An append's `condition` matched a stored event after its `after` position; nothing was written. */
+export class AppendConditionError extends TidelogError {
+  readonly name: "AppendConditionError";
+  readonly code: "append_condition_failed";
+  readonly stream: string;
+  /** Global position of the first event that matched. */
+  readonly position: number;
+  readonly eventId: string;
+  /** The condition's `after`; `null` when it had none. */
+  readonly after: number | null;
 }
 
 /** The browser's storage quota, or a file store's disk, is full; nothing was written. */
@@ -706,6 +764,7 @@ export class SyncError extends TidelogError {
 export type AnyTidelogError =
   | InvalidInputError
   | VersionConflictError
+  | AppendConditionError
   | QuotaExceededError
   | StorageError
   | ClosedError

@@ -41,6 +41,25 @@ pub enum Error {
         actual: Version,
     },
 
+    /// An append's condition (`condition.failIfEventsMatch`) matched a stored event after
+    /// `condition.after`: the decision it was made on is stale. Nothing was written. In JS
+    /// `AppendConditionError` with `stream`, `position` (the first matching event's global
+    /// position), `eventId` and `after` (`null` when the condition had none).
+    #[error(
+        "append condition failed on stream {stream}: the event at position {position} (id {event_id}) matches the condition{}",
+        after.map(|a| format!(" after position {a}")).unwrap_or_default()
+    )]
+    AppendCondition {
+        /// The stream that was appended to.
+        stream: StreamId,
+        /// Global position of the first event that matched.
+        position: Position,
+        /// Its id.
+        event_id: EventId,
+        /// The condition's `after` (`None`: every event counted).
+        after: Option<Position>,
+    },
+
     /// The storage quota of the origin is exhausted. Nothing was written.
     #[error("storage quota exceeded: {message}")]
     QuotaExceeded {
@@ -101,6 +120,7 @@ impl Error {
         match self {
             Error::InvalidInput { .. } => "InvalidInputError",
             Error::VersionConflict { .. } => "VersionConflictError",
+            Error::AppendCondition { .. } => "AppendConditionError",
             Error::QuotaExceeded { .. } => "QuotaExceededError",
             Error::Storage { .. } => "StorageError",
             Error::Closed => "ClosedError",
@@ -113,6 +133,7 @@ impl Error {
         match self {
             Error::InvalidInput { .. } => "invalid_input",
             Error::VersionConflict { .. } => "version_conflict",
+            Error::AppendCondition { .. } => "append_condition_failed",
             Error::QuotaExceeded { .. } => "quota_exceeded",
             Error::Storage { .. } => "storage",
             Error::Closed => "closed",
@@ -137,6 +158,20 @@ mod tests {
         assert_eq!(
             conflict.to_string(),
             "version conflict on stream cart-1: expected 2, actual version is 3"
+        );
+        let condition = Error::AppendCondition {
+            stream: StreamId::new("user-2").unwrap(),
+            position: Position(7),
+            event_id: EventId::new("e-7").unwrap(),
+            after: Some(Position(3)),
+        };
+        assert_eq!(
+            (condition.js_name(), condition.code()),
+            ("AppendConditionError", "append_condition_failed")
+        );
+        assert_eq!(
+            condition.to_string(),
+            "append condition failed on stream user-2: the event at position 7 (id e-7) matches the condition after position 3"
         );
         assert_eq!(Error::Closed.js_name(), "ClosedError");
         assert_eq!(Error::invalid("stream", "empty").js_name(), "InvalidInputError");

@@ -1,6 +1,6 @@
 //! The event model: validated identifiers, versions, positions, and the event records.
 //!
-//! An event is `{ id, stream, version, position, type, data, meta, recordedAt, schema }`:
+//! An event is `{ id, stream, version, position, type, tags, data, meta, recordedAt, schema }`:
 //! - [`EventId`]: the idempotency key; made by the store (UUIDv7, sortable, unique across
 //!   tabs) when the caller gives none.
 //! - [`StreamId`]: which stream the event belongs to (validated: 1..=256 UTF-8 bytes, no
@@ -8,6 +8,10 @@
 //! - [`Version`]: 1-based position inside the stream; a stream's version is its count of
 //!   events, so `0` means "no events".
 //! - [`Position`]: the local database's global order, starting at 1.
+//! - [`Tag`]s: what the event is about across streams (`"username:ada"`,
+//!   `"course:c1"`), at most [`MAX_TAGS`] per event, each 1..=[`MAX_TAG_BYTES`] UTF-8
+//!   bytes without control characters, no tag twice; queries and append conditions
+//!   select events by them (`crate::query`).
 //! - `data` / `meta`: the payload type `P` (a `JsValue` in the browser, anything `Clone`
 //!   natively); tidelog never looks inside them.
 //!
@@ -26,6 +30,10 @@ pub const MAX_STREAM_ID_BYTES: usize = 256;
 pub const MAX_EVENT_ID_BYTES: usize = 128;
 /// Longest event type accepted, in UTF-8 bytes.
 pub const MAX_EVENT_TYPE_BYTES: usize = 256;
+/// Longest tag accepted, in UTF-8 bytes.
+pub const MAX_TAG_BYTES: usize = 256;
+/// Most tags one event carries.
+pub const MAX_TAGS: usize = 32;
 /// Largest integer a JS number represents exactly (`Number.MAX_SAFE_INTEGER`); versions
 /// and positions never exceed it so they round-trip through JS unchanged.
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
@@ -135,6 +143,48 @@ validated_string!(
     "type",
     MAX_EVENT_TYPE_BYTES
 );
+
+validated_string!(
+    /// A tag: what an event is about, across streams (e.g. `"username:ada"`,
+    /// `"course:c1"`): 1..=256 UTF-8 bytes, no control characters.
+    Tag,
+    "tag",
+    MAX_TAG_BYTES
+);
+
+/// Validates an event's tags given as strings: at most [`MAX_TAGS`], each a valid
+/// [`Tag`], none twice. Errors name `{field}[i]` (e.g. `events[0].tags[2]`).
+pub fn tags_from_strings(field: &str, tags: Vec<String>) -> Result<Vec<Tag>> {
+    if tags.len() > MAX_TAGS {
+        return Err(Error::invalid(
+            field,
+            format!("has {} tags; an event carries at most {MAX_TAGS}", tags.len()),
+        ));
+    }
+    let mut checked: Vec<Tag> = Vec::with_capacity(tags.len());
+    for (i, tag) in tags.into_iter().enumerate() {
+        let tag = Tag::new(tag).map_err(|e| rename_field(e, format!("{field}[{i}]")))?;
+        if checked.contains(&tag) {
+            return Err(Error::invalid(format!("{field}[{i}]"), format!("{tag} appears twice")));
+        }
+        checked.push(tag);
+    }
+    Ok(checked)
+}
+
+/// Checks already-typed tags against the per-event rules of [`tags_from_strings`]
+/// (count, no duplicates).
+pub fn check_tags(field: &str, tags: &[Tag]) -> Result<()> {
+    tags_from_strings(field, tags.iter().map(|t| t.as_str().to_owned()).collect()).map(drop)
+}
+
+/// The same error with another field path (the rules name a generic field: `"tag"`).
+pub(crate) fn rename_field(error: Error, field: String) -> Error {
+    match error {
+        Error::InvalidInput { message, .. } => Error::InvalidInput { field, message },
+        other => other,
+    }
+}
 
 /// Parses a JS number into a non-negative safe integer, or explains why it is not one.
 fn safe_integer(field: &str, value: f64) -> Result<u64> {
@@ -276,6 +326,8 @@ pub struct NewEvent<P> {
     pub id: Option<EventId>,
     /// The event's type name.
     pub event_type: EventType,
+    /// Its tags (validated by [`check_tags`] at append: count, no duplicates).
+    pub tags: Vec<Tag>,
     /// The payload.
     pub data: P,
     /// Optional metadata (correlation ids, user, device...).
@@ -287,7 +339,7 @@ pub struct NewEvent<P> {
 impl<P> NewEvent<P> {
     /// An event of `event_type` carrying `data`, with no id, no meta and schema 1.
     pub fn new(event_type: EventType, data: P) -> Self {
-        NewEvent { id: None, event_type, data, meta: None, schema: 1 }
+        NewEvent { id: None, event_type, tags: Vec::new(), data, meta: None, schema: 1 }
     }
 
     /// Sets the caller-chosen id.
@@ -295,11 +347,18 @@ impl<P> NewEvent<P> {
         self.id = Some(id);
         self
     }
+
+    /// Sets the tags.
+    pub fn with_tags(mut self, tags: Vec<Tag>) -> Self {
+        self.tags = tags;
+        self
+    }
 }
 
 /// A stored event: in a local store, and on the wire as the sync server returns it
 /// (`protocol::WireEvent` is this type), in JSON
-/// `{id, stream, version, position, type, data, meta, recordedAt, schema}`.
+/// `{id, stream, version, position, type, tags, data, meta, recordedAt, schema}` (`tags`
+/// left out when empty).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Event<P> {
@@ -314,6 +373,9 @@ pub struct Event<P> {
     /// The event's type name.
     #[serde(rename = "type")]
     pub event_type: EventType,
+    /// Its tags (absent on the wire when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
     /// The payload.
     pub data: P,
     /// Metadata, if any (`null` or absent on the wire when none).
@@ -459,6 +521,33 @@ mod tests {
         assert!(StreamId::new("a\u{0085}b").is_err(), "C1 controls are rejected");
         assert!(StreamId::new("a\u{7f}").is_err(), "DEL is rejected");
         assert!(StreamId::from_utf8_bytes(&[0x61, 0xff]).is_err());
+    }
+
+    #[test]
+    fn tag_rules() {
+        let tags = |t: &[&str]| {
+            tags_from_strings("events[0].tags", t.iter().map(|s| s.to_string()).collect())
+        };
+        assert_eq!(tags(&["username:ada", "course:c1"]).unwrap().len(), 2);
+        assert!(tags(&[]).unwrap().is_empty());
+        let empty = tags(&["a", ""]).unwrap_err();
+        assert_eq!(empty.to_string(), "invalid events[0].tags[1]: must not be empty");
+        let ctl = tags(&["a\u{1}"]).unwrap_err();
+        assert_eq!(
+            ctl.to_string(),
+            "invalid events[0].tags[0]: must not contain control characters (found U+0001)"
+        );
+        let long = "x".repeat(MAX_TAG_BYTES + 1);
+        assert!(tags(&[long.as_str()]).unwrap_err().to_string().contains("the limit is 256 bytes"));
+        let twice = tags(&["a", "b", "a"]).unwrap_err();
+        assert_eq!(twice.to_string(), "invalid events[0].tags[2]: a appears twice");
+        let many: Vec<String> = (0..=MAX_TAGS).map(|i| format!("t{i}")).collect();
+        let too_many = tags_from_strings("events[0].tags", many).unwrap_err();
+        assert_eq!(
+            too_many.to_string(),
+            "invalid events[0].tags: has 33 tags; an event carries at most 32"
+        );
+        assert_eq!(too_many.js_name(), "InvalidInputError");
     }
 
     #[test]

@@ -20,7 +20,7 @@
 //! | ports | [`store`] | the [`EventStore`](store::EventStore) trait, the shared append rules, [`MemoryStore`](store::MemoryStore), `store::file::FileStore` (a log file per store: format, recovery, lock, over a `FileSystem` port; `std::fs` natively), the conformance suite (tests only) | everywhere; `file`: feature `file` |
 //! | | [`outbox`] | the outbox as pure state machines: retry policy (backoff with full jitter), entry leases, batch limits | everywhere |
 //! | | [`protocol`] | the HTTP sync protocol both sides share: paths, ETags and preconditions, query strings, JSON bodies | everywhere |
-//! | model | [`event`], [`error`], [`env`] | the event model ([`StreamId`], [`EventId`], [`Version`], [`Position`], [`ExpectedVersion`], UUIDv7 ids); the one [`Error`] enum and its stable JS names/codes; the clock and random source | everywhere |
+//! | model | [`event`], [`query`], [`error`], [`env`] | the event model ([`StreamId`], [`EventId`], [`Version`], [`Position`], [`ExpectedVersion`], [`Tag`], UUIDv7 ids); queries by type and tag and the append condition built on them ([`query::Query`], [`query::AppendCondition`]); the one [`Error`] enum and its stable JS names/codes; the clock and random source | everywhere |
 //!
 //! Module files: a module with submodules is a folder with a `mod.rs`; a leaf is one file.
 #![warn(missing_docs)]
@@ -32,6 +32,7 @@ pub mod error;
 pub mod event;
 pub mod outbox;
 pub mod protocol;
+pub mod query;
 pub mod replay;
 #[cfg(feature = "server")]
 pub mod server;
@@ -45,7 +46,7 @@ pub mod web;
 pub use error::{Error, Result};
 pub use event::{
     AppendResult, Event, EventId, EventType, ExpectedVersion, IdGenerator, NewEvent, Position,
-    StreamId, Version,
+    StreamId, Tag, Version,
 };
 
 /// The wasm builds' allocator: talc, smaller than std's dlmalloc (measured: 1.7 KB gzip

@@ -30,7 +30,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::event::{Event, EventId, EventType, Position, StreamId, Version, MAX_SAFE_INTEGER};
+use crate::event::{Event, EventId, EventType, Position, StreamId, Tag, Version, MAX_SAFE_INTEGER};
 
 /// The path segment before a stream id: `{base}/streams/{stream}`.
 pub const STREAMS_SEGMENT: &str = "streams";
@@ -492,6 +492,9 @@ pub struct PushEvent<P> {
     /// The event's type name.
     #[serde(rename = "type")]
     pub event_type: EventType,
+    /// Its tags (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
     /// The payload.
     pub data: P,
     /// Metadata, if any.
@@ -514,6 +517,7 @@ impl<P: Clone> PushEvent<P> {
             version,
             position,
             event_type: self.event_type.clone(),
+            tags: self.tags.clone(),
             data: self.data.clone(),
             meta: self.meta.clone(),
             recorded_at: self.recorded_at,
@@ -842,6 +846,7 @@ mod tests {
             version: Version(1),
             position: Position(1),
             event_type: EventType::new("T").unwrap(),
+            tags: Vec::new(),
             data: serde_json::json!(null),
             meta: None,
             recorded_at: 3,

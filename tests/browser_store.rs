@@ -30,7 +30,7 @@ async fn indexeddb_store_passes_the_conformance_suite() {
         &payloads,
     )
     .await;
-    assert_eq!(results.len(), 8);
+    assert_eq!(results.len(), 11);
     let failures: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
     assert!(failures.is_empty(), "{failures:#?}");
 }
@@ -118,4 +118,92 @@ async fn the_database_is_plain_indexeddb_that_rexie_can_read() {
     assert_eq!(get("type").as_string().as_deref(), Some("Counted"));
     assert_eq!(get("data").as_f64(), Some(7.0));
     db.close();
+}
+
+#[wasm_bindgen_test]
+async fn two_tabs_claiming_one_username_under_a_condition() {
+    // The append condition is checked inside the append's readwrite transaction, so two
+    // connections (two tabs) deciding on the same state cannot both claim the username.
+    use tidelog::query::{AppendCondition, Query, QueryItem, QueryOptions};
+    use tidelog::Tag;
+    let name = unique("claim");
+    let a = IndexedDbStore::open(&name, Durability::Default).await.unwrap();
+    let b = IndexedDbStore::open(&name, Durability::Default).await.unwrap();
+    let tag = Tag::new("username:ada").unwrap();
+    let rule = Query::Items(vec![QueryItem::of_tags(vec![tag.clone()])]);
+    let condition = AppendCondition { fail_if_events_match: rule.clone(), after: None };
+    let claim = |n| vec![event(n).with_tags(vec![tag.clone()])];
+    let (sa, sb) = (StreamId::new("account-a").unwrap(), StreamId::new("account-b").unwrap());
+    let outcomes = conformance::join_all(vec![
+        Box::pin(a.append_if(&sa, ExpectedVersion::Any, Some(&condition), claim(1)))
+            as std::pin::Pin<Box<dyn std::future::Future<Output = _>>>,
+        Box::pin(b.append_if(&sb, ExpectedVersion::Any, Some(&condition), claim(2))),
+    ])
+    .await;
+    let wins = outcomes.iter().filter(|r| r.is_ok()).count();
+    let refused = outcomes
+        .iter()
+        .filter(|r| matches!(r, Err(Error::AppendCondition { position: Position(1), .. })))
+        .count();
+    assert_eq!((wins, refused), (1, 1), "{outcomes:?}");
+    let claims = b.query(&rule, QueryOptions::default()).await.unwrap();
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0].tags, [tag]);
+}
+
+#[wasm_bindgen_test]
+async fn a_schema_3_database_gains_the_tag_and_type_indexes() {
+    // A database as the previous schema left it (events without tags): opening it adds the
+    // indexes, its events are found by type, and new tagged events by tag.
+    use tidelog::query::{Query, QueryItem, QueryOptions};
+    use tidelog::Tag;
+    let name = unique("upgrade");
+    let events = rexie::ObjectStore::new("events")
+        .key_path("position")
+        .add_index(rexie::Index::new_array("by_stream", ["stream", "version"]).unique(true))
+        .add_index(rexie::Index::new("by_id", "id").unique(true));
+    let old = rexie::Rexie::builder(&name)
+        .version(3)
+        .add_object_store(events)
+        .add_object_store(rexie::ObjectStore::new("streams").key_path("stream"))
+        .add_object_store(rexie::ObjectStore::new("meta"))
+        .add_object_store(rexie::ObjectStore::new("snapshots").key_path("name"))
+        .add_object_store(rexie::ObjectStore::new("outbox").key_path("stream"))
+        .add_object_store(rexie::ObjectStore::new("dead_letters").key_path("id"))
+        .add_object_store(rexie::ObjectStore::new("conflicts").key_path("id"))
+        .build()
+        .await
+        .unwrap();
+    let tx =
+        old.transaction(&["events", "streams", "meta"], rexie::TransactionMode::ReadWrite).unwrap();
+    let record: JsValue = js_sys::JSON::parse(
+        r#"{"position":1,"id":"old-1","stream":"s","version":1,"type":"Counted","data":1,"meta":null,"recordedAt":1,"schema":1}"#,
+    )
+    .unwrap();
+    tx.store("events").unwrap().add(&record, None).await.unwrap();
+    let head: JsValue =
+        js_sys::JSON::parse(r#"{"stream":"s","version":1,"lastPosition":1,"syncedVersion":0}"#)
+            .unwrap();
+    tx.store("streams").unwrap().put(&head, None).await.unwrap();
+    let global: JsValue = js_sys::JSON::parse(r#"{"position":1}"#).unwrap();
+    tx.store("meta").unwrap().put(&global, Some(&JsValue::from_str("head"))).await.unwrap();
+    tx.done().await.unwrap();
+    old.close();
+
+    let store = IndexedDbStore::open(&name, Durability::Default).await.unwrap();
+    let counted = Query::Items(vec![QueryItem::of_types(vec![EventType::new("Counted").unwrap()])]);
+    let found = store.query(&counted, QueryOptions::default()).await.unwrap();
+    assert_eq!(found.len(), 1, "the old event is indexed by type");
+    assert!(found[0].tags.is_empty());
+    let tag = Tag::new("t").unwrap();
+    let s = StreamId::new("s").unwrap();
+    store
+        .append(&s, ExpectedVersion::Exact(Version(1)), vec![event(2).with_tags(vec![tag.clone()])])
+        .await
+        .unwrap();
+    let tagged = Query::Items(vec![QueryItem::of_tags(vec![tag])]);
+    let found = store.query(&tagged, QueryOptions::default()).await.unwrap();
+    assert_eq!(found.iter().map(|e| e.position).collect::<Vec<_>>(), [Position(2)]);
+    store.close();
+    IndexedDbStore::delete(&name).await.unwrap();
 }

@@ -10,6 +10,7 @@ use wasm_bindgen::prelude::*;
 use super::errors::to_js;
 use super::input::{InputBatch, JsResult};
 use crate::event::{AppendResult, Event, ExpectedVersion, NewEvent, Position, StreamId, Version};
+use crate::query::{AppendCondition, Query, QueryOptions};
 use crate::store::{EventStore as _, MemoryStore, Metrics, ReadOptions};
 use crate::web::convert::{event_with_payload_to_js, stream_info_to_js};
 use crate::web::glue;
@@ -131,6 +132,7 @@ impl Backend {
         &self,
         stream: &StreamId,
         expected: ExpectedVersion,
+        condition: Option<&AppendCondition>,
         batch: InputBatch,
     ) -> JsResult<AppendResult> {
         match self {
@@ -140,6 +142,7 @@ impl Backend {
                     .append_batch(
                         stream,
                         expected,
+                        condition,
                         JsBatch { events: batch.events, ids: batch.ids },
                         bytes,
                     )
@@ -158,7 +161,7 @@ impl Backend {
                         })
                     })
                     .collect::<JsResult<Vec<_>>>()?;
-                js(m.append_now(stream, expected, cloned, bytes))
+                js(m.append_now(stream, expected, condition, cloned, bytes))
             }
             #[cfg(feature = "file")]
             Backend::File(f) => {
@@ -176,11 +179,14 @@ impl Backend {
                                 .transpose()?,
                             id: e.id,
                             event_type: e.event_type,
+                            tags: e.tags,
                             schema: e.schema,
                         })
                     })
                     .collect::<crate::error::Result<Vec<_>>>();
-                js(events.and_then(|events| f.append_now(stream, expected, events, batch.bytes)))
+                js(events.and_then(|events| {
+                    f.append_now(stream, expected, condition, events, batch.bytes)
+                }))
             }
         }
     }
@@ -202,6 +208,16 @@ impl Backend {
             Backend::Memory(m) => memory_records(&js(m.read_all(from, limit).await)?),
             #[cfg(feature = "file")]
             Backend::File(f) => json_records(&js(f.read_all(from, limit).await)?),
+        }
+    }
+
+    /// The events matching `query` as public records.
+    pub(super) async fn query(&self, query: &Query, options: QueryOptions) -> JsResult<Array> {
+        match self {
+            Backend::IndexedDb(db) => js(db.query_records(query, options).await),
+            Backend::Memory(m) => memory_records(&js(m.query(query, options).await)?),
+            #[cfg(feature = "file")]
+            Backend::File(f) => json_records(&js(f.query(query, options).await)?),
         }
     }
 

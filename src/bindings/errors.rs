@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | `InvalidInputError` | `invalid_input` | `field` |
 //! | `VersionConflictError` | `version_conflict` | `stream`, `expectedVersion`, `actualVersion` |
+//! | `AppendConditionError` | `append_condition_failed` | `stream`, `position` (the first matching event's), `eventId`, `after` (`null` when the condition had none) |
 //! | `QuotaExceededError` | `quota_exceeded` | |
 //! | `StorageError` | `storage` | `cause: { name, message }` (the `DOMException`'s; a file store's node:fs code, `Locked` or `Corrupted`) |
 //! | `ClosedError` | `closed` | |
@@ -27,6 +28,12 @@ pub fn to_js(error: &Error) -> JsValue {
             set(&js, "stream", stream.as_str().into());
             set(&js, "expectedVersion", expected_to_js(*expected));
             set(&js, "actualVersion", actual.as_f64().into());
+        }
+        Error::AppendCondition { stream, position, event_id, after } => {
+            set(&js, "stream", stream.as_str().into());
+            set(&js, "position", position.as_f64().into());
+            set(&js, "eventId", event_id.as_str().into());
+            set(&js, "after", after.map_or(JsValue::NULL, |a| a.as_f64().into()));
         }
         Error::Storage { name, message } => {
             let cause = js_sys::Object::new();

@@ -195,10 +195,13 @@ impl JsEventStore {
         options: JsValue,
     ) -> Result<JsValue, JsValue> {
         let stream = input::stream_id(&stream)?;
-        let options = input::options(&options, "options", &["expectedVersion"])?;
+        let options = input::options(&options, "options", &["expectedVersion", "condition"])?;
         let expected = input::expected_version(input::get(options.as_ref(), "expectedVersion")?)?;
+        let condition =
+            input::get(options.as_ref(), "condition")?.map(|c| input::condition(&c)).transpose()?;
         let batch = input::events(&events)?;
-        let result = self.shared.backend.append(&stream, expected, batch).await?;
+        let result =
+            self.shared.backend.append(&stream, expected, condition.as_ref(), batch).await?;
         self.shared.notify_appended(result.last_position);
         Ok(append_result_to_js(&result))
     }
@@ -224,6 +227,15 @@ impl JsEventStore {
         let (from, limit) = input::read_all_options(&options)?;
         let records = self.shared.backend.read_all(from, limit).await?;
         super::upcast::upcast_records(&self.shared.replay.upcasters, upcast, records)
+    }
+
+    /// The events of the whole log matching `query` (`"all"`, or a list of
+    /// `{ types?, tags? }` items ORed together), in position order. Options: `after`
+    /// (only positions greater than it), `backwards` (newest first), `limit`.
+    pub async fn query(&self, query: JsValue, options: JsValue) -> Result<Array, JsValue> {
+        let query = input::query(&query, "query")?;
+        let options = input::query_options(&options)?;
+        self.shared.backend.query(&query, options).await
     }
 
     /// The stream's version: its number of events (0 when it has none).

@@ -5,7 +5,11 @@ use js_sys::{Array, JsString, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::errors::{invalid, to_js};
-use crate::event::{EventId, EventType, ExpectedVersion, NewEvent, Position, StreamId, Version};
+use crate::event::{
+    tags_from_strings, EventId, EventType, ExpectedVersion, NewEvent, Position, StreamId, Tag,
+    Version,
+};
+use crate::query::{AppendCondition, Query, QueryItem, QueryOptions};
 use crate::store::{Direction, ReadOptions};
 use crate::web::glue as js;
 
@@ -96,10 +100,13 @@ pub fn expected_version(value: Option<JsValue>) -> JsResult<ExpectedVersion> {
 /// The events of an `append` call, checked: the plain copies the store writes, their ids,
 /// and their approximate payload size in bytes.
 pub struct InputBatch {
-    /// `[{ type, data, meta, schema }]`, each field read once from the caller's objects.
+    /// `[{ type, tags, data, meta, schema }]`, each field read once from the caller's
+    /// objects.
     pub events: Array,
     /// The caller's ids (`None`: the store makes one).
     pub ids: Vec<Option<EventId>>,
+    /// Each event's tags, checked.
+    pub tags: Vec<Vec<Tag>>,
     /// Approximate JSON bytes of the payloads.
     pub bytes: u64,
 }
@@ -108,7 +115,7 @@ impl InputBatch {
     /// The batch as Rust events (for the memory store and conflict settlement).
     pub fn to_new_events(&self) -> JsResult<Vec<NewEvent<JsValue>>> {
         let mut events = Vec::with_capacity(self.ids.len());
-        for (event, id) in self.events.iter().zip(&self.ids) {
+        for ((event, id), tags) in self.events.iter().zip(&self.ids).zip(&self.tags) {
             let get = |key: &str| Reflect::get(&event, &JsValue::from_str(key));
             let event_type = EventType::new(get("type")?.as_string().unwrap_or_default())
                 .map_err(|e| to_js(&e))?;
@@ -116,6 +123,7 @@ impl InputBatch {
             events.push(NewEvent {
                 id: id.clone(),
                 event_type,
+                tags: tags.clone(),
                 data: get("data")?,
                 meta: if meta.is_null() || meta.is_undefined() { None } else { Some(meta) },
                 schema: get("schema")?.as_f64().map_or(1, |s| s as u32),
@@ -139,19 +147,25 @@ pub fn events(value: &JsValue) -> JsResult<InputBatch> {
     let part = |key: &str| -> JsResult<Array> {
         Ok(Reflect::get(&inspected, &JsValue::from_str(key))?.unchecked_into())
     };
-    let (events, types, ids) = (part("events")?, part("types")?, part("ids")?);
+    let (events, types, ids, tags) = (part("events")?, part("types")?, part("ids")?, part("tags")?);
     let bytes = Reflect::get(&inspected, &"bytes".into())?.as_f64().unwrap_or(0.0) as u64;
     let mut checked_ids = Vec::with_capacity(ids.length() as usize);
-    for (i, (event_type, id)) in types.iter().zip(ids.iter()).enumerate() {
+    let mut checked_tags = Vec::with_capacity(ids.length() as usize);
+    for (i, ((event_type, id), event_tags)) in
+        types.iter().zip(ids.iter()).zip(tags.iter()).enumerate()
+    {
         let field = |name: &str| format!("events[{i}].{name}");
         EventType::new(event_type.as_string().unwrap_or_default())
             .map_err(|e| invalid(field("type"), e.to_string()))?;
+        let event_tags: Array = event_tags.unchecked_into();
+        let strings = event_tags.iter().map(|t| t.as_string().unwrap_or_default()).collect();
+        checked_tags.push(tags_from_strings(&field("tags"), strings).map_err(|e| to_js(&e))?);
         checked_ids.push(match id.as_string() {
             Some(id) => Some(EventId::new(id).map_err(|e| invalid(field("id"), e.to_string()))?),
             None => None,
         });
     }
-    Ok(InputBatch { events, ids: checked_ids, bytes })
+    Ok(InputBatch { events, ids: checked_ids, tags: checked_tags, bytes })
 }
 
 /// Options of `read(stream, options)`.
@@ -210,4 +224,85 @@ pub fn flag(value: JsValue, field: &str, default: bool) -> JsResult<bool> {
     value
         .as_bool()
         .ok_or_else(|| invalid(field, format!("must be true or false, got {}", type_name(&value))))
+}
+
+/// A list of strings (`field` names it; elements `field[i]`), for query items.
+fn string_list(value: &JsValue, field: &str) -> JsResult<Vec<String>> {
+    let Some(list) = value.dyn_ref::<Array>() else {
+        return Err(invalid(
+            field,
+            format!("must be an array of strings, got {}", type_name(value)),
+        ));
+    };
+    if list.length() > 1024 {
+        return Err(invalid(field, "is too long"));
+    }
+    list.iter().enumerate().map(|(i, v)| string(&v, &format!("{field}[{i}]"))).collect()
+}
+
+/// A query: `"all"` or a list of `{ types?, tags? }` items (see `crate::query`);
+/// `field` names it in errors (`"query"`, `"options.condition.failIfEventsMatch"`).
+pub fn query(value: &JsValue, field: &str) -> JsResult<Query> {
+    if value.as_string().as_deref() == Some("all") {
+        return Ok(Query::All);
+    }
+    let Some(list) = value.dyn_ref::<Array>() else {
+        return Err(invalid(
+            field,
+            format!(
+                "must be \"all\" or an array of {{ types, tags }} items, got {}",
+                type_name(value)
+            ),
+        ));
+    };
+    if list.length() as usize > crate::query::MAX_QUERY_ITEMS {
+        return Err(invalid(
+            field,
+            format!("lists more than {} items", crate::query::MAX_QUERY_ITEMS),
+        ));
+    }
+    let mut items = Vec::with_capacity(list.length() as usize);
+    for (i, item) in list.iter().enumerate() {
+        let at = format!("{field}[{i}]");
+        let item = options(&item, &at, &["types", "tags"])?
+            .ok_or_else(|| invalid(&at, "must be an object like { types, tags }"))?;
+        let types = get(Some(&item), "types")?
+            .map(|v| string_list(&v, &format!("{at}.types")))
+            .transpose()?;
+        let tags = get(Some(&item), "tags")?
+            .map(|v| string_list(&v, &format!("{at}.tags")))
+            .transpose()?;
+        items.push(QueryItem::new(&at, types, tags).map_err(|e| to_js(&e))?);
+    }
+    Query::items(field, items).map_err(|e| to_js(&e))
+}
+
+/// Options of `query(query, options)`: `{ after, backwards, limit }`.
+pub fn query_options(value: &JsValue) -> JsResult<QueryOptions> {
+    let options = options(value, "options", &["after", "backwards", "limit"])?;
+    let options = options.as_ref();
+    let after = get(options, "after")?
+        .map(|v| whole_number(&v, "options.after").map(Position))
+        .transpose()?;
+    let backwards =
+        flag(get(options, "backwards")?.unwrap_or(JsValue::UNDEFINED), "options.backwards", false)?;
+    Ok(QueryOptions { after, backwards, limit: limit(get(options, "limit")?)? })
+}
+
+/// An append's `condition`: `{ failIfEventsMatch, after? }`.
+pub fn condition(value: &JsValue) -> JsResult<AppendCondition> {
+    let field = "options.condition";
+    let object = options(value, field, &["failIfEventsMatch", "after"])?
+        .ok_or_else(|| invalid(field, "must be an object like { failIfEventsMatch, after }"))?;
+    let Some(matching) = get(Some(&object), "failIfEventsMatch")? else {
+        return Err(invalid(
+            format!("{field}.failIfEventsMatch"),
+            "is missing: the query whose events make the append fail",
+        ));
+    };
+    let fail_if_events_match = query(&matching, &format!("{field}.failIfEventsMatch"))?;
+    let after = get(Some(&object), "after")?
+        .map(|v| whole_number(&v, &format!("{field}.after")).map(Position))
+        .transpose()?;
+    Ok(AppendCondition { fail_if_events_match, after })
 }

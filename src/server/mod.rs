@@ -452,6 +452,9 @@ fn parse_push(
                 format!("events[{i}].recordedAt exceeds 2^53 - 1 (Number.MAX_SAFE_INTEGER)"),
             ));
         }
+        if let Err(e) = crate::event::check_tags(&format!("events[{i}].tags"), &event.tags) {
+            return Err(Response::error(422, "invalid_event", e.to_string()));
+        }
         // Measure the event as it will be stored and served, with the widest numbers.
         let stored = WireEvent {
             id: event.id.clone(),
@@ -459,6 +462,7 @@ fn parse_push(
             version: Version(MAX_SAFE_INTEGER),
             position: Position(MAX_SAFE_INTEGER),
             event_type: event.event_type.clone(),
+            tags: event.tags.clone(),
             data: event.data.clone(),
             meta: event.meta.clone(),
             recorded_at: event.recorded_at,

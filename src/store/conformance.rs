@@ -12,8 +12,9 @@ use std::task::{Context, Poll};
 use super::{Direction, EventStore, ReadOptions};
 use crate::error::Error;
 use crate::event::{
-    AppendResult, EventId, EventType, ExpectedVersion, NewEvent, Position, StreamId, Version,
+    AppendResult, EventId, EventType, ExpectedVersion, NewEvent, Position, StreamId, Tag, Version,
 };
+use crate::query::{AppendCondition, Query, QueryItem, QueryOptions};
 
 /// One case's outcome: `Err` holds a human-readable reason.
 pub type CaseResult = Result<(), String>;
@@ -85,8 +86,257 @@ where
     results.push(("bad batches write nothing", bad_batches(&fresh().await, payloads).await));
     results.push(("global log and streams", global_log(&fresh().await, payloads).await));
     results.push(("concurrent racers", racers(&fresh().await, payloads).await));
+    results.push(("tags and query reads", query_reads(&fresh().await, payloads).await));
+    results.push(("conditional appends", conditional_appends(&fresh().await, payloads).await));
+    results.push(("conditional racers", conditional_racers(&fresh().await, payloads).await));
     results.push(("closed store", closed(&fresh().await, payloads).await));
     results
+}
+
+/// One event of type `event_type` carrying `tags`, with payload `n`.
+fn tagged<P>(
+    payloads: &Payloads<P>,
+    n: u32,
+    event_type: &str,
+    tags: &[&str],
+) -> Result<NewEvent<P>, String> {
+    let tags = tags.iter().map(|t| Tag::new(*t)).collect::<Result<Vec<_>, _>>();
+    Ok(NewEvent::new(EventType::new(event_type).map_err(|e| e.to_string())?, (payloads.make)(n))
+        .with_tags(tags.map_err(|e| e.to_string())?))
+}
+
+/// A query of items given as (types, tags) string lists.
+fn query(items: &[(&[&str], &[&str])]) -> Result<Query, String> {
+    let list = |l: &[&str]| (!l.is_empty()).then(|| l.iter().map(|s| s.to_string()).collect());
+    let items = items
+        .iter()
+        .enumerate()
+        .map(|(i, (types, tags))| QueryItem::new(&format!("query[{i}]"), list(types), list(tags)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    Query::items("query", items).map_err(|e| e.to_string())
+}
+
+fn positions<P>(events: &[crate::event::Event<P>]) -> Vec<u64> {
+    events.iter().map(|e| e.position.0).collect()
+}
+
+/// Tags are stored and read back; queries select by type and tag across streams, ORed
+/// items, in position order, with after, backwards and limit; over-limit tags write
+/// nothing.
+pub async fn query_reads<S: EventStore>(store: &S, p: &Payloads<S::Payload>) -> CaseResult {
+    let (u1, u2, c1) = (stream("user-1")?, stream("user-2")?, stream("course-1")?);
+    let any = ExpectedVersion::Any;
+    // Positions: 1 user-1 claims ada; 2 course c1 defined; 3 user-2 claims bob;
+    // 4 s1 joins c1; 5 user-1 releases ada; 6 s2 joins c1.
+    ok!(store
+        .append(&u1, any, vec![tagged(p, 1, "UsernameClaimed", &["username:ada", "account:1"])?])
+        .await);
+    ok!(store.append(&c1, any, vec![tagged(p, 2, "CourseDefined", &["course:c1"])?]).await);
+    ok!(store
+        .append(&u2, any, vec![tagged(p, 3, "UsernameClaimed", &["username:bob", "account:2"])?])
+        .await);
+    ok!(store
+        .append(
+            &c1,
+            any,
+            vec![
+                tagged(p, 4, "StudentSubscribed", &["course:c1", "student:s1"])?,
+                tagged(p, 5, "Noted", &[])?,
+            ]
+        )
+        .await);
+    ok!(store
+        .append(&u1, any, vec![tagged(p, 6, "UsernameReleased", &["username:ada", "account:1"])?])
+        .await);
+    ok!(store
+        .append(&c1, any, vec![tagged(p, 7, "StudentSubscribed", &["course:c1", "student:s2"])?])
+        .await);
+
+    let read = ok!(store.read(&u1, ReadOptions::default()).await);
+    let tags: Vec<Vec<&str>> =
+        read.iter().map(|e| e.tags.iter().map(Tag::as_str).collect()).collect();
+    ensure!(
+        tags == [vec!["username:ada", "account:1"], vec!["username:ada", "account:1"]],
+        "tags round-trip in order: {tags:?}"
+    );
+    let all_log = ok!(store.read_all(Position(0), 100).await);
+    ensure!(all_log[4].tags.is_empty(), "an event without tags has none");
+
+    let q = |items: &[(&[&str], &[&str])]| query(items);
+    let run = |query: Query, options: QueryOptions| async move {
+        store.query(&query, options).await.map(|events| positions(&events))
+    };
+    let default = QueryOptions::default();
+    let ada = ok!(run(q(&[(&[], &["username:ada"])])?, default).await);
+    ensure!(ada == [1, 6], "by tag, across types: {ada:?}");
+    let claims = ok!(run(q(&[(&["UsernameClaimed"], &[])])?, default).await);
+    ensure!(claims == [1, 3], "by type, across streams: {claims:?}");
+    let both =
+        ok!(run(q(&[(&["StudentSubscribed"], &["course:c1", "student:s2"])])?, default).await);
+    ensure!(both == [7], "type and every tag: {both:?}");
+    let ored = ok!(run(
+        q(&[
+            (&["UsernameClaimed", "UsernameReleased"], &["username:ada"]),
+            (&[], &["student:s1"])
+        ])?,
+        default
+    )
+    .await);
+    ensure!(ored == [1, 4, 6], "items ORed, in position order, once each: {ored:?}");
+    let overlap =
+        ok!(run(q(&[(&[], &["course:c1"]), (&["StudentSubscribed"], &[])])?, default).await);
+    ensure!(overlap == [2, 4, 7], "an event matching two items comes once: {overlap:?}");
+    let none = ok!(run(q(&[(&[], &["username:zed"])])?, default).await);
+    ensure!(none.is_empty(), "unknown tag: nothing {none:?}");
+    let everything = ok!(run(Query::All, default).await);
+    ensure!(everything == [1, 2, 3, 4, 5, 6, 7], "all {everything:?}");
+    let after = ok!(run(
+        q(&[(&[], &["course:c1"])])?,
+        QueryOptions { after: Some(Position(2)), ..default }
+    )
+    .await);
+    ensure!(after == [4, 7], "after is exclusive: {after:?}");
+    let back = ok!(run(
+        q(&[(&[], &["course:c1"])])?,
+        QueryOptions { backwards: true, limit: 2, ..default }
+    )
+    .await);
+    ensure!(back == [7, 4], "backwards: newest first, limited: {back:?}");
+    let limited =
+        ok!(run(Query::All, QueryOptions { after: Some(Position(3)), limit: 2, ..default }).await);
+    ensure!(limited == [4, 5], "limit forward {limited:?}");
+    let events = ok!(store.query(&q(&[(&[], &["student:s1"])])?, default).await);
+    ensure!(
+        events.len() == 1
+            && events[0].stream == c1
+            && events[0].version == Version(2)
+            && (p.tag)(&events[0].data) == Some(4),
+        "query returns whole events: {:?}",
+        events.first().map(|e| (&e.stream, e.version))
+    );
+
+    let too_many: Vec<String> = (0..=crate::event::MAX_TAGS).map(|i| format!("t{i}")).collect();
+    let mut over = tagged(p, 9, "T", &[])?;
+    over.tags =
+        too_many.into_iter().map(Tag::new).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+    let refused = store.append(&u1, any, vec![tagged(p, 8, "T", &["ok"])?, over]).await;
+    ensure!(
+        matches!(&refused, Err(Error::InvalidInput { field, .. }) if field == "events[1].tags"),
+        "over-limit tags refused with the field path: {refused:?}"
+    );
+    ensure!(ok!(store.read_all(Position(0), 100).await).len() == 7, "nothing written");
+    Ok(())
+}
+
+/// A condition fails the append when an event after its position matches, naming the
+/// first one, and writes nothing; it passes otherwise. An idempotent retry is answered
+/// before the condition.
+pub async fn conditional_appends<S: EventStore>(store: &S, p: &Payloads<S::Payload>) -> CaseResult {
+    let any = ExpectedVersion::Any;
+    let (u1, u2) = (stream("user-1")?, stream("user-2")?);
+    let ada = query(&[(&["UsernameClaimed", "UsernameReleased"], &["username:ada"])])?;
+    let unique = |after: Option<u64>| AppendCondition {
+        fail_if_events_match: ada.clone(),
+        after: after.map(Position),
+    };
+    let claim = |n, ids: Option<&str>| -> Result<Vec<NewEvent<S::Payload>>, String> {
+        let mut e = tagged(p, n, "UsernameClaimed", &["username:ada"])?;
+        e.id = ids.map(EventId::new).transpose().map_err(|e| e.to_string())?;
+        Ok(vec![e])
+    };
+    ok!(store
+        .append(&stream("noise")?, any, vec![tagged(p, 0, "UsernameClaimed", &["username:bob"])?])
+        .await);
+    let first =
+        ok!(store.append_if(&u1, any, Some(&unique(None)), claim(1, Some("claim-1"))?).await);
+    ensure!(first.first_position == Position(2), "no match: appended {first:?}");
+    let again =
+        ok!(store.append_if(&u1, any, Some(&unique(None)), claim(1, Some("claim-1"))?).await);
+    ensure!(again == first, "a retry of the same ids returns the original result");
+    let lost = store.append_if(&u2, any, Some(&unique(Some(1))), claim(2, None)?).await;
+    match &lost {
+        Err(Error::AppendCondition { stream: s, position, event_id, after }) => ensure!(
+            *s == u2
+                && *position == Position(2)
+                && event_id.as_str() == "claim-1"
+                && *after == Some(Position(1)),
+            "condition error fields: {lost:?}"
+        ),
+        other => return Err(format!("expected an append condition error, got {other:?}")),
+    }
+    ensure!(ok!(store.version(&u2).await) == Version(0), "a failed condition writes nothing");
+    let without_after = store.append_if(&u2, any, Some(&unique(None)), claim(2, None)?).await;
+    ensure!(
+        matches!(
+            without_after,
+            Err(Error::AppendCondition { position: Position(2), after: None, .. })
+        ),
+        "without after, every event counts: {without_after:?}"
+    );
+    let decided_later = ok!(store
+        .append_if(
+            &u1,
+            any,
+            Some(&unique(Some(2))),
+            vec![tagged(p, 3, "UsernameReleased", &["username:ada"])?]
+        )
+        .await);
+    ensure!(decided_later.first_position == Position(3), "decided after the match: passes");
+    // Two matches after 1: the first one is named.
+    let first_named = store.append_if(&u2, any, Some(&unique(Some(1))), claim(4, None)?).await;
+    ensure!(
+        matches!(first_named, Err(Error::AppendCondition { position: Position(2), .. })),
+        "the first matching position is named: {first_named:?}"
+    );
+    // The expected version is checked too, and first.
+    let version =
+        store.append_if(&u2, ExpectedVersion::Exists, Some(&unique(None)), claim(5, None)?).await;
+    ensure!(
+        matches!(version, Err(Error::VersionConflict { .. })),
+        "expected version first: {version:?}"
+    );
+    let all = AppendCondition { fail_if_events_match: Query::All, after: Some(Position(3)) };
+    ok!(store.append_if(&u2, any, Some(&all), claim(6, None)?).await);
+    let any_event = store.append_if(&u2, any, Some(&all), claim(7, None)?).await;
+    ensure!(
+        matches!(any_event, Err(Error::AppendCondition { position: Position(4), .. })),
+        "\"all\" matches any event after: {any_event:?}"
+    );
+    ensure!(ok!(store.read_all(Position(0), 100).await).len() == 4, "only passing appends landed");
+    Ok(())
+}
+
+/// Twenty appends to different streams racing to claim one username, each decided on
+/// the same (empty) state: exactly one wins, the others fail the condition at its event.
+pub async fn conditional_racers<S: EventStore>(store: &S, p: &Payloads<S::Payload>) -> CaseResult {
+    ok!(store.append(&stream("before")?, ExpectedVersion::Any, events(p, &[0], None)?).await);
+    let condition = AppendCondition {
+        fail_if_events_match: query(&[(&["UsernameClaimed"], &["username:ada"])])?,
+        after: Some(Position(1)),
+    };
+    let mut streams = Vec::new();
+    for i in 0..20 {
+        streams.push(stream(&format!("account-{i}"))?);
+    }
+    let mut racers = Vec::new();
+    for (i, s) in (0u32..).zip(&streams) {
+        let batch = vec![tagged(p, i, "UsernameClaimed", &["username:ada", "x"])?];
+        let condition = &condition;
+        racers.push(Box::pin(async move {
+            store.append_if(s, ExpectedVersion::NoStream, Some(condition), batch).await
+        }) as Pin<Box<dyn Future<Output = Result<AppendResult, Error>> + '_>>);
+    }
+    let outcomes = join_all(racers).await;
+    let wins = outcomes.iter().filter(|r| r.is_ok()).count();
+    let failed = outcomes
+        .iter()
+        .filter(|r| matches!(r, Err(Error::AppendCondition { position: Position(2), .. })))
+        .count();
+    ensure!(wins == 1 && failed == 19, "one winner, 19 condition failures at 2: {outcomes:?}");
+    let claims = ok!(store.query(&condition.fail_if_events_match, QueryOptions::default()).await);
+    ensure!(positions(&claims) == [2], "one claim stored: {:?}", positions(&claims));
+    Ok(())
 }
 
 /// A new store has no streams and no events.

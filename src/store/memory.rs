@@ -10,10 +10,11 @@ use crate::env::{Environment, SystemEnvironment};
 use crate::error::{Error, Result};
 use crate::event::{
     AppendResult, Event, EventId, EventType, ExpectedVersion, IdGenerator, NewEvent, Position,
-    StreamId, Version,
+    StreamId, Tag, Version,
 };
 use crate::outbox::{BatchLimits, Failure, OutboxEntry};
 use crate::protocol::{PushEvent, WireEvent};
+use crate::query::{AppendCondition, Query, QueryOptions};
 use crate::sync::{
     plan_integration, Conflict, ConflictPolicy, DeadLetter, Integrated, IntegrationPlan,
     PendingBatch, SyncLocal,
@@ -37,6 +38,11 @@ struct State<P> {
     /// Per stream: the log indexes of its events, in version order.
     streams: BTreeMap<StreamId, Vec<usize>>,
     by_id: HashMap<EventId, usize>,
+    /// Per tag, per type: the log indexes of the events carrying it, ascending. Entries
+    /// may point at emptied slots (events moved by a rebase); queries check every
+    /// candidate against the query, so such entries only cost a lookup.
+    by_tag: HashMap<Tag, Vec<usize>>,
+    by_type: HashMap<EventType, Vec<usize>>,
     ids: IdGenerator,
     metrics: Metrics,
     closed: bool,
@@ -64,6 +70,8 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
                 log: Vec::new(),
                 streams: BTreeMap::new(),
                 by_id: HashMap::new(),
+                by_tag: HashMap::new(),
+                by_type: HashMap::new(),
                 ids: IdGenerator::new(),
                 metrics: Metrics::default(),
                 closed: false,
@@ -79,6 +87,7 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
         &self,
         stream: &StreamId,
         expected: ExpectedVersion,
+        condition: Option<&AppendCondition>,
         events: Vec<NewEvent<P>>,
         bytes: u64,
     ) -> Result<AppendResult> {
@@ -111,6 +120,12 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
             state.metrics.conflicts += 1;
             return Err(Error::VersionConflict { stream: stream.clone(), expected, actual: head });
         }
+        if let Some(condition) = condition {
+            if let Err(e) = state.check_condition(stream, condition) {
+                state.metrics.conflicts += 1;
+                return Err(e);
+            }
+        }
 
         let count = events.len() as u64;
         let first_version = head.next()?;
@@ -127,12 +142,20 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
             let index = state.log.len();
             state.by_id.insert(id.clone(), index);
             indexes.push(index);
+            index_event(
+                &mut state.by_tag,
+                &mut state.by_type,
+                index,
+                &event.event_type,
+                &event.tags,
+            );
             state.log.push(Some(Event {
                 id,
                 stream: stream.clone(),
                 version: Version(first_version.0 + offset),
                 position: Position(first_position.0 + offset),
                 event_type: event.event_type,
+                tags: event.tags,
                 data: event.data,
                 meta: event.meta,
                 recorded_at: now,
@@ -174,13 +197,27 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
 impl<P: Clone, E: Environment> EventStore for MemoryStore<P, E> {
     type Payload = P;
 
-    async fn append(
+    async fn append_if(
         &self,
         stream: &StreamId,
         expected: ExpectedVersion,
+        condition: Option<&AppendCondition>,
         events: Vec<NewEvent<P>>,
     ) -> Result<AppendResult> {
-        self.append_now(stream, expected, events, 0)
+        self.append_now(stream, expected, condition, events, 0)
+    }
+
+    async fn query(&self, query: &Query, options: QueryOptions) -> Result<Vec<Event<P>>> {
+        self.with_open(|state| {
+            let first = options.after.map_or(0, |a| usize::try_from(a.0).unwrap_or(usize::MAX));
+            let mut matching = state.matching(query, first);
+            if options.backwards {
+                matching.reverse();
+            }
+            let events: Vec<Event<P>> = matching.into_iter().take(options.limit).cloned().collect();
+            state.metrics.events_read += events.len() as u64;
+            events
+        })
     }
 
     async fn read(&self, stream: &StreamId, options: ReadOptions) -> Result<Vec<Event<P>>> {
@@ -272,6 +309,7 @@ fn push_event<P: Clone>(event: &Event<P>) -> PushEvent<P> {
     PushEvent {
         id: event.id.clone(),
         event_type: event.event_type.clone(),
+        tags: event.tags.clone(),
         data: event.data.clone(),
         meta: event.meta.clone(),
         recorded_at: event.recorded_at,
@@ -279,7 +317,72 @@ fn push_event<P: Clone>(event: &Event<P>) -> PushEvent<P> {
     }
 }
 
+/// Adds the event at log `index` to the tag and type indexes.
+fn index_event(
+    by_tag: &mut HashMap<Tag, Vec<usize>>,
+    by_type: &mut HashMap<EventType, Vec<usize>>,
+    index: usize,
+    event_type: &EventType,
+    tags: &[Tag],
+) {
+    for tag in tags {
+        by_tag.entry(tag.clone()).or_default().push(index);
+    }
+    by_type.entry(event_type.clone()).or_default().push(index);
+}
+
+/// The entries of an ascending index list from log index `first` on.
+fn from_index(list: &[usize], first: usize) -> &[usize] {
+    &list[list.partition_point(|&i| i < first)..]
+}
+
 impl<P: Clone> State<P> {
+    /// The events matching `query` from log index `first` on (position `first + 1`), in
+    /// position order. Each item is looked up in its most selective index (its rarest tag;
+    /// without tags, its types), so the cost follows the candidates, not the log.
+    fn matching(&self, query: &Query, first: usize) -> Vec<&Event<P>> {
+        let items = match query {
+            Query::All => return self.log.iter().skip(first).flatten().collect(),
+            Query::Items(items) => items,
+        };
+        let mut candidates: Vec<usize> = Vec::new();
+        for item in items {
+            let rarest = item
+                .tags()
+                .iter()
+                .map(|t| self.by_tag.get(t).map_or(&[][..], Vec::as_slice))
+                .min_by_key(|list| list.len());
+            match rarest {
+                Some(list) => candidates.extend_from_slice(from_index(list, first)),
+                None => {
+                    for t in item.types() {
+                        let list = self.by_type.get(t).map_or(&[][..], Vec::as_slice);
+                        candidates.extend_from_slice(from_index(list, first));
+                    }
+                }
+            }
+        }
+        if items.len() > 1 || items.first().is_some_and(|i| i.tags().is_empty()) {
+            candidates.sort_unstable();
+            candidates.dedup();
+        }
+        candidates
+            .into_iter()
+            .filter_map(|i| self.log.get(i)?.as_ref())
+            .filter(|e| query.matches_event(e))
+            .collect()
+    }
+
+    /// [`AppendCondition::check`] over the log: the first matching event after the
+    /// condition's position fails it.
+    fn check_condition(&self, stream: &StreamId, condition: &AppendCondition) -> Result<()> {
+        let first = usize::try_from(condition.first_position().0 - 1).unwrap_or(usize::MAX);
+        match self.matching(&condition.fail_if_events_match, first).first() {
+            Some(event) => condition.check(stream, event),
+            None => Ok(()),
+        }
+    }
+
     fn head(&self, stream: &StreamId) -> Version {
         Version(self.streams.get(stream).map_or(0, |v| v.len() as u64))
     }
@@ -321,6 +424,7 @@ impl<P: Clone> State<P> {
         stream: &StreamId,
         id: EventId,
         event_type: EventType,
+        tags: Vec<Tag>,
         data: P,
         meta: Option<P>,
         recorded_at: u64,
@@ -330,12 +434,14 @@ impl<P: Clone> State<P> {
         let version = Version(self.head(stream).0 + 1);
         self.by_id.insert(id.clone(), index);
         self.streams.entry(stream.clone()).or_default().push(index);
+        index_event(&mut self.by_tag, &mut self.by_type, index, &event_type, &tags);
         self.log.push(Some(Event {
             id,
             stream: stream.clone(),
             version,
             position: Position(index as u64 + 1),
             event_type,
+            tags,
             data,
             meta,
             recorded_at,
@@ -370,7 +476,16 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
         };
         let letter = state.sync.dead_letters.remove(index);
         for e in letter.events {
-            state.push(&letter.stream, e.id, e.event_type, e.data, e.meta, e.recorded_at, e.schema);
+            state.push(
+                &letter.stream,
+                e.id,
+                e.event_type,
+                e.tags,
+                e.data,
+                e.meta,
+                e.recorded_at,
+                e.schema,
+            );
         }
         Ok(true)
     }
@@ -399,6 +514,7 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
                 &conflict.stream,
                 e.id,
                 e.event_type,
+                e.tags,
                 e.data,
                 e.meta,
                 e.recorded_at,
@@ -487,7 +603,16 @@ impl<P: Clone, E: Environment> SyncLocal for MemoryStore<P, E> {
             }
             IntegrationPlan::Append { first } => {
                 for e in remote.into_iter().skip(first) {
-                    state.push(stream, e.id, e.event_type, e.data, e.meta, e.recorded_at, e.schema);
+                    state.push(
+                        stream,
+                        e.id,
+                        e.event_type,
+                        e.tags,
+                        e.data,
+                        e.meta,
+                        e.recorded_at,
+                        e.schema,
+                    );
                     done.inserted += 1;
                 }
                 let head = state.head(stream);
@@ -502,7 +627,16 @@ impl<P: Clone, E: Environment> SyncLocal for MemoryStore<P, E> {
                     } else {
                         done.acknowledged += 1;
                     }
-                    state.push(stream, e.id, e.event_type, e.data, e.meta, e.recorded_at, e.schema);
+                    state.push(
+                        stream,
+                        e.id,
+                        e.event_type,
+                        e.tags,
+                        e.data,
+                        e.meta,
+                        e.recorded_at,
+                        e.schema,
+                    );
                 }
                 let head = state.head(stream);
                 state.sync.synced.insert(stream.clone(), head);
@@ -516,6 +650,7 @@ impl<P: Clone, E: Environment> SyncLocal for MemoryStore<P, E> {
                                 stream,
                                 e.id,
                                 e.event_type,
+                                e.tags,
                                 e.data,
                                 e.meta,
                                 e.recorded_at,
@@ -558,7 +693,7 @@ impl<P: Clone, E: Environment> SyncLocal for MemoryStore<P, E> {
         let (dead, keep): (Vec<Event<P>>, Vec<Event<P>>) =
             tail.into_iter().partition(|e| ids.contains(&e.id));
         for e in keep {
-            state.push(stream, e.id, e.event_type, e.data, e.meta, e.recorded_at, e.schema);
+            state.push(stream, e.id, e.event_type, e.tags, e.data, e.meta, e.recorded_at, e.schema);
         }
         if !dead.is_empty() {
             let id = state.next_sync_id();
@@ -629,6 +764,13 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
             };
             state.ids.observe(&event.id);
             indexes.push(index);
+            index_event(
+                &mut state.by_tag,
+                &mut state.by_type,
+                index,
+                &event.event_type,
+                &event.tags,
+            );
             state.log.push(Some(event));
         }
         Ok(())
@@ -641,6 +783,8 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
         state.log = Vec::new();
         state.streams = BTreeMap::new();
         state.by_id = HashMap::new();
+        state.by_tag = HashMap::new();
+        state.by_type = HashMap::new();
         state.closed = true;
     }
 
@@ -661,6 +805,14 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
         let removed: Vec<Event<P>> = state.log.drain(keep..).flatten().collect();
         for event in &removed {
             state.by_id.remove(&event.id);
+            for tag in &event.tags {
+                if let Some(list) = state.by_tag.get_mut(tag) {
+                    list.retain(|&i| i < keep);
+                }
+            }
+            if let Some(list) = state.by_type.get_mut(&event.event_type) {
+                list.retain(|&i| i < keep);
+            }
             if let Some(indexes) = state.streams.get_mut(&event.stream) {
                 indexes.retain(|&i| i < keep);
                 if indexes.is_empty() {
@@ -688,7 +840,7 @@ mod tests {
         let payloads = Payloads::<u32> { make: |n| n, tag: |p| Some(*p) };
         let results =
             block_on(conformance::run_all(|| async { MemoryStore::<u32>::new() }, &payloads));
-        assert_eq!(results.len(), 8);
+        assert_eq!(results.len(), 11);
         let failures: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
         assert!(failures.is_empty(), "{failures:#?}");
     }

@@ -21,11 +21,22 @@
 //!   same stream and order, returns the original [`AppendResult`] and writes nothing, even
 //!   when the expected version no longer matches (EventStoreDB's behaviour). A batch that
 //!   mixes stored and new ids, or reuses an id of another stream, is rejected.
+//! - **Append condition.** An append may carry an [`AppendCondition`]: checked in the
+//!   same write transaction, after the expected version, so of two racing writers whose
+//!   conditions each match the other's events exactly one wins; the other gets
+//!   [`Error::AppendCondition`] naming the first matching position, and nothing is written.
+//!   An idempotent retry is answered before the condition is looked at (its events are the
+//!   ones that would match).
+//! - **Query reads.** [`EventStore::query`] selects events of the whole log by type and
+//!   tag ([`Query`]), in position order, through indexes: the cost follows the matching
+//!   events, not the log.
 
 use crate::error::{Error, Result};
 use crate::event::{
-    AppendResult, Event, EventId, ExpectedVersion, NewEvent, Position, StreamId, Version,
+    check_tags, AppendResult, Event, EventId, ExpectedVersion, NewEvent, Position, StreamId,
+    Version,
 };
+use crate::query::{AppendCondition, Query, QueryOptions};
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
@@ -143,7 +154,28 @@ pub trait EventStore {
         stream: &StreamId,
         expected: ExpectedVersion,
         events: Vec<NewEvent<Self::Payload>>,
+    ) -> Result<AppendResult> {
+        self.append_if(stream, expected, None, events).await
+    }
+
+    /// [`EventStore::append`] under a condition too: fails with
+    /// [`Error::AppendCondition`] when an event after `condition.after` matches
+    /// `condition.fail_if_events_match`, checked atomically with the write.
+    async fn append_if(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        condition: Option<&AppendCondition>,
+        events: Vec<NewEvent<Self::Payload>>,
     ) -> Result<AppendResult>;
+
+    /// The events of the whole log matching `query`, in position order (newest first with
+    /// `options.backwards`), after `options.after`, at most `options.limit`.
+    async fn query(
+        &self,
+        query: &Query,
+        options: QueryOptions,
+    ) -> Result<Vec<Event<Self::Payload>>>;
 
     /// Reads events of one stream.
     async fn read(
@@ -181,9 +213,16 @@ pub struct StoredAt {
 }
 
 /// Checks a batch before any storage is touched: non-empty, within
-/// [`MAX_BATCH_EVENTS`], and no event id twice in the batch.
+/// [`MAX_BATCH_EVENTS`], no event id twice in the batch, each event's tags within the
+/// limits ([`check_tags`]).
 pub fn check_batch<P>(events: &[NewEvent<P>]) -> Result<()> {
-    check_batch_ids(&mut events.iter().map(|e| e.id.as_ref()), events.len())
+    check_batch_ids(&mut events.iter().map(|e| e.id.as_ref()), events.len())?;
+    for (i, event) in events.iter().enumerate() {
+        if !event.tags.is_empty() {
+            check_tags(&format!("events[{i}].tags"), &event.tags)?;
+        }
+    }
+    Ok(())
 }
 
 /// [`check_batch`] on a batch's ids alone (`None`: the store makes the id). Not generic,
@@ -331,6 +370,7 @@ mod tests {
         let e = |id: Option<&str>| NewEvent {
             id: id.map(|x| EventId::new(x).unwrap()),
             event_type: crate::event::EventType::new("T").unwrap(),
+            tags: Vec::new(),
             data: (),
             meta: None,
             schema: 1,

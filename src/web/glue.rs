@@ -13,12 +13,13 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(raw_module = "./js/index.js")]
 extern "C" {
-    /// Checks a batch of input events and copies each into a plain `{ type, data, meta,
-    /// schema }`; returns `{ events, types, ids, bytes }` or throws `{ field, message }`.
+    /// Checks a batch of input events and copies each into a plain `{ type, tags, data,
+    /// meta, schema }`; returns `{ events, types, tags, ids, bytes }` or throws
+    /// `{ field, message }`.
     #[wasm_bindgen(catch, js_name = inspectEvents)]
     pub fn inspect_events(events: &JsValue) -> Result<JsValue, JsValue>;
 
-    /// One stored event record `{ position, id, stream, version, type, data, meta,
+    /// One stored event record `{ position, id, stream, version, type, tags, data, meta,
     /// recordedAt, schema }`.
     #[wasm_bindgen(js_name = makeRecord)]
     #[allow(clippy::too_many_arguments)]
@@ -28,6 +29,7 @@ extern "C" {
         stream: &JsValue,
         version: f64,
         event_type: &str,
+        tags: &JsValue,
         data: &JsValue,
         meta: &JsValue,
         recorded_at: &JsValue,

@@ -5,9 +5,9 @@
 // (package.test.mjs checks that too). Misuse that must not compile: misuse.ts.
 import init, {
   type FileRecovery,
-  ClosedError, EventStore, InvalidInputError, initSync, QuotaExceededError, ReplayError, StorageError, SyncError,
+  AppendConditionError, ClosedError, EventStore, InvalidInputError, initSync, QuotaExceededError, ReplayError, StorageError, SyncError,
   TidelogError, version, VersionConflictError,
-  type AnyTidelogError, type AppendResult, type Conflict, type ConflictResolution, type DeadLetter, type ExpectedVersion,
+  type AnyTidelogError, type AppendCondition, type AppendResult, type Query, type Conflict, type ConflictResolution, type DeadLetter, type ExpectedVersion,
   type Json, type Metrics, type NewEvent, type OutboxEntry, type Projection, type ProjectionMetrics, type ReplayReport,
   type StreamInfo, type Sync, type SyncedEventStore, type SyncReport, type SyncStatus, type TidelogEvent,
 } from "tidelog";
@@ -59,6 +59,10 @@ export function explain(caught: unknown): string {
     const at: [string, ExpectedVersion, number] = [caught.stream, caught.expectedVersion, caught.actualVersion];
     return `conflict on ${at[0]}: expected ${at[1]}, at ${at[2]}`;
   }
+  if (caught instanceof AppendConditionError) {
+    const at: [string, number, string, number | null] = [caught.stream, caught.position, caught.eventId, caught.after];
+    return `condition on ${at[0]} failed at ${at[1]} (${at[2]}, after ${at[3] ?? "start"})`;
+  }
   if (caught instanceof InvalidInputError) return `bad input at ${caught.field}`;
   if (caught instanceof StorageError) return `${caught.cause.name}: ${caught.cause.message}`;
   if (caught instanceof ReplayError) return `${caught.type} #${caught.position} (${caught.eventId} ${caught.stream}@${caught.version}) ${String(caught.cause)}`;
@@ -78,6 +82,7 @@ export function explain(caught: unknown): string {
 export function describe(e: AnyTidelogError): string {
   switch (e.name) {
     case "VersionConflictError": return String(e.actualVersion);
+    case "AppendConditionError": return String(e.position);
     case "InvalidInputError": return e.field;
     case "StorageError": return e.cause.name;
     case "ReplayError": return e.eventId;
@@ -270,4 +275,31 @@ export async function app(): Promise<void> {
   void v, name, where, positions, qty, all, head, synced, counters, cart, items, total, counts, skipped, lastVersion, whole,
     state, rebuilt, snap, pmFields, pname, appendedOrNull, built, status, statusFields, offs, none, json, plain, response, space, line,
     describe;
+}
+
+// ---- tags, query reads and conditional appends -------------------------------------------
+type UserEvent =
+  | { type: "UsernameClaimed"; data: { username: string } }
+  | { type: "UsernameReleased"; data: { username: string } };
+
+export async function claimUsername(username: string, account: string): Promise<AppendResult | "taken"> {
+  const store = await EventStore.open<UserEvent>("users", { storage: "memory" });
+  const rule: Query = [{ types: ["UsernameClaimed", "UsernameReleased"], tags: [`username:${username}`] }];
+  const seen = await store.query(rule);
+  const last = seen.at(-1);
+  const tags: readonly string[] = last === undefined ? [] : last.tags;
+  void tags;
+  if (last?.type === "UsernameClaimed") return "taken";
+  const newest = await store.query("all", { backwards: true, limit: 1 });
+  const condition: AppendCondition = { failIfEventsMatch: rule, after: newest.at(-1)?.position ?? 0 };
+  try {
+    return await store.append(
+      `account-${account}`,
+      [{ type: "UsernameClaimed", data: { username }, tags: [`username:${username}`, `account:${account}`] }],
+      { condition },
+    );
+  } catch (e) {
+    if (e instanceof AppendConditionError) return "taken";
+    throw e;
+  }
 }

@@ -38,6 +38,7 @@ pub(super) fn conflict_events(value: &JsValue) -> Result<Vec<PushEvent<JsValue>>
         .map(|e| PushEvent {
             id: e.id.unwrap_or_else(|| ids.next_id(env.now_ms(), env.random_bytes())),
             event_type: e.event_type,
+            tags: e.tags,
             data: e.data,
             meta: e.meta,
             recorded_at,

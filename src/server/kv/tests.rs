@@ -103,6 +103,7 @@ fn lost_races_write_nothing_and_say_what_moved() {
     let event = |id: &str| PushEvent {
         id: EventId::new(id).unwrap(),
         event_type: crate::event::EventType::new("T").unwrap(),
+        tags: Vec::new(),
         data: json!(1),
         meta: None,
         recorded_at: 1,

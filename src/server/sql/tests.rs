@@ -117,6 +117,7 @@ fn push_event(id: &str) -> PushEvent<Value> {
     PushEvent {
         id: EventId::new(id).unwrap(),
         event_type: crate::event::EventType::new("T").unwrap(),
+        tags: Vec::new(),
         data: json!(1),
         meta: None,
         recorded_at: 1,

@@ -7,8 +7,12 @@
 //!          body_crc   = CRC-32 of body
 //! body   = stream_len:u16 stream event{count}
 //! event  = position:u64 version:u64 recorded_at:u64 schema:u32
-//!          id_len:u16 id type_len:u16 type data_len:u32 data meta_len:u32 meta
-//!          (meta_len = 0xFFFFFFFF: no meta; data and meta are the caller's JSON text)
+//!          id_len:u16 id type_len:u16 type [tag_count:u16 (tag_len:u16 tag){tag_count}]
+//!          data_len:u32 data meta_len:u32 meta
+//!          (meta_len = 0xFFFFFFFF: no meta; data and meta are the caller's JSON text;
+//!          the tags are there only when the top bit of `type_len` is set, which a type's
+//!          length (at most 256) never uses: logs written before tags existed read
+//!          unchanged)
 //! ```
 //!
 //! One frame holds a whole batch, so a batch is on disk entirely or not at all: a frame
@@ -18,7 +22,7 @@
 //! data after it), which is an error.
 
 use crate::error::{Error, Result};
-use crate::event::{Event, EventId, EventType, Position, StreamId, Version};
+use crate::event::{Event, EventId, EventType, Position, StreamId, Tag, Version};
 
 /// The first bytes of every log file (the format's name and version).
 pub const MAGIC: &[u8; 8] = b"TIDELOG1";
@@ -28,6 +32,9 @@ pub const HEADER: u64 = 16;
 
 /// `meta_len` of an event without meta.
 const NO_META: u32 = u32::MAX;
+
+/// The bit of `type_len` on disk that says tags follow the event's type.
+const HAS_TAGS: u16 = 1 << 15;
 
 /// What opening a log cut off its end: a torn tail, the append a crash interrupted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,7 +112,17 @@ pub fn encode_frame(stream: &StreamId, events: &[Event<String>]) -> Result<Vec<u
         body.extend_from_slice(&e.recorded_at.to_le_bytes());
         body.extend_from_slice(&e.schema.to_le_bytes());
         put_bytes16(&mut body, e.id.as_str().as_bytes());
-        put_bytes16(&mut body, e.event_type.as_str().as_bytes());
+        let flag = if e.tags.is_empty() { 0 } else { HAS_TAGS };
+        // A type is at most 256 bytes: its length never reaches the flag bit.
+        body.extend_from_slice(&(e.event_type.as_str().len() as u16 | flag).to_le_bytes());
+        body.extend_from_slice(e.event_type.as_str().as_bytes());
+        if !e.tags.is_empty() {
+            // At most MAX_TAGS tags of at most 256 bytes each: u16 lengths fit.
+            body.extend_from_slice(&(e.tags.len() as u16).to_le_bytes());
+            for tag in &e.tags {
+                put_bytes16(&mut body, tag.as_str().as_bytes());
+            }
+        }
         let data_len = u32::try_from(e.data.len()).ok().filter(|&n| n != NO_META);
         body.extend_from_slice(&data_len.ok_or_else(too_big)?.to_le_bytes());
         body.extend_from_slice(e.data.as_bytes());
@@ -217,8 +234,16 @@ pub fn decode_body(body: &[u8], count: u32, offset: u64) -> Result<Vec<Event<Str
         let schema = b.u32()?;
         let n = usize::from(b.u16()?);
         let id = EventId::from_utf8_bytes(b.take(n)?).map_err(invalid)?;
-        let n = usize::from(b.u16()?);
+        let type_len = b.u16()?;
+        let n = usize::from(type_len & !HAS_TAGS);
         let event_type = EventType::from_utf8_bytes(b.take(n)?).map_err(invalid)?;
+        let mut tags = Vec::new();
+        if type_len & HAS_TAGS != 0 {
+            for _ in 0..b.u16()? {
+                let n = usize::from(b.u16()?);
+                tags.push(Tag::from_utf8_bytes(b.take(n)?).map_err(invalid)?);
+            }
+        }
         let n = b.u32()? as usize;
         let data = b.text(n)?;
         let meta = match b.u32()? {
@@ -231,6 +256,7 @@ pub fn decode_body(body: &[u8], count: u32, offset: u64) -> Result<Vec<Event<Str
             version,
             position,
             event_type,
+            tags,
             data,
             meta,
             recorded_at,

@@ -27,6 +27,7 @@ use super::{EventStore, MemoryStore, Metrics, ReadOptions, StreamInfo};
 use crate::env::{Environment, SystemEnvironment};
 use crate::error::{Error, Result};
 use crate::event::{AppendResult, Event, ExpectedVersion, NewEvent, Position, StreamId, Version};
+use crate::query::{AppendCondition, Query, QueryOptions};
 
 pub mod format;
 #[cfg(not(target_arch = "wasm32"))]
@@ -207,11 +208,12 @@ impl<F: FileSystem, E: Environment> FileStore<F, E> {
         &self,
         stream: &StreamId,
         expected: ExpectedVersion,
+        condition: Option<&AppendCondition>,
         events: Vec<NewEvent<String>>,
         bytes: u64,
     ) -> Result<AppendResult> {
         let before = self.index.head_position()?;
-        let result = self.index.append_now(stream, expected, events, bytes)?;
+        let result = self.index.append_now(stream, expected, condition, events, bytes)?;
         if result.last_position <= before {
             return Ok(result); // an idempotent retry: already on disk
         }
@@ -314,13 +316,18 @@ fn take_lock<F: FileSystem>(fs: &F, path: &str) -> Result<()> {
 impl<F: FileSystem, E: Environment> EventStore for FileStore<F, E> {
     type Payload = String;
 
-    async fn append(
+    async fn append_if(
         &self,
         stream: &StreamId,
         expected: ExpectedVersion,
+        condition: Option<&AppendCondition>,
         events: Vec<NewEvent<String>>,
     ) -> Result<AppendResult> {
-        self.append_now(stream, expected, events, 0)
+        self.append_now(stream, expected, condition, events, 0)
+    }
+
+    async fn query(&self, query: &Query, options: QueryOptions) -> Result<Vec<Event<String>>> {
+        self.index.query(query, options).await
     }
 
     async fn read(&self, stream: &StreamId, options: ReadOptions) -> Result<Vec<Event<String>>> {

@@ -53,7 +53,7 @@ fn batch(tags: &[u32]) -> Vec<NewEvent<String>> {
 }
 
 fn append(store: &FileStore<StdFileSystem>, stream: &str, tags: &[u32]) -> AppendResult {
-    store.append_now(&sid(stream), ExpectedVersion::Any, batch(tags), 0).unwrap()
+    store.append_now(&sid(stream), ExpectedVersion::Any, None, batch(tags), 0).unwrap()
 }
 
 fn everything(store: &FileStore<StdFileSystem>) -> Vec<Event<String>> {
@@ -101,7 +101,7 @@ fn file_store_passes_the_conformance_suite() {
         },
         &payloads,
     ));
-    assert_eq!(results.len(), 8);
+    assert_eq!(results.len(), 11);
     let failures: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
     assert!(failures.is_empty(), "{failures:#?}");
 }
@@ -112,8 +112,13 @@ fn a_reopened_store_has_every_event_with_every_field() {
     let store = open(&dir).unwrap();
     append(&store, "cart-1", &[1, 2, 3]);
     let retry = batch(&[9]).into_iter().map(|e| e.with_id(EventId::new("fixed-id").unwrap()));
-    let original =
-        store.append_now(&sid("cart-2"), ExpectedVersion::NoStream, retry.clone().collect(), 0);
+    let original = store.append_now(
+        &sid("cart-2"),
+        ExpectedVersion::NoStream,
+        None,
+        retry.clone().collect(),
+        0,
+    );
     append(&store, "cart-1", &[4]);
     let before = everything(&store);
     store.close();
@@ -122,10 +127,11 @@ fn a_reopened_store_has_every_event_with_every_field() {
     assert_eq!(store.recovery(), None);
     assert_eq!(everything(&store), before, "every field survives a reopen");
     assert_eq!(block_on(store.version(&sid("cart-1"))).unwrap(), Version(4));
-    let again = store.append_now(&sid("cart-2"), ExpectedVersion::NoStream, retry.collect(), 0);
+    let again =
+        store.append_now(&sid("cart-2"), ExpectedVersion::NoStream, None, retry.collect(), 0);
     assert_eq!(again, original, "an idempotent retry after a reopen returns the original");
     let conflict =
-        store.append_now(&sid("cart-1"), ExpectedVersion::Exact(Version(3)), batch(&[5]), 0);
+        store.append_now(&sid("cart-1"), ExpectedVersion::Exact(Version(3)), None, batch(&[5]), 0);
     assert!(matches!(conflict, Err(Error::VersionConflict { .. })), "{conflict:?}");
     let next = append(&store, "cart-2", &[6]);
     assert_eq!((next.first_version, next.first_position), (Version(2), Position(6)));
@@ -345,11 +351,11 @@ fn a_failed_write_is_taken_back_and_a_failed_fsync_closes_the_store() {
     let dir = TempDir::new("failing");
     let faults = Failing::default();
     let store = FileStore::open(&faults, &dir.0, Fsync::EachAppend).unwrap();
-    store.append_now(&sid("a"), ExpectedVersion::Any, batch(&[1]), 10).unwrap();
+    store.append_now(&sid("a"), ExpectedVersion::Any, None, batch(&[1]), 10).unwrap();
     let size = std::fs::metadata(dir.log()).unwrap().len();
 
     faults.append.set(true);
-    let full = store.append_now(&sid("a"), ExpectedVersion::Any, batch(&[2, 3]), 10);
+    let full = store.append_now(&sid("a"), ExpectedVersion::Any, None, batch(&[2, 3]), 10);
     assert!(matches!(full, Err(Error::QuotaExceeded { .. })), "{full:?}");
     assert_eq!(std::fs::metadata(dir.log()).unwrap().len(), size, "the half frame is cut");
     assert_eq!(
@@ -359,13 +365,15 @@ fn a_failed_write_is_taken_back_and_a_failed_fsync_closes_the_store() {
     );
     assert_eq!(store.metrics().events_written, 1);
     faults.append.set(false);
-    let next =
-        store.append_now(&sid("a"), ExpectedVersion::Exact(Version(1)), batch(&[2]), 10).unwrap();
+    let next = store
+        .append_now(&sid("a"), ExpectedVersion::Exact(Version(1)), None, batch(&[2]), 10)
+        .unwrap();
     assert_eq!(next.first_position, Position(2), "the next append takes the freed position");
 
     faults.append.set(true);
     faults.truncate.set(true);
-    let stuck = store.append_now(&sid("a"), ExpectedVersion::Any, batch(&[3]), 0).unwrap_err();
+    let stuck =
+        store.append_now(&sid("a"), ExpectedVersion::Any, None, batch(&[3]), 0).unwrap_err();
     assert!(stuck.to_string().contains("closed itself"), "{stuck}");
     assert!(store.is_closed());
     faults.append.set(false);
@@ -375,13 +383,13 @@ fn a_failed_write_is_taken_back_and_a_failed_fsync_closes_the_store() {
     assert_eq!(block_on(reopened.version(&sid("a"))).unwrap(), Version(2));
 
     faults.sync.set(true);
-    let e = reopened.append_now(&sid("a"), ExpectedVersion::Any, batch(&[3]), 0).unwrap_err();
+    let e = reopened.append_now(&sid("a"), ExpectedVersion::Any, None, batch(&[3]), 0).unwrap_err();
     assert!(
         e.to_string().contains("fsync failed") && e.to_string().contains("closed itself"),
         "{e}"
     );
     assert!(matches!(
-        reopened.append_now(&sid("a"), ExpectedVersion::Any, batch(&[4]), 0),
+        reopened.append_now(&sid("a"), ExpectedVersion::Any, None, batch(&[4]), 0),
         Err(Error::Closed)
     ));
     faults.sync.set(false);
@@ -390,5 +398,38 @@ fn a_failed_write_is_taken_back_and_a_failed_fsync_closes_the_store() {
         block_on(last.version(&sid("a"))).unwrap(),
         Version(3),
         "the unsynced frame was written: the disk decides"
+    );
+}
+
+#[test]
+fn tags_survive_a_reopen_and_are_queried_from_the_index() {
+    use crate::event::Tag;
+    use crate::query::{AppendCondition, Query, QueryItem, QueryOptions};
+    let dir = TempDir::new("tags");
+    let store = open(&dir).unwrap();
+    append(&store, "plain", &[1]);
+    let tags = vec![Tag::new("username:ada").unwrap(), Tag::new("account:1").unwrap()];
+    let claim = batch(&[2]).into_iter().map(|e| e.with_tags(tags.clone())).collect();
+    store.append_now(&sid("user-1"), ExpectedVersion::Any, None, claim, 0).unwrap();
+    store.close();
+    let reopened = open(&dir).unwrap();
+    let events = everything(&reopened);
+    assert!(events[0].tags.is_empty(), "an event without tags reads back without");
+    assert_eq!(events[1].tags, tags);
+    let ada = Query::Items(vec![QueryItem::of_tags(vec![tags[0].clone()])]);
+    let found = block_on(reopened.query(&ada, QueryOptions::default())).unwrap();
+    assert_eq!(found.iter().map(|e| e.position.0).collect::<Vec<_>>(), [2]);
+    let condition = AppendCondition { fail_if_events_match: ada, after: None };
+    let refused =
+        reopened.append_now(&sid("user-2"), ExpectedVersion::Any, Some(&condition), batch(&[3]), 0);
+    assert!(
+        matches!(refused, Err(Error::AppendCondition { position: Position(2), .. })),
+        "{refused:?}"
+    );
+    reopened.close();
+    assert_eq!(
+        everything(&open(&dir).unwrap()).len(),
+        2,
+        "a refused append wrote nothing to the log"
     );
 }

@@ -6,7 +6,7 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use super::js_error;
 use crate::error::{Error, Result};
-use crate::event::{AppendResult, Event, EventId, EventType, Position, StreamId, Version};
+use crate::event::{AppendResult, Event, EventId, EventType, Position, StreamId, Tag, Version};
 use crate::outbox::{Failure, OutboxEntry};
 use crate::protocol::{PushAck, PushEvent, PushResponse, WireEvent};
 use crate::store::{Metrics, StreamInfo};
@@ -27,6 +27,7 @@ pub(crate) fn event_record(
     version: Version,
     position: Position,
     event_type: &EventType,
+    tags: &[Tag],
     data: &JsValue,
     meta: Option<&JsValue>,
     recorded_at: &JsValue,
@@ -38,11 +39,35 @@ pub(crate) fn event_record(
         stream,
         version.as_f64(),
         event_type.as_str(),
+        &tags_to_js(tags),
         data,
         meta.unwrap_or(&JsValue::NULL),
         recorded_at,
         schema,
     ))
+}
+
+/// Tags as a JS array of strings.
+pub(crate) fn tags_to_js(tags: &[Tag]) -> JsValue {
+    tags.iter().map(|t| JsValue::from_str(t.as_str())).collect::<Array>().into()
+}
+
+/// The `tags` of a stored record or parsed JSON: absent or null (records written before
+/// tags existed) is none; anything else must be an array of valid tags.
+pub(crate) fn tags_field(record: &JsValue) -> Result<Vec<Tag>> {
+    let value = get(record, "tags");
+    if value.is_undefined() || value.is_null() {
+        return Ok(Vec::new());
+    }
+    let Some(list) = value.dyn_ref::<Array>() else {
+        return Err(Error::storage("DataError", "stored event has tags that are not a list"));
+    };
+    list.iter()
+        .map(|t| {
+            Tag::new(t.as_string().unwrap_or_default())
+                .map_err(|e| Error::storage("DataError", format!("stored event is malformed: {e}")))
+        })
+        .collect()
 }
 
 /// Reads a numeric field of a record that may be absent (`undefined` record: 0).
@@ -89,6 +114,7 @@ pub fn record_to_event(record: &JsValue) -> Result<Event<JsValue>> {
         version: Version(version_field(record, "version")?),
         position: Position(version_field(record, "position")?),
         event_type: EventType::new(string_field(record, "type")?).map_err(corrupt)?,
+        tags: tags_field(record)?,
         data: Reflect::get(record, &"data".into()).map_err(js_error)?,
         meta: if meta.is_null() || meta.is_undefined() { None } else { Some(meta) },
         recorded_at: recorded_at.max(0.0) as u64,
@@ -159,6 +185,7 @@ pub(crate) fn record_to_push(record: &JsValue) -> Result<PushEvent<JsValue>> {
     Ok(PushEvent {
         id: EventId::new(string_field(record, "id")?).map_err(corrupt)?,
         event_type: EventType::new(string_field(record, "type")?).map_err(corrupt)?,
+        tags: tags_field(record)?,
         data: Reflect::get(record, &"data".into()).map_err(js_error)?,
         meta: if meta.is_null() || meta.is_undefined() { None } else { Some(meta) },
         recorded_at: num(record, "recordedAt")?,
@@ -166,11 +193,15 @@ pub(crate) fn record_to_push(record: &JsValue) -> Result<PushEvent<JsValue>> {
     })
 }
 
-/// A push event as a plain JS object `{ id, type, data, meta, recordedAt, schema }`.
+/// A push event as a plain JS object `{ id, type, tags, data, meta, recordedAt, schema }`
+/// (`tags` left out when empty, as on the wire).
 pub(crate) fn push_to_js(event: &PushEvent<JsValue>) -> Result<JsValue> {
     let js = Object::new();
     set(&js, "id", &event.id.as_str().into())?;
     set(&js, "type", &event.event_type.as_str().into())?;
+    if !event.tags.is_empty() {
+        set(&js, "tags", &tags_to_js(&event.tags))?;
+    }
     set(&js, "data", &event.data)?;
     set(&js, "meta", event.meta.as_ref().unwrap_or(&JsValue::NULL))?;
     set(&js, "recordedAt", &(event.recorded_at as f64).into())?;
@@ -206,6 +237,7 @@ pub fn event_with_payload_to_js(
         event.version,
         event.position,
         &event.event_type,
+        &event.tags,
         data,
         meta,
         &(event.recorded_at as f64).into(),
@@ -245,6 +277,7 @@ pub fn wire_from_js(value: &JsValue) -> Result<WireEvent<JsValue>, String> {
         version: Version(number(value, "version")?),
         position: Position(number(value, "position")?),
         event_type: checked(EventType::new(text(value, "type")?))?,
+        tags: tags_field(value).map_err(|e| format!("the server sent an invalid value: {e}"))?,
         data: get(value, "data"),
         meta: if meta.is_null() || meta.is_undefined() { None } else { Some(meta) },
         recorded_at: number(value, "recordedAt").unwrap_or(0),
@@ -341,6 +374,7 @@ pub fn json_event_to_js(event: &Event<String>) -> Result<JsValue> {
         event.version,
         event.position,
         &event.event_type,
+        &event.tags,
         &data,
         meta.as_ref(),
         &(event.recorded_at as f64).into(),

@@ -8,14 +8,18 @@
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::JsValue;
 
+use super::query::matching_records;
 use super::{
     outbox, IndexedDbStore, JsBatch, BY_ID, EVENTS, HEAD_KEY, META, STREAMS, SYNCED_VERSION,
 };
 use crate::env::{fill_random, Environment};
 use crate::error::{Error, Result};
 use crate::event::{AppendResult, EventId, ExpectedVersion, NewEvent, Position, StreamId, Version};
-use crate::store::{check_batch_ids, resolve_retry, StoredAt};
-use crate::web::convert::{js_error, record_to_event, set, synced_version_field, version_field};
+use crate::query::AppendCondition;
+use crate::store::{check_batch, check_batch_ids, resolve_retry, StoredAt};
+use crate::web::convert::{
+    js_error, record_to_event, set, synced_version_field, tags_to_js, version_field,
+};
 use crate::web::glue;
 use crate::web::idb::{request, Transaction};
 
@@ -26,30 +30,37 @@ impl IndexedDbStore {
         &self,
         stream: &StreamId,
         expected: ExpectedVersion,
+        condition: Option<&AppendCondition>,
         events: Vec<NewEvent<JsValue>>,
         bytes: u64,
     ) -> Result<AppendResult> {
+        check_batch(&events)?;
         let list = Array::new();
         let mut ids = Vec::with_capacity(events.len());
         for event in events {
             let js = Object::new();
             set(&js, "type", &event.event_type.as_str().into())?;
+            set(&js, "tags", &tags_to_js(&event.tags))?;
             set(&js, "data", &event.data)?;
             set(&js, "meta", event.meta.as_ref().unwrap_or(&JsValue::NULL))?;
             set(&js, "schema", &event.schema.into())?;
             list.push(&js);
             ids.push(event.id);
         }
-        self.append_batch(stream, expected, JsBatch { events: list, ids }, bytes).await
+        self.append_batch(stream, expected, condition, JsBatch { events: list, ids }, bytes).await
     }
 
     /// Appends a checked batch in one readwrite transaction: reads the stream head and
     /// the log head, checks the expected version, adds every record (built and added by
-    /// one JS call, `addRecords`), writes both heads. All or nothing.
+    /// one JS call, `addRecords`), writes both heads. All or nothing. A `condition` is
+    /// checked in the same transaction, after the expected version: IndexedDB serializes
+    /// overlapping readwrite transactions, so of two racing appends whose conditions
+    /// match each other's events, exactly one wins.
     pub async fn append_batch(
         &self,
         stream: &StreamId,
         expected: ExpectedVersion,
+        condition: Option<&AppendCondition>,
         batch: JsBatch,
         bytes: u64,
     ) -> Result<AppendResult> {
@@ -87,6 +98,26 @@ impl IndexedDbStore {
             tx.abort();
             self.metrics.borrow_mut().conflicts += 1;
             return Err(Error::VersionConflict { stream: stream.clone(), expected, actual: head });
+        }
+        if let Some(condition) = condition {
+            let first = condition.first_position();
+            let matched =
+                matching_records(&tx, &condition.fail_if_events_match, first, true).await?;
+            if let Some(record) = matched.first() {
+                // A retry of a stored batch matches its own events: answer it first.
+                if ids.iter().any(Option::is_some) {
+                    let found = self.lookup_ids(&tx, &ids).await?;
+                    if let Some(original) = resolve_retry(stream, &ids, &found)? {
+                        tx.abort();
+                        self.metrics.borrow_mut().idempotent_appends += 1;
+                        return Ok(original);
+                    }
+                }
+                tx.abort();
+                self.metrics.borrow_mut().conflicts += 1;
+                let event = record_to_event(record)?;
+                return Err(condition.violation(stream, event.position, event.id));
+            }
         }
 
         let count = ids.len() as u64;

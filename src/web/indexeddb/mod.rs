@@ -3,14 +3,18 @@
 //! - `schema.rs`: the layout below and the step-by-step upgrade;
 //! - `append.rs`: one readwrite transaction per batch;
 //! - `read.rs`: stream, log and head reads (IndexedDB's own arrays, no conversion);
+//! - `query.rs`: query reads and append conditions over the tag and type indexes;
 //! - `outbox.rs`: the sync side ([`SyncLocal`](crate::sync::SyncLocal));
 //! - `snapshots.rs`: projection snapshots.
 //!
 //! ## Layout (schema version [`SCHEMA_VERSION`])
 //! - `events`: key `position` (assigned by the store, 1, 2, ...); unique index
-//!   `by_stream` on `[stream, version]`; unique index `by_id` on `id`. Records have
-//!   exactly the public event shape `{position, id, stream, version, type, data, meta,
-//!   recordedAt, schema}`, so reads hand IndexedDB's own result arrays to JS unchanged.
+//!   `by_stream` on `[stream, version]`; unique index `by_id` on `id`; (schema 4)
+//!   multiEntry index `by_tag` on `tags` and index `by_type` on `type`, for query reads
+//!   and append conditions (`query.rs`). Records have exactly the public event shape
+//!   `{position, id, stream, version, type, tags, data, meta, recordedAt, schema}` (events
+//!   written before schema 4 have no `tags`), so reads hand IndexedDB's own result arrays
+//!   to JS unchanged.
 //! - `streams`: key `stream`; `{stream, version, lastPosition}`: O(1) head checks.
 //! - `meta`: out-of-line keys; `"head"` -> `{position}`, the last global position.
 //! - `outbox`, `dead_letters`, `conflicts` (schema 3): the sync side (`outbox.rs`); a
@@ -21,7 +25,8 @@
 //!
 //! ## One transaction per append
 //! An append is a single readwrite transaction over `events`, `streams` and `meta`: read
-//! the stream head and the global head, check the expected version, `add` every record,
+//! the stream head and the global head, check the expected version and the append
+//! condition (its matching events are read in the same transaction), `add` every record,
 //! write both heads, then wait for `complete`. IndexedDB serializes readwrite
 //! transactions with overlapping scopes across every connection of the origin (tabs,
 //! workers), so the check and the write cannot interleave with another writer's: the
@@ -56,6 +61,7 @@ use crate::event::{
     AppendResult, Event, EventId, ExpectedVersion, IdGenerator, NewEvent, Position, StreamId,
     Version,
 };
+use crate::query::{AppendCondition, Query, QueryOptions};
 use crate::store::{EventStore, Metrics, ReadOptions, StreamInfo};
 use crate::web::convert::{
     js_error, records_to_events, string_field, synced_version_field, version_field,
@@ -64,6 +70,7 @@ use crate::web::idb::{idb_factory, request, result_of, settle, Transaction};
 
 mod append;
 pub mod outbox;
+mod query;
 mod read;
 mod schema;
 mod snapshots;
@@ -75,6 +82,8 @@ pub(crate) const STREAMS: &str = "streams";
 pub(crate) const META: &str = "meta";
 pub(crate) const BY_STREAM: &str = "by_stream";
 pub(crate) const BY_ID: &str = "by_id";
+pub(crate) const BY_TAG: &str = "by_tag";
+pub(crate) const BY_TYPE: &str = "by_type";
 pub(crate) const HEAD_KEY: &str = "head";
 /// Field of a `streams` record: the prefix of the stream the server confirmed.
 pub(crate) const SYNCED_VERSION: &str = "syncedVersion";
@@ -101,7 +110,7 @@ impl Durability {
     }
 }
 
-/// A checked batch of events as JS objects `{ type, data, meta, schema }` (the caller
+/// A checked batch of events as JS objects `{ type, tags, data, meta, schema }` (the caller
 /// validated them), with their ids (`None`: the store makes a UUIDv7).
 pub struct JsBatch {
     /// The events.
@@ -148,7 +157,10 @@ impl IndexedDbStore {
                     let old = event.old_version() as u32;
                     let step = || -> Result<()> {
                         let db: IdbDatabase = open.result().map_err(js_error)?.unchecked_into();
-                        schema::upgrade(&db, old)
+                        let tx = open.transaction().ok_or_else(|| {
+                            Error::storage("InvalidStateError", "no versionchange transaction")
+                        })?;
+                        schema::upgrade(&db, &tx, old)
                     };
                     if let Err(e) = step() {
                         *upgrade_error.borrow_mut() = Some(e);
@@ -259,13 +271,18 @@ impl IndexedDbStore {
 impl EventStore for IndexedDbStore {
     type Payload = JsValue;
 
-    async fn append(
+    async fn append_if(
         &self,
         stream: &StreamId,
         expected: ExpectedVersion,
+        condition: Option<&AppendCondition>,
         events: Vec<NewEvent<JsValue>>,
     ) -> Result<AppendResult> {
-        self.append_events(stream, expected, events, 0).await
+        self.append_events(stream, expected, condition, events, 0).await
+    }
+
+    async fn query(&self, query: &Query, options: QueryOptions) -> Result<Vec<Event<JsValue>>> {
+        records_to_events(&self.query_records(query, options).await?)
     }
 
     async fn read(&self, stream: &StreamId, options: ReadOptions) -> Result<Vec<Event<JsValue>>> {

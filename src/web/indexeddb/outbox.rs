@@ -204,6 +204,7 @@ impl IndexedDbStore {
                 version,
                 global,
                 &e.event_type,
+                &e.tags,
                 &e.data,
                 e.meta.as_ref(),
                 &(e.recorded_at as f64).into(),
@@ -460,6 +461,7 @@ impl SyncLocal for IndexedDbStore {
         let to_push = |e: WireEvent<JsValue>| PushEvent {
             id: e.id,
             event_type: e.event_type,
+            tags: e.tags,
             data: e.data,
             meta: e.meta,
             recorded_at: e.recorded_at,

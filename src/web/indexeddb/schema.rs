@@ -3,19 +3,19 @@
 
 use js_sys::Array;
 use wasm_bindgen::JsValue;
-use web_sys::{IdbDatabase, IdbIndexParameters, IdbObjectStoreParameters};
+use web_sys::{IdbDatabase, IdbIndexParameters, IdbObjectStoreParameters, IdbTransaction};
 
-use super::{outbox, snapshots, BY_ID, BY_STREAM, EVENTS, META, STREAMS};
+use super::{outbox, snapshots, BY_ID, BY_STREAM, BY_TAG, BY_TYPE, EVENTS, META, STREAMS};
 use crate::error::Result;
 use crate::web::convert::js_error;
 
 /// The database schema version this build writes. Older databases are upgraded in
 /// [`upgrade`], step by step, without losing data.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Creates or upgrades the schema from `old_version` to [`SCHEMA_VERSION`], one step at a
-/// time. Runs inside the `versionchange` transaction: all steps land or none.
-pub(super) fn upgrade(db: &IdbDatabase, old_version: u32) -> Result<()> {
+/// time. Runs inside the `versionchange` transaction `tx`: all steps land or none.
+pub(super) fn upgrade(db: &IdbDatabase, tx: &IdbTransaction, old_version: u32) -> Result<()> {
     if old_version < 1 {
         let params = IdbObjectStoreParameters::new();
         params.set_key_path(&"position".into());
@@ -45,6 +45,17 @@ pub(super) fn upgrade(db: &IdbDatabase, old_version: u32) -> Result<()> {
     }
     if old_version < 3 {
         outbox::create_stores(db)?;
+    }
+    if old_version < 4 {
+        // Query reads and append conditions: every tag of an event (multiEntry), and its
+        // type. Existing events are indexed by the upgrade itself (they carry no tags).
+        let events = tx.object_store(EVENTS).map_err(js_error)?;
+        let multi = IdbIndexParameters::new();
+        multi.set_multi_entry(true);
+        events
+            .create_index_with_str_and_optional_parameters(BY_TAG, "tags", &multi)
+            .map_err(js_error)?;
+        events.create_index_with_str(BY_TYPE, "type").map_err(js_error)?;
     }
     Ok(())
 }
