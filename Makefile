@@ -141,14 +141,16 @@ demo: bootstrap pkg
 # Then the sync servers side by side (POST batches, feed reads, 304 polls; every target of
 # tests/js/harness.mjs: workerd on the Durable Object SQL and key-value APIs, wrangler dev,
 # tidelog/server on its log file and on PostgreSQL started by the bench), the sync drain
-# vs Workbox, a projection over a 1M-event log, and the file store in Node (appends with
-# and without fsync, opening a 1M-event log); each appends its own section to BENCHMARKS.md.
+# vs Workbox, a projection over a 1M-event log, the file store in Node (appends with
+# and without fsync, opening a 1M-event log), and tags (conditional vs plain appends, a tag
+# query vs reading a 100k-event log); each appends its own section to BENCHMARKS.md.
 bench: bootstrap pkg
 	node bench/run.mjs
 	node bench/server.mjs | node bench/append.mjs server "Sync servers side by side: pushes, feed reads, 304 polls"
 	node bench/drain.mjs 10000 3 | node bench/append.mjs drain "Sync drain: tidelog outbox vs Workbox background-sync"
 	node bench/projection.mjs 1000000 | node bench/append.mjs projection "Projection state() after reload on a 1M-event log"
 	node bench/file.mjs 1000000 | node bench/append.mjs file "File store in Node: appends with and without fsync, opening a 1M-event log"
+	node bench/dcb.mjs 100000 | node bench/append.mjs dcb "Tags in Node: conditional vs plain appends, a tag query vs reading a 100k-event log"
 
 # The same benchmark at 1% size, one run: proves every case still produces a number (not
 # speed). A step of `make test`, before test-js so node's test summary closes the output.
@@ -156,6 +158,7 @@ bench-smoke: pkg
 	@echo "== bench smoke: every benchmark case still produces a number =="
 	BENCH_SCALE=0.01 BENCH_RUNS=1 node bench/run.mjs --smoke
 	BENCH_SCALE=0.01 node bench/file.mjs 5000
+	BENCH_SCALE=0.01 node bench/dcb.mjs 5000
 	node bench/server.mjs --seconds 0.3 --concurrency 1
 
 # The long reliability runs (docs/reliability.md): the seeded sync soak (SIZE events per

@@ -704,6 +704,80 @@ export class VersionConflictError extends TidelogError {
   readonly actualVersion: number;
 }
 
+// ---------------------------------------------------------------------------------------
+// Decisions across streams (js/decision.js): a decision model folded from query-scoped
+// projections, and a given/when/then helper for command handlers.
+// ---------------------------------------------------------------------------------------
+
+/** What the decision helpers use of a store (an `EventStore` has it all). */
+export interface DecisionStore<E extends EventShape = AnyEvent> {
+  query(query: Query, options?: QueryOptions): Promise<TidelogEvent<E>[]>;
+  append(stream: string, events: readonly NewEvent<E>[], options?: AppendOptions): Promise<unknown>;
+  readAll(options?: ReadAllOptions): Promise<TidelogEvent<E>[]>;
+  close?(): void;
+}
+
+/** One projection of a decision model: the events `query` selects, folded by `evolve` from `initial`. */
+export interface DecisionProjection<S, E extends EventShape = AnyEvent> {
+  query: Query;
+  initial: S;
+  evolve: (state: S, event: TidelogEvent<E>) => S;
+}
+
+/** The condition a decision implies: fail if an event its queries select came after what it read. */
+export interface DecisionCondition {
+  failIfEventsMatch: Query;
+  after: number;
+}
+
+/**
+ * Reads the events of every projection's query in one query (their union), folds each
+ * projection over its own, and returns the states with the condition to append under
+ * (`append(stream, events, { condition })`): a writer that changed any of the inputs
+ * since makes the append fail with an `AppendConditionError`. Projections see events of
+ * any type unless `E` is given.
+ */
+export function decisionModel<P extends Record<string, DecisionProjection<any, E>>, E extends EventShape = AnyEvent>(
+  store: DecisionStore<any>,
+  projections: P,
+): Promise<{ state: { [K in keyof P]: P[K]["initial"] }; condition: DecisionCondition }>;
+
+/** A given event: its stream and the event as `append` takes it. */
+export type GivenEvent<E extends EventShape = AnyEvent> = NewEvent<E> & { stream: string };
+
+/** An expected event: the fields to compare (those left out are not compared). */
+export interface ExpectedEvent {
+  stream?: string;
+  type: string;
+  data?: unknown;
+  meta?: unknown;
+  tags?: readonly string[];
+}
+
+/** An expected failure: an error class, or fields of the error (`message` a string or a RegExp). */
+export type ExpectedError = (abstract new (...args: any[]) => Error) | { name?: string; code?: string; message?: string | RegExp };
+
+/** What a command led to: the events it appended, or what it threw (`undefined` if nothing). */
+export interface SpecOutcome<E extends EventShape = AnyEvent> {
+  events: TidelogEvent<E>[];
+  error: unknown;
+}
+
+/**
+ * A given/when/then helper for a command handler (like Emmett's `DeciderSpecification`):
+ * `given(events).when(command).then(expected)` opens a fresh store with `store()`, appends
+ * the given events, runs `handle(store, command)` and checks what it appended (only the
+ * fields of each expected event are compared) or that it failed as expected having
+ * appended nothing; rejects with an `Error` saying what differs. Awaiting
+ * `when(command)` without `then(...)` gives the outcome unchecked.
+ */
+export function specification<C, E extends EventShape = AnyEvent>(options: {
+  store: () => DecisionStore<E> | Promise<DecisionStore<E>>;
+  handle: (store: DecisionStore<E>, command: C) => unknown;
+}): (events: readonly GivenEvent<E>[]) => {
+  when(command: C): { then(expected: readonly ExpectedEvent[] | ExpectedError): Promise<SpecOutcome<E>> };
+};
+
 /** An append's `condition` matched a stored event after its `after` position; nothing was written. */
 export class AppendConditionError extends TidelogError {
   readonly name: "AppendConditionError";

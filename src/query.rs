@@ -220,6 +220,41 @@ impl AppendCondition {
     }
 }
 
+/// Merges ascending, duplicate-free `next` into ascending, duplicate-free `acc` (the union
+/// of two index lists). A merge, not a sort: the stores' candidate lists come sorted, and
+/// a sort would add kilobytes of code to the browser's wasm.
+pub fn merge_ascending<T: Ord + Copy>(acc: Vec<T>, next: &[T]) -> Vec<T> {
+    if acc.is_empty() {
+        return next.to_vec();
+    }
+    let mut out = Vec::with_capacity(acc.len() + next.len());
+    let (mut i, mut j) = (0, 0);
+    while i < acc.len() || j < next.len() {
+        let take = match (acc.get(i), next.get(j)) {
+            (Some(&a), Some(&b)) if a == b => {
+                j += 1;
+                i += 1;
+                a
+            }
+            (Some(&a), Some(&b)) if a < b => {
+                i += 1;
+                a
+            }
+            (_, Some(&b)) => {
+                j += 1;
+                b
+            }
+            (Some(&a), None) => {
+                i += 1;
+                a
+            }
+            (None, None) => break,
+        };
+        out.push(take);
+    }
+    out
+}
+
 // ---- JSON (the sync protocol) ------------------------------------------------------------
 
 impl Serialize for QueryItem {
@@ -409,6 +444,13 @@ mod tests {
     }
 
     #[test]
+    fn merges_ascending_lists() {
+        assert_eq!(merge_ascending(vec![], &[2, 5]), [2, 5]);
+        assert_eq!(merge_ascending(vec![1, 4, 5], &[]), [1, 4, 5]);
+        assert_eq!(merge_ascending(vec![1, 4, 5, 9], &[2, 4, 6, 9, 10]), [1, 2, 4, 5, 6, 9, 10]);
+    }
+
+    #[test]
     fn condition_checks_only_after_its_position() {
         let s = StreamId::new("s").unwrap();
         let condition = AppendCondition {
@@ -464,6 +506,18 @@ mod tests {
     }
 
     proptest! {
+        /// The merge is the sorted union of its inputs.
+        #[test]
+        fn merge_is_the_sorted_union(
+            a in proptest::collection::btree_set(0u32..50, 0..20),
+            b in proptest::collection::btree_set(0u32..50, 0..20),
+        ) {
+            let a: Vec<u32> = a.into_iter().collect();
+            let b: Vec<u32> = b.into_iter().collect();
+            let union: std::collections::BTreeSet<u32> = a.iter().chain(&b).copied().collect();
+            prop_assert_eq!(merge_ascending(a, &b), union.into_iter().collect::<Vec<_>>());
+        }
+
         /// Matching follows the definition: some item whose type list is empty or has
         /// the event's type, and whose tags are all on the event.
         #[test]

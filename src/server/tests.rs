@@ -757,3 +757,28 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn tags_are_stored_and_served_and_bad_tags_are_422() {
+    let s = Server::new();
+    let mut tagged = event("t-1");
+    tagged["tags"] = json!(["username:ada", "account:1"]);
+    let r = s.push("account-1", NEW, &json!({"events": [tagged, event("t-2")]}));
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let feed = json_of(&s.get(&feed_path("")));
+    assert_eq!(feed["events"][0]["tags"], json!(["username:ada", "account:1"]));
+    assert!(feed["events"][1].get("tags").is_none(), "no tags: the key is left out");
+    let stream = json_of(&s.get(&s.stream("account-1")));
+    assert_eq!(stream["events"][0]["tags"], json!(["username:ada", "account:1"]));
+    for bad in [json!(["a", "a"]), json!([""]), json!(["a\u{1}"]), json!([1]), json!("a")] {
+        let mut e = event("t-bad");
+        e["tags"] = bad.clone();
+        let r = s.push("account-2", NEW, &json!({"events": [e]}));
+        assert!(r.status == 422 || r.status == 400, "{bad}: {}", r.status);
+    }
+    let many: Vec<String> = (0..33).map(|i| format!("t{i}")).collect();
+    let mut e = event("t-many");
+    e["tags"] = json!(many);
+    assert_error(&s.push("account-2", NEW, &json!({"events": [e]})), 422, "invalid_event");
+    assert_eq!(json_of(&s.get(&feed_path("")))["events"].as_array().unwrap().len(), 2);
+}

@@ -14,7 +14,7 @@ use crate::event::{
 };
 use crate::outbox::{BatchLimits, Failure, OutboxEntry};
 use crate::protocol::{PushEvent, WireEvent};
-use crate::query::{AppendCondition, Query, QueryOptions};
+use crate::query::{merge_ascending, AppendCondition, Query, QueryOptions};
 use crate::sync::{
     plan_integration, Conflict, ConflictPolicy, DeadLetter, Integrated, IntegrationPlan,
     PendingBatch, SyncLocal,
@@ -353,18 +353,14 @@ impl<P: Clone> State<P> {
                 .map(|t| self.by_tag.get(t).map_or(&[][..], Vec::as_slice))
                 .min_by_key(|list| list.len());
             match rarest {
-                Some(list) => candidates.extend_from_slice(from_index(list, first)),
+                Some(list) => candidates = merge_ascending(candidates, from_index(list, first)),
                 None => {
                     for t in item.types() {
                         let list = self.by_type.get(t).map_or(&[][..], Vec::as_slice);
-                        candidates.extend_from_slice(from_index(list, first));
+                        candidates = merge_ascending(candidates, from_index(list, first));
                     }
                 }
             }
-        }
-        if items.len() > 1 || items.first().is_some_and(|i| i.tags().is_empty()) {
-            candidates.sort_unstable();
-            candidates.dedup();
         }
         candidates
             .into_iter()

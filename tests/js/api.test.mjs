@@ -54,7 +54,7 @@ engineSuites("api", (suite) => {
     assert.deepEqual(out.appended, { stream: "cart-42", firstVersion: 1, lastVersion: 2, firstPosition: 1, lastPosition: 2 });
     assert.equal(out.events.length, 2);
     const [a, b] = out.events;
-    assert.deepEqual(Object.keys(a).sort(), ["data", "id", "meta", "position", "recordedAt", "schema", "stream", "type", "version"]);
+    assert.deepEqual(Object.keys(a).sort(), ["data", "id", "meta", "position", "recordedAt", "schema", "stream", "tags", "type", "version"]);
     assert.match(a.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, "generated ids are UUIDv7");
     assert.deepEqual([a.stream, a.version, a.position, a.type, a.data, a.meta, a.schema], ["cart-42", 1, 1, "ItemAdded", { sku: "A1", qty: 1 }, null, 1]);
     assert.deepEqual([b.id, b.meta, b.schema], ["my-id-1", { user: "ada" }, 2]);

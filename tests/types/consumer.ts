@@ -7,7 +7,7 @@ import init, {
   type FileRecovery,
   AppendConditionError, ClosedError, EventStore, InvalidInputError, initSync, QuotaExceededError, ReplayError, StorageError, SyncError,
   TidelogError, version, VersionConflictError,
-  type AnyTidelogError, type AppendCondition, type AppendResult, type Query, type Conflict, type ConflictResolution, type DeadLetter, type ExpectedVersion,
+  type AnyTidelogError, type AppendCondition, type AppendResult, type Query, decisionModel, specification, type SpecOutcome, type DecisionStore, type Conflict, type ConflictResolution, type DeadLetter, type ExpectedVersion,
   type Json, type Metrics, type NewEvent, type OutboxEntry, type Projection, type ProjectionMetrics, type ReplayReport,
   type StreamInfo, type Sync, type SyncedEventStore, type SyncReport, type SyncStatus, type TidelogEvent,
 } from "tidelog";
@@ -302,4 +302,38 @@ export async function claimUsername(username: string, account: string): Promise<
     if (e instanceof AppendConditionError) return "taken";
     throw e;
   }
+}
+
+// ---- decisions as code, and their given/when/then tests ----------------------------------
+type Claim = { username: string; account: string };
+
+export async function claimWithModel(store: DecisionStore<UserEvent>, command: Claim): Promise<void> {
+  const { state, condition } = await decisionModel(store, {
+    taken: {
+      query: [{ types: ["UsernameClaimed", "UsernameReleased"], tags: [`username:${command.username}`] }],
+      initial: false,
+      evolve: (_taken: boolean, e: TidelogEvent) => e.type === "UsernameClaimed",
+    },
+  });
+  const taken: boolean = state.taken;
+  if (taken) throw new Error("taken");
+  const after: number = condition.after;
+  void after;
+  await store.append(`account-${command.account}`, [
+    { type: "UsernameClaimed", data: { username: command.username }, tags: [`username:${command.username}`] },
+  ], { condition });
+}
+
+export async function claimSpec(): Promise<void> {
+  const given = specification<Claim, UserEvent>({
+    store: () => EventStore.open<UserEvent>(`spec-${Math.random()}`, { storage: "memory" }),
+    handle: (store, command) => claimWithModel(store, command),
+  });
+  const outcome: SpecOutcome<UserEvent> = await given([]).when({ username: "ada", account: "1" })
+    .then([{ type: "UsernameClaimed", tags: ["username:ada"] }]);
+  void outcome;
+  await given([{ stream: "account-2", type: "UsernameClaimed", data: { username: "ada" }, tags: ["username:ada"] }])
+    .when({ username: "ada", account: "1" })
+    .then({ message: /taken/ });
+  await given([]).when({ username: "bob", account: "1" }).then(AppendConditionError);
 }

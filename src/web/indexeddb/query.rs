@@ -11,7 +11,7 @@ use web_sys::IdbKeyRange;
 use super::{IndexedDbStore, BY_TAG, BY_TYPE, EVENTS};
 use crate::error::Result;
 use crate::event::{EventType, Position};
-use crate::query::{Query, QueryOptions};
+use crate::query::{merge_ascending, Query, QueryOptions};
 use crate::web::convert::{js_error, string_field, tags_field};
 use crate::web::idb::{request, Transaction};
 
@@ -26,14 +26,14 @@ fn keys(array: &JsValue) -> Vec<u64> {
     array.unchecked_ref::<Array>().iter().filter_map(|k| k.as_f64()).map(|k| k as u64).collect()
 }
 
-/// The intersection of ascending lists.
+/// The intersection of ascending lists: the shortest, kept where every other has the key.
 fn intersect(mut lists: Vec<Vec<u64>>) -> Vec<u64> {
-    lists.sort_by_key(Vec::len);
-    let mut lists = lists.into_iter();
-    let mut out = lists.next().unwrap_or_default();
-    for other in lists {
-        out.retain(|k| other.binary_search(k).is_ok());
+    let shortest = (0..lists.len()).min_by_key(|&i| lists[i].len()).unwrap_or(0);
+    if lists.is_empty() {
+        return Vec::new();
     }
+    let mut out = lists.swap_remove(shortest);
+    out.retain(|k| lists.iter().all(|other| other.binary_search(k).is_ok()));
     out
 }
 
@@ -84,14 +84,14 @@ pub(super) async fn matching_records(
             lists.push(keys(&r.await?));
         }
         if by_types {
-            candidates.extend(lists.into_iter().flatten());
+            for list in lists {
+                candidates = merge_ascending(candidates, &list);
+            }
         } else {
-            candidates.extend(intersect(lists));
+            candidates = merge_ascending(candidates, &intersect(lists));
         }
     }
     candidates.retain(|&k| k >= first);
-    candidates.sort_unstable();
-    candidates.dedup();
     let mut gets = Vec::with_capacity(candidates.len());
     for key in candidates {
         gets.push(request(events.get(&(key as f64).into()))?);
