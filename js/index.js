@@ -13,3 +13,4 @@ export * from "./batch.js";
 export * from "./util.js";
 export * from "./fold.js";
 export * from "./decision.js";
+export * from "./idb_query.js";

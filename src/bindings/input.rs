@@ -133,17 +133,20 @@ impl InputBatch {
     }
 }
 
+/// What the JS checks throw, `{ field, message }`, as an `InvalidInputError`.
+fn field_error(thrown: JsValue) -> JsValue {
+    let field = Reflect::get(&thrown, &"field".into()).ok().and_then(|f| f.as_string());
+    let message = Reflect::get(&thrown, &"message".into()).ok().and_then(|m| m.as_string());
+    invalid(
+        field.unwrap_or_else(|| "events".into()),
+        message.unwrap_or_else(|| "is not valid".into()),
+    )
+}
+
 /// Checks the events of an `append` call in one pass over the JS array (shape, payloads,
 /// types, ids, schemas); the string rules of types and ids are the Rust ones.
 pub fn events(value: &JsValue) -> JsResult<InputBatch> {
-    let inspected = js::inspect_events(value).map_err(|thrown| {
-        let field = Reflect::get(&thrown, &"field".into()).ok().and_then(|f| f.as_string());
-        let message = Reflect::get(&thrown, &"message".into()).ok().and_then(|m| m.as_string());
-        invalid(
-            field.unwrap_or_else(|| "events".into()),
-            message.unwrap_or_else(|| "are not valid events".into()),
-        )
-    })?;
+    let inspected = js::inspect_events(value).map_err(field_error)?;
     let part = |key: &str| -> JsResult<Array> {
         Ok(Reflect::get(&inspected, &JsValue::from_str(key))?.unchecked_into())
     };
@@ -226,55 +229,29 @@ pub fn flag(value: JsValue, field: &str, default: bool) -> JsResult<bool> {
         .ok_or_else(|| invalid(field, format!("must be true or false, got {}", type_name(&value))))
 }
 
-/// A list of strings (`field` names it; elements `field[i]`), for query items.
-fn string_list(value: &JsValue, field: &str) -> JsResult<Vec<String>> {
-    let Some(list) = value.dyn_ref::<Array>() else {
-        return Err(invalid(
-            field,
-            format!("must be an array of strings, got {}", type_name(value)),
-        ));
-    };
-    if list.length() > 1024 {
-        return Err(invalid(field, "is too long"));
-    }
-    list.iter().enumerate().map(|(i, v)| string(&v, &format!("{field}[{i}]"))).collect()
-}
-
 /// A query: `"all"` or a list of `{ types?, tags? }` items (see `crate::query`);
-/// `field` names it in errors (`"query"`, `"options.condition.failIfEventsMatch"`).
+/// `field` names it in errors (`"query"`, `"options.condition.failIfEventsMatch"`). The
+/// shape is checked in JS (`inspectQuery`), the strings and limits here.
 pub fn query(value: &JsValue, field: &str) -> JsResult<Query> {
-    if value.as_string().as_deref() == Some("all") {
+    let items = js::inspect_query(value, field).map_err(field_error)?;
+    if items.is_null() {
         return Ok(Query::All);
     }
-    let Some(list) = value.dyn_ref::<Array>() else {
-        return Err(invalid(
-            field,
-            format!(
-                "must be \"all\" or an array of {{ types, tags }} items, got {}",
-                type_name(value)
-            ),
-        ));
+    let items: Array = items.unchecked_into();
+    let strings = |item: &JsValue, key: &str| -> Option<Vec<String>> {
+        let list = Reflect::get(item, &JsValue::from_str(key)).ok()?;
+        let list = list.dyn_ref::<Array>()?;
+        Some(list.iter().map(|s| s.as_string().unwrap_or_default()).collect())
     };
-    if list.length() as usize > crate::query::MAX_QUERY_ITEMS {
-        return Err(invalid(
-            field,
-            format!("lists more than {} items", crate::query::MAX_QUERY_ITEMS),
-        ));
-    }
-    let mut items = Vec::with_capacity(list.length() as usize);
-    for (i, item) in list.iter().enumerate() {
+    let mut checked = Vec::with_capacity(items.length() as usize);
+    for (i, item) in items.iter().enumerate() {
         let at = format!("{field}[{i}]");
-        let item = options(&item, &at, &["types", "tags"])?
-            .ok_or_else(|| invalid(&at, "must be an object like { types, tags }"))?;
-        let types = get(Some(&item), "types")?
-            .map(|v| string_list(&v, &format!("{at}.types")))
-            .transpose()?;
-        let tags = get(Some(&item), "tags")?
-            .map(|v| string_list(&v, &format!("{at}.tags")))
-            .transpose()?;
-        items.push(QueryItem::new(&at, types, tags).map_err(|e| to_js(&e))?);
+        checked.push(
+            QueryItem::new(&at, strings(&item, "types"), strings(&item, "tags"))
+                .map_err(|e| to_js(&e))?,
+        );
     }
-    Query::items(field, items).map_err(|e| to_js(&e))
+    Query::items(field, checked).map_err(|e| to_js(&e))
 }
 
 /// Options of `query(query, options)`: `{ after, backwards, limit }`.

@@ -49,9 +49,25 @@ extern "C" {
         recorded_at: f64,
     ) -> JsValue;
 
+    /// Checks a query's shape: `null` for `"all"`, else `[{ types, tags }]` (`null` where
+    /// not given); throws `{ field, message }`.
+    #[wasm_bindgen(catch, js_name = inspectQuery)]
+    pub fn inspect_query(query: &JsValue, field: &str) -> Result<JsValue, JsValue>;
+
     /// The first key of `options` not in `allowed`, if any.
     #[wasm_bindgen(js_name = unknownKey)]
     pub fn unknown_key(options: &JsValue, allowed: &js_sys::Array) -> Option<String>;
+
+    /// The candidate records of a query's items (`null`: every event) from position
+    /// `first` on, ascending, from the tag and type indexes of the `events` store
+    /// (`js/idb_query.js`); `one`: only the first of "all".
+    #[wasm_bindgen(js_name = candidateRecords)]
+    pub fn candidate_records(
+        events: &web_sys::IdbObjectStore,
+        items: &JsValue,
+        first: f64,
+        one: bool,
+    ) -> Promise;
 
     /// The approximate JSON size of an event's `data` and `meta`, the same measure as
     /// `inspect_events` (the outbox keeps `pendingBytes` with it).

@@ -84,9 +84,27 @@ impl IndexedDbStore {
         let global = version_field(&global.await?, "position")?;
         let (head, global) = (Version(head), Position(global));
 
-        if !expected.accepts(head) {
+        // A refusal: the expected version, else the condition (its matches are read in
+        // this transaction).
+        let refusal = if !expected.accepts(head) {
+            Some(Error::VersionConflict { stream: stream.clone(), expected, actual: head })
+        } else if let Some(condition) = condition {
+            let first = condition.first_position();
+            let matched =
+                matching_records(&tx, &condition.fail_if_events_match, first, true).await?;
+            match matched.first() {
+                Some(record) => {
+                    let event = record_to_event(record)?;
+                    Some(condition.violation(stream, event.position, event.id))
+                }
+                None => None,
+            }
+        } else {
+            None
+        };
+        if let Some(error) = refusal {
             // A retry of a stored batch answers with the original result, even though
-            // the stream has moved on.
+            // the stream has moved on (or its own events match the condition).
             if ids.iter().any(Option::is_some) {
                 let found = self.lookup_ids(&tx, &ids).await?;
                 if let Some(original) = resolve_retry(stream, &ids, &found)? {
@@ -97,27 +115,7 @@ impl IndexedDbStore {
             }
             tx.abort();
             self.metrics.borrow_mut().conflicts += 1;
-            return Err(Error::VersionConflict { stream: stream.clone(), expected, actual: head });
-        }
-        if let Some(condition) = condition {
-            let first = condition.first_position();
-            let matched =
-                matching_records(&tx, &condition.fail_if_events_match, first, true).await?;
-            if let Some(record) = matched.first() {
-                // A retry of a stored batch matches its own events: answer it first.
-                if ids.iter().any(Option::is_some) {
-                    let found = self.lookup_ids(&tx, &ids).await?;
-                    if let Some(original) = resolve_retry(stream, &ids, &found)? {
-                        tx.abort();
-                        self.metrics.borrow_mut().idempotent_appends += 1;
-                        return Ok(original);
-                    }
-                }
-                tx.abort();
-                self.metrics.borrow_mut().conflicts += 1;
-                let event = record_to_event(record)?;
-                return Err(condition.violation(stream, event.position, event.id));
-            }
+            return Err(error);
         }
 
         let count = ids.len() as u64;
