@@ -485,6 +485,7 @@ fn parse_push(
 
 fn same_content(stored: &ServerEvent, pushed: &PushEvent<Value>) -> bool {
     stored.event_type == pushed.event_type
+        && stored.tags == pushed.tags
         && stored.data == pushed.data
         && stored.meta == pushed.meta
         && stored.recorded_at == pushed.recorded_at

@@ -781,4 +781,8 @@ fn tags_are_stored_and_served_and_bad_tags_are_422() {
     e["tags"] = json!(many);
     assert_error(&s.push("account-2", NEW, &json!({"events": [e]})), 422, "invalid_event");
     assert_eq!(json_of(&s.get(&feed_path("")))["events"].as_array().unwrap().len(), 2);
+    // A retry must carry the same tags: other tags are other content.
+    let mut retry = event("t-1");
+    retry["tags"] = json!(["username:bob"]);
+    assert_error(&s.push("account-1", NEW, &json!({"events": [retry]})), 409, "id_conflict");
 }
