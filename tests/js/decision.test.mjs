@@ -246,10 +246,15 @@ engineSuites("decision", (suite) => {
 
   test("IndexedDB: the given/when/then scenarios pass", async () => {
     const page = await tidelogPage(context, server.base);
-    const results = await page.evaluate(`(${scenarios})(tidelog, () => {
-      const name = "decision-" + Date.now() + "-" + Math.random().toString(36).slice(2);
-      return tidelog.EventStore.open(name, { storage: "indexeddb" });
-    })`);
+    // The scenarios' source, compiled in the page (every engine's evaluate takes a
+    // function and an argument).
+    const results = await page.evaluate(async (source) => {
+      const run = new Function(`return (${source})`)();
+      return run(tidelog, () => {
+        const name = "decision-" + Date.now() + "-" + Math.random().toString(36).slice(2);
+        return tidelog.EventStore.open(name, { storage: "indexeddb" });
+      });
+    }, scenarios.toString());
     assert.equal(results.length, 14);
     assert.deepEqual(failures(results), []);
     await page.close();
@@ -257,7 +262,10 @@ engineSuites("decision", (suite) => {
 
   test("IndexedDB: bad tags, queries and conditions are refused with the field", async () => {
     const page = await tidelogPage(context, server.base);
-    const out = await page.evaluate(`(async () => (${badInput})(tidelog, await tidelog.EventStore.open("bad-" + Math.random())))()`);
+    const out = await page.evaluate(async (source) => {
+      const run = new Function(`return (${source})`)();
+      return run(tidelog, await tidelog.EventStore.open("bad-" + Math.random()));
+    }, badInput.toString());
     assert.deepEqual(out, EXPECTED_BAD_INPUT);
     await page.close();
   });
