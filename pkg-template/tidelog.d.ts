@@ -575,6 +575,8 @@ export type PushedEvent<E extends EventShape = AnyEvent> = E extends EventShape 
 export interface PushedEventFields<T extends string = string, D = unknown, M = unknown> {
   id: string;
   type: T;
+  /** Present when the event has tags (as on the wire). */
+  tags?: readonly string[];
   data: D;
   meta: M | null;
   recordedAt: number;

@@ -152,6 +152,10 @@ test("Node, memory store: results, records, reports, metrics and errors have the
   const replayError = await rejection(store.replay("cart-1", { reducer: () => { throw new Error("boom"); }, initial: 0 }));
   assert.ok(replayError instanceof tidelog.ReplayError);
   assertError(replayError, "ReplayError");
+  const refused = await rejection(store.append("cart-2", [{ type: "X" }], { condition: { failIfEventsMatch: "all" } }));
+  assert.ok(refused instanceof tidelog.AppendConditionError && refused instanceof tidelog.TidelogError);
+  assertError(refused, "AppendConditionError");
+  assertShape((await store.query("all", { limit: 1 }))[0], "StoredEvent", "a query event");
   store.close();
   const closed = await rejection(store.read("cart-1"));
   assert.ok(closed instanceof tidelog.ClosedError);
