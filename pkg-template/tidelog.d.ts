@@ -190,13 +190,25 @@ export interface OpenOptions<E extends EventShape = AnyEvent> {
    * `"relaxed"` does not (survives a crash of the process).
    */
   durability?: "default" | "relaxed" | "strict" | undefined;
+  /**
+   * `append` refuses (with an `InvalidInputError` naming the event, nothing written or
+   * queued) an event whose JSON, as the sync server stores it (with its id, stream,
+   * version and position), is larger than this many bytes. Default: the server's limit,
+   * 102400 (100 KiB), when the store syncs; no limit otherwise. 1 to 2^30.
+   */
+  maxEventBytes?: number | undefined;
   /** Sync with a tidelog sync server (`tidelog/worker`); needs IndexedDB storage. */
   sync?: SyncOptions<E> | undefined;
 }
 
 /** The `sync` option of `EventStore.open`. */
 export interface SyncOptions<E extends EventShape = AnyEvent> {
-  /** The space's base URL, without query or fragment, e.g. `https://host/v1/my-space`. */
+  /**
+   * The space's base URL: absolute `http://` or `https://` with a host, without query,
+   * fragment or credentials, e.g. `https://host/v1/my-space`. Anything else (`"not a
+   * url"`, `"ftp://x/"`, a relative path) is refused at open with an `InvalidInputError`
+   * (`field: "options.sync.url"`).
+   */
   url: string;
   /** Sent as `Authorization: Bearer <token>`; change it later with `sync.setToken`. */
   token?: string | undefined;

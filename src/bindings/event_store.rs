@@ -16,8 +16,12 @@ use super::shared::Shared;
 use super::subscribe;
 use super::sync::{Driver, JsSync};
 use crate::event::Position;
+use crate::protocol::MAX_EVENT_BYTES;
 use crate::web::convert::{append_result_to_js, metrics_to_js};
 use crate::web::indexeddb::Durability;
+
+/// The largest `maxEventBytes` accepted (1 GiB).
+const MAX_EVENT_BYTES_OPTION: u64 = 1 << 30;
 
 /// An append-only event log: IndexedDB in browsers, memory elsewhere.
 #[wasm_bindgen(js_name = EventStore)]
@@ -82,17 +86,26 @@ impl JsEventStore {
     /// elsewhere), `"indexeddb"` or `"memory"` (in the Node build also `"file"`, with
     /// `directory`: the store lives in `<directory>/<name>/`); `durability`: `"default"`,
     /// `"relaxed"` or `"strict"` (IndexedDB's transaction durability for appends; for
-    /// files, whether each append is fsynced: strict, the default, does).
+    /// files, whether each append is fsynced: strict, the default, does); `maxEventBytes`:
+    /// `append` refuses an event larger than this as the sync server stores it (default:
+    /// the server's 100 KiB when the store syncs, no limit otherwise).
     pub async fn open(name: JsValue, options: JsValue) -> Result<JsEventStore, JsValue> {
         let name = input::string(&name, "name")?;
         if name.is_empty() || name.len() > 256 {
             return Err(invalid("name", "must be 1 to 256 bytes long"));
         }
         #[cfg(not(feature = "file"))]
-        let options = input::options(&options, "options", &["storage", "durability", "sync"])?;
+        let options = input::options(
+            &options,
+            "options",
+            &["storage", "durability", "sync", "maxEventBytes"],
+        )?;
         #[cfg(feature = "file")]
-        let options =
-            input::options(&options, "options", &["storage", "durability", "sync", "directory"])?;
+        let options = input::options(
+            &options,
+            "options",
+            &["storage", "durability", "sync", "maxEventBytes", "directory"],
+        )?;
         let options = options.as_ref();
         let durability = match input::get(options, "durability")?.map(|v| v.as_string()) {
             None => Durability::Default,
@@ -109,6 +122,19 @@ impl JsEventStore {
         let sync_config = match input::get(options, "sync")? {
             Some(value) => super::sync::parse_config(&value)?,
             None => None,
+        };
+        let max_event_bytes = match input::get(options, "maxEventBytes")? {
+            Some(value) => {
+                let n = input::whole_number(&value, "options.maxEventBytes")?;
+                if !(1..=MAX_EVENT_BYTES_OPTION).contains(&n) {
+                    return Err(invalid(
+                        "options.maxEventBytes",
+                        "must be a whole number from 1 to 2^30 (bytes)",
+                    ));
+                }
+                Some(n as usize)
+            }
+            None => sync_config.as_ref().map(|_| MAX_EVENT_BYTES),
         };
         let storage = match input::get(options, "storage")?.map(|v| v.as_string()) {
             None => None,
@@ -149,7 +175,7 @@ impl JsEventStore {
                 "needs IndexedDB storage: the outbox must survive reloads (this host has none, or storage is \"memory\")",
             ));
         }
-        let shared = Shared::new(&name, backend);
+        let shared = Shared::new(&name, backend, max_event_bytes);
         let driver = sync_config.map(|config| Driver::start(&shared, &name, config));
         if let Some(driver) = &driver {
             *shared.sync.borrow_mut() = Some(driver.clone());
@@ -197,7 +223,7 @@ impl JsEventStore {
         let stream = input::stream_id(&stream)?;
         let options = input::options(&options, "options", &["expectedVersion"])?;
         let expected = input::expected_version(input::get(options.as_ref(), "expectedVersion")?)?;
-        let batch = input::events(&events)?;
+        let batch = input::events(&events, stream.as_str(), self.shared.max_event_bytes)?;
         let result = self.shared.backend.append(&stream, expected, batch).await?;
         self.shared.notify_appended(result.last_position);
         Ok(append_result_to_js(&result))

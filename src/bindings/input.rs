@@ -126,9 +126,15 @@ impl InputBatch {
 }
 
 /// Checks the events of an `append` call in one pass over the JS array (shape, payloads,
-/// types, ids, schemas); the string rules of types and ids are the Rust ones.
-pub fn events(value: &JsValue) -> JsResult<InputBatch> {
-    let inspected = js::inspect_events(value).map_err(|thrown| {
+/// types, ids, schemas, and with `max_event_bytes` each event's size as the sync server
+/// would store it in `stream`); the string rules of types and ids are the Rust ones.
+pub fn events(
+    value: &JsValue,
+    stream: &str,
+    max_event_bytes: Option<usize>,
+) -> JsResult<InputBatch> {
+    let limit = max_event_bytes.map_or(0.0, |n| n as f64);
+    let inspected = js::inspect_events(value, stream, limit).map_err(|thrown| {
         let field = Reflect::get(&thrown, &"field".into()).ok().and_then(|f| f.as_string());
         let message = Reflect::get(&thrown, &"message".into()).ok().and_then(|m| m.as_string());
         invalid(

@@ -15,8 +15,14 @@ use wasm_bindgen::prelude::*;
 extern "C" {
     /// Checks a batch of input events and copies each into a plain `{ type, data, meta,
     /// schema }`; returns `{ events, types, ids, bytes }` or throws `{ field, message }`.
+    /// An event of `stream` larger than `max_event_bytes` as the sync server stores it
+    /// is refused (0: no limit).
     #[wasm_bindgen(catch, js_name = inspectEvents)]
-    pub fn inspect_events(events: &JsValue) -> Result<JsValue, JsValue>;
+    pub fn inspect_events(
+        events: &JsValue,
+        stream: &str,
+        max_event_bytes: f64,
+    ) -> Result<JsValue, JsValue>;
 
     /// One stored event record `{ position, id, stream, version, type, data, meta,
     /// recordedAt, schema }`.

@@ -38,7 +38,7 @@ const values = (events) => events.map((e) => e.data.v);
 
 engineSuites("sync", (suite) => {
   const { test, engine } = suite;
-  suite.expectTests(12);
+  suite.expectTests(13);
   let context;
   before(async () => {
     context = await suite.browser.newContext();
@@ -383,6 +383,60 @@ engineSuites("sync", (suite) => {
     assert.equal(after.pendingCount, 0);
     assert.equal(after.auth, null);
     assert.deepEqual(values(await serverStream(space, "s")), [1]);
+    await a.close();
+  });
+
+  test("append refuses an event over the server's limit before queueing it; the largest allowed one syncs; bad URLs are refused at open", async () => {
+    const space = unique("space");
+    const a = await device(unique("a"), space);
+    const out = await a.evaluate(async () => {
+      const limit = 100 * 1024;
+      // The event as the server measures it: its JSON with the widest version and position.
+      const stored = (data) => new TextEncoder().encode(JSON.stringify({ id: "00000000-0000-7000-8000-000000000000", stream: "big", version: 2 ** 53 - 1, position: 2 ** 53 - 1, type: "T", data, meta: null, recordedAt: 1e12, schema: 1 })).length;
+      const room = limit - stored("");
+      const fits = "é".repeat(Math.floor(room / 2)) + "x".repeat(room % 2);
+      const sizes = [stored(fits), stored(`${fits}x`)];
+      const error = (e) => [e.name, e.code, e.field, e.message];
+      let refused = null;
+      try {
+        await store.append("big", [{ type: "T", data: "small" }, { type: "T", data: `${fits}x` }]);
+      } catch (e) {
+        refused = error(e);
+      }
+      const afterRefusal = { version: await store.version("big"), pending: store.sync.status().pendingCount };
+      await store.append("big", [{ type: "T", data: fits }]);
+      const status = await store.sync.now();
+      const urls = {};
+      for (const url of ["not a url", "ftp://x/", "/v1/space", "https://user:pw@example.com/v1/s", "https:///v1/s"]) {
+        try {
+          await tidelog.EventStore.open(`bad-url-${Math.random()}`, { sync: { url } });
+          urls[url] = "opened";
+        } catch (e) {
+          urls[url] = error(e);
+        }
+      }
+      let tooSmall = null;
+      try {
+        await tidelog.EventStore.open(`bad-max-${Math.random()}`, { maxEventBytes: 0 });
+      } catch (e) {
+        tooSmall = error(e);
+      }
+      return { sizes, limit, refused, afterRefusal, pending: status.pendingCount, deadLetters: status.deadLetterCount, urls, tooSmall, length: fits.length };
+    });
+    assert.deepEqual(out.sizes, [out.limit, out.limit + 1]);
+    assert.deepEqual(out.refused.slice(0, 3), ["InvalidInputError", "invalid_input", "events[1]"]);
+    assert.match(out.refused[3], /102401 bytes .*the limit is 102400 bytes/);
+    assert.deepEqual(out.afterRefusal, { version: 0, pending: 0 }, "nothing written, nothing queued");
+    assert.equal(out.pending, 0);
+    assert.equal(out.deadLetters, 0, "the event at the limit is one the server accepts");
+    const stored = await serverStream(space, "big");
+    assert.equal(stored.length, 1);
+    assert.equal(stored[0].data.length, out.length);
+    for (const [url, result] of Object.entries(out.urls)) {
+      assert.deepEqual(result.slice(0, 3), ["InvalidInputError", "invalid_input", "options.sync.url"], url);
+    }
+    assert.match(out.urls["ftp://x/"][3], /http or https/);
+    assert.deepEqual(out.tooSmall.slice(0, 3), ["InvalidInputError", "invalid_input", "options.maxEventBytes"]);
     await a.close();
   });
 

@@ -65,12 +65,7 @@ pub(in crate::bindings) fn parse_config(value: &JsValue) -> JsResult<Option<Sync
         Some(url) => input::string(&url, "options.sync.url")?,
         None => return Err(invalid("options.sync.url", "is required: the sync space's base URL")),
     };
-    if url.is_empty() || url.contains('?') || url.contains('#') {
-        return Err(invalid(
-            "options.sync.url",
-            "must be a base URL without query or fragment, e.g. https://host/v1/space",
-        ));
-    }
+    crate::protocol::check_base_url(&url).map_err(|why| invalid("options.sync.url", why))?;
     let token = input::get(options, "token")?
         .map(|t| input::string(&t, "options.sync.token"))
         .transpose()?;
