@@ -173,19 +173,23 @@ export function withDate(response, now = Date.now()) {
 export async function gate(request, config, authorizeHook) {
   const origin = request.headers.get("origin");
   const cors = corsHeaders(config, origin);
-  if (cors === null) {
-    // Readable by the refused origin: it learns why, and nothing else.
-    const reflect = { "access-control-allow-origin": /** @type {string} */ (origin), vary: "Origin" };
-    return { response: jsonError(403, "origin_not_allowed", "this origin may not use the sync server", reflect) };
-  }
-  if (request.method === "OPTIONS" && origin !== null && request.headers.has("access-control-request-method")) {
+  const preflight = request.method === "OPTIONS" && origin !== null && request.headers.has("access-control-request-method");
+  if (preflight) {
+    // A refused origin's preflight passes too, so that its request follows and gets the
+    // readable 403 below (a failed preflight is a bare network error to the page).
+    const allow = cors ?? { "access-control-allow-origin": /** @type {string} */ (origin), vary: "Origin" };
     const headers = {
-      ...cors,
+      ...allow,
       "access-control-allow-methods": ALLOW_METHODS,
       "access-control-allow-headers": ALLOW_HEADERS,
       "access-control-max-age": "600",
     };
     return { response: new Response(null, { status: 204, headers }) };
+  }
+  if (cors === null) {
+    // Readable by the refused origin: it learns why, and nothing else.
+    const reflect = { "access-control-allow-origin": /** @type {string} */ (origin), vary: "Origin" };
+    return { response: jsonError(403, "origin_not_allowed", "this origin may not use the sync server", reflect) };
   }
   const url = new URL(request.url);
   if (TOKEN_PARAMS.some((p) => url.searchParams.has(p))) {

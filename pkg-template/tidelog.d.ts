@@ -272,6 +272,23 @@ export interface ReadAllOptions {
 export interface SubscribeOptions {
   /** Deliver from this position (inclusive) instead of only new events. */
   fromPosition?: number | undefined;
+  /**
+   * Called for each event the callback already had that sync then moved to a new place
+   * (a rebase puts remote events first: same id, new version and position). The event
+   * is not delivered again. `null`: moves were dropped from the store's move log (over
+   * 1000 behind); re-read what matters.
+   */
+  onMoved?: ((notice: MovedNotice | null) => void) | undefined;
+}
+
+/** An event sync moved (see `SubscribeOptions.onMoved`): where it was, where it is now. */
+export interface MovedNotice {
+  /** The move's number in this store (1, 2, ...: one per sync transaction that moved events). */
+  epoch: number;
+  stream: string;
+  id: string;
+  from: { version: number; position: number };
+  to: { version: number; position: number };
 }
 
 /** A reducer: `(state, event) => state`; it must be synchronous. */
@@ -521,7 +538,11 @@ export interface SyncStatus {
   nextAttemptAt: number | null;
   /** Pending events made no progress for `stallMs` while online and not paused. */
   stalled: boolean;
-  /** The auth failure that stopped sync until `setToken`/`resume`/`now`; `null` otherwise. */
+  /**
+   * The refusal that stopped sync until `setToken`/`resume`/`now` (a 401/403, a
+   * disallowed origin, a wrong URL: the `error` event's `SyncError` says which); `null`
+   * otherwise.
+   */
   auth: SyncFailure | null;
 }
 
@@ -645,7 +666,7 @@ export class Sync<E extends EventShape = AnyEvent> {
 /** The `code` of every tidelog error. */
 export type TidelogErrorCode =
   | "invalid_input" | "version_conflict" | "quota_exceeded" | "storage" | "closed" | "replay_failed"
-  | "network" | "auth" | "stalled";
+  | "network" | "auth" | "forbidden_origin" | "not_found" | "stalled";
 
 /** Base class of every tidelog error. */
 export class TidelogError extends Error {
@@ -706,10 +727,15 @@ export class ReplayError extends TidelogError {
   readonly cause: unknown;
 }
 
-/** Sync could not reach the server, was refused (auth), or stalled. */
+/**
+ * Sync could not reach the server (`network`: retried with backoff), was refused
+ * (`auth`: 401/403; `forbidden_origin`: the server does not allow the page's origin;
+ * `not_found`: nothing answers the sync protocol at `sync.url`, the message names the
+ * URL; these three pause sync until `setToken`/`resume`/`now`), or stalled.
+ */
 export class SyncError extends TidelogError {
   readonly name: "SyncError";
-  readonly code: "network" | "auth" | "stalled";
+  readonly code: "network" | "auth" | "forbidden_origin" | "not_found" | "stalled";
   /** The HTTP status, `null` for network errors, timeouts and stalls. */
   readonly status: number | null;
 }

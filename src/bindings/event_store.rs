@@ -266,21 +266,34 @@ impl JsEventStore {
 
     /// Calls `callback(event)` for every event appended from now on (or from
     /// `options.fromPosition`, inclusive), in position order, including events other
-    /// tabs and workers append to the same database. Returns a function that stops it.
+    /// tabs and workers append to the same database. Each event once: one that sync
+    /// moves after the callback had it (a rebase) is not delivered again; `onMoved`
+    /// (option) gets `{ stream, id, from: { version, position }, to: { version, position
+    /// } }` for it instead (`null`: moves were lost from the log; re-read to be sure).
+    /// Returns a function that stops it.
     pub fn subscribe(&self, callback: JsValue, options: JsValue) -> Result<Function, JsValue> {
         let Some(callback) = callback.dyn_ref::<Function>() else {
             return Err(invalid("callback", "must be a function"));
         };
         self.shared.check_open()?;
-        let options = input::options(&options, "options", &["fromPosition"])?;
+        let options = input::options(&options, "options", &["fromPosition", "onMoved"])?;
         let cursor = input::get(options.as_ref(), "fromPosition")?
             .map(|v| input::whole_number(&v, "options.fromPosition").map(|p| Position(p.max(1))))
             .transpose()?;
+        let on_moved = match input::get(options.as_ref(), "onMoved")? {
+            None => None,
+            Some(f) => match f.dyn_into::<Function>() {
+                Ok(f) => Some(f),
+                Err(_) => return Err(invalid("options.onMoved", "must be a function")),
+            },
+        };
         Ok(subscribe::add(
             &self.shared.backend,
             &self.shared.subscriptions,
             callback.clone(),
             cursor,
+            on_moved,
+            false,
         ))
     }
 

@@ -38,7 +38,7 @@ const values = (events) => events.map((e) => e.data.v);
 
 engineSuites("sync", (suite) => {
   const { test, engine } = suite;
-  suite.expectTests(13);
+  suite.expectTests(15);
   let context;
   before(async () => {
     context = await suite.browser.newContext();
@@ -222,6 +222,58 @@ engineSuites("sync", (suite) => {
       assert.deepEqual(await page.evaluate(async () => (await store.read("cart")).map((e) => [e.version, e.data.v])), [[1, 1], [2, 10], [3, 11]]);
     }
     assert.ok((await b.evaluate(() => syncEvents)).some(([kind]) => kind === "conflict"), "the conflict was reported");
+    await a.close();
+    await b.close();
+  });
+
+  test("after a rebase, a counting subscriber and a counting projection count each event once, also after a reload", async () => {
+    const space = unique("space");
+    const name = unique("b");
+    const [a, b] = [await device(unique("a"), space), await device(name, space)];
+    await b.evaluate(async () => {
+      store.sync.pause();
+      window.seen = [];
+      window.moves = [];
+      store.subscribe((e) => seen.push(e.id), { onMoved: (notice) => moves.push(notice) });
+      window.counter = store.projection("counter", { initial: { n: 0, ids: [] }, reducer: (s, e) => ({ n: s.n + 1, ids: [...s.ids, e.id] }) });
+      window.live = null;
+      counter.subscribe((state) => (window.live = state));
+      await store.append("cart", [{ id: "local-1", type: "T", data: { v: 10 } }, { id: "local-2", type: "T", data: { v: 11 } }]);
+    });
+    // Both had the local events (at positions 1 and 2) before the conflict.
+    await b.waitForFunction(() => seen.length === 2 && live?.n === 2, null, { timeout: 10_000 });
+    await a.evaluate(async () => { await store.append("cart", [{ id: "remote-1", type: "T", data: { v: 1 } }]); await store.sync.now(); });
+    const out = await b.evaluate(async () => {
+      store.sync.resume();
+      await store.sync.now();
+      await store.sync.now();
+      const log = (await store.readAll()).map((e) => [e.position, e.id, e.version]);
+      await new Promise((r) => setTimeout(r, 300)); // anything delivered twice would be by now
+      return { log, seen, moves, live, state: await counter.state(), rebuilds: counter.metrics().rebuilds };
+    });
+    // The log has a gap where the local events were; they came back after the remote one.
+    assert.deepEqual(out.log, [[3, "remote-1", 1], [4, "local-1", 2], [5, "local-2", 3]]);
+    assert.deepEqual(out.seen, ["local-1", "local-2", "remote-1"], "each event once");
+    assert.deepEqual(
+      out.moves.map((m) => [m.stream, m.id, m.from.version, m.from.position, m.to.version, m.to.position]),
+      [["cart", "local-1", 1, 1, 2, 4], ["cart", "local-2", 2, 2, 3, 5]],
+    );
+    // The projection folded again, in the log's order: 3 events, not 5.
+    assert.deepEqual(out.state, { n: 3, ids: ["remote-1", "local-1", "local-2"] });
+    assert.deepEqual(out.live, out.state);
+    assert.ok(out.rebuilds >= 1);
+    // A reload resumes from the snapshot and still counts 3.
+    await b.reload();
+    const reloaded = await b.evaluate(async (name) => {
+      const tidelog = await import("/pkg/tidelog.js");
+      await tidelog.default();
+      const store = await tidelog.EventStore.open(name);
+      const counter = store.projection("counter", { initial: { n: 0, ids: [] }, reducer: (s, e) => ({ n: s.n + 1, ids: [...s.ids, e.id] }) });
+      const state = await counter.state();
+      store.close();
+      return state;
+    }, name);
+    assert.deepEqual(reloaded, out.state);
     await a.close();
     await b.close();
   });
@@ -438,6 +490,52 @@ engineSuites("sync", (suite) => {
     assert.match(out.urls["ftp://x/"][3], /http or https/);
     assert.deepEqual(out.tooSmall.slice(0, 3), ["InvalidInputError", "invalid_input", "options.maxEventBytes"]);
     await a.close();
+  });
+
+  test("a disallowed origin pauses with forbidden_origin, a wrong URL with not_found naming it; nothing is lost", async () => {
+    // A second server that allows only another origin: this page's requests are refused
+    // with a 403 the page can read (CORS headers on the refusal).
+    const strictDir = await mkdtemp(path.join(tmpdir(), "tidelog-sync-origin-"));
+    const strict = await startServer({ TIDELOG_DATA_DIR: strictDir, TIDELOG_SYNC_TOKEN: TOKEN, TIDELOG_CORS_ORIGINS: "https://app.example" });
+    try {
+      const page = await openPage(context, `${server.base}/pkg/package.json`);
+      const out = await page.evaluate(async ({ strictUrl, wrongUrl, token }) => {
+        const tidelog = await import("/pkg/tidelog.js");
+        await tidelog.default();
+        const run = async (url, append) => {
+          const errors = [];
+          const store = await tidelog.EventStore.open(`paused-${Math.random()}`, { sync: { url, token, pollMs: 60_000, timeoutMs: 3_000 } });
+          store.sync.on("error", (e) => errors.push([e.name, e.code, e.message]));
+          if (append) await store.append("s", [{ type: "T", data: 1 }]);
+          const first = await store.sync.now();
+          await new Promise((r) => setTimeout(r, 300)); // no retry loop while paused
+          const second = store.sync.status();
+          store.close();
+          return { errors, auth: first.auth, pending: second.pendingCount, nextAttemptAt: second.nextAttemptAt, paused: second.auth !== null };
+        };
+        return {
+          origin: await run(strictUrl, true),
+          wrongPull: await run(wrongUrl, false),
+          wrongPush: await run(wrongUrl, true),
+        };
+      }, { strictUrl: `${strict.base}/v1/${unique("space")}`, wrongUrl: `${server.base}/pkg/not-a-sync-server`, token: TOKEN });
+      assert.equal(out.origin.auth?.status, 403);
+      assert.deepEqual(out.origin.errors.map((e) => e.slice(0, 2)), [["SyncError", "forbidden_origin"]]);
+      assert.match(out.origin.errors[0][2], new RegExp(`${strict.base.replace(/[.]/g, "\\.")}.*does not allow this page's origin`));
+      assert.equal(out.origin.pending, 1, "the event waits");
+      assert.ok(out.origin.paused);
+      for (const wrong of [out.wrongPull, out.wrongPush]) {
+        assert.ok([404, 405].includes(wrong.auth?.status), `status ${wrong.auth?.status}`);
+        assert.deepEqual(wrong.errors.map((e) => e.slice(0, 2)), [["SyncError", "not_found"]]);
+        assert.match(wrong.errors[0][2], /no tidelog sync server answers at http:\/\/127\.0\.0\.1:\d+\/pkg\/not-a-sync-server\/(events|streams\/s) \(HTTP 40[45]\): check sync\.url/);
+        assert.ok(wrong.paused, "paused, not retried as a network error");
+      }
+      assert.equal(out.wrongPush.pending, 1);
+      await page.close();
+    } finally {
+      await strict.stop();
+      await rm(strictDir, { recursive: true, force: true });
+    }
   });
 
   test("pendingBytes follows partial acknowledgements exactly", async () => {

@@ -8,7 +8,7 @@ import init, {
   ClosedError, EventStore, InvalidInputError, initSync, QuotaExceededError, ReplayError, StorageError, SyncError,
   TidelogError, version, VersionConflictError,
   type AnyTidelogError, type AppendResult, type Conflict, type ConflictResolution, type DeadLetter, type ExpectedVersion,
-  type Json, type Metrics, type NewEvent, type OutboxEntry, type Projection, type ProjectionMetrics, type ReplayReport,
+  type Json, type Metrics, type MovedNotice, type NewEvent, type OutboxEntry, type Projection, type ProjectionMetrics, type ReplayReport,
   type StreamInfo, type Sync, type SyncedEventStore, type SyncReport, type SyncStatus, type TidelogEvent,
 } from "tidelog";
 import worker, { parseSpacePath, TidelogSpace, type TidelogWorkerEnv } from "tidelog/worker";
@@ -63,7 +63,7 @@ export function explain(caught: unknown): string {
   if (caught instanceof StorageError) return `${caught.cause.name}: ${caught.cause.message}`;
   if (caught instanceof ReplayError) return `${caught.type} #${caught.position} (${caught.eventId} ${caught.stream}@${caught.version}) ${String(caught.cause)}`;
   if (caught instanceof SyncError) {
-    const code: "network" | "auth" | "stalled" = caught.code;
+    const code: "network" | "auth" | "forbidden_origin" | "not_found" | "stalled" = caught.code;
     return `${code} ${caught.status ?? "no status"}`;
   }
   if (caught instanceof QuotaExceededError || caught instanceof ClosedError) return caught.name;
@@ -137,6 +137,12 @@ export async function app(): Promise<void> {
     if (e.type === "ItemRemoved") console.log(e.data.sku);
   }, { fromPosition: 1 });
   stop();
+  const stopMoved: () => void = store.subscribe(() => {}, {
+    onMoved: (notice: MovedNotice | null) => {
+      if (notice) console.log(notice.stream, notice.id, notice.from.version, notice.from.position, notice.to.version, notice.to.position);
+    },
+  });
+  stopMoved();
   const m: Metrics = store.metrics();
   const counters: number[] = [m.appends, m.eventsWritten, m.bytesWritten, m.idempotentAppends, m.conflicts, m.reads, m.eventsRead];
 
