@@ -213,6 +213,14 @@ export interface SyncOptions<E extends EventShape = AnyEvent> {
   /** Sent as `Authorization: Bearer <token>`; change it later with `sync.setToken`. */
   token?: string | undefined;
   /**
+   * Where tokens come from (e.g. your session endpoint): called before the first
+   * request, and again once when the server answers `401`, after which the request is
+   * retried; a second `401` (or a throw, a rejection, no token) pauses sync and emits a
+   * `SyncError` with code `auth`. tidelog keeps the token in memory only: never
+   * persisted, never in a URL, never logged. `setToken` still works beside it.
+   */
+  auth?: (() => string | Promise<string>) | undefined;
+  /**
    * How a conflict (the server has events the local pending ones did not expect) settles:
    * `"rebase"` (default): local events go after the remote ones; `"quarantine"`: they
    * wait in `sync.conflicts()`; a function: called per conflict (see `ConflictResolver`).

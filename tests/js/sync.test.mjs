@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { SignJWT } from "jose";
 import { startServer, startProxy, engineSuites, openPage, waitUntil } from "./harness.mjs";
 
 const TOKEN = "test-token-123";
@@ -38,7 +39,7 @@ const values = (events) => events.map((e) => e.data.v);
 
 engineSuites("sync", (suite) => {
   const { test, engine } = suite;
-  suite.expectTests(15);
+  suite.expectTests(16);
   let context;
   before(async () => {
     context = await suite.browser.newContext();
@@ -535,6 +536,55 @@ engineSuites("sync", (suite) => {
     } finally {
       await strict.stop();
       await rm(strictDir, { recursive: true, force: true });
+    }
+  });
+
+  test("sync.auth against a JWT worker: asked before the first request, once more after a 401 (retried, nothing lost or doubled); a second 401 pauses", async () => {
+    const secret = "jwt-secret-for-sync-tests-0123456789abcdef";
+    const jwtDir = await mkdtemp(path.join(tmpdir(), "tidelog-sync-jwt-"));
+    const jwtServer = await startServer({ TIDELOG_DATA_DIR: jwtDir, TIDELOG_JWT_SECRET: secret, TIDELOG_SYNC_TOKEN: "" });
+    try {
+      const space = unique("space");
+      const now = Math.floor(Date.now() / 1000);
+      const sign = (exp) => new SignJWT({ spaces: [space], exp }).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode(secret));
+      const [expired, valid] = [await sign(now - 60), await sign(now + 3600)];
+      const page = await openPage(context, `${server.base}/pkg/package.json`);
+      const out = await page.evaluate(async ({ url, expired, valid }) => {
+        const tidelog = await import("/pkg/tidelog.js");
+        await tidelog.default();
+        const run = async (tokens) => {
+          let calls = 0;
+          const errors = [];
+          const auth = async () => tokens[Math.min(calls++, tokens.length - 1)];
+          const store = await tidelog.EventStore.open(`auth-${Math.random()}`, { sync: { url, auth, pollMs: 60_000, timeoutMs: 3_000 } });
+          store.sync.on("error", (e) => errors.push([e.name, e.code, e.status, e.message]));
+          await store.append("s", [{ type: "T", data: { v: 1 } }, { type: "T", data: { v: 2 } }]);
+          const status = await store.sync.now();
+          store.close();
+          return { calls, errors, pending: status.pendingCount, auth: status.auth };
+        };
+        return { refreshed: await run([expired, valid]), refused: await run([expired]) };
+      }, { url: `${jwtServer.base}/v1/${space}`, expired, valid });
+      // The expired token got a 401, the fresh one was asked for once and the round retried.
+      assert.equal(out.refreshed.calls, 2);
+      assert.equal(out.refreshed.pending, 0);
+      assert.equal(out.refreshed.auth, null);
+      assert.deepEqual(out.refreshed.errors, []);
+      const response = await fetch(`${jwtServer.base}/v1/${space}/streams/s`, { headers: { authorization: `Bearer ${valid}` } });
+      assert.deepEqual((await response.json()).events.map((e) => e.data.v), [1, 2], "each event once");
+      // Always a refused token: asked again once per 401, then paused with code auth.
+      assert.ok(out.refused.calls >= 2 && out.refused.calls % 2 === 0, `asked ${out.refused.calls} times`);
+      assert.equal(out.refused.auth?.status, 401);
+      assert.equal(out.refused.pending, 2, "kept");
+      assert.ok(out.refused.errors.some(([name, code, status]) => name === "SyncError" && code === "auth" && status === 401));
+      for (const [, , , message] of [...out.refused.errors, ...out.refreshed.errors]) {
+        assert.ok(!message.includes(expired) && !message.includes(valid), "no token in messages");
+      }
+      assert.ok(!jwtServer.output().includes(valid.split(".")[2]), "no token in the server's logs");
+      await page.close();
+    } finally {
+      await jwtServer.stop();
+      await rm(jwtDir, { recursive: true, force: true });
     }
   });
 

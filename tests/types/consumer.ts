@@ -105,7 +105,7 @@ export async function app(): Promise<void> {
     storage: "auto",
     durability: "relaxed",
     maxEventBytes: 64 * 1024,
-    sync: { url: "https://example.com/v1/shop", token, onConflict, pollMs: 5000, timeoutMs: 10000, stallMs: 60000, batchSize: 50, paused: false },
+    sync: { url: "https://example.com/v1/shop", token, auth: async () => "fresh-token", onConflict, pollMs: 5000, timeoutMs: 10000, stallMs: 60000, batchSize: 50, paused: false },
   });
   const name: string = store.name;
   const where: "indexeddb" | "memory" | "file" = store.storage;
