@@ -361,6 +361,16 @@ export function payloadSize(data, meta) {
 }
 
 /**
+ * Sets `pending` on each event record: true while it is not on the sync server yet
+ * (its version is above its stream's synced version). One call per page of records.
+ * @param {{ stream: string, version: number, pending?: boolean }[]} records
+ * @param {Record<string, number>} synced each stream's synced version (absent: 0)
+ */
+export function markPending(records, synced) {
+  for (const record of records) record.pending = record.version > (synced[record.stream] ?? 0);
+}
+
+/**
  * The first own enumerable key of `options` not in `allowed`, or undefined.
  * @param {object} options
  * @param {readonly string[]} allowed

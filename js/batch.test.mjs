@@ -2,7 +2,7 @@
 // payloadSize, unknownKey.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { inspectEvents, makeRecord, addRecords, payloadSize, unknownKey } from "./batch.js";
+import { inspectEvents, makeRecord, addRecords, payloadSize, unknownKey, markPending } from "./batch.js";
 
 /** What inspectEvents throws for `input` ({ field, message }); fails when it returns. */
 function problem(input) {
@@ -243,4 +243,15 @@ test("maxEventBytes: an event larger than the server stores it is refused, namin
   assert.throws(() => inspectEvents([{ type: "T", data: "\u0001".repeat(limit / 6) }], "s", limit));
   // No limit (0): a large event passes the checks.
   assert.equal(inspectEvents([{ type: "T", data: "x".repeat(2 * limit) }]).events.length, 1);
+});
+
+test("markPending: pending while the version is above the stream's synced version", () => {
+  const records = [
+    { stream: "a", version: 1 },
+    { stream: "a", version: 2 },
+    { stream: "b", version: 1 },
+    { stream: "c", version: 1 },
+  ];
+  markPending(records, { a: 1, b: 1 });
+  assert.deepEqual(records.map((r) => r.pending), [false, true, false, true]);
 });

@@ -97,6 +97,12 @@ export interface StoredEvent<T extends string = string, D = unknown, M = unknown
   readonly meta: M | null;
   /** Milliseconds since the epoch when it was recorded. */
   readonly recordedAt: number;
+  /**
+   * In a store opened with `sync`, on the events of `read`, `readAll` and `subscribe`:
+   * `true` while the event is not on the sync server yet (a badge per item needs no
+   * join with the outbox). Absent in stores without sync and in reducers' events.
+   */
+  readonly pending?: boolean;
   /** Schema of `data` (1 unless given); upcasters raise it. */
   readonly schema: number;
 }

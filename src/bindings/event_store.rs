@@ -35,6 +35,17 @@ pub struct JsEventStore {
 }
 
 impl JsEventStore {
+    /// In a store that syncs, sets each event's `pending` (not on the server yet).
+    async fn mark_pending(&self, records: &Array) -> Result<(), JsValue> {
+        if self.driver.is_none() {
+            return Ok(());
+        }
+        match self.shared.backend.indexeddb() {
+            Some(db) => db.mark_pending(records).await.map_err(|e| super::errors::to_js(&e)),
+            None => Ok(()),
+        }
+    }
+
     /// Another handle on the same open store (for objects that outlive a call, such as a
     /// projection).
     pub(super) fn share(&self) -> JsEventStore {
@@ -179,6 +190,7 @@ impl JsEventStore {
         let driver = sync_config.map(|config| Driver::start(&shared, &name, config));
         if let Some(driver) = &driver {
             *shared.sync.borrow_mut() = Some(driver.clone());
+            shared.subscriptions.mark_pending.set(true);
         }
         Ok(JsEventStore { shared, name, driver, sync_handle: RefCell::default() })
     }
@@ -239,7 +251,10 @@ impl JsEventStore {
         let upcast = input::upcast_option(&options)?;
         let options = input::read_options(&options)?;
         let records = self.shared.backend.read(&stream, options).await?;
-        super::upcast::upcast_records(&self.shared.replay.upcasters, upcast, records)
+        let records =
+            super::upcast::upcast_records(&self.shared.replay.upcasters, upcast, records)?;
+        self.mark_pending(&records).await?;
+        Ok(records)
     }
 
     /// Reads the global log in position order. Options: `fromPosition` (inclusive;
@@ -249,7 +264,10 @@ impl JsEventStore {
         let upcast = input::upcast_option(&options)?;
         let (from, limit) = input::read_all_options(&options)?;
         let records = self.shared.backend.read_all(from, limit).await?;
-        super::upcast::upcast_records(&self.shared.replay.upcasters, upcast, records)
+        let records =
+            super::upcast::upcast_records(&self.shared.replay.upcasters, upcast, records)?;
+        self.mark_pending(&records).await?;
+        Ok(records)
     }
 
     /// The stream's version: its number of events (0 when it has none).

@@ -46,6 +46,8 @@ pub(super) struct Subscription {
 #[derive(Default)]
 pub(super) struct Subscriptions {
     list: RefCell<Vec<Rc<Subscription>>>,
+    /// The store syncs: delivered events carry `pending`.
+    pub(super) mark_pending: Cell<bool>,
     pumping: Cell<bool>,
     woken: Cell<bool>,
 }
@@ -132,6 +134,11 @@ async fn pump(backend: &Backend, subs: &Subscriptions) -> JsResult<()> {
         }
         let from = subscriptions.iter().filter_map(|s| s.cursor.get()).min().unwrap_or_default();
         let (page, epoch, log) = backend.read_all_with_moves(from, PUMP_PAGE).await?;
+        if subs.mark_pending.get() {
+            if let Some(db) = backend.indexeddb() {
+                db.mark_pending(&page).await.map_err(|e| to_js(&e))?;
+            }
+        }
         for s in &subscriptions {
             observe_moves(s, epoch, &log);
         }

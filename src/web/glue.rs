@@ -53,6 +53,11 @@ extern "C" {
         recorded_at: f64,
     ) -> JsValue;
 
+    /// Sets `pending` on each event record of `records` from `synced` (stream -> synced
+    /// version).
+    #[wasm_bindgen(js_name = markPending)]
+    pub fn mark_pending(records: &js_sys::Array, synced: &js_sys::Object);
+
     /// The first key of `options` not in `allowed`, if any.
     #[wasm_bindgen(js_name = unknownKey)]
     pub fn unknown_key(options: &JsValue, allowed: &js_sys::Array) -> Option<String>;

@@ -143,6 +143,8 @@ export async function app(): Promise<void> {
     },
   });
   stopMoved();
+  const badges: (boolean | undefined)[] = (await store.readAll()).map((e) => e.pending);
+  void badges;
   const m: Metrics = store.metrics();
   const counters: number[] = [m.appends, m.eventsWritten, m.bytesWritten, m.idempotentAppends, m.conflicts, m.reads, m.eventsRead];
 

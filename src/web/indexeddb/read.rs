@@ -94,6 +94,34 @@ impl IndexedDbStore {
         moves_from_record(&moves)
     }
 
+    /// Sets `pending` on each record (true while not on the sync server: its version is
+    /// above its stream's synced version), reading the heads of the streams in `records`
+    /// in one transaction.
+    pub async fn mark_pending(&self, records: &Array) -> Result<()> {
+        if records.length() == 0 {
+            return Ok(());
+        }
+        let tx = self.begin(&[STREAMS], false)?;
+        let heads = tx.store(STREAMS)?;
+        let mut streams: Vec<String> = Vec::new();
+        let mut reads = Vec::new();
+        for record in records.iter() {
+            let stream = Reflect::get(&record, &"stream".into()).map_err(js_error)?;
+            let Some(name) = stream.as_string() else { continue };
+            if !streams.contains(&name) {
+                reads.push(request(heads.get(&stream))?);
+                streams.push(name);
+            }
+        }
+        let synced = Object::new();
+        for (name, read) in streams.iter().zip(reads) {
+            let head = read.await?;
+            set(&synced, name, &(synced_version_field(&head)? as f64).into())?;
+        }
+        crate::web::glue::mark_pending(records, &synced);
+        Ok(())
+    }
+
     /// Lists the stream head records `{stream, version, lastPosition, syncedVersion}`.
     pub async fn stream_records(&self) -> Result<Array> {
         let tx = self.begin(&[STREAMS], false)?;
