@@ -201,6 +201,10 @@ describe("the front door (gate)", () => {
   test("preflights need no token; a Content-Length over 1 MiB is 413 after authorization", async () => {
     const preflight = await gate(request("OPTIONS", undefined, undefined, { origin: ORIGIN, "access-control-request-method": "POST" }), config);
     assert.equal(preflight.response.status, 204);
+    // A refused origin's preflight passes, so its request follows and reads the 403.
+    const refused = await gate(request("OPTIONS", undefined, undefined, { origin: "https://evil.example", "access-control-request-method": "POST" }), config);
+    assert.equal(refused.response.status, 204);
+    assert.equal(refused.response.headers.get("access-control-allow-origin"), "https://evil.example");
     const token = await sign({ spaces: ["shop"] });
     const big = new Request("https://sync.test/v1/shop/streams/s", { method: "POST", headers: { authorization: `Bearer ${token}`, "content-length": String(2 ** 21) } });
     assert.equal((await gate(big, config)).response.status, 413);

@@ -125,6 +125,79 @@ function payloadBytes(data, meta) {
   return size;
 }
 
+/** A UUIDv7 (what the store makes when an event has no id): the width of the id it will have. */
+const STAND_IN_ID = "00000000-0000-7000-8000-000000000000";
+/** The widest version and position (`Number.MAX_SAFE_INTEGER`), as the server measures. */
+const WIDEST = Number.MAX_SAFE_INTEGER;
+/** A time in ms with 13 digits, as every time from 2001 to 2286. */
+const STAND_IN_TIME = 1_000_000_000_000;
+/** Bytes the JSON of one UTF-16 code unit can take at most (a `\u0001` escape). */
+const WORST_BYTES_PER_UNIT = 6;
+
+/** @type {TextEncoder | undefined} */
+let encoder;
+
+/**
+ * The size in bytes of an event's JSON as a sync server stores and serves it:
+ * `{id, stream, version, position, type, tags, data, meta, recordedAt, schema}` (`tags`
+ * only when there are some) with the widest version and position; the measure the
+ * server compares with its event limit
+ * (`protocol::MAX_EVENT_BYTES`, 422 `event_too_large`).
+ * @param {string} stream
+ * @param {string | undefined} id undefined: the store makes a UUIDv7
+ * @param {string} type
+ * @param {unknown} data
+ * @param {unknown} meta
+ * @param {number} schema
+ * @param {string[]} [tags]
+ * @returns {number}
+ */
+export function storedEventBytes(stream, id, type, data, meta, schema, tags = []) {
+  const json = JSON.stringify({
+    id: id ?? STAND_IN_ID,
+    stream,
+    version: WIDEST,
+    position: WIDEST,
+    type,
+    tags: tags.length > 0 ? tags : undefined,
+    data: data === undefined ? null : data,
+    meta: meta ?? null,
+    recordedAt: STAND_IN_TIME,
+    schema,
+  });
+  encoder ??= new TextEncoder();
+  return encoder.encode(json).length;
+}
+
+/**
+ * Throws when event `at` would be larger than `maxEventBytes` as the server stores it.
+ * The exact measure (JSON.stringify) runs only when the cheap one (`approx`, from
+ * jsonSize) cannot rule it out, so small events cost nothing more.
+ * @param {string} at
+ * @param {number} approx the event's payload size from payloadBytes
+ * @param {string} stream
+ * @param {string | undefined} id
+ * @param {string} type
+ * @param {unknown} data
+ * @param {unknown} meta
+ * @param {number} schema
+ * @param {string[]} tags
+ * @param {number} maxEventBytes
+ */
+function checkEventSize(at, approx, stream, id, type, data, meta, schema, tags, maxEventBytes) {
+  let tagUnits = 0;
+  for (const tag of tags) tagUnits += tag.length + 3;
+  const envelope = (stream.length + type.length + (id ?? STAND_IN_ID).length + tagUnits) * WORST_BYTES_PER_UNIT + 210;
+  if (approx * WORST_BYTES_PER_UNIT + envelope <= maxEventBytes) return;
+  const size = storedEventBytes(stream, id, type, data, meta, schema, tags);
+  if (size > maxEventBytes) {
+    throw fieldError(
+      at,
+      `is ${size} bytes as the sync server stores it; the limit is ${maxEventBytes} bytes (the open option maxEventBytes): split it, or keep large blobs outside the log`,
+    );
+  }
+}
+
 const EVENT_KEYS = new Set(["id", "type", "tags", "data", "meta", "schema"]);
 
 /**
@@ -163,10 +236,13 @@ function fieldError(field, message) {
  * other than what was checked. The string rules of types, tags and ids (and the tag
  * limits) are checked by the Rust side.
  * @param {unknown} input the `events` argument of `append`
+ * @param {string} [stream] the stream appended to (for the size check)
+ * @param {number} [maxEventBytes] refuse an event larger than this as the sync server
+ *   stores it ({@link storedEventBytes}); 0 or absent: no limit
  * @returns {InspectedBatch}
  * @throws {FieldError} for the first problem, `field` naming it (e.g. `events[1].data.when`)
  */
-export function inspectEvents(input) {
+export function inspectEvents(input, stream = "", maxEventBytes = 0) {
   if (!Array.isArray(input)) {
     throw fieldError("events", `must be an array of events, got ${describeType(input)}`);
   }
@@ -192,6 +268,7 @@ export function inspectEvents(input) {
     /** @type {unknown} */ let meta;
     /** @type {unknown} */ let schema;
     /** @type {unknown} */ let tags;
+    let approx = 0;
     try {
       for (const key of Object.keys(event)) {
         if (!EVENT_KEYS.has(key)) {
@@ -199,7 +276,8 @@ export function inspectEvents(input) {
         }
       }
       ({ type, id, tags, data, meta, schema } = event);
-      bytes += payloadBytes(data, meta);
+      approx = payloadBytes(data, meta);
+      bytes += approx;
       tags = copyTags(tags, `${at}.tags`);
     } catch (e) {
       if (e instanceof PayloadError) throw fieldError(`${at}.${e.path}`, e.message);
@@ -216,6 +294,9 @@ export function inspectEvents(input) {
     }
     if (schema !== undefined && !(typeof schema === "number" && Number.isInteger(schema) && schema >= 1 && schema <= 0xffffffff)) {
       throw fieldError(`${at}.schema`, "must be a whole number from 1 to 2^32 - 1");
+    }
+    if (maxEventBytes > 0) {
+      checkEventSize(at, approx, stream, ids[i], type, data, meta, /** @type {number} */ (schema ?? 1), /** @type {string[]} */ (tags), maxEventBytes);
     }
     types[i] = type;
     const checkedTags = /** @type {string[]} */ (tags);
@@ -316,6 +397,16 @@ export function payloadSize(data, meta) {
   } catch {
     return 0;
   }
+}
+
+/**
+ * Sets `pending` on each event record: true while it is not on the sync server yet
+ * (its version is above its stream's synced version). One call per page of records.
+ * @param {{ stream: string, version: number, pending?: boolean }[]} records
+ * @param {Record<string, number>} synced each stream's synced version (absent: 0)
+ */
+export function markPending(records, synced) {
+  for (const record of records) record.pending = record.version > (synced[record.stream] ?? 0);
 }
 
 /**

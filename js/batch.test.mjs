@@ -2,7 +2,7 @@
 // payloadSize, unknownKey.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { inspectEvents, makeRecord, addRecords, payloadSize, unknownKey } from "./batch.js";
+import { inspectEvents, makeRecord, addRecords, payloadSize, unknownKey, markPending } from "./batch.js";
 
 /** What inspectEvents throws for `input` ({ field, message }); fails when it returns. */
 function problem(input) {
@@ -214,4 +214,69 @@ test("unknownKey: the first own enumerable key not allowed", () => {
   Object.defineProperty(inherited, "hidden", { value: 1, enumerable: false });
   assert.equal(unknownKey(inherited, []), undefined);
   assert.equal(unknownKey({ toString: 1 }, ["limit"]), "toString");
+});
+
+test("maxEventBytes: an event larger than the server stores it is refused, naming the event", async () => {
+  const { storedEventBytes } = await import("./batch.js");
+  const limit = 100 * 1024;
+  const small = [{ type: "T", data: { text: "x".repeat(1000) } }];
+  assert.equal(inspectEvents(small, "s", limit).events.length, 1);
+  // The measure is the server's: the JSON of the stored event with the widest numbers.
+  const exact = storedEventBytes("s", "e-1", "T", { text: "é" }, null, 1);
+  assert.equal(
+    exact,
+    Buffer.byteLength(
+      JSON.stringify({ id: "e-1", stream: "s", version: 9007199254740991, position: 9007199254740991, type: "T", data: { text: "é" }, meta: null, recordedAt: 1000000000000, schema: 1 }),
+    ),
+  );
+  // Exactly at the limit passes; one byte more is refused (multi-byte text counted in UTF-8).
+  const overhead = storedEventBytes("s", undefined, "T", "", null, 1);
+  const fits = [{ type: "T", data: "é".repeat((limit - overhead) / 2) }];
+  assert.equal(storedEventBytes("s", undefined, "T", fits[0].data, null, 1), limit);
+  assert.equal(inspectEvents(fits, "s", limit).events.length, 1);
+  const over = [{ type: "T", data: "ok" }, { type: "T", data: `${fits[0].data}x` }];
+  const thrown = (() => {
+    try {
+      inspectEvents(over, "s", limit);
+    } catch (e) {
+      return e;
+    }
+    assert.fail("accepted an event over the limit");
+  })();
+  assert.equal(thrown.field, "events[1]");
+  assert.match(thrown.message, new RegExp(`is ${limit + 1} bytes .*the limit is ${limit} bytes`));
+  // Escapes count: control characters take 6 bytes each in JSON.
+  assert.throws(() => inspectEvents([{ type: "T", data: "\u0001".repeat(limit / 6) }], "s", limit));
+  // No limit (0): a large event passes the checks.
+  assert.equal(inspectEvents([{ type: "T", data: "x".repeat(2 * limit) }]).events.length, 1);
+});
+
+test("maxEventBytes: an event's tags count, as the server stores them", async () => {
+  const { storedEventBytes } = await import("./batch.js");
+  const limit = 100 * 1024;
+  const tags = ["username:ann", "course:c1"];
+  assert.equal(
+    storedEventBytes("s", "e-1", "T", 1, null, 1, tags),
+    Buffer.byteLength(
+      JSON.stringify({ id: "e-1", stream: "s", version: 9007199254740991, position: 9007199254740991, type: "T", tags, data: 1, meta: null, recordedAt: 1000000000000, schema: 1 }),
+    ),
+  );
+  // No tags: no key at all (the server leaves it out).
+  assert.equal(storedEventBytes("s", "e-1", "T", 1, null, 1, []), storedEventBytes("s", "e-1", "T", 1, null, 1));
+  // An event that fits without its tags is refused with them.
+  const overhead = storedEventBytes("s", undefined, "T", "", null, 1);
+  const data = "x".repeat(limit - overhead);
+  assert.equal(inspectEvents([{ type: "T", data }], "s", limit).events.length, 1);
+  assert.throws(() => inspectEvents([{ type: "T", tags: ["t:1"], data }], "s", limit), (e) => e.field === "events[0]");
+});
+
+test("markPending: pending while the version is above the stream's synced version", () => {
+  const records = [
+    { stream: "a", version: 1 },
+    { stream: "a", version: 2 },
+    { stream: "b", version: 1 },
+    { stream: "c", version: 1 },
+  ];
+  markPending(records, { a: 1, b: 1 });
+  assert.deepEqual(records.map((r) => r.pending), [false, true, false, true]);
 });

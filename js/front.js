@@ -3,7 +3,8 @@
 // self-hosted server): everything between the request and the space's storage.
 //   gate()     CORS (origins, preflight), a token in the query (400), the space from the
 //              path (404/400), authorization (js/auth.js: 401/403), the body limit (413)
-//   finish()   the CORS headers on the storage's answer
+//   finish()   the CORS headers on the storage's answer; withDate(): the Date header
+//              every answer carries
 //   logLine()  the one JSON log line per request (never a header value, never the query)
 // Every refusal carries the CORS headers the calling origin needs to read it, the
 // disallowed-origin 403 included, so a browser app sees the real reason, not a network
@@ -13,8 +14,15 @@ import { accessOf, authorize, jsonError } from "./auth.js";
 
 export { accessOf, authorize, jsonError, spaceMatches, MAX_TOKEN_CHARS } from "./auth.js";
 
-/** Largest request body (the protocol's 1 MiB; the core answers 413 for a longer streamed body). */
+/** Largest request body (the protocol's 1 MiB, `protocol::MAX_BODY_BYTES`; the core answers 413 for a longer streamed body). */
 export const MAX_BODY_BYTES = 1024 * 1024;
+/**
+ * How much of a refused body is read and thrown away before the answer (16 MiB). An
+ * answer sent while the client is still sending can reach it as a reset connection
+ * (Node's fetch: "fetch failed") instead of the 413; a body larger than this is cut
+ * off (the connection closes) rather than read to the end.
+ */
+export const DISCARD_BODY_BYTES = 16 * MAX_BODY_BYTES;
 const MOUNT = "/v1/";
 const MAX_SPACE_CHARS = 128;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
@@ -120,6 +128,39 @@ export function finish(response, headers) {
 }
 
 /**
+ * Reads what is left of a body and throws it away, up to DISCARD_BODY_BYTES in all
+ * (`alreadyRead` of them read by the caller); past that it cancels the stream.
+ * @param {ReadableStreamDefaultReader<Uint8Array>} reader
+ * @param {number} [alreadyRead]
+ * @returns {Promise<void>}
+ */
+export async function discardBody(reader, alreadyRead = 0) {
+  let read = alreadyRead;
+  try {
+    while (read <= DISCARD_BODY_BYTES) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      read += value.byteLength;
+    }
+    await reader.cancel();
+  } catch {
+    // The client went away: nothing to answer.
+  }
+}
+
+/**
+ * `response` with a `Date` header (RFC 9110 section 6.6.1: an origin server with a
+ * clock sends one), unless it has one.
+ * @param {Response} response
+ * @param {number} [now] ms since the epoch
+ * @returns {Response}
+ */
+export function withDate(response, now = Date.now()) {
+  if (response.headers.has("date")) return response;
+  return finish(response, { date: new Date(now).toUTCString() });
+}
+
+/**
  * Everything before storage. Resolves to `{ response }` to send as is (a preflight's
  * 204, or a refusal, CORS headers already on it), or to the admitted request: the space,
  * its mount (`basePath` for handleSyncRequest), the token's `sub`, and the CORS headers
@@ -132,19 +173,23 @@ export function finish(response, headers) {
 export async function gate(request, config, authorizeHook) {
   const origin = request.headers.get("origin");
   const cors = corsHeaders(config, origin);
-  if (cors === null) {
-    // Readable by the refused origin: it learns why, and nothing else.
-    const reflect = { "access-control-allow-origin": /** @type {string} */ (origin), vary: "Origin" };
-    return { response: jsonError(403, "origin_not_allowed", "this origin may not use the sync server", reflect) };
-  }
-  if (request.method === "OPTIONS" && origin !== null && request.headers.has("access-control-request-method")) {
+  const preflight = request.method === "OPTIONS" && origin !== null && request.headers.has("access-control-request-method");
+  if (preflight) {
+    // A refused origin's preflight passes too, so that its request follows and gets the
+    // readable 403 below (a failed preflight is a bare network error to the page).
+    const allow = cors ?? { "access-control-allow-origin": /** @type {string} */ (origin), vary: "Origin" };
     const headers = {
-      ...cors,
+      ...allow,
       "access-control-allow-methods": ALLOW_METHODS,
       "access-control-allow-headers": ALLOW_HEADERS,
       "access-control-max-age": "600",
     };
     return { response: new Response(null, { status: 204, headers }) };
+  }
+  if (cors === null) {
+    // Readable by the refused origin: it learns why, and nothing else.
+    const reflect = { "access-control-allow-origin": /** @type {string} */ (origin), vary: "Origin" };
+    return { response: jsonError(403, "origin_not_allowed", "this origin may not use the sync server", reflect) };
   }
   const url = new URL(request.url);
   if (TOKEN_PARAMS.some((p) => url.searchParams.has(p))) {
@@ -162,6 +207,8 @@ export async function gate(request, config, authorizeHook) {
   if (!decision.ok) return { response: finish(decision.response, cors) };
   const length = Number(request.headers.get("content-length") ?? 0);
   if (length > MAX_BODY_BYTES) {
+    // Read the body (up to a bound) before answering, so the 413 reaches the client.
+    if (request.body !== null) await discardBody(request.body.getReader());
     const refusal = jsonError(413, "body_too_large", `the body is ${length} bytes; the limit is ${MAX_BODY_BYTES} bytes: split the batch`);
     return { response: finish(refusal, cors), sub: decision.sub };
   }

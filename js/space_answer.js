@@ -4,14 +4,16 @@
 // core is `handleSpaceRequest` (tidelog/server) or `handleSyncRequest` (tidelog/worker)
 // bound to the space's storage.
 
-import { MAX_BODY_BYTES } from "./front.js";
+import { MAX_BODY_BYTES, discardBody } from "./front.js";
 
 /** @typedef {{ method: string, path: string, headers: [string, string][], body: Uint8Array }} CoreRequest */
 /** @typedef {{ status: number, headers: [string, string][], body: Uint8Array<ArrayBuffer> }} CoreAnswer */
 /** @typedef {(request: CoreRequest, options: { basePath: string }) => Promise<CoreAnswer>} Core */
 
 /**
- * Reads at most MAX_BODY_BYTES + 1 bytes (enough for the core to answer 413).
+ * Keeps at most MAX_BODY_BYTES + 1 bytes (enough for the core to answer 413); the rest
+ * of a longer body is read and thrown away (up to a bound, front.js `discardBody`), so
+ * the 413 reaches a client that is still sending.
  * @param {Request} request
  * @returns {Promise<Uint8Array>}
  */
@@ -27,7 +29,7 @@ export async function readBody(request) {
     chunks.push(value);
     size += value.byteLength;
     if (size > MAX_BODY_BYTES) {
-      await reader.cancel();
+      await discardBody(reader, size);
       break;
     }
   }

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { answerSpace, readBody } from "./space_answer.js";
-import { MAX_BODY_BYTES } from "./front.js";
+import { DISCARD_BODY_BYTES, MAX_BODY_BYTES, withDate } from "./front.js";
 
 const json = (status, value, headers = []) => ({
   status,
@@ -47,7 +47,7 @@ test("HEAD: the core answers the GET; no body, the GET's Content-Length; 304 and
   }
 });
 
-test("readBody reads at most 1 MiB + 1 byte of a longer streamed body", async () => {
+test("readBody keeps at most 1 MiB + 1 byte of a longer streamed body, and reads the rest away up to a bound", async () => {
   assert.equal((await readBody(new Request("http://x/", { method: "GET" }))).length, 0);
   const chunk = new Uint8Array(256 * 1024).fill(7);
   let sent = 0;
@@ -60,6 +60,32 @@ test("readBody reads at most 1 MiB + 1 byte of a longer streamed body", async ()
   });
   const body = await readBody(new Request("http://x/", { method: "POST", body: stream, duplex: "half" }));
   assert.equal(body.length, MAX_BODY_BYTES + 1);
-  assert.ok(sent < 8, "it stopped reading");
+  assert.equal(sent, 8, "it read the whole 2 MiB (so the client gets its 413, not a reset)");
   assert.equal(body[MAX_BODY_BYTES], 7);
+  // An endless body: read and thrown away up to DISCARD_BODY_BYTES, then cancelled.
+  let endless = 0;
+  let cancelled = false;
+  const forever = new ReadableStream({
+    pull(controller) {
+      endless += chunk.length;
+      controller.enqueue(chunk);
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  const cut = await readBody(new Request("http://x/", { method: "POST", body: forever, duplex: "half" }));
+  assert.equal(cut.length, MAX_BODY_BYTES + 1);
+  assert.ok(cancelled, "cancelled past the bound");
+  assert.ok(endless > DISCARD_BODY_BYTES && endless < DISCARD_BODY_BYTES + 4 * MAX_BODY_BYTES, `read ${endless} bytes`);
+});
+
+test("withDate: a Date header in HTTP-date form, kept when there is one", async () => {
+  const dated = withDate(new Response("x", { status: 201, headers: { etag: '"1"' } }), Date.UTC(2026, 11, 2, 15, 4, 5));
+  assert.equal(dated.headers.get("date"), "Wed, 02 Dec 2026 15:04:05 GMT");
+  assert.equal(dated.status, 201);
+  assert.equal(dated.headers.get("etag"), '"1"');
+  assert.equal(await dated.text(), "x");
+  const own = new Response(null, { status: 204, headers: { date: "Thu, 01 Jan 2026 00:00:00 GMT" } });
+  assert.equal(withDate(own).headers.get("date"), "Thu, 01 Jan 2026 00:00:00 GMT");
 });

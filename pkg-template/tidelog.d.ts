@@ -102,6 +102,12 @@ export interface StoredEvent<T extends string = string, D = unknown, M = unknown
   readonly meta: M | null;
   /** Milliseconds since the epoch when it was recorded. */
   readonly recordedAt: number;
+  /**
+   * In a store opened with `sync`, on the events of `read`, `readAll` and `subscribe`:
+   * `true` while the event is not on the sync server yet (a badge per item needs no
+   * join with the outbox). Absent in stores without sync and in reducers' events.
+   */
+  readonly pending?: boolean;
   /** Schema of `data` (1 unless given); upcasters raise it. */
   readonly schema: number;
 }
@@ -200,16 +206,36 @@ export interface OpenOptions<E extends EventShape = AnyEvent> {
    * `"relaxed"` does not (survives a crash of the process).
    */
   durability?: "default" | "relaxed" | "strict" | undefined;
+  /**
+   * `append` refuses (with an `InvalidInputError` naming the event, nothing written or
+   * queued) an event whose JSON, as the sync server stores it (with its id, stream,
+   * version and position), is larger than this many bytes. Default: the server's limit,
+   * 102400 (100 KiB), when the store syncs; no limit otherwise. 1 to 2^30.
+   */
+  maxEventBytes?: number | undefined;
   /** Sync with a tidelog sync server (`tidelog/worker`); needs IndexedDB storage. */
   sync?: SyncOptions<E> | undefined;
 }
 
 /** The `sync` option of `EventStore.open`. */
 export interface SyncOptions<E extends EventShape = AnyEvent> {
-  /** The space's base URL, without query or fragment, e.g. `https://host/v1/my-space`. */
+  /**
+   * The space's base URL: absolute `http://` or `https://` with a host, without query,
+   * fragment or credentials, e.g. `https://host/v1/my-space`. Anything else (`"not a
+   * url"`, `"ftp://x/"`, a relative path) is refused at open with an `InvalidInputError`
+   * (`field: "options.sync.url"`).
+   */
   url: string;
   /** Sent as `Authorization: Bearer <token>`; change it later with `sync.setToken`. */
   token?: string | undefined;
+  /**
+   * Where tokens come from (e.g. your session endpoint): called before the first
+   * request, and again once when the server answers `401`, after which the request is
+   * retried; a second `401` (or a throw, a rejection, no token) pauses sync and emits a
+   * `SyncError` with code `auth`. tidelog keeps the token in memory only: never
+   * persisted, never in a URL, never logged. `setToken` still works beside it.
+   */
+  auth?: (() => string | Promise<string>) | undefined;
   /**
    * How a conflict (the server has events the local pending ones did not expect) settles:
    * `"rebase"` (default): local events go after the remote ones; `"quarantine"`: they
@@ -301,6 +327,23 @@ export interface ReadAllOptions {
 export interface SubscribeOptions {
   /** Deliver from this position (inclusive) instead of only new events. */
   fromPosition?: number | undefined;
+  /**
+   * Called for each event the callback already had that sync then moved to a new place
+   * (a rebase puts remote events first: same id, new version and position). The event
+   * is not delivered again. `null`: moves were dropped from the store's move log (over
+   * 1000 behind); re-read what matters.
+   */
+  onMoved?: ((notice: MovedNotice | null) => void) | undefined;
+}
+
+/** An event sync moved (see `SubscribeOptions.onMoved`): where it was, where it is now. */
+export interface MovedNotice {
+  /** The move's number in this store (1, 2, ...: one per sync transaction that moved events). */
+  epoch: number;
+  stream: string;
+  id: string;
+  from: { version: number; position: number };
+  to: { version: number; position: number };
 }
 
 /** A reducer: `(state, event) => state`; it must be synchronous. */
@@ -555,7 +598,11 @@ export interface SyncStatus {
   nextAttemptAt: number | null;
   /** Pending events made no progress for `stallMs` while online and not paused. */
   stalled: boolean;
-  /** The auth failure that stopped sync until `setToken`/`resume`/`now`; `null` otherwise. */
+  /**
+   * The refusal that stopped sync until `setToken`/`resume`/`now` (a 401/403, a
+   * disallowed origin, a wrong URL: the `error` event's `SyncError` says which); `null`
+   * otherwise.
+   */
   auth: SyncFailure | null;
 }
 
@@ -681,7 +728,7 @@ export class Sync<E extends EventShape = AnyEvent> {
 /** The `code` of every tidelog error. */
 export type TidelogErrorCode =
   | "invalid_input" | "version_conflict" | "append_condition_failed" | "quota_exceeded" | "storage" | "closed" | "replay_failed"
-  | "network" | "auth" | "stalled";
+  | "network" | "auth" | "forbidden_origin" | "not_found" | "stalled";
 
 /** Base class of every tidelog error. */
 export class TidelogError extends Error {
@@ -828,10 +875,15 @@ export class ReplayError extends TidelogError {
   readonly cause: unknown;
 }
 
-/** Sync could not reach the server, was refused (auth), or stalled. */
+/**
+ * Sync could not reach the server (`network`: retried with backoff), was refused
+ * (`auth`: 401/403; `forbidden_origin`: the server does not allow the page's origin;
+ * `not_found`: nothing answers the sync protocol at `sync.url`, the message names the
+ * URL; these three pause sync until `setToken`/`resume`/`now`), or stalled.
+ */
 export class SyncError extends TidelogError {
   readonly name: "SyncError";
-  readonly code: "network" | "auth" | "stalled";
+  readonly code: "network" | "auth" | "forbidden_origin" | "not_found" | "stalled";
   /** The HTTP status, `null` for network errors, timeouts and stalls. */
   readonly status: number | null;
 }

@@ -53,6 +53,65 @@ pub const CACHE_CONTROL: &str = "Cache-Control";
 /// The media type of every body in the protocol.
 pub const JSON_CONTENT_TYPE: &str = "application/json";
 
+/// Largest request body a server accepts, in bytes (1 MiB; `413 body_too_large` above).
+/// The server's default limit, and the JS front door's (`js/front.js`, `MAX_BODY_BYTES`:
+/// a test checks they agree).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Largest event a server stores, in bytes (100 KiB; `422 event_too_large` above): the
+/// event's JSON as reads serve it, measured with the widest version and position
+/// ([`MAX_SAFE_INTEGER`]). It keeps each stored value under the 128 KiB Durable Object
+/// limit, and it is what a client refuses at append by default when it syncs (larger
+/// events could only ever become dead letters). Far below [`MAX_BODY_BYTES`], so one
+/// event always fits in a push.
+pub const MAX_EVENT_BYTES: usize = 100 * 1024;
+
+// ---------------------------------------------------------------------------------------
+// Base URL
+// ---------------------------------------------------------------------------------------
+
+/// Checks a client's base URL (`{base}` of the paths): absolute `http://` or `https://`
+/// (any case) with a host, no spaces or ASCII control characters, no query, no fragment,
+/// no user info (credentials never go in a URL). `Err` says what is wrong with it, for
+/// an [`Error::InvalidInput`] on the field that holds it. (Byte by byte, without string
+/// searchers or formatting: it ships in the browser build.)
+pub fn check_base_url(url: &str) -> std::result::Result<(), &'static str> {
+    let bytes = url.as_bytes();
+    if bytes.iter().any(|&b| b <= b' ' || b == 0x7f) {
+        return Err(
+            "must be an http(s) URL without spaces, e.g. https://sync.example.com/v1/my-space",
+        );
+    }
+    let scheme_end = bytes.iter().position(|&b| b == b':').unwrap_or(0);
+    if scheme_end == 0 || !bytes[scheme_end..].starts_with(b"://") {
+        return Err("must be an absolute http(s) URL, e.g. https://sync.example.com/v1/my-space");
+    }
+    let scheme = &bytes[..scheme_end];
+    if !scheme.eq_ignore_ascii_case(b"http") && !scheme.eq_ignore_ascii_case(b"https") {
+        return Err("must use http or https, e.g. https://sync.example.com/v1/my-space");
+    }
+    if bytes.iter().any(|&b| b == b'?' || b == b'#') {
+        return Err("must be a base URL without query or fragment, e.g. https://sync.example.com/v1/my-space");
+    }
+    let rest = &bytes[scheme_end + 3..];
+    let authority = &rest[..rest.iter().position(|&b| b == b'/').unwrap_or(rest.len())];
+    if authority.contains(&b'@') {
+        return Err("must not carry credentials: give the token as sync.token");
+    }
+    // The port: after the last ':' that is not inside an IPv6 literal's brackets.
+    let (host, port) = match authority.iter().rposition(|&b| b == b':') {
+        Some(i) if !authority[i..].contains(&b']') => (&authority[..i], &authority[i + 1..]),
+        _ => (authority, &authority[authority.len()..]),
+    };
+    if host.is_empty() || host == b"[]" {
+        return Err("has no host, e.g. https://sync.example.com/v1/my-space");
+    }
+    if port.len() > 5 || !port.iter().all(u8::is_ascii_digit) {
+        return Err("has an invalid port");
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------
 // Paths
 // ---------------------------------------------------------------------------------------
@@ -646,6 +705,48 @@ mod tests {
 
     fn sid(s: &str) -> StreamId {
         StreamId::new(s).unwrap()
+    }
+
+    #[test]
+    fn base_urls_are_absolute_http_with_a_host() {
+        for good in [
+            "https://sync.example.com/v1/space",
+            "http://127.0.0.1:8787/v1/s",
+            "HTTPS://Example.com",
+            "http://[::1]:8080/v1/s",
+            "http://localhost:8787/v1/a%20b",
+        ] {
+            assert_eq!(check_base_url(good), Ok(()), "{good}");
+        }
+        for (bad, says) in [
+            ("not a url", "without spaces"),
+            ("ftp://x/", "http or https"),
+            ("file:///tmp/x", "http or https"),
+            ("/v1/space", "absolute"),
+            ("sync.example.com/v1/s", "absolute"),
+            ("https:///v1/s", "no host"),
+            ("https://", "no host"),
+            ("https://h/v1/s?x=1", "query"),
+            ("https://h/v1/s#f", "fragment"),
+            ("https://user:pw@h/v1/s", "credentials"),
+            ("https://h:80x/v1", "invalid port"),
+            ("https://h\n/v1", "spaces"),
+            ("", "absolute"),
+        ] {
+            let message = check_base_url(bad).unwrap_err();
+            assert!(message.contains(says), "{bad:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn the_js_front_door_and_the_client_share_the_limits() {
+        // js/front.js answers 413 before the core sees the body; js/batch.js measures an
+        // event as the server does (with a stand-in id and time of the same widths).
+        let front = include_str!("../js/front.js");
+        let body = format!("export const MAX_BODY_BYTES = {} * 1024;", MAX_BODY_BYTES / 1024);
+        assert!(front.contains(&body), "js/front.js must declare {body}");
+        assert_eq!(MAX_BODY_BYTES % 1024, 0);
+        const { assert!(MAX_EVENT_BYTES * 2 < MAX_BODY_BYTES) };
     }
 
     #[test]

@@ -5,7 +5,7 @@
 // passed in as `core` by the package entry once the wasm is loaded) over a
 // `SpaceBackend` (PostgreSQL, the log file). Mounted at `/v1/{space}/...` like the worker.
 
-import { finish, frontConfig, gate, jsonError, logLine } from "../front.js";
+import { finish, frontConfig, gate, jsonError, logLine, withDate } from "../front.js";
 import { answerSpace } from "../space_answer.js";
 
 /**
@@ -79,6 +79,6 @@ export function makeHandler(options) {
       response = jsonError(500, "internal", "the sync server failed; retry later", { "retry-after": "1" });
     }
     log(logLine({ method: request.method, path, status: response.status, ms: Date.now() - started, sub }));
-    return response;
+    return withDate(response);
   };
 }

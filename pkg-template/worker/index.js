@@ -22,7 +22,7 @@
 import { initSync, handleSyncRequest } from "./tidelog.js";
 import wasmModule from "./tidelog_bg.wasm";
 import { sqlOpen } from "./js/do_sql.js";
-import { frontConfig, gate, finish, logLine, jsonError, corsHeaders, parseSpacePath } from "./front.js";
+import { frontConfig, gate, finish, logLine, jsonError, corsHeaders, parseSpacePath, withDate } from "./front.js";
 import { answerSpace } from "./space_answer.js";
 
 export { parseSpacePath };
@@ -72,7 +72,7 @@ export default {
       response = jsonError(500, "internal", "the sync server failed; retry later", { "retry-after": "1", ...cors });
     }
     console.log(logLine({ method: request.method, path: url.pathname, status: response.status, ms: Date.now() - started, sub }));
-    return response;
+    return withDate(response);
   },
 };
 

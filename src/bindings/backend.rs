@@ -221,6 +221,27 @@ impl Backend {
         }
     }
 
+    /// [`Self::read_all`] with the move epoch and log it reflects (read together). Only
+    /// IndexedDB stores sync, so only they move events: the others answer epoch 0.
+    pub(super) async fn read_all_with_moves(
+        &self,
+        from: Position,
+        limit: usize,
+    ) -> JsResult<(Array, u64, Vec<crate::replay::Move<JsValue>>)> {
+        match self {
+            Backend::IndexedDb(db) => js(db.read_all_with_moves(from, limit).await),
+            _ => Ok((self.read_all(from, limit).await?, 0, Vec::new())),
+        }
+    }
+
+    /// The move epoch and log (only IndexedDB stores sync and move events).
+    pub(super) async fn moves(&self) -> JsResult<(u64, Vec<crate::replay::Move<JsValue>>)> {
+        match self {
+            Backend::IndexedDb(db) => js(db.moves().await),
+            _ => Ok((0, Vec::new())),
+        }
+    }
+
     /// The last position written (0 for an empty log).
     pub(super) async fn head_position(&self) -> JsResult<Position> {
         match self {

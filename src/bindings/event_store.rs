@@ -16,8 +16,12 @@ use super::shared::Shared;
 use super::subscribe;
 use super::sync::{Driver, JsSync};
 use crate::event::Position;
+use crate::protocol::MAX_EVENT_BYTES;
 use crate::web::convert::{append_result_to_js, metrics_to_js};
 use crate::web::indexeddb::Durability;
+
+/// The largest `maxEventBytes` accepted (1 GiB).
+const MAX_EVENT_BYTES_OPTION: u64 = 1 << 30;
 
 /// An append-only event log: IndexedDB in browsers, memory elsewhere.
 #[wasm_bindgen(js_name = EventStore)]
@@ -31,6 +35,17 @@ pub struct JsEventStore {
 }
 
 impl JsEventStore {
+    /// In a store that syncs, sets each event's `pending` (not on the server yet).
+    async fn mark_pending(&self, records: &Array) -> Result<(), JsValue> {
+        if self.driver.is_none() {
+            return Ok(());
+        }
+        match self.shared.backend.indexeddb() {
+            Some(db) => db.mark_pending(records).await.map_err(|e| super::errors::to_js(&e)),
+            None => Ok(()),
+        }
+    }
+
     /// Another handle on the same open store (for objects that outlive a call, such as a
     /// projection).
     pub(super) fn share(&self) -> JsEventStore {
@@ -82,17 +97,26 @@ impl JsEventStore {
     /// elsewhere), `"indexeddb"` or `"memory"` (in the Node build also `"file"`, with
     /// `directory`: the store lives in `<directory>/<name>/`); `durability`: `"default"`,
     /// `"relaxed"` or `"strict"` (IndexedDB's transaction durability for appends; for
-    /// files, whether each append is fsynced: strict, the default, does).
+    /// files, whether each append is fsynced: strict, the default, does); `maxEventBytes`:
+    /// `append` refuses an event larger than this as the sync server stores it (default:
+    /// the server's 100 KiB when the store syncs, no limit otherwise).
     pub async fn open(name: JsValue, options: JsValue) -> Result<JsEventStore, JsValue> {
         let name = input::string(&name, "name")?;
         if name.is_empty() || name.len() > 256 {
             return Err(invalid("name", "must be 1 to 256 bytes long"));
         }
         #[cfg(not(feature = "file"))]
-        let options = input::options(&options, "options", &["storage", "durability", "sync"])?;
+        let options = input::options(
+            &options,
+            "options",
+            &["storage", "durability", "sync", "maxEventBytes"],
+        )?;
         #[cfg(feature = "file")]
-        let options =
-            input::options(&options, "options", &["storage", "durability", "sync", "directory"])?;
+        let options = input::options(
+            &options,
+            "options",
+            &["storage", "durability", "sync", "maxEventBytes", "directory"],
+        )?;
         let options = options.as_ref();
         let durability = match input::get(options, "durability")?.map(|v| v.as_string()) {
             None => Durability::Default,
@@ -109,6 +133,19 @@ impl JsEventStore {
         let sync_config = match input::get(options, "sync")? {
             Some(value) => super::sync::parse_config(&value)?,
             None => None,
+        };
+        let max_event_bytes = match input::get(options, "maxEventBytes")? {
+            Some(value) => {
+                let n = input::whole_number(&value, "options.maxEventBytes")?;
+                if !(1..=MAX_EVENT_BYTES_OPTION).contains(&n) {
+                    return Err(invalid(
+                        "options.maxEventBytes",
+                        "must be a whole number from 1 to 2^30 (bytes)",
+                    ));
+                }
+                Some(n as usize)
+            }
+            None => sync_config.as_ref().map(|_| MAX_EVENT_BYTES),
         };
         let storage = match input::get(options, "storage")?.map(|v| v.as_string()) {
             None => None,
@@ -149,10 +186,11 @@ impl JsEventStore {
                 "needs IndexedDB storage: the outbox must survive reloads (this host has none, or storage is \"memory\")",
             ));
         }
-        let shared = Shared::new(&name, backend);
+        let shared = Shared::new(&name, backend, max_event_bytes);
         let driver = sync_config.map(|config| Driver::start(&shared, &name, config));
         if let Some(driver) = &driver {
             *shared.sync.borrow_mut() = Some(driver.clone());
+            shared.subscriptions.mark_pending.set(true);
         }
         Ok(JsEventStore { shared, name, driver, sync_handle: RefCell::default() })
     }
@@ -199,7 +237,7 @@ impl JsEventStore {
         let expected = input::expected_version(input::get(options.as_ref(), "expectedVersion")?)?;
         let condition =
             input::get(options.as_ref(), "condition")?.map(|c| input::condition(&c)).transpose()?;
-        let batch = input::events(&events)?;
+        let batch = input::events(&events, stream.as_str(), self.shared.max_event_bytes)?;
         let result =
             self.shared.backend.append(&stream, expected, condition.as_ref(), batch).await?;
         self.shared.notify_appended(result.last_position);
@@ -216,7 +254,10 @@ impl JsEventStore {
         let upcast = input::upcast_option(&options)?;
         let options = input::read_options(&options)?;
         let records = self.shared.backend.read(&stream, options).await?;
-        super::upcast::upcast_records(&self.shared.replay.upcasters, upcast, records)
+        let records =
+            super::upcast::upcast_records(&self.shared.replay.upcasters, upcast, records)?;
+        self.mark_pending(&records).await?;
+        Ok(records)
     }
 
     /// Reads the global log in position order. Options: `fromPosition` (inclusive;
@@ -226,7 +267,10 @@ impl JsEventStore {
         let upcast = input::upcast_option(&options)?;
         let (from, limit) = input::read_all_options(&options)?;
         let records = self.shared.backend.read_all(from, limit).await?;
-        super::upcast::upcast_records(&self.shared.replay.upcasters, upcast, records)
+        let records =
+            super::upcast::upcast_records(&self.shared.replay.upcasters, upcast, records)?;
+        self.mark_pending(&records).await?;
+        Ok(records)
     }
 
     /// The events of the whole log matching `query` (`"all"`, or a list of
@@ -235,7 +279,9 @@ impl JsEventStore {
     pub async fn query(&self, query: JsValue, options: JsValue) -> Result<Array, JsValue> {
         let query = input::query(&query, "query")?;
         let options = input::query_options(&options)?;
-        self.shared.backend.query(&query, options).await
+        let records = self.shared.backend.query(&query, options).await?;
+        self.mark_pending(&records).await?;
+        Ok(records)
     }
 
     /// The stream's version: its number of events (0 when it has none).
@@ -252,21 +298,34 @@ impl JsEventStore {
 
     /// Calls `callback(event)` for every event appended from now on (or from
     /// `options.fromPosition`, inclusive), in position order, including events other
-    /// tabs and workers append to the same database. Returns a function that stops it.
+    /// tabs and workers append to the same database. Each event once: one that sync
+    /// moves after the callback had it (a rebase) is not delivered again; `onMoved`
+    /// (option) gets `{ stream, id, from: { version, position }, to: { version, position
+    /// } }` for it instead (`null`: moves were lost from the log; re-read to be sure).
+    /// Returns a function that stops it.
     pub fn subscribe(&self, callback: JsValue, options: JsValue) -> Result<Function, JsValue> {
         let Some(callback) = callback.dyn_ref::<Function>() else {
             return Err(invalid("callback", "must be a function"));
         };
         self.shared.check_open()?;
-        let options = input::options(&options, "options", &["fromPosition"])?;
+        let options = input::options(&options, "options", &["fromPosition", "onMoved"])?;
         let cursor = input::get(options.as_ref(), "fromPosition")?
             .map(|v| input::whole_number(&v, "options.fromPosition").map(|p| Position(p.max(1))))
             .transpose()?;
+        let on_moved = match input::get(options.as_ref(), "onMoved")? {
+            None => None,
+            Some(f) => match f.dyn_into::<Function>() {
+                Ok(f) => Some(f),
+                Err(_) => return Err(invalid("options.onMoved", "must be a function")),
+            },
+        };
         Ok(subscribe::add(
             &self.shared.backend,
             &self.shared.subscriptions,
             callback.clone(),
             cursor,
+            on_moved,
+            false,
         ))
     }
 

@@ -144,9 +144,16 @@ fn field_error(thrown: JsValue) -> JsValue {
 }
 
 /// Checks the events of an `append` call in one pass over the JS array (shape, payloads,
-/// types, ids, schemas); the string rules of types and ids are the Rust ones.
-pub fn events(value: &JsValue) -> JsResult<InputBatch> {
-    let inspected = js::inspect_events(value).map_err(field_error)?;
+/// types, tags, ids, schemas, and with `max_event_bytes` each event's size as the sync
+/// server would store it in `stream`); the string rules of types, tags and ids are the
+/// Rust ones.
+pub fn events(
+    value: &JsValue,
+    stream: &str,
+    max_event_bytes: Option<usize>,
+) -> JsResult<InputBatch> {
+    let limit = max_event_bytes.map_or(0.0, |n| n as f64);
+    let inspected = js::inspect_events(value, stream, limit).map_err(field_error)?;
     let part = |key: &str| -> JsResult<Array> {
         Ok(Reflect::get(&inspected, &JsValue::from_str(key))?.unchecked_into())
     };

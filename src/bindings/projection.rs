@@ -6,6 +6,12 @@
 //! queue (`serialize` in `js/fold.js`), so they never interleave. Live events are folded
 //! by the subscriber itself (`liveFeeder`) as they arrive; an event past a gap asks for a
 //! catch-up instead.
+//!
+//! When sync moves events the state already holds (a rebase puts remote events before
+//! local ones: same ids, new places), the state is folded again from `initial`: the
+//! feed reports the move (`onMoved`), and each catch-up first checks the move log
+//! against the epoch the state (or its snapshot) reflects ([`MoveTracker`]). So every
+//! event counts once, in the log's order.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -22,7 +28,7 @@ use super::input::{self, JsResult};
 use super::replay::{number, optional_number, reducer_and_initial, take_failure, PagedFold};
 use super::shared::Shared;
 use crate::event::{Position, StreamId};
-use crate::replay::{ReplayOptions, SnapshotPolicy, SnapshotSchedule};
+use crate::replay::{MoveTracker, ReplayOptions, SnapshotPolicy, SnapshotSchedule};
 use crate::web::glue::{self as js, describe_thrown, get, live_feeder, new_fold, serialize, set};
 
 #[derive(Clone, Copy, Default)]
@@ -53,12 +59,15 @@ struct Inner {
     metrics: Cell<Metrics>,
     /// `ctx.applied` when the listeners were last called.
     notified: Cell<f64>,
+    /// The moves the state reflects.
+    moves: RefCell<MoveTracker>,
 }
 
 struct Feed {
     stop: Function,
     _on_page: Closure<dyn FnMut(i32, u32)>,
     _on_gap: Closure<dyn FnMut()>,
+    _on_moved: Closure<dyn FnMut()>,
 }
 
 /// A named projection over the event log (made by `store.projection(name, options)`):
@@ -69,8 +78,14 @@ pub struct JsProjection {
 }
 
 /// The snapshot record the memory backend keeps (the shape IndexedDB stores).
-fn snapshot_record_to_js(state: &JsValue, position: Position, revision: u32) -> JsValue {
+fn snapshot_record_to_js(
+    state: &JsValue,
+    position: Position,
+    revision: u32,
+    moves: u64,
+) -> JsValue {
     let record = Object::new();
+    set(&record, "moves", (moves as f64).into());
     set(&record, "state", state.clone());
     set(&record, "position", position.as_f64().into());
     set(&record, "version", revision.into());
@@ -139,6 +154,7 @@ impl JsEventStore {
                 catch_up_queued: Cell::new(false),
                 metrics: Cell::default(),
                 notified: Cell::new(0.0),
+                moves: RefCell::default(),
             }),
         })
     }
@@ -170,6 +186,7 @@ impl Inner {
         set(&self.ctx, "state", js::clone_value(&self.initial)?);
         set(&self.ctx, "after", 0.into());
         self.update_schedule(SnapshotSchedule::saved);
+        *self.moves.borrow_mut() = MoveTracker::new();
         Ok(())
     }
 
@@ -199,9 +216,10 @@ impl Inner {
     async fn save_snapshot(&self) -> JsResult<()> {
         let state = get(&self.ctx, "state");
         let position = self.position();
+        let moves = self.moves.borrow().epoch().unwrap_or(0);
         match &*self.shared().backend {
             Backend::IndexedDb(db) => db
-                .save_snapshot(&self.name, &state, position, self.revision)
+                .save_snapshot(&self.name, &state, position, self.revision, moves)
                 .await
                 .map_err(|e| to_js(&e))?,
             // Memory and file stores: snapshots in memory.
@@ -216,7 +234,7 @@ impl Inner {
                         ),
                     )
                 })?;
-                let record = snapshot_record_to_js(&copy, position, self.revision);
+                let record = snapshot_record_to_js(&copy, position, self.revision, moves);
                 self.shared().replay.snapshots.borrow_mut().insert(self.name.clone(), record);
             }
         }
@@ -237,6 +255,9 @@ impl Inner {
                 set(&self.ctx, "state", get(&record, "state"));
                 let position = number(&record, "position");
                 set(&self.ctx, "after", position.into());
+                // Snapshots written before moves were logged reflect epoch 0.
+                let moves = get(&record, "moves").as_f64().unwrap_or(0.0) as u64;
+                *self.moves.borrow_mut() = MoveTracker::at(moves);
                 self.update_metrics(|m| m.snapshot_position = Some(position as u64));
             } else {
                 self.delete_snapshot().await?;
@@ -264,13 +285,33 @@ impl Inner {
     }
 
     /// Applies the tail after the covered position, page by page; snapshots by policy.
+    /// First, when sync moved events the state holds, starts again from `initial`.
     async fn catch_up(&self) -> JsResult<()> {
+        let (epoch, log) = self.shared().backend.moves().await?;
+        let next = self.position().next().map_err(|e| to_js(&e))?;
+        let moved = self.moves.borrow_mut().observe(epoch, &log, Position(1), next);
+        if !moved.seen.is_empty() || moved.lost {
+            self.refold().await?;
+            self.moves.borrow_mut().observe(epoch, &log, Position(1), Position(1));
+        }
         let from = self.position().next().map_err(|e| to_js(&e))?;
         let options = ReplayOptions { from_position: Some(from), ..Default::default() };
         let mut fold = PagedFold::new(None, &options)?;
         while let Some(applied) = fold.step(self.shared(), &self.ctx).await? {
             self.after_apply(applied).await?;
         }
+        Ok(())
+    }
+
+    /// Drops the snapshot and the state: the next catch-up folds the whole log.
+    async fn refold(&self) -> JsResult<()> {
+        self.delete_snapshot().await?;
+        self.reset()?;
+        self.loaded.set(true);
+        self.update_metrics(|m| {
+            m.rebuilds += 1;
+            m.snapshot_position = None;
+        });
         Ok(())
     }
 
@@ -337,28 +378,56 @@ fn start_feed(inner: &Rc<Inner>) -> JsResult<()> {
             queued_reporting(&inner, task);
         }
     });
-    let on_gap = Closure::<dyn FnMut()>::new(move || {
-        let Some(inner) = weak.upgrade() else { return };
-        if inner.catch_up_queued.replace(true) {
-            return;
-        }
-        let task = {
-            let inner = inner.clone();
-            async move {
-                inner.catch_up_queued.set(false);
-                inner.catch_up().await?;
-                Ok(JsValue::UNDEFINED)
+    let on_gap = Closure::<dyn FnMut()>::new({
+        let weak = weak.clone();
+        move || {
+            let Some(inner) = weak.upgrade() else { return };
+            if inner.catch_up_queued.replace(true) {
+                return;
             }
-        };
-        queued_reporting(&inner, task);
+            let task = {
+                let inner = inner.clone();
+                async move {
+                    inner.catch_up_queued.set(false);
+                    inner.catch_up().await?;
+                    Ok(JsValue::UNDEFINED)
+                }
+            };
+            queued_reporting(&inner, task);
+        }
+    });
+    // Sync moved events the state holds: the catch-up it queues folds everything again.
+    let on_moved = Closure::<dyn FnMut()>::new({
+        move || {
+            let Some(inner) = weak.upgrade() else { return };
+            let task = {
+                let inner = inner.clone();
+                async move {
+                    inner.catch_up().await?;
+                    if inner.schedule.get().final_due() {
+                        inner.save_snapshot().await?;
+                    }
+                    inner.notify();
+                    Ok(JsValue::UNDEFINED)
+                }
+            };
+            queued_reporting(&inner, task);
+        }
     });
     let feeder =
         live_feeder(&inner.ctx, on_page.as_ref().unchecked_ref(), on_gap.as_ref().unchecked_ref());
-    let options = Object::new();
+    inner.shared().check_open()?;
     let from = inner.position().next().map_err(|e| to_js(&e))?;
-    set(&options, "fromPosition", from.as_f64().into());
-    let stop = inner.store.subscribe(feeder.into(), options.into())?;
-    *inner.feed.borrow_mut() = Some(Feed { stop, _on_page: on_page, _on_gap: on_gap });
+    let stop = super::subscribe::add(
+        &inner.shared().backend,
+        &inner.shared().subscriptions,
+        feeder,
+        Some(from),
+        Some(on_moved.as_ref().unchecked_ref::<Function>().clone()),
+        true,
+    );
+    *inner.feed.borrow_mut() =
+        Some(Feed { stop, _on_page: on_page, _on_gap: on_gap, _on_moved: on_moved });
     Ok(())
 }
 
@@ -393,13 +462,7 @@ impl JsProjection {
     pub fn rebuild(&self) -> Promise {
         let inner = self.inner.clone();
         queued(&self.inner, async move {
-            inner.delete_snapshot().await?;
-            inner.reset()?;
-            inner.loaded.set(true);
-            inner.update_metrics(|m| {
-                m.rebuilds += 1;
-                m.snapshot_position = None;
-            });
+            inner.refold().await?;
             inner.catch_up().await?;
             if inner.schedule.get().final_due() {
                 inner.save_snapshot().await?;

@@ -48,12 +48,16 @@ pub(super) struct Shared {
     pub(super) replay: ReplayState,
     /// The sync driver, when the store was opened with a `sync` option (`sync.rs`).
     pub(super) sync: RefCell<Option<Rc<dyn SyncHook>>>,
+    /// Appends refuse an event larger than this as the sync server would store it (the
+    /// open option `maxEventBytes`; by default `protocol::MAX_EVENT_BYTES` when the store
+    /// syncs, no limit when it does not).
+    pub(super) max_event_bytes: Option<usize>,
 }
 
 impl Shared {
     /// The shared state of a store over `backend`; IndexedDB stores listen to the other
     /// tabs' commits on the database's channel.
-    pub(super) fn new(name: &str, backend: Backend) -> Rc<Shared> {
+    pub(super) fn new(name: &str, backend: Backend, max_event_bytes: Option<usize>) -> Rc<Shared> {
         let channel = match &backend {
             Backend::IndexedDb(_) => BroadcastChannel::new(&format!("tidelog:{name}")).ok(),
             _ => None,
@@ -65,6 +69,7 @@ impl Shared {
             on_message: RefCell::default(),
             replay: ReplayState { upcasters: glue::new_upcasters(), snapshots: RefCell::default() },
             sync: RefCell::default(),
+            max_event_bytes,
         });
         if let Some(channel) = &shared.channel {
             let weak = Rc::downgrade(&shared);

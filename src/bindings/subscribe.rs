@@ -4,6 +4,11 @@
 //! position order, never twice, and never skips an event, whoever wrote it. The pump is
 //! woken by this store's own appends and, across tabs and workers, by the database's
 //! `BroadcastChannel` (see `shared.rs`, which owns a store's [`Subscriptions`]).
+//!
+//! Events sync moved to new positions (a rebase: same id, new version and position) are
+//! not delivered again to a subscriber that already had them at their old place: each
+//! pump page is read with the move log ([`MoveTracker`]); such a subscriber gets the
+//! move through its `onMoved` callback instead, if it has one (a projection rebuilds).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -16,6 +21,7 @@ use super::backend::Backend;
 use super::errors::to_js;
 use super::input::JsResult;
 use crate::event::Position;
+use crate::replay::{Move, MoveTracker};
 use crate::web::glue;
 
 /// Events read per page by the subscription pump.
@@ -27,12 +33,21 @@ pub(super) struct Subscription {
     active: Rc<Cell<bool>>,
     /// Next position this subscriber wants; `None` until the pump reads the head.
     cursor: Cell<Option<Position>>,
+    /// Where it started: it has every event from here to its cursor (`None` until the
+    /// pump reads the head). A projection's feed has everything before too.
+    start: Cell<Option<Position>>,
+    /// Called with a notice for each event it had and sync moved (`onMoved`).
+    on_moved: Option<Function>,
+    /// The moves it has taken into account.
+    moves: RefCell<MoveTracker>,
 }
 
 /// A store's subscribers and the state of its pump.
 #[derive(Default)]
 pub(super) struct Subscriptions {
     list: RefCell<Vec<Rc<Subscription>>>,
+    /// The store syncs: delivered events carry `pending`.
+    pub(super) mark_pending: Cell<bool>,
     pumping: Cell<bool>,
     woken: Cell<bool>,
 }
@@ -48,17 +63,26 @@ impl Subscriptions {
 
 /// Adds a subscriber from `cursor` (`None`: from the next event appended) and returns the
 /// function that stops it.
+/// `on_moved` gets a notice `{ stream, id, from: { version, position }, to: { version,
+/// position } }` for each event it had that sync moved, which it is not given again.
+/// `had_before` says it has every event before `cursor` too (a projection's feed).
 pub(super) fn add(
     backend: &Rc<Backend>,
     subs: &Rc<Subscriptions>,
     callback: Function,
     cursor: Option<Position>,
+    on_moved: Option<Function>,
+    had_before: bool,
 ) -> Function {
     let active = Rc::new(Cell::new(true));
+    let start = if had_before { Some(Position(1)) } else { cursor };
     subs.list.borrow_mut().push(Rc::new(Subscription {
         callback,
         active: active.clone(),
         cursor: Cell::new(cursor),
+        start: Cell::new(start),
+        on_moved,
+        moves: RefCell::default(),
     }));
     wake(backend, subs);
     let stop = Closure::<dyn FnMut()>::new(move || active.set(false));
@@ -104,23 +128,54 @@ async fn pump(backend: &Backend, subs: &Subscriptions) -> JsResult<()> {
             for s in &subscriptions {
                 if s.cursor.get().is_none() {
                     s.cursor.set(Some(next));
+                    s.start.set(Some(next));
                 }
             }
         }
         let from = subscriptions.iter().filter_map(|s| s.cursor.get()).min().unwrap_or_default();
-        let page = backend.read_all(from, PUMP_PAGE).await?;
+        let (page, epoch, log) = backend.read_all_with_moves(from, PUMP_PAGE).await?;
+        if subs.mark_pending.get() {
+            if let Some(db) = backend.indexeddb() {
+                db.mark_pending(&page).await.map_err(|e| to_js(&e))?;
+            }
+        }
+        for s in &subscriptions {
+            observe_moves(s, epoch, &log);
+        }
         for record in page.iter() {
             let position =
                 Reflect::get(&record, &"position".into())?.as_f64().unwrap_or(0.0) as u64;
             for s in &subscriptions {
                 if s.active.get() && s.cursor.get().is_some_and(|c| c.0 <= position) {
                     s.cursor.set(Some(Position(position + 1)));
-                    glue::deliver(&s.callback, &record);
+                    if !s.moves.borrow_mut().take_seen(Position(position)) {
+                        glue::deliver(&s.callback, &record);
+                    }
                 }
             }
         }
         if (page.length() as usize) < PUMP_PAGE {
             return Ok(());
         }
+    }
+}
+
+/// Takes the moves since the subscriber's last page into account; tells its `onMoved`
+/// about the events it had.
+fn observe_moves(s: &Subscription, epoch: u64, log: &[Move<JsValue>]) {
+    let (Some(start), Some(cursor)) = (s.start.get(), s.cursor.get()) else {
+        return;
+    };
+    let moved = s.moves.borrow_mut().observe(epoch, log, start, cursor);
+    let Some(on_moved) = &s.on_moved else {
+        return;
+    };
+    if moved.lost {
+        // Moves it may have had are gone from the log: say so without an event.
+        glue::deliver(on_moved, &JsValue::NULL);
+    }
+    for m in moved.seen {
+        // The logged entry, `{ epoch, stream, id, from, to }`, as the notice.
+        glue::deliver(on_moved, &m.note);
     }
 }

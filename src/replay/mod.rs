@@ -5,6 +5,9 @@
 //! - [`ReplayCursor`]: which page to read next and when to stop, within the bounds of
 //!   [`ReplayOptions`] (time travel by version or by position).
 //! - [`SnapshotPolicy`] + [`SnapshotSchedule`]: when a projection writes a snapshot.
+//! - [`MoveTracker`]: which events a reader already took before sync moved them to new
+//!   positions (rebases), so subscriptions deliver each event once and projections fold
+//!   again when their order changed.
 //! - [`CommandAttempts`]: the attempt/retry loop of decide/evolve command handling
 //!   (`store.execute`): which versions to fold, when a version conflict is retried.
 //!
@@ -17,6 +20,7 @@ use crate::event::{Event, Position, Version};
 
 mod command;
 mod cursor;
+mod moves;
 mod snapshot;
 
 #[cfg(test)]
@@ -24,6 +28,7 @@ mod tests;
 
 pub use command::{CommandAttempts, DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_LIMIT};
 pub use cursor::{PageRead, ReplayCursor};
+pub use moves::{Move, MoveTracker, Moved};
 pub use snapshot::{SnapshotPolicy, SnapshotSchedule};
 
 /// Events read per page unless said otherwise.

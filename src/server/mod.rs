@@ -42,7 +42,7 @@ use crate::protocol::{
     parse_route, ConflictBody, EntityTag, ErrorBody, ExpectedOnWire, FeedReadResponse,
     Precondition, PushAck, PushEvent, PushRequest, PushResponse, ReadQuery, Route,
     StreamReadResponse, WireEvent, ALLOW, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_MATCH,
-    IF_NONE_MATCH, JSON_CONTENT_TYPE, RETRY_AFTER,
+    IF_NONE_MATCH, JSON_CONTENT_TYPE, MAX_BODY_BYTES, MAX_EVENT_BYTES, RETRY_AFTER,
 };
 
 /// Limits and mount point of the handler.
@@ -67,9 +67,9 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             base_path: String::new(),
-            max_body_bytes: 1024 * 1024,
+            max_body_bytes: MAX_BODY_BYTES,
             max_batch_events: 100,
-            max_event_bytes: 100 * 1024,
+            max_event_bytes: MAX_EVENT_BYTES,
             max_read_limit: 1000,
         }
     }

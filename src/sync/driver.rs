@@ -31,6 +31,12 @@ pub const HIDDEN_POLL_FACTOR: u64 = 4;
 pub enum SyncErrorKind {
     /// The server refused the credentials (401, 403): sync is paused.
     Auth,
+    /// The server does not allow the page's origin (403 `origin_not_allowed`): sync is
+    /// paused (the server's allowed origins must change).
+    ForbiddenOrigin,
+    /// Nothing answers the sync protocol at the URL (404): sync is paused (`sync.url`
+    /// is wrong).
+    NotFound,
     /// A round failed to reach the server or got a retryable answer.
     Network,
     /// Events are pending and none reached the server for the stall interval.
@@ -42,6 +48,8 @@ impl SyncErrorKind {
     pub fn code(self) -> &'static str {
         match self {
             SyncErrorKind::Auth => "auth",
+            SyncErrorKind::ForbiddenOrigin => "forbidden_origin",
+            SyncErrorKind::NotFound => "not_found",
             SyncErrorKind::Network => "network",
             SyncErrorKind::Stalled => "stalled",
         }
@@ -190,20 +198,21 @@ impl DriverState {
             self.watchdog.progress(now);
         }
         self.next_attempt_at = report.next_attempt_at;
-        if report.last_error.is_none() && report.auth_failed.is_none() {
+        if report.last_error.is_none() && report.paused.is_none() {
             self.last_synced_at = Some(now);
             self.last_error = None;
         } else {
-            self.last_error = report.last_error.clone().or_else(|| report.auth_failed.clone());
+            self.last_error =
+                report.last_error.clone().or_else(|| report.paused.as_ref().map(|p| p.1.clone()));
         }
-        if report.auth_failed.is_some() {
-            self.auth = report.auth_failed.clone();
+        if let Some((_, failure)) = &report.paused {
+            self.auth = Some(failure.clone());
         }
         if report.more_now {
             self.again = true;
         }
-        let error = match (&report.auth_failed, &report.last_error) {
-            (Some(auth), _) => Some((SyncErrorKind::Auth, auth.clone())),
+        let error = match (&report.paused, &report.last_error) {
+            (Some((kind, failure)), _) => Some((*kind, failure.clone())),
             (None, Some(failure)) => Some((SyncErrorKind::Network, failure.clone())),
             (None, None) => None,
         };
@@ -409,7 +418,10 @@ mod tests {
         assert!(state.may_sync(true));
         assert!(!state.may_sync(false), "offline");
         state.round_done(
-            &SyncReport { auth_failed: Some(failure(Some(401), "no")), ..SyncReport::default() },
+            &SyncReport {
+                paused: Some((SyncErrorKind::Auth, failure(Some(401), "no"))),
+                ..SyncReport::default()
+            },
             1,
         );
         assert!(!state.may_sync(true), "refused by the server");
@@ -454,7 +466,7 @@ mod tests {
         assert_eq!(status.auth, None);
 
         let auth = SyncReport {
-            auth_failed: Some(failure(Some(401), "bad token")),
+            paused: Some((SyncErrorKind::Auth, failure(Some(401), "bad token"))),
             ..SyncReport::default()
         };
         let effects = state.round_done(&auth, 3_000);

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use super::{ConflictPolicy, PushOutcome, ReadOutcome, SyncLocal, Transport};
+use super::{ConflictPolicy, PushOutcome, ReadOutcome, SyncErrorKind, SyncLocal, Transport};
 use crate::env::Environment;
 use crate::error::Result;
 use crate::event::{Position, StreamId, Version};
@@ -54,8 +54,9 @@ pub struct SyncReport {
     pub conflicted: usize,
     /// Pending events moved to the dead letters.
     pub dead_lettered: usize,
-    /// Set when the server refused the credentials (401/403): sync is paused.
-    pub auth_failed: Option<Failure>,
+    /// Set when the server gave an answer only the app can fix (a refused token, a
+    /// disallowed origin, a wrong URL: [`crate::sync::pause_kind`]): sync is paused.
+    pub paused: Option<(SyncErrorKind, Failure)>,
     /// The last retryable failure of the round, if any.
     pub last_error: Option<Failure>,
     /// The earliest time a pending entry is due again (ms since the epoch), if any is
@@ -122,7 +123,7 @@ impl<T: Transport> SyncEngine<T> {
     {
         let mut report = SyncReport::default();
         for mut entry in local.outbox().await? {
-            if report.auth_failed.is_some() || report.requests >= self.options.max_requests {
+            if report.paused.is_some() || report.requests >= self.options.max_requests {
                 break;
             }
             let now = env.now_ms();
@@ -139,10 +140,10 @@ impl<T: Transport> SyncEngine<T> {
             }
             self.push_stream(local, env, entry, &mut report).await?;
         }
-        if report.auth_failed.is_none() && report.requests < self.options.max_requests {
+        if report.paused.is_none() && report.requests < self.options.max_requests {
             self.pull_feed(local, &mut report).await?;
         }
-        if report.auth_failed.is_none() && !report.more_now {
+        if report.paused.is_none() && !report.more_now {
             let now = env.now_ms();
             report.more_now = local
                 .outbox()
@@ -242,11 +243,11 @@ impl<T: Transport> SyncEngine<T> {
                     local.dead_letter(&stream, &ids, failure).await?;
                     report.dead_lettered += 1;
                 }
-                PushOutcome::Unauthorized(failure) => {
+                PushOutcome::Paused(kind, failure) => {
                     entry.lease_until = None;
                     entry.last_error = Some(failure.clone());
                     local.save_outbox_entry(&entry).await?;
-                    report.auth_failed = Some(failure);
+                    report.paused = Some((kind, failure));
                     return Ok(());
                 }
                 PushOutcome::Retry { failure, retry_after_ms } => {
@@ -315,8 +316,8 @@ impl<T: Transport> SyncEngine<T> {
                     }
                 }
                 ReadOutcome::NotModified => break,
-                ReadOutcome::Unauthorized(failure) => {
-                    report.auth_failed = Some(failure.clone());
+                ReadOutcome::Paused(kind, failure) => {
+                    report.paused = Some((kind, failure.clone()));
                     return Ok(Err((failure, None)));
                 }
                 ReadOutcome::Retry { failure, retry_after_ms } => {
@@ -341,8 +342,8 @@ impl<T: Transport> SyncEngine<T> {
             let page = match self.transport.read_feed(cursor, self.options.page).await {
                 ReadOutcome::Fresh(page) => page,
                 ReadOutcome::NotModified => return Ok(()),
-                ReadOutcome::Unauthorized(failure) => {
-                    report.auth_failed = Some(failure);
+                ReadOutcome::Paused(kind, failure) => {
+                    report.paused = Some((kind, failure));
                     return Ok(());
                 }
                 ReadOutcome::Retry { failure, .. } => {

@@ -21,6 +21,8 @@
 //! | 409 | pull the stream first (a `partial_retry`: a lost answer left the leading events stored); dead-letter if that moves nothing |
 //! | 400, 409, 422 | dead-letter the batch with the reason |
 //! | 401, 403 | pause, report `auth`, keep everything |
+//! | 403 `origin_not_allowed` | pause, report `forbidden_origin` (the server does not allow the page's origin) |
+//! | 404, 405 | pause, report `not_found` (no sync server at the URL: a wrong `sync.url`) |
 //! | 413 | halve the batch and retry at once (a single event: dead letter) |
 //! | 429, 503 + Retry-After | wait as told |
 //! | 408, 5xx, network error, timeout | exponential backoff with full jitter |
@@ -52,8 +54,9 @@ pub enum PushOutcome {
     },
     /// 400, 409, 422: the server will never take this batch.
     Rejected(Failure),
-    /// 401 or 403.
-    Unauthorized(Failure),
+    /// 401, 403 or 404: only the app can fix it (a token, the allowed origins, the URL);
+    /// sync pauses and reports this kind of error.
+    Paused(SyncErrorKind, Failure),
     /// 413: the request was too large.
     TooLarge,
     /// 408, 429, 5xx, network error or timeout: try again later.
@@ -72,8 +75,8 @@ pub enum ReadOutcome<T> {
     Fresh(T),
     /// 304: nothing new.
     NotModified,
-    /// 401 or 403.
-    Unauthorized(Failure),
+    /// 401, 403 or 404: sync pauses (see [`PushOutcome::Paused`]).
+    Paused(SyncErrorKind, Failure),
     /// Anything else: try again later.
     Retry {
         /// What went wrong.
@@ -233,17 +236,36 @@ pub trait SyncLocal {
     async fn set_feed_cursor(&self, position: Position) -> Result<()>;
 }
 
-/// Classifies an HTTP status of a push (shared by every transport).
+/// The answers only the app can fix, by status and the server's error `code` (the
+/// `error` of its JSON body, when it has one): 401 and 403 are `auth`, except a 403
+/// `origin_not_allowed` (the server does not allow the page's origin:
+/// `forbidden_origin`); a 404 or 405 is `not_found` (a sync server never answers the
+/// client's requests so: the URL leads somewhere else, e.g. a static host that refuses
+/// the POST). Sync pauses on them instead of retrying forever.
+pub fn pause_kind(status: u16, code: Option<&str>) -> Option<SyncErrorKind> {
+    match (status, code) {
+        (403, Some("origin_not_allowed")) => Some(SyncErrorKind::ForbiddenOrigin),
+        (401 | 403, _) => Some(SyncErrorKind::Auth),
+        (404 | 405, _) => Some(SyncErrorKind::NotFound),
+        _ => None,
+    }
+}
+
+/// Classifies an HTTP status of a push (shared by every transport); `code` is the
+/// server's error code, if any (see [`pause_kind`]).
 pub fn classify_push(
     status: u16,
+    code: Option<&str>,
     retry_after_ms: Option<u64>,
     message: impl Into<String>,
 ) -> PushOutcome {
     let failure = Failure { status: Some(status), message: message.into() };
+    if let Some(kind) = pause_kind(status, code) {
+        return PushOutcome::Paused(kind, failure);
+    }
     match status {
         412 => PushOutcome::Conflict { actual: Version(0) },
         400 | 409 | 422 | 428 => PushOutcome::Rejected(failure),
-        401 | 403 => PushOutcome::Unauthorized(failure),
         413 => PushOutcome::TooLarge,
         _ => PushOutcome::Retry { failure, retry_after_ms },
     }

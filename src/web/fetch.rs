@@ -13,7 +13,10 @@ use wasm_bindgen_futures::JsFuture;
 use crate::event::{Position, StreamId, Version};
 use crate::outbox::Failure;
 use crate::protocol::{encode_stream_segment, FeedReadResponse, PushEvent, StreamReadResponse};
-use crate::sync::{classify_push, parse_retry_after, PushOutcome, ReadOutcome, Transport};
+use crate::sync::{
+    classify_push, parse_retry_after, pause_kind, PushOutcome, ReadOutcome, SyncErrorKind,
+    Transport,
+};
 use crate::web::convert::{events_from_js, number, push_response_from_js, push_to_js};
 use crate::web::glue::{get, set};
 use crate::web::host;
@@ -69,6 +72,32 @@ fn failure(status: Option<u16>, message: impl Into<String>) -> Failure {
 
 fn error_message(answer: &HttpAnswer) -> String {
     get(&answer.body, "message").as_string().unwrap_or_else(|| format!("HTTP {}", answer.status))
+}
+
+/// The server's error code (the `error` of its JSON body), if it sent one.
+fn error_code(answer: &HttpAnswer) -> Option<String> {
+    get(&answer.body, "error").as_string()
+}
+
+impl FetchTransport {
+    /// What went wrong, in words an app can show: the server's message, and for the
+    /// answers that pause sync (`pause_kind`) what to fix, naming the URL.
+    fn answer_message(&self, path: &str, answer: &HttpAnswer) -> String {
+        let code = error_code(answer);
+        match pause_kind(answer.status, code.as_deref()) {
+            Some(SyncErrorKind::NotFound) => format!(
+                "no tidelog sync server answers at {}{} (HTTP {}): check sync.url, the space's base URL (e.g. https://host/v1/my-space)",
+                self.base,
+                path.split('?').next().unwrap_or_default(),
+                answer.status
+            ),
+            Some(SyncErrorKind::ForbiddenOrigin) => format!(
+                "the sync server at {} does not allow this page's origin (403 origin_not_allowed): add the origin to the server's allowed origins (TIDELOG_CORS_ORIGINS)",
+                self.base
+            ),
+            _ => error_message(answer),
+        }
+    }
 }
 
 impl FetchTransport {
@@ -163,13 +192,13 @@ impl FetchTransport {
                 },
             },
             304 => ReadOutcome::NotModified,
-            401 | 403 => {
-                ReadOutcome::Unauthorized(failure(Some(answer.status), error_message(&answer)))
+            status => {
+                let failure = failure(Some(status), self.answer_message(&path, &answer));
+                match pause_kind(status, error_code(&answer).as_deref()) {
+                    Some(kind) => ReadOutcome::Paused(kind, failure),
+                    None => ReadOutcome::Retry { failure, retry_after_ms: answer.retry_after_ms },
+                }
             }
-            status => ReadOutcome::Retry {
-                failure: failure(Some(status), error_message(&answer)),
-                retry_after_ms: answer.retry_after_ms,
-            },
         }
     }
 }
@@ -229,7 +258,12 @@ impl Transport for FetchTransport {
                     retry_after_ms: None,
                 },
             },
-            status => classify_push(status, answer.retry_after_ms, error_message(&answer)),
+            status => classify_push(
+                status,
+                error_code(&answer).as_deref(),
+                answer.retry_after_ms,
+                self.answer_message(&path, &answer),
+            ),
         }
     }
 

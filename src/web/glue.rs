@@ -15,9 +15,14 @@ use wasm_bindgen::prelude::*;
 extern "C" {
     /// Checks a batch of input events and copies each into a plain `{ type, tags, data,
     /// meta, schema }`; returns `{ events, types, tags, ids, bytes }` or throws
-    /// `{ field, message }`.
+    /// `{ field, message }`. An event of `stream` larger than `max_event_bytes` as the
+    /// sync server stores it is refused (0: no limit).
     #[wasm_bindgen(catch, js_name = inspectEvents)]
-    pub fn inspect_events(events: &JsValue) -> Result<JsValue, JsValue>;
+    pub fn inspect_events(
+        events: &JsValue,
+        stream: &str,
+        max_event_bytes: f64,
+    ) -> Result<JsValue, JsValue>;
 
     /// One stored event record `{ position, id, stream, version, type, tags, data, meta,
     /// recordedAt, schema }`.
@@ -53,6 +58,11 @@ extern "C" {
     /// not given); throws `{ field, message }`.
     #[wasm_bindgen(catch, js_name = inspectQuery)]
     pub fn inspect_query(query: &JsValue, field: &str) -> Result<JsValue, JsValue>;
+
+    /// Sets `pending` on each event record of `records` from `synced` (stream -> synced
+    /// version).
+    #[wasm_bindgen(js_name = markPending)]
+    pub fn mark_pending(records: &js_sys::Array, synced: &js_sys::Object);
 
     /// The first key of `options` not in `allowed`, if any.
     #[wasm_bindgen(js_name = unknownKey)]

@@ -8,7 +8,7 @@ import init, {
   AppendConditionError, ClosedError, EventStore, InvalidInputError, initSync, QuotaExceededError, ReplayError, StorageError, SyncError,
   TidelogError, version, VersionConflictError,
   type AnyTidelogError, type AppendCondition, type AppendResult, type Query, decisionModel, specification, type SpecOutcome, type DecisionStore, type Conflict, type ConflictResolution, type DeadLetter, type ExpectedVersion,
-  type Json, type Metrics, type NewEvent, type OutboxEntry, type Projection, type ProjectionMetrics, type ReplayReport,
+  type Json, type Metrics, type MovedNotice, type NewEvent, type OutboxEntry, type Projection, type ProjectionMetrics, type ReplayReport,
   type StreamInfo, type Sync, type SyncedEventStore, type SyncReport, type SyncStatus, type TidelogEvent,
 } from "tidelog";
 import worker, { parseSpacePath, TidelogSpace, type TidelogWorkerEnv } from "tidelog/worker";
@@ -67,7 +67,7 @@ export function explain(caught: unknown): string {
   if (caught instanceof StorageError) return `${caught.cause.name}: ${caught.cause.message}`;
   if (caught instanceof ReplayError) return `${caught.type} #${caught.position} (${caught.eventId} ${caught.stream}@${caught.version}) ${String(caught.cause)}`;
   if (caught instanceof SyncError) {
-    const code: "network" | "auth" | "stalled" = caught.code;
+    const code: "network" | "auth" | "forbidden_origin" | "not_found" | "stalled" = caught.code;
     return `${code} ${caught.status ?? "no status"}`;
   }
   if (caught instanceof QuotaExceededError || caught instanceof ClosedError) return caught.name;
@@ -109,7 +109,8 @@ export async function app(): Promise<void> {
   const store: SyncedEventStore<CartEvent> = await EventStore.open<CartEvent>("shop", {
     storage: "auto",
     durability: "relaxed",
-    sync: { url: "https://example.com/v1/shop", token, onConflict, pollMs: 5000, timeoutMs: 10000, stallMs: 60000, batchSize: 50, paused: false },
+    maxEventBytes: 64 * 1024,
+    sync: { url: "https://example.com/v1/shop", token, auth: async () => "fresh-token", onConflict, pollMs: 5000, timeoutMs: 10000, stallMs: 60000, batchSize: 50, paused: false },
   });
   const name: string = store.name;
   const where: "indexeddb" | "memory" | "file" = store.storage;
@@ -141,6 +142,14 @@ export async function app(): Promise<void> {
     if (e.type === "ItemRemoved") console.log(e.data.sku);
   }, { fromPosition: 1 });
   stop();
+  const stopMoved: () => void = store.subscribe(() => {}, {
+    onMoved: (notice: MovedNotice | null) => {
+      if (notice) console.log(notice.stream, notice.id, notice.from.version, notice.from.position, notice.to.version, notice.to.position);
+    },
+  });
+  stopMoved();
+  const badges: (boolean | undefined)[] = (await store.readAll()).map((e) => e.pending);
+  void badges;
   const m: Metrics = store.metrics();
   const counters: number[] = [m.appends, m.eventsWritten, m.bytesWritten, m.idempotentAppends, m.conflicts, m.reads, m.eventsRead];
 

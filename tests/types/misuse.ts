@@ -140,7 +140,7 @@ export async function misuse(): Promise<void> {
       // @ts-expect-error: only VersionConflictError has actualVersion
       void caught.actualVersion;
       // @ts-expect-error: not a tidelog error code
-      if (caught.code === "not_found") void caught;
+      if (caught.code === "no_such_code") void caught;
     }
   }
 }

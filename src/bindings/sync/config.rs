@@ -24,6 +24,9 @@ pub(in crate::bindings) struct SyncConfig {
     pub(super) paused: bool,
     pub(super) url: String,
     pub(super) token: Option<String>,
+    /// The app's token source (`auth: async () => token`): asked before the first
+    /// request and once again on a 401.
+    pub(super) auth: Option<Function>,
     pub(super) on_conflict: OnConflict,
     pub(super) poll_ms: u32,
     pub(super) timeout_ms: u32,
@@ -50,12 +53,22 @@ impl SyncConfig {
     }
 }
 
-/// Parses `{ url, token, onConflict, pollMs, timeoutMs, stallMs, batchSize, paused }`.
+/// Parses `{ url, token, auth, onConflict, pollMs, timeoutMs, stallMs, batchSize, paused }`.
 pub(in crate::bindings) fn parse_config(value: &JsValue) -> JsResult<Option<SyncConfig>> {
     let Some(options) = input::options(
         value,
         "options.sync",
-        &["url", "token", "onConflict", "pollMs", "timeoutMs", "stallMs", "batchSize", "paused"],
+        &[
+            "url",
+            "token",
+            "auth",
+            "onConflict",
+            "pollMs",
+            "timeoutMs",
+            "stallMs",
+            "batchSize",
+            "paused",
+        ],
     )?
     else {
         return Ok(None);
@@ -65,15 +78,19 @@ pub(in crate::bindings) fn parse_config(value: &JsValue) -> JsResult<Option<Sync
         Some(url) => input::string(&url, "options.sync.url")?,
         None => return Err(invalid("options.sync.url", "is required: the sync space's base URL")),
     };
-    if url.is_empty() || url.contains('?') || url.contains('#') {
-        return Err(invalid(
-            "options.sync.url",
-            "must be a base URL without query or fragment, e.g. https://host/v1/space",
-        ));
-    }
+    crate::protocol::check_base_url(&url).map_err(|why| invalid("options.sync.url", why))?;
     let token = input::get(options, "token")?
         .map(|t| input::string(&t, "options.sync.token"))
         .transpose()?;
+    let auth = match input::get(options, "auth")? {
+        None => None,
+        Some(f) => match f.dyn_into::<Function>() {
+            Ok(f) => Some(f),
+            Err(_) => {
+                return Err(invalid("options.sync.auth", "must be a function returning a token"))
+            }
+        },
+    };
     let on_conflict = match input::get(options, "onConflict")? {
         None => OnConflict::Rebase,
         Some(v) if v.as_string().as_deref() == Some("rebase") => OnConflict::Rebase,
@@ -109,6 +126,7 @@ pub(in crate::bindings) fn parse_config(value: &JsValue) -> JsResult<Option<Sync
         paused,
         url,
         token,
+        auth,
         on_conflict,
         poll_ms: number("pollMs", 30_000, 100, 86_400_000)?,
         timeout_ms: number("timeoutMs", 15_000, 100, 600_000)?,

@@ -29,7 +29,7 @@ use crate::web::indexeddb::IndexedDbStore;
 /// Events an app hands back to settle a conflict: `[{ id?, type, data, meta?, schema? }]`,
 /// each with an id (a new one where it has none) and the time now.
 pub(super) fn conflict_events(value: &JsValue) -> Result<Vec<PushEvent<JsValue>>, JsValue> {
-    let events = input::events(value)?.to_new_events()?;
+    let events = input::events(value, "", None)?.to_new_events()?;
     let env = SystemEnvironment;
     let recorded_at = env.now_ms();
     let mut ids = IdGenerator::new();

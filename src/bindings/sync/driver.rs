@@ -5,7 +5,7 @@ use std::cell::{Cell, RefCell, RefMut};
 use std::rc::{Rc, Weak};
 
 use js_sys::{Array, Function, Promise};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use super::config::{OnConflict, SyncConfig};
 use super::events::{report_to_js, status_to_js, sync_error, Listeners, SyncEvent};
@@ -40,6 +40,9 @@ pub(in crate::bindings) struct Driver {
     waiters: Cell<Vec<(EventId, Function)>>,
     /// `online`, `offline`, `visibilitychange`, `freeze`, `resume`.
     host_listeners: Cell<Vec<HostListener>>,
+    /// The app's token source (`sync.auth`), and whether it was asked yet.
+    auth: Option<Function>,
+    auth_asked: Cell<bool>,
 }
 
 fn now() -> u64 {
@@ -84,6 +87,7 @@ impl Driver {
     ) -> Rc<Driver> {
         let options = config.engine_options();
         let transport = FetchTransport::new(config.url, config.token, config.timeout_ms);
+        let auth = config.auth;
         let resolver = match config.on_conflict {
             OnConflict::Resolve(resolve) => Some(resolve),
             OnConflict::Rebase | OnConflict::Quarantine => None,
@@ -106,6 +110,8 @@ impl Driver {
             listeners: Listeners::default(),
             waiters: Cell::default(),
             host_listeners: Cell::default(),
+            auth,
+            auth_asked: Cell::new(false),
         });
         driver.listen_to_host();
         driver.request_lock();
@@ -238,12 +244,29 @@ impl Driver {
         let Some(store) = self.store.upgrade() else { return };
         let Some(db) = indexeddb(&store) else { return };
         if self.may_sync() {
+            if !self.auth_asked.get() && self.auth.is_some() {
+                // The app's token before the first request.
+                if let Err(report) = self.ask_token().await {
+                    self.after_round(&store, db, &report).await;
+                    self.refresh(db).await;
+                    return;
+                }
+            }
             let env = SystemEnvironment;
-            let result = if force {
+            let mut result = if force {
                 self.engine.run_now(db, &env).await
             } else {
                 self.engine.run(db, &env).await
             };
+            let refused = |r: &SyncReport| matches!(&r.paused, Some((SyncErrorKind::Auth, f)) if f.status == Some(401));
+            if self.auth.is_some() && result.as_ref().is_ok_and(refused) {
+                // A 401: ask the app once for a fresh token and retry the round (the
+                // protocol makes the retried requests safe); a second 401 pauses.
+                result = match self.ask_token().await {
+                    Ok(()) => self.engine.run_now(db, &env).await,
+                    Err(report) => Ok(report),
+                };
+            }
             match result {
                 Ok(report) => self.after_round(&store, db, &report).await,
                 Err(e) => {
@@ -253,6 +276,40 @@ impl Driver {
             }
         }
         self.refresh(db).await;
+    }
+
+    /// Calls the app's `sync.auth()` (a token, or a promise of one) and sends that token
+    /// from now on. `Err` is a round report that pauses sync with an `auth` error (the
+    /// function threw or rejected, or gave no token); its message never holds a token.
+    async fn ask_token(&self) -> Result<(), SyncReport> {
+        self.auth_asked.set(true);
+        let Some(auth) = &self.auth else { return Ok(()) };
+        let fail = |why: String| SyncReport {
+            paused: Some((
+                SyncErrorKind::Auth,
+                crate::outbox::Failure { status: None, message: why },
+            )),
+            ..SyncReport::default()
+        };
+        let answer = match auth.call0(&JsValue::UNDEFINED) {
+            Ok(value) => match value.dyn_ref::<Promise>() {
+                Some(promise) => wasm_bindgen_futures::JsFuture::from(promise.clone()).await,
+                None => Ok(value),
+            },
+            Err(e) => Err(e),
+        };
+        match answer {
+            Ok(token) => match token.as_string().filter(|t| !t.is_empty()) {
+                Some(token) => {
+                    self.engine.transport().set_token(Some(token));
+                    Ok(())
+                }
+                None => Err(fail("sync.auth() gave no token (a non-empty string)".into())),
+            },
+            Err(e) => {
+                Err(fail(format!("sync.auth() failed: {}", crate::web::glue::describe_thrown(&e))))
+            }
+        }
     }
 
     async fn after_round(&self, store: &Rc<Shared>, db: &IndexedDbStore, report: &SyncReport) {

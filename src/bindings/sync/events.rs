@@ -118,7 +118,7 @@ pub(super) fn report_to_js(report: &SyncReport) -> JsValue {
     js
 }
 
-/// A `SyncError` (`name: "SyncError"`, `code`: `"auth"`, `"network"` or `"stalled"`,
+/// A `SyncError` (`name: "SyncError"`, `code`: [`SyncErrorKind::code`],
 /// `status`: the HTTP status or null).
 pub(super) fn sync_error(kind: SyncErrorKind, failure: &Failure) -> JsValue {
     let error = make_error("SyncError", &failure.message);

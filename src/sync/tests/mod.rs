@@ -164,6 +164,11 @@ pub(super) mod http {
         Failure { status: Some(response.status), message }
     }
 
+    /// The server's error code (the `error` of its JSON body), if any.
+    fn error_code(response: &Response) -> Option<String> {
+        serde_json::from_slice::<ErrorBody>(&response.body).ok().map(|b| b.error)
+    }
+
     fn network_error() -> Failure {
         Failure { status: None, message: "network error".into() }
     }
@@ -183,6 +188,7 @@ pub(super) mod http {
             },
             status => classify_push(
                 status,
+                error_code(&response).as_deref(),
                 parse_retry_after(response.header("Retry-After")),
                 failure(&response).message,
             ),
@@ -205,10 +211,12 @@ pub(super) mod http {
                 },
             },
             304 => ReadOutcome::NotModified,
-            401 | 403 => ReadOutcome::Unauthorized(failure(&response)),
-            _ => ReadOutcome::Retry {
-                failure: failure(&response),
-                retry_after_ms: parse_retry_after(response.header("Retry-After")),
+            status => match pause_kind(status, error_code(&response).as_deref()) {
+                Some(kind) => ReadOutcome::Paused(kind, failure(&response)),
+                None => ReadOutcome::Retry {
+                    failure: failure(&response),
+                    retry_after_ms: parse_retry_after(response.header("Retry-After")),
+                },
             },
         }
     }
@@ -482,11 +490,54 @@ fn unauthorized_pauses_and_keeps_everything() {
     let e = SyncEngine::new(transport, SyncOptions::default());
     append(&a, "s", &[1]);
     let report = run(&e, &a, &env);
-    assert_eq!(report.auth_failed.as_ref().and_then(|f| f.status), Some(401));
+    assert_eq!(
+        report.paused.as_ref().map(|(k, f)| (*k, f.status)),
+        Some((SyncErrorKind::Auth, Some(401)))
+    );
     assert_eq!(report.requests, 1, "no feed poll after a 401");
     assert_eq!(block_on(a.outbox()).unwrap().len(), 1, "kept");
     *e.transport().token.borrow_mut() = Some("secret".into());
     assert_eq!(run(&e, &a, &env).pushed, 1);
+}
+
+#[test]
+fn a_wrong_url_pauses_as_not_found_and_keeps_everything() {
+    // The real server core mounted elsewhere: every request of the client misses it.
+    let env = TestEnv::new(8);
+    let server = Rc::new(MemoryServerStore::new());
+    let a = client(&env);
+    let mut transport = ServerTransport::new(server.clone());
+    transport.config.base_path = "/v1/elsewhere".into();
+    let e = SyncEngine::new(transport, SyncOptions::default());
+    let pull = run(&e, &a, &env);
+    assert_eq!(pull.paused.map(|(k, f)| (k, f.status)), Some((SyncErrorKind::NotFound, Some(404))));
+    append(&a, "s", &[1]);
+    let push = run(&e, &a, &env);
+    assert_eq!(push.paused.map(|(k, f)| (k, f.status)), Some((SyncErrorKind::NotFound, Some(404))));
+    assert_eq!(push.requests, 1, "nothing more after the 404");
+    assert_eq!(block_on(a.outbox()).unwrap().len(), 1, "kept");
+}
+
+#[test]
+fn answers_only_the_app_can_fix_pause_with_their_kind() {
+    use SyncErrorKind::*;
+    assert_eq!(pause_kind(401, Some("unauthorized")), Some(Auth));
+    assert_eq!(pause_kind(403, Some("forbidden")), Some(Auth));
+    assert_eq!(pause_kind(403, None), Some(Auth));
+    assert_eq!(pause_kind(403, Some("origin_not_allowed")), Some(ForbiddenOrigin));
+    assert_eq!(pause_kind(404, Some("not_found")), Some(NotFound));
+    assert_eq!(pause_kind(404, None), Some(NotFound));
+    assert_eq!(pause_kind(405, None), Some(NotFound));
+    for status in [400, 408, 409, 412, 413, 422, 429, 500, 503] {
+        assert_eq!(pause_kind(status, Some("origin_not_allowed")), None, "{status}");
+    }
+    assert_eq!(ForbiddenOrigin.code(), "forbidden_origin");
+    assert_eq!(NotFound.code(), "not_found");
+    let failure = Failure { status: Some(403), message: "no".into() };
+    assert_eq!(
+        classify_push(403, Some("origin_not_allowed"), None, "no"),
+        PushOutcome::Paused(ForbiddenOrigin, failure)
+    );
 }
 
 #[test]

@@ -283,7 +283,7 @@ pub(super) fn soak(
         rounds += 1;
         let report = block_on(engines[who].run(&stores[who], &env))
             .unwrap_or_else(|e| panic!("seed {seed}: round failed: {e}"));
-        if report.auth_failed.is_some() {
+        if report.paused.is_some() {
             // The app notices `auth` and sets a fresh token.
             engines[who].transport().revoked.set(false);
             *token_fixes += 1;
@@ -340,7 +340,7 @@ pub(super) fn soak(
                 || report.pulled > 0
                 || report.conflicted > 0
                 || report.more_now
-                || report.auth_failed.is_some();
+                || report.paused.is_some();
             if let Some(at) = report.next_attempt_at {
                 next = Some(next.map_or(at, |n: u64| n.min(at)));
             }

@@ -7,8 +7,10 @@
 //!
 //! Rewriting a stream's pending tail (rebase after remote events, dead-lettering a
 //! batch) deletes the pending records and adds them again at new positions, after the
-//! remote ones: within a stream, positions always grow with versions. Subscribers see a
-//! rebased event again at its new position (same `id`, new `version`).
+//! remote ones: within a stream, positions always grow with versions. Each such rewrite
+//! is a *move*: the transaction bumps the move epoch (`meta["moves"]`) and logs where
+//! every rewritten event was and is now, so readers that saw an event at its old place
+//! (subscriptions, projections) do not count it twice (`bindings/subscribe.rs`).
 
 use js_sys::{Array, Object, Reflect, JSON};
 use wasm_bindgen::{JsCast, JsValue};
@@ -33,6 +35,11 @@ const OUTBOX: &str = "outbox";
 const DEAD_LETTERS: &str = "dead_letters";
 const CONFLICTS: &str = "conflicts";
 const FEED_KEY: &str = "feed";
+/// `meta["moves"]`: `{ epoch, log: [{ epoch, stream, id, from: { version, position }, to:
+/// { version, position } }] }`, the last [`MOVES_KEPT`] moved events.
+pub(super) const MOVES_KEY: &str = "moves";
+/// Moved events kept in the log; a reader further behind rebuilds (see `subscribe.rs`).
+const MOVES_KEPT: u32 = 1000;
 
 /// Creates the schema-3 stores.
 pub(super) fn create_stores(db: &IdbDatabase) -> Result<()> {
@@ -213,6 +220,62 @@ impl IndexedDbStore {
             store.add(&record).map_err(js_error)?;
         }
         Ok((version, global))
+    }
+
+    /// Logs the events of `before` (records at their old places) that `after` (id, new
+    /// version, new position) wrote again, under a new move epoch. Nothing moved: nothing
+    /// logged.
+    async fn log_moves(
+        tx: &Transaction,
+        stream: &StreamId,
+        before: &[JsValue],
+        after: &[(EventId, Version, Position)],
+    ) -> Result<()> {
+        let mut entries = Vec::new();
+        for record in before {
+            let id = string_field(record, "id")?;
+            let Some((_, version, position)) = after.iter().find(|(a, _, _)| a.as_str() == id)
+            else {
+                continue;
+            };
+            let from = Object::new();
+            set(&from, "version", &(num(record, "version")? as f64).into())?;
+            set(&from, "position", &(num(record, "position")? as f64).into())?;
+            let to = Object::new();
+            set(&to, "version", &version.as_f64().into())?;
+            set(&to, "position", &position.as_f64().into())?;
+            let entry = Object::new();
+            set(&entry, "stream", &stream.as_str().into())?;
+            set(&entry, "id", &id.into())?;
+            set(&entry, "from", &from)?;
+            set(&entry, "to", &to)?;
+            entries.push(entry);
+        }
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let meta = tx.store(META)?;
+        let moves = request(meta.get(&MOVES_KEY.into()))?.await?;
+        let (epoch, log) = if moves.is_undefined() {
+            (0.0, Array::new())
+        } else {
+            (
+                num(&moves, "epoch")? as f64,
+                Reflect::get(&moves, &"log".into()).map_err(js_error)?.unchecked_into(),
+            )
+        };
+        let epoch = epoch + 1.0;
+        for entry in entries {
+            set(&entry, "epoch", &epoch.into())?;
+            log.push(&entry);
+        }
+        let excess = log.length().saturating_sub(MOVES_KEPT);
+        let log = if excess > 0 { log.slice(excess, log.length()) } else { log };
+        let record = Object::new();
+        set(&record, "epoch", &epoch.into())?;
+        set(&record, "log", &log)?;
+        meta.put_with_key(&record, &MOVES_KEY.into()).map_err(js_error)?;
+        Ok(())
     }
 
     async fn global_head(tx: &Transaction) -> Result<Position> {
@@ -517,6 +580,7 @@ impl SyncLocal for IndexedDbStore {
                     tail.synced,
                     global,
                 )?;
+                let after_remote = (synced, last);
                 let left = remaining
                     .iter()
                     .filter_map(|&i| tail.pending.get(i))
@@ -543,6 +607,22 @@ impl SyncLocal for IndexedDbStore {
                     }
                 }
                 Self::write_heads(&tx, stream, version, synced, last, &tail, bytes)?;
+                // Every pending event written again: the acknowledged ones among the
+                // remote events, the rebased ones after them.
+                let mut moved = Vec::new();
+                let (mut v, mut p) = (tail.synced, global);
+                for (id, _) in keys.iter().skip(first) {
+                    (v, p) = (v.next()?, p.next()?);
+                    moved.push((id.clone(), v, p));
+                }
+                if policy == ConflictPolicy::Rebase {
+                    let (mut v, mut p) = after_remote;
+                    for i in &remaining {
+                        (v, p) = (v.next()?, p.next()?);
+                        moved.push((pending_ids[*i].clone(), v, p));
+                    }
+                }
+                Self::log_moves(&tx, stream, &tail.pending, &moved).await?;
             }
         }
         tx.commit().await?;
@@ -570,6 +650,13 @@ impl SyncLocal for IndexedDbStore {
             }
         }
         let bytes = push_bytes(&keep);
+        let (mut v, mut p) = (tail.synced, global);
+        let mut moved = Vec::new();
+        for e in &keep {
+            (v, p) = (v.next()?, p.next()?);
+            moved.push((e.id.clone(), v, p));
+        }
+        Self::log_moves(&tx, stream, &tail.pending, &moved).await?;
         let (version, last) = Self::add_events(&tx, stream, keep, tail.synced, global)?;
         Self::write_heads(&tx, stream, version, tail.synced, last, &tail, bytes)?;
         if !dead.is_empty() {

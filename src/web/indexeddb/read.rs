@@ -9,6 +9,7 @@ use web_sys::IdbKeyRange;
 use super::{IndexedDbStore, BY_STREAM, EVENTS, HEAD_KEY, META, STREAMS, SYNCED_VERSION};
 use crate::error::Result;
 use crate::event::{Position, StreamId, Version};
+use crate::replay::Move;
 use crate::store::{Direction, ReadOptions};
 use crate::web::convert::{js_error, set, synced_version_field, version_field};
 use crate::web::idb::request;
@@ -64,6 +65,63 @@ impl IndexedDbStore {
         Ok(records)
     }
 
+    /// Like [`Self::read_all_records`], and in the same transaction the move epoch and
+    /// log (`meta["moves"]`; epoch 0 and no moves when nothing ever moved): a page and
+    /// the moves it reflects.
+    pub async fn read_all_with_moves(
+        &self,
+        from: Position,
+        limit: usize,
+    ) -> Result<(Array, u64, Vec<Move<JsValue>>)> {
+        let tx = self.begin(&[EVENTS, META], false)?;
+        self.count_read(0);
+        let moves = request(tx.store(META)?.get(&super::outbox::MOVES_KEY.into()))?;
+        let range =
+            IdbKeyRange::lower_bound(&JsValue::from_f64(from.0.max(1) as f64)).map_err(js_error)?;
+        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+        let records = request(tx.store(EVENTS)?.get_all_with_key_and_limit(&range, limit))?;
+        let moves = moves.await?;
+        let records: Array = records.await?.unchecked_into();
+        self.count_read(records.length());
+        let (epoch, log) = moves_from_record(&moves)?;
+        Ok((records, epoch, log))
+    }
+
+    /// The move epoch and log (`meta["moves"]`): see `outbox.rs`.
+    pub async fn moves(&self) -> Result<(u64, Vec<Move<JsValue>>)> {
+        let tx = self.begin(&[META], false)?;
+        let moves = request(tx.store(META)?.get(&super::outbox::MOVES_KEY.into()))?.await?;
+        moves_from_record(&moves)
+    }
+
+    /// Sets `pending` on each record (true while not on the sync server: its version is
+    /// above its stream's synced version), reading the heads of the streams in `records`
+    /// in one transaction.
+    pub async fn mark_pending(&self, records: &Array) -> Result<()> {
+        if records.length() == 0 {
+            return Ok(());
+        }
+        let tx = self.begin(&[STREAMS], false)?;
+        let heads = tx.store(STREAMS)?;
+        let mut streams: Vec<String> = Vec::new();
+        let mut reads = Vec::new();
+        for record in records.iter() {
+            let stream = Reflect::get(&record, &"stream".into()).map_err(js_error)?;
+            let Some(name) = stream.as_string() else { continue };
+            if !streams.contains(&name) {
+                reads.push(request(heads.get(&stream))?);
+                streams.push(name);
+            }
+        }
+        let synced = Object::new();
+        for (name, read) in streams.iter().zip(reads) {
+            let head = read.await?;
+            set(&synced, name, &(synced_version_field(&head)? as f64).into())?;
+        }
+        crate::web::glue::mark_pending(records, &synced);
+        Ok(())
+    }
+
     /// Lists the stream head records `{stream, version, lastPosition, syncedVersion}`.
     pub async fn stream_records(&self) -> Result<Array> {
         let tx = self.begin(&[STREAMS], false)?;
@@ -102,4 +160,29 @@ impl IndexedDbStore {
         }
         metrics.events_read += u64::from(events);
     }
+}
+
+/// The move epoch and log of a `meta["moves"]` record (epoch 0, no moves: none yet);
+/// each move's note is its logged entry.
+fn moves_from_record(moves: &JsValue) -> Result<(u64, Vec<Move<JsValue>>)> {
+    if moves.is_undefined() {
+        return Ok((0, Vec::new()));
+    }
+    let log: Array = Reflect::get(moves, &"log".into()).map_err(js_error)?.unchecked_into();
+    let place = |entry: &JsValue, key: &str| -> Result<Position> {
+        let at = Reflect::get(entry, &key.into()).map_err(js_error)?;
+        Ok(Position(version_field(&at, "position")?))
+    };
+    let log = log
+        .iter()
+        .map(|entry| {
+            Ok(Move {
+                epoch: version_field(&entry, "epoch")?,
+                from: place(&entry, "from")?,
+                to: place(&entry, "to")?,
+                note: entry,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((version_field(moves, "epoch")?, log))
 }

@@ -31,13 +31,15 @@ impl IndexedDbStore {
     }
 
     /// Stores (replacing) the snapshot of projection `name`: `state` as of global
-    /// `position`, for projection `version`. Resolves once committed.
+    /// `position`, for projection `version`, reflecting the log's moves up to epoch
+    /// `moves` (see `outbox.rs`). Resolves once committed.
     pub async fn save_snapshot(
         &self,
         name: &str,
         state: &JsValue,
         position: Position,
         version: u32,
+        moves: u64,
     ) -> Result<()> {
         let tx = self.begin(&[SNAPSHOTS], true)?;
         let record = Object::new();
@@ -45,6 +47,7 @@ impl IndexedDbStore {
         set(&record, "state", state)?;
         set(&record, "position", &position.as_f64().into())?;
         set(&record, "version", &version.into())?;
+        set(&record, "moves", &(moves as f64).into())?;
         set(&record, "savedAt", &js_sys::Date::now().into())?;
         if let Err(e) = tx.store(SNAPSHOTS)?.put(&record) {
             tx.abort();
