@@ -216,6 +216,23 @@ export interface SyncOptions<E extends EventShape = AnyEvent> {
   batchSize?: number | undefined;
   /** Start paused (e.g. to honour a remembered "offline" switch); `sync.resume()` starts it. */
   paused?: boolean | undefined;
+  /**
+   * What this device pulls (partial sync); absent: every stream of the space. Pushes are
+   * never filtered. Change it on a later `open`: newly included streams are pulled from
+   * their start, the rest goes on from where it was.
+   */
+  pull?: PullScope | undefined;
+}
+
+/**
+ * `SyncOptions.pull`: the streams named, plus every stream whose id starts with one of the
+ * prefixes (at most 100 together; each follows the rules of a stream id). `{}` pulls nothing.
+ */
+export interface PullScope {
+  /** Stream ids pulled. */
+  streams?: readonly string[] | undefined;
+  /** Stream-id prefixes pulled, e.g. `"cart-"`. */
+  prefixes?: readonly string[] | undefined;
 }
 
 /**
@@ -587,6 +604,22 @@ export interface SyncEventMap {
    * with `instanceof`).
    */
   error: unknown;
+  /** A page of the server's feed was written locally (a first sync of a big space shows its progress). */
+  progress: SyncProgress;
+}
+
+/**
+ * `sync.on("progress")`: after every page of the feed that brought events. `position / head`
+ * is how far the pull has come; the cursor is kept after each page, so a pull cut short
+ * (a reload, a closed tab) goes on from there next time.
+ */
+export interface SyncProgress {
+  /** Remote events written locally so far in this round. */
+  received: number;
+  /** The server feed position pulled through. */
+  position: number;
+  /** The server feed's last position. */
+  head: number;
 }
 
 /** `store.sync`: the sync side of a store opened with a `sync` option. */
@@ -596,7 +629,7 @@ export class Sync<E extends EventShape = AnyEvent> {
   now(): Promise<SyncStatus>;
   /** The current status (live state; `store.metrics()` has the store's counters). */
   status(): SyncStatus;
-  /** Listens to `"status"`, `"synced"`, `"conflict"` or `"error"`; returns a function that stops listening. */
+  /** Listens to `"status"`, `"synced"`, `"conflict"`, `"error"` or `"progress"`; returns a function that stops listening. */
   on<K extends keyof SyncEventMap>(event: K, callback: (detail: SyncEventMap[K]) => void): () => void;
   /** Pauses syncing (the outbox keeps filling). */
   pause(): void;

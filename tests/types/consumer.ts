@@ -8,8 +8,8 @@ import init, {
   ClosedError, EventStore, InvalidInputError, initSync, QuotaExceededError, ReplayError, StorageError, SyncError,
   TidelogError, version, VersionConflictError,
   type AnyTidelogError, type AppendResult, type Conflict, type ConflictResolution, type DeadLetter, type ExpectedVersion,
-  type Json, type Metrics, type NewEvent, type OutboxEntry, type Projection, type ProjectionMetrics, type ReplayReport,
-  type StreamInfo, type Sync, type SyncedEventStore, type SyncReport, type SyncStatus, type TidelogEvent,
+  type Json, type Metrics, type NewEvent, type OutboxEntry, type Projection, type ProjectionMetrics, type PullScope, type ReplayReport,
+  type StreamInfo, type Sync, type SyncedEventStore, type SyncProgress, type SyncReport, type SyncStatus, type TidelogEvent,
 } from "tidelog";
 import worker, { parseSpacePath, TidelogSpace, type TidelogWorkerEnv } from "tidelog/worker";
 import { frontConfig, gate, finish, logLine, type AuthorizeHook } from "tidelog/worker/front";
@@ -106,6 +106,10 @@ export async function app(): Promise<void> {
     durability: "relaxed",
     sync: { url: "https://example.com/v1/shop", token, onConflict, pollMs: 5000, timeoutMs: 10000, stallMs: 60000, batchSize: 50, paused: false },
   });
+  // Partial sync: some streams, by id and by prefix; `{}` pulls nothing.
+  const scope: PullScope = { streams: ["order-7"], prefixes: ["cart-"] };
+  await EventStore.open<CartEvent>("carts", { sync: { url: "https://example.com/v1/shop", pull: scope } });
+  await EventStore.open("push-only", { sync: { url: "https://example.com/v1/shop", pull: {} } });
   const name: string = store.name;
   const where: "indexeddb" | "memory" | "file" = store.storage;
 
@@ -194,6 +198,7 @@ export async function app(): Promise<void> {
     sync.on("synced", (r: SyncReport) => console.log(r.pushed, r.pulled, r.requests)),
     sync.on("conflict", (r) => console.log(r.conflicted, r.deadLettered)),
     sync.on("error", (e) => console.log(explain(e))),
+    sync.on("progress", (p: SyncProgress) => console.log(p.received, p.position / p.head)),
   ];
   sync.pause();
   sync.resume();

@@ -61,6 +61,10 @@ export async function misuse(): Promise<void> {
   await EventStore.open("x", { sync: { url: "https://example.com/v1/x", retries: 3 } });
   // @ts-expect-error: the sync url is required
   await EventStore.open("x", { sync: { token: "t" } });
+  // @ts-expect-error: a pulled prefix is a string
+  await EventStore.open("x", { sync: { url: "https://example.com/v1/x", pull: { prefixes: [1] } } });
+  // @ts-expect-error: pull names streams, not a single one
+  await EventStore.open("x", { sync: { url: "https://example.com/v1/x", pull: { stream: "cart-1" } } });
   // @ts-expect-error: not a read option
   await store.read("c", { toVersion: 3 });
   // @ts-expect-error: null is not a read option value (undefined is)

@@ -8,7 +8,7 @@ use js_sys::{Array, Function, Promise};
 use wasm_bindgen::JsValue;
 
 use super::config::{OnConflict, SyncConfig};
-use super::events::{report_to_js, status_to_js, sync_error, Listeners, SyncEvent};
+use super::events::{progress_to_js, report_to_js, status_to_js, sync_error, Listeners, SyncEvent};
 use crate::bindings::errors::to_js;
 use crate::bindings::shared::{Shared, SyncHook};
 use crate::env::{Environment, SystemEnvironment};
@@ -106,6 +106,12 @@ impl Driver {
             listeners: Listeners::default(),
             waiters: Cell::default(),
             host_listeners: Cell::default(),
+        });
+        let weak = Rc::downgrade(&driver);
+        driver.engine.on_progress(move |progress| {
+            if let Some(driver) = weak.upgrade() {
+                driver.emit(SyncEvent::Progress, &progress_to_js(&progress));
+            }
         });
         driver.listen_to_host();
         driver.request_lock();
