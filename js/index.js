@@ -12,3 +12,4 @@ export * from "./errors.js";
 export * from "./batch.js";
 export * from "./util.js";
 export * from "./fold.js";
+export * from "./storage.js";

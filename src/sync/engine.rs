@@ -22,7 +22,7 @@ pub struct SyncOptions {
     pub policy: ConflictPolicy,
     /// How long a sending tab holds an entry (longer than the request timeout).
     pub lease_ms: u64,
-    /// Events per pull request.
+    /// Events per pull request (the reference server answers at most 1000).
     pub page: u32,
     /// Most requests in one round (bounds a round's duration; the rest is next round's).
     pub max_requests: u32,
@@ -38,7 +38,7 @@ impl Default for SyncOptions {
             retry: RetryPolicy::default(),
             policy: ConflictPolicy::Rebase,
             lease_ms: 45_000,
-            page: 500,
+            page: 1000,
             max_requests: 200,
             pull: None,
         }

@@ -9,7 +9,7 @@ import init, {
   TidelogError, version, VersionConflictError,
   type AnyTidelogError, type AppendResult, type Conflict, type ConflictResolution, type DeadLetter, type ExpectedVersion,
   type Json, type Metrics, type NewEvent, type OutboxEntry, type Projection, type ProjectionMetrics, type PullScope, type ReplayReport,
-  type StreamInfo, type Sync, type SyncedEventStore, type SyncProgress, type SyncReport, type SyncStatus, type TidelogEvent,
+  type StorageFigures, type StreamInfo, type Sync, type SyncedEventStore, type SyncProgress, type SyncReport, type SyncStatus, type TidelogEvent,
 } from "tidelog";
 import worker, { parseSpacePath, TidelogSpace, type TidelogWorkerEnv } from "tidelog/worker";
 import { frontConfig, gate, finish, logLine, type AuthorizeHook } from "tidelog/worker/front";
@@ -110,6 +110,12 @@ export async function app(): Promise<void> {
   const scope: PullScope = { streams: ["order-7"], prefixes: ["cart-"] };
   await EventStore.open<CartEvent>("carts", { sync: { url: "https://example.com/v1/shop", pull: scope } });
   await EventStore.open("push-only", { sync: { url: "https://example.com/v1/shop", pull: {} } });
+  // Storage the browser may evict: ask to keep it, and watch the figures.
+  const kept = await EventStore.open("kept", { persist: true, sync: { url: "https://example.com/v1/shop" } });
+  const persisted: boolean | null = await kept.persisted;
+  const figures: StorageFigures | null = kept.sync.status().storage;
+  const rebuilding: boolean = kept.sync.status().rebuilding;
+  console.log(persisted, figures?.usage, figures?.quota, figures?.persisted, rebuilding);
   const name: string = store.name;
   const where: "indexeddb" | "memory" | "file" = store.storage;
 
@@ -199,6 +205,7 @@ export async function app(): Promise<void> {
     sync.on("conflict", (r) => console.log(r.conflicted, r.deadLettered)),
     sync.on("error", (e) => console.log(explain(e))),
     sync.on("progress", (p: SyncProgress) => console.log(p.received, p.position / p.head)),
+    sync.on("rebuild", (p) => console.log(`rebuilding from the server: ${p.head} events`)),
   ];
   sync.pause();
   sync.resume();

@@ -6,6 +6,7 @@ use std::rc::{Rc, Weak};
 
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
 
 use super::config::{OnConflict, SyncConfig};
 use super::events::{progress_to_js, report_to_js, status_to_js, sync_error, Listeners, SyncEvent};
@@ -15,7 +16,7 @@ use crate::env::{Environment, SystemEnvironment};
 use crate::event::EventId;
 use crate::sync::{DriverState, OutboxSummary, SyncEngine, SyncErrorKind, SyncReport};
 use crate::web::fetch::FetchTransport;
-use crate::web::glue::get;
+use crate::web::glue::{get, set, storage_estimate};
 use crate::web::host::{self, EventSource, HostListener, Timeout};
 use crate::web::indexeddb::IndexedDbStore;
 
@@ -40,6 +41,13 @@ pub(in crate::bindings) struct Driver {
     waiters: Cell<Vec<(EventId, Function)>>,
     /// `online`, `offline`, `visibilitychange`, `freeze`, `resume`.
     host_listeners: Cell<Vec<HostListener>>,
+    /// The local database was created by this open and has not caught up with the
+    /// server yet (`status().rebuilding`).
+    rebuilding: Cell<bool>,
+    /// The `rebuild` event went out.
+    rebuild_told: Cell<bool>,
+    /// `navigator.storage.estimate()` after the last round (`status().storage`).
+    storage: RefCell<JsValue>,
 }
 
 fn now() -> u64 {
@@ -106,12 +114,18 @@ impl Driver {
             listeners: Listeners::default(),
             waiters: Cell::default(),
             host_listeners: Cell::default(),
+            rebuilding: Cell::new(indexeddb(store).is_some_and(IndexedDbStore::created)),
+            rebuild_told: Cell::new(false),
+            storage: RefCell::new(JsValue::NULL),
         });
         let weak = Rc::downgrade(&driver);
         driver.engine.on_progress(move |progress| {
-            if let Some(driver) = weak.upgrade() {
-                driver.emit(SyncEvent::Progress, &progress_to_js(&progress));
+            let Some(driver) = weak.upgrade() else { return };
+            let detail = progress_to_js(&progress);
+            if driver.rebuilding.get() && !driver.rebuild_told.replace(true) {
+                driver.emit(SyncEvent::Rebuild, &detail);
             }
+            driver.emit(SyncEvent::Progress, &detail);
         });
         driver.listen_to_host();
         driver.request_lock();
@@ -262,6 +276,10 @@ impl Driver {
     }
 
     async fn after_round(&self, store: &Rc<Shared>, db: &IndexedDbStore, report: &SyncReport) {
+        if report.last_error.is_none() && report.auth_failed.is_none() && !report.more_now {
+            // A whole round without a failure: the pull reached the server's head.
+            self.rebuilding.set(false);
+        }
         let effects = self.state().round_done(report, now());
         if effects.notify_changed {
             // The local log changed under the subscribers: let every tab re-read.
@@ -293,6 +311,9 @@ impl Driver {
             self.emit(SyncEvent::Error, &sync_error(SyncErrorKind::Stalled, failure));
         }
         self.check_waiters(db).await;
+        if let Ok(estimate) = JsFuture::from(storage_estimate()).await {
+            *self.storage.borrow_mut() = estimate;
+        }
         self.emit(SyncEvent::Status, &self.status_js());
         if refreshed.request_background_sync {
             // Events pending and the server out of reach: a service worker that opens the
@@ -357,7 +378,10 @@ impl Driver {
     /// The status snapshot as JS.
     pub(super) fn status_js(&self) -> JsValue {
         let online = host::is_online();
-        status_to_js(&self.state().status(online))
+        let js = status_to_js(&self.state().status(online));
+        set(&js, "rebuilding", self.rebuilding.get().into());
+        set(&js, "storage", self.storage.borrow().clone());
+        js
     }
 
     /// Stops: no more rounds, the lock is handed over, host listeners removed.

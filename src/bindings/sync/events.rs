@@ -27,6 +27,9 @@ pub(super) enum SyncEvent {
     Error,
     /// A page of the feed was written (`{ received, position, head }`).
     Progress,
+    /// The local database was new (created by this open) and the server holds events:
+    /// the store is rebuilt from the server (`{ position, head }`).
+    Rebuild,
 }
 
 impl SyncEvent {
@@ -38,9 +41,10 @@ impl SyncEvent {
             "conflict" => Ok(SyncEvent::Conflict),
             "error" => Ok(SyncEvent::Error),
             "progress" => Ok(SyncEvent::Progress),
+            "rebuild" => Ok(SyncEvent::Rebuild),
             _ => Err(invalid(
                 "event",
-                "must be \"status\", \"synced\", \"conflict\", \"error\" or \"progress\"",
+                "must be \"status\", \"synced\", \"conflict\", \"error\", \"progress\" or \"rebuild\"",
             )),
         }
     }

@@ -391,8 +391,8 @@ fn partial_sync_pulls_its_scope_polls_with_304s_and_widens_without_pulling_again
     assert_eq!(data(&c, "order-1"), [json!(2), json!(4)]);
     let log = wide.transport().log.borrow().clone();
     assert_eq!(log.len(), 2, "{log:?}");
-    assert_eq!((log[0].0.as_str(), log[0].1), ("/events?after=6&limit=500&prefix=cart-", 304));
-    assert_eq!(log[1].0, "/events?after=0&limit=500&stream=order-1");
+    assert_eq!((log[0].0.as_str(), log[0].1), ("/events?after=6&limit=1000&prefix=cart-", 304));
+    assert_eq!(log[1].0, "/events?after=0&limit=1000&stream=order-1");
     // Both lanes reached the head: one lane again, one request per poll.
     let cursor = block_on(c.feed_cursor()).unwrap();
     assert_eq!(cursor.lanes.len(), 1, "{cursor:?}");
