@@ -265,7 +265,11 @@ pub const MAX_FILTER_ITEMS: usize = 100;
 /// What a partial feed read selects (`GET {base}/events?stream=…&prefix=…`): the events of
 /// the streams named, and of every stream whose id starts with one of the prefixes. A
 /// prefix follows the rules of a stream id (1 to 256 bytes, no control characters). No
-/// filter at all (no such parameter) is the whole feed.
+/// filter at all (no such parameter) is the whole feed. A further kind of selector (tag
+/// queries, once events carry tags) is one more list here, one more arm of
+/// [`FeedFilter::matches`], one more query parameter and one more list in the client's
+/// lane bookkeeping (`sync/scope.rs`); the server's search and the ETag rule stay as they
+/// are.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedFilter {
     /// Streams selected by id.

@@ -124,7 +124,7 @@ export async function misuse(): Promise<void> {
   // @ts-expect-error: sync is possibly undefined when the options may lack it
   await maybe.sync.now();
   // @ts-expect-error: not a sync event
-  store.sync.on("progress", () => {});
+  store.sync.on("drained", () => {});
   // @ts-expect-error: an `error` detail is unknown until narrowed (an onConflict function may throw anything)
   store.sync.on("error", (e) => e.code);
   // @ts-expect-error: a resolver answers events or "quarantine"; null no longer drops the local events
