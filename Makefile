@@ -142,8 +142,10 @@ demo: bootstrap pkg
 # tests/js/harness.mjs: workerd on the Durable Object SQL and key-value APIs, wrangler dev,
 # tidelog/server on its log file and on PostgreSQL started by the bench), the sync drain
 # vs Workbox, a projection over a 1M-event log, the file store in Node (appends with
-# and without fsync, opening a 1M-event log), and tags (conditional vs plain appends, a tag
-# query vs reading a 100k-event log); each appends its own section to BENCHMARKS.md.
+# and without fsync, opening a 1M-event log), tags (conditional vs plain appends, a tag
+# query vs reading a 100k-event log), the first sync of a 100k-event space against raw
+# IndexedDB appends and the cost of filtered 304 polls (partial sync); each appends its
+# own section to BENCHMARKS.md.
 bench: bootstrap pkg
 	node bench/run.mjs
 	node bench/server.mjs | node bench/append.mjs server "Sync servers side by side: pushes, feed reads, 304 polls"
@@ -151,6 +153,7 @@ bench: bootstrap pkg
 	node bench/projection.mjs 1000000 | node bench/append.mjs projection "Projection state() after reload on a 1M-event log"
 	node bench/file.mjs 1000000 | node bench/append.mjs file "File store in Node: appends with and without fsync, opening a 1M-event log"
 	node bench/dcb.mjs 100000 | node bench/append.mjs dcb "Tags in Node: conditional vs plain appends, a tag query vs reading a 100k-event log"
+	node bench/first-sync.mjs 100000 | node bench/append.mjs first-sync "First sync of a 100k-event space vs raw IndexedDB; filtered 304 polls"
 
 # The same benchmark at 1% size, one run: proves every case still produces a number (not
 # speed). A step of `make test`, before test-js so node's test summary closes the output.

@@ -14,3 +14,4 @@ export * from "./util.js";
 export * from "./fold.js";
 export * from "./decision.js";
 export * from "./idb_query.js";
+export * from "./storage.js";

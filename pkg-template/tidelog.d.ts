@@ -215,6 +215,11 @@ export interface OpenOptions<E extends EventShape = AnyEvent> {
   maxEventBytes?: number | undefined;
   /** Sync with a tidelog sync server (`tidelog/worker`); needs IndexedDB storage. */
   sync?: SyncOptions<E> | undefined;
+  /**
+   * Ask the browser to keep this origin's storage under storage pressure
+   * (`navigator.storage.persist()`); the answer is `store.persisted`.
+   */
+  persist?: boolean | undefined;
 }
 
 /** The `sync` option of `EventStore.open`. */
@@ -252,6 +257,23 @@ export interface SyncOptions<E extends EventShape = AnyEvent> {
   batchSize?: number | undefined;
   /** Start paused (e.g. to honour a remembered "offline" switch); `sync.resume()` starts it. */
   paused?: boolean | undefined;
+  /**
+   * What this device pulls (partial sync); absent: every stream of the space. Pushes are
+   * never filtered. Change it on a later `open`: newly included streams are pulled from
+   * their start, the rest goes on from where it was.
+   */
+  pull?: PullScope | undefined;
+}
+
+/**
+ * `SyncOptions.pull`: the streams named, plus every stream whose id starts with one of the
+ * prefixes (at most 100 together; each follows the rules of a stream id). `{}` pulls nothing.
+ */
+export interface PullScope {
+  /** Stream ids pulled. */
+  streams?: readonly string[] | undefined;
+  /** Stream-id prefixes pulled, e.g. `"cart-"`. */
+  prefixes?: readonly string[] | undefined;
 }
 
 /**
@@ -465,6 +487,13 @@ export class EventStore<E extends EventShape = AnyEvent, Y extends Sync<E> | und
   /** Where the events live. */
   readonly storage: "indexeddb" | "memory" | "file";
   /**
+   * Resolves to the browser's answer to `persist: true` (`true`: it keeps this origin's
+   * data under storage pressure); to `null` when not asked, or where the host has no
+   * storage manager. Firefox asks the user first, so it may take a while (or never settle
+   * in a headless browser); `open` does not wait for it.
+   */
+  readonly persisted: Promise<boolean | null>;
+  /**
    * What opening a file store cut off the end of its log (the append a crash
    * interrupted), or `null`: nothing was cut, or not a file store. Only in the `node`
    * entry (the browser build has no file store).
@@ -604,6 +633,23 @@ export interface SyncStatus {
    * otherwise.
    */
   auth: SyncFailure | null;
+  /**
+   * This open created the local database (a new device, or the browser evicted the data,
+   * or the user deleted it) and it has not caught up with the server yet.
+   */
+  rebuilding: boolean;
+  /** `navigator.storage.estimate()` after the last round, in bytes; `null` where the host has none (or before the first round). */
+  storage: StorageFigures | null;
+}
+
+/** `SyncStatus.storage`. */
+export interface StorageFigures {
+  /** Bytes this origin uses. */
+  usage: number;
+  /** Bytes it may use. */
+  quota: number;
+  /** `navigator.storage.persisted()`; `null` where the host cannot tell. */
+  persisted: boolean | null;
 }
 
 /** What a round did (the detail of `"synced"` and `"conflict"` events). */
@@ -682,6 +728,29 @@ export interface SyncEventMap {
    * with `instanceof`).
    */
   error: unknown;
+  /** A page of the server's feed was written locally (a first sync of a big space shows its progress). */
+  progress: SyncProgress;
+  /**
+   * Once per open, before the first `progress`: the local database was created by this open
+   * (new device, evicted or deleted data) while the server holds the space, and it is being
+   * rebuilt from the server. Events that were pending (never synced) before the data was
+   * lost cannot be recovered.
+   */
+  rebuild: SyncProgress;
+}
+
+/**
+ * `sync.on("progress")`: after every page of the feed that brought events. `position / head`
+ * is how far the pull has come; the cursor is kept after each page, so a pull cut short
+ * (a reload, a closed tab) goes on from there next time.
+ */
+export interface SyncProgress {
+  /** Remote events written locally so far in this round. */
+  received: number;
+  /** The server feed position pulled through. */
+  position: number;
+  /** The server feed's last position. */
+  head: number;
 }
 
 /** `store.sync`: the sync side of a store opened with a `sync` option. */
@@ -691,7 +760,7 @@ export class Sync<E extends EventShape = AnyEvent> {
   now(): Promise<SyncStatus>;
   /** The current status (live state; `store.metrics()` has the store's counters). */
   status(): SyncStatus;
-  /** Listens to `"status"`, `"synced"`, `"conflict"` or `"error"`; returns a function that stops listening. */
+  /** Listens to `"status"`, `"synced"`, `"conflict"`, `"error"`, `"progress"` or `"rebuild"`; returns a function that stops listening. */
   on<K extends keyof SyncEventMap>(event: K, callback: (detail: SyncEventMap[K]) => void): () => void;
   /** Pauses syncing (the outbox keeps filling). */
   pause(): void;

@@ -139,9 +139,14 @@ pub fn encode_stream_segment(stream: &StreamId) -> Result<String> {
     if is_dot_segment(stream.as_str()) {
         return Err(dot_segment_error());
     }
+    Ok(percent_encode(stream.as_str()))
+}
+
+/// Every byte outside `A-Za-z0-9-._~` as `%XX` (upper-case hex).
+fn percent_encode(text: &str) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(stream.as_str().len() * 3);
-    for &byte in stream.as_str().as_bytes() {
+    let mut out = String::with_capacity(text.len() * 3);
+    for &byte in text.as_bytes() {
         if is_unreserved(byte) {
             out.push(char::from(byte));
         } else {
@@ -150,7 +155,7 @@ pub fn encode_stream_segment(stream: &StreamId) -> Result<String> {
             out.push(char::from(HEX[usize::from(byte & 0x0f)]));
         }
     }
-    Ok(out)
+    out
 }
 
 fn hex_value(byte: u8) -> Option<u8> {
@@ -167,48 +172,45 @@ fn hex_value(byte: u8) -> Option<u8> {
 /// [`StreamId`]. A raw `/`, `?` or `#`, a `%` not followed by two hex digits, and the ids
 /// `.` and `..` are errors. A decoded `/` (from `%2F`) stays inside the id.
 pub fn decode_stream_segment(segment: &str) -> Result<StreamId> {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&byte) = bytes.get(i) {
-        match byte {
-            b'%' => {
-                let high = bytes.get(i + 1).copied().and_then(hex_value);
-                let low = bytes.get(i + 2).copied().and_then(hex_value);
-                match (high, low) {
-                    (Some(h), Some(l)) => out.push(h << 4 | l),
-                    _ => {
-                        return Err(Error::invalid(
-                            "stream",
-                            format!(
-                                "bad percent-encoding at byte {i} of the path segment: \
-                                 '%' must be followed by two hex digits"
-                            ),
-                        ))
-                    }
-                }
-                i += 3;
-            }
-            b'/' | b'?' | b'#' => {
-                return Err(Error::invalid(
-                    "stream",
-                    format!(
-                        "the path segment contains a raw '{}'; encode it as %XX",
-                        char::from(byte)
-                    ),
-                ))
-            }
-            _ => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    let stream = StreamId::from_utf8_bytes(&out)?;
+    let stream = StreamId::from_utf8_bytes(&percent_decode("stream", segment, b"/?#")?)?;
     if is_dot_segment(stream.as_str()) {
         return Err(dot_segment_error());
     }
     Ok(stream)
+}
+
+/// `%XX` sequences (either case) become bytes, other characters stand for themselves;
+/// a raw byte of `forbidden` or a `%` not followed by two hex digits is an error naming
+/// `field`.
+fn percent_decode(field: &str, text: &str, forbidden: &[u8]) -> Result<Vec<u8>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&byte) = bytes.get(i) {
+        if byte == b'%' {
+            let high = bytes.get(i + 1).copied().and_then(hex_value);
+            let low = bytes.get(i + 2).copied().and_then(hex_value);
+            let (Some(h), Some(l)) = (high, low) else {
+                return Err(Error::invalid(
+                    field,
+                    format!(
+                        "bad percent-encoding at byte {i}: '%' must be followed by two hex digits"
+                    ),
+                ));
+            };
+            out.push(h << 4 | l);
+            i += 3;
+        } else if forbidden.contains(&byte) {
+            return Err(Error::invalid(
+                field,
+                format!("contains a raw '{}'; encode it as %XX", char::from(byte)),
+            ));
+        } else {
+            out.push(byte);
+            i += 1;
+        }
+    }
+    Ok(out)
 }
 
 fn trim_base(base: &str) -> &str {
@@ -312,6 +314,83 @@ impl ReadQuery {
             Some(limit) => format!("after={}&limit={limit}", self.after),
             None => format!("after={}", self.after),
         }
+    }
+}
+
+/// Most `stream` and `prefix` parameters one filtered feed read may carry (they travel in
+/// the URL, which servers and proxies bound at a few KiB).
+pub const MAX_FILTER_ITEMS: usize = 100;
+
+/// What a partial feed read selects (`GET {base}/events?stream=…&prefix=…`): the events of
+/// the streams named, and of every stream whose id starts with one of the prefixes. A
+/// prefix follows the rules of a stream id (1 to 256 bytes, no control characters). No
+/// filter at all (no such parameter) is the whole feed. A further kind of selector (tag
+/// queries, once events carry tags) is one more list here, one more arm of
+/// [`FeedFilter::matches`], one more query parameter and one more list in the client's
+/// lane bookkeeping (`sync/scope.rs`); the server's search and the ETag rule stay as they
+/// are.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedFilter {
+    /// Streams selected by id.
+    #[serde(default)]
+    pub streams: Vec<StreamId>,
+    /// Streams selected by the start of their id.
+    #[serde(default)]
+    pub prefixes: Vec<StreamId>,
+}
+
+impl FeedFilter {
+    /// Whether `stream` is in this filter's scope.
+    pub fn matches(&self, stream: &StreamId) -> bool {
+        self.streams.contains(stream)
+            || self.prefixes.iter().any(|p| stream.as_str().starts_with(p.as_str()))
+    }
+
+    /// Whether this filter selects no stream at all.
+    pub fn is_empty(&self) -> bool {
+        self.streams.is_empty() && self.prefixes.is_empty()
+    }
+
+    /// The filter of a query string (without the `?`): its `stream` and `prefix`
+    /// parameters, each value percent-encoded like a stream segment (section 2.1 of
+    /// docs/protocol.md). `None` when it has neither (the whole feed).
+    pub fn parse(query: &str) -> Result<Option<Self>> {
+        let mut filter = FeedFilter::default();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let list = match name {
+                "stream" => &mut filter.streams,
+                "prefix" => &mut filter.prefixes,
+                _ => continue,
+            };
+            let id = StreamId::from_utf8_bytes(&percent_decode(name, value, b"")?)
+                .map_err(|e| Error::invalid(name, e.to_string()))?;
+            if !list.contains(&id) {
+                list.push(id);
+            }
+        }
+        if filter.streams.len() + filter.prefixes.len() > MAX_FILTER_ITEMS {
+            return Err(Error::invalid(
+                "stream",
+                format!("a filter holds at most {MAX_FILTER_ITEMS} streams and prefixes"),
+            ));
+        }
+        Ok((!filter.is_empty()).then_some(filter))
+    }
+
+    /// The query parameters (`stream=…&prefix=…`, without a leading `&`).
+    pub fn to_query_string(&self) -> String {
+        let mut out = String::new();
+        for (name, ids) in [("stream=", &self.streams), ("prefix=", &self.prefixes)] {
+            for id in ids {
+                if !out.is_empty() {
+                    out.push('&');
+                }
+                out.push_str(name);
+                out.push_str(&percent_encode(id.as_str()));
+            }
+        }
+        out
     }
 }
 
@@ -657,6 +736,11 @@ pub struct FeedReadResponse<P> {
     pub head: Position,
     /// The selected events, by ascending position.
     pub events: Vec<WireEvent<P>>,
+    /// A filtered read only: the position through which the feed was searched (every
+    /// event of the filter's scope up to it is in `events`); the client's next `after`.
+    /// Absent from unfiltered reads (and from servers that predate filters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub through: Option<Position>,
 }
 
 /// Every error body: `{error, message}`; `error` is a stable machine code (see

@@ -32,6 +32,8 @@ pub struct JsEventStore {
     driver: Option<Rc<Driver>>,
     /// `store.sync`: made once, so `store.sync === store.sync`.
     sync_handle: RefCell<Option<JsValue>>,
+    /// The answer of `navigator.storage.persist()` when opened with `persist: true`.
+    persisted: js_sys::Promise,
 }
 
 impl JsEventStore {
@@ -54,6 +56,7 @@ impl JsEventStore {
             name: self.name.clone(),
             driver: self.driver.clone(),
             sync_handle: RefCell::default(),
+            persisted: self.persisted.clone(),
         }
     }
 }
@@ -109,15 +112,20 @@ impl JsEventStore {
         let options = input::options(
             &options,
             "options",
-            &["storage", "durability", "sync", "maxEventBytes"],
+            &["storage", "durability", "sync", "maxEventBytes", "persist"],
         )?;
         #[cfg(feature = "file")]
         let options = input::options(
             &options,
             "options",
-            &["storage", "durability", "sync", "maxEventBytes", "directory"],
+            &["storage", "durability", "sync", "maxEventBytes", "persist", "directory"],
         )?;
         let options = options.as_ref();
+        let persist = input::flag(
+            input::get(options, "persist")?.unwrap_or(JsValue::UNDEFINED),
+            "options.persist",
+            false,
+        )?;
         let durability = match input::get(options, "durability")?.map(|v| v.as_string()) {
             None => Durability::Default,
             Some(Some(d)) if d == "default" => Durability::Default,
@@ -186,13 +194,20 @@ impl JsEventStore {
                 "needs IndexedDB storage: the outbox must survive reloads (this host has none, or storage is \"memory\")",
             ));
         }
+        // Not awaited: Firefox answers with a permission prompt, which must not hold the
+        // store closed.
+        let persisted = if persist {
+            crate::web::glue::persist_storage()
+        } else {
+            js_sys::Promise::resolve(&JsValue::NULL)
+        };
         let shared = Shared::new(&name, backend, max_event_bytes);
         let driver = sync_config.map(|config| Driver::start(&shared, &name, config));
         if let Some(driver) = &driver {
             *shared.sync.borrow_mut() = Some(driver.clone());
             shared.subscriptions.mark_pending.set(true);
         }
-        Ok(JsEventStore { shared, name, driver, sync_handle: RefCell::default() })
+        Ok(JsEventStore { shared, name, driver, sync_handle: RefCell::default(), persisted })
     }
 
     /// The sync side (`undefined` unless opened with a `sync` option): the same object on
@@ -208,6 +223,14 @@ impl JsEventStore {
         let handle: JsValue = JsSync::new(driver).into();
         *self.sync_handle.borrow_mut() = Some(handle.clone());
         handle
+    }
+
+    /// Resolves to `navigator.storage.persist()`'s answer when opened with `persist:
+    /// true` (`true`: the browser keeps the data under storage pressure); to `null` when
+    /// not asked or the host has no storage manager.
+    #[wasm_bindgen(getter)]
+    pub fn persisted(&self) -> js_sys::Promise {
+        self.persisted.clone()
     }
 
     /// The store's name.

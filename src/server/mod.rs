@@ -39,7 +39,7 @@ pub use store::{AppendOutcome, MemoryServerStore, ServerEvent, ServerStore};
 use crate::error::Error;
 use crate::event::{Position, StreamId, Version, MAX_SAFE_INTEGER};
 use crate::protocol::{
-    parse_route, ConflictBody, EntityTag, ErrorBody, ExpectedOnWire, FeedReadResponse,
+    parse_route, ConflictBody, EntityTag, ErrorBody, ExpectedOnWire, FeedFilter, FeedReadResponse,
     Precondition, PushAck, PushEvent, PushRequest, PushResponse, ReadQuery, Route,
     StreamReadResponse, WireEvent, ALLOW, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_MATCH,
     IF_NONE_MATCH, JSON_CONTENT_TYPE, MAX_BODY_BYTES, MAX_EVENT_BYTES, RETRY_AFTER,
@@ -61,6 +61,9 @@ pub struct Config {
     pub max_event_bytes: usize,
     /// Most events one read returns; larger or absent `limit`s are clamped to it. 1000.
     pub max_read_limit: usize,
+    /// Most feed events one filtered read searches before it answers (with what it
+    /// found, and `through` where it stopped). 10,000: bounds a filtered poll's cost.
+    pub max_filter_scan: usize,
 }
 
 impl Default for Config {
@@ -71,6 +74,7 @@ impl Default for Config {
             max_batch_events: 100,
             max_event_bytes: MAX_EVENT_BYTES,
             max_read_limit: 1000,
+            max_filter_scan: 10_000,
         }
     }
 }
@@ -385,23 +389,82 @@ async fn read_feed<S: ServerStore>(
     query: &str,
     head: bool,
 ) -> Response {
-    let (query, pre) = match read_prologue(request, query) {
+    let (read, pre) = match read_prologue(request, query) {
         Ok(read) => read,
         Err(response) => return response,
     };
+    match FeedFilter::parse(query) {
+        Ok(None) => {}
+        Ok(Some(filter)) => {
+            return read_filtered_feed(store, config, &read, &pre, &filter, head).await
+        }
+        Err(e) => return invalid(400, "bad_query", &e),
+    }
     if !pre.is_empty() {
         let current = store.read_feed(Position(MAX_SAFE_INTEGER), 0).await.map(|(head, _)| head.0);
         if let Some(response) = precondition_answer(&pre, current) {
             return response;
         }
     }
-    match store.read_feed(Position(query.after), clamp_limit(config, &query)).await {
+    match store.read_feed(Position(read.after), clamp_limit(config, &read)).await {
         Ok((position, events)) => {
-            let body = FeedReadResponse { head: position, events };
+            let body = FeedReadResponse { head: position, events, through: None };
             strip_body(read_headers(Response::json(200, &body), position.0), head)
         }
         Err(e) => storage_failure(&e),
     }
+}
+
+/// A filtered feed read (partial sync, docs/protocol.md section 5): searches the feed
+/// after `after` for events in the filter's scope, up to `limit` of them or
+/// [`Config::max_filter_scan`] events searched. `through` is where the search stopped;
+/// the `ETag` is `through`, or `after` when nothing in scope follows `after` at all, so
+/// `If-None-Match: "<after>"` gives `304` exactly when the scope did not change. Works
+/// over any [`ServerStore`]: it needs only feed reads.
+async fn read_filtered_feed<S: ServerStore>(
+    store: &S,
+    config: &Config,
+    read: &ReadQuery,
+    pre: &Preconditions,
+    filter: &FeedFilter,
+    head: bool,
+) -> Response {
+    let limit = clamp_limit(config, read);
+    let page = config.max_read_limit.max(1);
+    let mut events = Vec::new();
+    let mut through = Position(read.after);
+    let mut searched = 0;
+    let feed_head = loop {
+        let (feed_head, page) = match store.read_feed(through, page).await {
+            Ok(read) => read,
+            Err(e) => return storage_failure(&e),
+        };
+        if page.is_empty() {
+            break feed_head;
+        }
+        let mut full = false;
+        for event in page {
+            searched += 1;
+            through = event.position;
+            if filter.matches(&event.stream) {
+                events.push(event);
+            }
+            full = events.len() >= limit || searched >= config.max_filter_scan;
+            if full {
+                break;
+            }
+        }
+        if full || through >= feed_head {
+            break feed_head;
+        }
+    };
+    let unchanged = events.is_empty() && through >= feed_head;
+    let tag = if unchanged { read.after } else { through.0 };
+    if let Some(response) = conditional_read(pre, tag) {
+        return response;
+    }
+    let body = FeedReadResponse { head: feed_head, events, through: Some(through) };
+    strip_body(read_headers(Response::json(200, &body), tag), head)
 }
 
 /// Parses and validates a push body; `Err` is the 400/413/422 answer.

@@ -431,6 +431,98 @@ fn if_none_match_gives_304_without_body() {
     assert_eq!(r.status, 304);
 }
 
+fn positions(r: &Response) -> Vec<u64> {
+    json_of(r)["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["position"].as_u64().unwrap())
+        .collect()
+}
+
+fn get_if_none_match(s: &Server, path: &str, tag: u64) -> Response {
+    s.send(Request::new("GET", path).with_header("If-None-Match", format!("\"{tag}\"")))
+}
+
+#[test]
+fn a_filtered_feed_serves_only_its_scope_with_its_own_etag_and_304() {
+    let s = Server::new();
+    push_at(&s, "cart-1", 0, &["c1"]); // position 1
+    push_at(&s, "order-1", 0, &["o1", "o2"]); // 2, 3
+    push_at(&s, "cart-2", 0, &["c2"]); // 4
+    push_at(&s, "a b/c", 0, &["x1"]); // 5
+    let r = s.get("/events?prefix=cart-");
+    assert_eq!(r.status, 200);
+    assert_eq!(positions(&r), [1, 4]);
+    let body = json_of(&r);
+    assert_eq!((body["head"].as_u64(), body["through"].as_u64()), (Some(5), Some(5)));
+    assert_eq!(r.header("etag"), Some("\"5\""), "the tag is where the search stopped");
+    // Streams by id (percent-encoded), prefixes, together; repeats are one.
+    let r = s.get("/events?stream=a%20b%2Fc&stream=order-1&prefix=cart-2&stream=order-1");
+    assert_eq!(positions(&r), [2, 3, 4, 5]);
+    // Nothing in scope after the cursor: 304 to If-None-Match "<after>", whatever else
+    // the feed gained.
+    push_at(&s, "order-1", 2, &["o3"]); // 6
+    let r = get_if_none_match(&s, "/events?after=5&prefix=cart-", 5);
+    assert_eq!(r.status, 304);
+    assert_eq!(r.header("etag"), Some("\"5\""));
+    assert!(r.body.is_empty());
+    // Without the precondition: 200, no events, `through` the head, ETag still `after`.
+    let r = s.get("/events?after=5&prefix=cart-");
+    assert_eq!((r.status, positions(&r).len()), (200, 0));
+    assert_eq!(json_of(&r)["through"], 6);
+    assert_eq!(r.header("etag"), Some("\"5\""));
+    // Something in scope: 200 with it.
+    push_at(&s, "cart-1", 1, &["c3"]); // 7
+    push_at(&s, "order-1", 3, &["o4"]); // 8
+    let r = get_if_none_match(&s, "/events?after=5&prefix=cart-", 5);
+    assert_eq!(r.status, 200);
+    assert_eq!(positions(&r), [7]);
+    assert_eq!(json_of(&r)["through"], 8);
+    assert_eq!(r.header("etag"), Some("\"8\""));
+    // The unfiltered feed is unchanged: no `through`.
+    let body = json_of(&s.get("/events?after=7"));
+    assert!(body.get("through").is_none(), "{body}");
+    assert_eq!(body["head"], 8);
+    // HEAD: the same headers, no body.
+    let r = s.send(Request::new("HEAD", "/events?prefix=cart-"));
+    assert_eq!((r.status, r.header("etag")), (200, Some("\"8\"")));
+    assert!(r.body.is_empty());
+}
+
+#[test]
+fn a_filtered_feed_pages_by_limit_and_bounds_its_search() {
+    let s =
+        Server::with_config(Config { max_read_limit: 2, max_filter_scan: 3, ..Config::default() });
+    for (i, stream) in ["o", "c", "o", "o", "o", "c", "c"].iter().enumerate() {
+        let v = json_of(&s.get(&format!("/streams/{stream}")))["version"].as_u64().unwrap();
+        push_at(&s, stream, v, &[&format!("e{i}")]);
+    }
+    // Feed: o1 c2 o3 o4 o5 c6 c7. The search stops after 3 events: through 3.
+    let r = s.get("/events?stream=c");
+    assert_eq!((positions(&r), json_of(&r)["through"].as_u64()), (vec![2], Some(3)));
+    // An empty stretch longer than the bound: 200 with no events and `through` moved on,
+    // so the client's next poll searches from there (never 304: the tag is `through`).
+    let r = get_if_none_match(&s, "/events?after=2&stream=c", 2);
+    assert_eq!((r.status, positions(&r).len()), (200, 0));
+    assert_eq!((json_of(&r)["through"].as_u64(), r.header("etag")), (Some(5), Some("\"5\"")));
+    // `limit` matching events: through is the last one returned.
+    let r = s.get("/events?after=5&stream=c&limit=1");
+    assert_eq!((positions(&r), json_of(&r)["through"].as_u64()), (vec![6], Some(6)));
+}
+
+#[test]
+fn bad_filters_are_400_bad_query() {
+    let s = Server::new();
+    for query in ["stream=", "prefix=%zz", "stream=a%00b", "prefix=%FF"] {
+        assert_error(&s.get(&format!("/events?{query}")), 400, "bad_query");
+    }
+    let many: Vec<String> = (0..101).map(|i| format!("stream=s{i}")).collect();
+    assert_error(&s.get(&format!("/events?{}", many.join("&"))), 400, "bad_query");
+    // Filters are a feed thing: a stream read ignores them, like any unknown parameter.
+    assert_eq!(s.get("/streams/a?prefix=%zz").status, 200);
+}
+
 #[test]
 fn if_match_on_reads_is_412_when_it_fails() {
     let s = Server::new();

@@ -16,8 +16,8 @@ use crate::outbox::{BatchLimits, Failure, OutboxEntry};
 use crate::protocol::{PushEvent, WireEvent};
 use crate::query::{merge_ascending, AppendCondition, Query, QueryOptions};
 use crate::sync::{
-    plan_integration, Conflict, ConflictPolicy, DeadLetter, Integrated, IntegrationPlan,
-    PendingBatch, SyncLocal,
+    plan_integration, Conflict, ConflictPolicy, DeadLetter, FeedCursor, Integrated,
+    IntegrationPlan, PendingBatch, SyncLocal,
 };
 
 /// An in-memory [`EventStore`] over payloads of type `P`.
@@ -289,7 +289,7 @@ struct SyncState<P> {
     dead_letters: Vec<DeadLetter<P>>,
     conflicts: Vec<Conflict<P>>,
     next_id: u64,
-    feed_cursor: Position,
+    feed_cursor: FeedCursor,
 }
 
 impl<P> Default for SyncState<P> {
@@ -300,7 +300,7 @@ impl<P> Default for SyncState<P> {
             dead_letters: Vec::new(),
             conflicts: Vec::new(),
             next_id: 1,
-            feed_cursor: Position(0),
+            feed_cursor: FeedCursor::default(),
         }
     }
 }
@@ -712,12 +712,12 @@ impl<P: Clone, E: Environment> SyncLocal for MemoryStore<P, E> {
         Ok(self.state.borrow().synced(stream))
     }
 
-    async fn feed_cursor(&self) -> Result<Position> {
-        Ok(self.state.borrow().sync.feed_cursor)
+    async fn feed_cursor(&self) -> Result<FeedCursor> {
+        Ok(self.state.borrow().sync.feed_cursor.clone())
     }
 
-    async fn set_feed_cursor(&self, position: Position) -> Result<()> {
-        self.state.borrow_mut().sync.feed_cursor = position;
+    async fn set_feed_cursor(&self, cursor: &FeedCursor) -> Result<()> {
+        self.state.borrow_mut().sync.feed_cursor = cursor.clone();
         Ok(())
     }
 }

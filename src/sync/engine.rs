@@ -4,15 +4,18 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use super::{ConflictPolicy, PushOutcome, ReadOutcome, SyncErrorKind, SyncLocal, Transport};
+use super::{
+    ConflictPolicy, FeedCursor, FeedLane, PushOutcome, ReadOutcome, SyncErrorKind, SyncLocal,
+    Transport,
+};
 use crate::env::Environment;
 use crate::error::Result;
 use crate::event::{Position, StreamId, Version};
 use crate::outbox::{Attempt, BatchLimits, Failure, OutboxEntry, RetryPolicy};
-use crate::protocol::WireEvent;
+use crate::protocol::{FeedFilter, WireEvent};
 
 /// Tunables of the engine.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SyncOptions {
     /// Batch bounds per push.
     pub limits: BatchLimits,
@@ -22,10 +25,13 @@ pub struct SyncOptions {
     pub policy: ConflictPolicy,
     /// How long a sending tab holds an entry (longer than the request timeout).
     pub lease_ms: u64,
-    /// Events per pull request.
+    /// Events per pull request (the reference server answers at most 1000).
     pub page: u32,
     /// Most requests in one round (bounds a round's duration; the rest is next round's).
     pub max_requests: u32,
+    /// What the device pulls from the feed (partial sync); `None`: the whole feed.
+    /// Pushes are not affected.
+    pub pull: Option<FeedFilter>,
 }
 
 impl Default for SyncOptions {
@@ -35,8 +41,9 @@ impl Default for SyncOptions {
             retry: RetryPolicy::default(),
             policy: ConflictPolicy::Rebase,
             lease_ms: 45_000,
-            page: 500,
+            page: 1000,
             max_requests: 200,
+            pull: None,
         }
     }
 }
@@ -66,12 +73,28 @@ pub struct SyncReport {
     pub more_now: bool,
 }
 
+/// How far a pull has come: after every page of the feed that brought events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PullProgress {
+    /// Remote events written locally so far in this round.
+    pub received: usize,
+    /// The feed position pulled through.
+    pub position: Position,
+    /// The feed's last position on the server.
+    pub head: Position,
+}
+
+/// What [`SyncEngine::on_progress`] keeps.
+type ProgressHook = Box<dyn Fn(PullProgress)>;
+
 /// Pushes the outbox and pulls the feed, one round per [`SyncEngine::run`] call.
 pub struct SyncEngine<T> {
     transport: T,
     options: SyncOptions,
     /// Per-stream limits after a 413, until the next success.
     shrunk: RefCell<HashMap<StreamId, BatchLimits>>,
+    /// Told after every page of the feed that brought events.
+    progress: RefCell<Option<ProgressHook>>,
 }
 
 fn unit_random(env: &impl Environment) -> f64 {
@@ -83,7 +106,13 @@ fn unit_random(env: &impl Environment) -> f64 {
 impl<T: Transport> SyncEngine<T> {
     /// An engine over `transport`.
     pub fn new(transport: T, options: SyncOptions) -> Self {
-        SyncEngine { transport, options, shrunk: RefCell::default() }
+        SyncEngine { transport, options, shrunk: RefCell::default(), progress: RefCell::default() }
+    }
+
+    /// Calls `hook` after every page of the feed that brought events (a first sync of a
+    /// big space shows its progress).
+    pub fn on_progress(&self, hook: impl Fn(PullProgress) + 'static) {
+        *self.progress.borrow_mut() = Some(Box::new(hook));
     }
 
     /// The transport (e.g. to change its credentials).
@@ -331,45 +360,92 @@ impl<T: Transport> SyncEngine<T> {
         Ok(Ok(()))
     }
 
+    /// Pulls every lane of the feed cursor (normally one), after aiming it at
+    /// [`SyncOptions::pull`]; merges the lanes once each has reached the head.
     async fn pull_feed<L>(&self, local: &L, report: &mut SyncReport) -> Result<()>
     where
         L: SyncLocal<Payload = T::Payload>,
         T::Payload: Clone,
     {
         let mut cursor = local.feed_cursor().await?;
+        // Saved with the first page pulled, or below.
+        let mut changed = cursor.rescope(self.options.pull.as_ref());
+        let mut caught_up = true;
+        for lane in 0..cursor.lanes.len() {
+            caught_up &= self.pull_lane(local, &mut cursor, lane, report).await?;
+            if report.paused.is_some() {
+                break;
+            }
+        }
+        changed |= caught_up && cursor.merge();
+        if changed {
+            local.set_feed_cursor(&cursor).await?;
+        }
+        if report.paused.is_some() {
+            return Ok(());
+        }
+        // Cut short by the round's request bound (a first sync of a big space): go on
+        // at once rather than at the next poll.
+        if !caught_up && report.last_error.is_none() {
+            report.more_now = true;
+        }
+        Ok(())
+    }
+
+    /// Pulls one lane page by page; whether it reached the feed's head.
+    async fn pull_lane<L>(
+        &self,
+        local: &L,
+        cursor: &mut FeedCursor,
+        lane: usize,
+        report: &mut SyncReport,
+    ) -> Result<bool>
+    where
+        L: SyncLocal<Payload = T::Payload>,
+        T::Payload: Clone,
+    {
+        let Some(FeedLane { filter, mut position }) = cursor.lanes.get(lane).cloned() else {
+            return Ok(true);
+        };
+        let filter = filter.as_ref();
         while report.requests < self.options.max_requests {
             report.requests += 1;
-            let page = match self.transport.read_feed(cursor, self.options.page).await {
+            let page = match self.transport.read_feed(position, self.options.page, filter).await {
                 ReadOutcome::Fresh(page) => page,
-                ReadOutcome::NotModified => return Ok(()),
+                ReadOutcome::NotModified => return Ok(true),
                 ReadOutcome::Paused(kind, failure) => {
                     report.paused = Some((kind, failure));
-                    return Ok(());
+                    return Ok(false);
                 }
                 ReadOutcome::Retry { failure, .. } => {
                     report.last_error = Some(failure);
-                    return Ok(());
+                    return Ok(false);
                 }
             };
             let count = page.events.len();
             let last = page.events.last().map(|e| e.position);
-            // Group by stream, keeping each stream's order.
+            // Group by stream, keeping each stream's order. A server that predates
+            // filters sends the whole feed (no `through`): the filter applies here.
             let mut by_stream: Vec<(StreamId, Vec<WireEvent<T::Payload>>)> = Vec::new();
             for event in page.events {
+                if page.through.is_none() && filter.is_some_and(|f| !f.matches(&event.stream)) {
+                    continue;
+                }
                 match by_stream.iter_mut().find(|(s, _)| *s == event.stream) {
                     Some((_, events)) => events.push(event),
                     None => by_stream.push((event.stream.clone(), vec![event])),
                 }
             }
-            for (stream, events) in by_stream {
-                let done = local.integrate(&stream, events, self.options.policy).await?;
+            let streams: Vec<StreamId> = by_stream.iter().map(|(s, _)| s.clone()).collect();
+            let results = local.integrate_page(by_stream, self.options.policy).await?;
+            for (stream, done) in streams.iter().zip(results) {
                 if done.gap {
-                    let synced = local.synced_version(&stream).await?;
+                    let synced = local.synced_version(stream).await?;
                     if let Err((failure, _)) =
-                        self.pull_stream(local, &stream, synced, report).await?
+                        self.pull_stream(local, stream, synced, report).await?
                     {
                         report.last_error = Some(failure);
-                        return Ok(());
+                        return Ok(false);
                     }
                 } else {
                     report.pulled += done.inserted;
@@ -379,13 +455,27 @@ impl<T: Transport> SyncEngine<T> {
                     report.more_now = true;
                 }
             }
-            let Some(last) = last else { return Ok(()) };
-            cursor = Position(last.0.max(cursor.0));
+            let (next, done) = match (page.through, last) {
+                (Some(through), _) => (through, through >= page.head),
+                (None, Some(last)) => {
+                    (last, count < self.options.page as usize || last >= page.head)
+                }
+                (None, None) => return Ok(true),
+            };
+            position = Position(next.0.max(position.0));
+            if let Some(current) = cursor.lanes.get_mut(lane) {
+                current.position = position;
+            }
             local.set_feed_cursor(cursor).await?;
-            if count < self.options.page as usize || cursor >= page.head {
-                return Ok(());
+            if count > 0 {
+                if let Some(hook) = self.progress.borrow().as_ref() {
+                    hook(PullProgress { received: report.pulled, position, head: page.head });
+                }
+            }
+            if done {
+                return Ok(true);
             }
         }
-        Ok(())
+        Ok(false)
     }
 }

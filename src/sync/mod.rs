@@ -30,17 +30,21 @@
 mod driver;
 mod engine;
 mod plan;
+mod scope;
 mod status;
 
 pub use driver::{DriverState, Refreshed, RoundEffects, SyncErrorKind, HIDDEN_POLL_FACTOR};
-pub use engine::{SyncEngine, SyncOptions, SyncReport};
+pub use engine::{PullProgress, SyncEngine, SyncOptions, SyncReport};
 pub use plan::{plan_integration, IntegrationPlan};
+pub use scope::{FeedCursor, FeedLane};
 pub use status::{OutboxSummary, StallWatchdog, SyncStatus};
 
 use crate::error::Result;
 use crate::event::{EventId, Position, StreamId, Version};
 use crate::outbox::{BatchLimits, Failure, OutboxEntry};
-use crate::protocol::{FeedReadResponse, PushEvent, PushResponse, StreamReadResponse, WireEvent};
+use crate::protocol::{
+    FeedFilter, FeedReadResponse, PushEvent, PushResponse, StreamReadResponse, WireEvent,
+};
 
 /// The answer to a push, classified.
 #[derive(Clone, Debug, PartialEq)]
@@ -110,11 +114,13 @@ pub trait Transport {
     ) -> ReadOutcome<StreamReadResponse<Self::Payload>>;
 
     /// `GET {base}/events?after=<after>&limit=<limit>` with `If-None-Match: "<after>"`:
-    /// an idle poll costs a 304.
+    /// an idle poll costs a 304. With a `filter`, its `stream=` and `prefix=` parameters
+    /// too (partial sync): the 304 then means nothing in the filter's scope changed.
     async fn read_feed(
         &self,
         after: Position,
         limit: u32,
+        filter: Option<&FeedFilter>,
     ) -> ReadOutcome<FeedReadResponse<Self::Payload>>;
 }
 
@@ -221,6 +227,21 @@ pub trait SyncLocal {
         policy: ConflictPolicy,
     ) -> Result<Integrated>;
 
+    /// Integrates a page of the feed grouped by stream, as [`SyncLocal::integrate`] does
+    /// each group, in one local transaction where the store has them (a first sync
+    /// writes large transactions); one result per group, in order.
+    async fn integrate_page(
+        &self,
+        page: Vec<(StreamId, Vec<WireEvent<Self::Payload>>)>,
+        policy: ConflictPolicy,
+    ) -> Result<Vec<Integrated>> {
+        let mut out = Vec::with_capacity(page.len());
+        for (stream, remote) in page {
+            out.push(self.integrate(&stream, remote, policy).await?);
+        }
+        Ok(out)
+    }
+
     /// Moves the pending events `ids` of `stream` to the dead letters with `failure`;
     /// later pending events of the stream move down to close the gap.
     async fn dead_letter(&self, stream: &StreamId, ids: &[EventId], failure: Failure)
@@ -229,11 +250,11 @@ pub trait SyncLocal {
     /// The stream's synced version.
     async fn synced_version(&self, stream: &StreamId) -> Result<Version>;
 
-    /// The last server feed position pulled.
-    async fn feed_cursor(&self) -> Result<Position>;
+    /// Where the device is in the server's feed (a fresh store: the whole feed from 0).
+    async fn feed_cursor(&self) -> Result<FeedCursor>;
 
-    /// Records the last server feed position pulled.
-    async fn set_feed_cursor(&self, position: Position) -> Result<()>;
+    /// Records where the device is in the server's feed.
+    async fn set_feed_cursor(&self, cursor: &FeedCursor) -> Result<()>;
 }
 
 /// The answers only the app can fix, by status and the server's error `code` (the

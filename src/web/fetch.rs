@@ -12,7 +12,9 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::event::{Position, StreamId, Version};
 use crate::outbox::Failure;
-use crate::protocol::{encode_stream_segment, FeedReadResponse, PushEvent, StreamReadResponse};
+use crate::protocol::{
+    encode_stream_segment, FeedFilter, FeedReadResponse, PushEvent, StreamReadResponse,
+};
 use crate::sync::{
     classify_push, parse_retry_after, pause_kind, PushOutcome, ReadOutcome, SyncErrorKind,
     Transport,
@@ -293,12 +295,23 @@ impl Transport for FetchTransport {
         &self,
         after: Position,
         limit: u32,
+        filter: Option<&FeedFilter>,
     ) -> ReadOutcome<FeedReadResponse<JsValue>> {
-        let path = format!("/events?after={}&limit={limit}", after.0);
+        let mut path = format!("/events?after={}&limit={limit}", after.0);
+        if let Some(filter) = filter {
+            path.push('&');
+            path.push_str(&filter.to_query_string());
+        }
         self.read(path, Some(format!("\"{}\"", after.0)), |body| {
+            let through = get(body, "through");
             Ok(FeedReadResponse {
                 head: Position(number(body, "head")?),
                 events: events_from_js(body)?,
+                through: if through.is_undefined() {
+                    None
+                } else {
+                    Some(Position(number(body, "through")?))
+                },
             })
         })
         .await

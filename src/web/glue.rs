@@ -103,6 +103,14 @@ extern "C" {
     /// `structuredClone(value)` where the host has it.
     #[wasm_bindgen(catch, js_name = cloneValue)]
     pub fn clone_value(value: &JsValue) -> Result<JsValue, JsValue>;
+
+    /// `navigator.storage.persist()`: resolves to the answer, `null` where the host has none.
+    #[wasm_bindgen(js_name = persistStorage)]
+    pub fn persist_storage() -> Promise;
+
+    /// `navigator.storage.estimate()`: resolves to `{ usage, quota, persisted }` or `null`.
+    #[wasm_bindgen(js_name = storageEstimate)]
+    pub fn storage_estimate() -> Promise;
 }
 
 /// The fold (`js/fold.js`): upcaster registries, folding pages of records, live feeds.

@@ -198,6 +198,36 @@ for (const target of serverTargets()) {
       }
     });
 
+    test("a filtered feed (partial sync): only its streams, its own ETag, 304 while only others change", async () => {
+      const fs = `${space}-filtered`;
+      for (const [stream, id] of [["cart-1", "f1"], ["order-1", "f2"], ["cart-2", "f3"], ["a b/c", "f4"]]) {
+        assert.equal((await api.push(fs, stream, [event(id)])).status, 201);
+      }
+      const read = await api.feed(fs, "?prefix=cart-");
+      assert.equal(read.status, 200);
+      assert.equal(read.headers.get("etag"), '"4"');
+      const body = await read.json();
+      assert.deepEqual([body.head, body.through], [4, 4]);
+      assert.deepEqual(body.events.map((e) => [e.stream, e.position]), [["cart-1", 1], ["cart-2", 3]]);
+      const named = await (await api.feed(fs, `?stream=${segment("a b/c")}&stream=order-1`)).json();
+      assert.deepEqual(named.events.map((e) => e.id), ["f2", "f4"]);
+      // Another stream changes: the cart poll is a 304.
+      assert.equal((await api.push(fs, "order-1", [event("f5")], { "if-match": '"1"' })).status, 201);
+      const idle = await api.feed(fs, "?after=4&prefix=cart-", { "if-none-match": '"4"' });
+      assert.equal(idle.status, 304);
+      assert.equal(idle.headers.get("etag"), '"4"');
+      assert.equal(await idle.text(), "");
+      // A cart changes: 200 with it, `through` past the others.
+      assert.equal((await api.push(fs, "cart-2", [event("f6")], { "if-match": '"1"' })).status, 201);
+      const fresh = await api.feed(fs, "?after=4&prefix=cart-", { "if-none-match": '"4"' });
+      assert.equal(fresh.status, 200);
+      const next = await fresh.json();
+      assert.deepEqual([next.events.map((e) => e.id), next.through, next.head], [["f6"], 6, 6]);
+      await expectError(await api.feed(fs, "?prefix="), 400, "bad_query");
+      // The whole feed is unchanged: no `through`.
+      assert.equal((await (await api.feed(fs)).json()).through, undefined);
+    });
+
     test("404 unknown paths, 405 with Allow, 204 OPTIONS, 400 bad stream and bad space", async () => {
       for (const url of [`/v1/${space}/nope`, `/v1/${space}/streams/`, `/v1/${space}/streams/a/b`, `/v1/${space}`, "/v1/"]) {
         await expectError(await api.call("GET", url), 404, "not_found");

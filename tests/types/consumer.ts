@@ -8,8 +8,8 @@ import init, {
   AppendConditionError, ClosedError, EventStore, InvalidInputError, initSync, QuotaExceededError, ReplayError, StorageError, SyncError,
   TidelogError, version, VersionConflictError,
   type AnyTidelogError, type AppendCondition, type AppendResult, type Query, decisionModel, specification, type SpecOutcome, type DecisionStore, type Conflict, type ConflictResolution, type DeadLetter, type ExpectedVersion,
-  type Json, type Metrics, type MovedNotice, type NewEvent, type OutboxEntry, type Projection, type ProjectionMetrics, type ReplayReport,
-  type StreamInfo, type Sync, type SyncedEventStore, type SyncReport, type SyncStatus, type TidelogEvent,
+  type Json, type Metrics, type MovedNotice, type NewEvent, type OutboxEntry, type Projection, type ProjectionMetrics, type PullScope, type ReplayReport,
+  type StorageFigures, type StreamInfo, type Sync, type SyncedEventStore, type SyncProgress, type SyncReport, type SyncStatus, type TidelogEvent,
 } from "tidelog";
 import worker, { parseSpacePath, TidelogSpace, type TidelogWorkerEnv } from "tidelog/worker";
 import { frontConfig, gate, finish, logLine, type AuthorizeHook } from "tidelog/worker/front";
@@ -112,6 +112,16 @@ export async function app(): Promise<void> {
     maxEventBytes: 64 * 1024,
     sync: { url: "https://example.com/v1/shop", token, auth: async () => "fresh-token", onConflict, pollMs: 5000, timeoutMs: 10000, stallMs: 60000, batchSize: 50, paused: false },
   });
+  // Partial sync: some streams, by id and by prefix; `{}` pulls nothing.
+  const scope: PullScope = { streams: ["order-7"], prefixes: ["cart-"] };
+  await EventStore.open<CartEvent>("carts", { sync: { url: "https://example.com/v1/shop", pull: scope } });
+  await EventStore.open("push-only", { sync: { url: "https://example.com/v1/shop", pull: {} } });
+  // Storage the browser may evict: ask to keep it, and watch the figures.
+  const kept = await EventStore.open("kept", { persist: true, sync: { url: "https://example.com/v1/shop" } });
+  const persisted: boolean | null = await kept.persisted;
+  const figures: StorageFigures | null = kept.sync.status().storage;
+  const rebuilding: boolean = kept.sync.status().rebuilding;
+  console.log(persisted, figures?.usage, figures?.quota, figures?.persisted, rebuilding);
   const name: string = store.name;
   const where: "indexeddb" | "memory" | "file" = store.storage;
 
@@ -208,6 +218,8 @@ export async function app(): Promise<void> {
     sync.on("synced", (r: SyncReport) => console.log(r.pushed, r.pulled, r.requests)),
     sync.on("conflict", (r) => console.log(r.conflicted, r.deadLettered)),
     sync.on("error", (e) => console.log(explain(e))),
+    sync.on("progress", (p: SyncProgress) => console.log(p.received, p.position / p.head)),
+    sync.on("rebuild", (p) => console.log(`rebuilding from the server: ${p.head} events`)),
   ];
   sync.pause();
   sync.resume();

@@ -61,6 +61,10 @@ export async function misuse(): Promise<void> {
   await EventStore.open("x", { sync: { url: "https://example.com/v1/x", retries: 3 } });
   // @ts-expect-error: the sync url is required
   await EventStore.open("x", { sync: { token: "t" } });
+  // @ts-expect-error: a pulled prefix is a string
+  await EventStore.open("x", { sync: { url: "https://example.com/v1/x", pull: { prefixes: [1] } } });
+  // @ts-expect-error: pull names streams, not a single one
+  await EventStore.open("x", { sync: { url: "https://example.com/v1/x", pull: { stream: "cart-1" } } });
   // @ts-expect-error: not a read option
   await store.read("c", { toVersion: 3 });
   // @ts-expect-error: null is not a read option value (undefined is)
@@ -120,7 +124,7 @@ export async function misuse(): Promise<void> {
   // @ts-expect-error: sync is possibly undefined when the options may lack it
   await maybe.sync.now();
   // @ts-expect-error: not a sync event
-  store.sync.on("progress", () => {});
+  store.sync.on("drained", () => {});
   // @ts-expect-error: an `error` detail is unknown until narrowed (an onConflict function may throw anything)
   store.sync.on("error", (e) => e.code);
   // @ts-expect-error: a resolver answers events or "quarantine"; null no longer drops the local events

@@ -1,11 +1,13 @@
 //! The `sync` option of `EventStore.open`, parsed and checked.
 
-use js_sys::Function;
+use js_sys::{Array, Function, Object};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::bindings::errors::invalid;
 use crate::bindings::input::{self, JsResult};
+use crate::event::StreamId;
 use crate::outbox::{BatchLimits, RetryPolicy};
+use crate::protocol::{FeedFilter, MAX_FILTER_ITEMS};
 use crate::sync::{ConflictPolicy, SyncOptions};
 
 /// How conflicts are settled, as the app configured it.
@@ -32,6 +34,8 @@ pub(in crate::bindings) struct SyncConfig {
     pub(super) timeout_ms: u32,
     pub(super) stall_ms: u32,
     pub(super) batch_size: usize,
+    /// What the device pulls (`None`: the whole feed).
+    pub(super) pull: Option<FeedFilter>,
 }
 
 impl SyncConfig {
@@ -48,12 +52,46 @@ impl SyncConfig {
             retry: RetryPolicy::default(),
             // A send's lease outlives its request.
             lease_ms: u64::from(self.timeout_ms) + 5_000,
+            pull: self.pull.clone(),
             ..SyncOptions::default()
         }
     }
 }
 
-/// Parses `{ url, token, auth, onConflict, pollMs, timeoutMs, stallMs, batchSize, paused }`.
+/// Parses `pull: { streams, prefixes }` (absent: the whole feed).
+fn parse_pull(options: Option<&Object>) -> JsResult<Option<FeedFilter>> {
+    let value = input::get(options, "pull")?.unwrap_or(JsValue::UNDEFINED);
+    let Some(pull) = input::options(&value, "options.sync.pull", &["streams", "prefixes"])? else {
+        return Ok(None);
+    };
+    let list = |key: &str| -> JsResult<Vec<StreamId>> {
+        let field = format!("options.sync.pull.{key}");
+        let Some(value) = input::get(Some(&pull), key)? else { return Ok(Vec::new()) };
+        if !Array::is_array(&value) {
+            return Err(invalid(field, "must be an array of strings"));
+        }
+        let mut ids: Vec<StreamId> = Vec::new();
+        for (i, item) in Array::from(&value).iter().enumerate() {
+            let field = format!("{field}[{i}]");
+            let id = StreamId::new(input::string(&item, &field)?)
+                .map_err(|e| invalid(field, e.to_string()))?;
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    };
+    let filter = FeedFilter { streams: list("streams")?, prefixes: list("prefixes")? };
+    if filter.streams.len() + filter.prefixes.len() > MAX_FILTER_ITEMS {
+        return Err(invalid(
+            "options.sync.pull",
+            format!("holds at most {MAX_FILTER_ITEMS} streams and prefixes together"),
+        ));
+    }
+    Ok(Some(filter))
+}
+
+/// Parses `{ url, token, auth, onConflict, pollMs, timeoutMs, stallMs, batchSize, paused, pull }`.
 pub(in crate::bindings) fn parse_config(value: &JsValue) -> JsResult<Option<SyncConfig>> {
     let Some(options) = input::options(
         value,
@@ -68,6 +106,7 @@ pub(in crate::bindings) fn parse_config(value: &JsValue) -> JsResult<Option<Sync
             "stallMs",
             "batchSize",
             "paused",
+            "pull",
         ],
     )?
     else {
@@ -132,5 +171,6 @@ pub(in crate::bindings) fn parse_config(value: &JsValue) -> JsResult<Option<Sync
         timeout_ms: number("timeoutMs", 15_000, 100, 600_000)?,
         stall_ms: number("stallMs", 60_000, 1_000, 86_400_000)?,
         batch_size: number("batchSize", 100, 1, 1_000)? as usize,
+        pull: parse_pull(options)?,
     }))
 }

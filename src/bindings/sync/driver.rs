@@ -6,16 +6,17 @@ use std::rc::{Rc, Weak};
 
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 
 use super::config::{OnConflict, SyncConfig};
-use super::events::{report_to_js, status_to_js, sync_error, Listeners, SyncEvent};
+use super::events::{progress_to_js, report_to_js, status_to_js, sync_error, Listeners, SyncEvent};
 use crate::bindings::errors::to_js;
 use crate::bindings::shared::{Shared, SyncHook};
 use crate::env::{Environment, SystemEnvironment};
 use crate::event::EventId;
 use crate::sync::{DriverState, OutboxSummary, SyncEngine, SyncErrorKind, SyncReport};
 use crate::web::fetch::FetchTransport;
-use crate::web::glue::get;
+use crate::web::glue::{get, set, storage_estimate};
 use crate::web::host::{self, EventSource, HostListener, Timeout};
 use crate::web::indexeddb::IndexedDbStore;
 
@@ -43,6 +44,13 @@ pub(in crate::bindings) struct Driver {
     /// The app's token source (`sync.auth`), and whether it was asked yet.
     auth: Option<Function>,
     auth_asked: Cell<bool>,
+    /// The local database was created by this open and has not caught up with the
+    /// server yet (`status().rebuilding`).
+    rebuilding: Cell<bool>,
+    /// The `rebuild` event went out.
+    rebuild_told: Cell<bool>,
+    /// `navigator.storage.estimate()` after the last round (`status().storage`).
+    storage: RefCell<JsValue>,
 }
 
 fn now() -> u64 {
@@ -112,6 +120,18 @@ impl Driver {
             host_listeners: Cell::default(),
             auth,
             auth_asked: Cell::new(false),
+            rebuilding: Cell::new(indexeddb(store).is_some_and(IndexedDbStore::created)),
+            rebuild_told: Cell::new(false),
+            storage: RefCell::new(JsValue::NULL),
+        });
+        let weak = Rc::downgrade(&driver);
+        driver.engine.on_progress(move |progress| {
+            let Some(driver) = weak.upgrade() else { return };
+            let detail = progress_to_js(&progress);
+            if driver.rebuilding.get() && !driver.rebuild_told.replace(true) {
+                driver.emit(SyncEvent::Rebuild, &detail);
+            }
+            driver.emit(SyncEvent::Progress, &detail);
         });
         driver.listen_to_host();
         driver.request_lock();
@@ -313,6 +333,10 @@ impl Driver {
     }
 
     async fn after_round(&self, store: &Rc<Shared>, db: &IndexedDbStore, report: &SyncReport) {
+        if report.last_error.is_none() && report.paused.is_none() && !report.more_now {
+            // A whole round without a failure: the pull reached the server's head.
+            self.rebuilding.set(false);
+        }
         let effects = self.state().round_done(report, now());
         if effects.notify_changed {
             // The local log changed under the subscribers: let every tab re-read.
@@ -344,6 +368,9 @@ impl Driver {
             self.emit(SyncEvent::Error, &sync_error(SyncErrorKind::Stalled, failure));
         }
         self.check_waiters(db).await;
+        if let Ok(estimate) = JsFuture::from(storage_estimate()).await {
+            *self.storage.borrow_mut() = estimate;
+        }
         self.emit(SyncEvent::Status, &self.status_js());
         if refreshed.request_background_sync {
             // Events pending and the server out of reach: a service worker that opens the
@@ -408,7 +435,10 @@ impl Driver {
     /// The status snapshot as JS.
     pub(super) fn status_js(&self) -> JsValue {
         let online = host::is_online();
-        status_to_js(&self.state().status(online))
+        let js = status_to_js(&self.state().status(online));
+        set(&js, "rebuilding", self.rebuilding.get().into());
+        set(&js, "storage", self.storage.borrow().clone());
+        js
     }
 
     /// Stops: no more rounds, the lock is handed over, host listeners removed.

@@ -10,7 +10,7 @@ use wasm_bindgen::JsCast;
 
 use crate::bindings::errors::invalid;
 use crate::outbox::Failure;
-use crate::sync::{SyncErrorKind, SyncReport, SyncStatus};
+use crate::sync::{PullProgress, SyncErrorKind, SyncReport, SyncStatus};
 use crate::web::convert::failure_to_js;
 use crate::web::glue::{deliver, make_error, set};
 
@@ -25,6 +25,11 @@ pub(super) enum SyncEvent {
     Conflict,
     /// Something went wrong (a `SyncError`, or what the store or the app threw).
     Error,
+    /// A page of the feed was written (`{ received, position, head }`).
+    Progress,
+    /// The local database was new (created by this open) and the server holds events:
+    /// the store is rebuilt from the server (`{ position, head }`).
+    Rebuild,
 }
 
 impl SyncEvent {
@@ -35,7 +40,12 @@ impl SyncEvent {
             "synced" => Ok(SyncEvent::Synced),
             "conflict" => Ok(SyncEvent::Conflict),
             "error" => Ok(SyncEvent::Error),
-            _ => Err(invalid("event", "must be \"status\", \"synced\", \"conflict\" or \"error\"")),
+            "progress" => Ok(SyncEvent::Progress),
+            "rebuild" => Ok(SyncEvent::Rebuild),
+            _ => Err(invalid(
+                "event",
+                "must be \"status\", \"synced\", \"conflict\", \"error\", \"progress\" or \"rebuild\"",
+            )),
         }
     }
 }
@@ -104,6 +114,15 @@ pub(super) fn status_to_js(status: &SyncStatus<'_>) -> JsValue {
     set(&js, "nextAttemptAt", time_to_js(status.next_attempt_at));
     set(&js, "stalled", status.stalled.into());
     set(&js, "auth", failure_or_null(status.auth));
+    js
+}
+
+/// A pull's progress: `{ received, position, head }`.
+pub(super) fn progress_to_js(progress: &PullProgress) -> JsValue {
+    let js: JsValue = Object::new().into();
+    set(&js, "received", (progress.received as f64).into());
+    set(&js, "position", progress.position.as_f64().into());
+    set(&js, "head", progress.head.as_f64().into());
     js
 }
 

@@ -72,6 +72,10 @@ struct ServerTransport {
     token: RefCell<Option<String>>,
     required_token: Option<String>,
     injected: RefCell<HashMap<String, usize>>,
+    /// Every request that reached the server: its path and the answer's status.
+    log: RefCell<Vec<(String, u16)>>,
+    /// Behave like a server that predates feed filters: drop `stream=`/`prefix=`.
+    no_filters: Cell<bool>,
 }
 
 impl ServerTransport {
@@ -83,6 +87,8 @@ impl ServerTransport {
             token: RefCell::default(),
             required_token: None,
             injected: RefCell::default(),
+            log: RefCell::default(),
+            no_filters: Cell::new(false),
         }
     }
 
@@ -91,7 +97,15 @@ impl ServerTransport {
     }
 
     /// Sends through the faults; `None` is a network error.
-    fn exchange(&self, request: Request) -> Option<crate::server::Response> {
+    fn exchange(&self, mut request: Request) -> Option<crate::server::Response> {
+        if self.no_filters.get() {
+            let (path, query) = request.path.split_once('?').unwrap_or((&request.path, ""));
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|p| !p.starts_with("stream=") && !p.starts_with("prefix="))
+                .collect();
+            request.path = format!("{path}?{}", kept.join("&"));
+        }
         if let Some(required) = &self.required_token {
             if self.token.borrow().as_deref() != Some(required.as_str()) {
                 return Some(crate::server::Response::error(401, "unauthorized", "bad token"));
@@ -102,7 +116,12 @@ impl ServerTransport {
             *self.injected.borrow_mut().entry(format!("{f:?}")).or_default() += 1;
         }
         match fault {
-            None => Some(block_on(handle(&*self.server, &self.config, request))),
+            None => {
+                let path = request.path.clone();
+                let response = block_on(handle(&*self.server, &self.config, request));
+                self.log.borrow_mut().push((path, response.status));
+                Some(response)
+            }
             Some(Fault::Status(status)) => {
                 Some(crate::server::Response::error(status, "injected", "injected fault"))
             }
@@ -153,8 +172,9 @@ pub(super) mod http {
     }
 
     /// `GET /events?after=&limit=` with `If-None-Match: "<after>"`.
-    pub fn feed_request(after: Position, limit: u32) -> Request {
-        Request::new("GET", format!("/events?after={}&limit={limit}", after.0))
+    pub fn feed_request(after: Position, limit: u32, filter: Option<&FeedFilter>) -> Request {
+        let filter = filter.map(|f| format!("&{}", f.to_query_string())).unwrap_or_default();
+        Request::new("GET", format!("/events?after={}&limit={limit}{filter}", after.0))
             .with_header("If-None-Match", format!("\"{}\"", after.0))
     }
 
@@ -243,8 +263,13 @@ impl Transport for ServerTransport {
         http::read_outcome(self.exchange(http::stream_request(stream, after, limit)))
     }
 
-    async fn read_feed(&self, after: Position, limit: u32) -> ReadOutcome<FeedReadResponse<Value>> {
-        http::read_outcome(self.exchange(http::feed_request(after, limit)))
+    async fn read_feed(
+        &self,
+        after: Position,
+        limit: u32,
+        filter: Option<&FeedFilter>,
+    ) -> ReadOutcome<FeedReadResponse<Value>> {
+        http::read_outcome(self.exchange(http::feed_request(after, limit, filter)))
     }
 }
 
@@ -322,6 +347,117 @@ fn happy_path_two_devices_converge() {
     // An idle poll is one request answered by a 304.
     let idle = run(&ea, &a, &env);
     assert_eq!((idle.requests, idle.pulled, idle.pushed), (1, 0, 0));
+}
+
+fn engine_pulling(server: &Rc<MemoryServerStore>, pull: FeedFilter) -> SyncEngine<ServerTransport> {
+    let options = SyncOptions { pull: Some(pull), ..SyncOptions::default() };
+    SyncEngine::new(ServerTransport::new(server.clone()), options)
+}
+
+fn scope(streams: &[&str], prefixes: &[&str]) -> FeedFilter {
+    FeedFilter {
+        streams: streams.iter().map(|s| sid(s)).collect(),
+        prefixes: prefixes.iter().map(|s| sid(s)).collect(),
+    }
+}
+
+#[test]
+fn partial_sync_pulls_its_scope_polls_with_304s_and_widens_without_pulling_again() {
+    let env = TestEnv::new(11);
+    let server = Rc::new(MemoryServerStore::new());
+    let (w, c) = (client(&env), client(&env));
+    let ew = engine(&server, ConflictPolicy::Rebase);
+    let ec = engine_pulling(&server, scope(&[], &["cart-"]));
+    append(&w, "cart-1", &[1]);
+    append(&w, "order-1", &[2]);
+    append(&w, "cart-2", &[3]);
+    drain(&ew, &w, &env);
+    let report = run(&ec, &c, &env);
+    assert_eq!(report.pulled, 2);
+    assert_eq!((data(&c, "cart-1"), data(&c, "cart-2")), (vec![json!(1)], vec![json!(3)]));
+    assert!(data(&c, "order-1").is_empty(), "out of scope: never received");
+    // Only other streams change: the poll is one 304.
+    append(&w, "order-1", &[4]);
+    drain(&ew, &w, &env);
+    ec.transport().log.borrow_mut().clear();
+    let idle = run(&ec, &c, &env);
+    assert_eq!((idle.requests, idle.pulled), (1, 0));
+    assert_eq!(ec.transport().log.borrow()[0].1, 304);
+    // Pushes are not filtered: the device writes a stream outside its scope.
+    append(&c, "order-9", &[9]);
+    assert_eq!(run(&ec, &c, &env).pushed, 1);
+    // In scope again: pulled.
+    append(&w, "cart-1", &[5]);
+    drain(&ew, &w, &env);
+    run(&ec, &c, &env);
+    assert_eq!(data(&c, "cart-1"), [json!(1), json!(5)]);
+    // Widen to order-1 as well: a second lane reads only order-1 from the start; the
+    // cart lane goes on from its cursor, so no cart event is fetched twice.
+    let wide = engine_pulling(&server, scope(&["order-1"], &["cart-"]));
+    let report = run(&wide, &c, &env);
+    assert_eq!(report.pulled, 2);
+    assert_eq!(data(&c, "order-1"), [json!(2), json!(4)]);
+    let log = wide.transport().log.borrow().clone();
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!((log[0].0.as_str(), log[0].1), ("/events?after=6&limit=1000&prefix=cart-", 304));
+    assert_eq!(log[1].0, "/events?after=0&limit=1000&stream=order-1");
+    // Both lanes reached the head: one lane again, one request per poll.
+    let cursor = block_on(c.feed_cursor()).unwrap();
+    assert_eq!(cursor.lanes.len(), 1, "{cursor:?}");
+    wide.transport().log.borrow_mut().clear();
+    append(&w, "other", &[6]);
+    drain(&ew, &w, &env);
+    assert_eq!(run(&wide, &c, &env).requests, 1);
+    assert_eq!(wide.transport().log.borrow()[0].1, 304);
+    // Everything: the rest of the feed, once.
+    let all = engine(&server, ConflictPolicy::Rebase);
+    run(&all, &c, &env);
+    assert_eq!(data(&c, "other"), [json!(6)]);
+    assert_eq!(data(&c, "order-1"), [json!(2), json!(4)]);
+}
+
+#[test]
+fn a_first_sync_reports_progress_page_by_page_and_resumes_where_it_stopped() {
+    let env = TestEnv::new(13);
+    let server = Rc::new(MemoryServerStore::new());
+    let (w, c) = (client(&env), client(&env));
+    drain(&engine(&server, ConflictPolicy::Rebase), &w, &env);
+    for i in 0..10 {
+        append(&w, &format!("s{}", i % 3), &[i]);
+    }
+    drain(&engine(&server, ConflictPolicy::Rebase), &w, &env);
+    // Three pages of 4 events, at most 2 requests this round: stops after page 2.
+    let options = SyncOptions { page: 4, max_requests: 2, ..SyncOptions::default() };
+    let ec = SyncEngine::new(ServerTransport::new(server.clone()), options.clone());
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let log = seen.clone();
+    ec.on_progress(move |p| log.borrow_mut().push((p.received, p.position.0, p.head.0)));
+    assert_eq!(run(&ec, &c, &env).pulled, 8);
+    assert_eq!(*seen.borrow(), [(4, 4, 10), (8, 8, 10)]);
+    // A new engine (a reload) goes on from the stored cursor: the last page only.
+    let again = SyncEngine::new(ServerTransport::new(server.clone()), options);
+    assert_eq!(run(&again, &c, &env).pulled, 2);
+    assert_eq!(again.transport().log.borrow()[0].0, "/events?after=8&limit=4");
+    let held: usize = (0..3).map(|i| data(&c, &format!("s{i}")).len()).sum();
+    assert_eq!(held, 10, "each event once");
+}
+
+#[test]
+fn against_a_server_without_filters_the_client_filters() {
+    let env = TestEnv::new(12);
+    let server = Rc::new(MemoryServerStore::new());
+    let (w, c) = (client(&env), client(&env));
+    let ew = engine(&server, ConflictPolicy::Rebase);
+    let ec = engine_pulling(&server, scope(&["b"], &["cart-"]));
+    ec.transport().no_filters.set(true);
+    append(&w, "cart-1", &[1]);
+    append(&w, "order-1", &[2]);
+    append(&w, "b", &[3]);
+    drain(&ew, &w, &env);
+    assert_eq!(run(&ec, &c, &env).pulled, 2);
+    assert_eq!((data(&c, "cart-1"), data(&c, "b")), (vec![json!(1)], vec![json!(3)]));
+    assert!(data(&c, "order-1").is_empty());
+    assert_eq!(block_on(c.feed_cursor()).unwrap().lanes[0].position, Position(3));
 }
 
 #[test]

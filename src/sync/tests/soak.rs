@@ -203,8 +203,13 @@ impl Transport for SoakTransport {
         http::read_outcome(self.exchange(http::stream_request(stream, after, limit), None, None))
     }
 
-    async fn read_feed(&self, after: Position, limit: u32) -> ReadOutcome<FeedReadResponse<Value>> {
-        http::read_outcome(self.exchange(http::feed_request(after, limit), None, None))
+    async fn read_feed(
+        &self,
+        after: Position,
+        limit: u32,
+        filter: Option<&FeedFilter>,
+    ) -> ReadOutcome<FeedReadResponse<Value>> {
+        http::read_outcome(self.exchange(http::feed_request(after, limit, filter), None, None))
     }
 }
 
@@ -274,7 +279,7 @@ pub(super) fn soak(
                 late: RefCell::default(),
                 revoked: Cell::new(false),
             };
-            SyncEngine::new(wire, options)
+            SyncEngine::new(wire, options.clone())
         })
         .collect();
     let mut token_fixes = 0u64;

@@ -127,6 +127,9 @@ pub struct IndexedDbStore {
     durability: Durability,
     /// Set by `close()` and by another tab's upgrade or deletion (`versionchange`).
     closed: Rc<Cell<bool>>,
+    /// This open created the database: it did not exist (a new device, or the browser
+    /// evicted it, or the user deleted it).
+    created: bool,
     ids: RefCell<IdGenerator>,
     metrics: RefCell<Metrics>,
     env: SystemEnvironment,
@@ -149,12 +152,15 @@ impl IndexedDbStore {
         let open: IdbOpenDbRequest =
             factory.open_with_u32(name, SCHEMA_VERSION).map_err(js_error)?;
         let upgrade_error: Rc<RefCell<Option<Error>>> = Rc::default();
+        let created = Rc::new(Cell::new(false));
         let on_upgrade = {
             let open = open.clone();
             let upgrade_error = upgrade_error.clone();
+            let created = created.clone();
             Closure::<dyn FnMut(web_sys::IdbVersionChangeEvent)>::new(
                 move |event: web_sys::IdbVersionChangeEvent| {
                     let old = event.old_version() as u32;
+                    created.set(old == 0);
                     let step = || -> Result<()> {
                         let db: IdbDatabase = open.result().map_err(js_error)?.unchecked_into();
                         let tx = open.transaction().ok_or_else(|| {
@@ -198,6 +204,7 @@ impl IndexedDbStore {
             name: name.to_string(),
             durability,
             closed,
+            created: created.get(),
             ids: RefCell::new(IdGenerator::new()),
             metrics: RefCell::default(),
             env: SystemEnvironment,
@@ -216,6 +223,11 @@ impl IndexedDbStore {
     /// The database name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Whether this open created the database (it did not exist before).
+    pub fn created(&self) -> bool {
+        self.created
     }
 
     /// Whether the store was closed (by `close()` or by another tab's upgrade).

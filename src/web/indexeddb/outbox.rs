@@ -22,13 +22,15 @@ use crate::event::{EventId, Position, StreamId, Version};
 use crate::outbox::{BatchLimits, Failure, OutboxEntry};
 use crate::protocol::{PushEvent, WireEvent};
 use crate::sync::{
-    plan_integration, ConflictPolicy, Integrated, IntegrationPlan, PendingBatch, SyncLocal,
+    plan_integration, ConflictPolicy, FeedCursor, Integrated, IntegrationPlan, PendingBatch,
+    SyncLocal,
 };
 use crate::web::convert::{
     entry_from_js, entry_to_js, event_record, event_to_js, failure_to_js, js_error, num, push_list,
     record_to_push, set, string_field,
 };
 use crate::web::glue;
+use crate::web::glue::get;
 use crate::web::idb::{request, Transaction};
 
 const OUTBOX: &str = "outbox";
@@ -115,6 +117,127 @@ struct Tail {
 }
 
 impl IndexedDbStore {
+    /// Integrates `remote` into `stream` inside `tx` (the caller commits); writes
+    /// nothing when there is nothing to do or a gap.
+    async fn integrate_in(
+        &self,
+        tx: &Transaction,
+        stream: &StreamId,
+        remote: Vec<WireEvent<JsValue>>,
+        policy: ConflictPolicy,
+    ) -> Result<Integrated> {
+        let tail = self.read_tail(tx, stream).await?;
+        let pending_ids: Vec<EventId> = tail
+            .pending
+            .iter()
+            .map(|r| EventId::new(string_field(r, "id")?))
+            .collect::<Result<Vec<_>>>()?;
+        let keys: Vec<(EventId, Version)> =
+            remote.iter().map(|e| (e.id.clone(), e.version)).collect();
+        let mut done = Integrated::default();
+        let to_push = |e: WireEvent<JsValue>| PushEvent {
+            id: e.id,
+            event_type: e.event_type,
+            tags: e.tags,
+            data: e.data,
+            meta: e.meta,
+            recorded_at: e.recorded_at,
+            schema: e.schema,
+        };
+        match plan_integration(tail.synced, &pending_ids, &keys) {
+            IntegrationPlan::Nothing => return Ok(done),
+            IntegrationPlan::Gap => {
+                done.gap = true;
+                return Ok(done);
+            }
+            IntegrationPlan::Acknowledge { through } => {
+                done.acknowledged = (through.0 - tail.synced.0) as usize;
+                let still_pending = tail.pending.iter().skip(done.acknowledged);
+                Self::put_head(
+                    tx,
+                    stream,
+                    tail.version,
+                    through,
+                    tail.last_position,
+                    record_bytes(still_pending.cloned()),
+                )?;
+                if through >= tail.version {
+                    tx.store(OUTBOX)?.delete(&stream.as_str().into()).map_err(js_error)?;
+                }
+            }
+            IntegrationPlan::Append { first } => {
+                let global = Self::global_head(tx).await?;
+                let fresh: Vec<_> = remote.into_iter().skip(first).map(to_push).collect();
+                done.inserted = fresh.len();
+                let (version, last) = Self::add_events(tx, stream, fresh, tail.version, global)?;
+                Self::put_head(tx, stream, version, version, last, 0.0)?;
+                Self::put_global_head(tx, last)?;
+            }
+            IntegrationPlan::Rewrite { first, remaining } => {
+                let global = Self::global_head(tx).await?;
+                Self::delete_records(tx, &tail.pending)?;
+                let fresh: Vec<WireEvent<JsValue>> = remote.into_iter().skip(first).collect();
+                done.acknowledged = fresh.iter().filter(|e| pending_ids.contains(&e.id)).count();
+                done.inserted = fresh.len() - done.acknowledged;
+                let conflict_remote = Array::new();
+                for e in &fresh {
+                    conflict_remote.push(&event_to_js(e)?);
+                }
+                let (synced, mut last) = Self::add_events(
+                    tx,
+                    stream,
+                    fresh.into_iter().map(to_push),
+                    tail.synced,
+                    global,
+                )?;
+                let after_remote = (synced, last);
+                let left = remaining
+                    .iter()
+                    .filter_map(|&i| tail.pending.get(i))
+                    .map(record_to_push)
+                    .collect::<Result<Vec<_>>>()?;
+                let mut version = synced;
+                let mut bytes = 0.0;
+                match policy {
+                    ConflictPolicy::Rebase => {
+                        done.rebased = left.len();
+                        bytes = push_bytes(&left);
+                        (version, last) = Self::add_events(tx, stream, left, synced, last)?;
+                    }
+                    ConflictPolicy::Quarantine | ConflictPolicy::Resolve => {
+                        done.quarantined = left.len();
+                        if !left.is_empty() {
+                            let conflict = Object::new();
+                            set(&conflict, "stream", &stream.as_str().into())?;
+                            set(&conflict, "local", &push_list(&left)?.into())?;
+                            set(&conflict, "remote", &conflict_remote)?;
+                            set(&conflict, "at", &js_sys::Date::now().into())?;
+                            tx.store(CONFLICTS)?.add(&conflict).map_err(js_error)?;
+                        }
+                    }
+                }
+                Self::write_heads(tx, stream, version, synced, last, &tail, bytes)?;
+                // Every pending event written again: the acknowledged ones among the
+                // remote events, the rebased ones after them.
+                let mut moved = Vec::new();
+                let (mut v, mut p) = (tail.synced, global);
+                for (id, _) in keys.iter().skip(first) {
+                    (v, p) = (v.next()?, p.next()?);
+                    moved.push((id.clone(), v, p));
+                }
+                if policy == ConflictPolicy::Rebase {
+                    let (mut v, mut p) = after_remote;
+                    for i in &remaining {
+                        (v, p) = (v.next()?, p.next()?);
+                        moved.push((pending_ids[*i].clone(), v, p));
+                    }
+                }
+                Self::log_moves(tx, stream, &tail.pending, &moved).await?;
+            }
+        }
+        Ok(done)
+    }
+
     async fn read_tail(&self, tx: &Transaction, stream: &StreamId) -> Result<Tail> {
         let key = JsValue::from_str(stream.as_str());
         let head = request(tx.store(STREAMS)?.get(&key))?.await?;
@@ -512,121 +635,24 @@ impl SyncLocal for IndexedDbStore {
         policy: ConflictPolicy,
     ) -> Result<Integrated> {
         let tx = self.begin(&[EVENTS, STREAMS, META, OUTBOX, CONFLICTS], true)?;
-        let tail = self.read_tail(&tx, stream).await?;
-        let pending_ids: Vec<EventId> = tail
-            .pending
-            .iter()
-            .map(|r| EventId::new(string_field(r, "id")?))
-            .collect::<Result<Vec<_>>>()?;
-        let keys: Vec<(EventId, Version)> =
-            remote.iter().map(|e| (e.id.clone(), e.version)).collect();
-        let mut done = Integrated::default();
-        let to_push = |e: WireEvent<JsValue>| PushEvent {
-            id: e.id,
-            event_type: e.event_type,
-            tags: e.tags,
-            data: e.data,
-            meta: e.meta,
-            recorded_at: e.recorded_at,
-            schema: e.schema,
-        };
-        match plan_integration(tail.synced, &pending_ids, &keys) {
-            IntegrationPlan::Nothing => {
-                tx.abort();
-                return Ok(done);
-            }
-            IntegrationPlan::Gap => {
-                tx.abort();
-                done.gap = true;
-                return Ok(done);
-            }
-            IntegrationPlan::Acknowledge { through } => {
-                done.acknowledged = (through.0 - tail.synced.0) as usize;
-                let still_pending = tail.pending.iter().skip(done.acknowledged);
-                Self::put_head(
-                    &tx,
-                    stream,
-                    tail.version,
-                    through,
-                    tail.last_position,
-                    record_bytes(still_pending.cloned()),
-                )?;
-                if through >= tail.version {
-                    tx.store(OUTBOX)?.delete(&stream.as_str().into()).map_err(js_error)?;
-                }
-            }
-            IntegrationPlan::Append { first } => {
-                let global = Self::global_head(&tx).await?;
-                let fresh: Vec<_> = remote.into_iter().skip(first).map(to_push).collect();
-                done.inserted = fresh.len();
-                let (version, last) = Self::add_events(&tx, stream, fresh, tail.version, global)?;
-                Self::put_head(&tx, stream, version, version, last, 0.0)?;
-                Self::put_global_head(&tx, last)?;
-            }
-            IntegrationPlan::Rewrite { first, remaining } => {
-                let global = Self::global_head(&tx).await?;
-                Self::delete_records(&tx, &tail.pending)?;
-                let fresh: Vec<WireEvent<JsValue>> = remote.into_iter().skip(first).collect();
-                done.acknowledged = fresh.iter().filter(|e| pending_ids.contains(&e.id)).count();
-                done.inserted = fresh.len() - done.acknowledged;
-                let conflict_remote = Array::new();
-                for e in &fresh {
-                    conflict_remote.push(&event_to_js(e)?);
-                }
-                let (synced, mut last) = Self::add_events(
-                    &tx,
-                    stream,
-                    fresh.into_iter().map(to_push),
-                    tail.synced,
-                    global,
-                )?;
-                let after_remote = (synced, last);
-                let left = remaining
-                    .iter()
-                    .filter_map(|&i| tail.pending.get(i))
-                    .map(record_to_push)
-                    .collect::<Result<Vec<_>>>()?;
-                let mut version = synced;
-                let mut bytes = 0.0;
-                match policy {
-                    ConflictPolicy::Rebase => {
-                        done.rebased = left.len();
-                        bytes = push_bytes(&left);
-                        (version, last) = Self::add_events(&tx, stream, left, synced, last)?;
-                    }
-                    ConflictPolicy::Quarantine | ConflictPolicy::Resolve => {
-                        done.quarantined = left.len();
-                        if !left.is_empty() {
-                            let conflict = Object::new();
-                            set(&conflict, "stream", &stream.as_str().into())?;
-                            set(&conflict, "local", &push_list(&left)?.into())?;
-                            set(&conflict, "remote", &conflict_remote)?;
-                            set(&conflict, "at", &js_sys::Date::now().into())?;
-                            tx.store(CONFLICTS)?.add(&conflict).map_err(js_error)?;
-                        }
-                    }
-                }
-                Self::write_heads(&tx, stream, version, synced, last, &tail, bytes)?;
-                // Every pending event written again: the acknowledged ones among the
-                // remote events, the rebased ones after them.
-                let mut moved = Vec::new();
-                let (mut v, mut p) = (tail.synced, global);
-                for (id, _) in keys.iter().skip(first) {
-                    (v, p) = (v.next()?, p.next()?);
-                    moved.push((id.clone(), v, p));
-                }
-                if policy == ConflictPolicy::Rebase {
-                    let (mut v, mut p) = after_remote;
-                    for i in &remaining {
-                        (v, p) = (v.next()?, p.next()?);
-                        moved.push((pending_ids[*i].clone(), v, p));
-                    }
-                }
-                Self::log_moves(&tx, stream, &tail.pending, &moved).await?;
-            }
-        }
+        let done = self.integrate_in(&tx, stream, remote, policy).await?;
         tx.commit().await?;
         Ok(done)
+    }
+
+    async fn integrate_page(
+        &self,
+        page: Vec<(StreamId, Vec<WireEvent<JsValue>>)>,
+        policy: ConflictPolicy,
+    ) -> Result<Vec<Integrated>> {
+        // One transaction for the whole page: a first sync writes in large transactions.
+        let tx = self.begin(&[EVENTS, STREAMS, META, OUTBOX, CONFLICTS], true)?;
+        let mut out = Vec::with_capacity(page.len());
+        for (stream, remote) in page {
+            out.push(self.integrate_in(&tx, &stream, remote, policy).await?);
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 
     async fn dead_letter(
@@ -676,16 +702,23 @@ impl SyncLocal for IndexedDbStore {
         Ok(Version(super::synced_version_field(&head)?))
     }
 
-    async fn feed_cursor(&self) -> Result<Position> {
+    async fn feed_cursor(&self) -> Result<FeedCursor> {
         let tx = self.begin(&[META], false)?;
         let cursor = request(tx.store(META)?.get(&FEED_KEY.into()))?.await?;
-        Ok(Position(num(&cursor, "position")?))
+        // `lanes` is the partial-sync cursor; a store written before it has only the
+        // whole feed's `position`.
+        match get(&cursor, "lanes").as_string() {
+            Some(lanes) => FeedCursor::decode(&lanes),
+            None => Ok(FeedCursor::whole(Position(num(&cursor, "position")?))),
+        }
     }
 
-    async fn set_feed_cursor(&self, position: Position) -> Result<()> {
+    async fn set_feed_cursor(&self, cursor: &FeedCursor) -> Result<()> {
         let tx = self.begin(&[META], true)?;
         let record = Object::new();
+        let position = cursor.lanes.iter().map(|l| l.position).min().unwrap_or_default();
         set(&record, "position", &position.as_f64().into())?;
+        set(&record, "lanes", &cursor.encode().into())?;
         tx.store(META)?.put_with_key(&record, &FEED_KEY.into()).map_err(js_error)?;
         tx.commit().await
     }
