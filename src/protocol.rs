@@ -683,11 +683,51 @@ fn none<P>() -> Option<P> {
     None
 }
 
-/// The body of `POST {base}/streams/{stream}`: `{"events": [...]}`.
+/// The body of `POST {base}/streams/{stream}`: `{"events": [...], "conditions": [...]}`
+/// (`conditions` optional).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PushRequest<P> {
     /// The batch, in order; the server gives them consecutive versions.
     pub events: Vec<PushEvent<P>>,
+    /// The append conditions of the batch's conditional appends, re-checked by the server
+    /// atomically with the write (absent: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<PushCondition>,
+}
+
+/// An append condition as a push carries it: the append that starts at `events[event]`
+/// fails (`412 condition_failed`) when an event of the space's feed after `after` (the
+/// feed position the device had pulled when it decided) matches `failIfEventsMatch`,
+/// unless its id is in `known` (the device's own pending events that its decision saw).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PushCondition {
+    /// Index in `events` of the first event of the conditional append.
+    pub event: usize,
+    /// The query whose matches fail the append.
+    pub fail_if_events_match: crate::query::Query,
+    /// The feed position the decision had seen.
+    pub after: Position,
+    /// Ids of events the decision saw that were not on the server yet.
+    #[serde(default)]
+    pub known: Vec<EventId>,
+}
+
+/// The body of a `412 condition_failed` answer: which condition failed and the first
+/// feed event that matched it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConditionFailedBody<P> {
+    /// Always `"condition_failed"`.
+    pub error: String,
+    /// Explanation for people.
+    pub message: String,
+    /// The stream pushed to.
+    pub stream: StreamId,
+    /// Index in `conditions` of the condition that failed.
+    pub condition: usize,
+    /// The first matching event, as the feed serves it.
+    pub event: WireEvent<P>,
 }
 
 /// Where the server stored one pushed event.

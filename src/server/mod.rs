@@ -39,10 +39,11 @@ pub use store::{AppendOutcome, MemoryServerStore, ServerEvent, ServerStore};
 use crate::error::Error;
 use crate::event::{Position, StreamId, Version, MAX_SAFE_INTEGER};
 use crate::protocol::{
-    parse_route, ConflictBody, EntityTag, ErrorBody, ExpectedOnWire, FeedFilter, FeedReadResponse,
-    Precondition, PushAck, PushEvent, PushRequest, PushResponse, ReadQuery, Route,
-    StreamReadResponse, WireEvent, ALLOW, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_MATCH,
-    IF_NONE_MATCH, JSON_CONTENT_TYPE, MAX_BODY_BYTES, MAX_EVENT_BYTES, RETRY_AFTER,
+    parse_route, ConditionFailedBody, ConflictBody, EntityTag, ErrorBody, ExpectedOnWire,
+    FeedFilter, FeedReadResponse, Precondition, PushAck, PushCondition, PushEvent, PushRequest,
+    PushResponse, ReadQuery, Route, StreamReadResponse, WireEvent, ALLOW, CACHE_CONTROL,
+    CONTENT_TYPE, ETAG, IF_MATCH, IF_NONE_MATCH, JSON_CONTENT_TYPE, MAX_BODY_BYTES,
+    MAX_EVENT_BYTES, RETRY_AFTER,
 };
 
 /// Limits and mount point of the handler.
@@ -472,7 +473,7 @@ fn parse_push(
     config: &Config,
     stream: &StreamId,
     body: &[u8],
-) -> Result<Vec<PushEvent<Value>>, Response> {
+) -> Result<(Vec<PushEvent<Value>>, Vec<PushCondition>), Response> {
     let request: PushRequest<Value> = serde_json::from_slice(body).map_err(|e| {
         if e.is_data() {
             Response::error(
@@ -484,9 +485,16 @@ fn parse_push(
             Response::error(400, "bad_json", format!("the body is not valid JSON: {e}"))
         }
     })?;
-    let events = request.events;
+    let (events, conditions) = (request.events, request.conditions);
     if events.is_empty() {
         return Err(Response::error(422, "empty_batch", "events must hold at least one event"));
+    }
+    if let Some((i, c)) = conditions.iter().enumerate().find(|(_, c)| c.event >= events.len()) {
+        return Err(Response::error(
+            422,
+            "invalid_event",
+            format!("conditions[{i}].event is {}; the batch has {} events", c.event, events.len()),
+        ));
     }
     if events.len() > config.max_batch_events {
         return Err(Response::error(
@@ -543,7 +551,7 @@ fn parse_push(
             ));
         }
     }
-    Ok(events)
+    Ok((events, conditions))
 }
 
 fn same_content(stored: &ServerEvent, pushed: &PushEvent<Value>) -> bool {
@@ -631,6 +639,46 @@ fn classify(
     }
 }
 
+/// The `412 condition_failed` answer for the first condition an event of the feed
+/// violates (matching its query, after its position, not among its known ids), if any.
+/// Reads the feed after the lowest `after` in pages.
+async fn failed_condition<S: ServerStore>(
+    store: &S,
+    config: &Config,
+    stream: &StreamId,
+    conditions: &[PushCondition],
+) -> crate::error::Result<Option<Response>> {
+    let Some(lowest) = conditions.iter().map(|c| c.after).min() else { return Ok(None) };
+    let mut after = lowest;
+    loop {
+        let (head, page) = store.read_feed(after, config.max_read_limit).await?;
+        for event in &page {
+            for (i, c) in conditions.iter().enumerate() {
+                if event.position > c.after
+                    && c.fail_if_events_match.matches_event(event)
+                    && !c.known.contains(&event.id)
+                {
+                    let body = ConditionFailedBody {
+                        error: "condition_failed".into(),
+                        message: format!(
+                            "the append at events[{}] was decided before the event at position {} (id {}), which matches its condition; pull the feed and decide again",
+                            c.event, event.position, event.id
+                        ),
+                        stream: stream.clone(),
+                        condition: i,
+                        event: event.clone(),
+                    };
+                    return Ok(Some(Response::json(412, &body)));
+                }
+            }
+        }
+        match page.last() {
+            Some(last) if last.position < head => after = last.position,
+            _ => return Ok(None),
+        }
+    }
+}
+
 async fn push<S: ServerStore>(
     store: &S,
     config: &Config,
@@ -660,8 +708,8 @@ async fn push<S: ServerStore>(
              or If-None-Match: * (a new stream)",
         );
     }
-    let events = match parse_push(config, stream, &request.body) {
-        Ok(events) => events,
+    let (events, conditions) = match parse_push(config, stream, &request.body) {
+        Ok(parsed) => parsed,
         Err(response) => return response,
     };
     let ids: Vec<_> = events.iter().map(|e| e.id.clone()).collect();
@@ -692,6 +740,13 @@ async fn push<S: ServerStore>(
                 actual_version: current,
             };
             return Response::json(412, &body).with_header(ETAG, crate::protocol::etag(current.0));
+        }
+        // The conditions are read in the same serial turn as the append (one Durable
+        // Object = one space: no other request runs between them).
+        match failed_condition(store, config, stream, &conditions).await {
+            Ok(None) => {}
+            Ok(Some(response)) => return response,
+            Err(e) => return storage_failure(&e),
         }
         match store.append(stream, current, &events).await {
             Ok(AppendOutcome::Appended(stored)) => return push_answer(201, &stored),

@@ -878,3 +878,67 @@ fn tags_are_stored_and_served_and_bad_tags_are_422() {
     retry["tags"] = json!(["username:bob"]);
     assert_error(&s.push("account-1", NEW, &json!({"events": [retry]})), 409, "id_conflict");
 }
+
+/// A claim of `username` (id `id`) tagged for the unique-username rule.
+fn claim(id: &str, username: &str) -> Value {
+    let mut e = event(id);
+    e["type"] = json!("UsernameClaimed");
+    e["tags"] = json!([format!("username:{username}")]);
+    e
+}
+
+fn unique(username: &str, after: u64, known: &[&str]) -> Value {
+    json!({"failIfEventsMatch": [{"types": ["UsernameClaimed"], "tags": [format!("username:{username}")]}],
+           "after": after, "known": known})
+}
+
+#[test]
+fn a_pushed_condition_is_checked_again_against_the_feed() {
+    let s = Server::new();
+    // Device A, online first: its claim is stored at position 1.
+    let mut first = unique("ada", 0, &[]);
+    first["event"] = json!(0);
+    let r =
+        s.push("account-a", NEW, &json!({"events": [claim("a-1", "ada")], "conditions": [first]}));
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    // Device B decided offline at feed position 0: its claim is refused, naming A's.
+    let mut second = unique("ada", 0, &[]);
+    second["event"] = json!(1);
+    let body =
+        json!({"events": [event("b-0"), claim("b-1", "ada")], "conditions": [second.clone()]});
+    let refused = assert_error(&s.push("account-b", NEW, &body), 412, "condition_failed");
+    assert_eq!(refused["condition"], 0);
+    assert_eq!(refused["stream"], "account-b");
+    assert_eq!(refused["event"]["id"], "a-1");
+    assert_eq!(refused["event"]["position"], 1);
+    assert_eq!(refused["event"]["tags"], json!(["username:ada"]));
+    assert_eq!(
+        json_of(&s.get(&feed_path("")))["events"].as_array().unwrap().len(),
+        1,
+        "nothing written"
+    );
+    // Decided after having pulled position 1: no violation (a release would have come after).
+    second["after"] = json!(1);
+    let later = json!({"events": [claim("b-2", "bob")], "conditions": [{"event": 0,
+        "failIfEventsMatch": [{"tags": ["username:bob"]}], "after": 1}]});
+    assert_eq!(s.push("account-b", NEW, &later).status, 201);
+    // The device's own pending events that its decision saw do not count.
+    let own = json!({"events": [claim("c-1", "carl")], "conditions": [{"event": 0,
+        "failIfEventsMatch": [{"tags": ["username:ada"]}, {"tags": ["username:bob"]}], "after": 0,
+        "known": ["a-1", "b-2"]}]});
+    assert_eq!(s.push("account-c", NEW, &own).status, 201);
+    // Other queries and bad conditions.
+    let other = json!({"events": [claim("d-1", "dan")], "conditions": [{"event": 0,
+        "failIfEventsMatch": "all", "after": 2}]});
+    let all = assert_error(&s.push("account-d", NEW, &other), 412, "condition_failed");
+    assert_eq!(all["event"]["position"], 3);
+    for bad in [
+        json!({"event": 5, "failIfEventsMatch": "all", "after": 0}),
+        json!({"event": 0, "failIfEventsMatch": [{}], "after": 0}),
+        json!({"event": 0, "failIfEventsMatch": "all", "after": -1}),
+        json!({"event": 0, "failIfEventsMatch": "all", "after": 0, "extra": 1}),
+    ] {
+        let body = json!({"events": [claim("e-1", "eve")], "conditions": [bad.clone()]});
+        assert_error(&s.push("account-e", NEW, &body), 422, "invalid_event");
+    }
+}

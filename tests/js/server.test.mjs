@@ -116,6 +116,26 @@ for (const target of serverTargets()) {
       assert.equal(next.headers.get("etag"), '"3"');
     });
 
+    test("tags are stored and served; a push's append condition is checked against the feed: 412 condition_failed", async () => {
+      const sp = `${space}-claims`;
+      const claim = (id, u) => ({ ...event(id), type: "UsernameClaimed", tags: [`username:${u}`] });
+      const push = (stream, events, conditions) => api.call("POST", `/v1/${sp}/streams/${stream}`, {
+        headers: { "content-type": "application/json", "if-none-match": "*" },
+        body: { events, conditions },
+      });
+      const unique = (after) => [{ event: 0, failIfEventsMatch: [{ types: ["UsernameClaimed"], tags: ["username:ada"] }], after }];
+      assert.equal((await push("account-a", [claim("a-1", "ada")], unique(0))).status, 201);
+      const feed = await (await api.feed(sp)).json();
+      assert.deepEqual(feed.events.map((e) => [e.id, e.tags]), [["a-1", ["username:ada"]]]);
+      // Decided at feed position 0, before a-1: refused, naming it; nothing written.
+      const body = await expectError(await push("account-b", [claim("b-1", "ada")], unique(0)), 412, "condition_failed");
+      assert.deepEqual([body.stream, body.condition, body.event.id, body.event.position, body.event.tags], ["account-b", 0, "a-1", 1, ["username:ada"]]);
+      assert.equal((await (await api.feed(sp)).json()).events.length, 1);
+      // Decided after having pulled a-1 (and found the name free, say after a release): accepted.
+      assert.equal((await push("account-c", [claim("c-1", "ada")], unique(1))).status, 201);
+      await expectError(await push("account-d", [claim("d-1", "ada")], [{ event: 3, failIfEventsMatch: "all", after: 0 }]), 422, "invalid_event");
+    });
+
     test("428 without precondition; 400 bad JSON / bad precondition / bad query; 422 invalid events", async () => {
       await expectError(await api.push(space, "s428", [event("x")], {}), 428, "precondition_required");
       await expectError(await api.push(space, "s400", [event("x")], { "if-match": "7" }), 400, "bad_precondition");

@@ -150,7 +150,9 @@ pub(super) mod http {
         events: &[PushEvent<Value>],
     ) -> Request {
         let path = format!("/streams/{}", encode_stream_segment(stream).unwrap_or_default());
-        let body = serde_json::to_vec(&PushRequest { events: events.to_vec() }).unwrap_or_default();
+        let body =
+            serde_json::to_vec(&PushRequest { events: events.to_vec(), conditions: Vec::new() })
+                .unwrap_or_default();
         let request = Request::new("POST", path).with_body(body);
         if base_version.0 == 0 {
             request.with_header("If-None-Match", "*")
