@@ -311,7 +311,7 @@ impl JsEventStore {
             callback.clone(),
             cursor,
             on_moved,
-            false,
+            None,
         ))
     }
 
