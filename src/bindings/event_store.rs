@@ -348,7 +348,7 @@ impl JsEventStore {
             callback.clone(),
             cursor,
             on_moved,
-            false,
+            None,
         ))
     }
 

@@ -424,7 +424,9 @@ fn start_feed(inner: &Rc<Inner>) -> JsResult<()> {
         feeder,
         Some(from),
         Some(on_moved.as_ref().unchecked_ref::<Function>().clone()),
-        true,
+        // The feed starts from the moves the state reflects: a move between the
+        // catch-up and the feed's first page is still seen as one.
+        Some(inner.moves.borrow().clone()),
     );
     *inner.feed.borrow_mut() =
         Some(Feed { stop, _on_page: on_page, _on_gap: on_gap, _on_moved: on_moved });

@@ -65,24 +65,25 @@ impl Subscriptions {
 /// function that stops it.
 /// `on_moved` gets a notice `{ stream, id, from: { version, position }, to: { version,
 /// position } }` for each event it had that sync moved, which it is not given again.
-/// `had_before` says it has every event before `cursor` too (a projection's feed).
+/// `had_before` (a projection's feed) says it has every event before `cursor` too, as of
+/// the moves that tracker reflects.
 pub(super) fn add(
     backend: &Rc<Backend>,
     subs: &Rc<Subscriptions>,
     callback: Function,
     cursor: Option<Position>,
     on_moved: Option<Function>,
-    had_before: bool,
+    had_before: Option<MoveTracker>,
 ) -> Function {
     let active = Rc::new(Cell::new(true));
-    let start = if had_before { Some(Position(1)) } else { cursor };
+    let start = if had_before.is_some() { Some(Position(1)) } else { cursor };
     subs.list.borrow_mut().push(Rc::new(Subscription {
         callback,
         active: active.clone(),
         cursor: Cell::new(cursor),
         start: Cell::new(start),
         on_moved,
-        moves: RefCell::default(),
+        moves: RefCell::new(had_before.unwrap_or_default()),
     }));
     wake(backend, subs);
     let stop = Closure::<dyn FnMut()>::new(move || active.set(false));

@@ -244,7 +244,8 @@ engineSuites("reliability", (suite) => {
         await tidelog.default();
         window.store = await tidelog.EventStore.open(name, { sync: { url, token, pollMs: 60_000, timeoutMs: 2_000 } });
         await store.append("s", [{ id: "small-1", type: "Small", data: 1 }, { id: "small-2", type: "Small", data: 2 }]);
-        const noise = () => Array.from(crypto.getRandomValues(new Uint32Array(16_000)), (n) => n.toString(36)).join("");
+        // About 80 KB each: under the 100 KiB event limit a syncing store enforces, 3 MB in all.
+        const noise = () => Array.from(crypto.getRandomValues(new Uint32Array(12_000)), (n) => n.toString(36)).join("");
         try {
           await store.append("s", Array.from({ length: 40 }, (_, i) => ({ type: "Big", data: { i, noise: noise() } })));
           return { error: null };
@@ -475,7 +476,7 @@ describe("server API: bad input catalogue and security", () => {
     assert.deepEqual((await serverFeed(space)).events.length, 1 + odd.length, "this space untouched");
   });
 
-  test("CORS: with origins configured, an unknown origin is refused (simple and preflight); a known one is let in", async () => {
+  test("CORS: with origins configured, an unknown origin is refused (its preflight passes so its request reads the 403); a known one is let in", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "tidelog-rel-cors-"));
     const cors = await startServer({ TIDELOG_DATA_DIR: dir, TIDELOG_SYNC_TOKEN: TOKEN, TIDELOG_CORS_ORIGINS: "https://app.example, https://other.example" });
     try {
@@ -486,8 +487,19 @@ describe("server API: bad input catalogue and security", () => {
       // its caller needs, so the app sees "origin_not_allowed", not a network error).
       assert.equal(evil.headers.get("access-control-allow-origin"), "https://evil.example");
       assert.equal((await evil.json()).error, "origin_not_allowed");
+      // Its preflight passes (204), so the page's request is sent and reads the 403
+      // above instead of failing as a bare network error; nothing else is let through.
       const preflight = await fetch(target, { method: "OPTIONS", headers: { origin: "https://evil.example", "access-control-request-method": "POST" } });
-      assert.equal(preflight.status, 403);
+      assert.equal(preflight.status, 204);
+      assert.equal(preflight.headers.get("access-control-allow-origin"), "https://evil.example");
+      const evilPush = await fetch(`${cors.base}/v1/cors-space/streams/s`, {
+        method: "POST",
+        headers: { ...auth, origin: "https://evil.example", "content-type": "application/json", "if-none-match": "*" },
+        body: JSON.stringify({ events: [{ id: "evil-1", type: "T", data: 1, recordedAt: 1 }] }),
+      });
+      assert.equal(evilPush.status, 403, "the request after the preflight is refused");
+      const stored = await fetch(target, { headers: auth });
+      assert.equal((await stored.json()).events.length, 0, "nothing written");
       const lookalike = await fetch(target, { headers: { ...auth, origin: "https://app.example.evil.example" } });
       assert.equal(lookalike.status, 403);
       const nullOrigin = await fetch(target, { headers: { ...auth, origin: "null" } });
