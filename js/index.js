@@ -12,4 +12,3 @@ export * from "./errors.js";
 export * from "./batch.js";
 export * from "./util.js";
 export * from "./fold.js";
-export * from "./storage.js";
