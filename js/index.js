@@ -14,4 +14,3 @@ export * from "./util.js";
 export * from "./fold.js";
 export * from "./decision.js";
 export * from "./idb_query.js";
-export * from "./storage.js";
