@@ -198,6 +198,10 @@ function checkEventSize(at, approx, stream, id, type, data, meta, schema, tags, 
   }
 }
 
+// The IndexedDB query walk and the query shape check, re-exported for js/index.js (which
+// keeps to four modules: see there).
+export { candidateRecords, inspectQuery, intersectKeys } from "./idb_query.js";
+
 const EVENT_KEYS = new Set(["id", "type", "tags", "data", "meta", "schema"]);
 
 /**
