@@ -5,8 +5,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use super::{
-    ConflictPolicy, FeedCursor, FeedLane, PushOutcome, ReadOutcome, SyncErrorKind, SyncLocal,
-    Transport,
+    ConflictPolicy, FeedCursor, FeedLane, PushOutcome, ReadOutcome, Rechecked, SyncErrorKind,
+    SyncLocal, Transport,
 };
 use crate::env::Environment;
 use crate::error::Result;
@@ -197,6 +197,8 @@ impl<T: Transport> SyncEngine<T> {
     {
         let stream = entry.stream.clone();
         let mut pulled_after_409 = false;
+        // The anchor of a condition found to hold after a `condition_failed`.
+        let mut held_once: Option<crate::event::EventId> = None;
         while report.requests < self.options.max_requests {
             let limits = self.shrunk.borrow().get(&stream).copied().unwrap_or(self.options.limits);
             let Some(batch) = local.pending_batch(&stream, limits).await? else {
@@ -205,7 +207,10 @@ impl<T: Transport> SyncEngine<T> {
             entry.lease(env.now_ms(), self.options.lease_ms);
             local.save_outbox_entry(&entry).await?;
             report.requests += 1;
-            let outcome = self.transport.push(&stream, batch.base_version, &batch.events).await;
+            let outcome = self
+                .transport
+                .push(&stream, batch.base_version, &batch.events, &batch.conditions)
+                .await;
             let sent = batch.events.len();
             match outcome {
                 PushOutcome::Accepted(answer) => {
@@ -233,6 +238,51 @@ impl<T: Transport> SyncEngine<T> {
                                 .await;
                         }
                     }
+                }
+                PushOutcome::ConditionFailed { condition, event, .. } => {
+                    // A rule across streams failed on the server: an event the decision
+                    // had not seen matches. Pull the feed (the matching event becomes
+                    // local), then re-check against the merged log or set it aside.
+                    let anchor = batch
+                        .conditions
+                        .get(condition)
+                        .and_then(|c| batch.events.get(c.event))
+                        .map(|e| e.id.clone());
+                    let Some(anchor) = anchor else {
+                        // Not a condition this batch sent: the server's answer is wrong.
+                        let failure = Failure {
+                            status: Some(412),
+                            message: format!("condition_failed names condition {condition}, which the push did not carry"),
+                        };
+                        return self.retry_later(local, env, entry, failure, None, report).await;
+                    };
+                    self.pull_feed(local, report).await?;
+                    if report.paused.is_some() {
+                        return Ok(());
+                    }
+                    if let Some(failure) = report.last_error.clone() {
+                        return self.retry_later(local, env, entry, failure, None, report).await;
+                    }
+                    let policy = self.options.policy;
+                    match local.recheck_condition(&stream, &anchor, &event, policy).await? {
+                        Rechecked::Conflicted(n) => report.conflicted += n,
+                        Rechecked::Holds if held_once.as_ref() == Some(&anchor) => {
+                            // The server and the device disagree twice in a row: wait
+                            // rather than loop.
+                            let failure = Failure {
+                                status: Some(412),
+                                message: format!(
+                                    "the server refused the condition of {anchor} again"
+                                ),
+                            };
+                            return self
+                                .retry_later(local, env, entry, failure, None, report)
+                                .await;
+                        }
+                        Rechecked::Holds => held_once = Some(anchor),
+                        Rechecked::Gone => {}
+                    }
+                    entry.record(Attempt::Succeeded, env.now_ms(), &self.options.retry, 0.0);
                 }
                 PushOutcome::Rejected(failure)
                     if failure.status == Some(409) && !pulled_after_409 =>
