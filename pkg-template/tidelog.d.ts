@@ -697,10 +697,18 @@ export interface Conflict<E extends EventShape = AnyEvent> {
   /** Pass it to `resolveConflict` / `discardConflict`. */
   id: number;
   stream: string;
-  /** The local events that were not yet on the server. */
+  /** The local events that were not yet on the server (for a refused condition: the conditional append's events). */
   local: PushedEvent<E>[];
-  /** The server's events they collided with (already in the local log). */
+  /**
+   * The server's events they collided with (already in the local log); for a refused
+   * condition, the events that match it and that the decision had not seen.
+   */
   remote: TidelogEvent<E>[];
+  /**
+   * Present when the server refused a conditional append (`412 condition_failed`) and the
+   * rule still fails against the merged log: the append's condition as it was given.
+   */
+  condition?: AppendCondition;
   /** When it was found (ms since the epoch). */
   detectedAt: number;
 }
