@@ -904,3 +904,33 @@ fn a_condition_pushed_with_what_the_device_had_seen_passes_the_server() {
     assert_eq!(a.conflicts()[0].remote.len(), 2, "both of b's claims match");
     assert_eq!(claims(server.all_events()).len(), 3);
 }
+
+#[test]
+fn a_match_outside_the_pulled_scope_still_fails_the_rule_and_a_cut_short_pull_waits() {
+    let env = TestEnv::new(23);
+    let server = Rc::new(MemoryServerStore::new());
+    let (a, b) = (client(&env), client(&env));
+    let ea = engine(&server, ConflictPolicy::Rebase);
+    // b pulls only its own account: a's claim never becomes local.
+    let eb = engine_pulling(&server, scope(&["account-b"], &[]));
+    claim(&a, "account-a", "ada", claimed("ada"), None).unwrap();
+    claim(&b, "account-b", "ada", claimed("ada"), None).unwrap();
+    drain(&ea, &a, &env);
+    // A round whose pull is cut short (the request bound) settles nothing: the append
+    // stays pending and the next round pushes it again.
+    let short = SyncEngine::new(
+        ServerTransport::new(server.clone()),
+        SyncOptions { max_requests: 1, ..SyncOptions::default() },
+    );
+    let report = run(&short, &b, &env);
+    assert_eq!((report.requests, report.conflicted), (1, 0));
+    assert_eq!(block_on(b.outbox()).unwrap().len(), 1, "still pending");
+    assert!(b.conflicts().is_empty());
+    drain(&eb, &b, &env);
+    assert_eq!(claims(server.all_events()), [json!("account-a")]);
+    let conflicts = b.conflicts();
+    assert_eq!(conflicts.len(), 1, "the server's match counts though b cannot pull it");
+    assert_eq!(conflicts[0].local[0].data, json!("account-b"));
+    assert!(conflicts[0].remote.is_empty(), "not local: outside b's scope");
+    assert!(local_claims(&b).is_empty());
+}
