@@ -245,6 +245,9 @@ export interface SyncOptions<E extends EventShape = AnyEvent> {
    * How a conflict (the server has events the local pending ones did not expect) settles:
    * `"rebase"` (default): local events go after the remote ones; `"quarantine"`: they
    * wait in `sync.conflicts()`; a function: called per conflict (see `ConflictResolver`).
+   * A conditional append the server refused (an event it had not seen matches its
+   * condition) is re-checked under `"rebase"`, never re-appended blindly; if the rule
+   * still fails it is a conflict with `condition` set.
    */
   onConflict?: "rebase" | "quarantine" | ConflictResolver<E> | undefined;
   /** Poll interval in ms (default 30000; 4x while the page is hidden). 100 to 86400000. */
