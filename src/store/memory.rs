@@ -46,7 +46,8 @@ struct State<P> {
     ids: IdGenerator,
     metrics: Metrics,
     closed: bool,
-    sync: SyncState<P>,
+    /// Boxed: most memory stores never sync, and the JS API's store enum holds one.
+    sync: Box<SyncState<P>>,
 }
 
 impl<P: Clone> MemoryStore<P, SystemEnvironment> {
@@ -75,7 +76,7 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
                 ids: IdGenerator::new(),
                 metrics: Metrics::default(),
                 closed: false,
-                sync: SyncState::default(),
+                sync: Box::default(),
             }),
             env,
         }

@@ -154,6 +154,9 @@ impl IndexedDbStore {
             }
             IntegrationPlan::Acknowledge { through } => {
                 done.acknowledged = (through.0 - tail.synced.0) as usize;
+                for id in pending_ids.iter().take(done.acknowledged) {
+                    conditions::delete(tx, id)?;
+                }
                 let still_pending = tail.pending.iter().skip(done.acknowledged);
                 Self::put_head(
                     tx,
@@ -180,6 +183,10 @@ impl IndexedDbStore {
                 Self::delete_records(tx, &tail.pending)?;
                 let fresh: Vec<WireEvent<JsValue>> = remote.into_iter().skip(first).collect();
                 done.acknowledged = fresh.iter().filter(|e| pending_ids.contains(&e.id)).count();
+                // The conditions of pending events the server now holds are settled.
+                for e in fresh.iter().filter(|e| pending_ids.contains(&e.id)) {
+                    conditions::delete(tx, &e.id)?;
+                }
                 done.inserted = fresh.len() - done.acknowledged;
                 let conflict_remote = Array::new();
                 for e in &fresh {
@@ -208,6 +215,9 @@ impl IndexedDbStore {
                     }
                     ConflictPolicy::Quarantine | ConflictPolicy::Resolve => {
                         done.quarantined = left.len();
+                        for e in &left {
+                            conditions::delete(tx, &e.id)?;
+                        }
                         if !left.is_empty() {
                             let conflict = Object::new();
                             set(&conflict, "stream", &stream.as_str().into())?;
