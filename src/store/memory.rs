@@ -773,20 +773,15 @@ impl<P: Clone, E: Environment> SyncLocal for MemoryStore<P, E> {
             return Ok(Rechecked::Gone);
         };
         let condition = state.sync.conditions[index].clone();
-        let seen = |id: &EventId| condition.known.contains(id) || condition.events.contains(id);
-        let unseen: Vec<Event<P>> = state
-            .matching(&condition.local.fail_if_events_match, 0)
-            .into_iter()
-            .filter(|e| !seen(&e.id))
-            .cloned()
-            .collect();
-        let holds = unseen.is_empty() && state.by_id.contains_key(matched) && seen(matched);
+        let query = &condition.local.fail_if_events_match;
+        let matching = state.matching(query, 0);
+        let holds = condition.holds_after_refusal(matching.iter().map(|e| &e.id), matched);
+        let unseen: Vec<Event<P>> =
+            matching.into_iter().filter(|e| !condition.saw(&e.id)).cloned().collect();
         if holds && policy == ConflictPolicy::Rebase {
-            let known = state.matching_ids(&condition.local.fail_if_events_match);
-            let server_after = state.sync.feed_cursor.pulled_through();
-            let kept = &mut state.sync.conditions[index];
-            kept.known = known.into_iter().filter(|id| !kept.events.contains(id)).collect();
-            kept.server_after = server_after;
+            let known = state.matching_ids(query);
+            let pulled_through = state.sync.feed_cursor.pulled_through();
+            state.sync.conditions[index].refresh(known, pulled_through);
             return Ok(Rechecked::Holds);
         }
         let taken = state.take_pending(stream, &condition.events);

@@ -185,6 +185,32 @@ impl PendingCondition {
         }
     }
 
+    /// Whether the decision saw the event `id` (matching when it decided, or its own).
+    pub fn saw(&self, id: &EventId) -> bool {
+        self.known.contains(id) || self.events.contains(id)
+    }
+
+    /// The re-check after the server refused this condition naming `matched`: it still
+    /// holds when no event of `matching` (every local event its query matches now, after
+    /// the pull) is one the decision did not see, and `matched` is one it saw. The one
+    /// rule every store applies ([`SyncLocal::recheck_condition`]).
+    pub fn holds_after_refusal<'a>(
+        &self,
+        mut matching: impl Iterator<Item = &'a EventId>,
+        matched: &EventId,
+    ) -> bool {
+        self.saw(matched) && matching.all(|id| self.saw(id))
+    }
+
+    /// Brings the condition up to what the device knows now (`matching`: the ids of the
+    /// local events its query matches; `pulled_through`: the feed cursor's position), to be
+    /// pushed again.
+    pub fn refresh(&mut self, matching: Vec<EventId>, pulled_through: Position) {
+        let own = &self.events;
+        self.known = matching.into_iter().filter(|id| !own.contains(id)).collect();
+        self.server_after = pulled_through;
+    }
+
     /// The push conditions of the appends anchored in `events` (a batch, in order).
     pub fn for_batch<P>(
         pending: &[PendingCondition],

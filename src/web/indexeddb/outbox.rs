@@ -448,13 +448,6 @@ impl IndexedDbStore {
         Ok(taken)
     }
 
-    /// Whether the event `id` is stored, inside `tx`.
-    async fn lookup_id(&self, tx: &Transaction, id: &EventId) -> Result<bool> {
-        let index = tx.store(EVENTS)?.index(super::BY_ID).map_err(js_error)?;
-        let record = request(index.get(&JsValue::from_str(id.as_str())))?.await?;
-        Ok(!record.is_undefined())
-    }
-
     async fn global_head(tx: &Transaction) -> Result<Position> {
         Ok(Position(num(&request(tx.store(META)?.get(&HEAD_KEY.into()))?.await?, "position")?))
     }
@@ -765,19 +758,15 @@ impl SyncLocal for IndexedDbStore {
         let matching = matching_records(&tx, query, Position(1), false).await?;
         let mut ids = Vec::with_capacity(matching.len());
         let mut unseen = Vec::new();
-        for record in &matching {
-            let event = record_to_event(record)?;
-            ids.push(event.id.clone());
-            if !condition.known.contains(&event.id) && !condition.events.contains(&event.id) {
-                unseen.push(record.clone());
+        for record in matching {
+            let id = EventId::new(string_field(&record, "id")?)?;
+            if !condition.saw(&id) {
+                unseen.push(record);
             }
+            ids.push(id);
         }
-        let seen = condition.known.contains(matched) || condition.events.contains(matched);
-        let local = self.lookup_id(&tx, matched).await?;
-        if unseen.is_empty() && seen && local && policy == ConflictPolicy::Rebase {
-            ids.retain(|id| !condition.events.contains(id));
-            condition.known = ids;
-            condition.server_after = conditions::pulled_through(&tx).await?;
+        if policy == ConflictPolicy::Rebase && condition.holds_after_refusal(ids.iter(), matched) {
+            condition.refresh(ids, conditions::pulled_through(&tx).await?);
             conditions::save(&tx, &condition)?;
             tx.commit().await?;
             return Ok(Rechecked::Holds);
