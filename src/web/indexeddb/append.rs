@@ -21,7 +21,7 @@ use crate::query::AppendCondition;
 use crate::store::{check_batch, check_batch_ids, resolve_retry, StoredAt};
 use crate::sync::PendingCondition;
 use crate::web::convert::{
-    js_error, record_to_event, set, synced_version_field, tags_to_js, version_field,
+    js_error, record_to_event, set, string_field, synced_version_field, tags_to_js, version_field,
 };
 use crate::web::glue;
 use crate::web::idb::{request, Transaction};
@@ -111,10 +111,10 @@ impl IndexedDbStore {
         if let (None, Some(condition)) = (&refusal, condition) {
             let seen =
                 matching_records(&tx, &condition.fail_if_events_match, Position(1), false).await?;
-            let known = seen
-                .iter()
-                .map(|r| record_to_event(r).map(|e| e.id))
-                .collect::<Result<Vec<_>>>()?;
+            let mut known = Vec::with_capacity(seen.len());
+            for record in &seen {
+                known.push(EventId::new(string_field(record, "id")?)?);
+            }
             pending_condition = Some(PendingCondition {
                 local: condition.clone(),
                 events: Vec::new(),
