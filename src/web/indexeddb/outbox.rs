@@ -744,16 +744,6 @@ impl SyncLocal for IndexedDbStore {
         let Some(mut condition) = conditions::load(&tx, anchor).await? else {
             return Ok(Rechecked::Gone);
         };
-        let tail = self.read_tail(&tx, stream).await?;
-        let pending = tail
-            .pending
-            .iter()
-            .any(|r| string_field(r, "id").ok().as_deref() == Some(anchor.as_str()));
-        if !pending {
-            conditions::delete(&tx, anchor)?;
-            tx.commit().await?;
-            return Ok(Rechecked::Gone);
-        }
         let query = &condition.local.fail_if_events_match;
         let matching = matching_records(&tx, query, Position(1), false).await?;
         let mut ids = Vec::with_capacity(matching.len());
@@ -772,6 +762,11 @@ impl SyncLocal for IndexedDbStore {
             return Ok(Rechecked::Holds);
         }
         let taken = self.take_pending(&tx, stream, &condition.events).await?;
+        if taken.is_empty() {
+            // No longer pending (settled meanwhile): nothing to set aside, nothing moved.
+            tx.abort();
+            return Ok(Rechecked::Gone);
+        }
         conditions::delete(&tx, anchor)?;
         let remote = Array::new();
         for record in &unseen {
