@@ -245,6 +245,9 @@ export interface SyncOptions<E extends EventShape = AnyEvent> {
    * How a conflict (the server has events the local pending ones did not expect) settles:
    * `"rebase"` (default): local events go after the remote ones; `"quarantine"`: they
    * wait in `sync.conflicts()`; a function: called per conflict (see `ConflictResolver`).
+   * A conditional append the server refused (an event it had not seen matches its
+   * condition) is re-checked under `"rebase"`, never re-appended blindly; if the rule
+   * still fails it is a conflict with `condition` set.
    */
   onConflict?: "rebase" | "quarantine" | ConflictResolver<E> | undefined;
   /** Poll interval in ms (default 30000; 4x while the page is hidden). 100 to 86400000. */
@@ -697,10 +700,18 @@ export interface Conflict<E extends EventShape = AnyEvent> {
   /** Pass it to `resolveConflict` / `discardConflict`. */
   id: number;
   stream: string;
-  /** The local events that were not yet on the server. */
+  /** The local events that were not yet on the server (for a refused condition: the conditional append's events). */
   local: PushedEvent<E>[];
-  /** The server's events they collided with (already in the local log). */
+  /**
+   * The server's events they collided with (already in the local log); for a refused
+   * condition, the events that match it and that the decision had not seen.
+   */
   remote: TidelogEvent<E>[];
+  /**
+   * Present when the server refused a conditional append (`412 condition_failed`) and the
+   * rule still fails against the merged log: the append's condition as it was given.
+   */
+  condition?: AppendCondition;
   /** When it was found (ms since the epoch). */
   detectedAt: number;
 }

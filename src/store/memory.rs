@@ -17,7 +17,7 @@ use crate::protocol::{PushEvent, WireEvent};
 use crate::query::{merge_ascending, AppendCondition, Query, QueryOptions};
 use crate::sync::{
     plan_integration, Conflict, ConflictPolicy, DeadLetter, FeedCursor, Integrated,
-    IntegrationPlan, PendingBatch, SyncLocal,
+    IntegrationPlan, PendingBatch, PendingCondition, Rechecked, SyncLocal,
 };
 
 /// An in-memory [`EventStore`] over payloads of type `P`.
@@ -46,7 +46,8 @@ struct State<P> {
     ids: IdGenerator,
     metrics: Metrics,
     closed: bool,
-    sync: SyncState<P>,
+    /// Boxed: most memory stores never sync, and the JS API's store enum holds one.
+    sync: Box<SyncState<P>>,
 }
 
 impl<P: Clone> MemoryStore<P, SystemEnvironment> {
@@ -75,7 +76,7 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
                 ids: IdGenerator::new(),
                 metrics: Metrics::default(),
                 closed: false,
-                sync: SyncState::default(),
+                sync: Box::default(),
             }),
             env,
         }
@@ -120,11 +121,19 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
             state.metrics.conflicts += 1;
             return Err(Error::VersionConflict { stream: stream.clone(), expected, actual: head });
         }
+        // Kept with the pending events for the server to check again at sync.
+        let mut pending_condition = None;
         if let Some(condition) = condition {
             if let Err(e) = state.check_condition(stream, condition) {
                 state.metrics.conflicts += 1;
                 return Err(e);
             }
+            pending_condition = Some(PendingCondition {
+                local: condition.clone(),
+                events: Vec::with_capacity(events.len()),
+                server_after: state.sync.feed_cursor.pulled_through(),
+                known: state.matching_ids(&condition.fail_if_events_match),
+            });
         }
 
         let count = events.len() as u64;
@@ -140,6 +149,9 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
                 None => state.ids.next_id(now, self.env.random_bytes()),
             };
             let index = state.log.len();
+            if let Some(c) = pending_condition.as_mut() {
+                c.events.push(id.clone());
+            }
             state.by_id.insert(id.clone(), index);
             indexes.push(index);
             index_event(
@@ -162,6 +174,7 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
                 schema: event.schema,
             }));
         }
+        state.sync.conditions.extend(pending_condition);
         state.metrics.appends += 1;
         state.metrics.events_written += count;
         state.metrics.bytes_written += bytes;
@@ -288,6 +301,8 @@ struct SyncState<P> {
     outbox: HashMap<StreamId, OutboxEntry>,
     dead_letters: Vec<DeadLetter<P>>,
     conflicts: Vec<Conflict<P>>,
+    /// The conditions of pending conditional appends.
+    conditions: Vec<PendingCondition>,
     next_id: u64,
     feed_cursor: FeedCursor,
 }
@@ -299,6 +314,7 @@ impl<P> Default for SyncState<P> {
             outbox: HashMap::new(),
             dead_letters: Vec::new(),
             conflicts: Vec::new(),
+            conditions: Vec::new(),
             next_id: 1,
             feed_cursor: FeedCursor::default(),
         }
@@ -377,6 +393,40 @@ impl<P: Clone> State<P> {
             Some(event) => condition.check(stream, event),
             None => Ok(()),
         }
+    }
+
+    /// The ids of every event matching `query`, in position order.
+    fn matching_ids(&self, query: &Query) -> Vec<EventId> {
+        self.matching(query, 0).into_iter().map(|e| e.id.clone()).collect()
+    }
+
+    /// Whether the event `id` is local and pending.
+    fn is_pending(&self, id: &EventId) -> bool {
+        let Some(event) = self.by_id.get(id).and_then(|&i| self.log.get(i)?.as_ref()) else {
+            return false;
+        };
+        event.version > self.synced(&event.stream)
+    }
+
+    /// Forgets the conditions whose appends are no longer pending (pushed, dead-lettered,
+    /// quarantined).
+    fn prune_conditions(&mut self) {
+        let mut conditions = std::mem::take(&mut self.sync.conditions);
+        conditions.retain(|c| c.events.first().is_some_and(|id| self.is_pending(id)));
+        self.sync.conditions = conditions;
+    }
+
+    /// Takes the pending events `ids` out of `stream` (later pending events move down to
+    /// close the gap); returns them in version order.
+    fn take_pending(&mut self, stream: &StreamId, ids: &[EventId]) -> Vec<Event<P>> {
+        let synced = self.synced(stream);
+        let tail = self.take_tail(stream, Version(synced.0 + 1));
+        let (taken, keep): (Vec<Event<P>>, Vec<Event<P>>) =
+            tail.into_iter().partition(|e| ids.contains(&e.id));
+        for e in keep {
+            self.push(stream, e.id, e.event_type, e.tags, e.data, e.meta, e.recorded_at, e.schema);
+        }
+        taken
     }
 
     fn head(&self, stream: &StreamId) -> Version {
@@ -560,10 +610,12 @@ impl<P: Clone, E: Environment> SyncLocal for MemoryStore<P, E> {
         if n == 0 {
             return Ok(None);
         }
+        let events: Vec<PushEvent<P>> = pending.iter().take(n).map(|e| push_event(e)).collect();
         Ok(Some(PendingBatch {
             stream: stream.clone(),
             base_version: state.synced(stream),
-            events: pending.iter().take(n).map(|e| push_event(e)).collect(),
+            conditions: PendingCondition::for_batch(&state.sync.conditions, &events),
+            events,
         }))
     }
 
@@ -574,6 +626,7 @@ impl<P: Clone, E: Environment> SyncLocal for MemoryStore<P, E> {
         if state.pending(stream).is_empty() {
             state.sync.outbox.remove(stream);
         }
+        state.prune_conditions();
         Ok(())
     }
 
@@ -664,6 +717,7 @@ impl<P: Clone, E: Environment> SyncLocal for MemoryStore<P, E> {
                                 stream: stream.clone(),
                                 local: left.iter().map(push_event).collect(),
                                 remote: fresh,
+                                condition: None,
                                 detected_at,
                             });
                         }
@@ -674,6 +728,7 @@ impl<P: Clone, E: Environment> SyncLocal for MemoryStore<P, E> {
                 }
             }
         }
+        state.prune_conditions();
         Ok(done)
     }
 
@@ -684,13 +739,8 @@ impl<P: Clone, E: Environment> SyncLocal for MemoryStore<P, E> {
         failure: Failure,
     ) -> Result<()> {
         let mut state = self.state.borrow_mut();
-        let synced = state.synced(stream);
-        let tail = state.take_tail(stream, Version(synced.0 + 1));
-        let (dead, keep): (Vec<Event<P>>, Vec<Event<P>>) =
-            tail.into_iter().partition(|e| ids.contains(&e.id));
-        for e in keep {
-            state.push(stream, e.id, e.event_type, e.tags, e.data, e.meta, e.recorded_at, e.schema);
-        }
+        let dead = state.take_pending(stream, ids);
+        state.prune_conditions();
         if !dead.is_empty() {
             let id = state.next_sync_id();
             let failed_at = self.env.now_ms();
@@ -706,6 +756,50 @@ impl<P: Clone, E: Environment> SyncLocal for MemoryStore<P, E> {
             state.sync.outbox.remove(stream);
         }
         Ok(())
+    }
+
+    async fn recheck_condition(
+        &self,
+        stream: &StreamId,
+        anchor: &EventId,
+        matched: &EventId,
+        policy: ConflictPolicy,
+    ) -> Result<Rechecked> {
+        let mut state = self.state.borrow_mut();
+        state.prune_conditions();
+        let Some(index) =
+            state.sync.conditions.iter().position(|c| c.events.first() == Some(anchor))
+        else {
+            return Ok(Rechecked::Gone);
+        };
+        let condition = state.sync.conditions[index].clone();
+        let query = &condition.local.fail_if_events_match;
+        let matching = state.matching(query, 0);
+        let holds = condition.holds_after_refusal(matching.iter().map(|e| &e.id), matched);
+        let unseen: Vec<Event<P>> =
+            matching.into_iter().filter(|e| !condition.saw(&e.id)).cloned().collect();
+        if holds && policy == ConflictPolicy::Rebase {
+            let known = state.matching_ids(query);
+            let pulled_through = state.sync.feed_cursor.pulled_through();
+            state.sync.conditions[index].refresh(known, pulled_through);
+            return Ok(Rechecked::Holds);
+        }
+        let taken = state.take_pending(stream, &condition.events);
+        state.prune_conditions();
+        let id = state.next_sync_id();
+        let detected_at = self.env.now_ms();
+        state.sync.conflicts.push(Conflict {
+            id,
+            stream: stream.clone(),
+            local: taken.iter().map(push_event).collect(),
+            remote: unseen,
+            condition: Some(condition.local),
+            detected_at,
+        });
+        if state.pending(stream).is_empty() {
+            state.sync.outbox.remove(stream);
+        }
+        Ok(Rechecked::Conflicted(taken.len()))
     }
 
     async fn synced_version(&self, stream: &StreamId) -> Result<Version> {

@@ -5,12 +5,12 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use super::{
-    ConflictPolicy, FeedCursor, FeedLane, PushOutcome, ReadOutcome, SyncErrorKind, SyncLocal,
-    Transport,
+    ConflictPolicy, FeedCursor, FeedLane, PushOutcome, ReadOutcome, Rechecked, SyncErrorKind,
+    SyncLocal, Transport,
 };
 use crate::env::Environment;
 use crate::error::Result;
-use crate::event::{Position, StreamId, Version};
+use crate::event::{EventId, Position, StreamId, Version};
 use crate::outbox::{Attempt, BatchLimits, Failure, OutboxEntry, RetryPolicy};
 use crate::protocol::{FeedFilter, WireEvent};
 
@@ -71,6 +71,10 @@ pub struct SyncReport {
     pub next_attempt_at: Option<u64>,
     /// Work is due right now (e.g. events rebased by the pull): run another round.
     pub more_now: bool,
+    /// Conditional appends the server refused this round (`412 condition_failed`): the
+    /// stream, the append's first event and the feed event that matched; re-checked
+    /// after the round's pull.
+    pub refused_conditions: Vec<(StreamId, EventId, EventId)>,
 }
 
 /// How far a pull has come: after every page of the feed that brought events.
@@ -169,8 +173,12 @@ impl<T: Transport> SyncEngine<T> {
             }
             self.push_stream(local, env, entry, &mut report).await?;
         }
+        let mut caught_up = false;
         if report.paused.is_none() && report.requests < self.options.max_requests {
-            self.pull_feed(local, &mut report).await?;
+            caught_up = self.pull_feed(local, &mut report).await?;
+        }
+        if caught_up {
+            self.recheck_conditions(local, &mut report).await?;
         }
         if report.paused.is_none() && !report.more_now {
             let now = env.now_ms();
@@ -205,7 +213,10 @@ impl<T: Transport> SyncEngine<T> {
             entry.lease(env.now_ms(), self.options.lease_ms);
             local.save_outbox_entry(&entry).await?;
             report.requests += 1;
-            let outcome = self.transport.push(&stream, batch.base_version, &batch.events).await;
+            let outcome = self
+                .transport
+                .push(&stream, batch.base_version, &batch.events, &batch.conditions)
+                .await;
             let sent = batch.events.len();
             match outcome {
                 PushOutcome::Accepted(answer) => {
@@ -233,6 +244,32 @@ impl<T: Transport> SyncEngine<T> {
                                 .await;
                         }
                     }
+                }
+                PushOutcome::ConditionFailed { condition, event, .. } => {
+                    // A rule across streams failed on the server: an event the decision
+                    // had not seen matches. The stream waits for the round's pull (the
+                    // matching event becomes local); then the condition is re-checked
+                    // against the merged log or set aside (`recheck_conditions`).
+                    let anchor = batch
+                        .conditions
+                        .get(condition)
+                        .and_then(|c| batch.events.get(c.event))
+                        .map(|e| e.id.clone());
+                    let Some(anchor) = anchor else {
+                        // Not a condition this batch sent: the server's answer is wrong.
+                        let failure = Failure {
+                            status: Some(412),
+                            message: format!(
+                                "condition_failed names condition {condition}, which the push did not carry"
+                            ),
+                        };
+                        return self.retry_later(local, env, entry, failure, None, report).await;
+                    };
+                    report.refused_conditions.push((stream.clone(), anchor, event));
+                    entry.record(Attempt::Succeeded, env.now_ms(), &self.options.retry, 0.0);
+                    entry.lease_until = None;
+                    local.save_outbox_entry(&entry).await?;
+                    return Ok(());
                 }
                 PushOutcome::Rejected(failure)
                     if failure.status == Some(409) && !pulled_after_409 =>
@@ -289,6 +326,27 @@ impl<T: Transport> SyncEngine<T> {
             // the lease ends with the request.
             entry.lease_until = None;
             local.save_outbox_entry(&entry).await?;
+        }
+        Ok(())
+    }
+
+    /// After a pull that reached the feed's head: re-checks (or sets aside) the
+    /// conditional appends the server refused this round. Without such a pull the
+    /// matching event may not be local yet: the next round pushes, and hears, again.
+    async fn recheck_conditions<L: SyncLocal>(
+        &self,
+        local: &L,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        for (stream, anchor, matched) in std::mem::take(&mut report.refused_conditions) {
+            let policy = self.options.policy;
+            if let Rechecked::Conflicted(n) =
+                local.recheck_condition(&stream, &anchor, &matched, policy).await?
+            {
+                report.conflicted += n;
+            }
+            // Held: pushed again at the next round (not at once: a server and a device
+            // that disagree must not loop).
         }
         Ok(())
     }
@@ -361,8 +419,9 @@ impl<T: Transport> SyncEngine<T> {
     }
 
     /// Pulls every lane of the feed cursor (normally one), after aiming it at
-    /// [`SyncOptions::pull`]; merges the lanes once each has reached the head.
-    async fn pull_feed<L>(&self, local: &L, report: &mut SyncReport) -> Result<()>
+    /// [`SyncOptions::pull`]; merges the lanes once each has reached the head. Whether
+    /// every lane reached it.
+    async fn pull_feed<L>(&self, local: &L, report: &mut SyncReport) -> Result<bool>
     where
         L: SyncLocal<Payload = T::Payload>,
         T::Payload: Clone,
@@ -382,14 +441,14 @@ impl<T: Transport> SyncEngine<T> {
             local.set_feed_cursor(&cursor).await?;
         }
         if report.paused.is_some() {
-            return Ok(());
+            return Ok(false);
         }
         // Cut short by the round's request bound (a first sync of a big space): go on
         // at once rather than at the next poll.
         if !caught_up && report.last_error.is_none() {
             report.more_now = true;
         }
-        Ok(())
+        Ok(caught_up)
     }
 
     /// Pulls one lane page by page; whether it reached the feed's head.

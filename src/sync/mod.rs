@@ -18,6 +18,7 @@
 //! |---|---|
 //! | 2xx | acknowledge: the stream's synced version moves up |
 //! | 412 | pull the stream, then the conflict policy (rebase / resolve / quarantine) |
+//! | 412 `condition_failed` | pull the feed, then re-check the append's condition against the merged log (rebase) or set it aside with the matching events (quarantine / resolve) |
 //! | 409 | pull the stream first (a `partial_retry`: a lost answer left the leading events stored); dead-letter if that moves nothing |
 //! | 400, 409, 422 | dead-letter the batch with the reason |
 //! | 401, 403 | pause, report `auth`, keep everything |
@@ -43,8 +44,10 @@ use crate::error::Result;
 use crate::event::{EventId, Position, StreamId, Version};
 use crate::outbox::{BatchLimits, Failure, OutboxEntry};
 use crate::protocol::{
-    FeedFilter, FeedReadResponse, PushEvent, PushResponse, StreamReadResponse, WireEvent,
+    FeedFilter, FeedReadResponse, PushCondition, PushEvent, PushResponse, StreamReadResponse,
+    WireEvent,
 };
+use crate::query::AppendCondition;
 
 /// The answer to a push, classified.
 #[derive(Clone, Debug, PartialEq)]
@@ -55,6 +58,16 @@ pub enum PushOutcome {
     Conflict {
         /// The server's version of the stream.
         actual: Version,
+    },
+    /// 412 `condition_failed`: an event of the feed matches the condition of one of the
+    /// batch's conditional appends (decided before the device saw that event).
+    ConditionFailed {
+        /// Index in the push's `conditions` of the condition that failed.
+        condition: usize,
+        /// The first matching event of the feed: its id and position.
+        event: EventId,
+        /// Its position in the feed.
+        position: Position,
     },
     /// 400, 409, 422: the server will never take this batch.
     Rejected(Failure),
@@ -97,12 +110,14 @@ pub trait Transport {
     type Payload;
 
     /// `POST {base}/streams/{stream}` with `If-Match: "<base_version>"`, or
-    /// `If-None-Match: *` when `base_version` is 0.
+    /// `If-None-Match: *` when `base_version` is 0; the body carries `conditions` when
+    /// there are any.
     async fn push(
         &self,
         stream: &StreamId,
         base_version: Version,
         events: &[PushEvent<Self::Payload>],
+        conditions: &[PushCondition],
     ) -> PushOutcome;
 
     /// `GET {base}/streams/{stream}?after=<after>&limit=<limit>`.
@@ -133,6 +148,97 @@ pub struct PendingBatch<P> {
     pub base_version: Version,
     /// The events, ready for the wire.
     pub events: Vec<PushEvent<P>>,
+    /// The conditions of the conditional appends that start in this batch.
+    pub conditions: Vec<PushCondition>,
+}
+
+/// The condition of a conditional append, kept with its pending events until the server
+/// holds them (the local store saves it in the append's own transaction).
+///
+/// The app's `after` is a position in the device's log; the server checks a position in
+/// its feed. So the condition travels as what the device knew when it decided: the feed
+/// position it had pulled through (`server_after`: the lowest lane of its feed cursor),
+/// and the ids of the local events matching the query (`known`: the decision saw them,
+/// whether they came from the server or are this device's own, pending or pushed since).
+/// Any other matching event of the feed after `server_after` is one the decision did
+/// not see, and fails the push.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingCondition {
+    /// The condition as the app gave it (`after`: a local position).
+    pub local: AppendCondition,
+    /// The ids of the append's events, in order (the first anchors the condition).
+    pub events: Vec<EventId>,
+    /// The feed position the device had pulled through when it decided.
+    pub server_after: Position,
+    /// The ids of the local events matching the condition's query when it decided.
+    pub known: Vec<EventId>,
+}
+
+impl PendingCondition {
+    /// The condition as a push carries it, its append starting at `events[event]`.
+    pub fn to_push(&self, event: usize) -> PushCondition {
+        PushCondition {
+            event,
+            fail_if_events_match: self.local.fail_if_events_match.clone(),
+            after: self.server_after,
+            known: self.known.clone(),
+        }
+    }
+
+    /// Whether the decision saw the event `id` (matching when it decided, or its own).
+    pub fn saw(&self, id: &EventId) -> bool {
+        self.known.contains(id) || self.events.contains(id)
+    }
+
+    /// The re-check after the server refused this condition naming `matched`: it still
+    /// holds when no event of `matching` (every local event its query matches now, after
+    /// the pull) is one the decision did not see, and `matched` is one it saw. The one
+    /// rule every store applies ([`SyncLocal::recheck_condition`]).
+    pub fn holds_after_refusal<'a>(
+        &self,
+        mut matching: impl Iterator<Item = &'a EventId>,
+        matched: &EventId,
+    ) -> bool {
+        self.saw(matched) && matching.all(|id| self.saw(id))
+    }
+
+    /// Brings the condition up to what the device knows now (`matching`: the ids of the
+    /// local events its query matches; `pulled_through`: the feed cursor's position), to be
+    /// pushed again.
+    pub fn refresh(&mut self, matching: Vec<EventId>, pulled_through: Position) {
+        let own = &self.events;
+        self.known = matching.into_iter().filter(|id| !own.contains(id)).collect();
+        self.server_after = pulled_through;
+    }
+
+    /// The push conditions of the appends anchored in `events` (a batch, in order).
+    pub fn for_batch<P>(
+        pending: &[PendingCondition],
+        events: &[PushEvent<P>],
+    ) -> Vec<PushCondition> {
+        let mut out: Vec<PushCondition> = Vec::new();
+        for (i, e) in events.iter().enumerate() {
+            out.extend(
+                pending.iter().filter(|c| c.events.first() == Some(&e.id)).map(|c| c.to_push(i)),
+            );
+        }
+        out
+    }
+}
+
+/// What re-checking a conditional append refused at sync did
+/// ([`SyncLocal::recheck_condition`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rechecked {
+    /// Against the merged log the rule still holds (the server's match was an event the
+    /// decision had seen): the condition now carries the device's current knowledge and
+    /// the append is pushed again.
+    Holds,
+    /// The rule fails: the append's events (this many) moved to the conflicts list with
+    /// the condition and the matching events.
+    Conflicted(usize),
+    /// The append is no longer pending (already settled): nothing to do.
+    Gone,
 }
 
 /// How conflicting local events are settled after a 412 or a pull.
@@ -190,8 +296,12 @@ pub struct Conflict<P> {
     pub stream: StreamId,
     /// The local events that were pending, as they were.
     pub local: Vec<PushEvent<P>>,
-    /// The remote events that came first.
+    /// The remote events that came first (for a refused condition: the events that
+    /// match it).
     pub remote: Vec<WireEvent<P>>,
+    /// For a conditional append the server refused (`412 condition_failed`): its
+    /// condition as the app gave it.
+    pub condition: Option<AppendCondition>,
     /// When it was detected (ms since the epoch).
     pub detected_at: u64,
 }
@@ -247,6 +357,22 @@ pub trait SyncLocal {
     async fn dead_letter(&self, stream: &StreamId, ids: &[EventId], failure: Failure)
         -> Result<()>;
 
+    /// After the server refused the conditional append anchored at `anchor` (`412
+    /// condition_failed`, naming the feed event `matched`) and the feed was pulled:
+    /// under `ConflictPolicy::Rebase`, re-evaluates its condition against the merged log
+    /// ([`Rechecked::Holds`] when no event the decision did not see matches, and
+    /// `matched` is local and one it saw: the condition is refreshed to what the device
+    /// knows now). Otherwise (the rule still fails, or another policy) moves the append's
+    /// events to the conflicts list with the condition and the local events that match
+    /// it; later pending events of the stream move down to close the gap.
+    async fn recheck_condition(
+        &self,
+        stream: &StreamId,
+        anchor: &EventId,
+        matched: &EventId,
+        policy: ConflictPolicy,
+    ) -> Result<Rechecked>;
+
     /// The stream's synced version.
     async fn synced_version(&self, stream: &StreamId) -> Result<Version>;
 
@@ -290,6 +416,21 @@ pub fn classify_push(
         413 => PushOutcome::TooLarge,
         _ => PushOutcome::Retry { failure, retry_after_ms },
     }
+}
+
+/// The outcome of a `412 condition_failed` answer, from its body's `condition` and
+/// `event` (`id`, `position`); `None` when the body lacks them (then the 412 is read as a
+/// version conflict).
+pub fn condition_failed(
+    condition: Option<u64>,
+    id: Option<&str>,
+    position: Option<u64>,
+) -> Option<PushOutcome> {
+    Some(PushOutcome::ConditionFailed {
+        condition: usize::try_from(condition?).ok()?,
+        event: EventId::new(id?).ok()?,
+        position: Position(position?),
+    })
 }
 
 /// Parses a `Retry-After` header value (delay-seconds; an HTTP date is treated as

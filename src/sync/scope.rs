@@ -59,6 +59,12 @@ impl FeedCursor {
         FeedCursor { lanes: vec![FeedLane { filter: None, position }] }
     }
 
+    /// The feed position through which every lane has pulled (the lowest lane; 0 for
+    /// none): what a decision taken now has seen of the server.
+    pub fn pulled_through(&self) -> Position {
+        self.lanes.iter().map(|l| l.position).min().unwrap_or_default()
+    }
+
     /// Aims the cursor at `wanted` (`None`: the whole feed), keeping what the lanes have
     /// already pulled: items no longer wanted leave their lane, newly wanted ones get a
     /// lane from position 0. Whether anything changed.

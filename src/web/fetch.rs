@@ -13,13 +13,16 @@ use wasm_bindgen_futures::JsFuture;
 use crate::event::{Position, StreamId, Version};
 use crate::outbox::Failure;
 use crate::protocol::{
-    encode_stream_segment, FeedFilter, FeedReadResponse, PushEvent, StreamReadResponse,
+    encode_stream_segment, FeedFilter, FeedReadResponse, PushCondition, PushEvent,
+    StreamReadResponse,
 };
 use crate::sync::{
-    classify_push, parse_retry_after, pause_kind, PushOutcome, ReadOutcome, SyncErrorKind,
-    Transport,
+    classify_push, condition_failed, parse_retry_after, pause_kind, PushOutcome, ReadOutcome,
+    SyncErrorKind, Transport,
 };
-use crate::web::convert::{events_from_js, number, push_response_from_js, push_to_js};
+use crate::web::convert::{
+    events_from_js, number, push_condition_to_js, push_response_from_js, push_to_js,
+};
 use crate::web::glue::{get, set};
 use crate::web::host;
 
@@ -220,6 +223,7 @@ impl Transport for FetchTransport {
         stream: &StreamId,
         base_version: Version,
         events: &[PushEvent<JsValue>],
+        conditions: &[PushCondition],
     ) -> PushOutcome {
         let path = match encode_stream_segment(stream) {
             Ok(segment) => format!("/streams/{segment}"),
@@ -234,6 +238,16 @@ impl Transport for FetchTransport {
         }
         let body = Object::new();
         set(&body, "events", list.into());
+        if !conditions.is_empty() {
+            let sent = Array::new();
+            for condition in conditions {
+                match push_condition_to_js(condition) {
+                    Ok(js) => sent.push(&js),
+                    Err(e) => return PushOutcome::Rejected(failure(None, e.to_string())),
+                };
+            }
+            set(&body, "conditions", sent.into());
+        }
         let body = match JSON::stringify(&body) {
             Ok(text) => String::from(text),
             Err(e) => {
@@ -260,6 +274,16 @@ impl Transport for FetchTransport {
                     retry_after_ms: None,
                 },
             },
+            412 if error_code(&answer).as_deref() == Some("condition_failed") => {
+                let event = get(&answer.body, "event");
+                let whole = |v: JsValue| v.as_f64().filter(|n| n.fract() == 0.0 && *n >= 0.0);
+                condition_failed(
+                    whole(get(&answer.body, "condition")).map(|n| n as u64),
+                    get(&event, "id").as_string().as_deref(),
+                    whole(get(&event, "position")).map(|n| n as u64),
+                )
+                .unwrap_or(PushOutcome::Conflict { actual: Version(0) })
+            }
             status => classify_push(
                 status,
                 error_code(&answer).as_deref(),

@@ -1,6 +1,6 @@
 // The outbox and sync engine in Chromium, Firefox and WebKit against the real sync worker
 // in workerd: happy path between two devices, offline then online, reload with pending
-// events, 412 rebase, 5xx with backoff, a lost response, 422 dead letter, 401, and the
+// events, 412 rebase, conditional appends refused at sync (412 condition_failed), 5xx with backoff, a lost response, 422 dead letter, 401, and the
 // path engines without Background Sync take (Firefox, WebKit): sync on the next open and
 // on `online`; partial sync (a device pulling only some streams, then widening); a first
 // sync of 100k events cut by a reload; a deleted database rebuilt from the server.
@@ -59,7 +59,7 @@ async function seed(space, count, streams) {
 
 engineSuites("sync", (suite) => {
   const { test, engine } = suite;
-  suite.expectTests(20);
+  suite.expectTests(21);
   let context;
   before(async () => {
     context = await suite.browser.newContext();
@@ -567,6 +567,68 @@ engineSuites("sync", (suite) => {
     assert.ok(out.events.some(([kind]) => kind === "conflict"));
     await a.close();
     await b.close();
+  });
+
+  test("three offline devices claim one username under a condition: one claim stands everywhere, the others are conflicts with the matching event", async () => {
+    const space = unique("space");
+    const [a, b, c] = [
+      await device(unique("a"), space),
+      await device(unique("b"), space, { onConflict: "function" }),
+      await device(unique("c"), space),
+    ];
+    const rule = [{ types: ["UsernameClaimed"], tags: ["username:ada"] }];
+    // Offline, each decides from what it knows (no claim of "ada") and claims it.
+    for (const [page, account] of [[a, "a"], [b, "b"], [c, "c"]]) {
+      await page.evaluate(async ({ account, rule }) => {
+        await store.sync.pause();
+        window.asked = [];
+        window.resolveConflict = (conflict) => { asked.push(conflict); return "quarantine"; };
+        const seen = await store.query(rule);
+        if (seen.length) throw new Error("a claim is already known");
+        await store.append(`account-${account}`, [{ type: "UsernameClaimed", tags: ["username:ada"], data: { account } }],
+          { condition: { failIfEventsMatch: rule } });
+        await store.append(`account-${account}`, [{ type: "ProfileSet", data: { account } }]);
+      }, { account, rule });
+    }
+    for (const page of [a, b, c]) {
+      await page.evaluate(async () => { store.sync.resume(); await store.sync.now(); await store.sync.now(); });
+    }
+    await a.evaluate(() => store.sync.now());
+    const feed = await fetch(`${server.base}/v1/${space}/events`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const onServer = (await feed.json()).events;
+    assert.deepEqual(onServer.filter((e) => e.type === "UsernameClaimed").map((e) => e.data.account), ["a"], "one claim on the server");
+    assert.deepEqual(onServer.filter((e) => e.type === "ProfileSet").map((e) => e.data.account).sort(), ["a", "b", "c"], "nothing else lost");
+    for (const [page, name] of [[a, "a"], [b, "b"], [c, "c"]]) {
+      const out = await page.evaluate(async (rule) => ({
+        claims: (await store.query(rule)).map((e) => e.data.account),
+        conflicts: await store.sync.conflicts(),
+        status: store.sync.status(),
+        asked: window.asked,
+        events: syncEvents,
+      }), rule);
+      assert.deepEqual(out.claims, ["a"], `${name}: the one claim, locally`);
+      assert.equal(out.status.pendingCount, 0, name);
+      if (name === "a") {
+        assert.equal(out.conflicts.length, 0);
+        continue;
+      }
+      assert.equal(out.conflicts.length, 1, `${name}: its claim is in its conflicts`);
+      const [conflict] = out.conflicts;
+      assert.equal(conflict.stream, `account-${name}`);
+      assert.deepEqual(conflict.condition, { failIfEventsMatch: rule });
+      assert.deepEqual(conflict.local.map((e) => [e.type, e.data.account]), [["UsernameClaimed", name]]);
+      assert.deepEqual(conflict.remote.map((e) => [e.stream, e.type, e.data.account, e.tags]),
+        [["account-a", "UsernameClaimed", "a", ["username:ada"]]], `${name}: the matching event`);
+      assert.ok(out.events.some(([kind]) => kind === "conflict"), `${name}: the conflict was reported`);
+      if (name === "b") {
+        assert.equal(out.asked.length, 1, "onConflict saw it");
+        assert.deepEqual(out.asked[0].condition, { failIfEventsMatch: rule });
+        assert.equal(out.asked[0].remote[0].data.account, "a");
+      }
+    }
+    await a.close();
+    await b.close();
+    await c.close();
   });
 
   test("5xx backs off and retries; a lost response is retried without duplicates", async () => {

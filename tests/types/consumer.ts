@@ -102,6 +102,13 @@ export async function app(): Promise<void> {
     const mine = conflict.local.filter((e) => e.type === "ItemAdded");
     const at: number = conflict.detectedAt;
     void at;
+    if (conflict.condition) {
+      const rule: Query = conflict.condition.failIfEventsMatch;
+      const after: number | undefined = conflict.condition.after;
+      const matched: string[] = conflict.remote.map((e) => e.id);
+      void rule, after, matched;
+      return "quarantine";
+    }
     if (mine.length === 0) return "quarantine";
     return mine.map((e) => (e.type === "ItemAdded" ? { type: e.type, data: e.data, meta: { user: "rebased" } } : { type: "CartCleared" }));
   };

@@ -15,7 +15,7 @@ use super::*;
 use crate::env::Environment;
 use crate::event::{EventType, ExpectedVersion, NewEvent};
 use crate::outbox::RetryPolicy;
-use crate::protocol::{encode_stream_segment, ErrorBody, PushRequest};
+use crate::protocol::{encode_stream_segment, ErrorBody, PushCondition, PushRequest};
 use crate::server::{handle, Config, MemoryServerStore, Request};
 use crate::store::{EventStore, MemoryStore, ReadOptions};
 
@@ -148,11 +148,14 @@ pub(super) mod http {
         stream: &StreamId,
         base_version: Version,
         events: &[PushEvent<Value>],
+        conditions: &[PushCondition],
     ) -> Request {
         let path = format!("/streams/{}", encode_stream_segment(stream).unwrap_or_default());
-        let body =
-            serde_json::to_vec(&PushRequest { events: events.to_vec(), conditions: Vec::new() })
-                .unwrap_or_default();
+        let body = serde_json::to_vec(&PushRequest {
+            events: events.to_vec(),
+            conditions: conditions.to_vec(),
+        })
+        .unwrap_or_default();
         let request = Request::new("POST", path).with_body(body);
         if base_version.0 == 0 {
             request.with_header("If-None-Match", "*")
@@ -208,6 +211,15 @@ pub(super) mod http {
                     retry_after_ms: None,
                 },
             },
+            412 if error_code(&response).as_deref() == Some("condition_failed") => {
+                let body: Value = serde_json::from_slice(&response.body).unwrap_or_default();
+                condition_failed(
+                    body["condition"].as_u64(),
+                    body["event"]["id"].as_str(),
+                    body["event"]["position"].as_u64(),
+                )
+                .unwrap_or(PushOutcome::Conflict { actual: Version(0) })
+            }
             status => classify_push(
                 status,
                 error_code(&response).as_deref(),
@@ -252,8 +264,14 @@ impl Transport for ServerTransport {
         stream: &StreamId,
         base_version: Version,
         events: &[PushEvent<Value>],
+        conditions: &[PushCondition],
     ) -> PushOutcome {
-        http::push_outcome(self.exchange(http::push_request(stream, base_version, events)))
+        http::push_outcome(self.exchange(http::push_request(
+            stream,
+            base_version,
+            events,
+            conditions,
+        )))
     }
 
     async fn read_stream(
@@ -760,4 +778,159 @@ fn a_dead_tabs_lease_delays_a_normal_round_but_not_a_takeover() {
     let report = block_on(e.run_now(&a, &env)).unwrap();
     assert_eq!(report.pushed, 1, "the tab taking over the sync lock resends at once");
     assert_eq!(server_data(&server, "s"), [json!(1)]);
+}
+
+// ---- append conditions enforced again at sync (issue 16) --------------------------------
+
+fn claimed(name: &str) -> crate::query::Query {
+    use crate::event::Tag;
+    use crate::query::{Query, QueryItem};
+    let item = QueryItem::of_types(vec![EventType::new("UsernameClaimed").unwrap()])
+        .with_tags(vec![Tag::new(format!("username:{name}")).unwrap()]);
+    Query::Items(vec![item])
+}
+
+/// Claims `name` for `account` if no claim of it is known after `after` (a decision).
+fn claim(
+    store: &Client,
+    account: &str,
+    name: &str,
+    rule: crate::query::Query,
+    after: Option<Position>,
+) -> crate::error::Result<crate::event::AppendResult> {
+    use crate::event::Tag;
+    use crate::query::AppendCondition;
+    let event = NewEvent::new(EventType::new("UsernameClaimed").unwrap(), json!(account))
+        .with_tags(vec![Tag::new(format!("username:{name}")).unwrap()]);
+    let condition = AppendCondition { fail_if_events_match: rule, after };
+    block_on(store.append_if(&sid(account), ExpectedVersion::Any, Some(&condition), vec![event]))
+}
+
+fn claims(events: Vec<crate::event::Event<Value>>) -> Vec<Value> {
+    events
+        .into_iter()
+        .filter(|e| e.event_type.as_str() == "UsernameClaimed")
+        .map(|e| e.data)
+        .collect()
+}
+
+fn local_claims(store: &Client) -> Vec<Value> {
+    claims(block_on(store.read_all(Position(0), usize::MAX)).unwrap())
+}
+
+#[test]
+fn two_offline_claims_of_one_username_leave_one_standing_and_the_other_in_conflicts() {
+    for policy in [ConflictPolicy::Rebase, ConflictPolicy::Quarantine] {
+        let env = TestEnv::new(21);
+        let server = Rc::new(MemoryServerStore::new());
+        let (a, b) = (client(&env), client(&env));
+        let (ea, eb) = (engine(&server, ConflictPolicy::Rebase), engine(&server, policy));
+        // Both offline, both see no claim of "ada": both decide yes.
+        claim(&a, "account-a", "ada", claimed("ada"), None).unwrap();
+        claim(&b, "account-b", "ada", claimed("ada"), None).unwrap();
+        append(&b, "account-b", &[7]); // a later event of b's, not conditional
+        drain(&ea, &a, &env);
+        let report = run(&eb, &b, &env);
+        assert_eq!(report.conflicted, 1, "{policy:?}");
+        assert!(
+            server.all_events().iter().all(|e| e.data != json!("account-b")),
+            "{policy:?}: the server refused b's claim"
+        );
+        drain(&eb, &b, &env);
+        drain(&ea, &a, &env);
+        assert_eq!(claims(server.all_events()), [json!("account-a")], "{policy:?}");
+        assert_eq!(local_claims(&a), [json!("account-a")], "{policy:?}");
+        assert_eq!(local_claims(&b), [json!("account-a")], "{policy:?}: b holds a's claim");
+        assert_eq!(server_data(&server, "account-b"), [json!(7)], "{policy:?}: nothing else lost");
+        assert_eq!(data(&b, "account-b"), [json!(7)], "{policy:?}");
+        let conflicts = b.conflicts();
+        assert_eq!(conflicts.len(), 1, "{policy:?}");
+        let conflict = &conflicts[0];
+        assert_eq!(conflict.stream, sid("account-b"));
+        assert_eq!(conflict.local.len(), 1);
+        assert_eq!(conflict.local[0].data, json!("account-b"));
+        assert_eq!(conflict.remote.len(), 1, "{policy:?}: the matching event");
+        assert_eq!(conflict.remote[0].data, json!("account-a"));
+        assert_eq!(conflict.remote[0].stream, sid("account-a"));
+        let condition = conflict.condition.as_ref().expect("the condition");
+        assert_eq!(condition.fail_if_events_match, claimed("ada"));
+        assert!(block_on(b.outbox()).unwrap().is_empty(), "{policy:?}");
+        // The app may settle it (say, a different name): it goes out as usual.
+        assert!(b.settle_conflict(conflict.id, Vec::new()).unwrap());
+        assert!(b.conflicts().is_empty());
+    }
+}
+
+#[test]
+fn a_condition_pushed_with_what_the_device_had_seen_passes_the_server() {
+    let env = TestEnv::new(22);
+    let server = Rc::new(MemoryServerStore::new());
+    let (a, b) = (client(&env), client(&env));
+    let (ea, eb) =
+        (engine(&server, ConflictPolicy::Rebase), engine(&server, ConflictPolicy::Rebase));
+    let any_claim =
+        crate::query::Query::Items(vec![crate::query::QueryItem::of_types(vec![EventType::new(
+            "UsernameClaimed",
+        )
+        .unwrap()])]);
+    append(&a, "noise", &[1, 2, 3]);
+    claim(&a, "account-a", "bob", claimed("bob"), None).unwrap();
+    drain(&ea, &a, &env);
+    drain(&eb, &b, &env);
+    // b saw a's claim (pulled: server position 4) and its own pending claim of "cy" in
+    // another stream, and decides "no claim at all after what I saw".
+    claim(&b, "account-c", "cy", claimed("cy"), None).unwrap();
+    let seen = block_on(b.query(&any_claim, crate::query::QueryOptions::default()))
+        .unwrap()
+        .last()
+        .map(|e| e.position);
+    claim(&b, "account-b", "dee", any_claim.clone(), seen).unwrap();
+    let batch =
+        block_on(b.pending_batch(&sid("account-b"), BatchLimits::default())).unwrap().unwrap();
+    assert_eq!(batch.conditions.len(), 1);
+    let sent = &batch.conditions[0];
+    assert_eq!((sent.event, sent.after), (0, Position(4)), "after: the feed b had pulled");
+    assert_eq!(sent.known.len(), 2, "a's claim and b's own pending one");
+    let unconditional =
+        block_on(b.pending_batch(&sid("account-c"), BatchLimits::default())).unwrap().unwrap();
+    assert_eq!(unconditional.conditions.len(), 1, "cy's own condition");
+    drain(&eb, &b, &env);
+    assert!(b.conflicts().is_empty());
+    assert_eq!(claims(server.all_events()).len(), 3, "every claim stands");
+    // A claim decided before b's reached the server is refused: "any claim" matches.
+    claim(&a, "account-z", "zed", any_claim, Some(Position(4))).unwrap();
+    drain(&ea, &a, &env);
+    assert_eq!(a.conflicts().len(), 1);
+    assert_eq!(a.conflicts()[0].remote.len(), 2, "both of b's claims match");
+    assert_eq!(claims(server.all_events()).len(), 3);
+}
+
+#[test]
+fn a_match_outside_the_pulled_scope_still_fails_the_rule_and_a_cut_short_pull_waits() {
+    let env = TestEnv::new(23);
+    let server = Rc::new(MemoryServerStore::new());
+    let (a, b) = (client(&env), client(&env));
+    let ea = engine(&server, ConflictPolicy::Rebase);
+    // b pulls only its own account: a's claim never becomes local.
+    let eb = engine_pulling(&server, scope(&["account-b"], &[]));
+    claim(&a, "account-a", "ada", claimed("ada"), None).unwrap();
+    claim(&b, "account-b", "ada", claimed("ada"), None).unwrap();
+    drain(&ea, &a, &env);
+    // A round whose pull is cut short (the request bound) settles nothing: the append
+    // stays pending and the next round pushes it again.
+    let short = SyncEngine::new(
+        ServerTransport::new(server.clone()),
+        SyncOptions { max_requests: 1, ..SyncOptions::default() },
+    );
+    let report = run(&short, &b, &env);
+    assert_eq!((report.requests, report.conflicted), (1, 0));
+    assert_eq!(block_on(b.outbox()).unwrap().len(), 1, "still pending");
+    assert!(b.conflicts().is_empty());
+    drain(&eb, &b, &env);
+    assert_eq!(claims(server.all_events()), [json!("account-a")]);
+    let conflicts = b.conflicts();
+    assert_eq!(conflicts.len(), 1, "the server's match counts though b cannot pull it");
+    assert_eq!(conflicts[0].local[0].data, json!("account-b"));
+    assert!(conflicts[0].remote.is_empty(), "not local: outside b's scope");
+    assert!(local_claims(&b).is_empty());
 }

@@ -186,9 +186,10 @@ impl Transport for SoakTransport {
         stream: &StreamId,
         base_version: Version,
         events: &[PushEvent<Value>],
+        conditions: &[PushCondition],
     ) -> PushOutcome {
         http::push_outcome(self.exchange(
-            http::push_request(stream, base_version, events),
+            http::push_request(stream, base_version, events, conditions),
             Some(events.len()),
             Some(stream),
         ))

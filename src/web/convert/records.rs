@@ -8,7 +8,8 @@ use super::js_error;
 use crate::error::{Error, Result};
 use crate::event::{AppendResult, Event, EventId, EventType, Position, StreamId, Tag, Version};
 use crate::outbox::{Failure, OutboxEntry};
-use crate::protocol::{PushAck, PushEvent, PushResponse, WireEvent};
+use crate::protocol::{PushAck, PushCondition, PushEvent, PushResponse, WireEvent};
+use crate::query::Query;
 use crate::store::{Metrics, StreamInfo};
 use crate::web::glue::{self, get};
 use crate::web::indexeddb::SYNCED_VERSION;
@@ -405,4 +406,39 @@ pub fn json_text(value: &JsValue, field: &str) -> Result<String> {
         other => refused(other.to_string()),
     })?;
     text.as_string().ok_or_else(|| refused("JSON.stringify gave no text".into()))
+}
+
+fn strings(values: &mut dyn Iterator<Item = &str>) -> Option<JsValue> {
+    let list: Array = values.map(JsValue::from_str).collect();
+    (list.length() > 0).then(|| list.into())
+}
+
+/// A query as the app writes it and the protocol carries it: `"all"` or a list of
+/// `{ types?, tags? }` (empty lists left out).
+pub(crate) fn query_to_js(query: &Query) -> Result<JsValue> {
+    let Query::Items(items) = query else { return Ok("all".into()) };
+    let list = Array::new();
+    for item in items {
+        let entry = Object::new();
+        if let Some(types) = strings(&mut item.types().iter().map(|t| t.as_str())) {
+            set(&entry, "types", &types)?;
+        }
+        if let Some(tags) = strings(&mut item.tags().iter().map(|t| t.as_str())) {
+            set(&entry, "tags", &tags)?;
+        }
+        list.push(&entry);
+    }
+    Ok(list.into())
+}
+
+/// A push condition as the push body carries it: `{ event, failIfEventsMatch, after,
+/// known }`.
+pub(crate) fn push_condition_to_js(condition: &PushCondition) -> Result<JsValue> {
+    let js = Object::new();
+    set(&js, "event", &(condition.event as f64).into())?;
+    set(&js, "failIfEventsMatch", &query_to_js(&condition.fail_if_events_match)?)?;
+    set(&js, "after", &condition.after.as_f64().into())?;
+    let known: Array = condition.known.iter().map(|id| JsValue::from_str(id.as_str())).collect();
+    set(&js, "known", &known.into())?;
+    Ok(js.into())
 }

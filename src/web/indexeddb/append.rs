@@ -3,11 +3,13 @@
 //! (built and added by one JS call, `addRecords`), write both heads, wait for `complete`.
 //! Idempotency costs nothing on the happy path: the unique `by_id` index refuses a stored
 //! id, the transaction aborts with `ConstraintError`, and only then are the ids looked up
-//! to return the original result.
+//! to return the original result. A conditional append saves its condition (what the
+//! decision knew, for the server's check at sync) in the same transaction.
 
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::JsValue;
 
+use super::conditions;
 use super::query::matching_records;
 use super::{
     outbox, IndexedDbStore, JsBatch, BY_ID, EVENTS, HEAD_KEY, META, STREAMS, SYNCED_VERSION,
@@ -17,8 +19,9 @@ use crate::error::{Error, Result};
 use crate::event::{AppendResult, EventId, ExpectedVersion, NewEvent, Position, StreamId, Version};
 use crate::query::AppendCondition;
 use crate::store::{check_batch, check_batch_ids, resolve_retry, StoredAt};
+use crate::sync::PendingCondition;
 use crate::web::convert::{
-    js_error, record_to_event, set, synced_version_field, tags_to_js, version_field,
+    js_error, record_to_event, set, string_field, synced_version_field, tags_to_js, version_field,
 };
 use crate::web::glue;
 use crate::web::idb::{request, Transaction};
@@ -102,6 +105,23 @@ impl IndexedDbStore {
         } else {
             None
         };
+        // What the decision knew, kept with the pending events for the server's check
+        // at sync (see `crate::sync::PendingCondition`), read in this same transaction.
+        let mut pending_condition = None;
+        if let (None, Some(condition)) = (&refusal, condition) {
+            let seen =
+                matching_records(&tx, &condition.fail_if_events_match, Position(1), false).await?;
+            let mut known = Vec::with_capacity(seen.len());
+            for record in &seen {
+                known.push(EventId::new(string_field(record, "id")?)?);
+            }
+            pending_condition = Some(PendingCondition {
+                local: condition.clone(),
+                events: Vec::new(),
+                server_after: conditions::pulled_through(&tx).await?,
+                known,
+            });
+        }
         if let Some(error) = refusal {
             // A retry of a stored batch answers with the original result, even though
             // the stream has moved on (or its own events match the condition).
@@ -174,6 +194,10 @@ impl IndexedDbStore {
                 ),
                 other => other,
             });
+        }
+        if let Some(mut condition) = pending_condition {
+            condition.events = ids.iter().flatten().cloned().collect();
+            conditions::save(&tx, &condition)?;
         }
         let head_record = Object::new();
         set(&head_record, "stream", &stream_key)?;

@@ -69,6 +69,7 @@ use crate::web::convert::{
 use crate::web::idb::{idb_factory, request, result_of, settle, Transaction};
 
 mod append;
+mod conditions;
 pub mod outbox;
 mod query;
 mod read;

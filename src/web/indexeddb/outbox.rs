@@ -16,6 +16,8 @@ use js_sys::{Array, Object, Reflect, JSON};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{IdbDatabase, IdbKeyRange, IdbObjectStoreParameters};
 
+use super::conditions;
+use super::query::matching_records;
 use super::{IndexedDbStore, EVENTS, HEAD_KEY, META, STREAMS, SYNCED_VERSION};
 use crate::error::Result;
 use crate::event::{EventId, Position, StreamId, Version};
@@ -23,11 +25,11 @@ use crate::outbox::{BatchLimits, Failure, OutboxEntry};
 use crate::protocol::{PushEvent, WireEvent};
 use crate::sync::{
     plan_integration, ConflictPolicy, FeedCursor, Integrated, IntegrationPlan, PendingBatch,
-    SyncLocal,
+    PendingCondition, Rechecked, SyncLocal,
 };
 use crate::web::convert::{
     entry_from_js, entry_to_js, event_record, event_to_js, failure_to_js, js_error, num, push_list,
-    record_to_push, set, string_field,
+    record_to_event, record_to_push, set, string_field,
 };
 use crate::web::glue;
 use crate::web::glue::get;
@@ -36,7 +38,7 @@ use crate::web::idb::{request, Transaction};
 const OUTBOX: &str = "outbox";
 const DEAD_LETTERS: &str = "dead_letters";
 const CONFLICTS: &str = "conflicts";
-const FEED_KEY: &str = "feed";
+use super::conditions::FEED_KEY;
 /// `meta["moves"]`: `{ epoch, log: [{ epoch, stream, id, from: { version, position }, to:
 /// { version, position } }] }`, the last [`MOVES_KEPT`] moved events.
 pub(super) const MOVES_KEY: &str = "moves";
@@ -152,6 +154,9 @@ impl IndexedDbStore {
             }
             IntegrationPlan::Acknowledge { through } => {
                 done.acknowledged = (through.0 - tail.synced.0) as usize;
+                for id in pending_ids.iter().take(done.acknowledged) {
+                    conditions::delete(tx, id)?;
+                }
                 let still_pending = tail.pending.iter().skip(done.acknowledged);
                 Self::put_head(
                     tx,
@@ -178,6 +183,10 @@ impl IndexedDbStore {
                 Self::delete_records(tx, &tail.pending)?;
                 let fresh: Vec<WireEvent<JsValue>> = remote.into_iter().skip(first).collect();
                 done.acknowledged = fresh.iter().filter(|e| pending_ids.contains(&e.id)).count();
+                // The conditions of pending events the server now holds are settled.
+                for e in fresh.iter().filter(|e| pending_ids.contains(&e.id)) {
+                    conditions::delete(tx, &e.id)?;
+                }
                 done.inserted = fresh.len() - done.acknowledged;
                 let conflict_remote = Array::new();
                 for e in &fresh {
@@ -206,6 +215,9 @@ impl IndexedDbStore {
                     }
                     ConflictPolicy::Quarantine | ConflictPolicy::Resolve => {
                         done.quarantined = left.len();
+                        for e in &left {
+                            conditions::delete(tx, &e.id)?;
+                        }
                         if !left.is_empty() {
                             let conflict = Object::new();
                             set(&conflict, "stream", &stream.as_str().into())?;
@@ -401,6 +413,41 @@ impl IndexedDbStore {
         Ok(())
     }
 
+    /// Takes the pending events `ids` out of `stream` inside `tx` (a move: later pending
+    /// events move down to close the gap; the outbox entry goes when nothing is left);
+    /// returns them in version order.
+    async fn take_pending(
+        &self,
+        tx: &Transaction,
+        stream: &StreamId,
+        ids: &[EventId],
+    ) -> Result<Vec<PushEvent<JsValue>>> {
+        let tail = self.read_tail(tx, stream).await?;
+        let global = Self::global_head(tx).await?;
+        Self::delete_records(tx, &tail.pending)?;
+        let mut taken = Vec::new();
+        let mut keep = Vec::new();
+        for record in &tail.pending {
+            let event = record_to_push(record)?;
+            if ids.contains(&event.id) {
+                taken.push(event);
+            } else {
+                keep.push(event);
+            }
+        }
+        let bytes = push_bytes(&keep);
+        let (mut v, mut p) = (tail.synced, global);
+        let mut moved = Vec::new();
+        for e in &keep {
+            (v, p) = (v.next()?, p.next()?);
+            moved.push((e.id.clone(), v, p));
+        }
+        Self::log_moves(tx, stream, &tail.pending, &moved).await?;
+        let (version, last) = Self::add_events(tx, stream, keep, tail.synced, global)?;
+        Self::write_heads(tx, stream, version, tail.synced, last, &tail, bytes)?;
+        Ok(taken)
+    }
+
     async fn global_head(tx: &Transaction) -> Result<Position> {
         Ok(Position(num(&request(tx.store(META)?.get(&HEAD_KEY.into()))?.await?, "position")?))
     }
@@ -592,26 +639,33 @@ impl SyncLocal for IndexedDbStore {
         stream: &StreamId,
         limits: BatchLimits,
     ) -> Result<Option<PendingBatch<JsValue>>> {
-        let tx = self.begin(&[EVENTS, STREAMS], false)?;
+        let tx = self.begin(&[EVENTS, STREAMS, META], false)?;
         let tail = self.read_tail(&tx, stream).await?;
         let n = limits.take(tail.pending.iter().map(payload_size));
         if n == 0 {
             return Ok(None);
         }
         let events = tail.pending.iter().take(n).map(record_to_push).collect::<Result<Vec<_>>>()?;
-        Ok(Some(PendingBatch { stream: stream.clone(), base_version: tail.synced, events }))
+        let conditions = PendingCondition::for_batch(&conditions::load_all(&tx).await?, &events);
+        Ok(Some(PendingBatch {
+            stream: stream.clone(),
+            base_version: tail.synced,
+            events,
+            conditions,
+        }))
     }
 
     async fn acknowledge(&self, stream: &StreamId, version: Version) -> Result<()> {
-        let tx = self.begin(&[STREAMS, OUTBOX, EVENTS], true)?;
+        let tx = self.begin(&[STREAMS, OUTBOX, EVENTS, META], true)?;
         let key = JsValue::from_str(stream.as_str());
         let head = request(tx.store(STREAMS)?.get(&key))?.await?;
         let local = Version(num(&head, "version")?);
         let synced = Version(super::synced_version_field(&head)?);
         let through = version.min(local).max(synced);
-        // Subtract exactly what the acknowledged events added at append time.
+        // Subtract exactly what the acknowledged events added at append time; their
+        // conditions are the server's business now.
         let mut bytes = pending_bytes_field(&head);
-        if through > synced && through < local {
+        if through > synced {
             let range = IdbKeyRange::bound(
                 &Array::of2(&key, &(synced.0 as f64 + 1.0).into()),
                 &Array::of2(&key, &through.as_f64().into()),
@@ -619,7 +673,12 @@ impl SyncLocal for IndexedDbStore {
             .map_err(js_error)?;
             let index = tx.store(EVENTS)?.index(super::BY_STREAM).map_err(js_error)?;
             let acked: Array = request(index.get_all_with_key(&range))?.await?.unchecked_into();
-            bytes -= record_bytes(acked.iter());
+            for record in acked.iter() {
+                conditions::delete(&tx, &EventId::new(string_field(&record, "id")?)?)?;
+            }
+            if through < local {
+                bytes -= record_bytes(acked.iter());
+            }
         }
         Self::put_head(&tx, stream, local, through, Position(num(&head, "lastPosition")?), bytes)?;
         if through >= local {
@@ -662,29 +721,7 @@ impl SyncLocal for IndexedDbStore {
         failure: Failure,
     ) -> Result<()> {
         let tx = self.begin(&[EVENTS, STREAMS, META, OUTBOX, DEAD_LETTERS], true)?;
-        let tail = self.read_tail(&tx, stream).await?;
-        let global = Self::global_head(&tx).await?;
-        Self::delete_records(&tx, &tail.pending)?;
-        let mut dead = Vec::new();
-        let mut keep = Vec::new();
-        for record in &tail.pending {
-            let event = record_to_push(record)?;
-            if ids.contains(&event.id) {
-                dead.push(event);
-            } else {
-                keep.push(event);
-            }
-        }
-        let bytes = push_bytes(&keep);
-        let (mut v, mut p) = (tail.synced, global);
-        let mut moved = Vec::new();
-        for e in &keep {
-            (v, p) = (v.next()?, p.next()?);
-            moved.push((e.id.clone(), v, p));
-        }
-        Self::log_moves(&tx, stream, &tail.pending, &moved).await?;
-        let (version, last) = Self::add_events(&tx, stream, keep, tail.synced, global)?;
-        Self::write_heads(&tx, stream, version, tail.synced, last, &tail, bytes)?;
+        let dead = self.take_pending(&tx, stream, ids).await?;
         if !dead.is_empty() {
             let letter = Object::new();
             set(&letter, "stream", &stream.as_str().into())?;
@@ -694,6 +731,56 @@ impl SyncLocal for IndexedDbStore {
             tx.store(DEAD_LETTERS)?.add(&letter).map_err(js_error)?;
         }
         tx.commit().await
+    }
+
+    async fn recheck_condition(
+        &self,
+        stream: &StreamId,
+        anchor: &EventId,
+        matched: &EventId,
+        policy: ConflictPolicy,
+    ) -> Result<Rechecked> {
+        let tx = self.begin(&[EVENTS, STREAMS, META, OUTBOX, CONFLICTS], true)?;
+        let Some(mut condition) = conditions::load(&tx, anchor).await? else {
+            return Ok(Rechecked::Gone);
+        };
+        let query = &condition.local.fail_if_events_match;
+        let matching = matching_records(&tx, query, Position(1), false).await?;
+        let mut ids = Vec::with_capacity(matching.len());
+        let mut unseen = Vec::new();
+        for record in matching {
+            let id = EventId::new(string_field(&record, "id")?)?;
+            if !condition.saw(&id) {
+                unseen.push(record);
+            }
+            ids.push(id);
+        }
+        if policy == ConflictPolicy::Rebase && condition.holds_after_refusal(ids.iter(), matched) {
+            condition.refresh(ids, conditions::pulled_through(&tx).await?);
+            conditions::save(&tx, &condition)?;
+            tx.commit().await?;
+            return Ok(Rechecked::Holds);
+        }
+        let taken = self.take_pending(&tx, stream, &condition.events).await?;
+        if taken.is_empty() {
+            // No longer pending (settled meanwhile): nothing to set aside, nothing moved.
+            tx.abort();
+            return Ok(Rechecked::Gone);
+        }
+        conditions::delete(&tx, anchor)?;
+        let remote = Array::new();
+        for record in &unseen {
+            remote.push(&event_to_js(&record_to_event(record)?)?);
+        }
+        let conflict = Object::new();
+        set(&conflict, "stream", &stream.as_str().into())?;
+        set(&conflict, "local", &push_list(&taken)?.into())?;
+        set(&conflict, "remote", &remote)?;
+        set(&conflict, "condition", &conditions::condition_to_js(&condition.local)?)?;
+        set(&conflict, "at", &js_sys::Date::now().into())?;
+        tx.store(CONFLICTS)?.add(&conflict).map_err(js_error)?;
+        tx.commit().await?;
+        Ok(Rechecked::Conflicted(taken.len()))
     }
 
     async fn synced_version(&self, stream: &StreamId) -> Result<Version> {

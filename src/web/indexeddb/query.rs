@@ -5,7 +5,7 @@
 //! cost follows the events carrying the item's tags (or types), not the log; whether a
 //! candidate matches the whole query is decided here, by [`Query::matches`].
 
-use js_sys::{Array, Object};
+use js_sys::{Array, Object, Promise};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -48,13 +48,30 @@ pub(super) async fn matching_records(
     first: Position,
     stop_at_first: bool,
 ) -> Result<Vec<JsValue>> {
-    let promise = glue::candidate_records(
+    // The async part is one await; the rest lives in plain functions so that the three
+    // callers' futures (query, append, sync's re-check) do not each carry a copy.
+    let promise = candidates(tx, query, first, stop_at_first)?;
+    let candidates = JsFuture::from(promise).await.map_err(js_error)?;
+    keep_matching(query, candidates.unchecked_into(), stop_at_first)
+}
+
+#[inline(never)]
+fn candidates(
+    tx: &Transaction,
+    query: &Query,
+    first: Position,
+    stop_at_first: bool,
+) -> Result<Promise> {
+    Ok(glue::candidate_records(
         &tx.store(EVENTS)?,
         &items_to_js(query)?,
         first.0.max(1) as f64,
         stop_at_first,
-    );
-    let candidates: Array = JsFuture::from(promise).await.map_err(js_error)?.unchecked_into();
+    ))
+}
+
+#[inline(never)]
+fn keep_matching(query: &Query, candidates: Array, stop_at_first: bool) -> Result<Vec<JsValue>> {
     let mut found = Vec::new();
     for record in candidates.iter() {
         if record_matches(query, &record)? {
