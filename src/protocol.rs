@@ -757,6 +757,21 @@ pub struct PushResponse {
 /// server's version and feed position. The same type as a stored [`Event`].
 pub type WireEvent<P> = Event<P>;
 
+impl<P> From<Event<P>> for PushEvent<P> {
+    /// The event as a push carries it (its stream, version and position left behind).
+    fn from(e: Event<P>) -> Self {
+        PushEvent {
+            id: e.id,
+            event_type: e.event_type,
+            tags: e.tags,
+            data: e.data,
+            meta: e.meta,
+            recorded_at: e.recorded_at,
+            schema: e.schema,
+        }
+    }
+}
+
 /// The body of `GET {base}/streams/{stream}`: `{version, events}`; `version` is the
 /// stream's current version (equal to the `ETag`), whatever `after`/`limit` selected.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -424,7 +424,7 @@ impl<P: Clone> State<P> {
         let (taken, keep): (Vec<Event<P>>, Vec<Event<P>>) =
             tail.into_iter().partition(|e| ids.contains(&e.id));
         for e in keep {
-            self.push(stream, e.id, e.event_type, e.tags, e.data, e.meta, e.recorded_at, e.schema);
+            self.push(stream, e.into());
         }
         taken
     }
@@ -465,17 +465,8 @@ impl<P: Clone> State<P> {
     /// Appends an event at the stream's next version and the log's next position. Takes
     /// the fields, not an event: pushed, wire and stored events all come through here.
     #[allow(clippy::too_many_arguments)]
-    fn push(
-        &mut self,
-        stream: &StreamId,
-        id: EventId,
-        event_type: EventType,
-        tags: Vec<Tag>,
-        data: P,
-        meta: Option<P>,
-        recorded_at: u64,
-        schema: u32,
-    ) {
+    fn push(&mut self, stream: &StreamId, event: PushEvent<P>) {
+        let PushEvent { id, event_type, tags, data, meta, recorded_at, schema } = event;
         let index = self.log.len();
         let version = Version(self.head(stream).0 + 1);
         self.by_id.insert(id.clone(), index);
@@ -522,16 +513,7 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
         };
         let letter = state.sync.dead_letters.remove(index);
         for e in letter.events {
-            state.push(
-                &letter.stream,
-                e.id,
-                e.event_type,
-                e.tags,
-                e.data,
-                e.meta,
-                e.recorded_at,
-                e.schema,
-            );
+            state.push(&letter.stream, e);
         }
         Ok(true)
     }
@@ -556,16 +538,7 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
             if state.by_id.contains_key(&e.id) {
                 continue;
             }
-            state.push(
-                &conflict.stream,
-                e.id,
-                e.event_type,
-                e.tags,
-                e.data,
-                e.meta,
-                e.recorded_at,
-                e.schema,
-            );
+            state.push(&conflict.stream, e);
         }
         Ok(true)
     }
@@ -652,16 +625,7 @@ impl<P: Clone, E: Environment> SyncLocal for MemoryStore<P, E> {
             }
             IntegrationPlan::Append { first } => {
                 for e in remote.into_iter().skip(first) {
-                    state.push(
-                        stream,
-                        e.id,
-                        e.event_type,
-                        e.tags,
-                        e.data,
-                        e.meta,
-                        e.recorded_at,
-                        e.schema,
-                    );
+                    state.push(stream, e.into());
                     done.inserted += 1;
                 }
                 let head = state.head(stream);
@@ -676,16 +640,7 @@ impl<P: Clone, E: Environment> SyncLocal for MemoryStore<P, E> {
                     } else {
                         done.acknowledged += 1;
                     }
-                    state.push(
-                        stream,
-                        e.id,
-                        e.event_type,
-                        e.tags,
-                        e.data,
-                        e.meta,
-                        e.recorded_at,
-                        e.schema,
-                    );
+                    state.push(stream, e.into());
                 }
                 let head = state.head(stream);
                 state.sync.synced.insert(stream.clone(), head);
@@ -695,16 +650,7 @@ impl<P: Clone, E: Environment> SyncLocal for MemoryStore<P, E> {
                     ConflictPolicy::Rebase => {
                         done.rebased = left.len();
                         for e in left {
-                            state.push(
-                                stream,
-                                e.id,
-                                e.event_type,
-                                e.tags,
-                                e.data,
-                                e.meta,
-                                e.recorded_at,
-                                e.schema,
-                            );
+                            state.push(stream, e.into());
                         }
                     }
                     ConflictPolicy::Quarantine | ConflictPolicy::Resolve => {

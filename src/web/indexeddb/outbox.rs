@@ -137,15 +137,6 @@ impl IndexedDbStore {
         let keys: Vec<(EventId, Version)> =
             remote.iter().map(|e| (e.id.clone(), e.version)).collect();
         let mut done = Integrated::default();
-        let to_push = |e: WireEvent<JsValue>| PushEvent {
-            id: e.id,
-            event_type: e.event_type,
-            tags: e.tags,
-            data: e.data,
-            meta: e.meta,
-            recorded_at: e.recorded_at,
-            schema: e.schema,
-        };
         match plan_integration(tail.synced, &pending_ids, &keys) {
             IntegrationPlan::Nothing => return Ok(done),
             IntegrationPlan::Gap => {
@@ -172,7 +163,7 @@ impl IndexedDbStore {
             }
             IntegrationPlan::Append { first } => {
                 let global = Self::global_head(tx).await?;
-                let fresh: Vec<_> = remote.into_iter().skip(first).map(to_push).collect();
+                let fresh: Vec<_> = remote.into_iter().skip(first).map(PushEvent::from).collect();
                 done.inserted = fresh.len();
                 let (version, last) = Self::add_events(tx, stream, fresh, tail.version, global)?;
                 Self::put_head(tx, stream, version, version, last, 0.0)?;
@@ -195,7 +186,7 @@ impl IndexedDbStore {
                 let (synced, mut last) = Self::add_events(
                     tx,
                     stream,
-                    fresh.into_iter().map(to_push),
+                    fresh.into_iter().map(PushEvent::from),
                     tail.synced,
                     global,
                 )?;
