@@ -283,7 +283,8 @@ export interface PullScope {
  * Settles one conflict (see `SyncOptions.onConflict`); may be async. Returns the events to
  * append after the remote ones (`[]` drops the local events), or `"quarantine"` to leave
  * it in `sync.conflicts()`. Any other answer leaves it quarantined and emits an `error`
- * (an `InvalidInputError` with `field: "onConflict"`).
+ * (an `InvalidInputError` with `field: "onConflict"`); so do events `append` would refuse
+ * (over `maxEventBytes`, bad tags: an `InvalidInputError` naming `events[i]`).
  */
 export type ConflictResolver<E extends EventShape = AnyEvent> = (
   conflict: Conflict<E>,
@@ -791,7 +792,11 @@ export class Sync<E extends EventShape = AnyEvent> {
   retryDeadLetter(id: number): Promise<boolean>;
   /** Drops a dead letter for good. */
   discardDeadLetter(id: number): Promise<boolean>;
-  /** Settles a conflict: `events` (default: its local events) go after the remote ones and sync. */
+  /**
+   * Settles a conflict: `events` (default: its local events) go after the remote ones and
+   * sync. Events `append` would refuse (over `maxEventBytes`, bad tags) reject with an
+   * `InvalidInputError`, and the conflict stays.
+   */
   resolveConflict(id: number, events?: readonly NewEvent<E>[]): Promise<boolean>;
   /** Drops a conflict's local events for good. */
   discardConflict(id: number): Promise<boolean>;

@@ -504,6 +504,17 @@ engineSuites("sync", (suite) => {
     assert.deepEqual(conflicts[0].remote.map((e) => e.data.v), [1]);
     assert.ok(conflicts[0].detectedAt > 0 && !("at" in conflicts[0]), "detectedAt, a point in time");
     assert.equal(await b.evaluate(() => store.sync.status().conflictCount), 1);
+    // An event the server would never take (over maxEventBytes) is refused at the door,
+    // as append refuses it: the conflict stays as it was.
+    const huge = await b.evaluate(async (id) => {
+      try {
+        await store.sync.resolveConflict(id, [{ type: "T", data: "x".repeat(200_000) }]);
+        return "settled";
+      } catch (e) {
+        return [e.name, e.code, e.field, (await store.sync.conflicts()).length];
+      }
+    }, conflicts[0].id);
+    assert.deepEqual(huge, ["InvalidInputError", "invalid_input", "events[0]", 1]);
     await b.evaluate(async (id) => { await store.sync.resolveConflict(id); await store.sync.now(); }, conflicts[0].id);
     assert.deepEqual(values(await serverStream(space, "doc")), [1, 2]);
     assert.equal((await b.evaluate(() => store.sync.conflicts())).length, 0);
@@ -514,7 +525,7 @@ engineSuites("sync", (suite) => {
   test("onConflict as a function: events settle, [] drops, \"quarantine\" keeps, any other answer keeps and reports", async () => {
     const space = unique("space");
     const [a, b] = [await device(unique("a"), space), await device(unique("b"), space, { onConflict: "function" })];
-    const modes = ["events", "empty", "quarantine", "undefined", "null", "throw"];
+    const modes = ["events", "empty", "quarantine", "undefined", "null", "throw", "huge"];
     await b.evaluate(() => store.sync.pause());
     await a.evaluate(async (modes) => {
       for (const mode of modes) await store.append(`s-${mode}`, [{ type: "T", data: { v: 1 } }]);
@@ -532,6 +543,7 @@ engineSuites("sync", (suite) => {
           case "undefined": return undefined;
           case "null": return null;
           case "throw": throw new Error("boom");
+          case "huge": return [{ type: "T", data: "x".repeat(200_000) }];
         }
       };
       for (const mode of modes) await store.append(`s-${mode}`, [{ type: "T", data: { v: 2, mode } }]);
@@ -550,20 +562,22 @@ engineSuites("sync", (suite) => {
     }
     assert.deepEqual(values(await serverStream(space, "s-events")), [1, 20], "the returned events follow the remote ones");
     assert.deepEqual(out.local.events, [1, 20]);
-    for (const mode of ["empty", "quarantine", "undefined", "null", "throw"]) {
+    for (const mode of ["empty", "quarantine", "undefined", "null", "throw", "huge"]) {
       assert.deepEqual(values(await serverStream(space, `s-${mode}`)), [1], `${mode}: nothing of the local events pushed`);
       assert.deepEqual(out.local[mode], [1], `${mode}: the local events left the stream`);
     }
     const kept = out.conflicts.map((c) => [c.stream, c.local.map((e) => e.data.v)]).sort();
-    assert.deepEqual(kept, [["s-null", [2]], ["s-quarantine", [2]], ["s-throw", [2]], ["s-undefined", [2]]],
-      "[] dropped its local events, the events answer settled; every other answer kept the conflict");
-    assert.equal(out.status.conflictCount, 4);
+    assert.deepEqual(kept, [["s-huge", [2]], ["s-null", [2]], ["s-quarantine", [2]], ["s-throw", [2]], ["s-undefined", [2]]],
+      "[] dropped its local events, the events answer settled; every other answer (an event over maxEventBytes too) kept the conflict");
+    assert.equal(out.status.conflictCount, 5);
     assert.equal(out.status.pendingCount, 0);
     const errors = out.events.filter(([kind]) => kind === "error");
-    assert.deepEqual(errors.filter(([, name]) => name === "InvalidInputError"),
+    assert.deepEqual(errors.filter(([, name, , field]) => name === "InvalidInputError" && field === "onConflict"),
       [["error", "InvalidInputError", "invalid_input", "onConflict"], ["error", "InvalidInputError", "invalid_input", "onConflict"]],
       "undefined and null are reported, not taken as an answer");
-    assert.equal(errors.length, 3, `the thrown error is reported too: ${JSON.stringify(errors)}`);
+    assert.deepEqual(errors.filter(([, , , field]) => field === "events[0]").map(([, name]) => name), ["InvalidInputError"],
+      "an event over maxEventBytes is reported, not synced into a dead letter");
+    assert.equal(errors.length, 4, `the thrown error is reported too: ${JSON.stringify(errors)}`);
     assert.ok(out.events.some(([kind]) => kind === "conflict"));
     await a.close();
     await b.close();

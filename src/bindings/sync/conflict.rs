@@ -26,10 +26,16 @@ use crate::protocol::PushEvent;
 use crate::web::glue::get;
 use crate::web::indexeddb::IndexedDbStore;
 
-/// Events an app hands back to settle a conflict: `[{ id?, type, data, meta?, schema? }]`,
-/// each with an id (a new one where it has none) and the time now.
-pub(super) fn conflict_events(value: &JsValue) -> Result<Vec<PushEvent<JsValue>>, JsValue> {
-    let events = input::events(value, "", None)?.to_new_events()?;
+/// Events an app hands back to settle a conflict of `stream`: `[{ id?, type, data, meta?,
+/// schema? }]`, each with an id (a new one where it has none) and the time now. They are
+/// checked as `append` checks events, against the store's `maxEventBytes` too: an event the
+/// server would never take is refused here, not dead-lettered later.
+pub(super) fn conflict_events(
+    value: &JsValue,
+    stream: &str,
+    max_event_bytes: Option<usize>,
+) -> Result<Vec<PushEvent<JsValue>>, JsValue> {
+    let events = input::events(value, stream, max_event_bytes)?.to_new_events()?;
     let env = SystemEnvironment;
     let recorded_at = env.now_ms();
     let mut ids = IdGenerator::new();
@@ -55,10 +61,15 @@ enum Answer {
     Keep,
 }
 
-/// Reads an `onConflict` answer; `Err` is the error to emit (the conflict stays).
-fn answer(value: &JsValue) -> Result<Answer, JsValue> {
+/// Reads an `onConflict` answer for a conflict of `stream`; `Err` is the error to emit
+/// (the conflict stays).
+fn answer(
+    value: &JsValue,
+    stream: &str,
+    max_event_bytes: Option<usize>,
+) -> Result<Answer, JsValue> {
     if Array::is_array(value) {
-        return conflict_events(value).map(Answer::Settle);
+        return conflict_events(value, stream, max_event_bytes).map(Answer::Settle);
     }
     if value.as_string().as_deref() == Some("quarantine") {
         return Ok(Answer::Keep);
@@ -80,9 +91,14 @@ impl Driver {
     /// as the answer says.
     pub(super) async fn resolve_conflicts(&self, db: &IndexedDbStore, resolve: &Function) {
         let Ok(conflicts) = db.conflict_records().await else { return };
+        let max_event_bytes = self.store.upgrade().and_then(|store| store.max_event_bytes);
         for conflict in conflicts.iter() {
             let id = get(&conflict, "id").as_f64().unwrap_or(-1.0);
-            let settled = match ask(resolve, &conflict).await.and_then(|value| answer(&value)) {
+            let stream = get(&conflict, "stream").as_string().unwrap_or_default();
+            let settled = match ask(resolve, &conflict)
+                .await
+                .and_then(|value| answer(&value, &stream, max_event_bytes))
+            {
                 Ok(Answer::Settle(events)) => db.settle_conflict(id, Some(events)).await,
                 Ok(Answer::Keep) => continue,
                 Err(error) => {

@@ -16,6 +16,7 @@ use crate::bindings::shared::Shared;
 use crate::error::Error;
 use crate::event::EventId;
 use crate::protocol::PushEvent;
+use crate::web::glue::get;
 use crate::web::indexeddb::IndexedDbStore;
 
 /// `store.sync`: the sync side of an event store opened with a `sync` option.
@@ -192,7 +193,20 @@ impl JsSync {
     /// remote ones and synced.
     #[wasm_bindgen(js_name = resolveConflict)]
     pub async fn resolve_conflict(&self, id: f64, events: JsValue) -> Result<bool, JsValue> {
-        let events = if events.is_undefined() { None } else { Some(conflict_events(&events)?) };
+        let events = if events.is_undefined() {
+            None
+        } else {
+            // Checked against the conflict's own stream (its name counts in an event's
+            // stored size); an unknown id is answered by `settle` below.
+            let store = self.store()?;
+            let conflicts = indexeddb(&store)?.conflict_records().await.map_err(|e| to_js(&e))?;
+            let stream = conflicts
+                .iter()
+                .find(|c| get(c, "id").as_f64() == Some(id))
+                .and_then(|c| get(&c, "stream").as_string())
+                .unwrap_or_default();
+            Some(conflict_events(&events, &stream, store.max_event_bytes)?)
+        };
         self.settle(id, Settle::ResolveConflict(events)).await
     }
 
