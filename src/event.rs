@@ -15,14 +15,48 @@
 //! - `data` / `meta`: the payload type `P` (a `JsValue` in the browser, anything `Clone`
 //!   natively); tidelog never looks inside them.
 //!
-//! All constructors validate and return [`Error::InvalidInput`] with the field name and a
-//! plain reason; none panics, whatever the input.
+//! All constructors validate and return [`Invalid`] (the field name and a plain reason),
+//! which `?` turns into the crate's `Error::InvalidInput`; none panics, whatever the input.
+//! The event model sits below the error type: `crate::error` names these types, this
+//! module names no error but its own.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+/// A value the event model refuses: which field, and why, in plain words. Converts into
+/// `crate::error::Error::InvalidInput` (its `From` impl), so `?` carries it up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// Which argument or field was wrong (`"stream"`, `"events[3].tags[1]"`, ...).
+    pub field: String,
+    /// What was wrong with it.
+    pub message: String,
+}
+
+impl Invalid {
+    /// An [`Invalid`] for `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Invalid { field: field.into(), message: message.into() }
+    }
+
+    /// The same refusal under another field path (the rules name a generic field, e.g.
+    /// `"tag"`).
+    pub fn at(self, field: impl Into<String>) -> Self {
+        Invalid { field: field.into(), ..self }
+    }
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid {}: {}", self.field, self.message)
+    }
+}
+
+impl std::error::Error for Invalid {}
+
+/// What the event model's checks return.
+pub type Result<T> = std::result::Result<T, Invalid>;
 
 /// Longest stream id accepted, in UTF-8 bytes.
 pub const MAX_STREAM_ID_BYTES: usize = 256;
@@ -42,16 +76,16 @@ pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 /// characters (C0, DEL, C1), which break logs, headers and key encodings.
 fn validate_name(field: &str, value: &str, max: usize) -> Result<()> {
     if value.is_empty() {
-        return Err(Error::invalid(field, "must not be empty"));
+        return Err(Invalid::new(field, "must not be empty"));
     }
     if value.len() > max {
-        return Err(Error::invalid(
+        return Err(Invalid::new(
             field,
             format!("is {} bytes long; the limit is {max} bytes (UTF-8)", value.len()),
         ));
     }
     if let Some(c) = value.chars().find(|c| c.is_control()) {
-        return Err(Error::invalid(
+        return Err(Invalid::new(
             field,
             format!("must not contain control characters (found U+{:04X})", c as u32),
         ));
@@ -77,7 +111,7 @@ macro_rules! validated_string {
             /// Validates raw bytes (e.g. from a request path): they must be UTF-8.
             pub fn from_utf8_bytes(bytes: &[u8]) -> Result<Self> {
                 let text = std::str::from_utf8(bytes)
-                    .map_err(|_| Error::invalid($field, "must be valid UTF-8"))?;
+                    .map_err(|_| Invalid::new($field, "must be valid UTF-8"))?;
                 Self::new(text)
             }
 
@@ -88,7 +122,7 @@ macro_rules! validated_string {
         }
 
         impl TryFrom<String> for $name {
-            type Error = Error;
+            type Error = Invalid;
             fn try_from(value: String) -> Result<Self> {
                 Self::new(value)
             }
@@ -156,16 +190,16 @@ validated_string!(
 /// [`Tag`], none twice. Errors name `{field}[i]` (e.g. `events[0].tags[2]`).
 pub fn tags_from_strings(field: &str, tags: Vec<String>) -> Result<Vec<Tag>> {
     if tags.len() > MAX_TAGS {
-        return Err(Error::invalid(
+        return Err(Invalid::new(
             field,
             format!("has {} tags; an event carries at most {MAX_TAGS}", tags.len()),
         ));
     }
     let mut checked: Vec<Tag> = Vec::with_capacity(tags.len());
     for (i, tag) in tags.into_iter().enumerate() {
-        let tag = Tag::new(tag).map_err(|e| rename_field(e, format!("{field}[{i}]")))?;
+        let tag = Tag::new(tag).map_err(|e| e.at(format!("{field}[{i}]")))?;
         if checked.contains(&tag) {
-            return Err(Error::invalid(format!("{field}[{i}]"), format!("{tag} appears twice")));
+            return Err(Invalid::new(format!("{field}[{i}]"), format!("{tag} appears twice")));
         }
         checked.push(tag);
     }
@@ -178,28 +212,20 @@ pub fn check_tags(field: &str, tags: &[Tag]) -> Result<()> {
     tags_from_strings(field, tags.iter().map(|t| t.as_str().to_owned()).collect()).map(drop)
 }
 
-/// The same error with another field path (the rules name a generic field: `"tag"`).
-pub(crate) fn rename_field(error: Error, field: String) -> Error {
-    match error {
-        Error::InvalidInput { message, .. } => Error::InvalidInput { field, message },
-        other => other,
-    }
-}
-
 /// Parses a JS number into a non-negative safe integer, or explains why it is not one.
 fn safe_integer(field: &str, value: f64) -> Result<u64> {
     if !value.is_finite() {
-        return Err(Error::invalid(field, "must be a finite number (not NaN or Infinity)"));
+        return Err(Invalid::new(field, "must be a finite number (not NaN or Infinity)"));
     }
     if value < 0.0 {
-        return Err(Error::invalid(field, "must not be negative"));
+        return Err(Invalid::new(field, "must not be negative"));
     }
     if value.fract() != 0.0 {
         // No float formatting here: it would pull ~15 KB of code into the wasm.
-        return Err(Error::invalid(field, "must be a whole number"));
+        return Err(Invalid::new(field, "must be a whole number"));
     }
     if value > MAX_SAFE_INTEGER as f64 {
-        return Err(Error::invalid(field, "exceeds Number.MAX_SAFE_INTEGER"));
+        return Err(Invalid::new(field, "exceeds Number.MAX_SAFE_INTEGER"));
     }
     Ok(value as u64)
 }
@@ -226,7 +252,7 @@ macro_rules! counter {
             pub fn plus(self, n: u64) -> Result<Self> {
                 match self.0.checked_add(n) {
                     Some(v) if v <= MAX_SAFE_INTEGER => Ok(Self(v)),
-                    _ => Err(Error::invalid($field, "would exceed Number.MAX_SAFE_INTEGER")),
+                    _ => Err(Invalid::new($field, "would exceed Number.MAX_SAFE_INTEGER")),
                 }
             }
 
@@ -297,7 +323,7 @@ impl ExpectedVersion {
             "any" => Ok(ExpectedVersion::Any),
             "no_stream" => Ok(ExpectedVersion::NoStream),
             "exists" => Ok(ExpectedVersion::Exists),
-            other => Err(Error::invalid(
+            other => Err(Invalid::new(
                 "expectedVersion",
                 format!(
                     "must be a version number, \"any\", \"no_stream\" or \"exists\"; got \"{other}\""
@@ -496,6 +522,7 @@ impl IdGenerator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
     use proptest::prelude::*;
 
     #[test]
@@ -547,7 +574,7 @@ mod tests {
             too_many.to_string(),
             "invalid events[0].tags: has 33 tags; an event carries at most 32"
         );
-        assert_eq!(too_many.js_name(), "InvalidInputError");
+        assert_eq!(Error::from(too_many).js_name(), "InvalidInputError");
     }
 
     #[test]
@@ -574,7 +601,7 @@ mod tests {
         assert_eq!(Version::from_f64(42.0).unwrap(), Version(42));
         for bad in [-1.0, 1.5, f64::NAN, f64::INFINITY, 9007199254740992.0] {
             let err = Version::from_f64(bad).unwrap_err();
-            assert_eq!(err.js_name(), "InvalidInputError", "{bad}");
+            assert_eq!(Error::from(err).js_name(), "InvalidInputError", "{bad}");
         }
         assert!(Position(MAX_SAFE_INTEGER).next().is_err());
         assert_eq!(Position(1).plus(2).unwrap(), Position(3));
@@ -611,7 +638,7 @@ mod tests {
                 && !s.chars().any(char::is_control);
             match StreamId::new(s.clone()) {
                 Ok(id) => { prop_assert!(valid); prop_assert_eq!(id.as_str(), s.as_str()); }
-                Err(e) => { prop_assert!(!valid); prop_assert_eq!(e.js_name(), "InvalidInputError"); }
+                Err(e) => { prop_assert!(!valid); prop_assert_eq!(Error::from(e).js_name(), "InvalidInputError"); }
             }
         }
 

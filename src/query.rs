@@ -24,8 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::event::{
-    rename_field, tags_from_strings, Event, EventId, EventType, Position, StreamId, Tag,
-    MAX_SAFE_INTEGER,
+    tags_from_strings, Event, EventId, EventType, Position, StreamId, Tag, MAX_SAFE_INTEGER,
 };
 
 /// Most items one query lists.
@@ -67,9 +66,7 @@ impl QueryItem {
                 }
                 let mut checked = Vec::with_capacity(list.len());
                 for (i, t) in list.into_iter().enumerate() {
-                    checked.push(
-                        EventType::new(t).map_err(|e| rename_field(e, format!("{path}[{i}]")))?,
-                    );
+                    checked.push(EventType::new(t).map_err(|e| e.at(format!("{path}[{i}]")))?);
                 }
                 checked
             }

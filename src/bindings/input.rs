@@ -39,7 +39,7 @@ pub fn string(value: &JsValue, field: &str) -> JsResult<String> {
 
 /// A stream id argument.
 pub fn stream_id(value: &JsValue) -> JsResult<StreamId> {
-    StreamId::new(string(value, "stream")?).map_err(|e| to_js(&e))
+    StreamId::new(string(value, "stream")?).map_err(|e| to_js(&e.into()))
 }
 
 /// An options object: `undefined`/`null` -> `None`; anything but a plain object, or an
@@ -83,7 +83,7 @@ pub fn whole_number(value: &JsValue, field: &str) -> JsResult<u64> {
 pub fn expected_version(value: Option<JsValue>) -> JsResult<ExpectedVersion> {
     let Some(value) = value else { return Ok(ExpectedVersion::Any) };
     if let Some(keyword) = value.as_string() {
-        return ExpectedVersion::from_keyword(&keyword).map_err(|e| to_js(&e));
+        return ExpectedVersion::from_keyword(&keyword).map_err(|e| to_js(&e.into()));
     }
     if value.as_f64().is_some() {
         return Ok(ExpectedVersion::Exact(Version(whole_number(&value, "expectedVersion")?)));
@@ -118,7 +118,7 @@ impl InputBatch {
         for ((event, id), tags) in self.events.iter().zip(&self.ids).zip(&self.tags) {
             let get = |key: &str| Reflect::get(&event, &JsValue::from_str(key));
             let event_type = EventType::new(get("type")?.as_string().unwrap_or_default())
-                .map_err(|e| to_js(&e))?;
+                .map_err(|e| to_js(&e.into()))?;
             let meta = get("meta")?;
             events.push(NewEvent {
                 id: id.clone(),
@@ -169,7 +169,8 @@ pub fn events(
             .map_err(|e| invalid(field("type"), e.to_string()))?;
         let event_tags: Array = event_tags.unchecked_into();
         let strings = event_tags.iter().map(|t| t.as_string().unwrap_or_default()).collect();
-        checked_tags.push(tags_from_strings(&field("tags"), strings).map_err(|e| to_js(&e))?);
+        checked_tags
+            .push(tags_from_strings(&field("tags"), strings).map_err(|e| to_js(&e.into()))?);
         checked_ids.push(match id.as_string() {
             Some(id) => Some(EventId::new(id).map_err(|e| invalid(field("id"), e.to_string()))?),
             None => None,

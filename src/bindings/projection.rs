@@ -288,13 +288,13 @@ impl Inner {
     /// First, when sync moved events the state holds, starts again from `initial`.
     async fn catch_up(&self) -> JsResult<()> {
         let (epoch, log) = self.shared().backend.moves().await?;
-        let next = self.position().next().map_err(|e| to_js(&e))?;
+        let next = self.position().next().map_err(|e| to_js(&e.into()))?;
         let moved = self.moves.borrow_mut().observe(epoch, &log, Position(1), next);
         if !moved.seen.is_empty() || moved.lost {
             self.refold().await?;
             self.moves.borrow_mut().observe(epoch, &log, Position(1), Position(1));
         }
-        let from = self.position().next().map_err(|e| to_js(&e))?;
+        let from = self.position().next().map_err(|e| to_js(&e.into()))?;
         let options = ReplayOptions { from_position: Some(from), ..Default::default() };
         let mut fold = PagedFold::new(None, &options)?;
         while let Some(applied) = fold.step(self.shared(), &self.ctx).await? {
@@ -417,7 +417,7 @@ fn start_feed(inner: &Rc<Inner>) -> JsResult<()> {
     let feeder =
         live_feeder(&inner.ctx, on_page.as_ref().unchecked_ref(), on_gap.as_ref().unchecked_ref());
     inner.shared().check_open()?;
-    let from = inner.position().next().map_err(|e| to_js(&e))?;
+    let from = inner.position().next().map_err(|e| to_js(&e.into()))?;
     let stop = super::subscribe::add(
         &inner.shared().backend,
         &inner.shared().subscriptions,

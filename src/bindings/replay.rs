@@ -266,7 +266,7 @@ impl JsEventStore {
         upcaster: JsValue,
     ) -> JsResult<()> {
         let event_type =
-            EventType::new(input::string(&event_type, "type")?).map_err(|e| to_js(&e))?;
+            EventType::new(input::string(&event_type, "type")?).map_err(|e| to_js(&e.into()))?;
         let from = input::whole_number(&from_schema, "fromSchema")?;
         let from = match u32::try_from(from) {
             Ok(n) if (1..u32::MAX).contains(&n) => n,

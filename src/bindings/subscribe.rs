@@ -125,7 +125,7 @@ async fn pump(backend: &Backend, subs: &Subscriptions) -> JsResult<()> {
             return Ok(());
         }
         if subscriptions.iter().any(|s| s.cursor.get().is_none()) {
-            let next = backend.head_position().await?.next().map_err(|e| to_js(&e))?;
+            let next = backend.head_position().await?.next().map_err(|e| to_js(&e.into()))?;
             for s in &subscriptions {
                 if s.cursor.get().is_none() {
                     s.cursor.set(Some(next));

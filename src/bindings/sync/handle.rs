@@ -152,7 +152,7 @@ impl JsSync {
 
     /// Resolves once the event `id` is stored on the server.
     pub fn acknowledged(&self, id: JsValue) -> Result<Promise, JsValue> {
-        let id = EventId::new(input::string(&id, "id")?).map_err(|e| to_js(&e))?;
+        let id = EventId::new(input::string(&id, "id")?).map_err(|e| to_js(&e.into()))?;
         let driver = self.driver.clone();
         Ok(Promise::new(&mut |resolve, _reject| {
             driver.wait_for(id.clone(), resolve);

@@ -22,7 +22,7 @@
 //! data after it), which is an error.
 
 use crate::error::{Error, Result};
-use crate::event::{Event, EventId, EventType, Position, StreamId, Tag, Version};
+use crate::event::{Event, EventId, EventType, Invalid, Position, StreamId, Tag, Version};
 
 /// The first bytes of every log file (the format's name and version).
 pub const MAGIC: &[u8; 8] = b"TIDELOG1";
@@ -223,7 +223,7 @@ impl<'a> Body<'a> {
 /// Decodes a frame body whose checksum held, found at file `offset`.
 pub fn decode_body(body: &[u8], count: u32, offset: u64) -> Result<Vec<Event<String>>> {
     let mut b = Body { bytes: body, at: 0, offset };
-    let invalid = |e: Error| corrupted(format!("the frame at offset {offset} holds {e}"));
+    let invalid = |e: Invalid| corrupted(format!("the frame at offset {offset} holds {e}"));
     let n = usize::from(b.u16()?);
     let stream = StreamId::from_utf8_bytes(b.take(n)?).map_err(invalid)?;
     let mut events = Vec::with_capacity(count.min(1 << 16) as usize);

@@ -6,7 +6,9 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use super::js_error;
 use crate::error::{Error, Result};
-use crate::event::{AppendResult, Event, EventId, EventType, Position, StreamId, Tag, Version};
+use crate::event::{
+    AppendResult, Event, EventId, EventType, Invalid, Position, StreamId, Tag, Version,
+};
 use crate::outbox::{Failure, OutboxEntry};
 use crate::protocol::{PushAck, PushCondition, PushEvent, PushResponse, WireEvent};
 use crate::query::Query;
@@ -103,9 +105,16 @@ pub(crate) fn string_field(record: &JsValue, field: &str) -> Result<String> {
         .ok_or_else(|| Error::storage("DataError", format!("stored event has no {field}")))
 }
 
+/// A stored value the event model refuses: the database holds something tidelog did not
+/// write (a `DataError`).
+fn corrupt(e: Invalid) -> Error {
+    Error::storage("DataError", format!("stored event is malformed: {e}"))
+}
+
 /// Converts a stored record into a typed event (for Rust callers; JS gets the records).
 pub fn record_to_event(record: &JsValue) -> Result<Event<JsValue>> {
-    let corrupt = |e: Error| Error::storage("DataError", format!("stored event is malformed: {e}"));
+    let corrupt =
+        |e: Invalid| Error::storage("DataError", format!("stored event is malformed: {e}"));
     let meta = Reflect::get(record, &"meta".into()).map_err(js_error)?;
     let recorded_at =
         Reflect::get(record, &"recordedAt".into()).map_err(js_error)?.as_f64().unwrap_or(0.0);
@@ -181,7 +190,6 @@ pub(crate) fn entry_from_js(stream: StreamId, value: &JsValue) -> OutboxEntry {
 
 /// A stored record as a push event (the wire shape minus stream/version/position).
 pub(crate) fn record_to_push(record: &JsValue) -> Result<PushEvent<JsValue>> {
-    let corrupt = |e: Error| Error::storage("DataError", format!("stored event is malformed: {e}"));
     let meta = Reflect::get(record, &"meta".into()).map_err(js_error)?;
     Ok(PushEvent {
         id: EventId::new(string_field(record, "id")?).map_err(corrupt)?,
@@ -264,8 +272,8 @@ pub(crate) fn text(value: &JsValue, key: &str) -> Result<String, String> {
 }
 
 /// A validation error of a value the server sent, as the transport's message.
-pub(crate) fn checked<T>(r: crate::error::Result<T>) -> Result<T, String> {
-    r.map_err(|e: Error| format!("the server sent an invalid value: {e}"))
+pub(crate) fn checked<T>(r: Result<T, Invalid>) -> Result<T, String> {
+    r.map_err(|e| format!("the server sent an invalid value: {e}"))
 }
 
 /// Reads a wire event `{id, stream, version, position, type, data, meta, recordedAt,

@@ -37,7 +37,7 @@ fn ids_to_js(ids: &[EventId]) -> JsValue {
 
 fn ids_from_js(value: &JsValue) -> Result<Vec<EventId>> {
     let list: Array = value.clone().dyn_into().unwrap_or_default();
-    list.iter().map(|id| EventId::new(id.as_string().unwrap_or_default())).collect()
+    list.iter().map(|id| Ok(EventId::new(id.as_string().unwrap_or_default())?)).collect()
 }
 
 /// An app's condition as JS: `{ failIfEventsMatch, after? }`, as it gave it.

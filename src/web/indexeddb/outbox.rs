@@ -132,7 +132,7 @@ impl IndexedDbStore {
         let pending_ids: Vec<EventId> = tail
             .pending
             .iter()
-            .map(|r| EventId::new(string_field(r, "id")?))
+            .map(|r| Ok(EventId::new(string_field(r, "id")?)?))
             .collect::<Result<Vec<_>>>()?;
         let keys: Vec<(EventId, Version)> =
             remote.iter().map(|e| (e.id.clone(), e.version)).collect();
