@@ -7,7 +7,8 @@
 //!
 //! ## Map of the crate
 //! Layers point one way, from the top of this table down: a module uses only the ones
-//! below it (`event` and `error` use each other). The pure core builds and tests natively;
+//! below it (`error` uses `event`; `event` refuses bad values with its own
+//! [`event::Invalid`], which `?` turns into an [`Error`]). The pure core builds and tests natively;
 //! `web` adapts it to the hosts; `bindings` is the JS API over both, and nothing imports it.
 //!
 //! | layer | module | what lives there | builds for |
@@ -20,7 +21,7 @@
 //! | ports | [`store`] | the [`EventStore`](store::EventStore) trait, the shared append rules, [`MemoryStore`](store::MemoryStore), `store::file::FileStore` (a log file per store: format, recovery, lock, over a `FileSystem` port; `std::fs` natively), the conformance suite (tests only) | everywhere; `file`: feature `file` |
 //! | | [`outbox`] | the outbox as pure state machines: retry policy (backoff with full jitter), entry leases, batch limits | everywhere |
 //! | | [`protocol`] | the HTTP sync protocol both sides share: paths, ETags and preconditions, query strings (the feed filter of partial sync), JSON bodies | everywhere |
-//! | model | [`event`], [`query`], [`error`], [`env`] | the event model ([`StreamId`], [`EventId`], [`Version`], [`Position`], [`ExpectedVersion`], [`Tag`], UUIDv7 ids); queries by type and tag and the append condition built on them ([`query::Query`], [`query::AppendCondition`]); the one [`Error`] enum and its stable JS names/codes; the clock and random source | everywhere |
+//! | model | [`event`], [`query`], [`error`], [`env`](mod@env) | the event model ([`StreamId`], [`EventId`], [`Version`], [`Position`], [`ExpectedVersion`], [`Tag`], UUIDv7 ids); queries by type and tag and the append condition built on them ([`query::Query`], [`query::AppendCondition`]); the one [`Error`] enum and its stable JS names/codes; the clock and random source | everywhere |
 //!
 //! Module files: a module with submodules is a folder with a `mod.rs`; a leaf is one file.
 #![warn(missing_docs)]
