@@ -3,7 +3,7 @@
 //!
 //! A store is a directory with two files:
 //! - `log`: the append-only log, one checksummed frame per append (the format is in
-//!   [`format`]). It is the only copy of the events on disk; an index of the whole log
+//!   [`format`](mod@format)). It is the only copy of the events on disk; an index of the whole log
 //!   (a [`MemoryStore`] over the events' JSON text) is rebuilt from it on open, so reads
 //!   never touch the disk and the append rules are the memory store's, unchanged.
 //! - `lock`: created exclusively on open with the owner's process id, removed on close.
