@@ -20,6 +20,8 @@
 //! - `outbox`, `dead_letters`, `conflicts` (schema 3): the sync side (`outbox.rs`); a
 //!   stream's pending events are those past its `syncedVersion` (a field of its
 //!   `streams` record), so an append and its outbox entry land in one transaction.
+//!   `deleteStore` counts events the server lacks from these stores in JS
+//!   (`unsyncedCount` in `js/util.js`): a change here changes it too.
 //! - `snapshots` (schema 2): key `name`; `{name, state, position, version, savedAt}`,
 //!   the replay engine's projection snapshots (see `snapshots.rs`).
 //!
