@@ -26,6 +26,11 @@ export class QuotaExceededError extends TidelogError {}
 export class StorageError extends TidelogError {}
 /** The store is closed: "closed". */
 export class ClosedError extends TidelogError {}
+/**
+ * `EventStore.deleteStore` refused: the store holds events the sync server does not have:
+ * "unsynced_events", `pendingCount`.
+ */
+export class UnsyncedEventsError extends TidelogError {}
 /** A reducer or upcaster threw: "replay_failed", `position`, `eventId`, `stream`, `version`, `type`, `cause`. */
 export class ReplayError extends TidelogError {}
 /** A sync round failed (reported by the sync driver). */
@@ -34,7 +39,7 @@ export class SyncError extends TidelogError {}
 /** Every class by its `name`. */
 const ERROR_CLASSES = {
   TidelogError, InvalidInputError, VersionConflictError, AppendConditionError, QuotaExceededError,
-  StorageError, ClosedError, ReplayError, SyncError,
+  StorageError, ClosedError, UnsyncedEventsError, ReplayError, SyncError,
 };
 // Names as strings, not `constructor.name`: minifiers rename classes. A writable
 // prototype property, as Error.prototype.name is.

@@ -57,6 +57,27 @@ export function removeFile(path) {
 }
 
 /**
+ * Whether `path` exists (a file or a directory).
+ * @param {string} path
+ * @returns {boolean}
+ */
+export function pathExists(path) {
+  return fs.existsSync(path);
+}
+
+/**
+ * Removes an empty directory; one that is missing or not empty is left as it is.
+ * @param {string} path
+ */
+export function removeEmptyDir(path) {
+  try {
+    fs.rmdirSync(path);
+  } catch (e) {
+    if (!["ENOENT", "ENOTEMPTY", "EEXIST"].includes(errorCode(e) ?? "")) throw e;
+  }
+}
+
+/**
  * Opens a file for reading and appending (created when missing); its descriptor.
  * @param {string} path
  * @returns {number}

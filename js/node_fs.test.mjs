@@ -53,6 +53,27 @@ test("append, read at an offset, truncate, sync", () => {
   }
 });
 
+test("pathExists; removeEmptyDir removes an empty directory and leaves a missing or non-empty one", () => {
+  const t = tempDir();
+  try {
+    const empty = join(t.dir, "empty");
+    const full = join(t.dir, "full");
+    nfs.makeDir(empty);
+    nfs.makeDir(full);
+    writeFileSync(join(full, "keep"), "x");
+    assert.equal(nfs.pathExists(empty), true);
+    assert.equal(nfs.pathExists(join(full, "keep")), true);
+    nfs.removeEmptyDir(empty);
+    assert.equal(nfs.pathExists(empty), false);
+    nfs.removeEmptyDir(empty);
+    nfs.removeEmptyDir(full);
+    assert.equal(nfs.pathExists(join(full, "keep")), true);
+    assert.throws(() => nfs.removeEmptyDir(join(full, "keep")), { code: "ENOTDIR" });
+  } finally {
+    t[Symbol.dispose]();
+  }
+});
+
 test("processAlive tells a running process from one that exited", () => {
   assert.equal(nfs.processAlive(nfs.processId()), true);
   const child = spawnSync(process.execPath, ["-e", "process.exit(0)"]);

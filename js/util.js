@@ -42,6 +42,35 @@ export function cloneValue(value) {
   return typeof globalThis.structuredClone === "function" ? globalThis.structuredClone(value) : value;
 }
 
+// Promises of a store that must not outlive it (`sync.now()`, `sync.acknowledged(id)`):
+// closing the store rejects them, whatever they were waiting for.
+
+/**
+ * `promise`'s outcome, unless `rejectAll(closing, error)` comes first: the returned
+ * promise's `reject` waits in `closing` until `promise` settles.
+ * @template T
+ * @param {Promise<T>} promise
+ * @param {Set<(error: unknown) => void>} closing
+ * @returns {Promise<T>}
+ */
+export function untilClosed(promise, closing) {
+  return new Promise((resolve, reject) => {
+    closing.add(reject);
+    promise.then(resolve, reject).finally(() => closing.delete(reject));
+  });
+}
+
+/**
+ * Rejects every promise waiting in `closing` with `error`; empties it.
+ * @param {Set<(error: unknown) => void>} closing
+ * @param {unknown} error
+ * @returns {void}
+ */
+export function rejectAll(closing, error) {
+  for (const reject of closing) reject(error);
+  closing.clear();
+}
+
 // The host's storage manager (`navigator.storage`), for `EventStore.open(name, { persist:
 // true })` and the storage figures of `sync.status()`. (In util.js rather than a module of
 // its own: with one more module in the graph, a wasm-bindgen-test in Chromium that opens
@@ -88,4 +117,149 @@ export async function storageEstimate() {
   } catch {
     return null;
   }
+}
+
+// Deleting a store's database (`EventStore.deleteStore`, src/web/indexeddb/mod.rs). In JS:
+// a few IndexedDB requests cost far fewer bytes here than as Rust futures.
+
+/**
+ * The host's `indexedDB` (the Rust side calls these only where it has one).
+ * @returns {IDBFactory}
+ */
+function factory() {
+  return globalThis.indexedDB;
+}
+
+/**
+ * A request's result as a promise.
+ * @template T
+ * @param {IDBRequest<T>} request
+ * @returns {Promise<T>}
+ */
+function settled(request) {
+  return new Promise((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+/**
+ * Whether the IndexedDB database `name` exists, found without creating it (`open` would):
+ * `indexedDB.databases()`, where an entry at version 0 is no database (WebKit lists one
+ * after a creation was aborted); where the host has no `databases()` or it fails, an
+ * `open` whose creation is aborted in `upgradeneeded`.
+ * @param {string} name
+ * @returns {Promise<boolean>}
+ */
+export async function databaseExists(name) {
+  const idb = factory();
+  if (typeof idb.databases === "function") {
+    try {
+      return (await idb.databases()).some((d) => d.name === name && (d.version ?? 0) > 0);
+    } catch {
+      // Below: the aborted open.
+    }
+  }
+  return new Promise((resolve, reject) => {
+    const request = idb.open(name);
+    let created = false;
+    request.onupgradeneeded = () => {
+      created = true;
+      request.transaction?.abort();
+    };
+    request.onsuccess = () => {
+      request.result.close();
+      resolve(true);
+    };
+    request.onerror = (event) => {
+      event.preventDefault();
+      if (created) resolve(false);
+      else reject(request.error);
+    };
+  });
+}
+
+/**
+ * The events of database `name` the sync server does not have, read in one transaction:
+ * every stream's events past its `syncedVersion` (a field of its `streams` record; none:
+ * 0, a store that never synced), and the local events of the quarantined `conflicts`
+ * (`local`) and `dead_letters` (`events`), which sync took out of the log. The layout is
+ * src/web/indexeddb/mod.rs's; the database is opened at its own version (never upgraded:
+ * other tabs' connections are left alone), and a store missing from an old schema counts
+ * nothing.
+ * @param {string} name
+ * @returns {Promise<number>}
+ */
+export async function unsyncedCount(name) {
+  const db = await settled(factory().open(name));
+  db.onversionchange = () => db.close();
+  try {
+    const names = ["streams", "conflicts", "dead_letters"].filter((n) => db.objectStoreNames.contains(n));
+    if (names.length === 0) return 0;
+    const tx = db.transaction(names, "readonly");
+    /** @param {string} store @returns {Promise<any[]>} */
+    const all = (store) => (names.includes(store) ? settled(tx.objectStore(store).getAll()) : Promise.resolve([]));
+    const [heads, conflicts, letters] = await Promise.all([all("streams"), all("conflicts"), all("dead_letters")]);
+    let count = 0;
+    for (const head of heads) count += Math.max(0, (head.version ?? 0) - (head.syncedVersion ?? 0));
+    for (const conflict of conflicts) count += conflict.local?.length ?? 0;
+    for (const letter of letters) count += letter.events?.length ?? 0;
+    return count;
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Deletes the IndexedDB database `name` (none: nothing to do) and resolves once it is
+ * gone. Every tidelog connection closes itself on the `versionchange` this causes; a
+ * connection that does not (not tidelog's) blocks the delete. Still not deleted
+ * `blockedMs` after the request: rejects with an Error named "Blocked" (counted from the
+ * request, not from the `blocked` event: Firefox does not fire that one when the
+ * connection is in another tab). The browser keeps the delete queued, and it happens once
+ * that connection closes.
+ * @param {string} name
+ * @param {number} blockedMs
+ * @returns {Promise<void>}
+ */
+export function deleteDatabase(name, blockedMs) {
+  return new Promise((resolve, reject) => {
+    const request = factory().deleteDatabase(name);
+    const timer = setTimeout(() => {
+      const error = new Error(
+        `the database ${JSON.stringify(name)} is still not deleted after ${blockedMs} ms: a connection that is not tidelog's ` +
+        `keeps it open (it does not close on versionchange); the browser deletes it once that connection closes`,
+      );
+      error.name = "Blocked";
+      reject(error);
+    }, blockedMs);
+    request.onsuccess = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    request.onerror = () => {
+      clearTimeout(timer);
+      reject(request.error);
+    };
+  });
+}
+
+/**
+ * `EventStore.deleteStore` over IndexedDB. Unless `force`: a database that does not exist
+ * resolves to 0 (nothing created), and one holding events the server does not have
+ * (`unsyncedCount`) resolves to their number, deleting nothing. Otherwise the database is
+ * deleted (`deleteDatabase`) and this resolves to 0.
+ * @param {string} name
+ * @param {boolean} force
+ * @param {number} blockedMs
+ * @returns {Promise<number>}
+ */
+export async function deleteStore(name, force, blockedMs) {
+  if (!force) {
+    if (!(await databaseExists(name))) return 0;
+    const count = await unsyncedCount(name);
+    if (count > 0) return count;
+  }
+  await deleteDatabase(name, blockedMs);
+  return 0;
 }

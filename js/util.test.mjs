@@ -1,8 +1,13 @@
-// report, deliver, cloneValue, persistStorage and storageEstimate without wasm (the storage
-// manager a stand-in `navigator.storage`; the real one runs in tests/js/sync.test.mjs).
+// report, deliver, cloneValue, persistStorage, storageEstimate, and deleteStore's
+// databaseExists, unsyncedCount and deleteDatabase without wasm (the storage manager a stand-in `navigator.storage`, the
+// IndexedDB factory a stand-in `indexedDB`; the real ones run in tests/js/sync.test.mjs
+// and tests/js/api.test.mjs).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { deliver, cloneValue, report, persistStorage, storageEstimate } from "./util.js";
+import {
+  deliver, cloneValue, report, persistStorage, storageEstimate, databaseExists, unsyncedCount, deleteDatabase, deleteStore,
+  untilClosed, rejectAll,
+} from "./util.js";
 
 /** Runs `body` with globalThis[name] replaced by `value` (deleted when undefined). */
 async function withGlobal(name, value, body) {
@@ -134,4 +139,182 @@ test("no storage manager, or one that throws: null, never an exception", async (
     assert.equal(await persistStorage(), null);
     assert.equal(await storageEstimate(), null);
   });
+});
+
+/**
+ * A stand-in `indexedDB`: `databases` as given (omitted: none), and `open` /
+ * `deleteDatabase` requests that `script(request, calls)` drives once their handlers are
+ * set (a macrotask later, as a browser fires them).
+ */
+function fakeIndexedDb({ databases, open, remove }) {
+  const calls = [];
+  const request = (script) => {
+    const r = { result: undefined, error: null, transaction: null };
+    setTimeout(() => script(r, calls), 0);
+    return r;
+  };
+  return {
+    calls,
+    ...(databases && { databases }),
+    open: (name) => { calls.push(["open", name]); return request(open); },
+    deleteDatabase: (name) => { calls.push(["delete", name]); return request(remove); },
+  };
+}
+
+test("databaseExists: from indexedDB.databases(), a version-0 entry (WebKit's aborted creation) is none", async () => {
+  const idb = fakeIndexedDb({ databases: async () => [{ name: "a", version: 4 }, { name: "b", version: 0 }, { name: "c" }] });
+  await withGlobal("indexedDB", idb, async () => {
+    assert.equal(await databaseExists("a"), true);
+    assert.equal(await databaseExists("b"), false);
+    assert.equal(await databaseExists("c"), false);
+    assert.equal(await databaseExists("missing"), false);
+  });
+  assert.deepEqual(idb.calls, [], "nothing opened");
+});
+
+test("databaseExists without databases(): an open whose creation is aborted (nothing created)", async () => {
+  const event = () => ({ prevented: false, preventDefault() { this.prevented = true; } });
+  const aborted = [];
+  // The database does not exist: upgradeneeded, tidelog aborts, the open fails.
+  const missing = fakeIndexedDb({ open: (r) => {
+    r.transaction = { abort: () => aborted.push("aborted") };
+    r.onupgradeneeded();
+    r.error = { name: "AbortError" };
+    const e = event();
+    r.onerror(e);
+    assert.ok(e.prevented, "the expected AbortError is not reported");
+  } });
+  await withGlobal("indexedDB", missing, async () => assert.equal(await databaseExists("x"), false));
+  assert.deepEqual(aborted, ["aborted"]);
+  // It exists: success, and the connection is closed again.
+  const closed = [];
+  const present = fakeIndexedDb({ open: (r) => { r.result = { close: () => closed.push("closed") }; r.onsuccess(); } });
+  await withGlobal("indexedDB", present, async () => assert.equal(await databaseExists("x"), true));
+  assert.deepEqual(closed, ["closed"]);
+  // databases() failing: the same open. Another failure of the open: rejected.
+  const failing = fakeIndexedDb({
+    databases: async () => { throw new Error("no list"); },
+    open: (r) => { r.error = { name: "UnknownError" }; r.onerror(event()); },
+  });
+  await withGlobal("indexedDB", failing, async () => {
+    await assert.rejects(databaseExists("x"), { name: "UnknownError" });
+  });
+  assert.deepEqual(failing.calls, [["open", "x"]]);
+});
+
+test("deleteDatabase: resolves once deleted, also after a short block; an error rejects", async () => {
+  const plain = fakeIndexedDb({ remove: (r) => r.onsuccess() });
+  await withGlobal("indexedDB", plain, () => deleteDatabase("db", 50));
+  assert.deepEqual(plain.calls, [["delete", "db"]]);
+  const briefly = fakeIndexedDb({ remove: (r) => { r.onblocked?.(); setTimeout(() => r.onsuccess(), 10); } });
+  await withGlobal("indexedDB", briefly, () => deleteDatabase("db", 200));
+  const failing = fakeIndexedDb({ remove: (r) => { r.error = { name: "UnknownError", message: "disk" }; r.onerror(); } });
+  await withGlobal("indexedDB", failing, async () => {
+    await assert.rejects(deleteDatabase("db", 50), { name: "UnknownError" });
+  });
+});
+
+test("deleteDatabase: not deleted blockedMs after the request (blocked, with or without a blocked event), an Error named Blocked", async () => {
+  for (const remove of [(r) => r.onblocked?.(), () => {}]) {
+    const blocked = fakeIndexedDb({ remove });
+    const started = Date.now();
+    await withGlobal("indexedDB", blocked, async () => {
+      await assert.rejects(deleteDatabase("my-db", 60), (e) => {
+        assert.ok(e instanceof Error);
+        assert.equal(e.name, "Blocked");
+        assert.match(e.message, /"my-db" is still not deleted after 60 ms: a connection that is not tidelog's keeps it open/);
+        return true;
+      });
+    });
+    const waited = Date.now() - started;
+    assert.ok(waited >= 55 && waited < 1000, `waited ${waited} ms`);
+  }
+});
+
+/** A stand-in IDBDatabase holding `stores` (name -> records), answering getAll. */
+function fakeDb(stores) {
+  const db = {
+    closed: false,
+    onversionchange: null,
+    close() { db.closed = true; },
+    objectStoreNames: { contains: (name) => Object.hasOwn(stores, name) },
+    transaction: (names, mode) => {
+      assert.equal(mode, "readonly");
+      assert.ok(names.every((n) => Object.hasOwn(stores, n)), `only stores that exist: ${names}`);
+      return { objectStore: (name) => ({ getAll: () => {
+        const r = {};
+        setTimeout(() => { r.result = stores[name]; r.onsuccess(); }, 0);
+        return r;
+      } }) };
+    },
+  };
+  return db;
+}
+
+/** A stand-in indexedDB whose `open(name)` (without a version) succeeds with `db`. */
+function idbWith(db, databases = [{ name: "db", version: 4 }]) {
+  return fakeIndexedDb({
+    databases: async () => databases,
+    open: (r) => { r.result = db; r.onsuccess(); },
+    remove: (r) => r.onsuccess(),
+  });
+}
+
+test("unsyncedCount: events past each stream's syncedVersion, plus conflicts' local and dead letters' events; the connection is closed", async () => {
+  const db = fakeDb({
+    streams: [{ stream: "a", version: 5, syncedVersion: 3 }, { stream: "never", version: 2 }, { stream: "done", version: 1, syncedVersion: 1 }],
+    conflicts: [{ id: 1, local: [{}, {}] }],
+    dead_letters: [{ id: 1, events: [{}] }, { id: 2 }],
+  });
+  const idb = idbWith(db);
+  await withGlobal("indexedDB", idb, async () => assert.equal(await unsyncedCount("db"), 2 + 2 + 0 + 2 + 1));
+  assert.deepEqual(idb.calls, [["open", "db"]], "opened at its own version (no upgrade)");
+  assert.equal(db.closed, true);
+  db.closed = false;
+  db.onversionchange();
+  assert.equal(db.closed, true, "a delete elsewhere is not blocked by the count's connection");
+  // An old schema without the sync stores; a database without stores.
+  await withGlobal("indexedDB", idbWith(fakeDb({ streams: [{ version: 3 }] })), async () => assert.equal(await unsyncedCount("db"), 3));
+  await withGlobal("indexedDB", idbWith(fakeDb({})), async () => assert.equal(await unsyncedCount("db"), 0));
+});
+
+test("deleteStore: without force, no database resolves 0 and touches nothing; unsynced events are counted and nothing is deleted; none: deleted", async () => {
+  const missing = idbWith(fakeDb({}), []);
+  await withGlobal("indexedDB", missing, async () => assert.equal(await deleteStore("db", false, 50), 0));
+  assert.deepEqual(missing.calls, [], "neither opened (which would create it) nor deleted");
+  const pending = idbWith(fakeDb({ streams: [{ version: 2 }] }));
+  await withGlobal("indexedDB", pending, async () => assert.equal(await deleteStore("db", false, 50), 2));
+  assert.deepEqual(pending.calls, [["open", "db"]], "refused: not deleted");
+  const synced = idbWith(fakeDb({ streams: [{ version: 2, syncedVersion: 2 }], conflicts: [], dead_letters: [] }));
+  await withGlobal("indexedDB", synced, async () => assert.equal(await deleteStore("db", false, 50), 0));
+  assert.deepEqual(synced.calls, [["open", "db"], ["delete", "db"]]);
+  const forced = idbWith(fakeDb({ streams: [{ version: 2 }] }));
+  await withGlobal("indexedDB", forced, async () => assert.equal(await deleteStore("db", true, 50), 0));
+  assert.deepEqual(forced.calls, [["delete", "db"]], "force: nothing counted");
+});
+
+test("untilClosed: the promise's outcome, and it leaves the closing set once settled", async () => {
+  const closing = new Set();
+  const done = untilClosed(Promise.resolve(42), closing);
+  assert.equal(closing.size, 1);
+  assert.equal(await done, 42);
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(closing.size, 0, "nothing kept once settled");
+  await assert.rejects(untilClosed(Promise.reject(new Error("round failed")), closing), /round failed/);
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(closing.size, 0);
+});
+
+test("rejectAll: a promise that would never settle rejects with the error; later outcomes are ignored", async () => {
+  const closing = new Set();
+  let finish;
+  const never = untilClosed(new Promise((resolve) => { finish = resolve; }), closing);
+  const also = untilClosed(new Promise(() => {}), closing);
+  const closed = Object.assign(new Error("closed"), { name: "ClosedError" });
+  rejectAll(closing, closed);
+  assert.equal(closing.size, 0);
+  await assert.rejects(never, { name: "ClosedError" });
+  await assert.rejects(also, { name: "ClosedError" });
+  finish("too late");
+  await assert.rejects(never, { name: "ClosedError" });
 });

@@ -188,6 +188,35 @@ export interface FileRecovery {
   events: number | null;
 }
 
+/** Options of `EventStore.deleteStore`. */
+export interface DeleteStoreOptions {
+  /**
+   * Delete even while the store holds events the sync server does not have (they are
+   * lost). Without it (default `false`), `deleteStore` refuses with an
+   * `UnsyncedEventsError` while any are there: pending in the outbox, or set aside as
+   * conflicts or dead letters, counted in the database itself (other tabs' appends
+   * count). A store that does not sync has no event on a server: every event counts.
+   */
+  force?: boolean | undefined;
+  /**
+   * Which store, as in `OpenOptions.storage`: IndexedDB (the database, which every tab
+   * of the origin shares); `"memory"`: this realm's open memory stores of that name (each
+   * handle has its own events; they are closed); `"file"` (the `node` entry): the
+   * directory `<directory>/<name>/` (refused with a `StorageError` `"Locked"` while
+   * another process has it open; left in place only if it holds files that are not the
+   * store's).
+   */
+  storage?: "auto" | "indexeddb" | "memory" | "file" | undefined;
+  /** With `storage: "file"`: the directory the store's own directory is in. */
+  directory?: string | undefined;
+}
+
+/** What `store.on("closed", ...)` hands its callback. */
+export interface ClosedEvent {
+  /** `"close"`: `close()`; `"deleted"`: a delete of the store, in any tab; `"versionchange"`: another tab's schema upgrade. */
+  reason: "close" | "deleted" | "versionchange";
+}
+
 /** Options of `EventStore.open`. */
 export interface OpenOptions<E extends EventShape = AnyEvent> {
   /**
@@ -486,10 +515,29 @@ export class EventStore<E extends EventShape = AnyEvent, Y extends Sync<E> | und
   static open<E extends EventShape = AnyEvent>(name: string, options?: OpenOptions<E> & { sync?: undefined }): Promise<EventStore<E, undefined>>;
   /** Opens (or creates) the event store `name` (1 to 256 bytes). */
   static open<E extends EventShape = AnyEvent>(name: string, options?: OpenOptions<E>): Promise<EventStore<E>>;
+  /**
+   * Deletes the store `name` (sign-out on a shared device) and closes every handle on it,
+   * in this tab and in every other: they reject every call with a `ClosedError` from
+   * then on and emit `closed` with reason `"deleted"`. Refuses with an
+   * `UnsyncedEventsError` while the store holds events the sync server does not have,
+   * unless `force: true`; a refusal deletes and closes nothing. No such store: resolves,
+   * creating nothing. See `DeleteStoreOptions` and the README, "Sign-out".
+   */
+  static deleteStore(name: string, options?: DeleteStoreOptions): Promise<void>;
   /** The store's name. */
   readonly name: string;
   /** Where the events live. */
   readonly storage: "indexeddb" | "memory" | "file";
+  /** Whether the store is closed (by `close()`, a `deleteStore` in any tab, another tab's schema upgrade). */
+  readonly closed: boolean;
+  /**
+   * Calls `callback` once, when the store closes: `reason` `"close"` (`close()`),
+   * `"deleted"` (`EventStore.deleteStore`, or any delete of its IndexedDB database, in
+   * any tab) or `"versionchange"` (another tab upgraded the database's schema). Returns
+   * the function that stops listening. A listener added once the store is closed is
+   * never called (check `closed`).
+   */
+  on(event: "closed", callback: (event: ClosedEvent) => void): () => void;
   /**
    * Resolves to the browser's answer to `persist: true` (`true`: it keeps this origin's
    * data under storage pressure); to `null` when not asked, or where the host has no
@@ -768,7 +816,11 @@ export interface SyncProgress {
 /** `store.sync`: the sync side of a store opened with a `sync` option. */
 export class Sync<E extends EventShape = AnyEvent> {
   private constructor();
-  /** Runs a round now (other tabs wake the syncing one) and resolves with the status afterwards. */
+  /**
+   * Runs a round now (other tabs wake the syncing one) and resolves with the status
+   * afterwards. Once the store is closed (`close()`, a delete in any tab, another tab's
+   * upgrade), rejects with a `ClosedError` at once, also when it closes during the round.
+   */
   now(): Promise<SyncStatus>;
   /** The current status (live state; `store.metrics()` has the store's counters). */
   status(): SyncStatus;
@@ -780,7 +832,7 @@ export class Sync<E extends EventShape = AnyEvent> {
   resume(): void;
   /** Replaces the bearer token (`null` for none) and resumes after an auth failure. */
   setToken(token: string | null): void;
-  /** Resolves once the event `id` is stored on the server. */
+  /** Resolves once the event `id` is stored on the server; rejects with a `ClosedError` once the store is closed. */
   acknowledged(id: string): Promise<void>;
   /** The outbox: one entry per stream with pending events. */
   outbox(): Promise<OutboxEntry[]>;
@@ -812,7 +864,7 @@ export class Sync<E extends EventShape = AnyEvent> {
 
 /** The `code` of every tidelog error. */
 export type TidelogErrorCode =
-  | "invalid_input" | "version_conflict" | "append_condition_failed" | "quota_exceeded" | "storage" | "closed" | "replay_failed"
+  | "invalid_input" | "version_conflict" | "append_condition_failed" | "quota_exceeded" | "storage" | "closed" | "unsynced_events" | "replay_failed"
   | "network" | "auth" | "forbidden_origin" | "not_found" | "stalled";
 
 /** Base class of every tidelog error. */
@@ -932,9 +984,11 @@ export class QuotaExceededError extends TidelogError {
 
 /**
  * The storage failed; `cause` has the engine's error name and message: IndexedDB's
- * DOMException name; for a file store the node:fs code (`"EACCES"`), `"Locked"` (another
- * process, or this one, has the store open) or `"Corrupted"` (the log is damaged before
- * its end; nothing was opened).
+ * DOMException name, or `"Blocked"` (`deleteStore`: the database is still there 5 s after
+ * the request, kept open by a connection that is not tidelog's; the browser deletes it
+ * once that connection closes); for a file store
+ * the node:fs code (`"EACCES"`), `"Locked"` (another process, or this one, has the store
+ * open) or `"Corrupted"` (the log is damaged before its end; nothing was opened).
  */
 export class StorageError extends TidelogError {
   readonly name: "StorageError";
@@ -946,6 +1000,18 @@ export class StorageError extends TidelogError {
 export class ClosedError extends TidelogError {
   readonly name: "ClosedError";
   readonly code: "closed";
+}
+
+/**
+ * `EventStore.deleteStore` refused (nothing was deleted or closed): the store holds
+ * `pendingCount` events the sync server does not have. Sync first, or pass `force: true`
+ * to lose them.
+ */
+export class UnsyncedEventsError extends TidelogError {
+  readonly name: "UnsyncedEventsError";
+  readonly code: "unsynced_events";
+  /** Events pending in the outbox, plus those of conflicts and dead letters (every event, in a store that does not sync). */
+  readonly pendingCount: number;
 }
 
 /** A reducer or upcaster threw; the fields name the event, `cause` is what it threw. */
@@ -981,5 +1047,6 @@ export type AnyTidelogError =
   | QuotaExceededError
   | StorageError
   | ClosedError
+  | UnsyncedEventsError
   | ReplayError
   | SyncError;

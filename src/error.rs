@@ -77,10 +77,22 @@ pub enum Error {
         message: String,
     },
 
-    /// The store was closed (by `close()`, or by the browser when the database was
-    /// deleted or upgraded by another tab).
+    /// The store was closed (by `close()`, by `deleteStore`, or by the browser when the
+    /// database was deleted or upgraded by another tab).
     #[error("the event store is closed")]
     Closed,
+
+    /// `deleteStore` was refused: the store holds events the sync server does not have
+    /// (pending in the outbox, or set aside as conflicts or dead letters; in a store that
+    /// does not sync, every event). Nothing was deleted or closed. In JS
+    /// `UnsyncedEventsError` with `pendingCount`.
+    #[error(
+        "the store holds {pending_count} events the sync server does not have (pending, conflicted or dead-lettered); delete it with force: true to lose them"
+    )]
+    UnsyncedEvents {
+        /// How many such events the store holds.
+        pending_count: u64,
+    },
 
     /// A reducer, projection or upcaster failed on one event during a replay; the replay
     /// stopped there (`onError: "skip"` skips such events instead). In JS the thrown
@@ -124,6 +136,7 @@ impl Error {
             Error::QuotaExceeded { .. } => "QuotaExceededError",
             Error::Storage { .. } => "StorageError",
             Error::Closed => "ClosedError",
+            Error::UnsyncedEvents { .. } => "UnsyncedEventsError",
             Error::Replay { .. } => "ReplayError",
         }
     }
@@ -137,6 +150,7 @@ impl Error {
             Error::QuotaExceeded { .. } => "quota_exceeded",
             Error::Storage { .. } => "storage",
             Error::Closed => "closed",
+            Error::UnsyncedEvents { .. } => "unsynced_events",
             Error::Replay { .. } => "replay_failed",
         }
     }
@@ -184,6 +198,15 @@ mod tests {
             "append condition failed on stream user-2: the event at position 7 (id e-7) matches the condition after position 3"
         );
         assert_eq!(Error::Closed.js_name(), "ClosedError");
+        let unsynced = Error::UnsyncedEvents { pending_count: 3 };
+        assert_eq!(
+            (unsynced.js_name(), unsynced.code()),
+            ("UnsyncedEventsError", "unsynced_events")
+        );
+        assert_eq!(
+            unsynced.to_string(),
+            "the store holds 3 events the sync server does not have (pending, conflicted or dead-lettered); delete it with force: true to lose them"
+        );
         assert_eq!(Error::invalid("stream", "empty").js_name(), "InvalidInputError");
         assert_eq!(Error::invalid("stream", "empty").to_string(), "invalid stream: empty");
         assert_eq!(Error::storage("AbortError", "x").js_name(), "StorageError");

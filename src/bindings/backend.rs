@@ -56,47 +56,20 @@ fn js<T>(result: crate::error::Result<T>) -> JsResult<T> {
 }
 
 impl Backend {
-    /// Opens the backend `storage` names (`None` or `"auto"`: IndexedDB where the host
-    /// has it, memory elsewhere).
-    pub(super) async fn open(
-        name: &str,
-        storage: Option<&str>,
-        durability: Durability,
-    ) -> JsResult<Backend> {
-        let indexeddb = match storage {
-            None | Some("auto") => crate::web::has_indexeddb(),
-            Some("indexeddb") => true,
-            Some(_) => false,
-        };
-        Ok(if indexeddb {
-            Backend::IndexedDb(js(IndexedDbStore::open(name, durability).await)?)
-        } else {
-            Backend::Memory(MemoryStore::new())
-        })
+    /// Opens (or creates) the IndexedDB database `name`.
+    pub(super) async fn open_indexeddb(name: &str, durability: Durability) -> JsResult<Backend> {
+        Ok(Backend::IndexedDb(js(IndexedDbStore::open(name, durability).await)?))
     }
 
-    /// Opens the file store of `name` in `directory` (`<directory>/<name>/`).
+    /// Opens the file store in `dir` (`<directory>/<name>`, checked by the caller).
     #[cfg(feature = "file")]
-    pub(super) fn open_file(
-        name: &str,
-        directory: &str,
-        durability: Durability,
-    ) -> JsResult<Backend> {
-        let plain = !matches!(name, "." | "..")
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-        if !plain {
-            return Err(super::errors::invalid(
-                "name",
-                "names a directory with storage \"file\": only letters, digits, '.', '_' and '-' (not \".\" or \"..\")",
-            ));
-        }
-        let dir = format!("{}/{name}", directory.trim_end_matches('/'));
+    pub(super) fn open_file(dir: &str, durability: Durability) -> JsResult<Backend> {
         // Strict unless asked otherwise: a server's log is its source of truth.
         let sync = match durability {
             Durability::Relaxed => Fsync::Never,
             Durability::Default | Durability::Strict => Fsync::EachAppend,
         };
-        Ok(Backend::File(js(FileStore::open(NodeFileSystem, &dir, sync))?))
+        Ok(Backend::File(js(FileStore::open(NodeFileSystem, dir, sync))?))
     }
 
     /// `"indexeddb"`, `"memory"` or `"file"`.
@@ -250,6 +223,18 @@ impl Backend {
             #[cfg(feature = "file")]
             Backend::File(f) => js(f.head_position()),
         }
+    }
+
+    /// How many events a memory or file store holds (their positions have no gaps); 0
+    /// for IndexedDB (`deleteStore` counts its events in the database).
+    #[cfg(feature = "file")]
+    pub(super) fn event_count(&self) -> u64 {
+        let head = match self {
+            Backend::IndexedDb(_) => return 0,
+            Backend::Memory(m) => m.head_position(),
+            Backend::File(f) => f.head_position(),
+        };
+        head.map_or(0, |p| p.0)
     }
 
     /// The stream's version (its number of events).

@@ -10,6 +10,7 @@
 //! | `QuotaExceededError` | `quota_exceeded` | |
 //! | `StorageError` | `storage` | `cause: { name, message }` (the `DOMException`'s; a file store's node:fs code, `Locked` or `Corrupted`) |
 //! | `ClosedError` | `closed` | |
+//! | `UnsyncedEventsError` | `unsynced_events` | `pendingCount` |
 //! | `ReplayError` | `replay_failed` | `position`, `eventId`, `stream`, `version`, `type` (and `cause`, the thrown value, set by `replay.rs`) |
 
 use crate::web::glue::set;
@@ -40,6 +41,9 @@ pub fn to_js(error: &Error) -> JsValue {
             set(&cause, "name", name.as_str().into());
             set(&cause, "message", message.as_str().into());
             set(&js, "cause", cause.into());
+        }
+        Error::UnsyncedEvents { pending_count } => {
+            set(&js, "pendingCount", (*pending_count as f64).into());
         }
         Error::Replay { position, event_id, stream, version, event_type, .. } => {
             set(&js, "position", position.as_f64().into());

@@ -10,15 +10,17 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::backend::Backend;
-use super::errors::invalid;
+use super::errors::{invalid, to_js};
 use super::input;
-use super::shared::Shared;
+use super::shared::{CloseReason, Shared, CLOSED_EVENT};
 use super::subscribe;
 use super::sync::{Driver, JsSync};
+#[cfg(feature = "file")]
+use crate::error::Error;
 use crate::event::Position;
 use crate::protocol::MAX_EVENT_BYTES;
 use crate::web::convert::{append_result_to_js, metrics_to_js};
-use crate::web::indexeddb::Durability;
+use crate::web::indexeddb::{Durability, IndexedDbStore};
 
 /// The largest `maxEventBytes` accepted (1 GiB).
 const MAX_EVENT_BYTES_OPTION: u64 = 1 << 30;
@@ -61,15 +63,60 @@ impl JsEventStore {
     }
 }
 
-/// The file store, when `options` ask for one (`storage: "file"` with a `directory`).
+/// Checks a store name (`open`, `deleteStore`): 1 to 256 bytes.
+fn store_name(name: &JsValue) -> Result<String, JsValue> {
+    let name = input::string(name, "name")?;
+    if name.is_empty() || name.len() > 256 {
+        return Err(invalid("name", "must be 1 to 256 bytes long"));
+    }
+    Ok(name)
+}
+
+/// The option keys of `open` (`deleteStore` takes `force`, `storage` and `directory`).
+#[cfg(not(feature = "file"))]
+const OPEN_KEYS: &[&str] = &["storage", "durability", "sync", "maxEventBytes", "persist"];
 #[cfg(feature = "file")]
-fn open_file(
+const OPEN_KEYS: &[&str] =
+    &["storage", "durability", "sync", "maxEventBytes", "persist", "directory"];
+#[cfg(not(feature = "file"))]
+const DELETE_KEYS: &[&str] = &["force", "storage"];
+#[cfg(feature = "file")]
+const DELETE_KEYS: &[&str] = &["force", "storage", "directory"];
+
+/// `options.storage`: `None` (not given), `"auto"`, `"indexeddb"` or `"memory"` (in the
+/// Node build also `"file"`).
+fn storage_option(options: Option<&js_sys::Object>) -> Result<Option<String>, JsValue> {
+    #[cfg(not(feature = "file"))]
+    const KINDS: (&[&str], &str) =
+        (&["auto", "indexeddb", "memory"], "must be \"auto\", \"indexeddb\" or \"memory\"");
+    #[cfg(feature = "file")]
+    const KINDS: (&[&str], &str) = (
+        &["auto", "indexeddb", "memory", "file"],
+        "must be \"auto\", \"indexeddb\", \"memory\" or \"file\"",
+    );
+    match input::get(options, "storage")?.map(|v| v.as_string()) {
+        None => Ok(None),
+        Some(Some(s)) if KINDS.0.contains(&s.as_str()) => Ok(Some(s)),
+        Some(_) => Err(invalid("options.storage", KINDS.1)),
+    }
+}
+
+/// Whether `storage` means IndexedDB (`None` or `"auto"`: where the host has it).
+fn uses_indexeddb(storage: Option<&str>) -> bool {
+    match storage {
+        None | Some("auto") => crate::web::has_indexeddb(),
+        Some(s) => s == "indexeddb",
+    }
+}
+
+/// The file store's directory `<directory>/<name>`, when `options` ask for one
+/// (`storage: "file"` with a `directory`).
+#[cfg(feature = "file")]
+fn file_dir(
     name: &str,
     options: Option<&js_sys::Object>,
     storage: Option<&str>,
-    sync: bool,
-    durability: Durability,
-) -> Result<Option<Backend>, JsValue> {
+) -> Result<Option<String>, JsValue> {
     let directory = input::get(options, "directory")?;
     if storage != Some("file") {
         if directory.is_some() {
@@ -83,13 +130,34 @@ fn open_file(
             "storage \"file\" needs a directory: a non-empty path string",
         ));
     };
-    if sync {
+    let plain = !matches!(name, "." | "..")
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if !plain {
         return Err(invalid(
-            "options.sync",
-            "does not go with storage \"file\" yet: the outbox lives in IndexedDB",
+            "name",
+            "names a directory with storage \"file\": only letters, digits, '.', '_' and '-' (not \".\" or \"..\")",
         ));
     }
-    Backend::open_file(name, &directory, durability).map(Some)
+    Ok(Some(format!("{}/{name}", directory.trim_end_matches('/'))))
+}
+
+/// `deleteStore` of the file store in `dir`: this process's handle on it first (the lock
+/// would refuse it: unless `force`, refused while it holds events, then closed with
+/// reason `"deleted"`), then the files ([`FileStore::delete`](crate::store::file::FileStore::delete)).
+#[cfg(feature = "file")]
+fn delete_file(dir: &str, force: bool) -> Result<(), JsValue> {
+    let open = Shared::open_here(dir);
+    if !force {
+        let pending_count = open.iter().map(|s| s.backend.event_count()).sum();
+        if pending_count > 0 {
+            return Err(to_js(&Error::UnsyncedEvents { pending_count }));
+        }
+    }
+    for store in &open {
+        store.close(CloseReason::Deleted);
+    }
+    let fs = crate::web::node_fs::NodeFileSystem;
+    crate::store::file::FileStore::delete(fs, dir, force || !open.is_empty()).map_err(|e| to_js(&e))
 }
 
 #[wasm_bindgen(js_class = EventStore)]
@@ -104,22 +172,8 @@ impl JsEventStore {
     /// `append` refuses an event larger than this as the sync server stores it (default:
     /// the server's 100 KiB when the store syncs, no limit otherwise).
     pub async fn open(name: JsValue, options: JsValue) -> Result<JsEventStore, JsValue> {
-        let name = input::string(&name, "name")?;
-        if name.is_empty() || name.len() > 256 {
-            return Err(invalid("name", "must be 1 to 256 bytes long"));
-        }
-        #[cfg(not(feature = "file"))]
-        let options = input::options(
-            &options,
-            "options",
-            &["storage", "durability", "sync", "maxEventBytes", "persist"],
-        )?;
-        #[cfg(feature = "file")]
-        let options = input::options(
-            &options,
-            "options",
-            &["storage", "durability", "sync", "maxEventBytes", "persist", "directory"],
-        )?;
+        let name = store_name(&name)?;
+        let options = input::options(&options, "options", OPEN_KEYS)?;
         let options = options.as_ref();
         let persist = input::flag(
             input::get(options, "persist")?.unwrap_or(JsValue::UNDEFINED),
@@ -155,38 +209,29 @@ impl JsEventStore {
             }
             None => sync_config.as_ref().map(|_| MAX_EVENT_BYTES),
         };
-        let storage = match input::get(options, "storage")?.map(|v| v.as_string()) {
-            None => None,
-            #[cfg(not(feature = "file"))]
-            Some(Some(s)) if ["auto", "indexeddb", "memory"].contains(&s.as_str()) => Some(s),
-            #[cfg(not(feature = "file"))]
-            Some(_) => {
-                return Err(invalid(
-                    "options.storage",
-                    "must be \"auto\", \"indexeddb\" or \"memory\"",
-                ))
-            }
-            #[cfg(feature = "file")]
-            Some(Some(s)) if ["auto", "indexeddb", "memory", "file"].contains(&s.as_str()) => {
-                Some(s)
-            }
-            #[cfg(feature = "file")]
-            Some(_) => {
-                return Err(invalid(
-                    "options.storage",
-                    "must be \"auto\", \"indexeddb\", \"memory\" or \"file\"",
-                ))
-            }
-        };
-        #[cfg(not(feature = "file"))]
-        let backend = Backend::open(&name, storage.as_deref(), durability).await?;
+        let storage = storage_option(options)?;
         #[cfg(feature = "file")]
-        let backend =
-            match open_file(&name, options, storage.as_deref(), sync_config.is_some(), durability)?
-            {
-                Some(file) => file,
-                None => Backend::open(&name, storage.as_deref(), durability).await?,
-            };
+        let file = match file_dir(&name, options, storage.as_deref())? {
+            Some(_) if sync_config.is_some() => {
+                return Err(invalid(
+                    "options.sync",
+                    "does not go with storage \"file\" yet: the outbox lives in IndexedDB",
+                ))
+            }
+            Some(dir) => Some((Backend::open_file(&dir, durability)?, dir)),
+            None => None,
+        };
+        #[cfg(feature = "file")]
+        let (file, dir) = file.map_or((None, None), |(file, dir)| (Some(file), Some(dir)));
+        #[cfg(not(feature = "file"))]
+        let file = None;
+        let backend = match file {
+            Some(file) => file,
+            None if uses_indexeddb(storage.as_deref()) => {
+                Backend::open_indexeddb(&name, durability).await?
+            }
+            None => Backend::Memory(crate::store::MemoryStore::new()),
+        };
         if sync_config.is_some() && backend.indexeddb().is_none() {
             backend.close();
             return Err(invalid(
@@ -202,12 +247,74 @@ impl JsEventStore {
             js_sys::Promise::resolve(&JsValue::NULL)
         };
         let shared = Shared::new(&name, backend, max_event_bytes);
+        #[cfg(feature = "file")]
+        if let Some(dir) = dir {
+            shared.register_here(dir);
+        }
         let driver = sync_config.map(|config| Driver::start(&shared, &name, config));
         if let Some(driver) = &driver {
             *shared.sync.borrow_mut() = Some(driver.clone());
             shared.subscriptions.mark_pending.set(true);
         }
         Ok(JsEventStore { shared, name, driver, sync_handle: RefCell::default(), persisted })
+    }
+
+    /// Deletes the store `name` and closes every handle on it: in this tab and in every
+    /// other (they reject every call with `ClosedError` from then on and emit `closed`
+    /// with reason `"deleted"`). IndexedDB: the database; `storage: "file"` (Node build):
+    /// the directory `<directory>/<name>/` (another process holding it open:
+    /// `StorageError` `"Locked"`); `storage: "memory"`: nothing (memory stores are not
+    /// shared by name: each handle's events go with it). Options: `force`, `storage`,
+    /// `directory` (as in `open`).
+    ///
+    /// Unless `force: true`, refuses with `UnsyncedEventsError` (`pendingCount`) while
+    /// the store holds events the sync server does not have (counted in the database, so
+    /// other tabs' appends count; in a store that does not sync, every event); a refusal
+    /// deletes and closes nothing. No such store: resolves (nothing is created). A
+    /// connection that is not tidelog's and keeps the database open: `StorageError`
+    /// `"Blocked"` when it is still there 5 s after the request (the browser deletes it
+    /// once that connection closes).
+    #[wasm_bindgen(js_name = deleteStore)]
+    pub async fn delete_store(name: JsValue, options: JsValue) -> Result<(), JsValue> {
+        let name = store_name(&name)?;
+        let options = input::options(&options, "options", DELETE_KEYS)?;
+        let options = options.as_ref();
+        let force = input::flag(
+            input::get(options, "force")?.unwrap_or(JsValue::UNDEFINED),
+            "options.force",
+            false,
+        )?;
+        let storage = storage_option(options)?;
+        #[cfg(feature = "file")]
+        if let Some(dir) = file_dir(&name, options, storage.as_deref())? {
+            return delete_file(&dir, force);
+        }
+        if !uses_indexeddb(storage.as_deref()) {
+            // Memory stores are not shared by name: each handle has its own events, which
+            // go with it. There is nothing to delete by name (open handles stay open).
+            return Ok(());
+        }
+        IndexedDbStore::delete_store(&name, force).await.map_err(|e| to_js(&e))
+    }
+
+    /// Listens to `"closed"` (`{ reason: "close" | "deleted" | "versionchange" }`, once,
+    /// when the store closes: by `close()`, by a `deleteStore` in any tab, by another
+    /// tab's schema upgrade); returns the function that stops listening. A listener added
+    /// once the store is closed is not called (see `closed`).
+    pub fn on(&self, event: JsValue, callback: JsValue) -> Result<Function, JsValue> {
+        if input::string(&event, "event")? != "closed" {
+            return Err(invalid("event", "must be \"closed\""));
+        }
+        let Some(callback) = callback.dyn_ref::<Function>() else {
+            return Err(invalid("callback", "must be a function"));
+        };
+        Ok(self.shared.closed_listeners.add(CLOSED_EVENT, callback.clone()))
+    }
+
+    /// Whether the store is closed (by `close()`, a delete, another tab's upgrade).
+    #[wasm_bindgen(getter)]
+    pub fn closed(&self) -> bool {
+        self.shared.closed()
     }
 
     /// The sync side (`undefined` unless opened with a `sync` option): the same object on
@@ -361,7 +468,7 @@ impl JsEventStore {
     /// Closes the store: subscriptions and sync stop, and every later call rejects with a
     /// `ClosedError`.
     pub fn close(&self) {
-        self.shared.close();
+        self.shared.close(CloseReason::Close);
     }
 }
 

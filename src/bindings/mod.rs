@@ -19,10 +19,11 @@
 //! - `subscribe.rs`: live subscriptions (cursors and one pump).
 //! - `upcast.rs`: upcasting read records; the `ReplayError` of a failing reducer.
 //! - `shared.rs`: what a store's JS objects share (`Shared`): the backend, subscriptions,
-//!   the cross-tab channel, the replay state, a `SyncHook` to the driver.
+//!   the cross-tab channel, the replay state, a `SyncHook` to the driver, the `closed`
+//!   listeners and the one way a store closes (`Shared::close`, with its reason).
 //! - `sync/`: `store.sync` (the `Sync` class) and its driver: options, host triggers,
 //!   Web Lock, conflict callback, events; the decisions are pure code in `crate::sync`.
-//! - `event_store.rs`: the `EventStore` class.
+//! - `event_store.rs`: the `EventStore` class (and `EventStore.deleteStore`).
 //! - `replay.rs`: `replay`, `replayAll`, `replayReport`, `replayAllReport`,
 //!   `registerUpcaster` and `execute` on `EventStore`: the pages planned by
 //!   `crate::replay`, each folded in one call by `js/fold.js`.

@@ -1,11 +1,17 @@
 //! What every JS object of one open store shares ([`Shared`]): the [`Backend`], the live
-//! subscriptions, the cross-tab channel, the replay state and a hook to the sync driver.
+//! subscriptions, the cross-tab channel, the replay state, a hook to the sync driver and
+//! the `closed` listeners; this process's open file stores, which `deleteStore` closes
+//! itself (`Shared::open_here`); event listener lists ([`Listeners`]).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
+#[cfg(feature = "file")]
+use std::rc::Weak;
 
+use js_sys::Function;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use web_sys::{BroadcastChannel, MessageEvent};
 
 use super::backend::Backend;
@@ -14,7 +20,77 @@ use super::input::JsResult;
 use super::subscribe::{self, Subscriptions};
 use crate::error::Error;
 use crate::event::Position;
-use crate::web::glue;
+use crate::web::glue::{self, deliver};
+
+/// Why a store closed (the `closed` event's `reason`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum CloseReason {
+    /// `close()`.
+    Close,
+    /// `deleteStore`, in this tab or another (or any delete of its IndexedDB database).
+    Deleted,
+    /// Another tab upgraded the database's schema.
+    VersionChange,
+}
+
+impl CloseReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::Close => "close",
+            CloseReason::Deleted => "deleted",
+            CloseReason::VersionChange => "versionchange",
+        }
+    }
+}
+
+struct Listener {
+    event: u8,
+    callback: Function,
+    active: Rc<Cell<bool>>,
+}
+
+/// Listeners by event: `sync.on`'s events (`SyncEvent as u8`) or the store's `closed`
+/// ([`CLOSED_EVENT`]). One type, not one per event enum: the browser wasm carries it once.
+#[derive(Default)]
+pub(super) struct Listeners(Cell<Vec<Listener>>);
+
+/// The `closed` event in [`Listeners`].
+pub(super) const CLOSED_EVENT: u8 = 0;
+
+impl Listeners {
+    /// Calls `callback` on each `event`; returns the function that stops it.
+    pub(super) fn add(&self, event: u8, callback: Function) -> Function {
+        let active = Rc::new(Cell::new(true));
+        let mut listeners = self.0.take();
+        listeners.retain(|l| l.active.get());
+        listeners.push(Listener { event, callback, active: active.clone() });
+        self.0.set(listeners);
+        Closure::<dyn FnMut()>::new(move || active.set(false)).into_js_value().unchecked_into()
+    }
+
+    /// Hands `detail` to every active listener of `event` (what one throws is reported,
+    /// and the others still get it).
+    pub(super) fn emit(&self, event: u8, detail: &JsValue) {
+        let listeners = self.0.take();
+        let callbacks: Vec<Function> = listeners
+            .iter()
+            .filter(|l| l.event == event && l.active.get())
+            .map(|l| l.callback.clone())
+            .collect();
+        self.0.set(listeners);
+        // Called with the list back in place: a listener may add another.
+        for callback in callbacks {
+            deliver(&callback, detail);
+        }
+    }
+}
+
+#[cfg(feature = "file")]
+thread_local! {
+    /// This process's open file stores by directory: what `deleteStore` closes itself
+    /// (the lock would refuse it; IndexedDB stores hear a delete from the database).
+    static OPEN_HERE: RefCell<Vec<(String, Weak<Shared>)>> = RefCell::default();
+}
 
 /// What `Shared` needs of the sync driver (`sync.rs`), without knowing it.
 pub(super) trait SyncHook {
@@ -52,6 +128,10 @@ pub(super) struct Shared {
     /// open option `maxEventBytes`; by default `protocol::MAX_EVENT_BYTES` when the store
     /// syncs, no limit when it does not).
     pub(super) max_event_bytes: Option<usize>,
+    /// `store.on("closed", ...)`: told once, when the store closes.
+    pub(super) closed_listeners: Listeners,
+    /// The store closed (and `closed` was told).
+    shut: Cell<bool>,
 }
 
 impl Shared {
@@ -70,7 +150,22 @@ impl Shared {
             replay: ReplayState { upcasters: glue::new_upcasters(), snapshots: RefCell::default() },
             sync: RefCell::default(),
             max_event_bytes,
+            closed_listeners: Listeners::default(),
+            shut: Cell::new(false),
         });
+        if let Some(db) = shared.backend.indexeddb() {
+            // Deleted or upgraded by any tab: the connection closed itself; stop the rest.
+            let weak = Rc::downgrade(&shared);
+            db.on_version_change(move |deleted| {
+                if let Some(shared) = weak.upgrade() {
+                    shared.close(if deleted {
+                        CloseReason::Deleted
+                    } else {
+                        CloseReason::VersionChange
+                    });
+                }
+            });
+        }
         if let Some(channel) = &shared.channel {
             let weak = Rc::downgrade(&shared);
             let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |_| {
@@ -132,8 +227,34 @@ impl Shared {
         }
     }
 
-    /// Stops everything: the sync driver, the subscriptions, the channel, the backend.
-    pub(super) fn close(&self) {
+    /// Registers this file store as open in this process (`dir`: its directory), for
+    /// `deleteStore` to find.
+    #[cfg(feature = "file")]
+    pub(super) fn register_here(self: &Rc<Self>, dir: String) {
+        OPEN_HERE.with_borrow_mut(|open| {
+            open.retain(|(_, s)| s.upgrade().is_some_and(|s| !s.closed()));
+            open.push((dir, Rc::downgrade(self)));
+        });
+    }
+
+    /// This process's open file stores in `dir`.
+    #[cfg(feature = "file")]
+    pub(super) fn open_here(dir: &str) -> Vec<Rc<Shared>> {
+        OPEN_HERE.with_borrow(|open| {
+            open.iter()
+                .filter(|(d, _)| d == dir)
+                .filter_map(|(_, s)| s.upgrade())
+                .filter(|s| !s.closed())
+                .collect()
+        })
+    }
+
+    /// Stops everything (the sync driver, the subscriptions, the channel, the backend)
+    /// and tells the `closed` listeners `{ reason }`; once (later calls do nothing).
+    pub(super) fn close(&self, reason: CloseReason) {
+        if self.shut.replace(true) {
+            return;
+        }
         if let Some(driver) = self.sync.borrow_mut().take() {
             driver.closing();
         }
@@ -144,5 +265,8 @@ impl Shared {
         }
         self.on_message.borrow_mut().take();
         self.backend.close();
+        let detail = js_sys::Object::new();
+        glue::set(&detail, "reason", reason.as_str().into());
+        self.closed_listeners.emit(CLOSED_EVENT, &detail);
     }
 }

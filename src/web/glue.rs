@@ -111,6 +111,23 @@ extern "C" {
     /// `navigator.storage.estimate()`: resolves to `{ usage, quota, persisted }` or `null`.
     #[wasm_bindgen(js_name = storageEstimate)]
     pub fn storage_estimate() -> Promise;
+
+    /// `promise`, unless [`reject_all`] rejects it first: the returned promise's `reject`
+    /// waits in `closing` (a `Set`) until `promise` settles.
+    #[wasm_bindgen(js_name = untilClosed)]
+    pub fn until_closed(promise: &Promise, closing: &JsValue) -> Promise;
+
+    /// Rejects every promise waiting in `closing` with `error` (and empties it).
+    #[wasm_bindgen(js_name = rejectAll)]
+    pub fn reject_all(closing: &JsValue, error: &JsValue);
+
+    /// `EventStore.deleteStore` over IndexedDB (`js/util.js`): resolves to the number of
+    /// events of database `name` the server does not have when, without `force`, that
+    /// is not 0 (nothing deleted); else deletes the database (none: nothing created) and
+    /// resolves to 0. Rejects with an Error named `"Blocked"` when a connection that is
+    /// not tidelog's still blocks the delete after `blocked_ms`.
+    #[wasm_bindgen(js_name = deleteStore)]
+    pub fn delete_store(name: &str, force: bool, blocked_ms: u32) -> Promise;
 }
 
 /// The fold (`js/fold.js`): upcaster registries, folding pages of records, live feeds.

@@ -19,6 +19,10 @@ extern "C" {
     fn read_small(path: &str) -> Result<Option<Vec<u8>>, JsValue>;
     #[wasm_bindgen(catch, js_name = removeFile)]
     fn remove_file(path: &str) -> Result<(), JsValue>;
+    #[wasm_bindgen(catch, js_name = pathExists)]
+    fn path_exists(path: &str) -> Result<bool, JsValue>;
+    #[wasm_bindgen(catch, js_name = removeEmptyDir)]
+    fn remove_empty_dir(path: &str) -> Result<(), JsValue>;
     #[wasm_bindgen(catch, js_name = openAppend)]
     fn open_append(path: &str) -> Result<u32, JsValue>;
     #[wasm_bindgen(catch, js_name = fileSize)]
@@ -75,6 +79,14 @@ impl FileSystem for NodeFileSystem {
 
     fn remove(&self, path: &str) -> Result<()> {
         remove_file(path).map_err(fs_error)
+    }
+
+    fn exists(&self, path: &str) -> Result<bool> {
+        path_exists(path).map_err(fs_error)
+    }
+
+    fn remove_dir(&self, path: &str) -> Result<()> {
+        remove_empty_dir(path).map_err(fs_error)
     }
 
     fn open_append(&self, path: &str) -> Result<u32> {

@@ -1,10 +1,10 @@
 // The JS API of the built package in Chromium, Firefox and WebKit against real IndexedDB,
 // served by the real workerd demo server: errors as JS sees them, bad input, two tabs
 // racing, subscriptions across tabs, persistence across reload, quota exceeded, schema
-// upgrade.
+// upgrade, deleting a store open in two tabs (sign-out).
 import { before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, engineSuites, tidelogPage as harnessPage } from "./harness.mjs";
+import { startServer, engineSuites, tidelogPage as harnessPage, waitUntil } from "./harness.mjs";
 
 let server;
 
@@ -20,7 +20,7 @@ const unique = (name) => `api-${name}-${Date.now()}-${Math.random().toString(36)
 
 engineSuites("api", (suite) => {
   const { test } = suite;
-  suite.expectTests(10);
+  suite.expectTests(13);
   let context;
   before(async () => {
     context = await suite.browser.newContext();
@@ -373,6 +373,8 @@ engineSuites("api", (suite) => {
     const page = await tidelogPage();
     const out = await page.evaluate(async (name) => {
       const store = await tidelog.EventStore.open(name);
+      const reasons = [];
+      store.on("closed", (event) => reasons.push(event.reason));
       await store.append("s", [{ type: "A" }]);
       // A newer schema (another tab with a newer tidelog) opens the database.
       const newer = await new Promise((resolve, reject) => {
@@ -383,12 +385,188 @@ engineSuites("api", (suite) => {
       });
       const names = [...newer.objectStoreNames].sort();
       newer.close();
-      try { await store.version("s"); return { names, after: "no error" }; } catch (e) { return { names, after: e.name }; }
+      const closed = { reasons, closed: store.closed };
+      try { await store.version("s"); return { names, ...closed, after: "no error" }; } catch (e) { return { names, ...closed, after: e.name }; }
     }, name);
     for (const store of ["events", "meta", "streams"]) {
       assert.ok(out.names.includes(store), `the data is still there for the newer version (${out.names})`);
     }
     assert.equal(out.after, "ClosedError");
+    assert.deepEqual(out.reasons, ["versionchange"], "the store told its listener why it closed");
+    assert.equal(out.closed, true);
     await page.close();
   });
+
+  /** Opens `name` in `page` as `window.store`, recording its `closed` events in `window.closedReasons`. */
+  const openIn = (page, name) => page.evaluate(async (name) => {
+    window.store = await tidelog.EventStore.open(name);
+    window.closedReasons = [];
+    store.on("closed", (event) => closedReasons.push(event.reason));
+  }, name);
+  /** What `indexedDB.databases()` lists under `name` (`[name, version]` pairs). */
+  const listed = (page, name) => page.evaluate(async (name) =>
+    (await indexedDB.databases()).filter((d) => d.name === name).map((d) => [d.name, d.version]), name);
+
+  test("deleteStore with the store open in two tabs: refused while events are unsynced (both tabs go on); with force every handle closes (deleted, ClosedError), nothing is left, a new open starts empty", async () => {
+    const name = unique("signout");
+    const [a, b] = [await tidelogPage(), await tidelogPage()];
+    for (const page of [a, b]) await openIn(page, name);
+    await a.evaluate(() => store.append("cart-1", [{ type: "Added", data: 1 }, { type: "Added", data: 2 }]));
+    // Another tab's append counts: the count is read from the database.
+    await b.evaluate(() => store.append("cart-2", [{ type: "Added", data: 3 }]));
+    const refused = await a.evaluate(async (name) => {
+      try { await tidelog.EventStore.deleteStore(name); return "deleted"; } catch (e) {
+        return { name: e.name, code: e.code, pendingCount: e.pendingCount, instance: e instanceof tidelog.UnsyncedEventsError && e instanceof tidelog.TidelogError, message: e.message };
+      }
+    }, name);
+    assert.deepEqual({ ...refused, message: undefined }, { name: "UnsyncedEventsError", code: "unsynced_events", pendingCount: 3, instance: true, message: undefined });
+    assert.match(refused.message, /holds 3 events the sync server does not have.*force: true/);
+    // Nothing closed, nothing deleted: both tabs append and read on.
+    for (const [page, data] of [[a, 4], [b, 5]]) {
+      const after = await page.evaluate(async (data) => {
+        await store.append("cart-1", [{ type: "Added", data }]);
+        return { closed: store.closed, reasons: closedReasons, all: (await store.readAll()).map((e) => e.data) };
+      }, data);
+      assert.deepEqual(after.closed, false);
+      assert.deepEqual(after.reasons, []);
+      assert.deepEqual(after.all.slice(0, 3), [1, 2, 3]);
+    }
+    assert.deepEqual(await a.evaluate(() => store.readAll().then((all) => all.map((e) => e.data))), [1, 2, 3, 4, 5]);
+    assert.equal((await listed(a, name)).length, 1, "the database is still there");
+
+    // force: every handle in both tabs closes, once, with reason "deleted".
+    await a.evaluate((name) => tidelog.EventStore.deleteStore(name, { force: true }), name);
+    for (const page of [a, b]) {
+      await page.waitForFunction(() => closedReasons.length > 0, null, { timeout: 5_000 });
+      const closed = await page.evaluate(async () => {
+        const outcome = (p) => p.then(() => "ok", (e) => e.name);
+        return {
+          closed: store.closed,
+          reasons: closedReasons,
+          append: await outcome(store.append("cart-1", [{ type: "Added", data: 6 }])),
+          read: await outcome(store.read("cart-1")),
+          readAll: await outcome(store.readAll()),
+          streams: await outcome(store.streams()),
+        };
+      });
+      assert.deepEqual(closed, { closed: true, reasons: ["deleted"], append: "ClosedError", read: "ClosedError", readAll: "ClosedError", streams: "ClosedError" });
+    }
+    // Nothing of the old store is left in IndexedDB, seen from either tab.
+    assert.deepEqual(await listed(a, name), []);
+    assert.deepEqual(await listed(b, name), []);
+    // A new store of that name starts empty, in the other tab too.
+    const fresh = await b.evaluate(async (name) => {
+      const store = await tidelog.EventStore.open(name);
+      const out = { all: await store.readAll(), streams: await store.streams(), version: await store.version("cart-1") };
+      store.close();
+      return out;
+    }, name);
+    assert.deepEqual(fresh, { all: [], streams: [], version: 0 });
+    await a.evaluate(() => store.free());
+    await a.close();
+    await b.close();
   });
+
+  test("deleteStore: no such store resolves and creates nothing; memory stores are not shared by name (nothing to delete); close() tells closed once; bad input is refused", async () => {
+    const name = unique("none");
+    const page = await tidelogPage();
+    for (const options of [undefined, { force: true }, { storage: "indexeddb" }]) {
+      await page.evaluate(({ name, options }) => tidelog.EventStore.deleteStore(name, options), { name, options });
+      assert.deepEqual(await listed(page, name), [], `deleteStore(${JSON.stringify(options)}) created nothing`);
+    }
+    const out = await page.evaluate(async (name) => {
+      const { EventStore } = tidelog;
+      const error = (p) => p.then(() => "ok", (e) => [e.name, e.field ?? e.pendingCount ?? null]);
+      // Memory stores: each handle has its own events, not shared by name: a delete by
+      // name has nothing to delete and leaves open handles alone.
+      const m1 = await EventStore.open(name, { storage: "memory" });
+      const m2 = await EventStore.open(name, { storage: "memory" });
+      const reasons = [];
+      m1.on("closed", (e) => reasons.push(["m1", e.reason]));
+      const stop = m2.on("closed", (e) => reasons.push(["m2", e.reason]));
+      await m1.append("s", [{ type: "A" }, { type: "B" }]);
+      const memory = [
+        await error(EventStore.deleteStore(name, { storage: "memory" })),
+        await error(EventStore.deleteStore(name, { storage: "memory", force: true })),
+        m1.closed, (await m1.readAll()).length, (await m2.readAll()).length,
+      ];
+      // close(): "close", once; a listener that stopped hears nothing; a second close is quiet.
+      m1.close();
+      m1.close();
+      stop();
+      m2.close();
+      const idb = await EventStore.open(name);
+      idb.on("closed", (e) => reasons.push(["idb", e.reason]));
+      idb.close();
+      idb.close();
+      const late = [];
+      idb.on("closed", (e) => late.push(e.reason));
+      return {
+        memory, reasons, late, closed: [m1.closed, m2.closed, idb.closed],
+        bad: [
+          await error(EventStore.deleteStore("")),
+          await error(EventStore.deleteStore(42)),
+          await error(EventStore.deleteStore(name, { force: "yes" })),
+          await error(EventStore.deleteStore(name, { storage: "disk" })),
+          await error(EventStore.deleteStore(name, { forse: true })),
+          await error(EventStore.deleteStore(name, { directory: "/tmp" })),
+          await error(Promise.resolve().then(() => idb.on("close", () => {}))),
+          await error(Promise.resolve().then(() => idb.on("closed", "not a function"))),
+        ],
+      };
+    }, name);
+    assert.deepEqual(out.memory, ["ok", "ok", false, 2, 0]);
+    assert.deepEqual(out.reasons, [["m1", "close"], ["idb", "close"]]);
+    assert.deepEqual(out.late, []);
+    assert.deepEqual(out.closed, [true, true, true]);
+    assert.deepEqual(out.bad, [
+      ["InvalidInputError", "name"], ["InvalidInputError", "name"], ["InvalidInputError", "options.force"],
+      ["InvalidInputError", "options.storage"], ["InvalidInputError", "options.forse"], ["InvalidInputError", "options.directory"],
+      ["InvalidInputError", "event"], ["InvalidInputError", "callback"],
+    ]);
+    // The IndexedDB store opened above (and closed) is still there: only a delete removes it.
+    assert.equal((await listed(page, name)).length, 1);
+    await page.evaluate((name) => tidelog.EventStore.deleteStore(name), name);
+    assert.deepEqual(await listed(page, name), []);
+    await page.close();
+  });
+
+  test("deleteStore blocked by a connection that is not tidelog's: a StorageError (Blocked) after a bounded wait, the delete happens once it closes", async () => {
+    const name = unique("blocked");
+    const [a, b] = [await tidelogPage(), await tidelogPage()];
+    await openIn(a, name);
+    await a.evaluate(() => store.append("s", [{ type: "A" }]));
+    // Tab b holds a raw connection that ignores versionchange.
+    await b.evaluate((name) => new Promise((resolve, reject) => {
+      const request = indexedDB.open(name);
+      request.onsuccess = () => { window.raw = request.result; resolve(); };
+      request.onerror = () => reject(request.error);
+    }), name);
+    const out = await a.evaluate(async (name) => {
+      const started = Date.now();
+      try {
+        await tidelog.EventStore.deleteStore(name, { force: true });
+        return { outcome: "resolved", ms: Date.now() - started };
+      } catch (e) {
+        return { outcome: e.name, cause: e.cause?.name, message: e.message, ms: Date.now() - started, reasons: closedReasons, closed: store.closed };
+      }
+    }, name);
+    assert.equal(out.outcome, "StorageError", JSON.stringify(out));
+    assert.equal(out.cause, "Blocked");
+    assert.match(out.message, /not tidelog's/);
+    assert.ok(out.ms >= 4_500 && out.ms < 15_000, `waited ${out.ms} ms`);
+    assert.deepEqual([out.reasons, out.closed], [["deleted"], true], "tidelog's own handle stepped aside at once");
+    // The foreign connection closes: the queued delete goes through.
+    await b.evaluate(() => raw.close());
+    await waitUntil(async () => (await listed(a, name)).length === 0, { what: "the database deleted once unblocked" });
+    const fresh = await a.evaluate(async (name) => {
+      const store = await tidelog.EventStore.open(name);
+      const all = await store.readAll();
+      store.close();
+      return all;
+    }, name);
+    assert.deepEqual(fresh, []);
+    await a.close();
+    await b.close();
+  });
+});

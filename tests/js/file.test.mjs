@@ -1,8 +1,8 @@
 // The file store (`storage: "file"`) of the built package's Node entry (pkg/tidelog.node.js,
 // the Node/Deno/Bun wasm build in pkg/node/): the same API as the other stores, events that
 // survive a reopen and a kill -9 during appends, a torn tail cut and reported, a damaged
-// log refused, the lock against a second process, and bad options. Real files in a
-// temporary directory, real child processes.
+// log refused, the lock against a second process, bad options, and deleting a store
+// (`EventStore.deleteStore`). Real files in a temporary directory, real child processes.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -163,6 +163,62 @@ const s = await EventStore.open(name, { storage: "file", directory }); console.l
   // That process exited without close(): its lock is stale and taken over.
   const stale = await open("locked");
   stale.close();
+});
+
+test("deleteStore removes the store's directory; refused while it holds events or another process has it open; this process's handle is closed", async () => {
+  const del = (name, options = {}) => EventStore.deleteStore(name, { storage: "file", directory: tmp, ...options });
+  // No such store: nothing to do, nothing created.
+  await del("never-opened");
+  assert.equal(existsSync(path.join(tmp, "never-opened")), false);
+
+  const store = await open("signout");
+  const reasons = [];
+  store.on("closed", (event) => reasons.push(event.reason));
+  await store.append("s", [{ type: "A" }, { type: "B" }]);
+  // A file store does not sync: every event would be lost. Refused, nothing closed.
+  await assert.rejects(del("signout"), (e) =>
+    e instanceof tidelog.UnsyncedEventsError && e.code === "unsynced_events" && e.pendingCount === 2);
+  assert.equal(store.closed, false);
+  await store.append("s", [{ type: "C" }]);
+  // force: this process's handle closes (deleted), the directory goes.
+  await del("signout", { force: true });
+  assert.deepEqual(reasons, ["deleted"]);
+  assert.equal(store.closed, true);
+  await assert.rejects(store.append("s", [{ type: "D" }]), (e) => e instanceof tidelog.ClosedError);
+  await assert.rejects(store.readAll(), (e) => e instanceof tidelog.ClosedError);
+  assert.equal(existsSync(path.join(tmp, "signout")), false, "the directory is gone");
+  // A new store of the name starts empty; an empty one needs no force.
+  const fresh = await open("signout");
+  assert.deepEqual(await fresh.readAll(), []);
+  fresh.close();
+  await del("signout");
+  assert.equal(existsSync(path.join(tmp, "signout")), false);
+
+  // Another process has the store open: StorageError (Locked), even with force; nothing deleted.
+  let outcome;
+  const held = await child(`${CHILD_OPEN}
+const s = await EventStore.open(name, { storage: "file", directory });
+await s.append("s", [{ type: "A" }]);
+console.log("opened");
+setInterval(() => {}, 1000);`, {
+    args: ["held", tmp, "strict"],
+    onLine: (line, proc) => {
+      if (line !== "opened") return;
+      del("held", { force: true }).then(() => "deleted", (e) => [e.name, e.cause?.name, e.message])
+        .then((o) => { outcome = o; proc.kill("SIGKILL"); });
+    },
+  });
+  assert.equal(held.signal, "SIGKILL", held.err);
+  assert.equal(outcome[0], "StorageError", JSON.stringify(outcome));
+  assert.equal(outcome[1], "Locked");
+  assert.match(outcome[2], /held by process \d+/);
+  assert.ok(existsSync(logOf("held")), "nothing deleted");
+  // That process is gone (its lock is stale): the delete goes through.
+  await del("held", { force: true });
+  assert.equal(existsSync(path.join(tmp, "held")), false);
+  // Bad options.
+  await assert.rejects(del("x", { directory: "" }), (e) => e instanceof InvalidInputError && e.field === "options.directory");
+  await assert.rejects(EventStore.deleteStore("a/b", { storage: "file", directory: tmp }), (e) => e instanceof InvalidInputError && e.field === "name");
 });
 
 for (const durability of ["strict", "relaxed"]) {

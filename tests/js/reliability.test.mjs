@@ -283,7 +283,12 @@ engineSuites("reliability", (suite) => {
       const name = unique("db");
       const a = await device(context, name, space);
       const b = await openPage(context, `${server.base}/pkg/package.json`);
-      await a.evaluate(async () => { await store.append("s", [{ id: "d-1", type: "N", data: 1 }]); await store.sync.now(); });
+      await a.evaluate(async () => {
+        window.closedReasons = [];
+        store.on("closed", (event) => closedReasons.push(event.reason));
+        await store.append("s", [{ id: "d-1", type: "N", data: 1 }]);
+        await store.sync.now();
+      });
       const deleted = await b.evaluate((name) => new Promise((resolve) => {
         const request = indexedDB.deleteDatabase(name);
         let blocked = false;
@@ -300,13 +305,16 @@ engineSuites("reliability", (suite) => {
         const read = await within(store.read("s"));
         const sync = await within(store.sync.now());
         return {
-          append: append.outcome, read: read.outcome, sync: sync.outcome,
+          reasons: closedReasons, append: append.outcome, read: read.outcome, sync: sync.outcome,
           readIds: read.value?.map((e) => `${e.id}@${e.version}`), pending: sync.value?.pendingCount,
         };
       });
-      for (const op of ["append", "read", "sync"]) {
+      for (const op of ["append", "read"]) {
         assert.ok(["ok", "ClosedError"].includes(after[op]), `${op}: ${after[op]}`);
       }
+      // The store heard why it closed, and its sync settles with ClosedError (never hangs).
+      assert.deepEqual(after.reasons, ["deleted"]);
+      assert.equal(after.sync, "ClosedError");
       // What survived, read back by a fresh store in the other tab: the deleted database
       // is gone for good (d-1 with it); an append the first store said was done is there.
       const survived = await b.evaluate(async (name) => {

@@ -2,9 +2,9 @@
 // exactly the keys pkg/tidelog.d.ts declares for them. The declared keys are read from
 // the .d.ts with the TypeScript compiler API, so a renamed, added or dropped field on
 // either side fails here. Node (memory store): append results, event records, streams,
-// metrics, replay reports, projection metrics, execute results, errors. Chromium against
-// the demo server (workerd): sync status and reports, outbox entries, conflicts, dead
-// letters, sync errors.
+// metrics, replay reports, projection metrics, execute results, errors, the closed event.
+// Chromium against the demo server (workerd): sync status and reports, outbox entries,
+// conflicts, dead letters, sync errors.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, rm, readFile } from "node:fs/promises";
@@ -156,6 +156,19 @@ test("Node, memory store: results, records, reports, metrics and errors have the
   assert.ok(refused instanceof tidelog.AppendConditionError && refused instanceof tidelog.TidelogError);
   assertError(refused, "AppendConditionError");
   assertShape((await store.query("all", { limit: 1 }))[0], "StoredEvent", "a query event");
+
+  // Deleting a store (here the file store, the Node entry's persistent one): the refusal
+  // and the closed event.
+  const dir = await mkdtemp(path.join(tmpdir(), "tidelog-shapes-file-"));
+  const file = await EventStore.open("shapes", { storage: "file", directory: dir });
+  const closedEvent = new Promise((resolve) => file.on("closed", resolve));
+  await file.append("s", [{ type: "X" }]);
+  const unsynced = await rejection(EventStore.deleteStore("shapes", { storage: "file", directory: dir }));
+  assert.ok(unsynced instanceof tidelog.UnsyncedEventsError && unsynced instanceof tidelog.TidelogError);
+  assertError(unsynced, "UnsyncedEventsError");
+  await EventStore.deleteStore("shapes", { storage: "file", directory: dir, force: true });
+  assertShape(await closedEvent, "ClosedEvent", "the closed event");
+  await rm(dir, { recursive: true, force: true });
   store.close();
   const closed = await rejection(store.read("cart-1"));
   assert.ok(closed instanceof tidelog.ClosedError);

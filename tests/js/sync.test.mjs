@@ -3,7 +3,8 @@
 // events, 412 rebase, conditional appends refused at sync (412 condition_failed), 5xx with backoff, a lost response, 422 dead letter, 401, and the
 // path engines without Background Sync take (Firefox, WebKit): sync on the next open and
 // on `online`; partial sync (a device pulling only some streams, then widening); a first
-// sync of 100k events cut by a reload; a deleted database rebuilt from the server.
+// sync of 100k events cut by a reload; a deleted database rebuilt from the server; sign-out
+// (`EventStore.deleteStore`) refused while the server lacks events, then pulled back.
 // Network faults go through the harness's proxy, so they are the same in every engine.
 import { before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -59,7 +60,7 @@ async function seed(space, count, streams) {
 
 engineSuites("sync", (suite) => {
   const { test, engine } = suite;
-  suite.expectTests(21);
+  suite.expectTests(23);
   let context;
   before(async () => {
     context = await suite.browser.newContext();
@@ -932,6 +933,104 @@ engineSuites("sync", (suite) => {
     const { nextAttemptAt, lastError } = out.after;
     assert.equal(lastError?.status, 503);
     assert.ok(nextAttemptAt >= out.sent && nextAttemptAt <= out.done + 60_000, `nextAttemptAt ${nextAttemptAt} (${out.sent}..${out.done})`);
+    await close();
+  });
+  /** Records `window.store`'s `closed` events in `window.closedReasons`. */
+  const recordClosed = (page) => page.evaluate(() => {
+    window.closedReasons = [];
+    store.on("closed", (event) => closedReasons.push(event.reason));
+  });
+
+  test("sign-out: deleteStore refused while the server lacks events (another tab's count), then without force once synced: every tab closed, sync.now() and acknowledged() settle with ClosedError, a reopened store pulls the events back", async () => {
+    const space = unique("space");
+    const name = unique("signout");
+    const a = await device(name, space);
+    await a.evaluate(() => store.sync.pause());
+    // A second tab on the same database, syncing too (it waits for the Web Lock).
+    const b = await openPage(context, `${server.base}/pkg/package.json`);
+    await b.evaluate(async ({ name, url, token }) => {
+      const tidelog = await import("/pkg/tidelog.js");
+      await tidelog.default();
+      window.tidelog = tidelog;
+      window.store = await tidelog.EventStore.open(name, { sync: { url, token, pollMs: 60_000, timeoutMs: 3_000 } });
+    }, { name, url: `${server.base}/v1/${space}`, token: TOKEN });
+    for (const page of [a, b]) await recordClosed(page);
+    await a.evaluate(() => store.append("cart-1", [{ id: "so-1", type: "T", data: { v: 1 } }, { id: "so-2", type: "T", data: { v: 2 } }]));
+    await b.evaluate(() => store.append("cart-2", [{ id: "so-3", type: "T", data: { v: 3 } }]));
+    const refused = await b.evaluate((name) => tidelog.EventStore.deleteStore(name).then(() => "deleted", (e) => [e.name, e.code, e.pendingCount]), name);
+    assert.deepEqual(refused, ["UnsyncedEventsError", "unsynced_events", 3], "both tabs' pending events counted from the database");
+    const synced = await a.evaluate(async () => { store.sync.resume(); return (await store.sync.now()).pendingCount; });
+    assert.equal(synced, 0);
+    assert.deepEqual((await serverStream(space, "cart-1")).map((e) => e.id), ["so-1", "so-2"]);
+    // Tab a waits on the server for an event that never comes; tab b signs out.
+    await a.evaluate(() => {
+      window.waiting = store.sync.acknowledged("never-appended").then(() => "resolved", (e) => e.name);
+    });
+    await b.evaluate((name) => tidelog.EventStore.deleteStore(name), name);
+    for (const page of [a, b]) {
+      await page.waitForFunction(() => closedReasons.length > 0, null, { timeout: 5_000 });
+      const after = await page.evaluate(async () => {
+        const within = (p) => Promise.race([p.then(() => "ok", (e) => e.name), new Promise((r) => setTimeout(() => r("hang"), 2000))]);
+        return {
+          reasons: closedReasons,
+          closed: store.closed,
+          now: await within(store.sync.now()),
+          acknowledged: await within(store.sync.acknowledged("so-1")),
+          append: await within(store.append("cart-1", [{ type: "T", data: { v: 9 } }])),
+          read: await within(store.read("cart-1")),
+          outbox: await within(store.sync.outbox()),
+          // Settled to "resolved" or the error's name (so it is never an unhandled rejection).
+          waiting: window.waiting ? await Promise.race([window.waiting, new Promise((r) => setTimeout(() => r("hang"), 2000))]) : null,
+        };
+      });
+      assert.deepEqual(after, {
+        reasons: ["deleted"], closed: true, now: "ClosedError", acknowledged: "ClosedError", append: "ClosedError",
+        read: "ClosedError", outbox: "ClosedError", waiting: page === a ? "ClosedError" : null,
+      });
+    }
+    // Signed in again: a new store of the name pulls its events back from the worker.
+    const c = await device(name, space);
+    const back = await c.evaluate(async () => {
+      const status = await store.sync.now();
+      return { ids: (await store.readAll()).map((e) => e.id).sort(), pending: status.pendingCount, conflicts: status.conflictCount };
+    });
+    assert.deepEqual(back, { ids: ["so-1", "so-2", "so-3"], pending: 0, conflicts: 0 });
+    for (const page of [a, b, c]) await page.close();
+  });
+
+  test("deleteStore counts conflicts' and dead letters' local events as unsynced; settled, the store deletes without force", async () => {
+    const space = unique("space");
+    const { net, ctx, close } = await faultyNetwork();
+    net.route("/v1/**/streams/**", (route) => {
+      const refused = route.request().method() === "POST" && route.request().url().includes("/streams/dl");
+      if (refused) return route.fulfill({ status: 422, contentType: "application/json", body: '{"error":"invalid_event","message":"no thanks"}' });
+      return route.continue();
+    });
+    const name = unique("b");
+    const a = await device(unique("a"), space);
+    const b = await device(name, space, { onConflict: "quarantine", inContext: ctx, base: net.base });
+    await b.evaluate(() => store.sync.pause());
+    await a.evaluate(async () => { await store.append("doc", [{ type: "T", data: { v: 1 } }]); await store.sync.now(); });
+    const status = await b.evaluate(async () => {
+      await store.append("doc", [{ type: "T", data: { v: 2 } }]);
+      await store.append("dl", [{ type: "T", data: { v: 3 } }, { type: "T", data: { v: 4 } }]);
+      store.sync.resume();
+      return store.sync.now();
+    });
+    assert.deepEqual([status.pendingCount, status.conflictCount, status.deadLetterCount], [0, 1, 1], JSON.stringify(status));
+    const deleteB = () => b.evaluate((name) => tidelog.EventStore.deleteStore(name).then(() => "deleted", (e) => [e.name, e.pendingCount]), name);
+    assert.deepEqual(await deleteB(), ["UnsyncedEventsError", 3], "one conflicted and two dead-lettered events");
+    assert.equal(await b.evaluate(() => store.closed), false, "the refusal closed nothing");
+    await b.evaluate(async () => {
+      for (const c of await store.sync.conflicts()) await store.sync.discardConflict(c.id);
+    });
+    assert.deepEqual(await deleteB(), ["UnsyncedEventsError", 2]);
+    await b.evaluate(async () => {
+      for (const d of await store.sync.deadLetters()) await store.sync.discardDeadLetter(d.id);
+    });
+    assert.equal(await deleteB(), "deleted");
+    assert.equal(await b.evaluate(() => store.closed), true);
+    await a.close();
     await close();
   });
 });

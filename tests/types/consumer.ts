@@ -6,7 +6,7 @@
 import init, {
   type FileRecovery,
   AppendConditionError, ClosedError, EventStore, InvalidInputError, initSync, QuotaExceededError, ReplayError, StorageError, SyncError,
-  TidelogError, version, VersionConflictError,
+  TidelogError, UnsyncedEventsError, version, VersionConflictError, type ClosedEvent, type DeleteStoreOptions,
   type AnyTidelogError, type AppendCondition, type AppendResult, type Query, decisionModel, specification, type SpecOutcome, type DecisionStore, type Conflict, type ConflictResolution, type DeadLetter, type ExpectedVersion,
   type Json, type Metrics, type MovedNotice, type NewEvent, type OutboxEntry, type Projection, type ProjectionMetrics, type PullScope, type ReplayReport,
   type StorageFigures, type StreamInfo, type Sync, type SyncedEventStore, type SyncProgress, type SyncReport, type SyncStatus, type TidelogEvent,
@@ -70,6 +70,11 @@ export function explain(caught: unknown): string {
     const code: "network" | "auth" | "forbidden_origin" | "not_found" | "stalled" = caught.code;
     return `${code} ${caught.status ?? "no status"}`;
   }
+  if (caught instanceof UnsyncedEventsError) {
+    const pending: number = caught.pendingCount;
+    const code: "unsynced_events" = caught.code;
+    return `${code}: ${pending} events not on the server`;
+  }
   if (caught instanceof QuotaExceededError || caught instanceof ClosedError) return caught.name;
   if (caught instanceof TidelogError) {
     const code: string = caught.code;
@@ -87,6 +92,7 @@ export function describe(e: AnyTidelogError): string {
     case "StorageError": return e.cause.name;
     case "ReplayError": return e.eventId;
     case "SyncError": return e.code;
+    case "UnsyncedEventsError": return String(e.pendingCount);
     case "QuotaExceededError": case "ClosedError": return e.code;
   }
 }
@@ -277,6 +283,22 @@ export async function app(): Promise<void> {
   } catch (caught) {
     console.log(explain(caught));
   }
+
+  // Sign-out: every handle of the store closes, in every tab.
+  const off: () => void = store.on("closed", (event: ClosedEvent) => {
+    const reason: "close" | "deleted" | "versionchange" = event.reason;
+    if (reason === "deleted") console.log("signed out elsewhere");
+  });
+  const options: DeleteStoreOptions = { force: false, storage: "indexeddb" };
+  try {
+    await EventStore.deleteStore("shop", options);
+  } catch (caught) {
+    if (caught instanceof UnsyncedEventsError) await EventStore.deleteStore("shop", { force: true });
+  }
+  await EventStore.deleteStore("logs", { storage: "file", directory: "/var/lib/app" });
+  const wasClosed: boolean = store.closed;
+  void wasClosed;
+  off();
 
   store.close();
   store.free();

@@ -134,6 +134,18 @@ export async function misuse(): Promise<void> {
   // @ts-expect-error: resolveConflict takes CartEvents
   await store.sync.resolveConflict(1, [{ type: "ItemAdded", data: { sku: "A1" } }]);
 
+  // ---- deleting a store --------------------------------------------------------------------------
+  // @ts-expect-error: force is a boolean
+  await EventStore.deleteStore("shop", { force: "yes" });
+  // @ts-expect-error: not an option of deleteStore
+  await EventStore.deleteStore("shop", { sync: { url: "https://example.com/v1/shop" } });
+  // @ts-expect-error: the store's only event is "closed" (sync events are on store.sync)
+  store.on("status", () => {});
+  // @ts-expect-error: closed's reason is one of three
+  store.on("closed", (event) => { if (event.reason === "evicted") void event; });
+  // @ts-expect-error: closed is read-only
+  store.closed = true;
+
   // ---- errors --------------------------------------------------------------------------------------
   try {
     await store.append("c", []);

@@ -6,17 +6,18 @@ use std::rc::{Rc, Weak};
 
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 use super::config::{OnConflict, SyncConfig};
 use super::events::{progress_to_js, report_to_js, status_to_js, sync_error, Listeners, SyncEvent};
 use crate::bindings::errors::to_js;
 use crate::bindings::shared::{Shared, SyncHook};
 use crate::env::{Environment, SystemEnvironment};
+use crate::error::Error;
 use crate::event::EventId;
 use crate::sync::{DriverState, OutboxSummary, SyncEngine, SyncErrorKind, SyncReport};
 use crate::web::fetch::FetchTransport;
-use crate::web::glue::{get, set, storage_estimate};
+use crate::web::glue::{self, get, set, storage_estimate};
 use crate::web::host::{self, EventSource, HostListener, Timeout};
 use crate::web::indexeddb::IndexedDbStore;
 
@@ -39,6 +40,10 @@ pub(in crate::bindings) struct Driver {
     pub(super) listeners: Listeners,
     /// `acknowledged(id)` promises waiting for their event to reach the server.
     waiters: Cell<Vec<(EventId, Function)>>,
+    /// The promises handed out and not settled yet (`now()`, `acknowledged(id)`), as
+    /// `untilClosed` of `js/util.js` keeps them: closing rejects each with `ClosedError`
+    /// (a round in flight may never end once the connection closed).
+    closing: JsValue,
     /// `online`, `offline`, `visibilitychange`, `freeze`, `resume`.
     host_listeners: Cell<Vec<HostListener>>,
     /// The app's token source (`sync.auth`), and whether it was asked yet.
@@ -117,6 +122,7 @@ impl Driver {
             release: Cell::default(),
             listeners: Listeners::default(),
             waiters: Cell::default(),
+            closing: js_sys::Set::new(&JsValue::UNDEFINED).into(),
             host_listeners: Cell::default(),
             auth,
             auth_asked: Cell::new(false),
@@ -225,8 +231,35 @@ impl Driver {
         });
     }
 
-    /// `sync.now()`: a forced round of this instance's own, once any running round ended.
-    pub(super) async fn run_now(self: &Rc<Self>) {
+    /// `sync.now()`: resolves with the status after [`run_now`](Self::run_now); rejects
+    /// with `ClosedError` once the store is closed (at once, or when it closes meanwhile).
+    pub(super) fn now(self: &Rc<Self>) -> Promise {
+        if self.state().closed() {
+            return Promise::reject(&to_js(&Error::Closed));
+        }
+        let driver = self.clone();
+        self.until_closed(future_to_promise(async move {
+            driver.run_now().await;
+            let closed = driver.state().closed();
+            if closed {
+                return Err(to_js(&Error::Closed));
+            }
+            Ok(driver.status_js())
+        }))
+    }
+
+    /// `promise`, or a rejection with `ClosedError` if the store is closed or closes
+    /// before it settles.
+    pub(super) fn until_closed(&self, promise: Promise) -> Promise {
+        if self.state().closed() {
+            return Promise::reject(&to_js(&Error::Closed));
+        }
+        glue::until_closed(&promise, &self.closing)
+    }
+
+    /// A forced round of this instance's own, once any running round ended (none once
+    /// the store is closed).
+    async fn run_now(self: &Rc<Self>) {
         let Some(store) = self.store.upgrade() else { return };
         self.state().clear_auth();
         if !self.state().leader() {
@@ -244,6 +277,9 @@ impl Driver {
             }
         }
         while !self.state().try_run_now() {
+            if self.state().closed() {
+                return;
+            }
             host::sleep(10).await;
         }
         self.round().await;
@@ -429,7 +465,7 @@ impl Driver {
 
     /// Hands `detail` to the app's listeners of `event`.
     pub(super) fn emit(&self, event: SyncEvent, detail: &JsValue) {
-        self.listeners.emit(event, detail);
+        self.listeners.emit(event as u8, detail);
     }
 
     /// The status snapshot as JS.
@@ -441,11 +477,14 @@ impl Driver {
         js
     }
 
-    /// Stops: no more rounds, the lock is handed over, host listeners removed.
+    /// Stops: no more rounds, the lock is handed over, host listeners removed, and every
+    /// promise still waiting (`now()`, `acknowledged(id)`) rejects with `ClosedError`.
     pub(in crate::bindings) fn stop(&self) {
         self.state().close();
         self.release_lock();
         drop(self.timer.take());
         drop(self.host_listeners.take());
+        drop(self.waiters.take());
+        glue::reject_all(&self.closing, &to_js(&Error::Closed));
     }
 }

@@ -1,24 +1,21 @@
 //! What `store.sync` hands to JS: its events (`sync.on(...)`), the status object, round
 //! reports and `SyncError`s.
 
-use std::cell::Cell;
-use std::rc::Rc;
-
-use js_sys::{Function, Object};
+use js_sys::Object;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 use crate::bindings::errors::invalid;
 use crate::outbox::Failure;
 use crate::sync::{PullProgress, SyncErrorKind, SyncReport, SyncStatus};
 use crate::web::convert::failure_to_js;
-use crate::web::glue::{deliver, make_error, set};
+use crate::web::glue::{make_error, set};
 
-/// The events `sync.on` listens to.
+/// The events `sync.on` listens to (as `u8` in [`Listeners`], from 1: 0 is `closed`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub(super) enum SyncEvent {
     /// The status changed (after every round, `pause()`).
-    Status,
+    Status = 1,
     /// Events went up or came down (a round report).
     Synced,
     /// Local events conflicted with remote ones (a round report).
@@ -50,43 +47,7 @@ impl SyncEvent {
     }
 }
 
-struct Listener {
-    event: SyncEvent,
-    callback: Function,
-    active: Rc<Cell<bool>>,
-}
-
-/// The listeners of one store's sync.
-#[derive(Default)]
-pub(super) struct Listeners(Cell<Vec<Listener>>);
-
-impl Listeners {
-    /// Calls `callback` on each `event`; returns the function that stops it.
-    pub(super) fn add(&self, event: SyncEvent, callback: Function) -> Function {
-        let active = Rc::new(Cell::new(true));
-        let mut listeners = self.0.take();
-        listeners.retain(|l| l.active.get());
-        listeners.push(Listener { event, callback, active: active.clone() });
-        self.0.set(listeners);
-        Closure::<dyn FnMut()>::new(move || active.set(false)).into_js_value().unchecked_into()
-    }
-
-    /// Hands `detail` to every active listener of `event` (what one throws is reported,
-    /// and the others still get it).
-    pub(super) fn emit(&self, event: SyncEvent, detail: &JsValue) {
-        let listeners = self.0.take();
-        let callbacks: Vec<Function> = listeners
-            .iter()
-            .filter(|l| l.event == event && l.active.get())
-            .map(|l| l.callback.clone())
-            .collect();
-        self.0.set(listeners);
-        // Called with the list back in place: a listener may add another.
-        for callback in callbacks {
-            deliver(&callback, detail);
-        }
-    }
-}
+pub(super) use crate::bindings::shared::Listeners;
 
 fn time_to_js(at: Option<u64>) -> JsValue {
     at.map_or(JsValue::NULL, |at| (at as f64).into())

@@ -5,7 +5,6 @@ use std::rc::Rc;
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::future_to_promise;
 
 use super::conflict::conflict_events;
 use super::events::SyncEvent;
@@ -98,13 +97,9 @@ fn indexeddb(store: &Shared) -> Result<&IndexedDbStore, JsValue> {
 #[wasm_bindgen(js_class = Sync)]
 impl JsSync {
     /// Runs a round now (in the syncing tab; other tabs wake it) and resolves with the
-    /// status afterwards.
+    /// status afterwards; rejects with `ClosedError` once the store is closed.
     pub fn now(&self) -> Promise {
-        let driver = self.driver.clone();
-        future_to_promise(async move {
-            driver.run_now().await;
-            Ok(driver.status_js())
-        })
+        self.driver.now()
     }
 
     /// The current status snapshot: `{ online, paused, leader, pendingCount,
@@ -121,7 +116,7 @@ impl JsSync {
         let Some(callback) = callback.dyn_ref::<Function>() else {
             return Err(invalid("callback", "must be a function"));
         };
-        Ok(self.driver.listeners.add(event, callback.clone()))
+        Ok(self.driver.listeners.add(event as u8, callback.clone()))
     }
 
     /// Pauses syncing (the outbox keeps filling).
@@ -150,14 +145,13 @@ impl JsSync {
         Ok(())
     }
 
-    /// Resolves once the event `id` is stored on the server.
+    /// Resolves once the event `id` is stored on the server; rejects with `ClosedError`
+    /// once the store is closed.
     pub fn acknowledged(&self, id: JsValue) -> Result<Promise, JsValue> {
         let id = EventId::new(input::string(&id, "id")?).map_err(|e| to_js(&e.into()))?;
-        let driver = self.driver.clone();
-        Ok(Promise::new(&mut |resolve, _reject| {
-            driver.wait_for(id.clone(), resolve);
-            driver.wake();
-        }))
+        let waiting = Promise::new(&mut |resolve, _| self.driver.wait_for(id.clone(), resolve));
+        self.driver.wake();
+        Ok(self.driver.until_closed(waiting))
     }
 
     /// The outbox: `[{ stream, pendingCount, pendingBytes, oldestPendingAt, attempts,

@@ -55,6 +55,11 @@ pub trait FileSystem {
     fn read_small(&self, path: &str) -> Result<Option<Vec<u8>>>;
     /// Removes file `path` (a missing file is not an error).
     fn remove(&self, path: &str) -> Result<()>;
+    /// Whether `path` exists (a file or a directory).
+    fn exists(&self, path: &str) -> Result<bool>;
+    /// Removes directory `path` if it is empty; one that is missing or holds anything is
+    /// left as it is (not an error).
+    fn remove_dir(&self, path: &str) -> Result<()>;
     /// Opens `path` for reading and appending, creating it when missing.
     fn open_append(&self, path: &str) -> Result<Self::File>;
     /// The file's length.
@@ -109,6 +114,44 @@ impl<F: FileSystem> FileStore<F, SystemEnvironment> {
     /// source. See [`FileStore::open_with`].
     pub fn open(fs: F, dir: &str, sync: Fsync) -> Result<Self> {
         Self::open_with(fs, dir, sync, SystemEnvironment)
+    }
+
+    /// Deletes the store in `dir`: its log, its lock, and the directory when nothing else
+    /// is in it. No store there: nothing to do (nothing is created). Takes the lock
+    /// first, so a store another process has open is refused with [`Error::Storage`]
+    /// `"Locked"` (as is one this process has open: close it first). Unless `force`, a
+    /// log with events is refused with [`Error::UnsyncedEvents`] (a file store does not
+    /// sync: no event of it is on a server). A refusal deletes nothing.
+    pub fn delete(fs: F, dir: &str, force: bool) -> Result<()> {
+        let dir = dir.trim_end_matches('/');
+        if !fs.exists(&format!("{dir}/{LOG_FILE}"))? {
+            // Not a store (or a lock left alone): nothing of ours to delete.
+            return Ok(());
+        }
+        let lock = format!("{dir}/{LOCK_FILE}");
+        take_lock(&fs, &lock)?;
+        let fs = if force {
+            fs
+        } else {
+            let store = Self::load(fs, dir.to_string(), Fsync::Never, SystemEnvironment).map_err(
+                |(fs, e)| {
+                    let _ = fs.remove(&lock);
+                    e
+                },
+            )?;
+            let pending_count = store.index.head_position()?.0;
+            if let Some(file) = store.file.take() {
+                store.fs.close(file);
+            }
+            if pending_count > 0 {
+                let _ = store.fs.remove(&lock);
+                return Err(Error::UnsyncedEvents { pending_count });
+            }
+            store.fs
+        };
+        fs.remove(&format!("{dir}/{LOG_FILE}"))?;
+        fs.remove(&lock)?;
+        fs.remove_dir(dir)
     }
 }
 

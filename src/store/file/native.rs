@@ -48,6 +48,19 @@ impl FileSystem for StdFileSystem {
         }
     }
 
+    fn exists(&self, path: &str) -> Result<bool> {
+        std::fs::exists(path).map_err(|e| io(path, e))
+    }
+
+    fn remove_dir(&self, path: &str) -> Result<()> {
+        match std::fs::remove_dir(path) {
+            Err(e) if !matches!(e.kind(), ErrorKind::NotFound | ErrorKind::DirectoryNotEmpty) => {
+                Err(io(path, e))
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn open_append(&self, path: &str) -> Result<(File, String)> {
         let file = OpenOptions::new()
             .read(true)

@@ -281,6 +281,42 @@ fn a_second_opener_gets_a_locked_error_and_a_stale_lock_is_taken() {
     assert!(std::fs::metadata(format!("{}/{LOCK_FILE}", dir.0)).is_err(), "close removes the lock");
 }
 
+#[test]
+fn delete_refuses_events_and_locked_stores_and_removes_the_directory() {
+    let dir = TempDir::new("delete");
+    let delete = |force| FileStore::delete(StdFileSystem, &dir.0, force);
+    // No store there: nothing to do, and nothing is created.
+    delete(false).unwrap();
+    assert!(!std::path::Path::new(&dir.0).exists(), "delete created nothing");
+
+    let store = open(&dir).unwrap();
+    append(&store, "cart-1", &[1, 2]);
+    append(&store, "cart-2", &[3]);
+    // Open here: the lock refuses, force or not, and nothing is deleted.
+    for force in [false, true] {
+        let e = delete(force).unwrap_err();
+        assert_eq!(storage_name(&e), "Locked", "{e}");
+    }
+    store.close();
+    // Events: refused without force (none of them is on a server), nothing deleted.
+    assert_eq!(delete(false).unwrap_err(), Error::UnsyncedEvents { pending_count: 3 });
+    assert!(!std::path::Path::new(&format!("{}/{LOCK_FILE}", dir.0)).exists(), "lock released");
+    let store = open(&dir).unwrap();
+    assert_eq!(everything(&store).len(), 3, "the refusal deleted nothing");
+    store.close();
+    // With force: the directory is gone, and a new store there starts empty.
+    delete(true).unwrap();
+    assert!(!std::path::Path::new(&dir.0).exists(), "the directory is removed");
+    let store = open(&dir).unwrap();
+    assert!(everything(&store).is_empty());
+    store.close();
+    // An empty store needs no force; a file that is not the store's keeps the directory.
+    std::fs::write(format!("{}/notes.txt", dir.0), "mine").unwrap();
+    delete(false).unwrap();
+    let left: Vec<_> = std::fs::read_dir(&dir.0).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["notes.txt"]);
+}
+
 /// `std::fs` with failures switched on at will: an append that writes half its bytes and
 /// fails, a failing fsync, a failing truncate.
 #[derive(Default)]
@@ -303,6 +339,12 @@ impl FileSystem for &Failing {
     }
     fn remove(&self, path: &str) -> Result<()> {
         StdFileSystem.remove(path)
+    }
+    fn exists(&self, path: &str) -> Result<bool> {
+        StdFileSystem.exists(path)
+    }
+    fn remove_dir(&self, path: &str) -> Result<()> {
+        StdFileSystem.remove_dir(path)
     }
     fn open_append(&self, path: &str) -> Result<Self::File> {
         StdFileSystem.open_append(path)

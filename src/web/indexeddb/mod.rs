@@ -20,6 +20,8 @@
 //! - `outbox`, `dead_letters`, `conflicts` (schema 3): the sync side (`outbox.rs`); a
 //!   stream's pending events are those past its `syncedVersion` (a field of its
 //!   `streams` record), so an append and its outbox entry land in one transaction.
+//!   `deleteStore` counts events the server lacks from these stores in JS
+//!   (`unsyncedCount` in `js/util.js`): a change here changes it too.
 //! - `snapshots` (schema 2): key `name`; `{name, state, position, version, savedAt}`,
 //!   the replay engine's projection snapshots (see `snapshots.rs`).
 //!
@@ -53,7 +55,7 @@ use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{IdbDatabase, IdbOpenDbRequest, IdbTransactionMode};
+use web_sys::{IdbDatabase, IdbOpenDbRequest, IdbTransactionMode, IdbVersionChangeEvent};
 
 use crate::env::SystemEnvironment;
 use crate::error::{Error, Result};
@@ -66,6 +68,7 @@ use crate::store::{EventStore, Metrics, ReadOptions, StreamInfo};
 use crate::web::convert::{
     js_error, records_to_events, string_field, synced_version_field, version_field,
 };
+use crate::web::glue;
 use crate::web::idb::{idb_factory, request, result_of, settle, Transaction};
 
 mod append;
@@ -128,14 +131,26 @@ pub struct IndexedDbStore {
     durability: Durability,
     /// Set by `close()` and by another tab's upgrade or deletion (`versionchange`).
     closed: Rc<Cell<bool>>,
+    /// Called once when a `versionchange` closes the connection (see
+    /// [`on_version_change`](Self::on_version_change)).
+    on_closed: VersionChangeHook,
     /// This open created the database: it did not exist (a new device, or the browser
     /// evicted it, or the user deleted it).
     created: bool,
     ids: RefCell<IdGenerator>,
     metrics: RefCell<Metrics>,
     env: SystemEnvironment,
-    _on_version_change: Closure<dyn FnMut()>,
+    _on_version_change: Closure<dyn FnMut(IdbVersionChangeEvent)>,
 }
+
+/// What a `versionchange` that closed the connection calls: `true` when the database is
+/// being deleted (the event's `newVersion` is `null`), `false` for an upgrade.
+type VersionChangeHook = Rc<Cell<Option<Box<dyn FnOnce(bool)>>>>;
+
+/// How long `deleteStore` waits for the database to be deleted (from the request) before
+/// it rejects with a `StorageError` named `"Blocked"`: a connection that is not tidelog's
+/// keeps it open (the browser deletes it once that connection closes).
+pub const DELETE_BLOCKED_MS: u32 = 5_000;
 
 impl std::fmt::Debug for IndexedDbStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -188,15 +203,20 @@ impl IndexedDbStore {
         }
         let db: IdbDatabase = opened?.unchecked_into();
 
-        // Another tab upgrading or deleting the database: step aside (close), so it is
-        // not blocked, and report ClosedError from then on.
+        // Another tab (or this one) upgrading or deleting the database: step aside (close),
+        // so it is not blocked, report ClosedError from then on, and tell the owner.
         let closed = Rc::new(Cell::new(false));
+        let on_closed: VersionChangeHook = Rc::default();
         let on_version_change = {
             let db = db.clone();
             let closed = closed.clone();
-            Closure::<dyn FnMut()>::new(move || {
+            let on_closed = on_closed.clone();
+            Closure::<dyn FnMut(IdbVersionChangeEvent)>::new(move |event: IdbVersionChangeEvent| {
                 closed.set(true);
                 db.close();
+                if let Some(hook) = on_closed.take() {
+                    hook(event.new_version().is_none());
+                }
             })
         };
         db.set_onversionchange(Some(on_version_change.as_ref().unchecked_ref()));
@@ -205,6 +225,7 @@ impl IndexedDbStore {
             name: name.to_string(),
             durability,
             closed,
+            on_closed,
             created: created.get(),
             ids: RefCell::new(IdGenerator::new()),
             metrics: RefCell::default(),
@@ -213,12 +234,43 @@ impl IndexedDbStore {
         })
     }
 
-    /// Deletes the database `name` (all its events). Waits until it is gone.
+    /// Deletes the database `name` (all its events; none: nothing to do) and waits until
+    /// it is gone: [`delete_store`](Self::delete_store) with `force`.
     pub async fn delete(name: &str) -> Result<()> {
-        let factory = idb_factory()?;
-        let request = factory.delete_database(name).map_err(js_error)?;
-        let pending = settle(&request);
-        result_of(request.unchecked_into(), pending).await.map(drop)
+        Self::delete_store(name, true).await
+    }
+
+    /// `EventStore.deleteStore` over IndexedDB (the requests are `js/util.js`'s
+    /// `deleteStore`). Unless `force`, refuses with [`Error::UnsyncedEvents`] while the
+    /// database holds events the server does not have: every stream's events past its
+    /// `syncedVersion`, and the local events of quarantined conflicts and dead letters
+    /// (taken out of the log), counted in the database itself, so other tabs' appends
+    /// count; nothing is deleted or closed then. Otherwise deletes the database and
+    /// waits until it is gone. Every tidelog connection to it closes itself on the
+    /// `versionchange` this causes, and its owner hears of it
+    /// ([`on_version_change`](Self::on_version_change)); a connection that is not
+    /// tidelog's and stays open makes this fail with [`Error::Storage`] `"Blocked"` when
+    /// the database is still there [`DELETE_BLOCKED_MS`] after the request (the browser
+    /// deletes it once that connection closes). A database that does not exist is not
+    /// created.
+    ///
+    /// The count and the delete are two steps: an append another tab commits between
+    /// them is deleted too.
+    pub async fn delete_store(name: &str, force: bool) -> Result<()> {
+        idb_factory()?;
+        let answer = glue::delete_store(name, force, DELETE_BLOCKED_MS);
+        let pending = JsFuture::from(answer).await.map_err(js_error)?;
+        match pending.as_f64() {
+            Some(n) if n > 0.0 => Err(Error::UnsyncedEvents { pending_count: n as u64 }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Calls `hook` once if a `versionchange` closes the connection: `hook(true)` when the
+    /// database is being deleted (by `deleteStore` or any `deleteDatabase`, in any tab),
+    /// `hook(false)` for another tab's schema upgrade.
+    pub fn on_version_change(&self, hook: impl FnOnce(bool) + 'static) {
+        self.on_closed.set(Some(Box::new(hook)));
     }
 
     /// The database name.
