@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
+use super::retention::{self, Compacted, Held, Retention};
 use super::{check_batch, resolve_retry, EventStore, Metrics, ReadOptions, StoredAt, StreamInfo};
 use crate::env::{Environment, SystemEnvironment};
 use crate::error::{Error, Result};
@@ -46,6 +47,9 @@ struct State<P> {
     ids: IdGenerator,
     metrics: Metrics,
     closed: bool,
+    /// Retention's floor: the slots below `floor - 1` were dropped (`None`), while the
+    /// streams' index lists keep pointing at them (a stream's version is its list's length).
+    floor: Position,
     /// Boxed: most memory stores never sync, and the JS API's store enum holds one.
     sync: Box<SyncState<P>>,
 }
@@ -76,6 +80,7 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
                 ids: IdGenerator::new(),
                 metrics: Metrics::default(),
                 closed: false,
+                floor: Position(1),
                 sync: Box::default(),
             }),
             env,
@@ -222,22 +227,28 @@ impl<P: Clone, E: Environment> EventStore for MemoryStore<P, E> {
 
     async fn query(&self, query: &Query, options: QueryOptions) -> Result<Vec<Event<P>>> {
         self.with_open(|state| {
-            let first = options.after.map_or(0, |a| usize::try_from(a.0).unwrap_or(usize::MAX));
+            let start =
+                retention::check_from(state.floor, options.after.map(|a| Position(a.0 + 1)))?;
+            let first = usize::try_from(start.0.saturating_sub(1)).unwrap_or(usize::MAX);
             let mut matching = state.matching(query, first);
             if options.backwards {
                 matching.reverse();
             }
             let events: Vec<Event<P>> = matching.into_iter().take(options.limit).cloned().collect();
             state.metrics.events_read += events.len() as u64;
-            events
-        })
+            Ok(events)
+        })?
     }
 
     async fn read(&self, stream: &StreamId, options: ReadOptions) -> Result<Vec<Event<P>>> {
         self.with_open(|state| {
             let indexes = state.streams.get(stream).map_or(&[][..], Vec::as_slice);
-            let Some((low, high)) = options.version_range(Version(indexes.len() as u64)) else {
-                return Vec::new();
+            let held_from = state.held_from(indexes);
+            let head = Version(indexes.len() as u64);
+            let Some((low, high)) =
+                retention::stream_range(&options, head, held_from, state.floor, stream)?
+            else {
+                return Ok(Vec::new());
             };
             let range = indexes.get(low.0 as usize - 1..high.0 as usize).unwrap_or(&[]);
             let mut events: Vec<Event<P>> =
@@ -246,18 +257,19 @@ impl<P: Clone, E: Environment> EventStore for MemoryStore<P, E> {
                 events.reverse();
             }
             state.metrics.events_read += events.len() as u64;
-            events
-        })
+            Ok(events)
+        })?
     }
 
     async fn read_all(&self, from: Position, limit: usize) -> Result<Vec<Event<P>>> {
         self.with_open(|state| {
+            retention::check_from(state.floor, Some(from))?;
             let start = usize::try_from(from.0.saturating_sub(1)).unwrap_or(usize::MAX);
             let events: Vec<Event<P>> =
                 state.log.iter().skip(start).flatten().take(limit).cloned().collect();
             state.metrics.events_read += events.len() as u64;
-            events
-        })
+            Ok(events)
+        })?
     }
 
     async fn version(&self, stream: &StreamId) -> Result<Version> {
@@ -270,16 +282,24 @@ impl<P: Clone, E: Environment> EventStore for MemoryStore<P, E> {
                 .streams
                 .iter()
                 .filter_map(|(stream, indexes)| {
-                    let last = state.log.get(*indexes.last()?)?.as_ref()?;
+                    // From the index alone: the last event may have been dropped.
                     Some(StreamInfo {
                         stream: stream.clone(),
-                        version: last.version,
-                        last_position: last.position,
+                        version: Version(indexes.len() as u64),
+                        last_position: Position(*indexes.last()? as u64 + 1),
                         synced_version: state.synced(stream),
                     })
                 })
                 .collect()
         })
+    }
+
+    async fn compact(&self, retention: &Retention) -> Result<Compacted> {
+        self.compact_now(retention)
+    }
+
+    async fn floor(&self) -> Result<Position> {
+        self.with_open(|state| state.floor)
     }
 
     fn metrics(&self) -> Metrics {
@@ -288,6 +308,22 @@ impl<P: Clone, E: Environment> EventStore for MemoryStore<P, E> {
 
     fn close(&self) {
         self.state.borrow_mut().closed = true;
+    }
+}
+
+impl<P: Clone, E: Environment> MemoryStore<P, E> {
+    /// [`EventStore::compact`], synchronously: finds the new floor
+    /// ([`retention::new_floor`]) and drops the events below it, freeing their payloads.
+    pub fn compact_now(&self, retention: &Retention) -> Result<Compacted> {
+        let now = self.env.now_ms();
+        let mut state = self.state.borrow_mut();
+        if state.closed {
+            return Err(Error::Closed);
+        }
+        let held = state.held(retention, now);
+        let floor = retention::new_floor(retention, &held);
+        let dropped = state.drop_below(floor);
+        Ok(Compacted { dropped, from: floor })
     }
 }
 
@@ -353,6 +389,58 @@ fn from_index(list: &[usize], first: usize) -> &[usize] {
 }
 
 impl<P: Clone> State<P> {
+    /// The lowest held version of the stream whose log indexes are `indexes` (its
+    /// version + 1 when none is held).
+    fn held_from(&self, indexes: &[usize]) -> Version {
+        let first = usize::try_from(self.floor.0 - 1).unwrap_or(usize::MAX);
+        Version(indexes.partition_point(|&i| i < first) as u64 + 1)
+    }
+
+    /// What retention needs to know of the held events.
+    fn held(&self, retention: &Retention, now: u64) -> Held {
+        let first = usize::try_from(self.floor.0 - 1).unwrap_or(usize::MAX);
+        let held = || self.log.iter().skip(first).flatten();
+        let nth_newest = match retention.events {
+            Some(n) if n > 0 => {
+                held().rev().nth(usize::try_from(n - 1).unwrap_or(usize::MAX)).map(|e| e.position)
+            }
+            _ => None,
+        };
+        let first_young = retention.ms.and_then(|ms| {
+            held().find(|e| e.recorded_at > now.saturating_sub(ms)).map(|e| e.position)
+        });
+        let oldest_pending = if retention.keep_pending {
+            self.streams.keys().filter_map(|s| Some(self.pending(s).first()?.position)).min()
+        } else {
+            None
+        };
+        Held {
+            floor: self.floor,
+            next: Position(self.log.len() as u64 + 1),
+            nth_newest,
+            first_young,
+            oldest_pending,
+        }
+    }
+
+    /// Drops the held events below `floor` (their slots empty; the streams' index lists
+    /// keep their length, so versions stay) and raises the floor; returns how many went.
+    fn drop_below(&mut self, floor: Position) -> u64 {
+        let (from, to) = (self.floor.0 as usize - 1, (floor.0 as usize - 1).min(self.log.len()));
+        let mut dropped = 0;
+        for slot in self.log.iter_mut().take(to).skip(from) {
+            if let Some(event) = slot.take() {
+                self.by_id.remove(&event.id);
+                dropped += 1;
+            }
+        }
+        for list in self.by_tag.values_mut().chain(self.by_type.values_mut()) {
+            list.drain(..list.partition_point(|&i| i < to));
+        }
+        self.floor = self.floor.max(floor);
+        dropped
+    }
+
     /// The events matching `query` from log index `first` on (position `first + 1`), in
     /// position order. Each item is looked up in its most selective index (its rarest tag;
     /// without tags, its types), so the cost follows the candidates, not the log.
@@ -876,7 +964,7 @@ mod tests {
         let payloads = Payloads::<u32> { make: |n| n, tag: |p| Some(*p) };
         let results =
             block_on(conformance::run_all(|| async { MemoryStore::<u32>::new() }, &payloads));
-        assert_eq!(results.len(), 11);
+        assert_eq!(results.len(), 12);
         let failures: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
         assert!(failures.is_empty(), "{failures:#?}");
     }

@@ -23,7 +23,7 @@
 
 use std::cell::Cell;
 
-use super::{EventStore, MemoryStore, Metrics, ReadOptions, StreamInfo};
+use super::{Compacted, EventStore, MemoryStore, Metrics, ReadOptions, Retention, StreamInfo};
 use crate::env::{Environment, SystemEnvironment};
 use crate::error::{Error, Result};
 use crate::event::{AppendResult, Event, ExpectedVersion, NewEvent, Position, StreamId, Version};
@@ -344,6 +344,16 @@ impl<F: FileSystem, E: Environment> EventStore for FileStore<F, E> {
 
     async fn streams(&self) -> Result<Vec<StreamInfo>> {
         self.index.streams().await
+    }
+
+    /// Drops the events from the index only: the log file keeps them, and a reopened
+    /// store holds them again (rewriting the file is not done yet).
+    async fn compact(&self, retention: &Retention) -> Result<Compacted> {
+        self.index.compact_now(retention)
+    }
+
+    async fn floor(&self) -> Result<Position> {
+        self.index.floor().await
     }
 
     fn metrics(&self) -> Metrics {

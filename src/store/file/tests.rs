@@ -101,7 +101,7 @@ fn file_store_passes_the_conformance_suite() {
         },
         &payloads,
     ));
-    assert_eq!(results.len(), 11);
+    assert_eq!(results.len(), 12);
     let failures: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
     assert!(failures.is_empty(), "{failures:#?}");
 }
