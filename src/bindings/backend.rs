@@ -274,6 +274,29 @@ impl Backend {
         }
     }
 
+    /// Applies `retention` now (see [`crate::store::retention`]).
+    pub(super) async fn compact(
+        &self,
+        retention: &crate::store::Retention,
+    ) -> JsResult<crate::store::Compacted> {
+        match self {
+            Backend::IndexedDb(db) => js(db.compact_now(retention).await),
+            Backend::Memory(m) => js(m.compact_now(retention)),
+            #[cfg(feature = "file")]
+            Backend::File(f) => js(f.compact(retention).await),
+        }
+    }
+
+    /// Retention's floor: the lowest position still held.
+    pub(super) async fn floor(&self) -> JsResult<Position> {
+        match self {
+            Backend::IndexedDb(db) => js(db.floor().await),
+            Backend::Memory(m) => js(m.floor().await),
+            #[cfg(feature = "file")]
+            Backend::File(f) => js(f.floor().await),
+        }
+    }
+
     /// Counters since the store was opened.
     pub(super) fn metrics(&self) -> Metrics {
         match self {

@@ -17,6 +17,7 @@ use super::subscribe;
 use super::sync::{Driver, JsSync};
 use crate::event::Position;
 use crate::protocol::MAX_EVENT_BYTES;
+use crate::store::Retention;
 use crate::web::convert::{append_result_to_js, metrics_to_js};
 use crate::web::indexeddb::Durability;
 
@@ -34,6 +35,8 @@ pub struct JsEventStore {
     sync_handle: RefCell<Option<JsValue>>,
     /// The answer of `navigator.storage.persist()` when opened with `persist: true`.
     persisted: js_sys::Promise,
+    /// The open option `retain` (`None`: the log keeps everything).
+    retain: Option<Retention>,
 }
 
 impl JsEventStore {
@@ -57,6 +60,7 @@ impl JsEventStore {
             driver: self.driver.clone(),
             sync_handle: RefCell::default(),
             persisted: self.persisted.clone(),
+            retain: self.retain,
         }
     }
 }
@@ -102,7 +106,8 @@ impl JsEventStore {
     /// `"relaxed"` or `"strict"` (IndexedDB's transaction durability for appends; for
     /// files, whether each append is fsynced: strict, the default, does); `maxEventBytes`:
     /// `append` refuses an event larger than this as the sync server stores it (default:
-    /// the server's 100 KiB when the store syncs, no limit otherwise).
+    /// the server's 100 KiB when the store syncs, no limit otherwise); `retain`:
+    /// `{ events?, ms? }`, what the local log keeps (see `compact`).
     pub async fn open(name: JsValue, options: JsValue) -> Result<JsEventStore, JsValue> {
         let name = input::string(&name, "name")?;
         if name.is_empty() || name.len() > 256 {
@@ -112,13 +117,13 @@ impl JsEventStore {
         let options = input::options(
             &options,
             "options",
-            &["storage", "durability", "sync", "maxEventBytes", "persist"],
+            &["storage", "durability", "sync", "maxEventBytes", "persist", "retain"],
         )?;
         #[cfg(feature = "file")]
         let options = input::options(
             &options,
             "options",
-            &["storage", "durability", "sync", "maxEventBytes", "persist", "directory"],
+            &["storage", "durability", "sync", "maxEventBytes", "persist", "directory", "retain"],
         )?;
         let options = options.as_ref();
         let persist = input::flag(
@@ -142,6 +147,9 @@ impl JsEventStore {
             Some(value) => super::sync::parse_config(&value)?,
             None => None,
         };
+        let retain = input::get(options, "retain")?
+            .map(|r| input::retain(&r, sync_config.is_some()))
+            .transpose()?;
         let max_event_bytes = match input::get(options, "maxEventBytes")? {
             Some(value) => {
                 let n = input::whole_number(&value, "options.maxEventBytes")?;
@@ -201,13 +209,27 @@ impl JsEventStore {
         } else {
             js_sys::Promise::resolve(&JsValue::NULL)
         };
+        // Retention is applied once at open (before sync starts), then by `compact()`.
+        if let Some(retain) = &retain {
+            if let Err(e) = backend.compact(retain).await {
+                backend.close();
+                return Err(e);
+            }
+        }
         let shared = Shared::new(&name, backend, max_event_bytes);
         let driver = sync_config.map(|config| Driver::start(&shared, &name, config));
         if let Some(driver) = &driver {
             *shared.sync.borrow_mut() = Some(driver.clone());
             shared.subscriptions.mark_pending.set(true);
         }
-        Ok(JsEventStore { shared, name, driver, sync_handle: RefCell::default(), persisted })
+        Ok(JsEventStore {
+            shared,
+            name,
+            driver,
+            sync_handle: RefCell::default(),
+            persisted,
+            retain,
+        })
     }
 
     /// The sync side (`undefined` unless opened with a `sync` option): the same object on
@@ -289,6 +311,10 @@ impl JsEventStore {
     pub async fn read_all(&self, options: JsValue) -> Result<Array, JsValue> {
         let upcast = input::upcast_option(&options)?;
         let (from, limit) = input::read_all_options(&options)?;
+        let from = match from {
+            Some(from) => from,
+            None => self.shared.backend.floor().await?,
+        };
         let records = self.shared.backend.read_all(from, limit).await?;
         let records =
             super::upcast::upcast_records(&self.shared.replay.upcasters, upcast, records)?;
@@ -350,6 +376,20 @@ impl JsEventStore {
             on_moved,
             None,
         ))
+    }
+
+    /// Applies the open option `retain` now: drops the oldest events it lets go (in a
+    /// store that syncs, only events the server has). Resolves to `{ dropped, from }`
+    /// (`from`: the lowest global position still held, or the next one if none is).
+    /// Without `retain` nothing is dropped. Also run at open.
+    pub async fn compact(&self) -> Result<JsValue, JsValue> {
+        self.shared.check_open()?;
+        let retain = self.retain.unwrap_or_default();
+        let done = self.shared.backend.compact(&retain).await?;
+        let out = js_sys::Object::new();
+        crate::web::glue::set(&out, "dropped", (done.dropped as f64).into());
+        crate::web::glue::set(&out, "from", done.from.as_f64().into());
+        Ok(out.into())
     }
 
     /// Counters since this store was opened: `{ appends, eventsWritten, bytesWritten,

@@ -79,6 +79,28 @@ extern "C" {
         one: bool,
     ) -> Promise;
 
+    /// What retention needs to know of the held events (`js/retention.js`): resolves to
+    /// `{ floor, next, nthNewest, firstYoung, oldestPending }` (`null` where none).
+    #[wasm_bindgen(js_name = retentionHeld)]
+    pub fn retention_held(
+        events: &web_sys::IdbObjectStore,
+        streams: &web_sys::IdbObjectStore,
+        meta: &web_sys::IdbObjectStore,
+        n: f64,
+        young_after: f64,
+        keep_pending: bool,
+    ) -> Promise;
+
+    /// Drops the events at positions `[from, to)` and records `to` as the floor; resolves
+    /// to how many were dropped.
+    #[wasm_bindgen(js_name = retentionDrop)]
+    pub fn retention_drop(
+        events: &web_sys::IdbObjectStore,
+        meta: &web_sys::IdbObjectStore,
+        from: f64,
+        to: f64,
+    ) -> Promise;
+
     /// The approximate JSON size of an event's `data` and `meta`, the same measure as
     /// `inspect_events` (the outbox keeps `pendingBytes` with it).
     #[wasm_bindgen(js_name = payloadSize)]

@@ -10,7 +10,7 @@ use super::{IndexedDbStore, BY_STREAM, EVENTS, HEAD_KEY, META, STREAMS, SYNCED_V
 use crate::error::Result;
 use crate::event::{Position, StreamId, Version};
 use crate::replay::Move;
-use crate::store::{Direction, ReadOptions};
+use crate::store::{retention, Direction, ReadOptions};
 use crate::web::convert::{js_error, set, synced_version_field, version_field};
 use crate::web::idb::request;
 
@@ -19,19 +19,39 @@ impl IndexedDbStore {
     /// in the requested direction. No per-event conversion.
     pub async fn read_records(&self, stream: &StreamId, options: ReadOptions) -> Result<Array> {
         let stream_key = JsValue::from_str(stream.as_str());
-        // Versions are dense (1..=head), so a forward read is one range query that needs
-        // no head lookup: a range past the head simply returns fewer records. A backward
-        // read must know where the stream ends.
-        let (tx, head) = if options.direction == Direction::Forward {
-            (self.begin(&[EVENTS], false)?, Version(crate::event::MAX_SAFE_INTEGER))
-        } else {
-            let tx = self.begin(&[EVENTS, STREAMS], false)?;
-            let head = request(tx.store(STREAMS)?.get(&stream_key))?;
-            let head = Version(version_field(&head.await?, "version")?);
-            (tx, head)
-        };
+        let tx = self.begin(&[EVENTS, STREAMS, META], false)?;
+        let floor = self.floor_in(&tx).await?;
         self.count_read(0);
-        let Some((low, high)) = options.version_range(head) else {
+        let range = if floor == Position(1) {
+            // Nothing dropped. Versions are dense (1..=head), so a forward read is one
+            // range query that needs no head lookup: a range past the head simply returns
+            // fewer records. A backward read must know where the stream ends.
+            let head = if options.direction == Direction::Forward {
+                Version(crate::event::MAX_SAFE_INTEGER)
+            } else {
+                let head = request(tx.store(STREAMS)?.get(&stream_key))?;
+                Version(version_field(&head.await?, "version")?)
+            };
+            options.version_range(head)
+        } else {
+            // The stream's lowest held version: its first record's (head + 1 if none).
+            let head = request(tx.store(STREAMS)?.get(&stream_key))?;
+            let all = IdbKeyRange::bound(
+                &Array::of2(&stream_key, &0.into()),
+                &Array::of2(&stream_key, &(crate::event::MAX_SAFE_INTEGER as f64).into()),
+            )
+            .map_err(js_error)?;
+            let index = tx.store(EVENTS)?.index(BY_STREAM).map_err(js_error)?;
+            let first = request(index.get_all_with_key_and_limit(&all, 1))?;
+            let head = Version(version_field(&head.await?, "version")?);
+            let first = Array::from(&first.await?).get(0);
+            let held_from = match version_field(&first, "version")? {
+                0 => Version(head.0 + 1),
+                v => Version(v),
+            };
+            retention::stream_range(&options, head, held_from, floor, stream)?
+        };
+        let Some((low, high)) = range else {
             return Ok(Array::new());
         };
         let range = IdbKeyRange::bound(
@@ -50,7 +70,8 @@ impl IndexedDbStore {
 
     /// Reads the global log from `from` (inclusive) as an array of event records.
     pub async fn read_all_records(&self, from: Position, limit: usize) -> Result<Array> {
-        let tx = self.begin(&[EVENTS], false)?;
+        let tx = self.begin(&[EVENTS, META], false)?;
+        retention::check_from(self.floor_in(&tx).await?, Some(from))?;
         self.count_read(0);
         if limit == 0 {
             return Ok(Array::new());
@@ -74,6 +95,7 @@ impl IndexedDbStore {
         limit: usize,
     ) -> Result<(Array, u64, Vec<Move<JsValue>>)> {
         let tx = self.begin(&[EVENTS, META], false)?;
+        retention::check_from(self.floor_in(&tx).await?, Some(from))?;
         self.count_read(0);
         let moves = request(tx.store(META)?.get(&super::outbox::MOVES_KEY.into()))?;
         let range =
