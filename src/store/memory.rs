@@ -900,6 +900,48 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
         Ok(())
     }
 
+    /// Starts an empty index at a compacted log's floor: the positions below it and each
+    /// stream's dropped versions exist as dropped slots, so positions and versions go on
+    /// where they were. Anything but an empty index is [`Error::Storage`] `"Corrupted"`.
+    pub(crate) fn restore_floor(&self, floor: &super::file::format::Floor) -> Result<()> {
+        let mut state = self.state.borrow_mut();
+        if !state.log.is_empty() || floor.floor.0 == 0 {
+            return Err(Error::storage(
+                "Corrupted",
+                format!("a floor frame ({}) after events, or at position 0", floor.floor),
+            ));
+        }
+        let below = usize::try_from(floor.floor.0 - 1).unwrap_or(usize::MAX);
+        state.log.resize_with(below, || None);
+        for (stream, dropped, last) in &floor.streams {
+            let slot = usize::try_from(last.0.saturating_sub(1)).unwrap_or(usize::MAX).min(below);
+            let count = usize::try_from(dropped.0).unwrap_or(usize::MAX);
+            state.streams.insert(stream.clone(), vec![slot; count]);
+        }
+        state.floor = floor.floor;
+        Ok(())
+    }
+
+    /// The floor (no metrics counted).
+    pub(crate) fn floor_now(&self) -> Position {
+        self.state.borrow().floor
+    }
+
+    /// The floor and each stream's dropped prefix, as a compacted log starts.
+    pub(crate) fn floor_record(&self) -> super::file::format::Floor {
+        let state = self.state.borrow();
+        let streams = state
+            .streams
+            .iter()
+            .filter_map(|(stream, indexes)| {
+                let dropped = state.held_from(indexes).0 - 1;
+                let last = *indexes.get(usize::try_from(dropped).ok()?.checked_sub(1)?)?;
+                Some((stream.clone(), Version(dropped), Position(last as u64 + 1)))
+            })
+            .collect();
+        super::file::format::Floor { floor: state.floor, streams }
+    }
+
     /// Closes the store and frees its events and indexes (the file store's `close`: its
     /// events are on disk, and a closed store is never read again).
     pub(crate) fn close_and_free(&self) {
