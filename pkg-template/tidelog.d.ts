@@ -548,7 +548,9 @@ export class EventStore<E extends EventShape = AnyEvent, Y extends Sync<E> | und
   /**
    * Calls `callback(event)` for every event appended from now on (or from
    * `options.fromPosition`), in position order, including other tabs' and workers'
-   * appends to the same database. Returns a function that stops it.
+   * appends to the same database. A subscription whose start is below what `retain` holds
+   * ends at once, reporting a `NotRetainedError` (`reportError`). Returns a function that
+   * stops it.
    */
   subscribe(callback: (event: TidelogEvent<E>) => void, options?: SubscribeOptions): () => void;
   /** Counters since this store was opened. */

@@ -17,7 +17,6 @@ use super::subscribe;
 use super::sync::{Driver, JsSync};
 use crate::event::Position;
 use crate::protocol::MAX_EVENT_BYTES;
-use crate::store::Retention;
 use crate::web::convert::{append_result_to_js, metrics_to_js};
 use crate::web::indexeddb::Durability;
 
@@ -35,8 +34,6 @@ pub struct JsEventStore {
     sync_handle: RefCell<Option<JsValue>>,
     /// The answer of `navigator.storage.persist()` when opened with `persist: true`.
     persisted: js_sys::Promise,
-    /// The open option `retain` (`None`: the log keeps everything).
-    retain: Option<Retention>,
 }
 
 impl JsEventStore {
@@ -60,7 +57,6 @@ impl JsEventStore {
             driver: self.driver.clone(),
             sync_handle: RefCell::default(),
             persisted: self.persisted.clone(),
-            retain: self.retain,
         }
     }
 }
@@ -217,19 +213,13 @@ impl JsEventStore {
             }
         }
         let shared = Shared::new(&name, backend, max_event_bytes);
+        shared.retain.set(retain);
         let driver = sync_config.map(|config| Driver::start(&shared, &name, config));
         if let Some(driver) = &driver {
             *shared.sync.borrow_mut() = Some(driver.clone());
             shared.subscriptions.mark_pending.set(true);
         }
-        Ok(JsEventStore {
-            shared,
-            name,
-            driver,
-            sync_handle: RefCell::default(),
-            persisted,
-            retain,
-        })
+        Ok(JsEventStore { shared, name, driver, sync_handle: RefCell::default(), persisted })
     }
 
     /// The sync side (`undefined` unless opened with a `sync` option): the same object on
@@ -351,7 +341,8 @@ impl JsEventStore {
     /// moves after the callback had it (a rebase) is not delivered again; `onMoved`
     /// (option) gets `{ stream, id, from: { version, position }, to: { version, position
     /// } }` for it instead (`null`: moves were lost from the log; re-read to be sure).
-    /// Returns a function that stops it.
+    /// A subscription whose start is below what retention holds ends at once, reporting
+    /// a `NotRetainedError` (`reportError`). Returns a function that stops it.
     pub fn subscribe(&self, callback: JsValue, options: JsValue) -> Result<Function, JsValue> {
         let Some(callback) = callback.dyn_ref::<Function>() else {
             return Err(invalid("callback", "must be a function"));
@@ -381,10 +372,11 @@ impl JsEventStore {
     /// Applies the open option `retain` now: drops the oldest events it lets go (in a
     /// store that syncs, only events the server has). Resolves to `{ dropped, from }`
     /// (`from`: the lowest global position still held, or the next one if none is).
-    /// Without `retain` nothing is dropped. Also run at open.
+    /// Without `retain` nothing is dropped. Also run at open and, in a store that syncs,
+    /// after a sync round that moved events (at most once a minute).
     pub async fn compact(&self) -> Result<JsValue, JsValue> {
         self.shared.check_open()?;
-        let retain = self.retain.unwrap_or_default();
+        let retain = self.shared.retain.get().unwrap_or_default();
         let done = self.shared.backend.compact(&retain).await?;
         let out = js_sys::Object::new();
         crate::web::glue::set(&out, "dropped", (done.dropped as f64).into());

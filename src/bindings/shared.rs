@@ -52,6 +52,9 @@ pub(super) struct Shared {
     /// open option `maxEventBytes`; by default `protocol::MAX_EVENT_BYTES` when the store
     /// syncs, no limit when it does not).
     pub(super) max_event_bytes: Option<usize>,
+    /// The open option `retain` (`None`: the log keeps everything): applied at open, by
+    /// `compact()`, and after sync rounds that moved events (throttled).
+    pub(super) retain: std::cell::Cell<Option<crate::store::Retention>>,
 }
 
 impl Shared {
@@ -70,6 +73,7 @@ impl Shared {
             replay: ReplayState { upcasters: glue::new_upcasters(), snapshots: RefCell::default() },
             sync: RefCell::default(),
             max_event_bytes,
+            retain: std::cell::Cell::default(),
         });
         if let Some(channel) = &shared.channel {
             let weak = Rc::downgrade(&shared);

@@ -134,7 +134,14 @@ async fn pump(backend: &Backend, subs: &Subscriptions) -> JsResult<()> {
             }
         }
         let from = subscriptions.iter().filter_map(|s| s.cursor.get()).min().unwrap_or_default();
-        let (page, epoch, log) = backend.read_all_with_moves(from, PUMP_PAGE).await?;
+        let (page, epoch, log) = match backend.read_all_with_moves(from, PUMP_PAGE).await {
+            Ok(read) => read,
+            Err(e) if glue::get(&e, "code").as_string().as_deref() == Some("not_retained") => {
+                end_below_floor(backend, &subscriptions, &e).await?;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         if subs.mark_pending.get() {
             if let Some(db) = backend.indexeddb() {
                 db.mark_pending(&page).await.map_err(|e| to_js(&e))?;
@@ -159,6 +166,24 @@ async fn pump(backend: &Backend, subs: &Subscriptions) -> JsResult<()> {
             return Ok(());
         }
     }
+}
+
+/// Ends the subscriptions whose cursor is below retention's floor (their events were
+/// dropped: they cannot be delivered in order), reporting `error` (a `NotRetainedError`)
+/// for each; the others go on.
+async fn end_below_floor(
+    backend: &Backend,
+    subscriptions: &[Rc<Subscription>],
+    error: &JsValue,
+) -> JsResult<()> {
+    let floor = backend.floor().await?;
+    for s in subscriptions {
+        if s.cursor.get().is_some_and(|c| c < floor) {
+            s.active.set(false);
+            glue::report(error, "tidelog: subscription ended, its start is below retention");
+        }
+    }
+    Ok(())
 }
 
 /// Takes the moves since the subscriber's last page into account; tells its `onMoved`

@@ -335,10 +335,20 @@ engineSuites("sync", (suite) => {
       const after = await totals.state();
       const fresh = await refused(store.projection("fresh", count).state());
       const versions = await Promise.all(["r-0", "r-1", "r-2"].map((s) => store.version(s)));
+      // A subscription that starts below the floor ends with a reported NotRetainedError;
+      // one that starts at the floor goes on.
+      const reported = [];
+      addEventListener("error", (e) => reported.push(e.error?.name), { once: true });
+      const low = [], atFloor = [];
+      store.subscribe((e) => low.push(e.position), { fromPosition: 1 });
+      store.subscribe((e) => atFloor.push(e.position), { fromPosition: 41 });
+      const t0 = Date.now();
+      while ((atFloor.length < 10 || reported.length === 0) && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 20));
+      const subscribed = { reported, low: low.length, held: atFloor.length };
       const appended = await store.append("r-1", [{ type: "T", data: { v: 51 } }], { expectedVersion: 17 });
       const pending = store.sync.status().pendingCount;
       await store.sync.now();
-      return { before, compacted, again, all, fromZero, stream, held, after, fresh, versions, appended: appended.lastVersion, pending };
+      return { before, compacted, again, all, fromZero, stream, held, after, fresh, versions, subscribed, appended: appended.lastVersion, pending };
     }, setup.toString());
     assert.deepEqual(first.compacted, { dropped: 40, from: 41 });
     assert.deepEqual(first.again, { dropped: 0, from: 41 });
@@ -351,6 +361,7 @@ engineSuites("sync", (suite) => {
     assert.deepEqual(first.after, first.before, "the projection keeps its state");
     assert.deepEqual(first.fresh, ["NotRetainedError", "not_retained", 41, null, null], "no snapshot: refused, not wrong");
     assert.deepEqual(first.versions, [16, 17, 17]);
+    assert.deepEqual(first.subscribed, { reported: ["NotRetainedError"], low: 0, held: 10 });
     assert.equal(first.appended, 18);
     assert.equal(first.pending, 1);
     // Reopened: the same floor, the snapshot still serves.

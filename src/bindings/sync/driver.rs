@@ -351,6 +351,13 @@ impl Driver {
         if let Some((kind, failure)) = &effects.error {
             self.emit(SyncEvent::Error, &sync_error(*kind, failure));
         }
+        if effects.compact {
+            if let Some(retain) = store.retain.get() {
+                if let Err(e) = store.backend.compact(&retain).await {
+                    crate::web::glue::report(&e, "tidelog: retention after a sync round");
+                }
+            }
+        }
         if effects.synced {
             self.emit(SyncEvent::Synced, &report_to_js(report));
         }
