@@ -202,7 +202,7 @@ function checkEventSize(at, approx, stream, id, type, data, meta, schema, tags, 
 // keeps to four modules: see there).
 export { candidateRecords, inspectQuery, intersectKeys } from "./idb_query.js";
 // Retention's IndexedDB plumbing, for the same reason.
-export { retentionHeld, retentionDrop } from "./retention.js";
+export { retentionHeld, retentionDrop, readFloor, streamBounds } from "./retention.js";
 
 const EVENT_KEYS = new Set(["id", "type", "tags", "data", "meta", "schema"]);
 

@@ -20,9 +20,10 @@ function settled(request) {
 }
 
 /**
- * What retention needs to know of the held events (the fields of `Held` in
- * src/store/retention.rs; `null`: none).
- * @typedef {{ floor: number, next: number, nthNewest: number | null, firstYoung: number | null, oldestPending: number | null }} Held
+ * What retention needs to know of the held events, the fields of `Held` in
+ * src/store/retention.rs in order: `[floor, next, nthNewest, firstYoung, oldestPending]`
+ * (-1: none). Numbers only, so the Rust side reads them without field lookups.
+ * @typedef {[number, number, number, number, number]} Held
  */
 
 /**
@@ -105,13 +106,42 @@ export async function retentionHeld(events, streams, meta, n, youngAfter, keepPe
     .filter((h) => (h.syncedVersion ?? 0) < h.version)
     .map((h) => settled(byStream.getKey([h.stream, (h.syncedVersion ?? 0) + 1])));
   const firstPending = /** @type {(number | undefined)[]} */ (await Promise.all(pending));
-  return {
-    floor,
-    next,
-    nthNewest,
-    firstYoung,
-    oldestPending: oldest(firstPending.filter((p) => typeof p === "number").map(Number)),
-  };
+  const pendingAt = oldest(firstPending.filter((p) => typeof p === "number").map(Number));
+  return [floor, next, nthNewest ?? -1, firstYoung ?? -1, pendingAt ?? -1];
+}
+
+/**
+ * The floor as a read's transaction sees it (`meta["floor"]`, 1 when nothing was dropped).
+ * @param {any} meta the `meta` IDBObjectStore
+ * @returns {Promise<number>}
+ */
+export async function readFloor(meta) {
+  return floorOf(await settled(meta.get("floor")));
+}
+
+/**
+ * What a stream read needs, in its transaction: `[floor, head, heldFrom]`, the floor, the
+ * stream's version (looked up when `needHead` or when events were dropped; else 0) and
+ * its lowest held version (its first record's; head + 1 when none is held; 0 when nothing
+ * was dropped).
+ * @param {any} events the `events` IDBObjectStore
+ * @param {any} streams the `streams` IDBObjectStore
+ * @param {any} meta the `meta` IDBObjectStore
+ * @param {string} stream
+ * @param {boolean} needHead
+ * @returns {Promise<[number, number, number]>}
+ */
+export async function streamBounds(events, streams, meta, stream, needHead) {
+  const floorRead = settled(meta.get("floor"));
+  const headOf = () => settled(streams.get(stream)).then((h) => /** @type {{ version?: number } | undefined} */ (h)?.version ?? 0);
+  const headRead = needHead ? headOf() : null;
+  const floor = floorOf(await floorRead);
+  if (floor === 1) return [1, headRead ? await headRead : 0, 0];
+  const all = IDBKeyRange.bound([stream, 0], [stream, Number.MAX_SAFE_INTEGER]);
+  const first = settled(events.index("by_stream").getAll(all, 1));
+  const head = await (headRead ?? headOf());
+  const held = /** @type {{ version: number }[]} */ (await first);
+  return [floor, head, held.length > 0 ? held[0].version : head + 1];
 }
 
 /**

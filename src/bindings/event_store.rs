@@ -205,15 +205,15 @@ impl JsEventStore {
         } else {
             js_sys::Promise::resolve(&JsValue::NULL)
         };
+        let shared = Shared::new(&name, backend, max_event_bytes);
+        shared.retain.set(retain);
         // Retention is applied once at open (before sync starts), then by `compact()`.
-        if let Some(retain) = &retain {
-            if let Err(e) = backend.compact(retain).await {
-                backend.close();
+        if retain.is_some() {
+            if let Err(e) = shared.compact().await {
+                shared.close();
                 return Err(e);
             }
         }
-        let shared = Shared::new(&name, backend, max_event_bytes);
-        shared.retain.set(retain);
         let driver = sync_config.map(|config| Driver::start(&shared, &name, config));
         if let Some(driver) = &driver {
             *shared.sync.borrow_mut() = Some(driver.clone());
@@ -301,11 +301,7 @@ impl JsEventStore {
     pub async fn read_all(&self, options: JsValue) -> Result<Array, JsValue> {
         let upcast = input::upcast_option(&options)?;
         let (from, limit) = input::read_all_options(&options)?;
-        let from = match from {
-            Some(from) => from,
-            None => self.shared.backend.floor().await?,
-        };
-        let records = self.shared.backend.read_all(from, limit).await?;
+        let records = self.shared.backend.read_held(from, limit).await?;
         let records =
             super::upcast::upcast_records(&self.shared.replay.upcasters, upcast, records)?;
         self.mark_pending(&records).await?;
@@ -376,8 +372,7 @@ impl JsEventStore {
     /// after a sync round that moved events (at most once a minute).
     pub async fn compact(&self) -> Result<JsValue, JsValue> {
         self.shared.check_open()?;
-        let retain = self.shared.retain.get().unwrap_or_default();
-        let done = self.shared.backend.compact(&retain).await?;
+        let done = self.shared.compact().await?;
         let out = js_sys::Object::new();
         crate::web::glue::set(&out, "dropped", (done.dropped as f64).into());
         crate::web::glue::set(&out, "from", done.from.as_f64().into());

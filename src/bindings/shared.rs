@@ -58,6 +58,12 @@ pub(super) struct Shared {
 }
 
 impl Shared {
+    /// Applies the open option `retain` now (nothing without it): at open, by
+    /// `compact()`, and after sync rounds that moved events.
+    pub(super) async fn compact(&self) -> super::input::JsResult<crate::store::Compacted> {
+        self.backend.compact(&self.retain.get().unwrap_or_default()).await
+    }
+
     /// The shared state of a store over `backend`; IndexedDB stores listen to the other
     /// tabs' commits on the database's channel.
     pub(super) fn new(name: &str, backend: Backend, max_event_bytes: Option<usize>) -> Rc<Shared> {

@@ -137,7 +137,7 @@ async fn pump(backend: &Backend, subs: &Subscriptions) -> JsResult<()> {
         let (page, epoch, log) = match backend.read_all_with_moves(from, PUMP_PAGE).await {
             Ok(read) => read,
             Err(e) if glue::get(&e, "code").as_string().as_deref() == Some("not_retained") => {
-                end_below_floor(backend, &subscriptions, &e).await?;
+                end_at(&subscriptions, from, &e);
                 continue;
             }
             Err(e) => return Err(e),
@@ -168,22 +168,17 @@ async fn pump(backend: &Backend, subs: &Subscriptions) -> JsResult<()> {
     }
 }
 
-/// Ends the subscriptions whose cursor is below retention's floor (their events were
-/// dropped: they cannot be delivered in order), reporting `error` (a `NotRetainedError`)
-/// for each; the others go on.
-async fn end_below_floor(
-    backend: &Backend,
-    subscriptions: &[Rc<Subscription>],
-    error: &JsValue,
-) -> JsResult<()> {
-    let floor = backend.floor().await?;
+/// Ends the subscriptions whose cursor is `from`, where a read was refused below
+/// retention's floor (their events were dropped: they cannot be delivered in order),
+/// reporting `error` (a `NotRetainedError`) for each; the others go on (one still below
+/// the floor is refused at the next read, and ended the same way).
+fn end_at(subscriptions: &[Rc<Subscription>], from: Position, error: &JsValue) {
     for s in subscriptions {
-        if s.cursor.get().is_some_and(|c| c < floor) {
+        if s.cursor.get() == Some(from) {
             s.active.set(false);
             glue::report(error, "tidelog: subscription ended, its start is below retention");
         }
     }
-    Ok(())
 }
 
 /// Takes the moves since the subscriber's last page into account; tells its `onMoved`

@@ -312,6 +312,11 @@ impl<P: Clone, E: Environment> EventStore for MemoryStore<P, E> {
 }
 
 impl<P: Clone, E: Environment> MemoryStore<P, E> {
+    /// Retention's floor (no metrics counted): the lowest position held.
+    pub fn floor_now(&self) -> Position {
+        self.state.borrow().floor
+    }
+
     /// [`EventStore::compact`], synchronously: finds the new floor
     /// ([`retention::new_floor`]) and drops the events below it, freeing their payloads.
     pub fn compact_now(&self, retention: &Retention) -> Result<Compacted> {
@@ -920,11 +925,6 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
         }
         state.floor = floor.floor;
         Ok(())
-    }
-
-    /// The floor (no metrics counted).
-    pub(crate) fn floor_now(&self) -> Position {
-        self.state.borrow().floor
     }
 
     /// The floor and each stream's dropped prefix, as a compacted log starts.

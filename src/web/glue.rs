@@ -80,7 +80,7 @@ extern "C" {
     ) -> Promise;
 
     /// What retention needs to know of the held events (`js/retention.js`): resolves to
-    /// `{ floor, next, nthNewest, firstYoung, oldestPending }` (`null` where none).
+    /// `[floor, next, nthNewest, firstYoung, oldestPending]` (-1 where none).
     #[wasm_bindgen(js_name = retentionHeld)]
     pub fn retention_held(
         events: &web_sys::IdbObjectStore,
@@ -99,6 +99,21 @@ extern "C" {
         meta: &web_sys::IdbObjectStore,
         from: f64,
         to: f64,
+    ) -> Promise;
+
+    /// Resolves to the floor as the transaction of `meta` sees it (1: nothing dropped).
+    #[wasm_bindgen(js_name = readFloor)]
+    pub fn read_floor(meta: &web_sys::IdbObjectStore) -> Promise;
+
+    /// Resolves to `[floor, head, heldFrom]` for a read of `stream` (see
+    /// `js/retention.js`); the head is looked up when `need_head` or events were dropped.
+    #[wasm_bindgen(js_name = streamBounds)]
+    pub fn stream_bounds(
+        events: &web_sys::IdbObjectStore,
+        streams: &web_sys::IdbObjectStore,
+        meta: &web_sys::IdbObjectStore,
+        stream: &JsValue,
+        need_head: bool,
     ) -> Promise;
 
     /// The approximate JSON size of an event's `data` and `meta`, the same measure as

@@ -351,11 +351,9 @@ impl Driver {
         if let Some((kind, failure)) = &effects.error {
             self.emit(SyncEvent::Error, &sync_error(*kind, failure));
         }
-        if effects.compact {
-            if let Some(retain) = store.retain.get() {
-                if let Err(e) = store.backend.compact(&retain).await {
-                    crate::web::glue::report(&e, "tidelog: retention after a sync round");
-                }
+        if effects.compact && store.retain.get().is_some() {
+            if let Err(e) = store.compact().await {
+                crate::web::glue::report(&e, "tidelog: retention after a sync round");
             }
         }
         if effects.synced {

@@ -259,6 +259,11 @@ impl<F: FileSystem, E: Environment> FileStore<F, E> {
         Ok(done)
     }
 
+    /// Retention's floor: the lowest position held.
+    pub fn floor_now(&self) -> Position {
+        self.index.floor_now()
+    }
+
     /// The log file's length in bytes.
     pub fn file_size(&self) -> u64 {
         self.size.get()

@@ -307,7 +307,7 @@ impl EventStore for IndexedDbStore {
     }
 
     async fn read_all(&self, from: Position, limit: usize) -> Result<Vec<Event<JsValue>>> {
-        records_to_events(&self.read_all_records(from, limit).await?)
+        records_to_events(&self.read_all_records(Some(from), limit).await?)
     }
 
     async fn version(&self, stream: &StreamId) -> Result<Version> {

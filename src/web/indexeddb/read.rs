@@ -13,6 +13,7 @@ use crate::replay::Move;
 use crate::store::{retention, Direction, ReadOptions};
 use crate::web::convert::{js_error, set, synced_version_field, version_field};
 use crate::web::idb::request;
+use wasm_bindgen_futures::JsFuture;
 
 impl IndexedDbStore {
     /// Reads one stream as IndexedDB's own array of event records (the public JS shape),
@@ -20,36 +21,25 @@ impl IndexedDbStore {
     pub async fn read_records(&self, stream: &StreamId, options: ReadOptions) -> Result<Array> {
         let stream_key = JsValue::from_str(stream.as_str());
         let tx = self.begin(&[EVENTS, STREAMS, META], false)?;
-        let floor = self.floor_in(&tx).await?;
+        let backward = options.direction == Direction::Backward;
+        let bounds = crate::web::glue::stream_bounds(
+            &tx.store(EVENTS)?,
+            &tx.store(STREAMS)?,
+            &tx.store(META)?,
+            &stream_key,
+            backward,
+        );
+        let [floor, head, held_from] =
+            super::retention::numbers(JsFuture::from(bounds).await.map_err(js_error)?);
         self.count_read(0);
-        let range = if floor == Position(1) {
+        let range = if floor <= 1.0 {
             // Nothing dropped. Versions are dense (1..=head), so a forward read is one
-            // range query that needs no head lookup: a range past the head simply returns
-            // fewer records. A backward read must know where the stream ends.
-            let head = if options.direction == Direction::Forward {
-                Version(crate::event::MAX_SAFE_INTEGER)
-            } else {
-                let head = request(tx.store(STREAMS)?.get(&stream_key))?;
-                Version(version_field(&head.await?, "version")?)
-            };
-            options.version_range(head)
+            // range query that needs no head: a range past the head returns fewer records.
+            let head = if backward { head as u64 } else { crate::event::MAX_SAFE_INTEGER };
+            options.version_range(Version(head))
         } else {
-            // The stream's lowest held version: its first record's (head + 1 if none).
-            let head = request(tx.store(STREAMS)?.get(&stream_key))?;
-            let all = IdbKeyRange::bound(
-                &Array::of2(&stream_key, &0.into()),
-                &Array::of2(&stream_key, &(crate::event::MAX_SAFE_INTEGER as f64).into()),
-            )
-            .map_err(js_error)?;
-            let index = tx.store(EVENTS)?.index(BY_STREAM).map_err(js_error)?;
-            let first = request(index.get_all_with_key_and_limit(&all, 1))?;
-            let head = Version(version_field(&head.await?, "version")?);
-            let first = Array::from(&first.await?).get(0);
-            let held_from = match version_field(&first, "version")? {
-                0 => Version(head.0 + 1),
-                v => Version(v),
-            };
-            retention::stream_range(&options, head, held_from, floor, stream)?
+            let (head, held_from) = (Version(head as u64), Version(held_from as u64));
+            retention::stream_range(&options, head, held_from, Position(floor as u64), stream)?
         };
         let Some((low, high)) = range else {
             return Ok(Array::new());
@@ -68,10 +58,11 @@ impl IndexedDbStore {
         Ok(records)
     }
 
-    /// Reads the global log from `from` (inclusive) as an array of event records.
-    pub async fn read_all_records(&self, from: Position, limit: usize) -> Result<Array> {
+    /// Reads the global log from `from` (inclusive; `None`: from retention's floor) as an
+    /// array of event records.
+    pub async fn read_all_records(&self, from: Option<Position>, limit: usize) -> Result<Array> {
         let tx = self.begin(&[EVENTS, META], false)?;
-        retention::check_from(self.floor_in(&tx).await?, Some(from))?;
+        let from = retention::check_from(self.floor_in(&tx).await?, from)?;
         self.count_read(0);
         if limit == 0 {
             return Ok(Array::new());
