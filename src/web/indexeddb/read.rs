@@ -62,19 +62,36 @@ impl IndexedDbStore {
     /// array of event records.
     pub async fn read_all_records(&self, from: Option<Position>, limit: usize) -> Result<Array> {
         let tx = self.begin(&[EVENTS, META], false)?;
-        let from = retention::check_from(self.floor_in(&tx).await?, from)?;
         self.count_read(0);
         if limit == 0 {
             return Ok(Array::new());
         }
+        // With a start, the floor is read alongside the records (no extra round trip).
+        let floor = JsFuture::from(crate::web::glue::read_floor(&tx.store(META)?));
+        let records = match from {
+            Some(from) => {
+                let records = self.log_page(&tx, from, limit)?;
+                retention::check_from(floor_position(&floor.await.map_err(js_error)?), Some(from))?;
+                records
+            }
+            None => self.log_page(&tx, floor_position(&floor.await.map_err(js_error)?), limit)?,
+        };
+        let records: Array = records.await?.unchecked_into();
+        self.count_read(records.length());
+        Ok(records)
+    }
+
+    /// Issues the read of up to `limit` events from position `from` on in `tx`.
+    fn log_page(
+        &self,
+        tx: &crate::web::idb::Transaction,
+        from: Position,
+        limit: usize,
+    ) -> Result<impl std::future::Future<Output = Result<JsValue>>> {
         let range =
             IdbKeyRange::lower_bound(&JsValue::from_f64(from.0.max(1) as f64)).map_err(js_error)?;
         let limit = u32::try_from(limit).unwrap_or(u32::MAX);
-        let records: Array = request(tx.store(EVENTS)?.get_all_with_key_and_limit(&range, limit))?
-            .await?
-            .unchecked_into();
-        self.count_read(records.length());
-        Ok(records)
+        request(tx.store(EVENTS)?.get_all_with_key_and_limit(&range, limit))
     }
 
     /// Like [`Self::read_all_records`], and in the same transaction the move epoch and
@@ -86,13 +103,11 @@ impl IndexedDbStore {
         limit: usize,
     ) -> Result<(Array, u64, Vec<Move<JsValue>>)> {
         let tx = self.begin(&[EVENTS, META], false)?;
-        retention::check_from(self.floor_in(&tx).await?, Some(from))?;
         self.count_read(0);
+        let floor = JsFuture::from(crate::web::glue::read_floor(&tx.store(META)?));
         let moves = request(tx.store(META)?.get(&super::outbox::MOVES_KEY.into()))?;
-        let range =
-            IdbKeyRange::lower_bound(&JsValue::from_f64(from.0.max(1) as f64)).map_err(js_error)?;
-        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
-        let records = request(tx.store(EVENTS)?.get_all_with_key_and_limit(&range, limit))?;
+        let records = self.log_page(&tx, from, limit)?;
+        retention::check_from(floor_position(&floor.await.map_err(js_error)?), Some(from))?;
         let moves = moves.await?;
         let records: Array = records.await?.unchecked_into();
         self.count_read(records.length());
@@ -173,6 +188,11 @@ impl IndexedDbStore {
         }
         metrics.events_read += u64::from(events);
     }
+}
+
+/// The floor `readFloor` resolved to.
+fn floor_position(floor: &JsValue) -> Position {
+    Position(floor.as_f64().unwrap_or(1.0) as u64)
 }
 
 /// The move epoch and log of a `meta["moves"]` record (epoch 0, no moves: none yet);
