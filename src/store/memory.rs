@@ -1011,6 +1011,53 @@ mod tests {
         assert!(failures.is_empty(), "{failures:#?}");
     }
 
+    /// A clock the test moves.
+    struct Clock(std::cell::Cell<u64>);
+    impl Environment for std::rc::Rc<Clock> {
+        fn now_ms(&self) -> u64 {
+            self.0.get()
+        }
+        fn random_bytes(&self) -> [u8; 10] {
+            [7; 10]
+        }
+    }
+
+    #[test]
+    fn retention_by_age_and_never_the_pending_events() {
+        let clock = std::rc::Rc::new(Clock(std::cell::Cell::new(1_000_000)));
+        let store = MemoryStore::<u32, _>::with_environment(clock.clone());
+        let s = StreamId::new("s").unwrap();
+        let t = |n| NewEvent::new(EventType::new("T").unwrap(), n);
+        for n in 1..=6u32 {
+            store.append_now(&s, ExpectedVersion::Any, None, vec![t(n)], 0).unwrap();
+            clock.0.set(clock.0.get() + 1_000);
+        }
+        // Recorded at 1_000_000 + (n - 1) * 1000; now 1_006_000: the last 2.5 s are 5, 6.
+        let by_age = Retention { events: None, ms: Some(2_500), keep_pending: false };
+        assert_eq!(
+            store.compact_now(&by_age).unwrap(),
+            Compacted { dropped: 4, from: Position(5) }
+        );
+        // An event stays when either bound keeps it: 3 newest (fewer are held) or 1.5 s.
+        let both = Retention { events: Some(3), ms: Some(1_500), keep_pending: false };
+        assert_eq!(store.compact_now(&both).unwrap(), Compacted { dropped: 0, from: Position(5) });
+
+        // A syncing store: the server acknowledged versions 1..=7 of 9; 8 and 9 pending.
+        for n in 7..=9u32 {
+            store.append_now(&s, ExpectedVersion::Any, None, vec![t(n)], 0).unwrap();
+        }
+        block_on(store.acknowledge(&s, Version(7))).unwrap();
+        let keep1 = Retention { events: Some(1), ms: None, keep_pending: true };
+        assert_eq!(store.compact_now(&keep1).unwrap(), Compacted { dropped: 3, from: Position(8) });
+        let pending = block_on(store.pending_batch(&s, BatchLimits::default())).unwrap().unwrap();
+        assert_eq!(pending.events.len(), 2, "pending events stay");
+        assert_eq!(block_on(store.version(&s)).unwrap(), Version(9));
+        // Once acknowledged, they may go.
+        block_on(store.acknowledge(&s, Version(9))).unwrap();
+        assert_eq!(store.compact_now(&keep1).unwrap(), Compacted { dropped: 1, from: Position(9) });
+        assert_eq!(block_on(store.streams()).unwrap()[0].last_position, Position(9));
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
         Append { stream: u8, expected: Option<u8>, count: u8, ids: bool },
