@@ -99,10 +99,10 @@ export function describe(e: AnyTidelogError): string {
 // ---- the app ------------------------------------------------------------------------------
 export async function app(): Promise<void> {
   // Retention: the local log keeps the newest 1000 events (and a day's worth).
-  const kept = await EventStore.open("retained", { retain: { events: 1000, ms: 86_400_000 } });
-  const compacted: { dropped: number; from: number } = await kept.compact();
-  await kept.readAll({ fromPosition: compacted.from });
-  kept.close();
+  const retained = await EventStore.open("retained", { retain: { events: 1000, ms: 86_400_000 } });
+  const compacted: { dropped: number; from: number } = await retained.compact();
+  await retained.readAll({ fromPosition: compacted.from });
+  retained.close();
   await init();
   await init({ module_or_path: new URL("https://example.com/tidelog_bg.wasm") });
   initSync({ module: new Uint8Array(8) });
