@@ -201,6 +201,8 @@ function checkEventSize(at, approx, stream, id, type, data, meta, schema, tags, 
 // The IndexedDB query walk and the query shape check, re-exported for js/index.js (which
 // keeps to four modules: see there).
 export { candidateRecords, inspectQuery, intersectKeys } from "./idb_query.js";
+// Retention's IndexedDB plumbing, for the same reason.
+export { retentionHeld, retentionDrop, readFloor, streamBounds } from "./retention.js";
 
 const EVENT_KEYS = new Set(["id", "type", "tags", "data", "meta", "schema"]);
 

@@ -33,13 +33,19 @@ export class ClosedError extends TidelogError {}
 export class UnsyncedEventsError extends TidelogError {}
 /** A reducer or upcaster threw: "replay_failed", `position`, `eventId`, `stream`, `version`, `type`, `cause`. */
 export class ReplayError extends TidelogError {}
+/**
+ * A read asked for events retention dropped from the local log (the open option `retain`):
+ * "not_retained", `from` (the lowest position held), `stream` and `retainedVersion` (its
+ * lowest version held) for a stream read, else `null`.
+ */
+export class NotRetainedError extends TidelogError {}
 /** A sync round failed (reported by the sync driver). */
 export class SyncError extends TidelogError {}
 
 /** Every class by its `name`. */
 const ERROR_CLASSES = {
   TidelogError, InvalidInputError, VersionConflictError, AppendConditionError, QuotaExceededError,
-  StorageError, ClosedError, UnsyncedEventsError, ReplayError, SyncError,
+  StorageError, ClosedError, UnsyncedEventsError, ReplayError, NotRetainedError, SyncError,
 };
 // Names as strings, not `constructor.name`: minifiers rename classes. A writable
 // prototype property, as Error.prototype.name is.

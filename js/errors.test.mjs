@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import * as errors from "./errors.js";
 
 const NAMES = ["TidelogError", "InvalidInputError", "VersionConflictError", "AppendConditionError", "QuotaExceededError",
-  "StorageError", "ClosedError", "UnsyncedEventsError", "ReplayError", "SyncError"];
+  "StorageError", "ClosedError", "UnsyncedEventsError", "ReplayError", "NotRetainedError", "SyncError"];
 
 test("the module exports exactly the ten classes and makeError", () => {
   assert.deepEqual(Object.keys(errors).sort(), [...NAMES, "makeError"].sort());

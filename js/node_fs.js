@@ -78,6 +78,15 @@ export function removeEmptyDir(path) {
 }
 
 /**
+ * Renames `from` to `to`, replacing `to` atomically (a compaction's new log).
+ * @param {string} from
+ * @param {string} to
+ */
+export function renameFile(from, to) {
+  fs.renameSync(from, to);
+}
+
+/**
  * Opens a file for reading and appending (created when missing); its descriptor.
  * @param {string} path
  * @returns {number}

@@ -249,6 +249,32 @@ export interface OpenOptions<E extends EventShape = AnyEvent> {
    * (`navigator.storage.persist()`); the answer is `store.persisted`.
    */
   persist?: boolean | undefined;
+  /**
+   * What the local log keeps; the rest is dropped at open and by `compact()`. `events`:
+   * at least the newest N events; `ms`: every event recorded (`recordedAt`, the appending
+   * device's clock) less than this many milliseconds ago; with both, an event is kept
+   * when either keeps it. In a store that syncs only events the server has are dropped
+   * (never pending ones; conflicts and dead letters are kept apart); in a store without
+   * sync the oldest events are simply gone. Reads that start below what is held reject
+   * with `NotRetainedError`. Whole numbers from 1.
+   */
+  retain?: RetainOptions | undefined;
+}
+
+/** The `retain` option of `EventStore.open`. */
+export interface RetainOptions {
+  /** Keep at least the newest this many events. */
+  events?: number | undefined;
+  /** Keep every event recorded less than this many milliseconds ago. */
+  ms?: number | undefined;
+}
+
+/** What `compact()` did. */
+export interface Compacted {
+  /** Events dropped now. */
+  dropped: number;
+  /** The lowest global position still held (the next position when none is). */
+  from: number;
 }
 
 /** The `sync` option of `EventStore.open`. */
@@ -571,11 +597,18 @@ export class EventStore<E extends EventShape = AnyEvent, Y extends Sync<E> | und
   /**
    * Calls `callback(event)` for every event appended from now on (or from
    * `options.fromPosition`), in position order, including other tabs' and workers'
-   * appends to the same database. Returns a function that stops it.
+   * appends to the same database. A subscription whose start is below what `retain` holds
+   * ends at once, reporting a `NotRetainedError` (`reportError`). Returns a function that
+   * stops it.
    */
   subscribe(callback: (event: TidelogEvent<E>) => void, options?: SubscribeOptions): () => void;
   /** Counters since this store was opened. */
   metrics(): Metrics;
+  /**
+   * Applies the open option `retain` now (it also runs at open): drops the oldest events
+   * it lets go. Without `retain`, drops nothing.
+   */
+  compact(): Promise<Compacted>;
   /** Closes the store: subscriptions and sync stop; later calls reject with a `ClosedError`. */
   close(): void;
   /** Folds `stream` with `reducer` from `initial` and resolves to the final state. */
@@ -864,7 +897,7 @@ export class Sync<E extends EventShape = AnyEvent> {
 
 /** The `code` of every tidelog error. */
 export type TidelogErrorCode =
-  | "invalid_input" | "version_conflict" | "append_condition_failed" | "quota_exceeded" | "storage" | "closed" | "unsynced_events" | "replay_failed"
+  | "invalid_input" | "version_conflict" | "append_condition_failed" | "quota_exceeded" | "storage" | "closed" | "unsynced_events" | "replay_failed" | "not_retained"
   | "network" | "auth" | "forbidden_origin" | "not_found" | "stalled";
 
 /** Base class of every tidelog error. */
@@ -1027,6 +1060,21 @@ export class ReplayError extends TidelogError {
 }
 
 /**
+ * A read asked for events retention dropped (the open option `retain`). Refused, never
+ * served partially: read from `from` on (a stream read: from `retainedVersion` on).
+ */
+export class NotRetainedError extends TidelogError {
+  readonly name: "NotRetainedError";
+  readonly code: "not_retained";
+  /** The lowest global position still held. */
+  readonly from: number;
+  /** The stream of a stream read, else `null`. */
+  readonly stream: string | null;
+  /** The stream's lowest version still held (a stream read), else `null`. */
+  readonly retainedVersion: number | null;
+}
+
+/**
  * Sync could not reach the server (`network`: retried with backoff), was refused
  * (`auth`: 401/403; `forbidden_origin`: the server does not allow the page's origin;
  * `not_found`: nothing answers the sync protocol at `sync.url`, the message names the
@@ -1049,4 +1097,5 @@ export type AnyTidelogError =
   | ClosedError
   | UnsyncedEventsError
   | ReplayError
+  | NotRetainedError
   | SyncError;

@@ -114,6 +114,21 @@ pub enum Error {
         /// What the reducer reported (the thrown value's text in JS).
         message: String,
     },
+
+    /// A read asked for events that retention dropped from the local log (the open
+    /// option `retain`): they are refused, never served partially. In JS
+    /// `NotRetainedError` with `from` (the lowest global position still held) and, for a
+    /// stream read, `stream` and `retainedVersion` (the stream's lowest held version).
+    #[error(
+        "not retained: the local log holds positions from {from} on{}",
+        stream.as_ref().map(|(s, v)| format!(" (stream {s} from version {v} on)")).unwrap_or_default()
+    )]
+    NotRetained {
+        /// The lowest global position still held locally (the next one when none is).
+        from: Position,
+        /// For a stream read: the stream and its lowest version still held.
+        stream: Option<(StreamId, Version)>,
+    },
 }
 
 impl Error {
@@ -138,6 +153,7 @@ impl Error {
             Error::Closed => "ClosedError",
             Error::UnsyncedEvents { .. } => "UnsyncedEventsError",
             Error::Replay { .. } => "ReplayError",
+            Error::NotRetained { .. } => "NotRetainedError",
         }
     }
 
@@ -152,6 +168,7 @@ impl Error {
             Error::Closed => "closed",
             Error::UnsyncedEvents { .. } => "unsynced_events",
             Error::Replay { .. } => "replay_failed",
+            Error::NotRetained { .. } => "not_retained",
         }
     }
 }
@@ -223,6 +240,15 @@ mod tests {
         assert_eq!(
             replay.to_string(),
             "replay failed at position 7 (stream s, version 3, type Added, id e-7): boom"
+        );
+        let gone = Error::NotRetained {
+            from: Position(41),
+            stream: Some((StreamId::new("s").unwrap(), Version(3))),
+        };
+        assert_eq!((gone.js_name(), gone.code()), ("NotRetainedError", "not_retained"));
+        assert_eq!(
+            gone.to_string(),
+            "not retained: the local log holds positions from 41 on (stream s from version 3 on)"
         );
     }
 }

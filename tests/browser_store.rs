@@ -30,7 +30,7 @@ async fn indexeddb_store_passes_the_conformance_suite() {
         &payloads,
     )
     .await;
-    assert_eq!(results.len(), 11);
+    assert_eq!(results.len(), 12);
     let failures: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
     assert!(failures.is_empty(), "{failures:#?}");
 }

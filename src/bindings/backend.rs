@@ -176,11 +176,20 @@ impl Backend {
 
     /// The global log from `from` (inclusive) as public records.
     pub(super) async fn read_all(&self, from: Position, limit: usize) -> JsResult<Array> {
+        self.read_held(Some(from), limit).await
+    }
+
+    /// [`Self::read_all`]; `None`: from retention's floor (what is held).
+    pub(super) async fn read_held(&self, from: Option<Position>, limit: usize) -> JsResult<Array> {
         match self {
             Backend::IndexedDb(db) => js(db.read_all_records(from, limit).await),
-            Backend::Memory(m) => memory_records(&js(m.read_all(from, limit).await)?),
+            Backend::Memory(m) => {
+                memory_records(&js(m.read_all(from.unwrap_or(m.floor_now()), limit).await)?)
+            }
             #[cfg(feature = "file")]
-            Backend::File(f) => json_records(&js(f.read_all(from, limit).await)?),
+            Backend::File(f) => {
+                json_records(&js(f.read_all(from.unwrap_or(f.floor_now()), limit).await)?)
+            }
         }
     }
 
@@ -256,6 +265,19 @@ impl Backend {
             }
             #[cfg(feature = "file")]
             Backend::File(f) => Ok(js(f.streams().await)?.iter().map(stream_info_to_js).collect()),
+        }
+    }
+
+    /// Applies `retention` now (see [`crate::store::retention`]).
+    pub(super) async fn compact(
+        &self,
+        retention: &crate::store::Retention,
+    ) -> JsResult<crate::store::Compacted> {
+        match self {
+            Backend::IndexedDb(db) => js(db.compact_now(retention).await),
+            Backend::Memory(m) => js(m.compact_now(retention)),
+            #[cfg(feature = "file")]
+            Backend::File(f) => js(f.compact(retention).await),
         }
     }
 

@@ -12,6 +12,7 @@
 //! | `ClosedError` | `closed` | |
 //! | `UnsyncedEventsError` | `unsynced_events` | `pendingCount` |
 //! | `ReplayError` | `replay_failed` | `position`, `eventId`, `stream`, `version`, `type` (and `cause`, the thrown value, set by `replay.rs`) |
+//! | `NotRetainedError` | `not_retained` | `from` (the lowest position held); for a stream read `stream` and `retainedVersion` (its lowest version held), else `null` |
 
 use crate::web::glue::set;
 use wasm_bindgen::JsValue;
@@ -51,6 +52,15 @@ pub fn to_js(error: &Error) -> JsValue {
             set(&js, "stream", stream.as_str().into());
             set(&js, "version", version.as_f64().into());
             set(&js, "type", event_type.as_str().into());
+        }
+        Error::NotRetained { from, stream } => {
+            set(&js, "from", from.as_f64().into());
+            let (s, v) = match stream {
+                Some((s, v)) => (s.as_str().into(), v.as_f64().into()),
+                None => (JsValue::NULL, JsValue::NULL),
+            };
+            set(&js, "stream", s);
+            set(&js, "retainedVersion", v);
         }
         _ => {}
     }

@@ -74,10 +74,10 @@ fn store_name(name: &JsValue) -> Result<String, JsValue> {
 
 /// The option keys of `open` (`deleteStore` takes `force`, `storage` and `directory`).
 #[cfg(not(feature = "file"))]
-const OPEN_KEYS: &[&str] = &["storage", "durability", "sync", "maxEventBytes", "persist"];
+const OPEN_KEYS: &[&str] = &["storage", "durability", "sync", "maxEventBytes", "persist", "retain"];
 #[cfg(feature = "file")]
 const OPEN_KEYS: &[&str] =
-    &["storage", "durability", "sync", "maxEventBytes", "persist", "directory"];
+    &["storage", "durability", "sync", "maxEventBytes", "persist", "directory", "retain"];
 #[cfg(not(feature = "file"))]
 const DELETE_KEYS: &[&str] = &["force", "storage"];
 #[cfg(feature = "file")]
@@ -170,7 +170,8 @@ impl JsEventStore {
     /// `"relaxed"` or `"strict"` (IndexedDB's transaction durability for appends; for
     /// files, whether each append is fsynced: strict, the default, does); `maxEventBytes`:
     /// `append` refuses an event larger than this as the sync server stores it (default:
-    /// the server's 100 KiB when the store syncs, no limit otherwise).
+    /// the server's 100 KiB when the store syncs, no limit otherwise); `retain`:
+    /// `{ events?, ms? }`, what the local log keeps (see `compact`).
     pub async fn open(name: JsValue, options: JsValue) -> Result<JsEventStore, JsValue> {
         let name = store_name(&name)?;
         let options = input::options(&options, "options", OPEN_KEYS)?;
@@ -196,6 +197,9 @@ impl JsEventStore {
             Some(value) => super::sync::parse_config(&value)?,
             None => None,
         };
+        let retain = input::get(options, "retain")?
+            .map(|r| input::retain(&r, sync_config.is_some()))
+            .transpose()?;
         let max_event_bytes = match input::get(options, "maxEventBytes")? {
             Some(value) => {
                 let n = input::whole_number(&value, "options.maxEventBytes")?;
@@ -250,6 +254,14 @@ impl JsEventStore {
         #[cfg(feature = "file")]
         if let Some(dir) = dir {
             shared.register_here(dir);
+        }
+        shared.retain.set(retain);
+        // Retention is applied once at open (before sync starts), then by `compact()`.
+        if retain.is_some() {
+            if let Err(e) = shared.compact().await {
+                shared.close(CloseReason::Close);
+                return Err(e);
+            }
         }
         let driver = sync_config.map(|config| Driver::start(&shared, &name, config));
         if let Some(driver) = &driver {
@@ -396,7 +408,7 @@ impl JsEventStore {
     pub async fn read_all(&self, options: JsValue) -> Result<Array, JsValue> {
         let upcast = input::upcast_option(&options)?;
         let (from, limit) = input::read_all_options(&options)?;
-        let records = self.shared.backend.read_all(from, limit).await?;
+        let records = self.shared.backend.read_held(from, limit).await?;
         let records =
             super::upcast::upcast_records(&self.shared.replay.upcasters, upcast, records)?;
         self.mark_pending(&records).await?;
@@ -432,7 +444,8 @@ impl JsEventStore {
     /// moves after the callback had it (a rebase) is not delivered again; `onMoved`
     /// (option) gets `{ stream, id, from: { version, position }, to: { version, position
     /// } }` for it instead (`null`: moves were lost from the log; re-read to be sure).
-    /// Returns a function that stops it.
+    /// A subscription whose start is below what retention holds ends at once, reporting
+    /// a `NotRetainedError` (`reportError`). Returns a function that stops it.
     pub fn subscribe(&self, callback: JsValue, options: JsValue) -> Result<Function, JsValue> {
         let Some(callback) = callback.dyn_ref::<Function>() else {
             return Err(invalid("callback", "must be a function"));
@@ -457,6 +470,20 @@ impl JsEventStore {
             on_moved,
             None,
         ))
+    }
+
+    /// Applies the open option `retain` now: drops the oldest events it lets go (in a
+    /// store that syncs, only events the server has). Resolves to `{ dropped, from }`
+    /// (`from`: the lowest global position still held, or the next one if none is).
+    /// Without `retain` nothing is dropped. Also run at open and, in a store that syncs,
+    /// after a sync round that moved events (at most once a minute).
+    pub async fn compact(&self) -> Result<JsValue, JsValue> {
+        self.shared.check_open()?;
+        let done = self.shared.compact().await?;
+        let out = js_sys::Object::new();
+        crate::web::glue::set(&out, "dropped", (done.dropped as f64).into());
+        crate::web::glue::set(&out, "from", done.from.as_f64().into());
+        Ok(out.into())
     }
 
     /// Counters since this store was opened: `{ appends, eventsWritten, bytesWritten,

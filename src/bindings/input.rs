@@ -198,15 +198,37 @@ pub fn read_options(value: &JsValue) -> JsResult<ReadOptions> {
     Ok(ReadOptions { from_version, limit, direction })
 }
 
-/// Options of `readAll(options)`: the start position (inclusive) and the limit.
-pub fn read_all_options(value: &JsValue) -> JsResult<(Position, usize)> {
+/// Options of `readAll(options)`: the start position (inclusive; `None`: not given, the
+/// read starts at retention's floor) and the limit.
+pub fn read_all_options(value: &JsValue) -> JsResult<(Option<Position>, usize)> {
     let options = options(value, "options", &["fromPosition", "limit", "upcast"])?;
     let options = options.as_ref();
     let from = get(options, "fromPosition")?
         .map(|v| whole_number(&v, "options.fromPosition").map(Position))
-        .transpose()?
-        .unwrap_or_default();
+        .transpose()?;
     Ok((from, limit(get(options, "limit")?)?))
+}
+
+/// The open option `retain`: `{ events?, ms? }`, each a whole number from 1 (errors name
+/// `options.retain.events` / `.ms`). `keep_pending`: the store syncs.
+pub fn retain(value: &JsValue, keep_pending: bool) -> JsResult<crate::store::Retention> {
+    let options = options(value, "options.retain", &["events", "ms"])?;
+    let options = options.as_ref();
+    let bound = |key: &str| -> JsResult<Option<u64>> {
+        let field = format!("options.retain.{key}");
+        get(options, key)?
+            .map(|v| match whole_number(&v, &field)? {
+                0 => Err(invalid(&field, "must be a whole number from 1 to 2^53 - 1")),
+                n => Ok(n),
+            })
+            .transpose()
+    };
+    let retention =
+        crate::store::Retention { events: bound("events")?, ms: bound("ms")?, keep_pending };
+    if retention.events.is_none() && retention.ms.is_none() {
+        return Err(invalid("options.retain", "must give events, ms or both"));
+    }
+    Ok(retention)
 }
 
 fn limit(value: Option<JsValue>) -> JsResult<usize> {

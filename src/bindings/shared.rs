@@ -132,9 +132,18 @@ pub(super) struct Shared {
     pub(super) closed_listeners: Listeners,
     /// The store closed (and `closed` was told).
     shut: Cell<bool>,
+    /// The open option `retain` (`None`: the log keeps everything): applied at open, by
+    /// `compact()`, and after sync rounds that moved events (throttled).
+    pub(super) retain: std::cell::Cell<Option<crate::store::Retention>>,
 }
 
 impl Shared {
+    /// Applies the open option `retain` now (nothing without it): at open, by
+    /// `compact()`, and after sync rounds that moved events.
+    pub(super) async fn compact(&self) -> super::input::JsResult<crate::store::Compacted> {
+        self.backend.compact(&self.retain.get().unwrap_or_default()).await
+    }
+
     /// The shared state of a store over `backend`; IndexedDB stores listen to the other
     /// tabs' commits on the database's channel.
     pub(super) fn new(name: &str, backend: Backend, max_event_bytes: Option<usize>) -> Rc<Shared> {
@@ -152,6 +161,7 @@ impl Shared {
             max_event_bytes,
             closed_listeners: Listeners::default(),
             shut: Cell::new(false),
+            retain: std::cell::Cell::default(),
         });
         if let Some(db) = shared.backend.indexeddb() {
             // Deleted or upgraded by any tab: the connection closed itself; stop the rest.

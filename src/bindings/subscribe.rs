@@ -134,7 +134,14 @@ async fn pump(backend: &Backend, subs: &Subscriptions) -> JsResult<()> {
             }
         }
         let from = subscriptions.iter().filter_map(|s| s.cursor.get()).min().unwrap_or_default();
-        let (page, epoch, log) = backend.read_all_with_moves(from, PUMP_PAGE).await?;
+        let (page, epoch, log) = match backend.read_all_with_moves(from, PUMP_PAGE).await {
+            Ok(read) => read,
+            Err(e) if glue::get(&e, "code").as_string().as_deref() == Some("not_retained") => {
+                end_at(&subscriptions, from, &e);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         if subs.mark_pending.get() {
             if let Some(db) = backend.indexeddb() {
                 db.mark_pending(&page).await.map_err(|e| to_js(&e))?;
@@ -157,6 +164,19 @@ async fn pump(backend: &Backend, subs: &Subscriptions) -> JsResult<()> {
         }
         if (page.length() as usize) < PUMP_PAGE {
             return Ok(());
+        }
+    }
+}
+
+/// Ends the subscriptions whose cursor is `from`, where a read was refused below
+/// retention's floor (their events were dropped: they cannot be delivered in order),
+/// reporting `error` (a `NotRetainedError`) for each; the others go on (one still below
+/// the floor is refused at the next read, and ended the same way).
+fn end_at(subscriptions: &[Rc<Subscription>], from: Position, error: &JsValue) {
+    for s in subscriptions {
+        if s.cursor.get() == Some(from) {
+            s.active.set(false);
+            glue::report(error, "tidelog: subscription ended, its start is below retention");
         }
     }
 }

@@ -9,7 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::{Direction, EventStore, ReadOptions};
+use super::{Direction, EventStore, ReadOptions, Retention};
 use crate::error::Error;
 use crate::event::{
     AppendResult, EventId, EventType, ExpectedVersion, NewEvent, Position, StreamId, Tag, Version,
@@ -89,6 +89,7 @@ where
     results.push(("tags and query reads", query_reads(&fresh().await, payloads).await));
     results.push(("conditional appends", conditional_appends(&fresh().await, payloads).await));
     results.push(("conditional racers", conditional_racers(&fresh().await, payloads).await));
+    results.push(("retention", retention(&fresh().await, payloads).await));
     results.push(("closed store", closed(&fresh().await, payloads).await));
     results
 }
@@ -541,6 +542,83 @@ pub async fn global_log<S: EventStore>(store: &S, p: &Payloads<S::Payload>) -> C
         listed == [("a-stream".to_string(), 1, 3), ("b-stream".to_string(), 3, 4)],
         "streams {listed:?}"
     );
+    Ok(())
+}
+
+fn not_retained<T>(result: Result<T, Error>, from: u64, stream: Option<(&str, u64)>) -> CaseResult {
+    match result {
+        Err(Error::NotRetained { from: f, stream: s })
+            if f == Position(from) && s.as_ref().map(|(s, v)| (s.as_str(), v.0)) == stream =>
+        {
+            Ok(())
+        }
+        Ok(_) => Err(format!("expected NotRetained from {from} {stream:?}, the read answered")),
+        Err(e) => Err(format!("expected NotRetained from {from} {stream:?}, got {e:?}")),
+    }
+}
+
+/// Retention in a store that does not sync: `compact` drops the oldest events beyond
+/// the newest N; reads that start below the floor are refused, reads without a start read
+/// what is held; versions, `streams()` and expected-version appends are unchanged.
+pub async fn retention<S: EventStore>(store: &S, p: &Payloads<S::Payload>) -> CaseResult {
+    let (a, b) = (stream("ret-a")?, stream("ret-b")?);
+    ok!(store.append(&a, ExpectedVersion::Any, events(p, &[1, 2, 3], None)?).await);
+    ok!(store.append(&b, ExpectedVersion::Any, events(p, &[4, 5], None)?).await);
+    ok!(store.append(&a, ExpectedVersion::Any, events(p, &[6, 7, 8, 9, 10], None)?).await);
+    ensure!(ok!(store.floor().await) == Position(1), "nothing dropped yet");
+    let keep4 = Retention { events: Some(4), ms: None, keep_pending: false };
+    let done = ok!(store.compact(&keep4).await);
+    ensure!(done.dropped == 6 && done.from == Position(7), "compacted {done:?}");
+    let again = ok!(store.compact(&keep4).await);
+    ensure!(again.dropped == 0 && again.from == Position(7), "again {again:?}");
+    let wider = Retention { events: Some(100), ..keep4 };
+    let wider = ok!(store.compact(&wider).await);
+    ensure!(wider.dropped == 0 && wider.from == Position(7), "the floor never falls {wider:?}");
+    ensure!(ok!(store.floor().await) == Position(7), "floor");
+
+    not_retained(store.read_all(Position(0), 100).await, 7, None)?;
+    not_retained(store.read_all(Position(6), 100).await, 7, None)?;
+    let log = ok!(store.read_all(Position(7), 100).await);
+    ensure!(positions(&log) == [7, 8, 9, 10], "held log {:?}", positions(&log));
+    let tags: Vec<Option<u32>> = log.iter().map(|e| (p.tag)(&e.data)).collect();
+    ensure!(tags == [Some(7), Some(8), Some(9), Some(10)], "payloads {tags:?}");
+    let after =
+        |after: Option<u64>| QueryOptions { after: after.map(Position), ..Default::default() };
+    not_retained(store.query(&Query::All, after(Some(5))).await, 7, None)?;
+    let q = ok!(store.query(&Query::All, after(Some(6))).await);
+    ensure!(positions(&q) == [7, 8, 9, 10], "query after the floor {:?}", positions(&q));
+    let q = ok!(store.query(&Query::All, after(None)).await);
+    ensure!(positions(&q) == [7, 8, 9, 10], "query without a start {:?}", positions(&q));
+
+    let read = ok!(store.read(&a, ReadOptions::default()).await);
+    ensure!(versions(&read) == [5, 6, 7, 8], "stream read without a start {:?}", versions(&read));
+    let from =
+        |v: u64, direction| ReadOptions { from_version: Some(Version(v)), limit: 100, direction };
+    let read = ok!(store.read(&a, from(5, Direction::Forward)).await);
+    ensure!(versions(&read) == [5, 6, 7, 8], "from the held start {:?}", versions(&read));
+    not_retained(store.read(&a, from(4, Direction::Forward)).await, 7, Some(("ret-a", 5)))?;
+    let back = ReadOptions { limit: 2, direction: Direction::Backward, ..Default::default() };
+    ensure!(versions(&ok!(store.read(&a, back).await)) == [8, 7], "backward");
+    let all_back = ReadOptions { direction: Direction::Backward, ..Default::default() };
+    ensure!(versions(&ok!(store.read(&a, all_back).await)) == [8, 7, 6, 5], "backward, all held");
+    ensure!(ok!(store.read(&b, ReadOptions::default()).await).is_empty(), "b is all dropped");
+    not_retained(store.read(&b, from(1, Direction::Forward)).await, 7, Some(("ret-b", 3)))?;
+
+    ensure!(ok!(store.version(&a).await) == Version(8), "a keeps its version");
+    ensure!(ok!(store.version(&b).await) == Version(2), "b keeps its version");
+    let streams = ok!(store.streams().await);
+    let listed: Vec<(String, u64, u64)> =
+        streams.iter().map(|s| (s.stream.to_string(), s.version.0, s.last_position.0)).collect();
+    ensure!(
+        listed == [("ret-a".to_string(), 8, 10), ("ret-b".to_string(), 2, 5)],
+        "streams {listed:?}"
+    );
+    let r =
+        ok!(store.append(&b, ExpectedVersion::Exact(Version(2)), events(p, &[11], None)?).await);
+    ensure!(r.first_version == Version(3) && r.first_position == Position(11), "append {r:?}");
+    let stale = store.append(&b, ExpectedVersion::Exact(Version(2)), events(p, &[12], None)?).await;
+    ensure!(matches!(stale, Err(Error::VersionConflict { .. })), "a stale append conflicts");
+    ensure!(versions(&ok!(store.read(&b, ReadOptions::default()).await)) == [3], "b's new event");
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
+use super::retention::{self, Compacted, Held, Retention};
 use super::{check_batch, resolve_retry, EventStore, Metrics, ReadOptions, StoredAt, StreamInfo};
 use crate::env::{Environment, SystemEnvironment};
 use crate::error::{Error, Result};
@@ -46,6 +47,9 @@ struct State<P> {
     ids: IdGenerator,
     metrics: Metrics,
     closed: bool,
+    /// Retention's floor: the slots below `floor - 1` were dropped (`None`), while the
+    /// streams' index lists keep pointing at them (a stream's version is its list's length).
+    floor: Position,
     /// Boxed: most memory stores never sync, and the JS API's store enum holds one.
     sync: Box<SyncState<P>>,
 }
@@ -76,6 +80,7 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
                 ids: IdGenerator::new(),
                 metrics: Metrics::default(),
                 closed: false,
+                floor: Position(1),
                 sync: Box::default(),
             }),
             env,
@@ -222,22 +227,28 @@ impl<P: Clone, E: Environment> EventStore for MemoryStore<P, E> {
 
     async fn query(&self, query: &Query, options: QueryOptions) -> Result<Vec<Event<P>>> {
         self.with_open(|state| {
-            let first = options.after.map_or(0, |a| usize::try_from(a.0).unwrap_or(usize::MAX));
+            let start =
+                retention::check_from(state.floor, options.after.map(|a| Position(a.0 + 1)))?;
+            let first = usize::try_from(start.0.saturating_sub(1)).unwrap_or(usize::MAX);
             let mut matching = state.matching(query, first);
             if options.backwards {
                 matching.reverse();
             }
             let events: Vec<Event<P>> = matching.into_iter().take(options.limit).cloned().collect();
             state.metrics.events_read += events.len() as u64;
-            events
-        })
+            Ok(events)
+        })?
     }
 
     async fn read(&self, stream: &StreamId, options: ReadOptions) -> Result<Vec<Event<P>>> {
         self.with_open(|state| {
             let indexes = state.streams.get(stream).map_or(&[][..], Vec::as_slice);
-            let Some((low, high)) = options.version_range(Version(indexes.len() as u64)) else {
-                return Vec::new();
+            let held_from = state.held_from(indexes);
+            let head = Version(indexes.len() as u64);
+            let Some((low, high)) =
+                retention::stream_range(&options, head, held_from, state.floor, stream)?
+            else {
+                return Ok(Vec::new());
             };
             let range = indexes.get(low.0 as usize - 1..high.0 as usize).unwrap_or(&[]);
             let mut events: Vec<Event<P>> =
@@ -246,18 +257,19 @@ impl<P: Clone, E: Environment> EventStore for MemoryStore<P, E> {
                 events.reverse();
             }
             state.metrics.events_read += events.len() as u64;
-            events
-        })
+            Ok(events)
+        })?
     }
 
     async fn read_all(&self, from: Position, limit: usize) -> Result<Vec<Event<P>>> {
         self.with_open(|state| {
+            retention::check_from(state.floor, Some(from))?;
             let start = usize::try_from(from.0.saturating_sub(1)).unwrap_or(usize::MAX);
             let events: Vec<Event<P>> =
                 state.log.iter().skip(start).flatten().take(limit).cloned().collect();
             state.metrics.events_read += events.len() as u64;
-            events
-        })
+            Ok(events)
+        })?
     }
 
     async fn version(&self, stream: &StreamId) -> Result<Version> {
@@ -270,16 +282,24 @@ impl<P: Clone, E: Environment> EventStore for MemoryStore<P, E> {
                 .streams
                 .iter()
                 .filter_map(|(stream, indexes)| {
-                    let last = state.log.get(*indexes.last()?)?.as_ref()?;
+                    // From the index alone: the last event may have been dropped.
                     Some(StreamInfo {
                         stream: stream.clone(),
-                        version: last.version,
-                        last_position: last.position,
+                        version: Version(indexes.len() as u64),
+                        last_position: Position(*indexes.last()? as u64 + 1),
                         synced_version: state.synced(stream),
                     })
                 })
                 .collect()
         })
+    }
+
+    async fn compact(&self, retention: &Retention) -> Result<Compacted> {
+        self.compact_now(retention)
+    }
+
+    async fn floor(&self) -> Result<Position> {
+        self.with_open(|state| state.floor)
     }
 
     fn metrics(&self) -> Metrics {
@@ -288,6 +308,27 @@ impl<P: Clone, E: Environment> EventStore for MemoryStore<P, E> {
 
     fn close(&self) {
         self.state.borrow_mut().closed = true;
+    }
+}
+
+impl<P: Clone, E: Environment> MemoryStore<P, E> {
+    /// Retention's floor (no metrics counted): the lowest position held.
+    pub fn floor_now(&self) -> Position {
+        self.state.borrow().floor
+    }
+
+    /// [`EventStore::compact`], synchronously: finds the new floor
+    /// ([`retention::new_floor`]) and drops the events below it, freeing their payloads.
+    pub fn compact_now(&self, retention: &Retention) -> Result<Compacted> {
+        let now = self.env.now_ms();
+        let mut state = self.state.borrow_mut();
+        if state.closed {
+            return Err(Error::Closed);
+        }
+        let held = state.held(retention, now);
+        let floor = retention::new_floor(retention, &held);
+        let dropped = state.drop_below(floor);
+        Ok(Compacted { dropped, from: floor })
     }
 }
 
@@ -353,6 +394,58 @@ fn from_index(list: &[usize], first: usize) -> &[usize] {
 }
 
 impl<P: Clone> State<P> {
+    /// The lowest held version of the stream whose log indexes are `indexes` (its
+    /// version + 1 when none is held).
+    fn held_from(&self, indexes: &[usize]) -> Version {
+        let first = usize::try_from(self.floor.0 - 1).unwrap_or(usize::MAX);
+        Version(indexes.partition_point(|&i| i < first) as u64 + 1)
+    }
+
+    /// What retention needs to know of the held events.
+    fn held(&self, retention: &Retention, now: u64) -> Held {
+        let first = usize::try_from(self.floor.0 - 1).unwrap_or(usize::MAX);
+        let held = || self.log.iter().skip(first).flatten();
+        let nth_newest = match retention.events {
+            Some(n) if n > 0 => {
+                held().rev().nth(usize::try_from(n - 1).unwrap_or(usize::MAX)).map(|e| e.position)
+            }
+            _ => None,
+        };
+        let first_young = retention.ms.and_then(|ms| {
+            held().find(|e| e.recorded_at > now.saturating_sub(ms)).map(|e| e.position)
+        });
+        let oldest_pending = if retention.keep_pending {
+            self.streams.keys().filter_map(|s| Some(self.pending(s).first()?.position)).min()
+        } else {
+            None
+        };
+        Held {
+            floor: self.floor,
+            next: Position(self.log.len() as u64 + 1),
+            nth_newest,
+            first_young,
+            oldest_pending,
+        }
+    }
+
+    /// Drops the held events below `floor` (their slots empty; the streams' index lists
+    /// keep their length, so versions stay) and raises the floor; returns how many went.
+    fn drop_below(&mut self, floor: Position) -> u64 {
+        let (from, to) = (self.floor.0 as usize - 1, (floor.0 as usize - 1).min(self.log.len()));
+        let mut dropped = 0;
+        for slot in self.log.iter_mut().take(to).skip(from) {
+            if let Some(event) = slot.take() {
+                self.by_id.remove(&event.id);
+                dropped += 1;
+            }
+        }
+        for list in self.by_tag.values_mut().chain(self.by_type.values_mut()) {
+            list.drain(..list.partition_point(|&i| i < to));
+        }
+        self.floor = self.floor.max(floor);
+        dropped
+    }
+
     /// The events matching `query` from log index `first` on (position `first + 1`), in
     /// position order. Each item is looked up in its most selective index (its rarest tag;
     /// without tags, its types), so the cost follows the candidates, not the log.
@@ -812,6 +905,43 @@ impl<P: Clone, E: Environment> MemoryStore<P, E> {
         Ok(())
     }
 
+    /// Starts an empty index at a compacted log's floor: the positions below it and each
+    /// stream's dropped versions exist as dropped slots, so positions and versions go on
+    /// where they were. Anything but an empty index is [`Error::Storage`] `"Corrupted"`.
+    pub(crate) fn restore_floor(&self, floor: &super::file::format::Floor) -> Result<()> {
+        let mut state = self.state.borrow_mut();
+        if !state.log.is_empty() || floor.floor.0 == 0 {
+            return Err(Error::storage(
+                "Corrupted",
+                format!("a floor frame ({}) after events, or at position 0", floor.floor),
+            ));
+        }
+        let below = usize::try_from(floor.floor.0 - 1).unwrap_or(usize::MAX);
+        state.log.resize_with(below, || None);
+        for (stream, dropped, last) in &floor.streams {
+            let slot = usize::try_from(last.0.saturating_sub(1)).unwrap_or(usize::MAX).min(below);
+            let count = usize::try_from(dropped.0).unwrap_or(usize::MAX);
+            state.streams.insert(stream.clone(), vec![slot; count]);
+        }
+        state.floor = floor.floor;
+        Ok(())
+    }
+
+    /// The floor and each stream's dropped prefix, as a compacted log starts.
+    pub(crate) fn floor_record(&self) -> super::file::format::Floor {
+        let state = self.state.borrow();
+        let streams = state
+            .streams
+            .iter()
+            .filter_map(|(stream, indexes)| {
+                let dropped = state.held_from(indexes).0 - 1;
+                let last = *indexes.get(usize::try_from(dropped).ok()?.checked_sub(1)?)?;
+                Some((stream.clone(), Version(dropped), Position(last as u64 + 1)))
+            })
+            .collect();
+        super::file::format::Floor { floor: state.floor, streams }
+    }
+
     /// Closes the store and frees its events and indexes (the file store's `close`: its
     /// events are on disk, and a closed store is never read again).
     pub(crate) fn close_and_free(&self) {
@@ -876,9 +1006,56 @@ mod tests {
         let payloads = Payloads::<u32> { make: |n| n, tag: |p| Some(*p) };
         let results =
             block_on(conformance::run_all(|| async { MemoryStore::<u32>::new() }, &payloads));
-        assert_eq!(results.len(), 11);
+        assert_eq!(results.len(), 12);
         let failures: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
         assert!(failures.is_empty(), "{failures:#?}");
+    }
+
+    /// A clock the test moves.
+    struct Clock(std::cell::Cell<u64>);
+    impl Environment for std::rc::Rc<Clock> {
+        fn now_ms(&self) -> u64 {
+            self.0.get()
+        }
+        fn random_bytes(&self) -> [u8; 10] {
+            [7; 10]
+        }
+    }
+
+    #[test]
+    fn retention_by_age_and_never_the_pending_events() {
+        let clock = std::rc::Rc::new(Clock(std::cell::Cell::new(1_000_000)));
+        let store = MemoryStore::<u32, _>::with_environment(clock.clone());
+        let s = StreamId::new("s").unwrap();
+        let t = |n| NewEvent::new(EventType::new("T").unwrap(), n);
+        for n in 1..=6u32 {
+            store.append_now(&s, ExpectedVersion::Any, None, vec![t(n)], 0).unwrap();
+            clock.0.set(clock.0.get() + 1_000);
+        }
+        // Recorded at 1_000_000 + (n - 1) * 1000; now 1_006_000: the last 2.5 s are 5, 6.
+        let by_age = Retention { events: None, ms: Some(2_500), keep_pending: false };
+        assert_eq!(
+            store.compact_now(&by_age).unwrap(),
+            Compacted { dropped: 4, from: Position(5) }
+        );
+        // An event stays when either bound keeps it: 3 newest (fewer are held) or 1.5 s.
+        let both = Retention { events: Some(3), ms: Some(1_500), keep_pending: false };
+        assert_eq!(store.compact_now(&both).unwrap(), Compacted { dropped: 0, from: Position(5) });
+
+        // A syncing store: the server acknowledged versions 1..=7 of 9; 8 and 9 pending.
+        for n in 7..=9u32 {
+            store.append_now(&s, ExpectedVersion::Any, None, vec![t(n)], 0).unwrap();
+        }
+        block_on(store.acknowledge(&s, Version(7))).unwrap();
+        let keep1 = Retention { events: Some(1), ms: None, keep_pending: true };
+        assert_eq!(store.compact_now(&keep1).unwrap(), Compacted { dropped: 3, from: Position(8) });
+        let pending = block_on(store.pending_batch(&s, BatchLimits::default())).unwrap().unwrap();
+        assert_eq!(pending.events.len(), 2, "pending events stay");
+        assert_eq!(block_on(store.version(&s)).unwrap(), Version(9));
+        // Once acknowledged, they may go.
+        block_on(store.acknowledge(&s, Version(9))).unwrap();
+        assert_eq!(store.compact_now(&keep1).unwrap(), Compacted { dropped: 1, from: Position(9) });
+        assert_eq!(block_on(store.streams()).unwrap()[0].last_position, Position(9));
     }
 
     #[derive(Debug, Clone)]

@@ -12,7 +12,9 @@
 //! Firefox for IndexedDB.
 //!
 //! ## Rules every backend keeps
-//! - **Append-only.** No update, no delete; corrections are new events.
+//! - **Append-only.** No update, no delete; corrections are new events. The one way out
+//!   of the log is retention ([`EventStore::compact`], [`retention`]): a prefix of it is
+//!   dropped, and reads that start inside that prefix are refused, never served partially.
 //! - **Atomic batches.** An append writes all of its events or none of them.
 //! - **Expected version.** Checked inside the same write transaction as the write, so two
 //!   racing writers (same page, two tabs, two workers) cannot both pass: exactly one wins,
@@ -43,8 +45,10 @@ pub mod conformance;
 #[cfg(feature = "file")]
 pub mod file;
 mod memory;
+pub mod retention;
 
 pub use memory::MemoryStore;
+pub use retention::{Compacted, Retention};
 
 /// Most events one `append` call accepts (bigger batches: split them).
 pub const MAX_BATCH_EVENTS: usize = 10_000;
@@ -193,6 +197,14 @@ pub trait EventStore {
 
     /// Every stream with at least one event, ordered by stream id.
     async fn streams(&self) -> Result<Vec<StreamInfo>>;
+
+    /// Applies `retention` now: drops the held events below the new floor (see
+    /// [`retention`]); later reads below it are refused with [`Error::NotRetained`].
+    async fn compact(&self, retention: &Retention) -> Result<Compacted>;
+
+    /// The floor: the lowest global position still held (`Position(1)` until something is
+    /// dropped; the next position when nothing is held).
+    async fn floor(&self) -> Result<Position>;
 
     /// The counters of this store instance.
     fn metrics(&self) -> Metrics;

@@ -15,6 +15,9 @@
 //!   ([`next_wake_in`](DriverState::next_wake_in)).
 //! - **Stall watchdog and Background Sync**: after the counters are re-read
 //!   ([`refresh`](DriverState::refresh)).
+//! - **Retention after sync**: a round that pushed or pulled events compacts the local
+//!   log (the open option `retain`), at most once per [`COMPACT_EVERY_MS`]
+//!   ([`RoundEffects::compact`]).
 //! - **What `status()` shows** ([`status`](DriverState::status)).
 //!
 //! Times are milliseconds since the epoch, passed in by the caller.
@@ -22,6 +25,11 @@
 use super::status::{OutboxSummary, StallWatchdog, SyncStatus};
 use super::SyncReport;
 use crate::outbox::Failure;
+
+/// A store with `retain` compacts after a sync round that moved events at most this often
+/// (and once at open): dropping events is cheap but not free, and a busy feed would
+/// otherwise compact after every page.
+pub const COMPACT_EVERY_MS: u64 = 60_000;
 
 /// While the page is hidden, the poll interval is this many times longer.
 pub const HIDDEN_POLL_FACTOR: u64 = 4;
@@ -69,6 +77,9 @@ pub struct RoundEffects {
     pub error: Option<(SyncErrorKind, Failure)>,
     /// Events went up or came down: emit `synced`.
     pub synced: bool,
+    /// Apply retention now (events moved, and the last compaction is
+    /// [`COMPACT_EVERY_MS`] old).
+    pub compact: bool,
 }
 
 /// What the driver does after re-reading the counters.
@@ -105,6 +116,8 @@ pub struct DriverState {
     watchdog: StallWatchdog,
     /// A Background Sync was requested since the last clean round (once per outage).
     background_requested: bool,
+    /// When retention last ran (the store compacts at open, when the driver starts).
+    last_compacted: u64,
 }
 
 impl DriverState {
@@ -128,6 +141,7 @@ impl DriverState {
             next_attempt_at: None,
             watchdog: StallWatchdog::new(stall_ms, now),
             background_requested: false,
+            last_compacted: now,
         }
     }
 
@@ -216,11 +230,17 @@ impl DriverState {
             (None, Some(failure)) => Some((SyncErrorKind::Network, failure.clone())),
             (None, None) => None,
         };
+        let synced = report.pushed > 0 || report.pulled > 0;
+        let compact = synced && now.saturating_sub(self.last_compacted) >= COMPACT_EVERY_MS;
+        if compact {
+            self.last_compacted = now;
+        }
         RoundEffects {
             notify_changed: report.pulled > 0 || report.conflicted > 0 || report.dead_lettered > 0,
             conflict: report.conflicted > 0,
             error,
-            synced: report.pushed > 0 || report.pulled > 0,
+            synced,
+            compact,
         }
     }
 
@@ -440,7 +460,13 @@ mod tests {
             .round_done(&SyncReport { pushed: 2, requests: 2, ..SyncReport::default() }, 1_000);
         assert_eq!(
             effects,
-            RoundEffects { notify_changed: false, conflict: false, error: None, synced: true }
+            RoundEffects {
+                notify_changed: false,
+                conflict: false,
+                error: None,
+                synced: true,
+                compact: false
+            }
         );
         let status = state.status(true);
         assert_eq!(status.last_synced_at, Some(1_000));
@@ -489,6 +515,18 @@ mod tests {
         assert!(dead.notify_changed && !dead.synced && !dead.conflict);
         let pushed = state.round_done(&SyncReport { pushed: 1, ..SyncReport::default() }, 4);
         assert!(!pushed.notify_changed, "our own events going up change nothing locally");
+    }
+
+    #[test]
+    fn retention_runs_after_rounds_that_moved_events_at_most_once_a_minute() {
+        let mut state = DriverState::new(30_000, 60_000, false, 0);
+        let moved = |n| SyncReport { pulled: n, ..SyncReport::default() };
+        assert!(!state.round_done(&moved(5), 1_000).compact, "the open compacted");
+        assert!(!state.round_done(&moved(0), COMPACT_EVERY_MS).compact, "nothing moved");
+        assert!(state.round_done(&moved(5), COMPACT_EVERY_MS).compact);
+        assert!(!state.round_done(&moved(5), COMPACT_EVERY_MS + 10).compact, "throttled");
+        let pushed = SyncReport { pushed: 1, ..SyncReport::default() };
+        assert!(state.round_done(&pushed, 2 * COMPACT_EVERY_MS).compact);
     }
 
     #[test]

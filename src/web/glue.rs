@@ -79,6 +79,43 @@ extern "C" {
         one: bool,
     ) -> Promise;
 
+    /// What retention needs to know of the held events (`js/retention.js`): resolves to
+    /// `[floor, next, nthNewest, firstYoung, oldestPending]` (-1 where none).
+    #[wasm_bindgen(js_name = retentionHeld)]
+    pub fn retention_held(
+        events: &web_sys::IdbObjectStore,
+        streams: &web_sys::IdbObjectStore,
+        meta: &web_sys::IdbObjectStore,
+        n: f64,
+        young_after: f64,
+        keep_pending: bool,
+    ) -> Promise;
+
+    /// Drops the events at positions `[from, to)` and records `to` as the floor; resolves
+    /// to how many were dropped.
+    #[wasm_bindgen(js_name = retentionDrop)]
+    pub fn retention_drop(
+        events: &web_sys::IdbObjectStore,
+        meta: &web_sys::IdbObjectStore,
+        from: f64,
+        to: f64,
+    ) -> Promise;
+
+    /// Resolves to the floor as the transaction of `meta` sees it (1: nothing dropped).
+    #[wasm_bindgen(js_name = readFloor)]
+    pub fn read_floor(meta: &web_sys::IdbObjectStore) -> Promise;
+
+    /// Resolves to `[floor, head, heldFrom]` for a read of `stream` (see
+    /// `js/retention.js`); the head is looked up when `need_head` or events were dropped.
+    #[wasm_bindgen(js_name = streamBounds)]
+    pub fn stream_bounds(
+        events: &web_sys::IdbObjectStore,
+        streams: &web_sys::IdbObjectStore,
+        meta: &web_sys::IdbObjectStore,
+        stream: &JsValue,
+        need_head: bool,
+    ) -> Promise;
+
     /// The approximate JSON size of an event's `data` and `meta`, the same measure as
     /// `inspect_events` (the outbox keeps `pendingBytes` with it).
     #[wasm_bindgen(js_name = payloadSize)]

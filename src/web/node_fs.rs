@@ -33,6 +33,8 @@ extern "C" {
     fn append_bytes(fd: u32, bytes: &[u8]) -> Result<(), JsValue>;
     #[wasm_bindgen(catch, js_name = truncateFile)]
     fn truncate_file(fd: u32, len: f64) -> Result<(), JsValue>;
+    #[wasm_bindgen(catch, js_name = renameFile)]
+    fn rename_file(from: &str, to: &str) -> Result<(), JsValue>;
     #[wasm_bindgen(catch, js_name = syncFile)]
     fn sync_file(fd: u32) -> Result<(), JsValue>;
     #[wasm_bindgen(catch, js_name = syncDir)]
@@ -107,6 +109,10 @@ impl FileSystem for NodeFileSystem {
 
     fn truncate(&self, fd: &u32, len: u64) -> Result<()> {
         truncate_file(*fd, len as f64).map_err(fs_error)
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Result<()> {
+        rename_file(from, to).map_err(fs_error)
     }
 
     fn sync(&self, fd: &u32) -> Result<()> {

@@ -105,6 +105,32 @@ test("bad options and payloads are InvalidInputErrors and write nothing", async 
   assert.equal(statSync(logOf("payloads")).size, 8, "the log holds its header only");
 });
 
+test("retain: bad values are refused at open; compact shrinks the log file, a reopen holds the same floor and versions", async () => {
+  const invalid = (field) => (e) => e instanceof InvalidInputError && e.field === field;
+  for (const [retain, field] of [[{ events: 0 }, "options.retain.events"], [{ events: -1 }, "options.retain.events"],
+    [{ events: 1.5 }, "options.retain.events"], [{ ms: "1" }, "options.retain.ms"], [{ evnts: 3 }, "options.retain.evnts"],
+    [{}, "options.retain"], [10, "options.retain"]]) {
+    await assert.rejects(open("retain-bad", { retain }), invalid(field), JSON.stringify(retain));
+  }
+  let store = await open("retained", { retain: { events: 5 } });
+  for (let i = 1; i <= 40; i++) await store.append(`s-${i % 2}`, [{ type: "T", data: { v: i, pad: "x".repeat(200) } }]);
+  const before = statSync(logOf("retained")).size;
+  assert.deepEqual(await store.compact(), { dropped: 35, from: 36 });
+  const after = statSync(logOf("retained")).size;
+  assert.ok(after * 4 < before, `the log shrank: ${before} -> ${after}`);
+  assert.deepEqual((await store.readAll()).map((e) => e.data.v), [36, 37, 38, 39, 40]);
+  await assert.rejects(store.readAll({ fromPosition: 1 }), (e) => e instanceof tidelog.NotRetainedError && e.code === "not_retained" && e.from === 36);
+  await assert.rejects(store.read("s-0", { fromVersion: 1 }), (e) => e instanceof tidelog.NotRetainedError && e.stream === "s-0" && e.retainedVersion === 18);
+  store.close();
+  store = await open("retained", { retain: { events: 5 } });
+  assert.deepEqual(await store.compact(), { dropped: 0, from: 36 });
+  assert.deepEqual([await store.version("s-0"), await store.version("s-1")], [20, 20]);
+  assert.deepEqual((await store.read("s-0")).map((e) => e.version), [18, 19, 20]);
+  assert.equal((await store.append("s-0", [{ type: "T", data: { v: 41 } }], { expectedVersion: 20 })).lastPosition, 41);
+  store.close();
+  assert.ok(!existsSync(path.join(tmp, "retained", "log.compact")));
+});
+
 test("a torn tail is cut on open and reported; the appends before it are whole", async () => {
   const store = await open("torn", { durability: "relaxed" });
   await store.append("s", [{ type: "A", data: 1 }]);

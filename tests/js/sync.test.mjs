@@ -60,7 +60,7 @@ async function seed(space, count, streams) {
 
 engineSuites("sync", (suite) => {
   const { test, engine } = suite;
-  suite.expectTests(23);
+  suite.expectTests(24);
   let context;
   before(async () => {
     context = await suite.browser.newContext();
@@ -69,9 +69,9 @@ engineSuites("sync", (suite) => {
   /** A page with a store `name` syncing to `space`; `window.store`, `window.syncEvents`.
    * `onConflict: "function"` installs a resolver that calls `window.resolveConflict`.
    * `base`: the origin the page and its sync go to (a proxy's, for network faults). */
-  async function device(name, space, { token = TOKEN, onConflict, inContext = context, batchSize, base = server.base, pull } = {}) {
+  async function device(name, space, { token = TOKEN, onConflict, inContext = context, batchSize, base = server.base, pull, retain } = {}) {
     const page = await openPage(inContext, `${base}/pkg/package.json`);
-    await page.evaluate(async ({ name, url, token, onConflict, batchSize, pull }) => {
+    await page.evaluate(async ({ name, url, token, onConflict, batchSize, pull, retain }) => {
       const tidelog = await import("/pkg/tidelog.js");
       await tidelog.default();
       window.tidelog = tidelog;
@@ -81,11 +81,11 @@ engineSuites("sync", (suite) => {
       else if (onConflict) sync.onConflict = onConflict;
       if (batchSize) sync.batchSize = batchSize;
       if (pull) sync.pull = pull;
-      window.store = await tidelog.EventStore.open(name, { sync });
+      window.store = await tidelog.EventStore.open(name, retain ? { sync, retain } : { sync });
       for (const kind of ["synced", "conflict", "error"]) {
         store.sync.on(kind, (detail) => syncEvents.push([kind, detail?.name ?? null, detail?.code ?? null, detail?.field ?? null]));
       }
-    }, { name, url: `${base}/v1/${space}`, token, onConflict, batchSize, pull });
+    }, { name, url: `${base}/v1/${space}`, token, onConflict, batchSize, pull, retain });
     // Each device has its own database, so it leads its own sync once the Web Lock is
     // granted (after a reload, when the closed page's lock is released).
     await page.waitForFunction(() => store.sync.status().leader, null, { timeout: 10_000 });
@@ -311,6 +311,86 @@ engineSuites("sync", (suite) => {
     else assert.equal(typeof after.persisted, "boolean", String(after.persisted));
     await a.close();
     await b.close();
+  });
+
+  test("retain { events: 10 }: compact keeps the 10 newest synced events, refuses older reads, never drops pending ones; snapshots survive", async () => {
+    const space = unique("space");
+    const name = unique("ret");
+    const setup = () => {
+      window.count = { initial: { n: 0, sum: 0 }, snapshotEvery: 1, reducer: (s, e) => ({ n: s.n + 1, sum: s.sum + e.data.v }) };
+      window.refused = (p) => p.then(() => "answered", (e) => [e.name, e.code, e.from, e.stream, e.retainedVersion]);
+    };
+    let d = await device(name, space, { retain: { events: 10 } });
+    const first = await d.evaluate(async (setup) => {
+      eval(`(${setup})()`);
+      for (let i = 1; i <= 50; i++) await store.append(`r-${i % 3}`, [{ type: "T", data: { v: i } }]);
+      const totals = store.projection("totals", count);
+      const before = await totals.state();
+      await store.sync.now();
+      const compacted = await store.compact();
+      const again = await store.compact();
+      const all = (await store.readAll()).map((e) => [e.position, e.data.v]);
+      const fromZero = await refused(store.readAll({ fromPosition: 0 }));
+      const stream = await refused(store.read("r-1", { fromVersion: 1 }));
+      const held = (await store.read("r-1")).map((e) => e.version);
+      const after = await totals.state();
+      const fresh = await refused(store.projection("fresh", count).state());
+      const versions = await Promise.all(["r-0", "r-1", "r-2"].map((s) => store.version(s)));
+      // A subscription that starts below the floor ends with a reported NotRetainedError;
+      // one that starts at the floor goes on.
+      const reported = [];
+      addEventListener("error", (e) => reported.push(e.error?.name), { once: true });
+      const low = [], atFloor = [];
+      store.subscribe((e) => low.push(e.position), { fromPosition: 1 });
+      store.subscribe((e) => atFloor.push(e.position), { fromPosition: 41 });
+      const t0 = Date.now();
+      while ((atFloor.length < 10 || reported.length === 0) && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 20));
+      const subscribed = { reported, low: low.length, held: atFloor.length };
+      const appended = await store.append("r-1", [{ type: "T", data: { v: 51 } }], { expectedVersion: 17 });
+      await store.sync.now();
+      return { before, compacted, again, all, fromZero, stream, held, after, fresh, versions, subscribed, appended: appended.lastVersion };
+    }, setup.toString());
+    assert.deepEqual(await d.takeErrors(), ["NotRetainedError: not retained: the local log holds positions from 41 on"],
+      "the subscription below the floor reported its end");
+    assert.deepEqual(first.compacted, { dropped: 40, from: 41 });
+    assert.deepEqual(first.again, { dropped: 0, from: 41 });
+    assert.deepEqual(first.all, Array.from({ length: 10 }, (_, i) => [41 + i, 41 + i]));
+    assert.deepEqual(first.fromZero, ["NotRetainedError", "not_retained", 41, null, null]);
+    // r-1 holds v 1, 4, ..., 49 (versions 1..17); positions 43, 46, 49 are held: versions 15..17.
+    assert.deepEqual(first.stream, ["NotRetainedError", "not_retained", 41, "r-1", 15]);
+    assert.deepEqual(first.held, [15, 16, 17]);
+    assert.deepEqual(first.before, { n: 50, sum: 1275 });
+    assert.deepEqual(first.after, first.before, "the projection keeps its state");
+    assert.deepEqual(first.fresh, ["NotRetainedError", "not_retained", 41, null, null], "no snapshot: refused, not wrong");
+    assert.deepEqual(first.versions, [16, 17, 17]);
+    assert.deepEqual(first.subscribed, { reported: ["NotRetainedError"], low: 0, held: 10 });
+    assert.equal(first.appended, 18, "an expected-version append on a stream whose early events were dropped");
+    // Reopened: the same floor, the snapshot still serves.
+    await d.close();
+    d = await device(name, space, { retain: { events: 10 } });
+    const second = await d.evaluate(async (setup) => {
+      eval(`(${setup})()`);
+      const totals = store.projection("totals", count);
+      const state = await totals.state();
+      return { state, snapshot: totals.metrics().snapshotPosition, compacted: await store.compact(), first: (await store.readAll())[0].position };
+    }, setup.toString());
+    assert.deepEqual(second.state, { n: 51, sum: 1326 });
+    assert.equal(second.snapshot, 50);
+    assert.deepEqual(second.compacted, { dropped: 0, from: 42 }, "the open compacted already");
+    assert.equal(second.first, 42);
+    await d.close();
+    // Offline appends (sync refused: a wrong token) are pending and never dropped.
+    const o = await device(unique("ret-off"), space, { token: "wrong", retain: { events: 3 } });
+    const offline = await o.evaluate(async () => {
+      for (let i = 1; i <= 8; i++) await store.append("off", [{ type: "T", data: { v: i } }]);
+      await store.sync.now().catch(() => {});
+      const compacted = await store.compact();
+      return { compacted, held: (await store.read("off")).map((e) => e.data.v), pending: store.sync.status().pendingCount };
+    });
+    assert.equal(offline.pending, 8);
+    assert.equal(offline.compacted.dropped, 0);
+    assert.deepEqual(offline.held, [1, 2, 3, 4, 5, 6, 7, 8]);
+    await o.close();
   });
 
   test("appends wake the sync on their own; acknowledged() resolves when the event is on the server", async () => {

@@ -5,7 +5,7 @@
 // (package.test.mjs checks that too). Misuse that must not compile: misuse.ts.
 import init, {
   type FileRecovery,
-  AppendConditionError, ClosedError, EventStore, InvalidInputError, initSync, QuotaExceededError, ReplayError, StorageError, SyncError,
+  AppendConditionError, ClosedError, EventStore, InvalidInputError, initSync, NotRetainedError, QuotaExceededError, ReplayError, StorageError, SyncError,
   TidelogError, UnsyncedEventsError, version, VersionConflictError, type ClosedEvent, type DeleteStoreOptions,
   type AnyTidelogError, type AppendCondition, type AppendResult, type Query, decisionModel, specification, type SpecOutcome, type DecisionStore, type Conflict, type ConflictResolution, type DeadLetter, type ExpectedVersion,
   type Json, type Metrics, type MovedNotice, type NewEvent, type OutboxEntry, type Projection, type ProjectionMetrics, type PullScope, type ReplayReport,
@@ -66,6 +66,10 @@ export function explain(caught: unknown): string {
   if (caught instanceof InvalidInputError) return `bad input at ${caught.field}`;
   if (caught instanceof StorageError) return `${caught.cause.name}: ${caught.cause.message}`;
   if (caught instanceof ReplayError) return `${caught.type} #${caught.position} (${caught.eventId} ${caught.stream}@${caught.version}) ${String(caught.cause)}`;
+  if (caught instanceof NotRetainedError) {
+    const held: [number, string | null, number | null] = [caught.from, caught.stream, caught.retainedVersion];
+    return `${caught.code}: held from ${held[0]} (${held[1] ?? "log"} v${held[2] ?? "-"})`;
+  }
   if (caught instanceof SyncError) {
     const code: "network" | "auth" | "forbidden_origin" | "not_found" | "stalled" = caught.code;
     return `${code} ${caught.status ?? "no status"}`;
@@ -91,6 +95,7 @@ export function describe(e: AnyTidelogError): string {
     case "InvalidInputError": return e.field;
     case "StorageError": return e.cause.name;
     case "ReplayError": return e.eventId;
+    case "NotRetainedError": return String(e.from);
     case "SyncError": return e.code;
     case "UnsyncedEventsError": return String(e.pendingCount);
     case "QuotaExceededError": case "ClosedError": return e.code;
@@ -99,6 +104,11 @@ export function describe(e: AnyTidelogError): string {
 
 // ---- the app ------------------------------------------------------------------------------
 export async function app(): Promise<void> {
+  // Retention: the local log keeps the newest 1000 events (and a day's worth).
+  const retained = await EventStore.open("retained", { retain: { events: 1000, ms: 86_400_000 } });
+  const compacted: { dropped: number; from: number } = await retained.compact();
+  await retained.readAll({ fromPosition: compacted.from });
+  retained.close();
   await init();
   await init({ module_or_path: new URL("https://example.com/tidelog_bg.wasm") });
   initSync({ module: new Uint8Array(8) });

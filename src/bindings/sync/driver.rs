@@ -387,6 +387,11 @@ impl Driver {
         if let Some((kind, failure)) = &effects.error {
             self.emit(SyncEvent::Error, &sync_error(*kind, failure));
         }
+        if effects.compact && store.retain.get().is_some() {
+            if let Err(e) = store.compact().await {
+                crate::web::glue::report(&e, "tidelog: retention after a sync round");
+            }
+        }
         if effects.synced {
             self.emit(SyncEvent::Synced, &report_to_js(report));
         }

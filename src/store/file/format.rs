@@ -6,6 +6,9 @@
 //!          header_crc = CRC-32 of the 8 bytes of body_len and count
 //!          body_crc   = CRC-32 of body
 //! body   = stream_len:u16 stream event{count}
+//!        | 0:u16 floor:u64 n:u32 (stream_len:u16 stream dropped:u64 last:u64){n}
+//!          (the floor frame, count 0: written first by a compaction, see [`Floor`];
+//!          a stream id is never empty, so no events frame starts with 0)
 //! event  = position:u64 version:u64 recorded_at:u64 schema:u32
 //!          id_len:u16 id type_len:u16 type [tag_count:u16 (tag_len:u16 tag){tag_count}]
 //!          data_len:u32 data meta_len:u32 meta
@@ -45,6 +48,56 @@ pub struct Recovery {
     pub bytes: u64,
     /// Events the cut frame held, when its header was intact enough to tell.
     pub events: Option<u32>,
+}
+
+/// What a compacted log starts with: retention's floor, and for each stream with dropped
+/// events how many (its held events start at version `dropped + 1`) and where its last
+/// dropped event was (the stream's last position when all of it was dropped).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Floor {
+    /// The lowest position held: the first events frame starts there.
+    pub floor: Position,
+    /// `(stream, dropped versions, position of its last dropped event)`.
+    pub streams: Vec<(StreamId, Version, Position)>,
+}
+
+/// One decoded frame.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Frame {
+    /// The events of one append (or of one stream's run of a compacted log).
+    Events(Vec<Event<String>>),
+    /// The floor frame of a compacted log.
+    Floor(Floor),
+}
+
+/// Encodes the floor frame of a compacted log.
+pub fn encode_floor(floor: &Floor) -> Result<Vec<u8>> {
+    let mut body = Vec::with_capacity(14 + floor.streams.len() * 40);
+    body.extend_from_slice(&0u16.to_le_bytes());
+    body.extend_from_slice(&floor.floor.0.to_le_bytes());
+    let n = u32::try_from(floor.streams.len())
+        .map_err(|_| Error::invalid("streams", "too many streams for one log"))?;
+    body.extend_from_slice(&n.to_le_bytes());
+    for (stream, dropped, last) in &floor.streams {
+        put_bytes16(&mut body, stream.as_str().as_bytes());
+        body.extend_from_slice(&dropped.0.to_le_bytes());
+        body.extend_from_slice(&last.0.to_le_bytes());
+    }
+    frame_of(&body, 0)
+}
+
+/// Header and checksums around `body`.
+fn frame_of(body: &[u8], count: u32) -> Result<Vec<u8>> {
+    let too_big = || Error::invalid("events", "one append must encode to less than 4 GiB");
+    let body_len = u32::try_from(body.len()).map_err(|_| too_big())?;
+    let mut frame = Vec::with_capacity(HEADER as usize + body.len());
+    frame.extend_from_slice(&body_len.to_le_bytes());
+    frame.extend_from_slice(&count.to_le_bytes());
+    let header_crc = crc32(&frame[..8]);
+    frame.extend_from_slice(&header_crc.to_le_bytes());
+    frame.extend_from_slice(&crc32(body).to_le_bytes());
+    frame.extend_from_slice(body);
+    Ok(frame)
 }
 
 /// CRC-32 (IEEE 802.3, the zlib one) of `bytes`, eight bytes at a time ("slicing by 8":
@@ -135,16 +188,8 @@ pub fn encode_frame(stream: &StreamId, events: &[Event<String>]) -> Result<Vec<u
             }
         }
     }
-    let body_len = u32::try_from(body.len()).map_err(|_| too_big())?;
     let count = u32::try_from(events.len()).map_err(|_| too_big())?;
-    let mut frame = Vec::with_capacity(HEADER as usize + body.len());
-    frame.extend_from_slice(&body_len.to_le_bytes());
-    frame.extend_from_slice(&count.to_le_bytes());
-    let header_crc = crc32(&frame[..8]);
-    frame.extend_from_slice(&header_crc.to_le_bytes());
-    frame.extend_from_slice(&crc32(&body).to_le_bytes());
-    frame.extend_from_slice(&body);
-    Ok(frame)
+    frame_of(&body, count)
 }
 
 /// Ids, stream and type names are at most 256 bytes (see `crate::event`), so a u16
@@ -221,10 +266,25 @@ impl<'a> Body<'a> {
 }
 
 /// Decodes a frame body whose checksum held, found at file `offset`.
-pub fn decode_body(body: &[u8], count: u32, offset: u64) -> Result<Vec<Event<String>>> {
+pub fn decode_body(body: &[u8], count: u32, offset: u64) -> Result<Frame> {
     let mut b = Body { bytes: body, at: 0, offset };
     let invalid = |e: Invalid| corrupted(format!("the frame at offset {offset} holds {e}"));
     let n = usize::from(b.u16()?);
+    if n == 0 && count == 0 {
+        let floor = Position(b.u64()?);
+        let mut streams = Vec::new();
+        for _ in 0..b.u32()? {
+            let n = usize::from(b.u16()?);
+            let stream = StreamId::from_utf8_bytes(b.take(n)?).map_err(invalid)?;
+            streams.push((stream, Version(b.u64()?), Position(b.u64()?)));
+        }
+        if b.at != body.len() {
+            return Err(corrupted(format!(
+                "the floor frame at offset {offset} has bytes after it"
+            )));
+        }
+        return Ok(Frame::Floor(Floor { floor, streams }));
+    }
     let stream = StreamId::from_utf8_bytes(b.take(n)?).map_err(invalid)?;
     let mut events = Vec::with_capacity(count.min(1 << 16) as usize);
     for _ in 0..count {
@@ -269,17 +329,18 @@ pub fn decode_body(body: &[u8], count: u32, offset: u64) -> Result<Vec<Event<Str
             body.len() - b.at
         )));
     }
-    Ok(events)
+    Ok(Frame::Events(events))
 }
 
 /// Reads a log file from its start through `read_at(offset, buf) -> bytes read`, in
-/// chunks, handing the events of every append to `restore` in file order. Returns the torn tail it
+/// chunks, handing every frame (the events of an append, or a compacted log's floor) to
+/// `restore` in file order. Returns the torn tail it
 /// found (the caller cuts it), or an error for a file that is not a log or is corrupted
 /// before its last frame. `size` is the file's length.
 pub fn scan(
     size: u64,
     read_at: &mut dyn FnMut(u64, &mut [u8]) -> Result<usize>,
-    restore: &mut dyn FnMut(Vec<Event<String>>) -> Result<()>,
+    restore: &mut dyn FnMut(Frame) -> Result<()>,
 ) -> Result<Option<Recovery>> {
     let mut reader = Window { buf: Vec::new(), start: 0, size, read_at };
     let magic_len = MAGIC.len() as u64;

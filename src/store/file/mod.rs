@@ -18,12 +18,18 @@
 //! truncated to where the frame started); when even that fails, or an fsync fails, the
 //! store closes itself: reopening reads what the disk really holds.
 //!
+//! **Retention** ([`FileStore::compact_now`]) shrinks the file: the held events are
+//! written to `log.compact` (a floor frame first, see [`format::Floor`], then one frame
+//! per run of a stream's events), fsynced, and renamed over `log`, under the store's lock.
+//! A crash before the rename leaves the old log whole (opening removes the stray
+//! `log.compact`); after it, the new one.
+//!
 //! The disk is reached through the [`FileSystem`] port: `std::fs` natively
 //! ([`StdFileSystem`]), `node:fs` in wasm32 (`web::node_fs`).
 
 use std::cell::Cell;
 
-use super::{EventStore, MemoryStore, Metrics, ReadOptions, StreamInfo};
+use super::{Compacted, EventStore, MemoryStore, Metrics, ReadOptions, Retention, StreamInfo};
 use crate::env::{Environment, SystemEnvironment};
 use crate::error::{Error, Result};
 use crate::event::{AppendResult, Event, ExpectedVersion, NewEvent, Position, StreamId, Version};
@@ -70,6 +76,8 @@ pub trait FileSystem {
     fn append(&self, file: &Self::File, bytes: &[u8]) -> Result<()>;
     /// Cuts the file to `len` bytes.
     fn truncate(&self, file: &Self::File, len: u64) -> Result<()>;
+    /// Renames file `from` to `to`, replacing `to` atomically.
+    fn rename(&self, from: &str, to: &str) -> Result<()>;
     /// Flushes the file's data to the disk (fsync).
     fn sync(&self, file: &Self::File) -> Result<()>;
     /// Flushes directory `path` itself (a new file's entry), where the host can.
@@ -84,6 +92,8 @@ pub trait FileSystem {
 
 /// File name of the log in a store's directory.
 pub const LOG_FILE: &str = "log";
+/// File name of a compaction's new log before it replaces [`LOG_FILE`].
+pub const COMPACT_FILE: &str = "log.compact";
 /// File name of the lock in a store's directory.
 pub const LOCK_FILE: &str = "lock";
 
@@ -107,6 +117,8 @@ pub struct FileStore<F: FileSystem, E: Environment = SystemEnvironment> {
     strict: bool,
     index: MemoryStore<String, E>,
     recovery: Option<Recovery>,
+    /// The floor the log file starts at (the index's may be ahead after a failed rewrite).
+    file_floor: Cell<Position>,
 }
 
 impl<F: FileSystem> FileStore<F, SystemEnvironment> {
@@ -177,6 +189,10 @@ impl<F: FileSystem, E: Environment> FileStore<F, E> {
     fn load(fs: F, dir: String, sync: Fsync, env: E) -> Result<Self, (F, Error)> {
         let strict = sync == Fsync::EachAppend;
         let path = format!("{dir}/{LOG_FILE}");
+        // A compaction a crash interrupted before its rename: the log is whole.
+        if let Err(e) = fs.remove(&format!("{dir}/{COMPACT_FILE}")) {
+            return Err((fs, e));
+        }
         let file = match fs.open_append(&path) {
             Ok(file) => file,
             Err(e) => return Err((fs, e)),
@@ -188,7 +204,10 @@ impl<F: FileSystem, E: Environment> FileStore<F, E> {
             let recovery = format::scan(
                 size,
                 &mut |offset, buf| fs.read_at(&file, offset, buf),
-                &mut |event| index.restore(event),
+                &mut |frame| match frame {
+                    format::Frame::Events(events) => index.restore(events),
+                    format::Frame::Floor(floor) => index.restore_floor(&floor),
+                },
             )?;
             let mut size = size;
             if let Some(cut) = &recovery {
@@ -212,6 +231,7 @@ impl<F: FileSystem, E: Environment> FileStore<F, E> {
                 file: Cell::new(Some(file)),
                 size: Cell::new(size),
                 strict,
+                file_floor: Cell::new(index.floor_now()),
                 index,
                 recovery,
             }),
@@ -267,6 +287,93 @@ impl<F: FileSystem, E: Environment> FileStore<F, E> {
             return Err(e);
         }
         Ok(result)
+    }
+
+    /// Applies `retention` (see [`crate::store::retention`]): the index drops the events
+    /// below the new floor, then the log file is rewritten without them (see the module
+    /// docs). A failed rewrite leaves the old file in place (a reopened store holds the
+    /// dropped events again) and is reported; a failure to reopen the new file closes
+    /// the store.
+    pub fn compact_now(&self, retention: &Retention) -> Result<Compacted> {
+        let done = self.index.compact_now(retention)?;
+        if done.from > self.file_floor.get() {
+            self.rewrite()?;
+        }
+        Ok(done)
+    }
+
+    /// Retention's floor: the lowest position held.
+    pub fn floor_now(&self) -> Position {
+        self.index.floor_now()
+    }
+
+    /// The log file's length in bytes.
+    pub fn file_size(&self) -> u64 {
+        self.size.get()
+    }
+
+    /// Writes the held events to [`COMPACT_FILE`] and renames it over the log.
+    fn rewrite(&self) -> Result<()> {
+        let tmp = format!("{}/{COMPACT_FILE}", self.dir);
+        let path = format!("{}/{LOG_FILE}", self.dir);
+        let floor = self.index.floor_record();
+        let held = self.index.events_after(Position(floor.floor.0 - 1));
+        self.fs.remove(&tmp)?;
+        let out = self.fs.open_append(&tmp)?;
+        let mut size = 0u64;
+        let written = (|| {
+            let mut put = |bytes: &[u8]| {
+                size += bytes.len() as u64;
+                self.fs.append(&out, bytes)
+            };
+            put(format::MAGIC)?;
+            put(&format::encode_floor(&floor)?)?;
+            let mut rest = &held[..];
+            while let Some(first) = rest.first() {
+                let run = rest
+                    .iter()
+                    .take(super::MAX_BATCH_EVENTS)
+                    .take_while(|e| e.stream == first.stream)
+                    .count();
+                put(&format::encode_frame(&first.stream, &rest[..run])?)?;
+                rest = &rest[run..];
+            }
+            self.fs.sync(&out)
+        })();
+        self.fs.close(out);
+        if let Err(e) = written {
+            let _ = self.fs.remove(&tmp);
+            return Err(e);
+        }
+        let old = self.file.take().ok_or(Error::Closed)?;
+        self.fs.close(old);
+        if let Err(e) = self.fs.rename(&tmp, &path) {
+            let _ = self.fs.remove(&tmp);
+            return match self.fs.open_append(&path) {
+                Ok(file) => {
+                    self.file.set(Some(file));
+                    Err(e)
+                }
+                Err(reopen) => Err(self.shut_closed(reopen)),
+            };
+        }
+        let reopened = self.fs.sync_dir(&self.dir).and_then(|()| self.fs.open_append(&path));
+        match reopened {
+            Ok(file) => {
+                self.file.set(Some(file));
+                self.size.set(size);
+                self.file_floor.set(floor.floor);
+                Ok(())
+            }
+            Err(e) => Err(self.shut_closed(e)),
+        }
+    }
+
+    /// [`Self::shut`] when the log file is already closed.
+    fn shut_closed(&self, e: Error) -> Error {
+        self.index.close_and_free();
+        let _ = self.fs.remove(&format!("{}/{LOCK_FILE}", self.dir));
+        e
     }
 
     /// Writes a frame at the end of the log (and fsyncs it when strict). A failed write
@@ -387,6 +494,14 @@ impl<F: FileSystem, E: Environment> EventStore for FileStore<F, E> {
 
     async fn streams(&self) -> Result<Vec<StreamInfo>> {
         self.index.streams().await
+    }
+
+    async fn compact(&self, retention: &Retention) -> Result<Compacted> {
+        self.compact_now(retention)
+    }
+
+    async fn floor(&self) -> Result<Position> {
+        self.index.floor().await
     }
 
     fn metrics(&self) -> Metrics {

@@ -90,6 +90,10 @@ impl FileSystem for StdFileSystem {
         file.set_len(len).map_err(|e| io(path, e))
     }
 
+    fn rename(&self, from: &str, to: &str) -> Result<()> {
+        std::fs::rename(from, to).map_err(|e| io(from, e))
+    }
+
     fn sync(&self, (file, path): &(File, String)) -> Result<()> {
         file.sync_data().map_err(|e| io(path, e))
     }

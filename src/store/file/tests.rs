@@ -101,7 +101,7 @@ fn file_store_passes_the_conformance_suite() {
         },
         &payloads,
     ));
-    assert_eq!(results.len(), 11);
+    assert_eq!(results.len(), 12);
     let failures: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
     assert!(failures.is_empty(), "{failures:#?}");
 }
@@ -321,6 +321,7 @@ fn delete_refuses_events_and_locked_stores_and_removes_the_directory() {
 /// fails, a failing fsync, a failing truncate.
 #[derive(Default)]
 struct Failing {
+    rename: Cell<bool>,
     append: Cell<bool>,
     sync: Cell<bool>,
     truncate: Cell<bool>,
@@ -361,6 +362,12 @@ impl FileSystem for &Failing {
             return Err(Error::QuotaExceeded { message: "no space left on device".into() });
         }
         StdFileSystem.append(file, bytes)
+    }
+    fn rename(&self, from: &str, to: &str) -> Result<()> {
+        if self.rename.get() {
+            return Err(Error::storage("EXDEV", "rename failed"));
+        }
+        StdFileSystem.rename(from, to)
     }
     fn truncate(&self, file: &Self::File, len: u64) -> Result<()> {
         if self.truncate.get() {
@@ -474,4 +481,134 @@ fn tags_survive_a_reopen_and_are_queried_from_the_index() {
         2,
         "a refused append wrote nothing to the log"
     );
+}
+
+// ---- retention -----------------------------------------------------------------------------
+
+fn keep(n: u64) -> crate::store::Retention {
+    crate::store::Retention { events: Some(n), ms: None, keep_pending: false }
+}
+
+fn file_len(dir: &TempDir) -> u64 {
+    std::fs::metadata(dir.log()).unwrap().len()
+}
+
+fn shape(store: &FileStore<StdFileSystem>) -> Vec<(String, u64, u64, String)> {
+    block_on(store.read_all(block_on(store.floor()).unwrap(), usize::MAX))
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.stream.to_string(), e.version.0, e.position.0, e.data))
+        .collect()
+}
+
+fn heads(store: &FileStore<StdFileSystem>) -> Vec<(String, u64, u64)> {
+    block_on(store.streams())
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.stream.to_string(), s.version.0, s.last_position.0))
+        .collect()
+}
+
+#[test]
+fn compaction_shrinks_the_file_and_reopens_with_the_same_floor_and_versions() {
+    let dir = TempDir::new("compact");
+    let store = open(&dir).unwrap();
+    for i in 0..30u32 {
+        append(&store, if i % 3 == 0 { "a" } else { "b" }, &[i, i + 100]);
+    }
+    append(&store, "gone", &[7]);
+    for i in 0..5u32 {
+        append(&store, "b", &[i + 200]);
+    }
+    let before = file_len(&dir);
+    let done = block_on(store.compact(&keep(4))).unwrap();
+    assert_eq!(done, Compacted { dropped: 62, from: Position(63) });
+    let after = file_len(&dir);
+    assert!(after * 5 < before, "the file shrank: {before} -> {after} bytes");
+    assert_eq!(store.file_size(), after);
+    let held = shape(&store);
+    let streams = heads(&store);
+    assert_eq!(held.len(), 4);
+    assert_eq!(streams.len(), 3, "a stream whose events all went is still listed: {streams:?}");
+    assert!(streams.contains(&("gone".to_string(), 1, 61)), "{streams:?}");
+    // Appends go on after the rewrite, with the next position and version.
+    let r = store
+        .append_now(&sid("gone"), ExpectedVersion::Exact(Version(1)), None, batch(&[8]), 0)
+        .unwrap();
+    assert_eq!((r.first_version, r.first_position), (Version(2), Position(67)));
+    store.close();
+
+    let store = open(&dir).unwrap();
+    assert_eq!(store.recovery(), None);
+    assert_eq!(block_on(store.floor()).unwrap(), Position(63));
+    let mut want = held.clone();
+    want.push(("gone".into(), 2, 67, "{\"n\":8}".into()));
+    assert_eq!(shape(&store), want);
+    assert_eq!(block_on(store.version(&sid("a"))).unwrap(), Version(20));
+    assert_eq!(block_on(store.version(&sid("b"))).unwrap(), Version(45));
+    let gone = block_on(store.read(&sid("gone"), crate::store::ReadOptions::default())).unwrap();
+    assert_eq!(gone.iter().map(|e| e.version.0).collect::<Vec<_>>(), [2]);
+    let below = block_on(store.read_all(Position(1), 10));
+    assert!(matches!(below, Err(Error::NotRetained { from: Position(63), .. })), "{below:?}");
+    // Compacting again rewrites from the new floor; a reopen agrees.
+    let again = block_on(store.compact(&keep(2))).unwrap();
+    assert_eq!(again, Compacted { dropped: 3, from: Position(66) });
+    let held = shape(&store);
+    store.close();
+    let store = open(&dir).unwrap();
+    assert_eq!(shape(&store), held);
+    assert_eq!(block_on(store.version(&sid("gone"))).unwrap(), Version(2));
+}
+
+#[test]
+fn a_compaction_cut_short_reopens_sane() {
+    let dir = TempDir::new("compact-crash");
+    let store = open(&dir).unwrap();
+    for i in 0..10u32 {
+        append(&store, "s", &[i]);
+    }
+    let all = shape(&store);
+    store.close();
+    // A crash while the new log was written: it is left behind, the log is whole.
+    let stray = format!("{}/{COMPACT_FILE}", dir.0);
+    std::fs::write(&stray, b"TIDELOG1\x10\x00 half a frame").unwrap();
+    let store = open(&dir).unwrap();
+    assert!(!std::path::Path::new(&stray).exists(), "the stray new log is removed");
+    assert_eq!(shape(&store), all);
+    assert_eq!(block_on(store.floor()).unwrap(), Position(1));
+    block_on(store.compact(&keep(3))).unwrap();
+    let held = shape(&store);
+    store.close();
+    // A crash after the rename, before anything else: the new log stands.
+    std::fs::write(&stray, b"junk").unwrap();
+    let store = open(&dir).unwrap();
+    assert_eq!(shape(&store), held);
+    assert_eq!(block_on(store.floor()).unwrap(), Position(8));
+}
+
+#[test]
+fn a_failed_rename_keeps_the_old_log() {
+    let dir = TempDir::new("compact-rename");
+    let failing = Failing::default();
+    let store = FileStore::open(&failing, &dir.0, Fsync::EachAppend).unwrap();
+    for i in 0..6u32 {
+        store.append_now(&sid("s"), ExpectedVersion::Any, None, batch(&[i]), 0).unwrap();
+    }
+    let before = file_len(&dir);
+    failing.rename.set(true);
+    let e = block_on(store.compact(&keep(2))).unwrap_err();
+    assert_eq!(storage_name(&e), "EXDEV");
+    assert_eq!(file_len(&dir), before, "the old log stays");
+    assert!(!std::path::Path::new(&format!("{}/{COMPACT_FILE}", dir.0)).exists());
+    // The store goes on (reads refuse below the index's floor), and a later compaction
+    // rewrites the file.
+    store.append_now(&sid("s"), ExpectedVersion::Any, None, batch(&[9]), 0).unwrap();
+    failing.rename.set(false);
+    let done = block_on(store.compact(&keep(2))).unwrap();
+    assert_eq!(done.from, Position(6));
+    assert!(file_len(&dir) < before);
+    store.close();
+    let store = open(&dir).unwrap();
+    assert_eq!(block_on(store.floor()).unwrap(), Position(6));
+    assert_eq!(block_on(store.version(&sid("s"))).unwrap(), Version(7));
 }

@@ -5,7 +5,8 @@
 //! - `read.rs`: stream, log and head reads (IndexedDB's own arrays, no conversion);
 //! - `query.rs`: query reads and append conditions over the tag and type indexes;
 //! - `outbox.rs`: the sync side ([`SyncLocal`](crate::sync::SyncLocal));
-//! - `snapshots.rs`: projection snapshots.
+//! - `snapshots.rs`: projection snapshots;
+//! - `retention.rs`: compaction (the open option `retain`) and the floor reads check.
 //!
 //! ## Layout (schema version [`SCHEMA_VERSION`])
 //! - `events`: key `position` (assigned by the store, 1, 2, ...); unique index
@@ -16,7 +17,9 @@
 //!   written before schema 4 have no `tags`), so reads hand IndexedDB's own result arrays
 //!   to JS unchanged.
 //! - `streams`: key `stream`; `{stream, version, lastPosition}`: O(1) head checks.
-//! - `meta`: out-of-line keys; `"head"` -> `{position}`, the last global position.
+//! - `meta`: out-of-line keys; `"head"` -> `{position}`, the last global position;
+//!   `"floor"` -> `{position}`, retention's floor: the events below it were dropped
+//!   (absent: nothing was). Stream heads stay in `streams`, so versions do not change.
 //! - `outbox`, `dead_letters`, `conflicts` (schema 3): the sync side (`outbox.rs`); a
 //!   stream's pending events are those past its `syncedVersion` (a field of its
 //!   `streams` record), so an append and its outbox entry land in one transaction.
@@ -76,6 +79,7 @@ mod conditions;
 pub mod outbox;
 mod query;
 mod read;
+mod retention;
 mod schema;
 mod snapshots;
 
@@ -355,7 +359,7 @@ impl EventStore for IndexedDbStore {
     }
 
     async fn read_all(&self, from: Position, limit: usize) -> Result<Vec<Event<JsValue>>> {
-        records_to_events(&self.read_all_records(from, limit).await?)
+        records_to_events(&self.read_all_records(Some(from), limit).await?)
     }
 
     async fn version(&self, stream: &StreamId) -> Result<Version> {
@@ -380,6 +384,18 @@ impl EventStore for IndexedDbStore {
             .collect::<Result<Vec<_>>>()?;
         streams.sort_by(|a, b| a.stream.cmp(&b.stream));
         Ok(streams)
+    }
+
+    async fn compact(
+        &self,
+        retention: &crate::store::Retention,
+    ) -> Result<crate::store::Compacted> {
+        self.compact_now(retention).await
+    }
+
+    async fn floor(&self) -> Result<Position> {
+        let tx = self.begin(&[META], false)?;
+        self.floor_in(&tx).await
     }
 
     fn metrics(&self) -> Metrics {

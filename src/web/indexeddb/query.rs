@@ -88,9 +88,11 @@ impl IndexedDbStore {
     /// The records matching `query` (the public event shape), in position order or
     /// newest first, after `options.after`, at most `options.limit`.
     pub async fn query_records(&self, query: &Query, options: QueryOptions) -> Result<Array> {
-        let tx = self.begin(&[EVENTS], false)?;
+        let tx = self.begin(&[EVENTS, super::META], false)?;
+        let floor = self.floor_in(&tx).await?;
+        let start = options.after.map(|a| Position(a.0.saturating_add(1)));
+        let first = crate::store::retention::check_from(floor, start)?;
         self.count_read(0);
-        let first = Position(options.after.map_or(0, |a| a.0).saturating_add(1));
         let mut records = matching_records(&tx, query, first, false).await?;
         if options.backwards {
             records.reverse();

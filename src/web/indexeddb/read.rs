@@ -10,28 +10,38 @@ use super::{IndexedDbStore, BY_STREAM, EVENTS, HEAD_KEY, META, STREAMS, SYNCED_V
 use crate::error::Result;
 use crate::event::{Position, StreamId, Version};
 use crate::replay::Move;
-use crate::store::{Direction, ReadOptions};
+use crate::store::{retention, Direction, ReadOptions};
 use crate::web::convert::{js_error, set, synced_version_field, version_field};
 use crate::web::idb::request;
+use wasm_bindgen_futures::JsFuture;
 
 impl IndexedDbStore {
     /// Reads one stream as IndexedDB's own array of event records (the public JS shape),
     /// in the requested direction. No per-event conversion.
     pub async fn read_records(&self, stream: &StreamId, options: ReadOptions) -> Result<Array> {
         let stream_key = JsValue::from_str(stream.as_str());
-        // Versions are dense (1..=head), so a forward read is one range query that needs
-        // no head lookup: a range past the head simply returns fewer records. A backward
-        // read must know where the stream ends.
-        let (tx, head) = if options.direction == Direction::Forward {
-            (self.begin(&[EVENTS], false)?, Version(crate::event::MAX_SAFE_INTEGER))
-        } else {
-            let tx = self.begin(&[EVENTS, STREAMS], false)?;
-            let head = request(tx.store(STREAMS)?.get(&stream_key))?;
-            let head = Version(version_field(&head.await?, "version")?);
-            (tx, head)
-        };
+        let tx = self.begin(&[EVENTS, STREAMS, META], false)?;
+        let backward = options.direction == Direction::Backward;
+        let bounds = crate::web::glue::stream_bounds(
+            &tx.store(EVENTS)?,
+            &tx.store(STREAMS)?,
+            &tx.store(META)?,
+            &stream_key,
+            backward,
+        );
+        let [floor, head, held_from] =
+            super::retention::numbers(JsFuture::from(bounds).await.map_err(js_error)?);
         self.count_read(0);
-        let Some((low, high)) = options.version_range(head) else {
+        let range = if floor <= 1.0 {
+            // Nothing dropped. Versions are dense (1..=head), so a forward read is one
+            // range query that needs no head: a range past the head returns fewer records.
+            let head = if backward { head as u64 } else { crate::event::MAX_SAFE_INTEGER };
+            options.version_range(Version(head))
+        } else {
+            let (head, held_from) = (Version(head as u64), Version(held_from as u64));
+            retention::stream_range(&options, head, held_from, Position(floor as u64), stream)?
+        };
+        let Some((low, high)) = range else {
             return Ok(Array::new());
         };
         let range = IdbKeyRange::bound(
@@ -48,21 +58,40 @@ impl IndexedDbStore {
         Ok(records)
     }
 
-    /// Reads the global log from `from` (inclusive) as an array of event records.
-    pub async fn read_all_records(&self, from: Position, limit: usize) -> Result<Array> {
-        let tx = self.begin(&[EVENTS], false)?;
+    /// Reads the global log from `from` (inclusive; `None`: from retention's floor) as an
+    /// array of event records.
+    pub async fn read_all_records(&self, from: Option<Position>, limit: usize) -> Result<Array> {
+        let tx = self.begin(&[EVENTS, META], false)?;
         self.count_read(0);
         if limit == 0 {
             return Ok(Array::new());
         }
+        // With a start, the floor is read alongside the records (no extra round trip).
+        let floor = JsFuture::from(crate::web::glue::read_floor(&tx.store(META)?));
+        let records = match from {
+            Some(from) => {
+                let records = self.log_page(&tx, from, limit)?;
+                retention::check_from(floor_position(&floor.await.map_err(js_error)?), Some(from))?;
+                records
+            }
+            None => self.log_page(&tx, floor_position(&floor.await.map_err(js_error)?), limit)?,
+        };
+        let records: Array = records.await?.unchecked_into();
+        self.count_read(records.length());
+        Ok(records)
+    }
+
+    /// Issues the read of up to `limit` events from position `from` on in `tx`.
+    fn log_page(
+        &self,
+        tx: &crate::web::idb::Transaction,
+        from: Position,
+        limit: usize,
+    ) -> Result<impl std::future::Future<Output = Result<JsValue>>> {
         let range =
             IdbKeyRange::lower_bound(&JsValue::from_f64(from.0.max(1) as f64)).map_err(js_error)?;
         let limit = u32::try_from(limit).unwrap_or(u32::MAX);
-        let records: Array = request(tx.store(EVENTS)?.get_all_with_key_and_limit(&range, limit))?
-            .await?
-            .unchecked_into();
-        self.count_read(records.length());
-        Ok(records)
+        request(tx.store(EVENTS)?.get_all_with_key_and_limit(&range, limit))
     }
 
     /// Like [`Self::read_all_records`], and in the same transaction the move epoch and
@@ -75,11 +104,10 @@ impl IndexedDbStore {
     ) -> Result<(Array, u64, Vec<Move<JsValue>>)> {
         let tx = self.begin(&[EVENTS, META], false)?;
         self.count_read(0);
+        let floor = JsFuture::from(crate::web::glue::read_floor(&tx.store(META)?));
         let moves = request(tx.store(META)?.get(&super::outbox::MOVES_KEY.into()))?;
-        let range =
-            IdbKeyRange::lower_bound(&JsValue::from_f64(from.0.max(1) as f64)).map_err(js_error)?;
-        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
-        let records = request(tx.store(EVENTS)?.get_all_with_key_and_limit(&range, limit))?;
+        let records = self.log_page(&tx, from, limit)?;
+        retention::check_from(floor_position(&floor.await.map_err(js_error)?), Some(from))?;
         let moves = moves.await?;
         let records: Array = records.await?.unchecked_into();
         self.count_read(records.length());
@@ -160,6 +188,11 @@ impl IndexedDbStore {
         }
         metrics.events_read += u64::from(events);
     }
+}
+
+/// The floor `readFloor` resolved to.
+fn floor_position(floor: &JsValue) -> Position {
+    Position(floor.as_f64().unwrap_or(1.0) as u64)
 }
 
 /// The move epoch and log of a `meta["moves"]` record (epoch 0, no moves: none yet);
