@@ -134,7 +134,7 @@ pub(super) struct Shared {
     shut: Cell<bool>,
     /// The open option `retain` (`None`: the log keeps everything): applied at open, by
     /// `compact()`, and after sync rounds that moved events (throttled).
-    pub(super) retain: std::cell::Cell<Option<crate::store::Retention>>,
+    pub(super) retain: Cell<Option<crate::store::Retention>>,
 }
 
 impl Shared {
@@ -161,7 +161,7 @@ impl Shared {
             max_event_bytes,
             closed_listeners: Listeners::default(),
             shut: Cell::new(false),
-            retain: std::cell::Cell::default(),
+            retain: Cell::default(),
         });
         if let Some(db) = shared.backend.indexeddb() {
             // Deleted or upgraded by any tab: the connection closed itself; stop the rest.

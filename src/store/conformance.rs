@@ -9,7 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::{Direction, EventStore, ReadOptions, Retention};
+use super::{Direction, EventStore, ReadOptions, Retention, StreamInfo};
 use crate::error::Error;
 use crate::event::{
     AppendResult, EventId, EventType, ExpectedVersion, NewEvent, Position, StreamId, Tag, Version,
@@ -65,6 +65,11 @@ fn events<P>(
 
 fn versions<P>(events: &[crate::event::Event<P>]) -> Vec<u64> {
     events.iter().map(|e| e.version.0).collect()
+}
+
+/// `streams()` as `(stream, version, last position)` rows, for comparing with a list.
+fn listed(streams: &[StreamInfo]) -> Vec<(String, u64, u64)> {
+    streams.iter().map(|s| (s.stream.to_string(), s.version.0, s.last_position.0)).collect()
 }
 
 /// Runs every case against stores made by `fresh` (a new, empty store per case) and
@@ -535,9 +540,7 @@ pub async fn global_log<S: EventStore>(store: &S, p: &Payloads<S::Payload>) -> C
     ensure!(shape.iter().map(|(s, v, p)| (s.as_str(), *v, *p)).eq(want), "log order {shape:?}");
     let from3 = ok!(store.read_all(Position(3), 1).await);
     ensure!(from3.len() == 1 && from3[0].position == Position(3), "read_all from is inclusive");
-    let streams = ok!(store.streams().await);
-    let listed: Vec<(String, u64, u64)> =
-        streams.iter().map(|s| (s.stream.to_string(), s.version.0, s.last_position.0)).collect();
+    let listed = listed(&ok!(store.streams().await));
     ensure!(
         listed == [("a-stream".to_string(), 1, 3), ("b-stream".to_string(), 3, 4)],
         "streams {listed:?}"
@@ -606,9 +609,7 @@ pub async fn retention<S: EventStore>(store: &S, p: &Payloads<S::Payload>) -> Ca
 
     ensure!(ok!(store.version(&a).await) == Version(8), "a keeps its version");
     ensure!(ok!(store.version(&b).await) == Version(2), "b keeps its version");
-    let streams = ok!(store.streams().await);
-    let listed: Vec<(String, u64, u64)> =
-        streams.iter().map(|s| (s.stream.to_string(), s.version.0, s.last_position.0)).collect();
+    let listed = listed(&ok!(store.streams().await));
     ensure!(
         listed == [("ret-a".to_string(), 8, 10), ("ret-b".to_string(), 2, 5)],
         "streams {listed:?}"
