@@ -18,13 +18,13 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { gitState, packageSizes, root } from "./sizes.mjs";
 
-/** @typedef {{ browserWasmGzip: number, browserTotalGzip: number }} Budget */
+/** @typedef {{ browserWasmGzip: number, browserTotalGzip: number, browserSyncWasmGzip?: number }} Budget */
 
 const budgetFile = path.join(root, "bench/size-budget.json");
 /** @type {Budget & { goal?: Budget }} */
 const budget = JSON.parse(readFileSync(budgetFile, "utf8"));
 
-for (const f of ["pkg/tidelog_bg.wasm", "pkg/tidelog.js"]) {
+for (const f of ["pkg/tidelog_bg.wasm", "pkg/tidelog_sync_bg.wasm", "pkg/tidelog.js"]) {
   if (!existsSync(path.join(root, f))) {
     console.error(`size: ${f} is missing: run \`make pkg\` first`);
     process.exit(2);
@@ -33,6 +33,7 @@ for (const f of ["pkg/tidelog_bg.wasm", "pkg/tidelog.js"]) {
 const sizes = packageSizes();
 const wasm = sizes.wasm;
 const total = sizes.total;
+const syncWasm = /** @type {{ raw: number, gzip: number, brotli: number }} */ (sizes.syncWasm);
 
 /** @param {number} n */
 const fmt = (n) => n.toLocaleString("en-US");
@@ -41,6 +42,7 @@ if (process.argv.includes("--check")) {
   const checks = [
     ["browser wasm (pkg/tidelog_bg.wasm), gzip -9", wasm.gzip, budget.browserWasmGzip],
     ["browser wasm + JS glue, gzip -9", total.gzip, budget.browserTotalGzip],
+    ["sync wasm (pkg/tidelog_sync_bg.wasm, loaded by stores that sync), gzip -9", syncWasm.gzip, budget.browserSyncWasmGzip ?? 0],
   ];
   let over = false;
   for (const [what, got, limit] of /** @type {[string, number, number][]} */ (checks)) {
@@ -64,32 +66,43 @@ for (const [name, a] of Object.entries(sizes)) {
   const files = "files" in a ? ` (${/** @type {{files: string[]}} */ (a).files.join(" + ")})` : "";
   console.log(`${name}${files} | ${fmt(a.raw)} | ${fmt(a.gzip)} | ${fmt(a.brotli)}`);
 }
-console.log(`\nbudget (bench/size-budget.json): wasm ${fmt(budget.browserWasmGzip)} B gzip, wasm + glue ${fmt(budget.browserTotalGzip)} B gzip` +
+console.log(`\nbudget (bench/size-budget.json): wasm ${fmt(budget.browserWasmGzip)} B gzip, wasm + glue ${fmt(budget.browserTotalGzip)} B gzip, ` +
+  `sync wasm ${fmt(budget.browserSyncWasmGzip ?? 0)} B gzip` +
   (budget.goal ? `; goal ${fmt(budget.goal.browserWasmGzip)} / ${fmt(budget.goal.browserTotalGzip)}` : ""));
 
-const named = path.join(root, "target/size/tidelog_bg.named.wasm");
-/** @type {{ name: string, shallow_size: number }[] | null} */
-let items = null;
-try {
-  if (existsSync(named)) {
-    items = JSON.parse(execFileSync("twiggy", ["top", "-n", "1000000", "--format", "json", named], { maxBuffer: 1 << 28 }).toString());
-  }
-} catch (e) {
-  console.log(`\n(no contributors: twiggy failed: ${/** @type {Error} */ (e).message.split("\n")[0]})`);
+for (const [label, file] of [["the client's wasm", "tidelog_bg.named.wasm"], ["the sync wasm", "tidelog_sync_bg.named.wasm"]]) {
+  contributors(label, path.join(root, "target/size", file));
 }
-if (items) {
-  const code = items.filter((i) => !/subsection"?$/.test(i.name));
-  const sum = code.reduce((n, i) => n + i.shallow_size, 0);
-  const pct = (/** @type {number} */ n) => `${((100 * n) / sum).toFixed(1)}%`;
-  console.log(`\nTop functions (twiggy, shallow bytes after wasm-opt, before compression; ${fmt(sum)} B of code and data):`);
-  for (const i of code.slice(0, 15)) console.log(`${String(i.shallow_size).padStart(7)} ${pct(i.shallow_size).padStart(6)}  ${clean(i.name).slice(0, 140)}`);
-  /** @type {Map<string, number>} */
-  const byCrate = new Map();
-  for (const i of code) byCrate.set(bucket(i.name), (byCrate.get(bucket(i.name)) ?? 0) + i.shallow_size);
-  console.log("\nBy crate (tidelog by module):");
-  for (const [k, n] of [...byCrate].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`${String(n).padStart(7)} ${pct(n).padStart(6)}  ${k}`);
-} else if (!existsSync(named)) {
-  console.log(`\n(no contributors: ${path.relative(root, named)} is missing; scripts/build-pkg writes it)`);
+
+/**
+ * The top functions and crates of one wasm (twiggy, on its named copy).
+ * @param {string} label
+ * @param {string} named
+ */
+function contributors(label, named) {
+  /** @type {{ name: string, shallow_size: number }[] | null} */
+  let items = null;
+  try {
+    if (existsSync(named)) {
+      items = JSON.parse(execFileSync("twiggy", ["top", "-n", "1000000", "--format", "json", named], { maxBuffer: 1 << 28 }).toString());
+    }
+  } catch (e) {
+    console.log(`\n(no contributors: twiggy failed: ${/** @type {Error} */ (e).message.split("\n")[0]})`);
+  }
+  if (items) {
+    const code = items.filter((i) => !/subsection"?$/.test(i.name));
+    const sum = code.reduce((n, i) => n + i.shallow_size, 0);
+    const pct = (/** @type {number} */ n) => `${((100 * n) / sum).toFixed(1)}%`;
+    console.log(`\n${label}: top functions (twiggy, shallow bytes after wasm-opt, before compression; ${fmt(sum)} B of code and data):`);
+    for (const i of code.slice(0, 15)) console.log(`${String(i.shallow_size).padStart(7)} ${pct(i.shallow_size).padStart(6)}  ${clean(i.name).slice(0, 140)}`);
+    /** @type {Map<string, number>} */
+    const byCrate = new Map();
+    for (const i of code) byCrate.set(bucket(i.name), (byCrate.get(bucket(i.name)) ?? 0) + i.shallow_size);
+    console.log(`\n${label}: by crate (tidelog by module):`);
+    for (const [k, n] of [...byCrate].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`${String(n).padStart(7)} ${pct(n).padStart(6)}  ${k}`);
+  } else if (!existsSync(named)) {
+    console.log(`\n(no contributors: ${path.relative(root, named)} is missing; scripts/build-pkg writes it)`);
+  }
 }
 
 /** A symbol without its crate hashes. @param {string} name */
@@ -127,12 +140,12 @@ if (process.argv.includes("--record")) {
   if (!text.includes(heading)) {
     text = text.replace(/\n## /, `\n${heading}\n\n\`make size\` appends a row per run (bench/size.mjs; node zlib, gzip level 9 and brotli quality 11). ` +
       "The browser figures are what a page loads: pkg/tidelog_bg.wasm, and the JS glue (pkg/tidelog.js and the modules it imports).\n\n" +
-      "| Date | Commit | wasm raw | wasm gzip | wasm brotli | glue gzip | wasm + glue gzip | wasm + glue brotli | worker wasm gzip |\n" +
-      "|---|---|---:|---:|---:|---:|---:|---:|---:|\n\n## ");
+      "| Date | Commit | wasm raw | wasm gzip | wasm brotli | glue gzip | wasm + glue gzip | wasm + glue brotli | worker wasm gzip | sync wasm gzip |\n" +
+      "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n\n## ");
   }
   const w = /** @type {{ gzip: number } | undefined} */ (sizes.workerWasm);
   const row = `| ${new Date().toISOString().slice(0, 10)} | ${git.commit} | ${fmt(wasm.raw)} | ${fmt(wasm.gzip)} | ${fmt(wasm.brotli)} | ` +
-    `${fmt(sizes.glue.gzip)} | ${fmt(total.gzip)} | ${fmt(total.brotli)} | ${w ? fmt(w.gzip) : "—"} |`;
+    `${fmt(sizes.glue.gzip)} | ${fmt(total.gzip)} | ${fmt(total.brotli)} | ${w ? fmt(w.gzip) : "—"} | ${fmt(syncWasm.gzip)} |`;
   // The row goes after the table's last row.
   const start = text.indexOf(heading);
   const tableEnd = text.indexOf("\n\n", text.indexOf("|---", start));

@@ -47,7 +47,8 @@ export function moduleGraph(entry) {
 /**
  * Every artifact the package ships, weighed: the browser wasm and the JS glue a page
  * loads with it (`total` = the two, each compressed on its own as they are two
- * requests), the sync worker's wasm and glue, the Node/Deno/Bun build's wasm and glue,
+ * requests), the sync wasm a page loads once a store opens with `sync` (`syncTotal`:
+ * all three), the sync worker's wasm and glue, the Node/Deno/Bun build's wasm and glue,
  * the self-hosted server's JS (it runs the worker's wasm), and Dexie's bundle for comparison.
  */
 export function packageSizes() {
@@ -59,6 +60,11 @@ export function packageSizes() {
     wasm, glue,
     total: { raw: wasm.raw + glue.raw, gzip: wasm.gzip + glue.gzip, brotli: wasm.brotli + glue.brotli },
   };
+  if (existsSync(pkg("tidelog_sync_bg.wasm"))) {
+    const sync = artifact([pkg("tidelog_sync_bg.wasm")]);
+    out.syncWasm = sync;
+    out.syncTotal = { raw: wasm.raw + sync.raw + glue.raw, gzip: wasm.gzip + sync.gzip + glue.gzip, brotli: wasm.brotli + sync.brotli + glue.brotli };
+  }
   if (existsSync(pkg("worker/tidelog_bg.wasm"))) {
     out.workerWasm = artifact([pkg("worker/tidelog_bg.wasm")]);
     out.workerGlue = artifact(moduleGraph(pkg("worker/index.js")));

@@ -1,6 +1,8 @@
 // @ts-check
 // Small utilities the Rust side imports (declared in src/web/glue.rs).
 
+import { makeError } from "./errors.js";
+
 /**
  * Reports an error nobody awaits (a failed background task): `reportError` where the host
  * has it (it reaches `window.onerror` and the console like an uncaught error), else
@@ -69,6 +71,54 @@ export function untilClosed(promise, closing) {
 export function rejectAll(closing, error) {
   for (const reject of closing) reject(error);
   closing.clear();
+}
+
+// The browser package's sync side is a wasm of its own (scripts/build-pkg): the client's
+// wasm loads it when the first store opens with `sync`, so a page that never syncs never
+// downloads or compiles it.
+
+/**
+ * The sync wasm's `startSync(name, options, store)` (src/bindings/sync/link.rs).
+ * @typedef {(name: string, options: unknown, store: object) => Promise<object>} StartSync
+ */
+
+/** @type {null | (() => Promise<StartSync>)} */
+let syncLoader = null;
+/** @type {null | Promise<StartSync>} */
+let syncLoading = null;
+
+/**
+ * Sets how the sync wasm loads (the package's entry does: scripts/build-pkg).
+ * @param {() => Promise<StartSync>} load
+ * @returns {void}
+ */
+export function setSyncLoader(load) {
+  syncLoader = load;
+  syncLoading = null;
+}
+
+/**
+ * The sync wasm's `startSync`, loaded once for the page. A failed load (offline before the
+ * file was ever fetched, a server that does not serve it) rejects with a `SyncError`,
+ * code `"network"`, and the next store opened with `sync` tries again.
+ * @returns {Promise<StartSync>}
+ */
+export function loadSyncModule() {
+  if (!syncLoading) {
+    const load = syncLoader;
+    syncLoading = (load ? Promise.resolve().then(load) : Promise.reject(new Error("this build of tidelog has no sync module")))
+      .catch((/** @type {unknown} */ cause) => {
+        syncLoading = null;
+        const why = cause instanceof Error ? cause.message : String(cause);
+        const error = /** @type {import("./errors.js").SyncError & { code: string, status: null }} */ (
+          makeError("SyncError", `the sync module (tidelog_sync_bg.wasm) could not be loaded: ${why}`));
+        error.code = "network";
+        error.status = null;
+        error.cause = cause;
+        throw error;
+      });
+  }
+  return syncLoading;
 }
 
 // The host's storage manager (`navigator.storage`), for `EventStore.open(name, { persist:

@@ -6,8 +6,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   deliver, cloneValue, report, persistStorage, storageEstimate, databaseExists, unsyncedCount, deleteDatabase, deleteStore,
-  untilClosed, rejectAll,
+  untilClosed, rejectAll, setSyncLoader, loadSyncModule,
 } from "./util.js";
+import { SyncError } from "./errors.js";
 
 /** Runs `body` with globalThis[name] replaced by `value` (deleted when undefined). */
 async function withGlobal(name, value, body) {
@@ -317,4 +318,30 @@ test("rejectAll: a promise that would never settle rejects with the error; later
   await assert.rejects(also, { name: "ClosedError" });
   finish("too late");
   await assert.rejects(never, { name: "ClosedError" });
+});
+
+test("loadSyncModule loads the sync module once, and after a failed load tries again", async () => {
+  let loads = 0;
+  const start = async () => ({});
+  setSyncLoader(async () => {
+    loads += 1;
+    if (loads === 1) throw new TypeError("Failed to fetch");
+    return start;
+  });
+  const failed = await loadSyncModule().then(() => null, (e) => e);
+  assert.ok(failed instanceof SyncError, "a SyncError");
+  assert.equal(failed.code, "network");
+  assert.equal(failed.status, null);
+  assert.match(failed.message, /tidelog_sync_bg\.wasm\) could not be loaded: Failed to fetch/);
+  assert.ok(failed.cause instanceof TypeError, "the cause kept");
+  assert.equal(await loadSyncModule(), start, "the next open loads again");
+  assert.equal(await loadSyncModule(), start);
+  assert.equal(loads, 2, "loaded once after the failure");
+});
+
+test("loadSyncModule without a sync module says so", async () => {
+  setSyncLoader(/** @type {any} */ (null));
+  const failed = await loadSyncModule().then(() => null, (e) => e);
+  assert.ok(failed instanceof SyncError);
+  assert.match(failed.message, /has no sync module/);
 });

@@ -57,7 +57,7 @@ impl Environment for SystemEnvironment {
 
 /// Fills `bytes` (any length) from the host's cryptographic random source, in chunks
 /// `getRandomValues` accepts.
-#[cfg(all(target_arch = "wasm32", feature = "client"))]
+#[cfg(all(target_arch = "wasm32", any(feature = "client", feature = "sync")))]
 pub(crate) fn fill_random(bytes: &mut [u8]) {
     for chunk in bytes.chunks_mut(65_536) {
         fill_random_js(chunk);

@@ -2,7 +2,6 @@
 //! metrics, close. What its objects share is in `shared.rs`, the dispatch over the two
 //! backends in `backend.rs`, live subscriptions in `subscribe.rs`.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Array, Function};
@@ -12,14 +11,14 @@ use wasm_bindgen::JsCast;
 use super::backend::Backend;
 use super::errors::{invalid, to_js};
 use super::input;
-use super::shared::{CloseReason, Shared, CLOSED_EVENT};
+use super::shared::{CloseReason, Shared, SyncHook, CLOSED_EVENT};
 use super::subscribe;
-use super::sync::{Driver, JsSync};
 #[cfg(feature = "file")]
 use crate::error::Error;
 use crate::event::Position;
 use crate::protocol::MAX_EVENT_BYTES;
 use crate::web::convert::{append_result_to_js, metrics_to_js};
+use crate::web::glue;
 use crate::web::indexeddb::{Durability, IndexedDbStore};
 
 /// The largest `maxEventBytes` accepted (1 GiB).
@@ -30,10 +29,9 @@ const MAX_EVENT_BYTES_OPTION: u64 = 1 << 30;
 pub struct JsEventStore {
     pub(super) shared: Rc<Shared>,
     pub(super) name: String,
-    /// The sync driver, when opened with a `sync` option.
-    driver: Option<Rc<Driver>>,
-    /// `store.sync`: made once, so `store.sync === store.sync`.
-    sync_handle: RefCell<Option<JsValue>>,
+    /// `store.sync`, when opened with a `sync` option (the sync side made it once, so
+    /// `store.sync === store.sync`).
+    sync: Option<JsValue>,
     /// The answer of `navigator.storage.persist()` when opened with `persist: true`.
     persisted: js_sys::Promise,
 }
@@ -41,7 +39,7 @@ pub struct JsEventStore {
 impl JsEventStore {
     /// In a store that syncs, sets each event's `pending` (not on the server yet).
     async fn mark_pending(&self, records: &Array) -> Result<(), JsValue> {
-        if self.driver.is_none() {
+        if self.sync.is_none() {
             return Ok(());
         }
         match self.shared.backend.indexeddb() {
@@ -56,11 +54,62 @@ impl JsEventStore {
         JsEventStore {
             shared: self.shared.clone(),
             name: self.name.clone(),
-            driver: self.driver.clone(),
-            sync_handle: RefCell::default(),
+            sync: self.sync.clone(),
             persisted: self.persisted.clone(),
         }
     }
+}
+
+/// Starts the sync side of `shared` (the store `name`; `option`: its `sync` open option):
+/// in this wasm instance, or in the browser package in the sync wasm (`loading`: its
+/// `startSync`, see `js/util.js`). Either way the two sides meet through JS functions (see
+/// `bindings::sync`'s `link.rs`). Returns the hook the store calls and `store.sync`.
+async fn start_sync(
+    shared: &Rc<Shared>,
+    name: &str,
+    option: &JsValue,
+    durability: Durability,
+    created: bool,
+    #[cfg(not(feature = "sync"))] loading: Option<js_sys::Promise>,
+) -> Result<(SyncHook, JsValue), JsValue> {
+    let store = js_sys::Object::new();
+    let weak = Rc::downgrade(shared);
+    let changed = Closure::<dyn Fn()>::new(move || {
+        if let Some(shared) = weak.upgrade() {
+            shared.notify_changed();
+        }
+    });
+    glue::set(&store, "changed", changed.into_js_value());
+    if shared.retain.get().is_some() {
+        let weak = Rc::downgrade(shared);
+        let compact = Closure::<dyn Fn() -> js_sys::Promise>::new(move || {
+            let shared = weak.upgrade();
+            wasm_bindgen_futures::future_to_promise(async move {
+                if let Some(shared) = shared {
+                    shared.compact().await?;
+                }
+                Ok(JsValue::UNDEFINED)
+            })
+        });
+        glue::set(&store, "compact", compact.into_js_value());
+    }
+    if let Some(max) = shared.max_event_bytes {
+        glue::set(&store, "maxEventBytes", (max as f64).into());
+    }
+    glue::set(&store, "durability", durability.name().into());
+    glue::set(&store, "created", created.into());
+    #[cfg(feature = "sync")]
+    let answer = super::sync::start(name, option, &store).await?;
+    #[cfg(not(feature = "sync"))]
+    let answer = {
+        let loading = loading.unwrap_or_else(glue::load_sync_module);
+        let start: Function = wasm_bindgen_futures::JsFuture::from(loading).await?.unchecked_into();
+        let started = start.call3(&JsValue::UNDEFINED, &name.into(), option, &store)?;
+        wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(started)).await?
+    };
+    let function = |key| glue::get(&answer, key).unchecked_into::<Function>();
+    let hook = SyncHook { changed: function("changed"), close: function("close") };
+    Ok((hook, glue::get(&answer, "sync")))
 }
 
 /// Checks a store name (`open`, `deleteStore`): 1 to 256 bytes.
@@ -183,23 +232,21 @@ impl JsEventStore {
         )?;
         let durability = match input::get(options, "durability")?.map(|v| v.as_string()) {
             None => Durability::Default,
-            Some(Some(d)) if d == "default" => Durability::Default,
-            Some(Some(d)) if d == "relaxed" => Durability::Relaxed,
-            Some(Some(d)) if d == "strict" => Durability::Strict,
-            Some(_) => {
+            Some(Some(d)) => Durability::parse(&d).ok_or_else(|| {
+                invalid("options.durability", "must be \"default\", \"relaxed\" or \"strict\"")
+            })?,
+            Some(None) => {
                 return Err(invalid(
                     "options.durability",
                     "must be \"default\", \"relaxed\" or \"strict\"",
                 ))
             }
         };
-        let sync_config = match input::get(options, "sync")? {
-            Some(value) => super::sync::parse_config(&value)?,
-            None => None,
-        };
-        let retain = input::get(options, "retain")?
-            .map(|r| input::retain(&r, sync_config.is_some()))
-            .transpose()?;
+        // `null` asks for no sync, as absent does; the sync side checks the rest.
+        let sync_option = input::get(options, "sync")?.filter(|v| !v.is_null());
+        let syncs = sync_option.is_some();
+        let retain =
+            input::get(options, "retain")?.map(|r| input::retain(&r, syncs)).transpose()?;
         let max_event_bytes = match input::get(options, "maxEventBytes")? {
             Some(value) => {
                 let n = input::whole_number(&value, "options.maxEventBytes")?;
@@ -211,38 +258,40 @@ impl JsEventStore {
                 }
                 Some(n as usize)
             }
-            None => sync_config.as_ref().map(|_| MAX_EVENT_BYTES),
+            None => syncs.then_some(MAX_EVENT_BYTES),
         };
         let storage = storage_option(options)?;
         #[cfg(feature = "file")]
-        let file = match file_dir(&name, options, storage.as_deref())? {
-            Some(_) if sync_config.is_some() => {
-                return Err(invalid(
-                    "options.sync",
-                    "does not go with storage \"file\" yet: the outbox lives in IndexedDB",
-                ))
-            }
-            Some(dir) => Some((Backend::open_file(&dir, durability)?, dir)),
-            None => None,
-        };
+        let file_dir = file_dir(&name, options, storage.as_deref())?;
         #[cfg(feature = "file")]
-        let (file, dir) = file.map_or((None, None), |(file, dir)| (Some(file), Some(dir)));
+        if syncs && file_dir.is_some() {
+            return Err(invalid(
+                "options.sync",
+                "does not go with storage \"file\" yet: the outbox lives in IndexedDB",
+            ));
+        }
         #[cfg(not(feature = "file"))]
-        let file = None;
-        let backend = match file {
-            Some(file) => file,
-            None if uses_indexeddb(storage.as_deref()) => {
-                Backend::open_indexeddb(&name, durability).await?
-            }
-            None => Backend::Memory(crate::store::MemoryStore::new()),
-        };
-        if sync_config.is_some() && backend.indexeddb().is_none() {
-            backend.close();
+        let file_dir: Option<String> = None;
+        let indexeddb = file_dir.is_none() && uses_indexeddb(storage.as_deref());
+        if syncs && !indexeddb {
             return Err(invalid(
                 "options.sync",
                 "needs IndexedDB storage: the outbox must survive reloads (this host has none, or storage is \"memory\")",
             ));
         }
+        if let Some(option) = &sync_option {
+            // Checked before anything opens; the sync side reads it when it starts.
+            super::sync::parse_config(option)?;
+        }
+        // The browser package's sync wasm loads while the database opens.
+        #[cfg(not(feature = "sync"))]
+        let loading = syncs.then(glue::load_sync_module);
+        let (backend, _dir) = match file_dir {
+            #[cfg(feature = "file")]
+            Some(dir) => (Backend::open_file(&dir, durability)?, Some(dir)),
+            _ if indexeddb => (Backend::open_indexeddb(&name, durability).await?, None::<String>),
+            _ => (Backend::Memory(crate::store::MemoryStore::new()), None),
+        };
         // Not awaited: Firefox answers with a permission prompt, which must not hold the
         // store closed.
         let persisted = if persist {
@@ -250,9 +299,10 @@ impl JsEventStore {
         } else {
             js_sys::Promise::resolve(&JsValue::NULL)
         };
+        let created = backend.indexeddb().is_some_and(IndexedDbStore::created);
         let shared = Shared::new(&name, backend, max_event_bytes);
         #[cfg(feature = "file")]
-        if let Some(dir) = dir {
+        if let Some(dir) = _dir {
             shared.register_here(dir);
         }
         shared.retain.set(retain);
@@ -263,12 +313,25 @@ impl JsEventStore {
                 return Err(e);
             }
         }
-        let driver = sync_config.map(|config| Driver::start(&shared, &name, config));
-        if let Some(driver) = &driver {
-            *shared.sync.borrow_mut() = Some(driver.clone());
-            shared.subscriptions.mark_pending.set(true);
+        let mut sync = None;
+        if let Some(option) = &sync_option {
+            #[cfg(feature = "sync")]
+            let started = start_sync(&shared, &name, option, durability, created).await;
+            #[cfg(not(feature = "sync"))]
+            let started = start_sync(&shared, &name, option, durability, created, loading).await;
+            match started {
+                Ok((hook, handle)) => {
+                    *shared.sync.borrow_mut() = Some(hook);
+                    shared.subscriptions.mark_pending.set(true);
+                    sync = Some(handle);
+                }
+                Err(e) => {
+                    shared.close(CloseReason::Close);
+                    return Err(e);
+                }
+            }
         }
-        Ok(JsEventStore { shared, name, driver, sync_handle: RefCell::default(), persisted })
+        Ok(JsEventStore { shared, name, sync, persisted })
     }
 
     /// Deletes the store `name` and closes every handle on it: in this tab and in every
@@ -333,15 +396,7 @@ impl JsEventStore {
     /// every access.
     #[wasm_bindgen(getter)]
     pub fn sync(&self) -> JsValue {
-        if let Some(handle) = self.sync_handle.borrow().as_ref() {
-            return handle.clone();
-        }
-        let Some(driver) = self.driver.clone() else {
-            return JsValue::UNDEFINED;
-        };
-        let handle: JsValue = JsSync::new(driver).into();
-        *self.sync_handle.borrow_mut() = Some(handle.clone());
-        handle
+        self.sync.clone().unwrap_or(JsValue::UNDEFINED)
     }
 
     /// Resolves to `navigator.storage.persist()`'s answer when opened with `persist:

@@ -5,13 +5,14 @@ use js_sys::{Array, JsString, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::errors::{invalid, to_js};
-use crate::event::{
-    tags_from_strings, EventId, EventType, ExpectedVersion, NewEvent, Position, StreamId, Tag,
-    Version,
-};
-use crate::query::{AppendCondition, Query, QueryItem, QueryOptions};
-use crate::store::{Direction, ReadOptions};
+use crate::event::{tags_from_strings, EventId, EventType, NewEvent, Tag, Version};
 use crate::web::glue as js;
+#[cfg(feature = "client")]
+use {
+    crate::event::{ExpectedVersion, Position, StreamId},
+    crate::query::{AppendCondition, Query, QueryItem, QueryOptions},
+    crate::store::{Direction, ReadOptions},
+};
 
 /// A JS result with a JS error.
 pub type JsResult<T> = Result<T, JsValue>;
@@ -38,6 +39,7 @@ pub fn string(value: &JsValue, field: &str) -> JsResult<String> {
 }
 
 /// A stream id argument.
+#[cfg(feature = "client")]
 pub fn stream_id(value: &JsValue) -> JsResult<StreamId> {
     StreamId::new(string(value, "stream")?).map_err(|e| to_js(&e.into()))
 }
@@ -80,6 +82,7 @@ pub fn whole_number(value: &JsValue, field: &str) -> JsResult<u64> {
 }
 
 /// `expectedVersion`: a number, `"any"`, `"no_stream"` or `"exists"`; absent -> any.
+#[cfg(feature = "client")]
 pub fn expected_version(value: Option<JsValue>) -> JsResult<ExpectedVersion> {
     let Some(value) = value else { return Ok(ExpectedVersion::Any) };
     if let Some(keyword) = value.as_string() {
@@ -108,6 +111,7 @@ pub struct InputBatch {
     /// Each event's tags, checked.
     pub tags: Vec<Vec<Tag>>,
     /// Approximate JSON bytes of the payloads.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
     pub bytes: u64,
 }
 
@@ -180,6 +184,7 @@ pub fn events(
 }
 
 /// Options of `read(stream, options)`.
+#[cfg(feature = "client")]
 pub fn read_options(value: &JsValue) -> JsResult<ReadOptions> {
     let options = options(value, "options", &["fromVersion", "limit", "direction", "upcast"])?;
     let options = options.as_ref();
@@ -200,6 +205,7 @@ pub fn read_options(value: &JsValue) -> JsResult<ReadOptions> {
 
 /// Options of `readAll(options)`: the start position (inclusive; `None`: not given, the
 /// read starts at retention's floor) and the limit.
+#[cfg(feature = "client")]
 pub fn read_all_options(value: &JsValue) -> JsResult<(Option<Position>, usize)> {
     let options = options(value, "options", &["fromPosition", "limit", "upcast"])?;
     let options = options.as_ref();
@@ -211,6 +217,7 @@ pub fn read_all_options(value: &JsValue) -> JsResult<(Option<Position>, usize)> 
 
 /// The open option `retain`: `{ events?, ms? }`, each a whole number from 1 (errors name
 /// `options.retain.events` / `.ms`). `keep_pending`: the store syncs.
+#[cfg(feature = "client")]
 pub fn retain(value: &JsValue, keep_pending: bool) -> JsResult<crate::store::Retention> {
     let options = options(value, "options.retain", &["events", "ms"])?;
     let options = options.as_ref();
@@ -231,6 +238,7 @@ pub fn retain(value: &JsValue, keep_pending: bool) -> JsResult<crate::store::Ret
     Ok(retention)
 }
 
+#[cfg(feature = "client")]
 fn limit(value: Option<JsValue>) -> JsResult<usize> {
     match value {
         None => Ok(usize::MAX),
@@ -242,6 +250,7 @@ fn limit(value: Option<JsValue>) -> JsResult<usize> {
 
 /// The `upcast` flag of read options (`read`, `readAll`): `true` hands out events at
 /// their latest schema; absent means `false`. The other keys are checked by the caller.
+#[cfg(feature = "client")]
 pub fn upcast_option(value: &JsValue) -> JsResult<bool> {
     if !value.is_object() || Array::is_array(value) {
         return Ok(false);
@@ -250,6 +259,7 @@ pub fn upcast_option(value: &JsValue) -> JsResult<bool> {
 }
 
 /// A boolean option: `undefined` -> `default`; anything but a boolean is an error.
+#[cfg(feature = "client")]
 pub fn flag(value: JsValue, field: &str, default: bool) -> JsResult<bool> {
     if value.is_undefined() {
         return Ok(default);
@@ -262,6 +272,7 @@ pub fn flag(value: JsValue, field: &str, default: bool) -> JsResult<bool> {
 /// A query: `"all"` or a list of `{ types?, tags? }` items (see `crate::query`);
 /// `field` names it in errors (`"query"`, `"options.condition.failIfEventsMatch"`). The
 /// shape is checked in JS (`inspectQuery`), the strings and limits here.
+#[cfg(feature = "client")]
 pub fn query(value: &JsValue, field: &str) -> JsResult<Query> {
     let items = js::inspect_query(value, field).map_err(field_error)?;
     if items.is_null() {
@@ -285,6 +296,7 @@ pub fn query(value: &JsValue, field: &str) -> JsResult<Query> {
 }
 
 /// Options of `query(query, options)`: `{ after, backwards, limit }`.
+#[cfg(feature = "client")]
 pub fn query_options(value: &JsValue) -> JsResult<QueryOptions> {
     let options = options(value, "options", &["after", "backwards", "limit"])?;
     let options = options.as_ref();
@@ -297,6 +309,7 @@ pub fn query_options(value: &JsValue) -> JsResult<QueryOptions> {
 }
 
 /// An append's `condition`: `{ failIfEventsMatch, after? }`.
+#[cfg(feature = "client")]
 pub fn condition(value: &JsValue) -> JsResult<AppendCondition> {
     let field = "options.condition";
     let object = options(value, field, &["failIfEventsMatch", "after"])?

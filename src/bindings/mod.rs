@@ -15,14 +15,17 @@
 //!
 //! - `errors.rs`: `Error` -> JS `Error` with a stable `name`, `code` and fields.
 //! - `input.rs`: turning JS arguments into validated Rust values (never a panic).
+//! - `listeners.rs`: event listener lists (`sync.on`, the store's `closed`).
 //! - `backend.rs`: `Backend` (IndexedDB or memory) and the `impl` of dispatch methods.
 //! - `subscribe.rs`: live subscriptions (cursors and one pump).
 //! - `upcast.rs`: upcasting read records; the `ReplayError` of a failing reducer.
 //! - `shared.rs`: what a store's JS objects share (`Shared`): the backend, subscriptions,
-//!   the cross-tab channel, the replay state, a `SyncHook` to the driver, the `closed`
+//!   the cross-tab channel, the replay state, a `SyncHook` to the sync side, the `closed`
 //!   listeners and the one way a store closes (`Shared::close`, with its reason).
 //! - `sync/`: `store.sync` (the `Sync` class) and its driver: options, host triggers,
 //!   Web Lock, conflict callback, events; the decisions are pure code in `crate::sync`.
+//!   It reaches the store only through JS calls (`sync/link.rs`), so the browser package
+//!   builds it as a wasm of its own (feature `sync` without `client`).
 //! - `event_store.rs`: the `EventStore` class (and `EventStore.deleteStore`).
 //! - `replay.rs`: `replay`, `replayAll`, `replayReport`, `replayAllReport`,
 //!   `registerUpcaster` and `execute` on `EventStore`: the pages planned by
@@ -39,8 +42,10 @@ mod backend;
 mod errors;
 #[cfg(feature = "client")]
 mod event_store;
-#[cfg(feature = "client")]
+#[cfg(any(feature = "client", feature = "sync"))]
 mod input;
+#[cfg(any(feature = "client", feature = "sync"))]
+mod listeners;
 #[cfg(feature = "client")]
 mod projection;
 #[cfg(feature = "client")]
@@ -51,7 +56,7 @@ mod server;
 mod shared;
 #[cfg(feature = "client")]
 mod subscribe;
-#[cfg(feature = "client")]
+#[cfg(any(feature = "client", feature = "sync"))]
 mod sync;
 #[cfg(feature = "client")]
 mod upcast;

@@ -1,7 +1,7 @@
 //! What every JS object of one open store shares ([`Shared`]): the [`Backend`], the live
 //! subscriptions, the cross-tab channel, the replay state, a hook to the sync driver and
 //! the `closed` listeners; this process's open file stores, which `deleteStore` closes
-//! itself (`Shared::open_here`); event listener lists ([`Listeners`]).
+//! itself (`Shared::open_here`).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -17,10 +17,11 @@ use web_sys::{BroadcastChannel, MessageEvent};
 use super::backend::Backend;
 use super::errors::to_js;
 use super::input::JsResult;
+pub(super) use super::listeners::Listeners;
 use super::subscribe::{self, Subscriptions};
 use crate::error::Error;
 use crate::event::Position;
-use crate::web::glue::{self, deliver};
+use crate::web::glue;
 
 /// Why a store closed (the `closed` event's `reason`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,48 +44,6 @@ impl CloseReason {
     }
 }
 
-struct Listener {
-    event: u8,
-    callback: Function,
-    active: Rc<Cell<bool>>,
-}
-
-/// Listeners by event: `sync.on`'s events (`SyncEvent as u8`) or the store's `closed`
-/// ([`CLOSED_EVENT`]). One type, not one per event enum: the browser wasm carries it once.
-#[derive(Default)]
-pub(super) struct Listeners(Cell<Vec<Listener>>);
-
-/// The `closed` event in [`Listeners`].
-pub(super) const CLOSED_EVENT: u8 = 0;
-
-impl Listeners {
-    /// Calls `callback` on each `event`; returns the function that stops it.
-    pub(super) fn add(&self, event: u8, callback: Function) -> Function {
-        let active = Rc::new(Cell::new(true));
-        let mut listeners = self.0.take();
-        listeners.retain(|l| l.active.get());
-        listeners.push(Listener { event, callback, active: active.clone() });
-        self.0.set(listeners);
-        Closure::<dyn FnMut()>::new(move || active.set(false)).into_js_value().unchecked_into()
-    }
-
-    /// Hands `detail` to every active listener of `event` (what one throws is reported,
-    /// and the others still get it).
-    pub(super) fn emit(&self, event: u8, detail: &JsValue) {
-        let listeners = self.0.take();
-        let callbacks: Vec<Function> = listeners
-            .iter()
-            .filter(|l| l.event == event && l.active.get())
-            .map(|l| l.callback.clone())
-            .collect();
-        self.0.set(listeners);
-        // Called with the list back in place: a listener may add another.
-        for callback in callbacks {
-            deliver(&callback, detail);
-        }
-    }
-}
-
 #[cfg(feature = "file")]
 thread_local! {
     /// This process's open file stores by directory: what `deleteStore` closes itself
@@ -92,12 +51,17 @@ thread_local! {
     static OPEN_HERE: RefCell<Vec<(String, Weak<Shared>)>> = RefCell::default();
 }
 
-/// What `Shared` needs of the sync driver (`sync.rs`), without knowing it.
-pub(super) trait SyncHook {
+/// The `closed` event in [`Listeners`].
+pub(super) const CLOSED_EVENT: u8 = 0;
+
+/// The sync side of a store that syncs, as the store sees it: two functions the sync side
+/// handed over when it started (`sync/link.rs`; in the browser package it is another wasm
+/// instance, so the store knows it only through JS).
+pub(super) struct SyncHook {
     /// Something changed (an append, another tab's commit): push or refresh the status.
-    fn changed(self: Rc<Self>);
-    /// The store is closing: stop every trigger and timer.
-    fn closing(self: Rc<Self>);
+    pub(super) changed: Function,
+    /// The store is closing: stop every trigger and timer, close the sync side's connection.
+    pub(super) close: Function,
 }
 
 /// Per-store state of the replay engine: the upcaster registry (a JS object the fold in
@@ -123,7 +87,7 @@ pub(super) struct Shared {
     /// Upcasters and in-memory snapshots of the replay engine (`replay.rs`).
     pub(super) replay: ReplayState,
     /// The sync driver, when the store was opened with a `sync` option (`sync.rs`).
-    pub(super) sync: RefCell<Option<Rc<dyn SyncHook>>>,
+    pub(super) sync: RefCell<Option<SyncHook>>,
     /// Appends refuse an event larger than this as the sync server would store it (the
     /// open option `maxEventBytes`; by default `protocol::MAX_EVENT_BYTES` when the store
     /// syncs, no limit when it does not).
@@ -231,9 +195,9 @@ impl Shared {
 
     /// Wakes the sync driver, if there is one.
     pub(super) fn wake_sync(&self) {
-        let driver = self.sync.borrow().clone();
-        if let Some(driver) = driver {
-            driver.changed();
+        let changed = self.sync.borrow().as_ref().map(|hook| hook.changed.clone());
+        if let Some(changed) = changed {
+            let _ = changed.call0(&JsValue::UNDEFINED);
         }
     }
 
@@ -265,8 +229,9 @@ impl Shared {
         if self.shut.replace(true) {
             return;
         }
-        if let Some(driver) = self.sync.borrow_mut().take() {
-            driver.closing();
+        let hook = self.sync.borrow_mut().take();
+        if let Some(hook) = hook {
+            let _ = hook.close.call0(&JsValue::UNDEFINED);
         }
         self.subscriptions.stop_all();
         if let Some(channel) = &self.channel {

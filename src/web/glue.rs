@@ -165,6 +165,13 @@ extern "C" {
     /// not tidelog's still blocks the delete after `blocked_ms`.
     #[wasm_bindgen(js_name = deleteStore)]
     pub fn delete_store(name: &str, force: bool, blocked_ms: u32) -> Promise;
+
+    /// The browser package's sync wasm, loaded once (`js/util.js`): resolves to its
+    /// `startSync(name, options, store)` (see `bindings::sync`); rejects with a
+    /// `SyncError` when it cannot be loaded.
+    #[cfg(not(feature = "sync"))]
+    #[wasm_bindgen(js_name = loadSyncModule)]
+    pub fn load_sync_module() -> Promise;
 }
 
 /// The fold (`js/fold.js`): upcaster registries, folding pages of records, live feeds.

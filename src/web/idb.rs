@@ -25,6 +25,7 @@ pub(crate) fn idb_factory() -> Result<IdbFactory> {
 }
 
 /// Whether the host has IndexedDB (`open`'s `storage: "auto"` falls back to memory).
+#[cfg(feature = "client")]
 pub fn has_indexeddb() -> bool {
     idb_factory().is_ok()
 }

@@ -24,14 +24,14 @@ pub mod convert;
 pub mod do_sql;
 #[cfg(feature = "server")]
 pub mod do_storage;
-#[cfg(feature = "client")]
+#[cfg(feature = "sync")]
 pub mod fetch;
 pub mod glue;
-#[cfg(feature = "client")]
+#[cfg(feature = "sync")]
 pub mod host;
-#[cfg(feature = "client")]
+#[cfg(any(feature = "client", feature = "sync"))]
 mod idb;
-#[cfg(feature = "client")]
+#[cfg(any(feature = "client", feature = "sync"))]
 pub mod indexeddb;
 #[cfg(feature = "file")]
 pub mod node_fs;

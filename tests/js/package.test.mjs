@@ -94,8 +94,16 @@ async function scenario(EventStore, version, label) {
   unsubscribe();
   const storage = store.storage;
   store.close();
+  // The sync side is a second wasm, fetched when a store opens with \`sync\`: found
+  // beside the first one however the page was built (paused: no server needed).
+  let syncStarted = null;
+  if (storage === "indexeddb") {
+    const synced = await EventStore.open("smoke-sync-" + label + "-" + Date.now(), { sync: { url: "http://127.0.0.1:9/", paused: true } });
+    syncStarted = synced.sync.status().paused;
+    synced.close();
+  }
   return {
-    storage, version: version(), lastPosition: appended.lastPosition,
+    storage, version: version(), lastPosition: appended.lastPosition, syncStarted,
     read: events.map((e) => [e.version, e.position, e.type, e.data.sku, e.meta]),
     total, atVersion1, replayed: report.appliedCount, conflict, logLength: all.length, subscribed,
   };
@@ -111,7 +119,7 @@ function checkScenario(result, { storage, label }) {
   assert.equal(result.error, undefined, result.error);
   const version = JSON.parse(readFileSync(path.join(pkgDir, "package.json"), "utf8")).version;
   assert.deepEqual(result, {
-    storage, version, lastPosition: 2,
+    storage, version, lastPosition: 2, syncStarted: storage === "indexeddb" ? true : null,
     read: [[1, 1, "ItemAdded", "A1", null], [2, 2, "ItemAdded", "B2", { by: label }]],
     total: 5, atVersion1: 2, replayed: 2,
     conflict: { name: "VersionConflictError", code: "version_conflict", actualVersion: 2 },
@@ -182,7 +190,7 @@ test("npm pack: the tarball holds every entry, the declarations and the wasm", a
   const wasm = readFileSync(path.join(pkgDir, "tidelog_bg.wasm"));
   t.diagnostic(`tarball ${path.basename(tarball)}: ${size} bytes; tidelog_bg.wasm ${wasm.length} bytes raw, ${gzipSync(wasm, { level: 9 }).length} bytes gzip`);
   const installed = path.join(plainDir, "node_modules/tidelog");
-  for (const file of ["tidelog.js", "tidelog.node.js", "tidelog.workerd.js", "tidelog.d.ts", "tidelog_bg.wasm", "README.md",
+  for (const file of ["tidelog.js", "tidelog.node.js", "tidelog.workerd.js", "tidelog.d.ts", "tidelog_bg.wasm", "tidelog_sync_bg.wasm", "README.md",
     "tidelog.js.map", "node/tidelog.js", "node/tidelog_bg.wasm", "node/js/index.js", "node/js/node_fs.js",
     "worker/index.js", "worker/index.d.ts", "worker/tidelog_bg.wasm", "worker/js/do_storage.js", "worker/js/index.js",
     "server/index.js", "server/index.d.ts", "server/cli.js"]) {
@@ -470,7 +478,7 @@ try {
   await run(process.execPath, [vite, "build"], { cwd: viteDir });
   const assets = readdirSync(path.join(viteDir, "dist/assets"));
   const wasm = assets.filter((f) => f.endsWith(".wasm"));
-  assert.equal(wasm.length, 1, `one .wasm asset in dist/assets: ${assets.join(", ")}`);
+  assert.equal(wasm.length, 2, `two .wasm assets in dist/assets (the client's and the sync side's): ${assets.join(", ")}`);
   t.diagnostic(`vite dist/assets: ${assets.join(", ")}`);
   const server = await serve(path.join(viteDir, "dist"));
   try {

@@ -6,11 +6,14 @@ use wasm_bindgen::{JsCast, JsValue};
 use crate::bindings::errors::invalid;
 use crate::bindings::input::{self, JsResult};
 use crate::event::StreamId;
+#[cfg(feature = "sync")]
 use crate::outbox::{BatchLimits, RetryPolicy};
 use crate::protocol::{FeedFilter, MAX_FILTER_ITEMS};
+#[cfg(feature = "sync")]
 use crate::sync::{ConflictPolicy, SyncOptions};
 
 /// How conflicts are settled, as the app configured it.
+#[cfg_attr(not(feature = "sync"), allow(dead_code))]
 pub(super) enum OnConflict {
     /// Re-number the local events after the remote ones (the default).
     Rebase,
@@ -20,7 +23,9 @@ pub(super) enum OnConflict {
     Resolve(Function),
 }
 
-/// The parsed `sync` option of `EventStore.open`.
+/// The parsed `sync` option of `EventStore.open` (the client's wasm of the browser package
+/// only checks it: the sync wasm reads it).
+#[cfg_attr(not(feature = "sync"), allow(dead_code))]
 pub(in crate::bindings) struct SyncConfig {
     /// Start paused (e.g. the app remembers the user's "offline" switch).
     pub(super) paused: bool,
@@ -38,6 +43,7 @@ pub(in crate::bindings) struct SyncConfig {
     pub(super) pull: Option<FeedFilter>,
 }
 
+#[cfg(feature = "sync")]
 impl SyncConfig {
     /// The engine's options for this configuration.
     pub(super) fn engine_options(&self) -> SyncOptions {

@@ -91,7 +91,7 @@ impl Driver {
     /// as the answer says.
     pub(super) async fn resolve_conflicts(&self, db: &IndexedDbStore, resolve: &Function) {
         let Ok(conflicts) = db.conflict_records().await else { return };
-        let max_event_bytes = self.store.upgrade().and_then(|store| store.max_event_bytes);
+        let max_event_bytes = self.link.max_event_bytes;
         for conflict in conflicts.iter() {
             let id = get(&conflict, "id").as_f64().unwrap_or(-1.0);
             let stream = get(&conflict, "stream").as_string().unwrap_or_default();

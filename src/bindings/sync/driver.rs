@@ -2,7 +2,7 @@
 //! the [`SyncEngine`] and to the decisions of [`DriverState`] (`sync::driver`).
 
 use std::cell::{Cell, RefCell, RefMut};
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::{JsCast, JsValue};
@@ -10,11 +10,12 @@ use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 use super::config::{OnConflict, SyncConfig};
 use super::events::{progress_to_js, report_to_js, status_to_js, sync_error, Listeners, SyncEvent};
+use super::link::Link;
 use crate::bindings::errors::to_js;
-use crate::bindings::shared::{Shared, SyncHook};
 use crate::env::{Environment, SystemEnvironment};
 use crate::error::Error;
 use crate::event::EventId;
+use crate::store::EventStore as _;
 use crate::sync::{DriverState, OutboxSummary, SyncEngine, SyncErrorKind, SyncReport};
 use crate::web::fetch::FetchTransport;
 use crate::web::glue::{self, get, set, storage_estimate};
@@ -23,7 +24,8 @@ use crate::web::indexeddb::IndexedDbStore;
 
 /// The sync driver of one store.
 pub(in crate::bindings) struct Driver {
-    pub(super) store: Weak<Shared>,
+    /// The store: its database (this side's own connection) and its calls.
+    pub(super) link: Link,
     pub(super) engine: SyncEngine<FetchTransport>,
     /// The app's `onConflict` function, if it gave one.
     resolver: Option<Function>,
@@ -62,11 +64,6 @@ fn now() -> u64 {
     SystemEnvironment.now_ms()
 }
 
-/// The store's IndexedDB side (`open` refuses `sync` with the memory store).
-pub(super) fn indexeddb(store: &Shared) -> Option<&IndexedDbStore> {
-    store.backend.indexeddb()
-}
-
 /// Sums `outbox_records()` (`[{ pendingCount, pendingBytes, oldestPendingAt, ... }]`).
 fn outbox_summary(records: &Array) -> OutboxSummary {
     let mut summary = OutboxSummary::default();
@@ -81,23 +78,10 @@ fn outbox_summary(records: &Array) -> OutboxSummary {
     summary
 }
 
-impl SyncHook for Driver {
-    fn changed(self: Rc<Self>) {
-        Driver::wake(&self);
-    }
-
-    fn closing(self: Rc<Self>) {
-        Driver::stop(&self);
-    }
-}
-
 impl Driver {
-    /// Starts syncing `store` (the database `database`) as `config` says.
-    pub(in crate::bindings) fn start(
-        store: &Rc<Shared>,
-        database: &str,
-        config: SyncConfig,
-    ) -> Rc<Driver> {
+    /// Starts syncing the store `link` stands for (the database `database`) as `config`
+    /// says.
+    pub(super) fn start(link: Link, database: &str, config: SyncConfig) -> Rc<Driver> {
         let options = config.engine_options();
         let transport = FetchTransport::new(config.url, config.token, config.timeout_ms);
         let auth = config.auth;
@@ -111,8 +95,9 @@ impl Driver {
             config.paused,
             now(),
         );
+        let rebuilding = link.created;
         let driver = Rc::new(Driver {
-            store: Rc::downgrade(store),
+            link,
             engine: SyncEngine::new(transport, options),
             resolver,
             lock_name: format!("tidelog-sync:{database}"),
@@ -126,7 +111,7 @@ impl Driver {
             host_listeners: Cell::default(),
             auth,
             auth_asked: Cell::new(false),
-            rebuilding: Cell::new(indexeddb(store).is_some_and(IndexedDbStore::created)),
+            rebuilding: Cell::new(rebuilding),
             rebuild_told: Cell::new(false),
             storage: RefCell::new(JsValue::NULL),
         });
@@ -203,7 +188,7 @@ impl Driver {
     }
 
     /// Asks for a round soon (coalescing: a wake during a round causes one more).
-    pub(in crate::bindings) fn wake(self: &Rc<Self>) {
+    pub(super) fn wake(self: &Rc<Self>) {
         let start = self.state().wake();
         if start {
             self.run_rounds();
@@ -260,7 +245,9 @@ impl Driver {
     /// A forced round of this instance's own, once any running round ended (none once
     /// the store is closed).
     async fn run_now(self: &Rc<Self>) {
-        let Some(store) = self.store.upgrade() else { return };
+        if self.state().closed() {
+            return;
+        }
         self.state().clear_auth();
         if !self.state().leader() {
             // Just opened: the Web Lock is usually granted within milliseconds. If
@@ -273,7 +260,7 @@ impl Driver {
                 host::sleep(20).await;
             }
             if !self.state().leader() {
-                store.notify_changed();
+                self.link.changed();
             }
         }
         while !self.state().try_run_now() {
@@ -297,13 +284,15 @@ impl Driver {
 
     async fn round(self: &Rc<Self>) {
         let force = self.state().take_force();
-        let Some(store) = self.store.upgrade() else { return };
-        let Some(db) = indexeddb(&store) else { return };
+        if self.state().closed() {
+            return;
+        }
+        let db = &self.link.db;
         if self.may_sync() {
             if !self.auth_asked.get() && self.auth.is_some() {
                 // The app's token before the first request.
                 if let Err(report) = self.ask_token().await {
-                    self.after_round(&store, db, &report).await;
+                    self.after_round(db, &report).await;
                     self.refresh(db).await;
                     return;
                 }
@@ -324,7 +313,7 @@ impl Driver {
                 };
             }
             match result {
-                Ok(report) => self.after_round(&store, db, &report).await,
+                Ok(report) => self.after_round(db, &report).await,
                 Err(e) => {
                     self.state().round_failed(e.to_string());
                     self.emit(SyncEvent::Error, &to_js(&e));
@@ -368,7 +357,7 @@ impl Driver {
         }
     }
 
-    async fn after_round(&self, store: &Rc<Shared>, db: &IndexedDbStore, report: &SyncReport) {
+    async fn after_round(&self, db: &IndexedDbStore, report: &SyncReport) {
         if report.last_error.is_none() && report.paused.is_none() && !report.more_now {
             // A whole round without a failure: the pull reached the server's head.
             self.rebuilding.set(false);
@@ -376,7 +365,7 @@ impl Driver {
         let effects = self.state().round_done(report, now());
         if effects.notify_changed {
             // The local log changed under the subscribers: let every tab re-read.
-            store.notify_changed();
+            self.link.changed();
         }
         if effects.conflict {
             if let Some(resolve) = &self.resolver {
@@ -387,8 +376,8 @@ impl Driver {
         if let Some((kind, failure)) = &effects.error {
             self.emit(SyncEvent::Error, &sync_error(*kind, failure));
         }
-        if effects.compact && store.retain.get().is_some() {
-            if let Err(e) = store.compact().await {
+        if effects.compact && self.link.retains() {
+            if let Err(e) = self.link.compact().await {
                 crate::web::glue::report(&e, "tidelog: retention after a sync round");
             }
         }
@@ -482,10 +471,15 @@ impl Driver {
         js
     }
 
-    /// Stops: no more rounds, the lock is handed over, host listeners removed, and every
-    /// promise still waiting (`now()`, `acknowledged(id)`) rejects with `ClosedError`.
-    pub(in crate::bindings) fn stop(&self) {
+    /// Stops: no more rounds, the lock is handed over, host listeners removed, every
+    /// promise still waiting (`now()`, `acknowledged(id)`) rejects with `ClosedError`, and
+    /// the connection closes. Once (later calls do nothing).
+    pub(super) fn stop(&self) {
+        if self.state().closed() {
+            return;
+        }
         self.state().close();
+        self.link.db.close();
         self.release_lock();
         drop(self.timer.take());
         drop(self.host_listeners.take());

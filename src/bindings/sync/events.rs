@@ -47,7 +47,7 @@ impl SyncEvent {
     }
 }
 
-pub(super) use crate::bindings::shared::Listeners;
+pub(super) use crate::bindings::listeners::Listeners;
 
 fn time_to_js(at: Option<u64>) -> JsValue {
     at.map_or(JsValue::NULL, |at| (at as f64).into())

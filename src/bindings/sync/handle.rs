@@ -11,7 +11,6 @@ use super::events::SyncEvent;
 use super::Driver;
 use crate::bindings::errors::{invalid, to_js};
 use crate::bindings::input;
-use crate::bindings::shared::Shared;
 use crate::error::Error;
 use crate::event::EventId;
 use crate::protocol::PushEvent;
@@ -48,18 +47,21 @@ enum Settle {
 
 impl JsSync {
     /// The handle of a store's sync driver.
-    pub(in crate::bindings) fn new(driver: Rc<Driver>) -> JsSync {
+    pub(super) fn new(driver: Rc<Driver>) -> JsSync {
         JsSync { driver }
     }
 
-    fn store(&self) -> Result<Rc<Shared>, JsValue> {
-        self.driver.store.upgrade().ok_or_else(|| to_js(&Error::Closed))
+    /// The sync side's connection; `ClosedError` once the store is closed.
+    fn db(&self) -> Result<&IndexedDbStore, JsValue> {
+        if self.driver.state().closed() {
+            return Err(to_js(&Error::Closed));
+        }
+        Ok(&self.driver.link.db)
     }
 
     /// The records of `list`.
     async fn list(&self, list: List) -> Result<Array, JsValue> {
-        let store = self.store()?;
-        let db = indexeddb(&store)?;
+        let db = self.db()?;
         match list {
             List::Outbox => db.outbox_records().await,
             List::Conflicts => db.conflict_records().await,
@@ -71,8 +73,7 @@ impl JsSync {
     /// Settles the dead letter or conflict `id`; false if there is none. Events that go
     /// back to the log are announced to subscribers and other tabs; then the driver wakes.
     async fn settle(&self, id: f64, settle: Settle) -> Result<bool, JsValue> {
-        let store = self.store()?;
-        let db = indexeddb(&store)?;
+        let db = self.db()?;
         let (done, changed) = match settle {
             Settle::RetryDeadLetter => (db.retry_dead_letter(id).await, true),
             Settle::DiscardDeadLetter => (db.discard_dead_letter(id).await, false),
@@ -81,17 +82,11 @@ impl JsSync {
         };
         let done = done.map_err(|e| to_js(&e))?;
         if changed {
-            store.notify_changed();
+            self.driver.link.changed();
         }
         self.driver.wake();
         Ok(done)
     }
-}
-
-/// The store's IndexedDB side, where the outbox and the lists live.
-fn indexeddb(store: &Shared) -> Result<&IndexedDbStore, JsValue> {
-    super::driver::indexeddb(store)
-        .ok_or_else(|| invalid("sync", "conflict and dead-letter lists need the IndexedDB storage"))
 }
 
 #[wasm_bindgen(js_class = Sync)]
@@ -192,14 +187,13 @@ impl JsSync {
         } else {
             // Checked against the conflict's own stream (its name counts in an event's
             // stored size); an unknown id is answered by `settle` below.
-            let store = self.store()?;
-            let conflicts = indexeddb(&store)?.conflict_records().await.map_err(|e| to_js(&e))?;
+            let conflicts = self.db()?.conflict_records().await.map_err(|e| to_js(&e))?;
             let stream = conflicts
                 .iter()
                 .find(|c| get(c, "id").as_f64() == Some(id))
                 .and_then(|c| get(&c, "stream").as_string())
                 .unwrap_or_default();
-            Some(conflict_events(&events, &stream, store.max_event_bytes)?)
+            Some(conflict_events(&events, &stream, self.driver.link.max_event_bytes)?)
         };
         self.settle(id, Settle::ResolveConflict(events)).await
     }

@@ -26,18 +26,36 @@
 //! the watchdog, Background Sync, the status) are pure code in `crate::sync`
 //! (`DriverState`, `SyncStatus`), tested natively; the host APIs are typed in
 //! `crate::web::host`. Here:
-//! - `config.rs`: the `sync` option of `EventStore.open`;
+//! - `config.rs`: the `sync` option of `EventStore.open` (also in the client's wasm of the
+//!   browser package, which checks the option before anything opens);
 //! - `driver.rs`: the driver: host events, the Web Lock, the timer, running rounds;
 //! - `conflict.rs`: the `onConflict` function's contract, `resolveConflict` events;
 //! - `events.rs`: `sync.on` listeners and the JS shapes (status, reports, `SyncError`);
-//! - `handle.rs`: the `Sync` class (`store.sync`).
+//! - `handle.rs`: the `Sync` class (`store.sync`);
+//! - `link.rs`: where a store and its sync side meet (`start`, and the sync wasm's
+//!   `startSync` export): its own connection, and JS calls both ways, so the sync side can
+//!   be a wasm instance of its own.
+//!
+//! Feature `sync` builds all of it; the browser package's client wasm (feature `client`
+//! alone) has only `config.rs` and loads the rest as a second wasm.
 
 mod config;
+#[cfg(feature = "sync")]
 mod conflict;
+#[cfg(feature = "sync")]
 mod driver;
+#[cfg(feature = "sync")]
 mod events;
+#[cfg(feature = "sync")]
 mod handle;
+#[cfg(feature = "sync")]
+mod link;
 
+#[cfg(feature = "client")]
 pub(in crate::bindings) use config::parse_config;
-pub(in crate::bindings) use driver::Driver;
+#[cfg(feature = "sync")]
+use driver::Driver;
+#[cfg(feature = "sync")]
 pub use handle::JsSync;
+#[cfg(all(feature = "client", feature = "sync"))]
+pub(in crate::bindings) use link::start;

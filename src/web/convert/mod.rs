@@ -10,9 +10,9 @@ use web_sys::DomException;
 
 use crate::error::Error;
 
-#[cfg(feature = "client")]
+#[cfg(any(feature = "client", feature = "sync"))]
 mod records;
-#[cfg(feature = "client")]
+#[cfg(any(feature = "client", feature = "sync"))]
 pub use records::*;
 
 /// Turns a caught JS exception into a typed error, keeping a `DOMException`'s name and

@@ -1,4 +1,4 @@
-//! The client's conversions (feature `client`): records, events, outbox entries, the
+//! The client's conversions (features `client` and `sync`): records, events, outbox entries, the
 //! server's JSON answers, and what the store API resolves to.
 
 use js_sys::{Array, Object, Reflect};
@@ -10,7 +10,9 @@ use crate::event::{
     AppendResult, Event, EventId, EventType, Invalid, Position, StreamId, Tag, Version,
 };
 use crate::outbox::{Failure, OutboxEntry};
-use crate::protocol::{PushAck, PushCondition, PushEvent, PushResponse, WireEvent};
+#[cfg(feature = "sync")]
+use crate::protocol::{PushAck, PushCondition, PushResponse};
+use crate::protocol::{PushEvent, WireEvent};
 use crate::query::Query;
 use crate::store::{Metrics, StreamInfo};
 use crate::web::glue::{self, get};
@@ -295,6 +297,7 @@ pub fn wire_from_js(value: &JsValue) -> Result<WireEvent<JsValue>, String> {
 }
 
 /// The `events` list of a read answer.
+#[cfg(feature = "sync")]
 pub(crate) fn events_from_js(body: &JsValue) -> Result<Vec<WireEvent<JsValue>>, String> {
     let events = get(body, "events");
     let Some(events) = events.dyn_ref::<Array>() else {
@@ -304,6 +307,7 @@ pub(crate) fn events_from_js(body: &JsValue) -> Result<Vec<WireEvent<JsValue>>, 
 }
 
 /// A push answer `{ version, events: [{ id, version, position }] }`.
+#[cfg(feature = "sync")]
 pub(crate) fn push_response_from_js(body: &JsValue) -> Result<PushResponse, String> {
     let events = get(body, "events");
     let Some(events) = events.dyn_ref::<Array>() else {
@@ -441,6 +445,7 @@ pub(crate) fn query_to_js(query: &Query) -> Result<JsValue> {
 
 /// A push condition as the push body carries it: `{ event, failIfEventsMatch, after,
 /// known }`.
+#[cfg(feature = "sync")]
 pub(crate) fn push_condition_to_js(condition: &PushCondition) -> Result<JsValue> {
     let js = Object::new();
     set(&js, "event", &(condition.event as f64).into())?;

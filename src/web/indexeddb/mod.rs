@@ -109,6 +109,21 @@ pub enum Durability {
 }
 
 impl Durability {
+    /// The open option's value: `"default"`, `"relaxed"` or `"strict"`.
+    pub fn parse(name: &str) -> Option<Durability> {
+        match name {
+            "default" => Some(Durability::Default),
+            "relaxed" => Some(Durability::Relaxed),
+            "strict" => Some(Durability::Strict),
+            _ => None,
+        }
+    }
+
+    /// The open option's value of this durability (see [`parse`](Self::parse)).
+    pub fn name(self) -> &'static str {
+        self.as_str().unwrap_or("default")
+    }
+
     fn as_str(self) -> Option<&'static str> {
         match self {
             Durability::Default => None,
