@@ -68,10 +68,10 @@ pub use projection::JsProjection;
 #[cfg(feature = "server")]
 pub use server::{handle_space_request, handle_sync_request};
 
-use wasm_bindgen::prelude::wasm_bindgen;
-
-/// The tidelog version (the crate's, which is also the npm package's).
-#[wasm_bindgen(js_name = version)]
+/// The tidelog version (the crate's, which is also the npm package's). Not in the
+/// browser package's sync wasm: the client's answers.
+#[cfg(any(feature = "client", feature = "server"))]
+#[wasm_bindgen::prelude::wasm_bindgen(js_name = version)]
 pub fn tidelog_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
