@@ -186,7 +186,7 @@ impl IndexedDbStore {
                 let (synced, mut last) = Self::add_events(
                     tx,
                     stream,
-                    fresh.into_iter().map(PushEvent::from),
+                    fresh.into_iter().map(PushEvent::from).collect(),
                     tail.synced,
                     global,
                 )?;
@@ -322,7 +322,7 @@ impl IndexedDbStore {
     fn add_events(
         tx: &Transaction,
         stream: &StreamId,
-        events: impl IntoIterator<Item = PushEvent<JsValue>>,
+        events: Vec<PushEvent<JsValue>>,
         mut version: Version,
         mut global: Position,
     ) -> Result<(Version, Position)> {
