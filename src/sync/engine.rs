@@ -152,7 +152,13 @@ impl<T: Transport> SyncEngine<T> {
         self.round(local, env, true).await
     }
 
-    async fn round<L>(&self, local: &L, env: &impl Environment, force: bool) -> Result<SyncReport>
+    /// One round: [`run_now`](Self::run_now) when `force`, else [`run`](Self::run).
+    pub async fn round<L>(
+        &self,
+        local: &L,
+        env: &impl Environment,
+        force: bool,
+    ) -> Result<SyncReport>
     where
         L: SyncLocal<Payload = T::Payload>,
         T::Payload: Clone,

@@ -298,17 +298,13 @@ impl Driver {
                 }
             }
             let env = SystemEnvironment;
-            let mut result = if force {
-                self.engine.run_now(db, &env).await
-            } else {
-                self.engine.run(db, &env).await
-            };
+            let mut result = self.engine.round(db, &env, force).await;
             let refused = |r: &SyncReport| matches!(&r.paused, Some((SyncErrorKind::Auth, f)) if f.status == Some(401));
             if self.auth.is_some() && result.as_ref().is_ok_and(refused) {
                 // A 401: ask the app once for a fresh token and retry the round (the
                 // protocol makes the retried requests safe); a second 401 pauses.
                 result = match self.ask_token().await {
-                    Ok(()) => self.engine.run_now(db, &env).await,
+                    Ok(()) => self.engine.round(db, &env, true).await,
                     Err(report) => Ok(report),
                 };
             }
