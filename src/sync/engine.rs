@@ -2,7 +2,6 @@
 //! browser bindings: wake on append, `online`, `visibilitychange`, a timer, `now()`).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -98,8 +97,9 @@ type ProgressHook = Box<dyn Fn(PullProgress)>;
 pub struct SyncEngine<T> {
     transport: T,
     options: SyncOptions,
-    /// Per-stream limits after a 413, until the next success.
-    shrunk: RefCell<HashMap<StreamId, BatchLimits>>,
+    /// Per-stream limits after a 413, until the next success (a few streams at most: a
+    /// list, not a hash map).
+    shrunk: RefCell<Vec<(StreamId, BatchLimits)>>,
     /// Told after every page of the feed that brought events.
     progress: RefCell<Option<ProgressHook>>,
 }
@@ -215,7 +215,12 @@ impl<T: Transport> SyncEngine<T> {
         let stream = entry.stream.clone();
         let mut pulled_after_409 = false;
         while report.requests < self.options.max_requests {
-            let limits = self.shrunk.borrow().get(&stream).copied().unwrap_or(self.options.limits);
+            let limits = self
+                .shrunk
+                .borrow()
+                .iter()
+                .find(|(s, _)| *s == stream)
+                .map_or(self.options.limits, |(_, l)| *l);
             let Some(batch) = NoInline(local.pending_batch(&stream, limits)).await? else {
                 return Ok(());
             };
@@ -241,7 +246,7 @@ impl<T: Transport> SyncEngine<T> {
                         .unwrap_or(Version(batch.base_version.0 + sent as u64));
                     NoInline(local.acknowledge(&stream, through)).await?;
                     report.pushed += sent;
-                    self.shrunk.borrow_mut().remove(&stream);
+                    self.shrunk.borrow_mut().retain(|(s, _)| *s != stream);
                     entry.record(Attempt::Succeeded, env.now_ms(), &self.options.retry, 0.0);
                 }
                 PushOutcome::Conflict { .. } => {
@@ -310,7 +315,9 @@ impl<T: Transport> SyncEngine<T> {
                     report.dead_lettered += sent;
                 }
                 PushOutcome::TooLarge if sent > 1 => {
-                    self.shrunk.borrow_mut().insert(stream.clone(), limits.halved(sent));
+                    let mut shrunk = self.shrunk.borrow_mut();
+                    shrunk.retain(|(s, _)| *s != stream);
+                    shrunk.push((stream.clone(), limits.halved(sent)));
                 }
                 PushOutcome::TooLarge => {
                     let failure = Failure {
