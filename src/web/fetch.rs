@@ -229,23 +229,11 @@ impl Transport for FetchTransport {
             Ok(segment) => format!("/streams/{segment}"),
             Err(e) => return PushOutcome::Rejected(failure(None, e.to_string())),
         };
-        let list = Array::new();
-        for event in events {
-            match push_to_js(event) {
-                Ok(js) => list.push(&js),
-                Err(e) => return PushOutcome::Rejected(failure(None, e.to_string())),
-            };
-        }
+        let list: Array = events.iter().map(push_to_js).collect();
         let body = Object::new();
         set(&body, "events", list.into());
         if !conditions.is_empty() {
-            let sent = Array::new();
-            for condition in conditions {
-                match push_condition_to_js(condition) {
-                    Ok(js) => sent.push(&js),
-                    Err(e) => return PushOutcome::Rejected(failure(None, e.to_string())),
-                };
-            }
+            let sent: Array = conditions.iter().map(push_condition_to_js).collect();
             set(&body, "conditions", sent.into());
         }
         let body = match JSON::stringify(&body) {

@@ -165,14 +165,14 @@ pub(crate) fn failure_from_js(value: &JsValue) -> Option<Failure> {
 }
 
 /// An outbox entry as its stored record.
-pub(crate) fn entry_to_js(entry: &OutboxEntry) -> Result<JsValue> {
+pub(crate) fn entry_to_js(entry: &OutboxEntry) -> JsValue {
     let js = Object::new();
-    set(&js, "stream", &entry.stream.as_str().into())?;
-    set(&js, "attempts", &entry.attempts.into())?;
-    set(&js, "nextAttemptAt", &(entry.next_attempt_at as f64).into())?;
-    set(&js, "leaseUntil", &entry.lease_until.map_or(JsValue::NULL, |t| (t as f64).into()))?;
-    set(&js, "lastError", &entry.last_error.as_ref().map_or(JsValue::NULL, failure_to_js))?;
-    Ok(js.into())
+    glue::set(&js, "stream", entry.stream.as_str().into());
+    glue::set(&js, "attempts", entry.attempts.into());
+    glue::set(&js, "nextAttemptAt", (entry.next_attempt_at as f64).into());
+    glue::set(&js, "leaseUntil", entry.lease_until.map_or(JsValue::NULL, |t| (t as f64).into()));
+    glue::set(&js, "lastError", entry.last_error.as_ref().map_or(JsValue::NULL, failure_to_js));
+    js.into()
 }
 
 /// An outbox entry from its stored record (defaults where absent).
@@ -206,27 +206,23 @@ pub(crate) fn record_to_push(record: &JsValue) -> Result<PushEvent<JsValue>> {
 
 /// A push event as a plain JS object `{ id, type, tags, data, meta, recordedAt, schema }`
 /// (`tags` left out when empty, as on the wire).
-pub(crate) fn push_to_js(event: &PushEvent<JsValue>) -> Result<JsValue> {
+pub(crate) fn push_to_js(event: &PushEvent<JsValue>) -> JsValue {
     let js = Object::new();
-    set(&js, "id", &event.id.as_str().into())?;
-    set(&js, "type", &event.event_type.as_str().into())?;
+    glue::set(&js, "id", event.id.as_str().into());
+    glue::set(&js, "type", event.event_type.as_str().into());
     if !event.tags.is_empty() {
-        set(&js, "tags", &tags_to_js(&event.tags))?;
+        glue::set(&js, "tags", tags_to_js(&event.tags));
     }
-    set(&js, "data", &event.data)?;
-    set(&js, "meta", event.meta.as_ref().unwrap_or(&JsValue::NULL))?;
-    set(&js, "recordedAt", &(event.recorded_at as f64).into())?;
-    set(&js, "schema", &event.schema.into())?;
-    Ok(js.into())
+    glue::set(&js, "data", event.data.clone());
+    glue::set(&js, "meta", event.meta.clone().unwrap_or(JsValue::NULL));
+    glue::set(&js, "recordedAt", (event.recorded_at as f64).into());
+    glue::set(&js, "schema", event.schema.into());
+    js.into()
 }
 
 /// Push events as a JS array of `{ id, type, data, meta, recordedAt, schema }`.
-pub(crate) fn push_list(events: &[PushEvent<JsValue>]) -> Result<Array> {
-    let list = Array::new();
-    for event in events {
-        list.push(&push_to_js(event)?);
-    }
-    Ok(list)
+pub(crate) fn push_list(events: &[PushEvent<JsValue>]) -> Array {
+    events.iter().map(push_to_js).collect()
 }
 
 /// An event as a JS object in the public event shape (a stored event, or a wire event with
@@ -427,31 +423,31 @@ fn strings(values: &mut dyn Iterator<Item = &str>) -> Option<JsValue> {
 
 /// A query as the app writes it and the protocol carries it: `"all"` or a list of
 /// `{ types?, tags? }` (empty lists left out).
-pub(crate) fn query_to_js(query: &Query) -> Result<JsValue> {
-    let Query::Items(items) = query else { return Ok("all".into()) };
+pub(crate) fn query_to_js(query: &Query) -> JsValue {
+    let Query::Items(items) = query else { return "all".into() };
     let list = Array::new();
     for item in items {
         let entry = Object::new();
         if let Some(types) = strings(&mut item.types().iter().map(|t| t.as_str())) {
-            set(&entry, "types", &types)?;
+            glue::set(&entry, "types", types);
         }
         if let Some(tags) = strings(&mut item.tags().iter().map(|t| t.as_str())) {
-            set(&entry, "tags", &tags)?;
+            glue::set(&entry, "tags", tags);
         }
         list.push(&entry);
     }
-    Ok(list.into())
+    list.into()
 }
 
 /// A push condition as the push body carries it: `{ event, failIfEventsMatch, after,
 /// known }`.
 #[cfg(feature = "sync")]
-pub(crate) fn push_condition_to_js(condition: &PushCondition) -> Result<JsValue> {
+pub(crate) fn push_condition_to_js(condition: &PushCondition) -> JsValue {
     let js = Object::new();
-    set(&js, "event", &(condition.event as f64).into())?;
-    set(&js, "failIfEventsMatch", &query_to_js(&condition.fail_if_events_match)?)?;
-    set(&js, "after", &condition.after.as_f64().into())?;
+    glue::set(&js, "event", (condition.event as f64).into());
+    glue::set(&js, "failIfEventsMatch", query_to_js(&condition.fail_if_events_match));
+    glue::set(&js, "after", condition.after.as_f64().into());
     let known: Array = condition.known.iter().map(|id| JsValue::from_str(id.as_str())).collect();
-    set(&js, "known", &known.into())?;
-    Ok(js.into())
+    glue::set(&js, "known", known.into());
+    js.into()
 }

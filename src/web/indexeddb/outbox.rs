@@ -211,10 +211,10 @@ impl IndexedDbStore {
                         }
                         if !left.is_empty() {
                             let conflict = Object::new();
-                            set(&conflict, "stream", &stream.as_str().into())?;
-                            set(&conflict, "local", &push_list(&left)?.into())?;
-                            set(&conflict, "remote", &conflict_remote)?;
-                            set(&conflict, "at", &js_sys::Date::now().into())?;
+                            glue::set(&conflict, "stream", stream.as_str().into());
+                            glue::set(&conflict, "local", push_list(&left).into());
+                            glue::set(&conflict, "remote", conflict_remote.clone().into());
+                            glue::set(&conflict, "at", js_sys::Date::now().into());
                             tx.store(CONFLICTS)?.add(&conflict).map_err(js_error)?;
                         }
                     }
@@ -279,11 +279,11 @@ impl IndexedDbStore {
     ) -> Result<()> {
         let head = Object::new();
         let pending_bytes = if version > synced { pending_bytes.max(0.0) } else { 0.0 };
-        set(&head, PENDING_BYTES, &pending_bytes.into())?;
-        set(&head, "stream", &stream.as_str().into())?;
-        set(&head, "version", &version.as_f64().into())?;
-        set(&head, "lastPosition", &last_position.as_f64().into())?;
-        set(&head, SYNCED_VERSION, &synced.as_f64().into())?;
+        glue::set(&head, PENDING_BYTES, pending_bytes.into());
+        glue::set(&head, "stream", stream.as_str().into());
+        glue::set(&head, "version", version.as_f64().into());
+        glue::set(&head, "lastPosition", last_position.as_f64().into());
+        glue::set(&head, SYNCED_VERSION, synced.as_f64().into());
         tx.store(STREAMS)?.put(&head).map_err(js_error)?;
         Ok(())
     }
@@ -365,16 +365,16 @@ impl IndexedDbStore {
                 continue;
             };
             let from = Object::new();
-            set(&from, "version", &(num(record, "version")? as f64).into())?;
-            set(&from, "position", &(num(record, "position")? as f64).into())?;
+            glue::set(&from, "version", (num(record, "version")? as f64).into());
+            glue::set(&from, "position", (num(record, "position")? as f64).into());
             let to = Object::new();
-            set(&to, "version", &version.as_f64().into())?;
-            set(&to, "position", &position.as_f64().into())?;
+            glue::set(&to, "version", version.as_f64().into());
+            glue::set(&to, "position", position.as_f64().into());
             let entry = Object::new();
-            set(&entry, "stream", &stream.as_str().into())?;
-            set(&entry, "id", &id.into())?;
-            set(&entry, "from", &from)?;
-            set(&entry, "to", &to)?;
+            glue::set(&entry, "stream", stream.as_str().into());
+            glue::set(&entry, "id", id.into());
+            glue::set(&entry, "from", from.into());
+            glue::set(&entry, "to", to.into());
             entries.push(entry);
         }
         if entries.is_empty() {
@@ -392,14 +392,14 @@ impl IndexedDbStore {
         };
         let epoch = epoch + 1.0;
         for entry in entries {
-            set(&entry, "epoch", &epoch.into())?;
+            glue::set(&entry, "epoch", epoch.into());
             log.push(&entry);
         }
         let excess = log.length().saturating_sub(MOVES_KEPT);
         let log = if excess > 0 { log.slice(excess, log.length()) } else { log };
         let record = Object::new();
-        set(&record, "epoch", &epoch.into())?;
-        set(&record, "log", &log)?;
+        glue::set(&record, "epoch", epoch.into());
+        glue::set(&record, "log", log.into());
         meta.put_with_key(&record, &MOVES_KEY.into()).map_err(js_error)?;
         Ok(())
     }
@@ -445,7 +445,7 @@ impl IndexedDbStore {
 
     fn put_global_head(tx: &Transaction, position: Position) -> Result<()> {
         let record = Object::new();
-        set(&record, "position", &position.as_f64().into())?;
+        glue::set(&record, "position", position.as_f64().into());
         tx.store(META)?.put_with_key(&record, &HEAD_KEY.into()).map_err(js_error)?;
         Ok(())
     }
@@ -496,7 +496,7 @@ impl IndexedDbStore {
             });
             let record = match entry {
                 Some(e) => e,
-                None => entry_to_js(&OutboxEntry::new(StreamId::new(stream.clone())?))?,
+                None => entry_to_js(&OutboxEntry::new(StreamId::new(stream.clone())?)),
             };
             set(record.unchecked_ref(), "pendingCount", &(pending as f64).into())?;
             set(record.unchecked_ref(), PENDING_BYTES, &bytes.into())?;
@@ -618,7 +618,7 @@ impl SyncLocal for IndexedDbStore {
 
     async fn save_outbox_entry(&self, entry: &OutboxEntry) -> Result<()> {
         let tx = self.begin(&[OUTBOX], true)?;
-        tx.store(OUTBOX)?.put(&entry_to_js(entry)?).map_err(js_error)?;
+        tx.store(OUTBOX)?.put(&entry_to_js(entry)).map_err(js_error)?;
         tx.commit().await
     }
 
@@ -712,10 +712,10 @@ impl SyncLocal for IndexedDbStore {
         let dead = self.take_pending(&tx, stream, ids).await?;
         if !dead.is_empty() {
             let letter = Object::new();
-            set(&letter, "stream", &stream.as_str().into())?;
-            set(&letter, "events", &push_list(&dead)?.into())?;
-            set(&letter, "failure", &failure_to_js(&failure))?;
-            set(&letter, "at", &js_sys::Date::now().into())?;
+            glue::set(&letter, "stream", stream.as_str().into());
+            glue::set(&letter, "events", push_list(&dead).into());
+            glue::set(&letter, "failure", failure_to_js(&failure));
+            glue::set(&letter, "at", js_sys::Date::now().into());
             tx.store(DEAD_LETTERS)?.add(&letter).map_err(js_error)?;
         }
         tx.commit().await
@@ -761,11 +761,11 @@ impl SyncLocal for IndexedDbStore {
             remote.push(&event_to_js(&record_to_event(record)?)?);
         }
         let conflict = Object::new();
-        set(&conflict, "stream", &stream.as_str().into())?;
-        set(&conflict, "local", &push_list(&taken)?.into())?;
-        set(&conflict, "remote", &remote)?;
-        set(&conflict, "condition", &conditions::condition_to_js(&condition.local)?)?;
-        set(&conflict, "at", &js_sys::Date::now().into())?;
+        glue::set(&conflict, "stream", stream.as_str().into());
+        glue::set(&conflict, "local", push_list(&taken).into());
+        glue::set(&conflict, "remote", remote.into());
+        glue::set(&conflict, "condition", conditions::condition_to_js(&condition.local));
+        glue::set(&conflict, "at", js_sys::Date::now().into());
         tx.store(CONFLICTS)?.add(&conflict).map_err(js_error)?;
         tx.commit().await?;
         Ok(Rechecked::Conflicted(taken.len()))
@@ -792,8 +792,8 @@ impl SyncLocal for IndexedDbStore {
         let tx = self.begin(&[META], true)?;
         let record = Object::new();
         let position = cursor.lanes.iter().map(|l| l.position).min().unwrap_or_default();
-        set(&record, "position", &position.as_f64().into())?;
-        set(&record, "lanes", &cursor.encode().into())?;
+        glue::set(&record, "position", position.as_f64().into());
+        glue::set(&record, "lanes", cursor.encode().into());
         tx.store(META)?.put_with_key(&record, &FEED_KEY.into()).map_err(js_error)?;
         tx.commit().await
     }
