@@ -80,7 +80,7 @@ pub(crate) fn version_field(record: &JsValue, field: &str) -> Result<u64> {
     if record.is_undefined() || record.is_null() {
         return Ok(0);
     }
-    let value = Reflect::get(record, &field.into()).map_err(js_error)?;
+    let value = get(record, field);
     value
         .as_f64()
         .and_then(|v| Version::from_f64(v).ok())
@@ -117,9 +117,8 @@ fn corrupt(e: Invalid) -> Error {
 pub fn record_to_event(record: &JsValue) -> Result<Event<JsValue>> {
     let corrupt =
         |e: Invalid| Error::storage("DataError", format!("stored event is malformed: {e}"));
-    let meta = Reflect::get(record, &"meta".into()).map_err(js_error)?;
-    let recorded_at =
-        Reflect::get(record, &"recordedAt".into()).map_err(js_error)?.as_f64().unwrap_or(0.0);
+    let meta = get(record, "meta");
+    let recorded_at = get(record, "recordedAt").as_f64().unwrap_or(0.0);
     Ok(Event {
         id: EventId::new(string_field(record, "id")?).map_err(corrupt)?,
         stream: StreamId::new(string_field(record, "stream")?).map_err(corrupt)?,
@@ -127,7 +126,7 @@ pub fn record_to_event(record: &JsValue) -> Result<Event<JsValue>> {
         position: Position(version_field(record, "position")?),
         event_type: EventType::new(string_field(record, "type")?).map_err(corrupt)?,
         tags: tags_field(record)?,
-        data: Reflect::get(record, &"data".into()).map_err(js_error)?,
+        data: get(record, "data"),
         meta: if meta.is_null() || meta.is_undefined() { None } else { Some(meta) },
         recorded_at: recorded_at.max(0.0) as u64,
         schema: version_field(record, "schema")?.try_into().unwrap_or(u32::MAX),
@@ -192,12 +191,12 @@ pub(crate) fn entry_from_js(stream: StreamId, value: &JsValue) -> OutboxEntry {
 
 /// A stored record as a push event (the wire shape minus stream/version/position).
 pub(crate) fn record_to_push(record: &JsValue) -> Result<PushEvent<JsValue>> {
-    let meta = Reflect::get(record, &"meta".into()).map_err(js_error)?;
+    let meta = get(record, "meta");
     Ok(PushEvent {
         id: EventId::new(string_field(record, "id")?).map_err(corrupt)?,
         event_type: EventType::new(string_field(record, "type")?).map_err(corrupt)?,
         tags: tags_field(record)?,
-        data: Reflect::get(record, &"data".into()).map_err(js_error)?,
+        data: get(record, "data"),
         meta: if meta.is_null() || meta.is_undefined() { None } else { Some(meta) },
         recorded_at: num(record, "recordedAt")?,
         schema: num(record, "schema")?.try_into().unwrap_or(1),

@@ -29,7 +29,7 @@ use crate::sync::{
 };
 use crate::web::convert::{
     entry_from_js, entry_to_js, event_record, event_to_js, failure_to_js, js_error, num, push_list,
-    record_to_event, record_to_push, set, string_field,
+    record_to_event, record_to_push, string_field,
 };
 use crate::web::glue;
 use crate::web::glue::get;
@@ -102,7 +102,7 @@ fn push_bytes(events: &[PushEvent<JsValue>]) -> f64 {
 fn rename_at(records: Array, name: &str) -> Result<Array> {
     for record in records.iter() {
         let record: &Object = record.unchecked_ref();
-        set(record, name, &Reflect::get(record, &"at".into()).map_err(js_error)?)?;
+        glue::set(record, name, get(record, "at"));
         Reflect::delete_property(record, &"at".into()).map_err(js_error)?;
     }
     Ok(records)
@@ -311,7 +311,7 @@ impl IndexedDbStore {
     fn delete_records(tx: &Transaction, records: &[JsValue]) -> Result<()> {
         let events = tx.store(EVENTS)?;
         for record in records {
-            let position = Reflect::get(record, &"position".into()).map_err(js_error)?;
+            let position = get(record, "position");
             events.delete(&position).map_err(js_error)?;
         }
         Ok(())
@@ -385,10 +385,7 @@ impl IndexedDbStore {
         let (epoch, log) = if moves.is_undefined() {
             (0.0, Array::new())
         } else {
-            (
-                num(&moves, "epoch")? as f64,
-                Reflect::get(&moves, &"log".into()).map_err(js_error)?.unchecked_into(),
-            )
+            (num(&moves, "epoch")? as f64, get(&moves, "log").unchecked_into())
         };
         let epoch = epoch + 1.0;
         for entry in entries {
@@ -498,11 +495,11 @@ impl IndexedDbStore {
                 Some(e) => e,
                 None => entry_to_js(&OutboxEntry::new(StreamId::new(stream.clone())?)),
             };
-            set(record.unchecked_ref(), "pendingCount", &(pending as f64).into())?;
-            set(record.unchecked_ref(), PENDING_BYTES, &bytes.into())?;
+            glue::set(&record, "pendingCount", (pending as f64).into());
+            glue::set(&record, PENDING_BYTES, bytes.into());
             let oldest = oldest.await?;
             let recorded_at = Reflect::get(&oldest, &"recordedAt".into()).unwrap_or(JsValue::NULL);
-            set(record.unchecked_ref(), "oldestPendingAt", &recorded_at)?;
+            glue::set(&record, "oldestPendingAt", recorded_at);
             out.push(&record);
         }
         Ok(out)
@@ -516,10 +513,7 @@ impl IndexedDbStore {
         if record.is_undefined() {
             return Ok(false);
         }
-        let head = request(
-            tx.store(STREAMS)?.get(&Reflect::get(&record, &"stream".into()).map_err(js_error)?),
-        )?
-        .await?;
+        let head = request(tx.store(STREAMS)?.get(&get(&record, "stream")))?.await?;
         Ok(super::synced_version_field(&head)? >= num(&record, "version")?)
     }
 
@@ -577,8 +571,7 @@ impl IndexedDbStore {
         let events = match replacement {
             Some(events) => events,
             None => {
-                let list: Array =
-                    Reflect::get(&found, &field.into()).map_err(js_error)?.unchecked_into();
+                let list: Array = get(&found, field).unchecked_into();
                 list.iter().map(|r| record_to_push(&r)).collect::<Result<Vec<_>>>()?
             }
         };
