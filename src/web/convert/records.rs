@@ -67,12 +67,7 @@ pub(crate) fn tags_field(record: &JsValue) -> Result<Vec<Tag>> {
     let Some(list) = value.dyn_ref::<Array>() else {
         return Err(Error::storage("DataError", "stored event has tags that are not a list"));
     };
-    list.iter()
-        .map(|t| {
-            Tag::new(t.as_string().unwrap_or_default())
-                .map_err(|e| Error::storage("DataError", format!("stored event is malformed: {e}")))
-        })
-        .collect()
+    list.iter().map(|t| Tag::new(t.as_string().unwrap_or_default()).map_err(corrupt)).collect()
 }
 
 /// Reads a numeric field of a record that may be absent (`undefined` record: 0).
@@ -115,8 +110,6 @@ fn corrupt(e: Invalid) -> Error {
 
 /// Converts a stored record into a typed event (for Rust callers; JS gets the records).
 pub fn record_to_event(record: &JsValue) -> Result<Event<JsValue>> {
-    let corrupt =
-        |e: Invalid| Error::storage("DataError", format!("stored event is malformed: {e}"));
     let meta = get(record, "meta");
     let recorded_at = get(record, "recordedAt").as_f64().unwrap_or(0.0);
     Ok(Event {
