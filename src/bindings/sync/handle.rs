@@ -24,6 +24,14 @@ pub struct JsSync {
     driver: Rc<Driver>,
 }
 
+/// What a call of `store.sync` asks of the database: a list, or a settle.
+enum Call {
+    /// A list.
+    List(List),
+    /// Settle the dead letter or conflict with this id.
+    Settle(f64, Settle),
+}
+
 /// The lists `store.sync` hands out.
 enum List {
     /// `sync.outbox()`.
@@ -53,27 +61,25 @@ impl JsSync {
         JsSync { driver }
     }
 
-    /// The records of `list`, as a promise (one future for the three lists).
-    fn list(&self, list: List) -> Promise {
+    /// `call` as a promise (one future for every call that reads or writes the
+    /// database): a list resolves to its records; a settle to whether the dead letter or
+    /// conflict was there. Events that go back to the log are announced to subscribers
+    /// and other tabs; then the driver wakes.
+    fn call(&self, call: Call) -> Promise {
         let driver = self.driver.clone();
         future_to_promise(async move {
             let db = db(&driver)?;
-            let records = match list {
-                List::Outbox => db.outbox_records().await,
-                List::Conflicts => db.conflict_records().await,
-                List::DeadLetters => db.dead_letter_records().await,
+            let (id, settle) = match call {
+                Call::List(list) => {
+                    let records = match list {
+                        List::Outbox => db.outbox_records().await,
+                        List::Conflicts => db.conflict_records().await,
+                        List::DeadLetters => db.dead_letter_records().await,
+                    };
+                    return Ok(records.map_err(|e| to_js(&e))?.into());
+                }
+                Call::Settle(id, settle) => (id, settle),
             };
-            Ok(records.map_err(|e| to_js(&e))?.into())
-        })
-    }
-
-    /// Settles the dead letter or conflict `id`, as a promise of whether there was one
-    /// (one future for the four ways). Events that go back to the log are announced to
-    /// subscribers and other tabs; then the driver wakes.
-    fn settle(&self, id: f64, settle: Settle) -> Promise {
-        let driver = self.driver.clone();
-        future_to_promise(async move {
-            let db = db(&driver)?;
             let (done, changed) = match settle {
                 Settle::RetryDeadLetter => (db.retry_dead_letter(id).await, true),
                 Settle::DiscardDeadLetter => (db.discard_dead_letter(id).await, false),
@@ -176,42 +182,42 @@ impl JsSync {
     /// The outbox: `[{ stream, pendingCount, pendingBytes, oldestPendingAt, attempts,
     /// nextAttemptAt, leaseUntil, lastError }]`.
     pub fn outbox(&self) -> Promise {
-        self.list(List::Outbox)
+        self.call(Call::List(List::Outbox))
     }
 
     /// Quarantined conflicts: `[{ id, stream, local, remote, detectedAt }]`.
     pub fn conflicts(&self) -> Promise {
-        self.list(List::Conflicts)
+        self.call(Call::List(List::Conflicts))
     }
 
     /// Dead letters: `[{ id, stream, events, failure: { status, message }, failedAt }]`.
     #[wasm_bindgen(js_name = deadLetters)]
     pub fn dead_letters(&self) -> Promise {
-        self.list(List::DeadLetters)
+        self.call(Call::List(List::DeadLetters))
     }
 
     /// Puts a dead letter's events back in the outbox (same ids).
     #[wasm_bindgen(js_name = retryDeadLetter)]
     pub fn retry_dead_letter(&self, id: f64) -> Promise {
-        self.settle(id, Settle::RetryDeadLetter)
+        self.call(Call::Settle(id, Settle::RetryDeadLetter))
     }
 
     /// Drops a dead letter for good.
     #[wasm_bindgen(js_name = discardDeadLetter)]
     pub fn discard_dead_letter(&self, id: f64) -> Promise {
-        self.settle(id, Settle::DiscardDeadLetter)
+        self.call(Call::Settle(id, Settle::DiscardDeadLetter))
     }
 
     /// Settles a conflict: `events` (default: its local events) are appended after the
     /// remote ones and synced.
     #[wasm_bindgen(js_name = resolveConflict)]
     pub fn resolve_conflict(&self, id: f64, events: JsValue) -> Promise {
-        self.settle(id, Settle::ResolveConflict(events))
+        self.call(Call::Settle(id, Settle::ResolveConflict(events)))
     }
 
     /// Drops a conflict's local events for good.
     #[wasm_bindgen(js_name = discardConflict)]
     pub fn discard_conflict(&self, id: f64) -> Promise {
-        self.settle(id, Settle::DiscardConflict)
+        self.call(Call::Settle(id, Settle::DiscardConflict))
     }
 }
