@@ -24,8 +24,10 @@ pub struct JsSync {
     driver: Rc<Driver>,
 }
 
-/// What a call of `store.sync` asks of the database: a list, or a settle.
+/// What a call of `store.sync` asks of the database: a round, a list, or a settle.
 enum Call {
+    /// `sync.now()`: a forced round, then the status.
+    Now,
     /// A list.
     List(List),
     /// Settle the dead letter or conflict with this id.
@@ -62,14 +64,22 @@ impl JsSync {
     }
 
     /// `call` as a promise (one future for every call that reads or writes the
-    /// database): a list resolves to its records; a settle to whether the dead letter or
-    /// conflict was there. Events that go back to the log are announced to subscribers
-    /// and other tabs; then the driver wakes.
+    /// database): a round resolves to the status afterwards (rejects with `ClosedError`
+    /// if the store closed meanwhile); a list to its records; a settle to whether the
+    /// dead letter or conflict was there. Events that go back to the log are announced
+    /// to subscribers and other tabs; then the driver wakes.
     fn call(&self, call: Call) -> Promise {
         let driver = self.driver.clone();
         future_to_promise(async move {
             let db = db(&driver)?;
             let (id, settle) = match call {
+                Call::Now => {
+                    driver.run_now().await;
+                    if driver.state().closed() {
+                        return Err(to_js(&Error::Closed));
+                    }
+                    return Ok(driver.status_js());
+                }
                 Call::List(list) => {
                     let records = match list {
                         List::Outbox => db.outbox_records().await,
@@ -124,7 +134,10 @@ impl JsSync {
     /// Runs a round now (in the syncing tab; other tabs wake it) and resolves with the
     /// status afterwards; rejects with `ClosedError` once the store is closed.
     pub fn now(&self) -> Promise {
-        self.driver.now()
+        if self.driver.state().closed() {
+            return Promise::reject(&to_js(&Error::Closed));
+        }
+        self.driver.until_closed(self.call(Call::Now))
     }
 
     /// The current status snapshot: `{ online, paused, leader, pendingCount,
