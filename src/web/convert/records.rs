@@ -85,9 +85,8 @@ pub(crate) fn version_field(record: &JsValue, field: &str) -> Result<u64> {
 
 /// A stream record's `syncedVersion`; records written before schema 3 have none (0).
 pub(crate) fn synced_version_field(record: &JsValue) -> Result<u64> {
-    let present = !record.is_undefined()
-        && !record.is_null()
-        && Reflect::get(record, &SYNCED_VERSION.into()).is_ok_and(|v| !v.is_undefined());
+    let present =
+        !record.is_undefined() && !record.is_null() && !get(record, SYNCED_VERSION).is_undefined();
     if present {
         version_field(record, SYNCED_VERSION)
     } else {
@@ -96,9 +95,8 @@ pub(crate) fn synced_version_field(record: &JsValue) -> Result<u64> {
 }
 
 pub(crate) fn string_field(record: &JsValue, field: &str) -> Result<String> {
-    Reflect::get(record, &field.into())
-        .ok()
-        .and_then(|v| v.as_string())
+    get(record, field)
+        .as_string()
         .ok_or_else(|| Error::storage("DataError", format!("stored event has no {field}")))
 }
 
@@ -149,10 +147,8 @@ pub(crate) fn failure_from_js(value: &JsValue) -> Option<Failure> {
     if value.is_null() || value.is_undefined() {
         return None;
     }
-    let status =
-        Reflect::get(value, &"status".into()).ok().and_then(|s| s.as_f64()).map(|s| s as u16);
-    let message =
-        Reflect::get(value, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
+    let status = get(value, "status").as_f64().map(|s| s as u16);
+    let message = get(value, "message").as_string().unwrap_or_default();
     Some(Failure { status, message })
 }
 
@@ -173,12 +169,11 @@ pub(crate) fn entry_from_js(stream: StreamId, value: &JsValue) -> OutboxEntry {
     if value.is_undefined() || value.is_null() {
         return entry;
     }
-    let number = |k: &str| Reflect::get(value, &k.into()).ok().and_then(|v| v.as_f64());
+    let number = |k: &str| get(value, k).as_f64();
     entry.attempts = number("attempts").unwrap_or(0.0) as u32;
     entry.next_attempt_at = number("nextAttemptAt").unwrap_or(0.0) as u64;
     entry.lease_until = number("leaseUntil").map(|t| t as u64);
-    entry.last_error =
-        Reflect::get(value, &"lastError".into()).ok().as_ref().and_then(failure_from_js);
+    entry.last_error = failure_from_js(&get(value, "lastError"));
     entry
 }
 

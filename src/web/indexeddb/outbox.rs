@@ -75,14 +75,14 @@ pub(super) const PENDING_BYTES: &str = "pendingBytes";
 
 /// A head record's `pendingBytes` (0 when absent).
 pub(super) fn pending_bytes_field(head: &JsValue) -> f64 {
-    Reflect::get(head, &PENDING_BYTES.into()).ok().and_then(|v| v.as_f64()).unwrap_or(0.0)
+    get(head, PENDING_BYTES).as_f64().unwrap_or(0.0)
 }
 
 /// Payload bytes of stored records, by the append-time measure.
 fn record_bytes(records: impl Iterator<Item = JsValue>) -> f64 {
     records
         .map(|r| {
-            let data = Reflect::get(&r, &"data".into()).unwrap_or(JsValue::UNDEFINED);
+            let data = get(&r, "data");
             let meta = Reflect::get(&r, &"meta".into()).unwrap_or(JsValue::NULL);
             glue::payload_size(&data, &meta)
         })
@@ -487,10 +487,9 @@ impl IndexedDbStore {
         }
         let out = Array::new();
         for (stream, pending, bytes, oldest) in pending_streams {
-            let entry = entries.iter().find(|e| {
-                Reflect::get(e, &"stream".into()).ok().and_then(|s| s.as_string()).as_deref()
-                    == Some(stream.as_str())
-            });
+            let entry = entries
+                .iter()
+                .find(|e| get(e, "stream").as_string().as_deref() == Some(stream.as_str()));
             let record = match entry {
                 Some(e) => e,
                 None => entry_to_js(&OutboxEntry::new(StreamId::new(stream.clone())?)),
