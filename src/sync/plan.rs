@@ -1,8 +1,6 @@
 //! How remote events of one stream meet its local pending events: a pure plan that every
 //! local store (memory, IndexedDB) carries out the same way.
 
-use std::collections::HashSet;
-
 use crate::event::{EventId, Version};
 
 /// What to do with a stream's remote events (see [`plan_integration`]).
@@ -69,9 +67,12 @@ pub fn plan_integration(
     if leading_ours {
         return IntegrationPlan::Acknowledge { through: Version(synced.0 + fresh.len() as u64) };
     }
-    let stored: HashSet<&EventId> = fresh.iter().map(|(id, _)| id).collect();
-    let remaining =
-        pending.iter().enumerate().filter(|(_, id)| !stored.contains(id)).map(|(i, _)| i).collect();
+    let remaining = pending
+        .iter()
+        .enumerate()
+        .filter(|(_, id)| !fresh.iter().any(|(stored, _)| stored == *id))
+        .map(|(i, _)| i)
+        .collect();
     IntegrationPlan::Rewrite { first, remaining }
 }
 

@@ -176,12 +176,9 @@ impl FetchTransport {
         Ok(HttpAnswer { status, retry_after_ms: parse_retry_after(retry_after.as_deref()), body })
     }
 
-    async fn read<T>(
-        &self,
-        path: String,
-        if_none_match: Option<String>,
-        parse: impl Fn(&JsValue) -> Result<T, String>,
-    ) -> ReadOutcome<T> {
+    /// A GET; `Fresh` holds the parsed JSON body (see [`parsed`]). Not generic, so
+    /// compiled once for both reads.
+    async fn read(&self, path: String, if_none_match: Option<String>) -> ReadOutcome<JsValue> {
         let headers: Vec<(&str, String)> =
             if_none_match.into_iter().map(|tag| ("If-None-Match", tag)).collect();
         let answer = match self.send("GET", &path, &headers, None).await {
@@ -189,13 +186,7 @@ impl FetchTransport {
             Err(failure) => return ReadOutcome::Retry { failure, retry_after_ms: None },
         };
         match answer.status {
-            200 => match parse(&answer.body) {
-                Ok(body) => ReadOutcome::Fresh(body),
-                Err(message) => ReadOutcome::Retry {
-                    failure: failure(Some(200), message),
-                    retry_after_ms: None,
-                },
-            },
+            200 => ReadOutcome::Fresh(answer.body),
             304 => ReadOutcome::NotModified,
             status => {
                 let failure = failure(Some(status), self.answer_message(&path, &answer));
@@ -204,6 +195,26 @@ impl FetchTransport {
                     None => ReadOutcome::Retry { failure, retry_after_ms: answer.retry_after_ms },
                 }
             }
+        }
+    }
+}
+
+/// A read's JSON body through `parse`; a body that does not parse is a retryable failure.
+fn parsed<T>(
+    read: ReadOutcome<JsValue>,
+    parse: impl FnOnce(&JsValue) -> Result<T, String>,
+) -> ReadOutcome<T> {
+    match read {
+        ReadOutcome::Fresh(body) => match parse(&body) {
+            Ok(body) => ReadOutcome::Fresh(body),
+            Err(message) => {
+                ReadOutcome::Retry { failure: failure(Some(200), message), retry_after_ms: None }
+            }
+        },
+        ReadOutcome::NotModified => ReadOutcome::NotModified,
+        ReadOutcome::Paused(kind, failure) => ReadOutcome::Paused(kind, failure),
+        ReadOutcome::Retry { failure, retry_after_ms } => {
+            ReadOutcome::Retry { failure, retry_after_ms }
         }
     }
 }
@@ -229,23 +240,11 @@ impl Transport for FetchTransport {
             Ok(segment) => format!("/streams/{segment}"),
             Err(e) => return PushOutcome::Rejected(failure(None, e.to_string())),
         };
-        let list = Array::new();
-        for event in events {
-            match push_to_js(event) {
-                Ok(js) => list.push(&js),
-                Err(e) => return PushOutcome::Rejected(failure(None, e.to_string())),
-            };
-        }
+        let list: Array = events.iter().map(push_to_js).collect();
         let body = Object::new();
         set(&body, "events", list.into());
         if !conditions.is_empty() {
-            let sent = Array::new();
-            for condition in conditions {
-                match push_condition_to_js(condition) {
-                    Ok(js) => sent.push(&js),
-                    Err(e) => return PushOutcome::Rejected(failure(None, e.to_string())),
-                };
-            }
+            let sent: Array = conditions.iter().map(push_condition_to_js).collect();
             set(&body, "conditions", sent.into());
         }
         let body = match JSON::stringify(&body) {
@@ -306,13 +305,12 @@ impl Transport for FetchTransport {
             };
         };
         let path = format!("/streams/{segment}?after={}&limit={limit}", after.0);
-        self.read(path, None, |body| {
+        parsed(self.read(path, None).await, |body| {
             Ok(StreamReadResponse {
                 version: Version(number(body, "version")?),
                 events: events_from_js(body)?,
             })
         })
-        .await
     }
 
     async fn read_feed(
@@ -326,7 +324,7 @@ impl Transport for FetchTransport {
             path.push('&');
             path.push_str(&filter.to_query_string());
         }
-        self.read(path, Some(format!("\"{}\"", after.0)), |body| {
+        parsed(self.read(path, Some(format!("\"{}\"", after.0))).await, |body| {
             let through = get(body, "through");
             Ok(FeedReadResponse {
                 head: Position(number(body, "head")?),
@@ -338,6 +336,5 @@ impl Transport for FetchTransport {
                 },
             })
         })
-        .await
     }
 }

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 
 use super::config::{OnConflict, SyncConfig};
 use super::events::{progress_to_js, report_to_js, status_to_js, sync_error, Listeners, SyncEvent};
@@ -216,23 +216,6 @@ impl Driver {
         });
     }
 
-    /// `sync.now()`: resolves with the status after [`run_now`](Self::run_now); rejects
-    /// with `ClosedError` once the store is closed (at once, or when it closes meanwhile).
-    pub(super) fn now(self: &Rc<Self>) -> Promise {
-        if self.state().closed() {
-            return Promise::reject(&to_js(&Error::Closed));
-        }
-        let driver = self.clone();
-        self.until_closed(future_to_promise(async move {
-            driver.run_now().await;
-            let closed = driver.state().closed();
-            if closed {
-                return Err(to_js(&Error::Closed));
-            }
-            Ok(driver.status_js())
-        }))
-    }
-
     /// `promise`, or a rejection with `ClosedError` if the store is closed or closes
     /// before it settles.
     pub(super) fn until_closed(&self, promise: Promise) -> Promise {
@@ -243,8 +226,8 @@ impl Driver {
     }
 
     /// A forced round of this instance's own, once any running round ended (none once
-    /// the store is closed).
-    async fn run_now(self: &Rc<Self>) {
+    /// the store is closed): `sync.now()`.
+    pub(super) async fn run_now(self: &Rc<Self>) {
         if self.state().closed() {
             return;
         }
@@ -298,17 +281,13 @@ impl Driver {
                 }
             }
             let env = SystemEnvironment;
-            let mut result = if force {
-                self.engine.run_now(db, &env).await
-            } else {
-                self.engine.run(db, &env).await
-            };
+            let mut result = self.engine.round(db, &env, force).await;
             let refused = |r: &SyncReport| matches!(&r.paused, Some((SyncErrorKind::Auth, f)) if f.status == Some(401));
             if self.auth.is_some() && result.as_ref().is_ok_and(refused) {
                 // A 401: ask the app once for a fresh token and retry the round (the
                 // protocol makes the retried requests safe); a second 401 pauses.
                 result = match self.ask_token().await {
-                    Ok(()) => self.engine.run_now(db, &env).await,
+                    Ok(()) => self.engine.round(db, &env, true).await,
                     Err(report) => Ok(report),
                 };
             }

@@ -2,9 +2,10 @@
 
 use std::rc::Rc;
 
-use js_sys::{Array, Function, Promise};
+use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::future_to_promise;
 
 use super::conflict::conflict_events;
 use super::events::SyncEvent;
@@ -13,7 +14,7 @@ use crate::bindings::errors::{invalid, to_js};
 use crate::bindings::input;
 use crate::error::Error;
 use crate::event::EventId;
-use crate::protocol::PushEvent;
+
 use crate::web::glue::get;
 use crate::web::indexeddb::IndexedDbStore;
 
@@ -21,6 +22,16 @@ use crate::web::indexeddb::IndexedDbStore;
 #[wasm_bindgen(js_name = Sync)]
 pub struct JsSync {
     driver: Rc<Driver>,
+}
+
+/// What a call of `store.sync` asks of the database: a round, a list, or a settle.
+enum Call {
+    /// `sync.now()`: a forced round, then the status.
+    Now,
+    /// A list.
+    List(List),
+    /// Settle the dead letter or conflict with this id.
+    Settle(f64, Settle),
 }
 
 /// The lists `store.sync` hands out.
@@ -39,8 +50,9 @@ enum Settle {
     RetryDeadLetter,
     /// It is dropped.
     DiscardDeadLetter,
-    /// These events (`None`: the conflict's local events) follow the remote ones.
-    ResolveConflict(Option<Vec<PushEvent<JsValue>>>),
+    /// The app's events (`undefined`: the conflict's local events) follow the remote
+    /// ones.
+    ResolveConflict(JsValue),
     /// Its local events are dropped.
     DiscardConflict,
 }
@@ -51,42 +63,70 @@ impl JsSync {
         JsSync { driver }
     }
 
-    /// The sync side's connection; `ClosedError` once the store is closed.
-    fn db(&self) -> Result<&IndexedDbStore, JsValue> {
-        if self.driver.state().closed() {
-            return Err(to_js(&Error::Closed));
-        }
-        Ok(&self.driver.link.db)
+    /// `call` as a promise (one future for every call that reads or writes the
+    /// database): a round resolves to the status afterwards (rejects with `ClosedError`
+    /// if the store closed meanwhile); a list to its records; a settle to whether the
+    /// dead letter or conflict was there. Events that go back to the log are announced
+    /// to subscribers and other tabs; then the driver wakes.
+    fn call(&self, call: Call) -> Promise {
+        let driver = self.driver.clone();
+        future_to_promise(async move {
+            let db = db(&driver)?;
+            let (id, settle) = match call {
+                Call::Now => {
+                    driver.run_now().await;
+                    if driver.state().closed() {
+                        return Err(to_js(&Error::Closed));
+                    }
+                    return Ok(driver.status_js());
+                }
+                Call::List(list) => {
+                    let records = match list {
+                        List::Outbox => db.outbox_records().await,
+                        List::Conflicts => db.conflict_records().await,
+                        List::DeadLetters => db.dead_letter_records().await,
+                    };
+                    return Ok(records.map_err(|e| to_js(&e))?.into());
+                }
+                Call::Settle(id, settle) => (id, settle),
+            };
+            let (done, changed) = match settle {
+                Settle::RetryDeadLetter => (db.retry_dead_letter(id).await, true),
+                Settle::DiscardDeadLetter => (db.discard_dead_letter(id).await, false),
+                Settle::ResolveConflict(events) => {
+                    let events = if events.is_undefined() {
+                        None
+                    } else {
+                        // Checked against the conflict's own stream (its name counts in
+                        // an event's stored size); an unknown id is answered below.
+                        let conflicts = db.conflict_records().await.map_err(|e| to_js(&e))?;
+                        let stream = conflicts
+                            .iter()
+                            .find(|c| get(c, "id").as_f64() == Some(id))
+                            .and_then(|c| get(&c, "stream").as_string())
+                            .unwrap_or_default();
+                        Some(conflict_events(&events, &stream, driver.link.max_event_bytes)?)
+                    };
+                    (db.settle_conflict(id, events).await, true)
+                }
+                Settle::DiscardConflict => (db.discard_conflict(id).await, false),
+            };
+            let done = done.map_err(|e| to_js(&e))?;
+            if changed {
+                driver.link.changed();
+            }
+            driver.wake();
+            Ok(done.into())
+        })
     }
+}
 
-    /// The records of `list`.
-    async fn list(&self, list: List) -> Result<Array, JsValue> {
-        let db = self.db()?;
-        match list {
-            List::Outbox => db.outbox_records().await,
-            List::Conflicts => db.conflict_records().await,
-            List::DeadLetters => db.dead_letter_records().await,
-        }
-        .map_err(|e| to_js(&e))
+/// The sync side's connection; `ClosedError` once the store is closed.
+fn db(driver: &Driver) -> Result<&IndexedDbStore, JsValue> {
+    if driver.state().closed() {
+        return Err(to_js(&Error::Closed));
     }
-
-    /// Settles the dead letter or conflict `id`; false if there is none. Events that go
-    /// back to the log are announced to subscribers and other tabs; then the driver wakes.
-    async fn settle(&self, id: f64, settle: Settle) -> Result<bool, JsValue> {
-        let db = self.db()?;
-        let (done, changed) = match settle {
-            Settle::RetryDeadLetter => (db.retry_dead_letter(id).await, true),
-            Settle::DiscardDeadLetter => (db.discard_dead_letter(id).await, false),
-            Settle::ResolveConflict(events) => (db.settle_conflict(id, events).await, true),
-            Settle::DiscardConflict => (db.discard_conflict(id).await, false),
-        };
-        let done = done.map_err(|e| to_js(&e))?;
-        if changed {
-            self.driver.link.changed();
-        }
-        self.driver.wake();
-        Ok(done)
-    }
+    Ok(&driver.link.db)
 }
 
 #[wasm_bindgen(js_class = Sync)]
@@ -94,7 +134,10 @@ impl JsSync {
     /// Runs a round now (in the syncing tab; other tabs wake it) and resolves with the
     /// status afterwards; rejects with `ClosedError` once the store is closed.
     pub fn now(&self) -> Promise {
-        self.driver.now()
+        if self.driver.state().closed() {
+            return Promise::reject(&to_js(&Error::Closed));
+        }
+        self.driver.until_closed(self.call(Call::Now))
     }
 
     /// The current status snapshot: `{ online, paused, leader, pendingCount,
@@ -151,56 +194,43 @@ impl JsSync {
 
     /// The outbox: `[{ stream, pendingCount, pendingBytes, oldestPendingAt, attempts,
     /// nextAttemptAt, leaseUntil, lastError }]`.
-    pub async fn outbox(&self) -> Result<Array, JsValue> {
-        self.list(List::Outbox).await
+    pub fn outbox(&self) -> Promise {
+        self.call(Call::List(List::Outbox))
     }
 
     /// Quarantined conflicts: `[{ id, stream, local, remote, detectedAt }]`.
-    pub async fn conflicts(&self) -> Result<Array, JsValue> {
-        self.list(List::Conflicts).await
+    pub fn conflicts(&self) -> Promise {
+        self.call(Call::List(List::Conflicts))
     }
 
     /// Dead letters: `[{ id, stream, events, failure: { status, message }, failedAt }]`.
     #[wasm_bindgen(js_name = deadLetters)]
-    pub async fn dead_letters(&self) -> Result<Array, JsValue> {
-        self.list(List::DeadLetters).await
+    pub fn dead_letters(&self) -> Promise {
+        self.call(Call::List(List::DeadLetters))
     }
 
     /// Puts a dead letter's events back in the outbox (same ids).
     #[wasm_bindgen(js_name = retryDeadLetter)]
-    pub async fn retry_dead_letter(&self, id: f64) -> Result<bool, JsValue> {
-        self.settle(id, Settle::RetryDeadLetter).await
+    pub fn retry_dead_letter(&self, id: f64) -> Promise {
+        self.call(Call::Settle(id, Settle::RetryDeadLetter))
     }
 
     /// Drops a dead letter for good.
     #[wasm_bindgen(js_name = discardDeadLetter)]
-    pub async fn discard_dead_letter(&self, id: f64) -> Result<bool, JsValue> {
-        self.settle(id, Settle::DiscardDeadLetter).await
+    pub fn discard_dead_letter(&self, id: f64) -> Promise {
+        self.call(Call::Settle(id, Settle::DiscardDeadLetter))
     }
 
     /// Settles a conflict: `events` (default: its local events) are appended after the
     /// remote ones and synced.
     #[wasm_bindgen(js_name = resolveConflict)]
-    pub async fn resolve_conflict(&self, id: f64, events: JsValue) -> Result<bool, JsValue> {
-        let events = if events.is_undefined() {
-            None
-        } else {
-            // Checked against the conflict's own stream (its name counts in an event's
-            // stored size); an unknown id is answered by `settle` below.
-            let conflicts = self.db()?.conflict_records().await.map_err(|e| to_js(&e))?;
-            let stream = conflicts
-                .iter()
-                .find(|c| get(c, "id").as_f64() == Some(id))
-                .and_then(|c| get(&c, "stream").as_string())
-                .unwrap_or_default();
-            Some(conflict_events(&events, &stream, self.driver.link.max_event_bytes)?)
-        };
-        self.settle(id, Settle::ResolveConflict(events)).await
+    pub fn resolve_conflict(&self, id: f64, events: JsValue) -> Promise {
+        self.call(Call::Settle(id, Settle::ResolveConflict(events)))
     }
 
     /// Drops a conflict's local events for good.
     #[wasm_bindgen(js_name = discardConflict)]
-    pub async fn discard_conflict(&self, id: f64) -> Result<bool, JsValue> {
-        self.settle(id, Settle::DiscardConflict).await
+    pub fn discard_conflict(&self, id: f64) -> Promise {
+        self.call(Call::Settle(id, Settle::DiscardConflict))
     }
 }

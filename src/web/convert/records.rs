@@ -67,12 +67,7 @@ pub(crate) fn tags_field(record: &JsValue) -> Result<Vec<Tag>> {
     let Some(list) = value.dyn_ref::<Array>() else {
         return Err(Error::storage("DataError", "stored event has tags that are not a list"));
     };
-    list.iter()
-        .map(|t| {
-            Tag::new(t.as_string().unwrap_or_default())
-                .map_err(|e| Error::storage("DataError", format!("stored event is malformed: {e}")))
-        })
-        .collect()
+    list.iter().map(|t| Tag::new(t.as_string().unwrap_or_default()).map_err(corrupt)).collect()
 }
 
 /// Reads a numeric field of a record that may be absent (`undefined` record: 0).
@@ -80,7 +75,7 @@ pub(crate) fn version_field(record: &JsValue, field: &str) -> Result<u64> {
     if record.is_undefined() || record.is_null() {
         return Ok(0);
     }
-    let value = Reflect::get(record, &field.into()).map_err(js_error)?;
+    let value = get(record, field);
     value
         .as_f64()
         .and_then(|v| Version::from_f64(v).ok())
@@ -90,9 +85,8 @@ pub(crate) fn version_field(record: &JsValue, field: &str) -> Result<u64> {
 
 /// A stream record's `syncedVersion`; records written before schema 3 have none (0).
 pub(crate) fn synced_version_field(record: &JsValue) -> Result<u64> {
-    let present = !record.is_undefined()
-        && !record.is_null()
-        && Reflect::get(record, &SYNCED_VERSION.into()).is_ok_and(|v| !v.is_undefined());
+    let present =
+        !record.is_undefined() && !record.is_null() && !get(record, SYNCED_VERSION).is_undefined();
     if present {
         version_field(record, SYNCED_VERSION)
     } else {
@@ -101,9 +95,8 @@ pub(crate) fn synced_version_field(record: &JsValue) -> Result<u64> {
 }
 
 pub(crate) fn string_field(record: &JsValue, field: &str) -> Result<String> {
-    Reflect::get(record, &field.into())
-        .ok()
-        .and_then(|v| v.as_string())
+    get(record, field)
+        .as_string()
         .ok_or_else(|| Error::storage("DataError", format!("stored event has no {field}")))
 }
 
@@ -115,11 +108,8 @@ fn corrupt(e: Invalid) -> Error {
 
 /// Converts a stored record into a typed event (for Rust callers; JS gets the records).
 pub fn record_to_event(record: &JsValue) -> Result<Event<JsValue>> {
-    let corrupt =
-        |e: Invalid| Error::storage("DataError", format!("stored event is malformed: {e}"));
-    let meta = Reflect::get(record, &"meta".into()).map_err(js_error)?;
-    let recorded_at =
-        Reflect::get(record, &"recordedAt".into()).map_err(js_error)?.as_f64().unwrap_or(0.0);
+    let meta = get(record, "meta");
+    let recorded_at = get(record, "recordedAt").as_f64().unwrap_or(0.0);
     Ok(Event {
         id: EventId::new(string_field(record, "id")?).map_err(corrupt)?,
         stream: StreamId::new(string_field(record, "stream")?).map_err(corrupt)?,
@@ -127,7 +117,7 @@ pub fn record_to_event(record: &JsValue) -> Result<Event<JsValue>> {
         position: Position(version_field(record, "position")?),
         event_type: EventType::new(string_field(record, "type")?).map_err(corrupt)?,
         tags: tags_field(record)?,
-        data: Reflect::get(record, &"data".into()).map_err(js_error)?,
+        data: get(record, "data"),
         meta: if meta.is_null() || meta.is_undefined() { None } else { Some(meta) },
         recorded_at: recorded_at.max(0.0) as u64,
         schema: version_field(record, "schema")?.try_into().unwrap_or(u32::MAX),
@@ -157,22 +147,20 @@ pub(crate) fn failure_from_js(value: &JsValue) -> Option<Failure> {
     if value.is_null() || value.is_undefined() {
         return None;
     }
-    let status =
-        Reflect::get(value, &"status".into()).ok().and_then(|s| s.as_f64()).map(|s| s as u16);
-    let message =
-        Reflect::get(value, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
+    let status = get(value, "status").as_f64().map(|s| s as u16);
+    let message = get(value, "message").as_string().unwrap_or_default();
     Some(Failure { status, message })
 }
 
 /// An outbox entry as its stored record.
-pub(crate) fn entry_to_js(entry: &OutboxEntry) -> Result<JsValue> {
+pub(crate) fn entry_to_js(entry: &OutboxEntry) -> JsValue {
     let js = Object::new();
-    set(&js, "stream", &entry.stream.as_str().into())?;
-    set(&js, "attempts", &entry.attempts.into())?;
-    set(&js, "nextAttemptAt", &(entry.next_attempt_at as f64).into())?;
-    set(&js, "leaseUntil", &entry.lease_until.map_or(JsValue::NULL, |t| (t as f64).into()))?;
-    set(&js, "lastError", &entry.last_error.as_ref().map_or(JsValue::NULL, failure_to_js))?;
-    Ok(js.into())
+    glue::set(&js, "stream", entry.stream.as_str().into());
+    glue::set(&js, "attempts", entry.attempts.into());
+    glue::set(&js, "nextAttemptAt", (entry.next_attempt_at as f64).into());
+    glue::set(&js, "leaseUntil", entry.lease_until.map_or(JsValue::NULL, |t| (t as f64).into()));
+    glue::set(&js, "lastError", entry.last_error.as_ref().map_or(JsValue::NULL, failure_to_js));
+    js.into()
 }
 
 /// An outbox entry from its stored record (defaults where absent).
@@ -181,23 +169,22 @@ pub(crate) fn entry_from_js(stream: StreamId, value: &JsValue) -> OutboxEntry {
     if value.is_undefined() || value.is_null() {
         return entry;
     }
-    let number = |k: &str| Reflect::get(value, &k.into()).ok().and_then(|v| v.as_f64());
+    let number = |k: &str| get(value, k).as_f64();
     entry.attempts = number("attempts").unwrap_or(0.0) as u32;
     entry.next_attempt_at = number("nextAttemptAt").unwrap_or(0.0) as u64;
     entry.lease_until = number("leaseUntil").map(|t| t as u64);
-    entry.last_error =
-        Reflect::get(value, &"lastError".into()).ok().as_ref().and_then(failure_from_js);
+    entry.last_error = failure_from_js(&get(value, "lastError"));
     entry
 }
 
 /// A stored record as a push event (the wire shape minus stream/version/position).
 pub(crate) fn record_to_push(record: &JsValue) -> Result<PushEvent<JsValue>> {
-    let meta = Reflect::get(record, &"meta".into()).map_err(js_error)?;
+    let meta = get(record, "meta");
     Ok(PushEvent {
         id: EventId::new(string_field(record, "id")?).map_err(corrupt)?,
         event_type: EventType::new(string_field(record, "type")?).map_err(corrupt)?,
         tags: tags_field(record)?,
-        data: Reflect::get(record, &"data".into()).map_err(js_error)?,
+        data: get(record, "data"),
         meta: if meta.is_null() || meta.is_undefined() { None } else { Some(meta) },
         recorded_at: num(record, "recordedAt")?,
         schema: num(record, "schema")?.try_into().unwrap_or(1),
@@ -206,27 +193,23 @@ pub(crate) fn record_to_push(record: &JsValue) -> Result<PushEvent<JsValue>> {
 
 /// A push event as a plain JS object `{ id, type, tags, data, meta, recordedAt, schema }`
 /// (`tags` left out when empty, as on the wire).
-pub(crate) fn push_to_js(event: &PushEvent<JsValue>) -> Result<JsValue> {
+pub(crate) fn push_to_js(event: &PushEvent<JsValue>) -> JsValue {
     let js = Object::new();
-    set(&js, "id", &event.id.as_str().into())?;
-    set(&js, "type", &event.event_type.as_str().into())?;
+    glue::set(&js, "id", event.id.as_str().into());
+    glue::set(&js, "type", event.event_type.as_str().into());
     if !event.tags.is_empty() {
-        set(&js, "tags", &tags_to_js(&event.tags))?;
+        glue::set(&js, "tags", tags_to_js(&event.tags));
     }
-    set(&js, "data", &event.data)?;
-    set(&js, "meta", event.meta.as_ref().unwrap_or(&JsValue::NULL))?;
-    set(&js, "recordedAt", &(event.recorded_at as f64).into())?;
-    set(&js, "schema", &event.schema.into())?;
-    Ok(js.into())
+    glue::set(&js, "data", event.data.clone());
+    glue::set(&js, "meta", event.meta.clone().unwrap_or(JsValue::NULL));
+    glue::set(&js, "recordedAt", (event.recorded_at as f64).into());
+    glue::set(&js, "schema", event.schema.into());
+    js.into()
 }
 
 /// Push events as a JS array of `{ id, type, data, meta, recordedAt, schema }`.
-pub(crate) fn push_list(events: &[PushEvent<JsValue>]) -> Result<Array> {
-    let list = Array::new();
-    for event in events {
-        list.push(&push_to_js(event)?);
-    }
-    Ok(list)
+pub(crate) fn push_list(events: &[PushEvent<JsValue>]) -> Array {
+    events.iter().map(push_to_js).collect()
 }
 
 /// An event as a JS object in the public event shape (a stored event, or a wire event with
@@ -427,31 +410,31 @@ fn strings(values: &mut dyn Iterator<Item = &str>) -> Option<JsValue> {
 
 /// A query as the app writes it and the protocol carries it: `"all"` or a list of
 /// `{ types?, tags? }` (empty lists left out).
-pub(crate) fn query_to_js(query: &Query) -> Result<JsValue> {
-    let Query::Items(items) = query else { return Ok("all".into()) };
+pub(crate) fn query_to_js(query: &Query) -> JsValue {
+    let Query::Items(items) = query else { return "all".into() };
     let list = Array::new();
     for item in items {
         let entry = Object::new();
         if let Some(types) = strings(&mut item.types().iter().map(|t| t.as_str())) {
-            set(&entry, "types", &types)?;
+            glue::set(&entry, "types", types);
         }
         if let Some(tags) = strings(&mut item.tags().iter().map(|t| t.as_str())) {
-            set(&entry, "tags", &tags)?;
+            glue::set(&entry, "tags", tags);
         }
         list.push(&entry);
     }
-    Ok(list.into())
+    list.into()
 }
 
 /// A push condition as the push body carries it: `{ event, failIfEventsMatch, after,
 /// known }`.
 #[cfg(feature = "sync")]
-pub(crate) fn push_condition_to_js(condition: &PushCondition) -> Result<JsValue> {
+pub(crate) fn push_condition_to_js(condition: &PushCondition) -> JsValue {
     let js = Object::new();
-    set(&js, "event", &(condition.event as f64).into())?;
-    set(&js, "failIfEventsMatch", &query_to_js(&condition.fail_if_events_match)?)?;
-    set(&js, "after", &condition.after.as_f64().into())?;
+    glue::set(&js, "event", (condition.event as f64).into());
+    glue::set(&js, "failIfEventsMatch", query_to_js(&condition.fail_if_events_match));
+    glue::set(&js, "after", condition.after.as_f64().into());
     let known: Array = condition.known.iter().map(|id| JsValue::from_str(id.as_str())).collect();
-    set(&js, "known", &known.into())?;
-    Ok(js.into())
+    glue::set(&js, "known", known.into());
+    js.into()
 }

@@ -16,8 +16,8 @@ use crate::error::{Error, Result};
 use crate::event::{EventId, Position};
 use crate::query::{AppendCondition, Query, QueryItem};
 use crate::sync::PendingCondition;
-use crate::web::convert::{js_error, num, query_to_js, set, version_field};
-use crate::web::glue::get;
+use crate::web::convert::{js_error, num, query_to_js, version_field};
+use crate::web::glue::{self, get};
 use crate::web::idb::{request, Transaction};
 
 /// Key prefix of condition records in `meta`.
@@ -41,13 +41,13 @@ fn ids_from_js(value: &JsValue) -> Result<Vec<EventId>> {
 }
 
 /// An app's condition as JS: `{ failIfEventsMatch, after? }`, as it gave it.
-pub(crate) fn condition_to_js(condition: &AppendCondition) -> Result<JsValue> {
+pub(crate) fn condition_to_js(condition: &AppendCondition) -> JsValue {
     let js = Object::new();
-    set(&js, "failIfEventsMatch", &query_to_js(&condition.fail_if_events_match)?)?;
+    glue::set(&js, "failIfEventsMatch", query_to_js(&condition.fail_if_events_match));
     if let Some(after) = condition.after {
-        set(&js, "after", &after.as_f64().into())?;
+        glue::set(&js, "after", after.as_f64().into());
     }
-    Ok(js.into())
+    js.into()
 }
 
 fn condition_from_js(js: &JsValue) -> Result<AppendCondition> {
@@ -86,10 +86,10 @@ pub(super) fn save(tx: &Transaction, condition: &PendingCondition) -> Result<()>
     let Some(anchor) = condition.events.first() else {
         return Err(Error::invalid("condition", "a conditional append has events"));
     };
-    let js: Object = condition_to_js(&condition.local)?.unchecked_into();
-    set(&js, "events", &ids_to_js(&condition.events))?;
-    set(&js, "serverAfter", &condition.server_after.as_f64().into())?;
-    set(&js, "known", &ids_to_js(&condition.known))?;
+    let js: Object = condition_to_js(&condition.local).unchecked_into();
+    glue::set(&js, "events", ids_to_js(&condition.events));
+    glue::set(&js, "serverAfter", condition.server_after.as_f64().into());
+    glue::set(&js, "known", ids_to_js(&condition.known));
     tx.store(META)?.put_with_key(&js, &key(anchor)).map_err(js_error)?;
     Ok(())
 }

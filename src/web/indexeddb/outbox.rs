@@ -29,7 +29,7 @@ use crate::sync::{
 };
 use crate::web::convert::{
     entry_from_js, entry_to_js, event_record, event_to_js, failure_to_js, js_error, num, push_list,
-    record_to_event, record_to_push, set, string_field,
+    record_to_event, record_to_push, string_field,
 };
 use crate::web::glue;
 use crate::web::glue::get;
@@ -75,14 +75,14 @@ pub(super) const PENDING_BYTES: &str = "pendingBytes";
 
 /// A head record's `pendingBytes` (0 when absent).
 pub(super) fn pending_bytes_field(head: &JsValue) -> f64 {
-    Reflect::get(head, &PENDING_BYTES.into()).ok().and_then(|v| v.as_f64()).unwrap_or(0.0)
+    get(head, PENDING_BYTES).as_f64().unwrap_or(0.0)
 }
 
 /// Payload bytes of stored records, by the append-time measure.
 fn record_bytes(records: impl Iterator<Item = JsValue>) -> f64 {
     records
         .map(|r| {
-            let data = Reflect::get(&r, &"data".into()).unwrap_or(JsValue::UNDEFINED);
+            let data = get(&r, "data");
             let meta = Reflect::get(&r, &"meta".into()).unwrap_or(JsValue::NULL);
             glue::payload_size(&data, &meta)
         })
@@ -102,7 +102,7 @@ fn push_bytes(events: &[PushEvent<JsValue>]) -> f64 {
 fn rename_at(records: Array, name: &str) -> Result<Array> {
     for record in records.iter() {
         let record: &Object = record.unchecked_ref();
-        set(record, name, &Reflect::get(record, &"at".into()).map_err(js_error)?)?;
+        glue::set(record, name, get(record, "at"));
         Reflect::delete_property(record, &"at".into()).map_err(js_error)?;
     }
     Ok(records)
@@ -186,7 +186,7 @@ impl IndexedDbStore {
                 let (synced, mut last) = Self::add_events(
                     tx,
                     stream,
-                    fresh.into_iter().map(PushEvent::from),
+                    fresh.into_iter().map(PushEvent::from).collect(),
                     tail.synced,
                     global,
                 )?;
@@ -211,10 +211,10 @@ impl IndexedDbStore {
                         }
                         if !left.is_empty() {
                             let conflict = Object::new();
-                            set(&conflict, "stream", &stream.as_str().into())?;
-                            set(&conflict, "local", &push_list(&left)?.into())?;
-                            set(&conflict, "remote", &conflict_remote)?;
-                            set(&conflict, "at", &js_sys::Date::now().into())?;
+                            glue::set(&conflict, "stream", stream.as_str().into());
+                            glue::set(&conflict, "local", push_list(&left).into());
+                            glue::set(&conflict, "remote", conflict_remote.clone().into());
+                            glue::set(&conflict, "at", js_sys::Date::now().into());
                             tx.store(CONFLICTS)?.add(&conflict).map_err(js_error)?;
                         }
                     }
@@ -279,11 +279,11 @@ impl IndexedDbStore {
     ) -> Result<()> {
         let head = Object::new();
         let pending_bytes = if version > synced { pending_bytes.max(0.0) } else { 0.0 };
-        set(&head, PENDING_BYTES, &pending_bytes.into())?;
-        set(&head, "stream", &stream.as_str().into())?;
-        set(&head, "version", &version.as_f64().into())?;
-        set(&head, "lastPosition", &last_position.as_f64().into())?;
-        set(&head, SYNCED_VERSION, &synced.as_f64().into())?;
+        glue::set(&head, PENDING_BYTES, pending_bytes.into());
+        glue::set(&head, "stream", stream.as_str().into());
+        glue::set(&head, "version", version.as_f64().into());
+        glue::set(&head, "lastPosition", last_position.as_f64().into());
+        glue::set(&head, SYNCED_VERSION, synced.as_f64().into());
         tx.store(STREAMS)?.put(&head).map_err(js_error)?;
         Ok(())
     }
@@ -311,7 +311,7 @@ impl IndexedDbStore {
     fn delete_records(tx: &Transaction, records: &[JsValue]) -> Result<()> {
         let events = tx.store(EVENTS)?;
         for record in records {
-            let position = Reflect::get(record, &"position".into()).map_err(js_error)?;
+            let position = get(record, "position");
             events.delete(&position).map_err(js_error)?;
         }
         Ok(())
@@ -322,7 +322,7 @@ impl IndexedDbStore {
     fn add_events(
         tx: &Transaction,
         stream: &StreamId,
-        events: impl IntoIterator<Item = PushEvent<JsValue>>,
+        events: Vec<PushEvent<JsValue>>,
         mut version: Version,
         mut global: Position,
     ) -> Result<(Version, Position)> {
@@ -365,16 +365,16 @@ impl IndexedDbStore {
                 continue;
             };
             let from = Object::new();
-            set(&from, "version", &(num(record, "version")? as f64).into())?;
-            set(&from, "position", &(num(record, "position")? as f64).into())?;
+            glue::set(&from, "version", (num(record, "version")? as f64).into());
+            glue::set(&from, "position", (num(record, "position")? as f64).into());
             let to = Object::new();
-            set(&to, "version", &version.as_f64().into())?;
-            set(&to, "position", &position.as_f64().into())?;
+            glue::set(&to, "version", version.as_f64().into());
+            glue::set(&to, "position", position.as_f64().into());
             let entry = Object::new();
-            set(&entry, "stream", &stream.as_str().into())?;
-            set(&entry, "id", &id.into())?;
-            set(&entry, "from", &from)?;
-            set(&entry, "to", &to)?;
+            glue::set(&entry, "stream", stream.as_str().into());
+            glue::set(&entry, "id", id.into());
+            glue::set(&entry, "from", from.into());
+            glue::set(&entry, "to", to.into());
             entries.push(entry);
         }
         if entries.is_empty() {
@@ -385,21 +385,18 @@ impl IndexedDbStore {
         let (epoch, log) = if moves.is_undefined() {
             (0.0, Array::new())
         } else {
-            (
-                num(&moves, "epoch")? as f64,
-                Reflect::get(&moves, &"log".into()).map_err(js_error)?.unchecked_into(),
-            )
+            (num(&moves, "epoch")? as f64, get(&moves, "log").unchecked_into())
         };
         let epoch = epoch + 1.0;
         for entry in entries {
-            set(&entry, "epoch", &epoch.into())?;
+            glue::set(&entry, "epoch", epoch.into());
             log.push(&entry);
         }
         let excess = log.length().saturating_sub(MOVES_KEPT);
         let log = if excess > 0 { log.slice(excess, log.length()) } else { log };
         let record = Object::new();
-        set(&record, "epoch", &epoch.into())?;
-        set(&record, "log", &log)?;
+        glue::set(&record, "epoch", epoch.into());
+        glue::set(&record, "log", log.into());
         meta.put_with_key(&record, &MOVES_KEY.into()).map_err(js_error)?;
         Ok(())
     }
@@ -445,7 +442,7 @@ impl IndexedDbStore {
 
     fn put_global_head(tx: &Transaction, position: Position) -> Result<()> {
         let record = Object::new();
-        set(&record, "position", &position.as_f64().into())?;
+        glue::set(&record, "position", position.as_f64().into());
         tx.store(META)?.put_with_key(&record, &HEAD_KEY.into()).map_err(js_error)?;
         Ok(())
     }
@@ -490,19 +487,18 @@ impl IndexedDbStore {
         }
         let out = Array::new();
         for (stream, pending, bytes, oldest) in pending_streams {
-            let entry = entries.iter().find(|e| {
-                Reflect::get(e, &"stream".into()).ok().and_then(|s| s.as_string()).as_deref()
-                    == Some(stream.as_str())
-            });
+            let entry = entries
+                .iter()
+                .find(|e| get(e, "stream").as_string().as_deref() == Some(stream.as_str()));
             let record = match entry {
                 Some(e) => e,
-                None => entry_to_js(&OutboxEntry::new(StreamId::new(stream.clone())?))?,
+                None => entry_to_js(&OutboxEntry::new(StreamId::new(stream.clone())?)),
             };
-            set(record.unchecked_ref(), "pendingCount", &(pending as f64).into())?;
-            set(record.unchecked_ref(), PENDING_BYTES, &bytes.into())?;
+            glue::set(&record, "pendingCount", (pending as f64).into());
+            glue::set(&record, PENDING_BYTES, bytes.into());
             let oldest = oldest.await?;
             let recorded_at = Reflect::get(&oldest, &"recordedAt".into()).unwrap_or(JsValue::NULL);
-            set(record.unchecked_ref(), "oldestPendingAt", &recorded_at)?;
+            glue::set(&record, "oldestPendingAt", recorded_at);
             out.push(&record);
         }
         Ok(out)
@@ -516,10 +512,7 @@ impl IndexedDbStore {
         if record.is_undefined() {
             return Ok(false);
         }
-        let head = request(
-            tx.store(STREAMS)?.get(&Reflect::get(&record, &"stream".into()).map_err(js_error)?),
-        )?
-        .await?;
+        let head = request(tx.store(STREAMS)?.get(&get(&record, "stream")))?.await?;
         Ok(super::synced_version_field(&head)? >= num(&record, "version")?)
     }
 
@@ -577,8 +570,7 @@ impl IndexedDbStore {
         let events = match replacement {
             Some(events) => events,
             None => {
-                let list: Array =
-                    Reflect::get(&found, &field.into()).map_err(js_error)?.unchecked_into();
+                let list: Array = get(&found, field).unchecked_into();
                 list.iter().map(|r| record_to_push(&r)).collect::<Result<Vec<_>>>()?
             }
         };
@@ -605,23 +597,20 @@ impl SyncLocal for IndexedDbStore {
     type Payload = JsValue;
 
     async fn outbox(&self) -> Result<Vec<OutboxEntry>> {
-        let records = self.outbox_records().await?;
-        let mut entries = records
-            .iter()
-            .map(|r| {
-                Ok((
-                    num(&r, "nextAttemptAt")?,
-                    entry_from_js(StreamId::new(string_field(&r, "stream")?)?, &r),
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        entries.sort_by_key(|(at, _)| *at);
+        // By next attempt, in the records' order where equal: each entry goes after those
+        // due no later (a few streams: no sort routine for so few).
+        let mut entries: Vec<(u64, OutboxEntry)> = Vec::new();
+        for r in self.outbox_records().await?.iter() {
+            let at = num(&r, "nextAttemptAt")?;
+            let entry = entry_from_js(StreamId::new(string_field(&r, "stream")?)?, &r);
+            entries.insert(entries.partition_point(|(t, _)| *t <= at), (at, entry));
+        }
         Ok(entries.into_iter().map(|(_, e)| e).collect())
     }
 
     async fn save_outbox_entry(&self, entry: &OutboxEntry) -> Result<()> {
         let tx = self.begin(&[OUTBOX], true)?;
-        tx.store(OUTBOX)?.put(&entry_to_js(entry)?).map_err(js_error)?;
+        tx.store(OUTBOX)?.put(&entry_to_js(entry)).map_err(js_error)?;
         tx.commit().await
     }
 
@@ -715,10 +704,10 @@ impl SyncLocal for IndexedDbStore {
         let dead = self.take_pending(&tx, stream, ids).await?;
         if !dead.is_empty() {
             let letter = Object::new();
-            set(&letter, "stream", &stream.as_str().into())?;
-            set(&letter, "events", &push_list(&dead)?.into())?;
-            set(&letter, "failure", &failure_to_js(&failure))?;
-            set(&letter, "at", &js_sys::Date::now().into())?;
+            glue::set(&letter, "stream", stream.as_str().into());
+            glue::set(&letter, "events", push_list(&dead).into());
+            glue::set(&letter, "failure", failure_to_js(&failure));
+            glue::set(&letter, "at", js_sys::Date::now().into());
             tx.store(DEAD_LETTERS)?.add(&letter).map_err(js_error)?;
         }
         tx.commit().await
@@ -764,11 +753,11 @@ impl SyncLocal for IndexedDbStore {
             remote.push(&event_to_js(&record_to_event(record)?)?);
         }
         let conflict = Object::new();
-        set(&conflict, "stream", &stream.as_str().into())?;
-        set(&conflict, "local", &push_list(&taken)?.into())?;
-        set(&conflict, "remote", &remote)?;
-        set(&conflict, "condition", &conditions::condition_to_js(&condition.local)?)?;
-        set(&conflict, "at", &js_sys::Date::now().into())?;
+        glue::set(&conflict, "stream", stream.as_str().into());
+        glue::set(&conflict, "local", push_list(&taken).into());
+        glue::set(&conflict, "remote", remote.into());
+        glue::set(&conflict, "condition", conditions::condition_to_js(&condition.local));
+        glue::set(&conflict, "at", js_sys::Date::now().into());
         tx.store(CONFLICTS)?.add(&conflict).map_err(js_error)?;
         tx.commit().await?;
         Ok(Rechecked::Conflicted(taken.len()))
@@ -795,8 +784,8 @@ impl SyncLocal for IndexedDbStore {
         let tx = self.begin(&[META], true)?;
         let record = Object::new();
         let position = cursor.lanes.iter().map(|l| l.position).min().unwrap_or_default();
-        set(&record, "position", &position.as_f64().into())?;
-        set(&record, "lanes", &cursor.encode().into())?;
+        glue::set(&record, "position", position.as_f64().into());
+        glue::set(&record, "lanes", cursor.encode().into());
         tx.store(META)?.put_with_key(&record, &FEED_KEY.into()).map_err(js_error)?;
         tx.commit().await
     }
