@@ -116,6 +116,33 @@ extern "C" {
         need_head: bool,
     ) -> Promise;
 
+    /// An append's reads (`js/idb_append.js`): resolves to `[stream head, log head, feed
+    /// cursor]` (undefined where none; the feed cursor only when `feed`).
+    #[wasm_bindgen(js_name = appendHeads)]
+    pub fn append_heads(
+        streams: &web_sys::IdbObjectStore,
+        meta: &web_sys::IdbObjectStore,
+        stream: &JsValue,
+        feed: bool,
+    ) -> Promise;
+
+    /// Resolves to the stored record under each id of `ids` (`null`: not given;
+    /// undefined: not stored).
+    #[wasm_bindgen(js_name = lookupIds)]
+    pub fn lookup_ids(events: &web_sys::IdbObjectStore, ids: &js_sys::Array) -> Promise;
+
+    /// Writes an append's stream head and log head.
+    #[wasm_bindgen(catch, js_name = writeHeads)]
+    pub fn write_heads(
+        streams: &web_sys::IdbObjectStore,
+        meta: &web_sys::IdbObjectStore,
+        stream: &JsValue,
+        version: f64,
+        last_position: f64,
+        synced_version: f64,
+        pending_bytes: f64,
+    ) -> Result<(), JsValue>;
+
     /// The approximate JSON size of an event's `data` and `meta`, the same measure as
     /// `inspect_events` (the outbox keeps `pendingBytes` with it).
     #[wasm_bindgen(js_name = payloadSize)]

@@ -1,0 +1,66 @@
+// @ts-check
+// The IndexedDB requests of an append (src/web/indexeddb/append.rs calls these inside its
+// one readwrite transaction over `events`, `streams` and `meta`): the heads it reads, the
+// records and heads it writes, and the id lookups of a retry. The rules (expected
+// version, condition, idempotency) are decided by the Rust side; here only requests are
+// made, in JS because a loop of requests costs far fewer bytes here than as a Rust future.
+
+/**
+ * A request's result as a promise (resolved in its success event, so the transaction is
+ * still active for the next request).
+ * @template T
+ * @param {{ result: T, error: unknown, onsuccess: unknown, onerror: unknown }} request an IDBRequest
+ * @returns {Promise<T>}
+ */
+function settled(request) {
+  return new Promise((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+/**
+ * An append's reads, issued together: `[stream head, log head, feed cursor]`, the
+ * records `streams[stream]`, `meta["head"]` and (with `feed`, for a conditional append)
+ * `meta["feed"]`; undefined where there is none (or not asked).
+ * @param {any} streams the `streams` IDBObjectStore (readwrite transaction)
+ * @param {any} meta the `meta` IDBObjectStore
+ * @param {string} stream
+ * @param {boolean} feed
+ * @returns {Promise<unknown[]>}
+ */
+export function appendHeads(streams, meta, stream, feed) {
+  return Promise.all([
+    settled(streams.get(stream)),
+    settled(meta.get("head")),
+    feed ? settled(meta.get("feed")) : undefined,
+  ]);
+}
+
+/**
+ * The stored record under each id (`null`: not given; undefined: not stored), all
+ * requests issued before any is awaited.
+ * @param {any} events the `events` IDBObjectStore (any transaction)
+ * @param {(string | null)[]} ids
+ * @returns {Promise<unknown[]>}
+ */
+export function lookupIds(events, ids) {
+  const index = events.index("by_id");
+  return Promise.all(ids.map((id) => (id === null ? undefined : settled(index.get(id)))));
+}
+
+/**
+ * Writes an append's heads: `streams[stream]` (`{ stream, version, lastPosition,
+ * syncedVersion, pendingBytes }`) and `meta["head"]` (`{ position }`).
+ * @param {any} streams the `streams` IDBObjectStore (readwrite transaction)
+ * @param {any} meta the `meta` IDBObjectStore
+ * @param {string} stream
+ * @param {number} version the stream's new version
+ * @param {number} lastPosition the log's new head
+ * @param {number} syncedVersion kept as it was
+ * @param {number} pendingBytes
+ */
+export function writeHeads(streams, meta, stream, version, lastPosition, syncedVersion, pendingBytes) {
+  streams.put({ stream, version, lastPosition, syncedVersion, pendingBytes });
+  meta.put({ position: lastPosition }, "head");
+}

@@ -1,0 +1,42 @@
+// An append's IndexedDB requests against stand-in stores (the real ones run in
+// tests/browser_store.rs and the JS suites): which requests are made, and what comes back.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { appendHeads, lookupIds, writeHeads } from "./idb_append.js";
+
+/** A store whose `get` answers from `records` in a later task, as IndexedDB does. */
+function fakeStore(records) {
+  const asked = [];
+  const get = (key) => {
+    asked.push(key);
+    const request = { result: records[key], error: null, onsuccess: null, onerror: null };
+    setTimeout(() => request.onsuccess());
+    return request;
+  };
+  return { asked, get, index: (name) => ({ name, get }) };
+}
+
+test("appendHeads reads the stream head, the log head, and the feed cursor only when asked", async () => {
+  const streams = fakeStore({ s: { stream: "s", version: 2 } });
+  const meta = fakeStore({ head: { position: 7 }, feed: { position: 3 } });
+  assert.deepEqual(await appendHeads(streams, meta, "s", false), [{ stream: "s", version: 2 }, { position: 7 }, undefined]);
+  assert.deepEqual(meta.asked, ["head"]);
+  assert.deepEqual(await appendHeads(streams, meta, "t", true), [undefined, { position: 7 }, { position: 3 }]);
+  assert.deepEqual(meta.asked, ["head", "head", "feed"]);
+});
+
+test("lookupIds answers per id, asking nothing for ids not given", async () => {
+  const events = fakeStore({ a: { id: "a", position: 1 } });
+  assert.deepEqual(await lookupIds(events, ["a", null, "b"]), [{ id: "a", position: 1 }, undefined, undefined]);
+  assert.deepEqual(events.asked, ["a", "b"]);
+});
+
+test("writeHeads puts the stream head and the log head", () => {
+  const put = [];
+  const store = { put: (value, key) => put.push([value, key]) };
+  writeHeads(store, store, "s", 3, 9, 1, 120);
+  assert.deepEqual(put, [
+    [{ stream: "s", version: 3, lastPosition: 9, syncedVersion: 1, pendingBytes: 120 }, undefined],
+    [{ position: 9 }, "head"],
+  ]);
+});
