@@ -203,8 +203,8 @@ function checkEventSize(at, approx, stream, id, type, data, meta, schema, tags, 
 export { candidateRecords, inspectQuery, intersectKeys } from "./idb_query.js";
 // Retention's IndexedDB plumbing, for the same reason.
 export { retentionHeld, retentionDrop, readFloor, streamBounds } from "./retention.js";
-// An append's IndexedDB requests, for the same reason.
-export { appendHeads, lookupIds, writeHeads } from "./idb_append.js";
+// The IndexedDB request plumbing and an append's requests, for the same reason.
+export { appendHeads, lookupIds, settled, transactionDone, writeHeads } from "./idb.js";
 
 const EVENT_KEYS = new Set(["id", "type", "tags", "data", "meta", "schema"]);
 

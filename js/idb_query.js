@@ -7,24 +7,12 @@
 // the Rust side (one implementation of matching); here only the indexes are walked, in
 // JS because a loop of requests costs far fewer bytes here than as a Rust future.
 
+import { settled } from "./idb.js";
+
 /**
  * One query item as the Rust side passes it: empty lists mean "not given".
  * @typedef {{ types: string[], tags: string[] }} IndexItem
  */
-
-/**
- * A request's result as a promise (resolved in its success event, so the transaction is
- * still active for the next request).
- * @template T
- * @param {{ result: T, error: unknown, onsuccess: unknown, onerror: unknown }} request an IDBRequest
- * @returns {Promise<T>}
- */
-function settled(request) {
-  return new Promise((resolve, reject) => {
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-}
 
 /**
  * Ascending keys present in every list (the shortest, filtered).

@@ -5,19 +5,7 @@
 // below the floor and recording it in `meta["floor"]`. In JS because a loop of requests
 // costs far fewer bytes here than as a Rust future.
 
-/**
- * A request's result as a promise (resolved in its success event, so the transaction is
- * still active for the next request).
- * @template T
- * @param {{ result: T, error: unknown, onsuccess: unknown, onerror: unknown }} request an IDBRequest
- * @returns {Promise<T>}
- */
-function settled(request) {
-  return new Promise((resolve, reject) => {
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-}
+import { settled } from "./idb.js";
 
 /**
  * What retention needs to know of the held events, the fields of `Held` in

@@ -116,7 +116,14 @@ extern "C" {
         need_head: bool,
     ) -> Promise;
 
-    /// An append's reads (`js/idb_append.js`): resolves to `[stream head, log head, feed
+    /// A request's result as a promise (`js/idb.js`), rejected with its error.
+    pub fn settled(request: &web_sys::IdbRequest) -> Promise;
+
+    /// A transaction's end as a promise: resolved on `complete`, rejected on `abort`.
+    #[wasm_bindgen(js_name = transactionDone)]
+    pub fn transaction_done(tx: &web_sys::IdbTransaction) -> Promise;
+
+    /// An append's reads (`js/idb.js`): resolves to `[stream head, log head, feed
     /// cursor]` (undefined where none; the feed cursor only when `feed`).
     #[wasm_bindgen(js_name = appendHeads)]
     pub fn append_heads(

@@ -1,7 +1,7 @@
 //! Appending: one readwrite transaction per batch over `events`, `streams` and `meta`.
 //! Read the stream head and the log head, check the expected version, add every record
 //! (built and added by one JS call, `addRecords`), write both heads, wait for `complete`.
-//! The requests are made by `js/idb_append.js` (a few JS calls, each awaited once, cost
+//! The requests are made by `js/idb.js` (a few JS calls, each awaited once, cost
 //! far fewer bytes than a Rust future per request); the rules are decided here.
 //! Idempotency costs nothing on the happy path: the unique `by_id` index refuses a stored
 //! id, the transaction aborts with `ConstraintError`, and only then are the ids looked up
@@ -253,7 +253,7 @@ fn condition_check(
     Ok(Ok(known))
 }
 
-/// Looks up where each id is stored (`js/idb_append.js`'s `lookupIds`; all requests are
+/// Looks up where each id is stored (`js/idb.js`'s `lookupIds`; all requests are
 /// issued before any is awaited); read the answer with [`stored_at`].
 fn lookup(events: &IdbObjectStore, ids: &[Option<EventId>]) -> Promise {
     let list: Array = ids

@@ -54,7 +54,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use js_sys::{Array, Function, Object, Promise, Reflect};
+use js_sys::{Array, Function, Object, Reflect};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -72,7 +72,7 @@ use crate::web::convert::{
     js_error, records_to_events, string_field, synced_version_field, version_field,
 };
 use crate::web::glue;
-use crate::web::idb::{idb_factory, request, result_of, settle, Transaction};
+use crate::web::idb::{idb_factory, request, Transaction};
 
 mod append;
 mod conditions;
@@ -198,8 +198,7 @@ impl IndexedDbStore {
             )
         };
         open.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
-        let pending = settle(&open);
-        let opened = result_of(open.clone().unchecked_into(), pending).await;
+        let opened = request(Ok(open.clone().unchecked_into()))?.await;
         open.set_onupgradeneeded(None);
         drop(on_upgrade);
         if let Some(e) = upgrade_error.borrow_mut().take() {
@@ -318,10 +317,7 @@ impl IndexedDbStore {
                 .transaction_with_str_sequence_and_mode(&names, mode)
                 .map_err(|e| self.closed_or(e))?,
         };
-        let done = JsFuture::from(Promise::new(&mut |resolve, reject| {
-            tx.set_oncomplete(Some(&resolve));
-            tx.set_onabort(Some(&reject));
-        }));
+        let done = JsFuture::from(glue::transaction_done(&tx));
         Ok(Transaction { tx, done })
     }
 

@@ -2,7 +2,7 @@
 // tests/browser_store.rs and the JS suites): which requests are made, and what comes back.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { appendHeads, lookupIds, writeHeads } from "./idb_append.js";
+import { appendHeads, lookupIds, writeHeads } from "./idb.js";
 
 /** A store whose `get` answers from `records` in a later task, as IndexedDB does. */
 function fakeStore(records) {

@@ -1,21 +1,37 @@
 // @ts-check
-// The IndexedDB requests of an append (src/web/indexeddb/append.rs calls these inside its
-// one readwrite transaction over `events`, `streams` and `meta`): the heads it reads, the
-// records and heads it writes, and the id lookups of a retry. The rules (expected
-// version, condition, idempotency) are decided by the Rust side; here only requests are
-// made, in JS because a loop of requests costs far fewer bytes here than as a Rust future.
+// IndexedDB request plumbing the Rust side awaits (src/web/idb.rs): a request's or a
+// transaction's end as a promise; and the requests of an append
+// (src/web/indexeddb/append.rs calls these inside its one readwrite transaction over
+// `events`, `streams` and `meta`): the heads it reads, the heads it writes, and the id
+// lookups of a retry. The rules (expected version, condition, idempotency) are decided
+// by the Rust side; here only requests are made, in JS because a loop of requests costs
+// far fewer bytes here than as a Rust future. js/idb_query.js and js/retention.js use
+// `settled` too.
 
 /**
  * A request's result as a promise (resolved in its success event, so the transaction is
- * still active for the next request).
+ * still active for the next request); rejected with the request's error.
  * @template T
  * @param {{ result: T, error: unknown, onsuccess: unknown, onerror: unknown }} request an IDBRequest
  * @returns {Promise<T>}
  */
-function settled(request) {
+export function settled(request) {
   return new Promise((resolve, reject) => {
     request.onsuccess = () => resolve(request.result);
     request.onerror = () => reject(request.error);
+  });
+}
+
+/**
+ * A transaction's end as a promise: resolved on `complete`, rejected on `abort` (the
+ * Rust side reads the transaction's `error`).
+ * @param {{ oncomplete: unknown, onabort: unknown }} tx an IDBTransaction
+ * @returns {Promise<unknown>}
+ */
+export function transactionDone(tx) {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = resolve;
+    tx.onabort = reject;
   });
 }
 
