@@ -23,6 +23,20 @@ export function settled(request) {
 }
 
 /**
+ * Begins a transaction over the object stores `names`: readwrite when `write`, with the
+ * `durability` option when given (a typed binding of it would need web-sys's unstable
+ * APIs). Throws what `transaction()` throws (InvalidStateError on a closed connection).
+ * @param {{ transaction(names: string[], mode: string, options?: object): unknown }} db an IDBDatabase
+ * @param {string[]} names
+ * @param {boolean} write
+ * @param {string | undefined} durability
+ */
+export function transaction(db, names, write, durability) {
+  const mode = write ? "readwrite" : "readonly";
+  return durability === undefined ? db.transaction(names, mode) : db.transaction(names, mode, { durability });
+}
+
+/**
  * A transaction's end as a promise: resolved on `complete`, rejected on `abort` (the
  * Rust side reads the transaction's `error`).
  * @param {{ oncomplete: unknown, onabort: unknown }} tx an IDBTransaction

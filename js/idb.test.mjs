@@ -2,7 +2,7 @@
 // tests/browser_store.rs and the JS suites): which requests are made, and what comes back.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { appendHeads, lookupIds, writeHeads } from "./idb.js";
+import { appendHeads, lookupIds, transaction, writeHeads } from "./idb.js";
 
 /** A store whose `get` answers from `records` in a later task, as IndexedDB does. */
 function fakeStore(records) {
@@ -38,5 +38,18 @@ test("writeHeads puts the stream head and the log head", () => {
   assert.deepEqual(put, [
     [{ stream: "s", version: 3, lastPosition: 9, syncedVersion: 1, pendingBytes: 120 }, undefined],
     [{ position: 9 }, "head"],
+  ]);
+});
+
+test("transaction passes durability only when given", () => {
+  const calls = [];
+  const db = { transaction: (...args) => (calls.push(args), "tx") };
+  assert.equal(transaction(db, ["events"], false, undefined), "tx");
+  transaction(db, ["events", "meta"], true, undefined);
+  transaction(db, ["events"], true, "strict");
+  assert.deepEqual(calls, [
+    [["events"], "readonly"],
+    [["events", "meta"], "readwrite"],
+    [["events"], "readwrite", { durability: "strict" }],
   ]);
 });

@@ -116,6 +116,16 @@ extern "C" {
         need_head: bool,
     ) -> Promise;
 
+    /// `db.transaction(names, mode, { durability })` (`js/idb.js`): readwrite when
+    /// `write`; `durability` (readwrite only) is left out when `None`.
+    #[wasm_bindgen(catch)]
+    pub fn transaction(
+        db: &web_sys::IdbDatabase,
+        names: &js_sys::Array,
+        write: bool,
+        durability: Option<&str>,
+    ) -> Result<web_sys::IdbTransaction, JsValue>;
+
     /// A request's result as a promise (`js/idb.js`), rejected with its error.
     pub fn settled(request: &web_sys::IdbRequest) -> Promise;
 

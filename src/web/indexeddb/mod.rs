@@ -54,11 +54,11 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use js_sys::{Array, Function, Object, Reflect};
+use js_sys::Array;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{IdbDatabase, IdbOpenDbRequest, IdbTransactionMode, IdbVersionChangeEvent};
+use web_sys::{IdbDatabase, IdbOpenDbRequest, IdbVersionChangeEvent};
 
 use crate::env::SystemEnvironment;
 use crate::error::{Error, Result};
@@ -296,27 +296,9 @@ impl IndexedDbStore {
             return Err(Error::Closed);
         }
         let names: Array = stores.iter().map(|s| JsValue::from_str(s)).collect();
-        let mode = if write { IdbTransactionMode::Readwrite } else { IdbTransactionMode::Readonly };
-        let tx = match (write, self.durability.as_str()) {
-            (true, Some(durability)) => {
-                // `transaction(names, mode, { durability })`, called dynamically: the
-                // typed binding needs web-sys's unstable-API cfg.
-                let options = Object::new();
-                Reflect::set(&options, &"durability".into(), &durability.into())
-                    .map_err(js_error)?;
-                let method: Function = Reflect::get(&self.db, &"transaction".into())
-                    .map_err(js_error)?
-                    .unchecked_into();
-                method
-                    .call3(&self.db, &names, &"readwrite".into(), &options)
-                    .map_err(|e| self.closed_or(e))?
-                    .unchecked_into()
-            }
-            _ => self
-                .db
-                .transaction_with_str_sequence_and_mode(&names, mode)
-                .map_err(|e| self.closed_or(e))?,
-        };
+        let durability = if write { self.durability.as_str() } else { None };
+        let tx = glue::transaction(&self.db, &names, write, durability)
+            .map_err(|e| self.closed_or(e))?;
         let done = JsFuture::from(glue::transaction_done(&tx));
         Ok(Transaction { tx, done })
     }
