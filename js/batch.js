@@ -365,6 +365,27 @@ export function makeRecord(position, id, stream, version, type, tags, data, meta
 }
 
 /**
+ * One row of `streams()`: `{ stream, version, lastPosition, syncedVersion }`.
+ * @param {string} stream
+ * @param {number} version
+ * @param {number} lastPosition
+ * @param {number} syncedVersion
+ */
+export function streamRow(stream, version, lastPosition, syncedVersion) {
+  return { stream, version, lastPosition, syncedVersion };
+}
+
+/**
+ * The rows of `streams()` from stored stream heads: the public shape only (the stored
+ * heads also carry sync bookkeeping); heads written before schema 3 have no
+ * `syncedVersion`: nothing of them is synced (0).
+ * @param {{ stream: string, version: number, lastPosition: number, syncedVersion?: number }[]} heads
+ */
+export function streamRows(heads) {
+  return heads.map((h) => streamRow(h.stream, h.version, h.lastPosition, h.syncedVersion ?? 0));
+}
+
+/**
  * Builds the stored records of a batch (the public event shape) and adds them to an
  * IndexedDB object store, in one call. Event `i` gets position `firstPosition + i` and
  * version `firstVersion + i`.

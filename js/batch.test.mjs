@@ -1,8 +1,8 @@
 // Input checks and record building without wasm: inspectEvents, makeRecord, addRecords,
-// payloadSize, unknownKey.
+// payloadSize, unknownKey, streamRows.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { inspectEvents, makeRecord, addRecords, payloadSize, unknownKey, markPending } from "./batch.js";
+import { inspectEvents, makeRecord, addRecords, payloadSize, unknownKey, markPending, streamRows } from "./batch.js";
 
 /** What inspectEvents throws for `input` ({ field, message }); fails when it returns. */
 function problem(input) {
@@ -279,4 +279,15 @@ test("markPending: pending while the version is above the stream's synced versio
   ];
   markPending(records, { a: 1, b: 1 });
   assert.deepEqual(records.map((r) => r.pending), [false, true, false, true]);
+});
+
+test("streamRows keeps the public fields of stored heads; no syncedVersion is 0", () => {
+  const heads = [
+    { stream: "a", version: 3, lastPosition: 7, syncedVersion: 2, pendingBytes: 40 },
+    { stream: "b", version: 1, lastPosition: 1 },
+  ];
+  assert.deepEqual(streamRows(heads), [
+    { stream: "a", version: 3, lastPosition: 7, syncedVersion: 2 },
+    { stream: "b", version: 1, lastPosition: 1, syncedVersion: 0 },
+  ]);
 });

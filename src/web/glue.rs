@@ -41,6 +41,20 @@ extern "C" {
         schema: u32,
     ) -> js_sys::Object;
 
+    /// One row of `streams()`: `{ stream, version, lastPosition, syncedVersion }`.
+    #[wasm_bindgen(js_name = streamRow)]
+    pub fn stream_row(
+        stream: &str,
+        version: f64,
+        last_position: f64,
+        synced_version: f64,
+    ) -> js_sys::Object;
+
+    /// The rows of `streams()` from the stored stream heads (`syncedVersion` 0 where a
+    /// head has none).
+    #[wasm_bindgen(js_name = streamRows)]
+    pub fn stream_rows(heads: &JsValue) -> js_sys::Array;
+
     /// Adds a batch's records to an IndexedDB object store in one call; `null`, or
     /// `{ index, error }` for the first refused event.
     #[wasm_bindgen(js_name = addRecords)]

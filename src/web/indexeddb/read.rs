@@ -6,7 +6,7 @@ use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::IdbKeyRange;
 
-use super::{IndexedDbStore, BY_STREAM, EVENTS, HEAD_KEY, META, STREAMS, SYNCED_VERSION};
+use super::{IndexedDbStore, BY_STREAM, EVENTS, HEAD_KEY, META, STREAMS};
 use crate::error::Result;
 use crate::event::{Position, StreamId, Version};
 use crate::replay::Move;
@@ -154,24 +154,8 @@ impl IndexedDbStore {
     pub async fn stream_records(&self) -> Result<Array> {
         let tx = self.begin(&[STREAMS], false)?;
         self.count_read(0);
-        let records: Array = request(tx.store(STREAMS)?.get_all())?.await?.unchecked_into();
-        // The public shape only (the stored heads also carry sync bookkeeping); records
-        // written before schema 3 have no syncedVersion: nothing of them is synced.
-        records
-            .iter()
-            .map(|record| {
-                let out = Object::new();
-                set(&out, "stream", &Reflect::get(&record, &"stream".into()).map_err(js_error)?)?;
-                set(&out, "version", &Reflect::get(&record, &"version".into()).map_err(js_error)?)?;
-                set(
-                    &out,
-                    "lastPosition",
-                    &Reflect::get(&record, &"lastPosition".into()).map_err(js_error)?,
-                )?;
-                set(&out, SYNCED_VERSION, &(synced_version_field(&record)? as f64).into())?;
-                Ok(JsValue::from(out))
-            })
-            .collect()
+        let heads = request(tx.store(STREAMS)?.get_all())?.await?;
+        Ok(crate::web::glue::stream_rows(&heads))
     }
 
     /// The last global position written (0 for an empty log).
