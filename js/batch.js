@@ -365,6 +365,19 @@ export function makeRecord(position, id, stream, version, type, tags, data, meta
 }
 
 /**
+ * A projection snapshot record, as the `snapshots` store keeps it (the memory backend
+ * keeps the same shape).
+ * @param {string} name the projection's
+ * @param {unknown} state
+ * @param {number} position the global position the state reflects
+ * @param {number} version the projection's revision
+ * @param {number} moves the move epoch the state reflects
+ */
+export function snapshotRecord(name, state, position, version, moves) {
+  return { name, state, position, version, moves, savedAt: Date.now() };
+}
+
+/**
  * One row of `streams()`: `{ stream, version, lastPosition, syncedVersion }`.
  * @param {string} stream
  * @param {number} version

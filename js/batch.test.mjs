@@ -1,8 +1,8 @@
 // Input checks and record building without wasm: inspectEvents, makeRecord, addRecords,
-// payloadSize, unknownKey, streamRows.
+// payloadSize, unknownKey, streamRows, snapshotRecord.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { inspectEvents, makeRecord, addRecords, payloadSize, unknownKey, markPending, streamRows } from "./batch.js";
+import { inspectEvents, makeRecord, addRecords, payloadSize, unknownKey, markPending, streamRows, snapshotRecord } from "./batch.js";
 
 /** What inspectEvents throws for `input` ({ field, message }); fails when it returns. */
 function problem(input) {
@@ -290,4 +290,11 @@ test("streamRows keeps the public fields of stored heads; no syncedVersion is 0"
     { stream: "a", version: 3, lastPosition: 7, syncedVersion: 2 },
     { stream: "b", version: 1, lastPosition: 1, syncedVersion: 0 },
   ]);
+});
+
+test("snapshotRecord stamps savedAt", () => {
+  const before = Date.now();
+  const record = snapshotRecord("p", { n: 1 }, 9, 2, 1);
+  assert.deepEqual({ ...record, savedAt: 0 }, { name: "p", state: { n: 1 }, position: 9, version: 2, moves: 1, savedAt: 0 });
+  assert.ok(record.savedAt >= before && record.savedAt <= Date.now());
 });

@@ -55,6 +55,17 @@ extern "C" {
     #[wasm_bindgen(js_name = streamRows)]
     pub fn stream_rows(heads: &JsValue) -> js_sys::Array;
 
+    /// A projection snapshot record `{ name, state, position, version, moves, savedAt }`
+    /// (`savedAt`: now).
+    #[wasm_bindgen(js_name = snapshotRecord)]
+    pub fn snapshot_record(
+        name: &str,
+        state: &JsValue,
+        position: f64,
+        version: u32,
+        moves: f64,
+    ) -> js_sys::Object;
+
     /// Adds a batch's records to an IndexedDB object store in one call; `null`, or
     /// `{ index, error }` for the first refused event.
     #[wasm_bindgen(js_name = addRecords)]

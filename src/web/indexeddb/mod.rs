@@ -25,7 +25,7 @@
 //!   `streams` record), so an append and its outbox entry land in one transaction.
 //!   `deleteStore` counts events the server lacks from these stores in JS
 //!   (`unsyncedCount` in `js/util.js`): a change here changes it too.
-//! - `snapshots` (schema 2): key `name`; `{name, state, position, version, savedAt}`,
+//! - `snapshots` (schema 2): key `name`; `{name, state, position, version, moves, savedAt}`,
 //!   the replay engine's projection snapshots (see `snapshots.rs`).
 //!
 //! ## One transaction per append
