@@ -23,6 +23,33 @@ export function settled(request) {
 }
 
 /**
+ * The schema steps of the event log's stores from `oldVersion` (src/web/indexeddb/schema.rs
+ * has the version and runs the sync side's step 3 after these), inside the
+ * `versionchange` transaction `tx`. See the layout in src/web/indexeddb/mod.rs.
+ * @param {any} db the IDBDatabase being upgraded
+ * @param {any} tx its versionchange IDBTransaction
+ * @param {number} oldVersion 0 for a new database
+ */
+export function upgradeSchema(db, tx, oldVersion) {
+  if (oldVersion < 1) {
+    const events = db.createObjectStore("events", { keyPath: "position" });
+    events.createIndex("by_stream", ["stream", "version"], { unique: true });
+    events.createIndex("by_id", "id", { unique: true });
+    db.createObjectStore("streams", { keyPath: "stream" });
+    db.createObjectStore("meta");
+  }
+  // Projection snapshots.
+  if (oldVersion < 2) db.createObjectStore("snapshots", { keyPath: "name" });
+  if (oldVersion < 4) {
+    // Query reads and append conditions: every tag of an event (multiEntry), and its
+    // type. Existing events are indexed by the upgrade itself (they carry no tags).
+    const events = tx.objectStore("events");
+    events.createIndex("by_tag", "tags", { multiEntry: true });
+    events.createIndex("by_type", "type");
+  }
+}
+
+/**
  * Begins a transaction over the object stores `names`: readwrite when `write`, with the
  * `durability` option when given (a typed binding of it would need web-sys's unstable
  * APIs). Throws what `transaction()` throws (InvalidStateError on a closed connection).

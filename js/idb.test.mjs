@@ -2,7 +2,7 @@
 // tests/browser_store.rs and the JS suites): which requests are made, and what comes back.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { appendHeads, lookupIds, transaction, writeHeads } from "./idb.js";
+import { appendHeads, lookupIds, transaction, upgradeSchema, writeHeads } from "./idb.js";
 
 /** A store whose `get` answers from `records` in a later task, as IndexedDB does. */
 function fakeStore(records) {
@@ -52,4 +52,28 @@ test("transaction passes durability only when given", () => {
     [["events", "meta"], "readwrite"],
     [["events"], "readwrite", { durability: "strict" }],
   ]);
+});
+
+test("upgradeSchema creates the log's stores and indexes, step by step", () => {
+  const made = [];
+  const store = (name) => ({ createIndex: (...args) => made.push([name, "index", ...args]) });
+  const db = { createObjectStore: (name, options) => (made.push([name, "store", options]), store(name)) };
+  const tx = { objectStore: (name) => store(name) };
+  upgradeSchema(db, tx, 0);
+  assert.deepEqual(made, [
+    ["events", "store", { keyPath: "position" }],
+    ["events", "index", "by_stream", ["stream", "version"], { unique: true }],
+    ["events", "index", "by_id", "id", { unique: true }],
+    ["streams", "store", { keyPath: "stream" }],
+    ["meta", "store", undefined],
+    ["snapshots", "store", { keyPath: "name" }],
+    ["events", "index", "by_tag", "tags", { multiEntry: true }],
+    ["events", "index", "by_type", "type"],
+  ]);
+  made.length = 0;
+  upgradeSchema(db, tx, 3);
+  assert.deepEqual(made.map((m) => m[2]), ["by_tag", "by_type"]);
+  made.length = 0;
+  upgradeSchema(db, tx, 4);
+  assert.deepEqual(made, []);
 });

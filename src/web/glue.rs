@@ -151,6 +151,15 @@ extern "C" {
         durability: Option<&str>,
     ) -> Result<web_sys::IdbTransaction, JsValue>;
 
+    /// The schema steps of the event log's stores from `old_version` (`js/idb.js`; see
+    /// `indexeddb/schema.rs`), inside the `versionchange` transaction `tx`.
+    #[wasm_bindgen(catch, js_name = upgradeSchema)]
+    pub fn upgrade_schema(
+        db: &web_sys::IdbDatabase,
+        tx: &web_sys::IdbTransaction,
+        old_version: u32,
+    ) -> Result<(), JsValue>;
+
     /// A request's result as a promise (`js/idb.js`), rejected with its error.
     pub fn settled(request: &web_sys::IdbRequest) -> Promise;
 

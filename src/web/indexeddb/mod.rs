@@ -90,8 +90,6 @@ pub(crate) const STREAMS: &str = "streams";
 pub(crate) const META: &str = "meta";
 pub(crate) const BY_STREAM: &str = "by_stream";
 pub(crate) const BY_ID: &str = "by_id";
-pub(crate) const BY_TAG: &str = "by_tag";
-pub(crate) const BY_TYPE: &str = "by_type";
 pub(crate) const HEAD_KEY: &str = "head";
 /// Field of a `streams` record: the prefix of the stream the server confirmed.
 pub(crate) const SYNCED_VERSION: &str = "syncedVersion";

@@ -4,7 +4,6 @@
 //! cloned is refused with an `InvalidInputError` naming it, and nothing is written.
 
 use wasm_bindgen::JsValue;
-use web_sys::{IdbDatabase, IdbObjectStoreParameters};
 
 use super::IndexedDbStore;
 use crate::error::{Error, Result};
@@ -14,14 +13,6 @@ use crate::web::glue;
 use crate::web::idb::request;
 
 const SNAPSHOTS: &str = "snapshots";
-
-/// Upgrade step 1 -> 2: creates the `snapshots` store (nothing else changes).
-pub(super) fn create_store(db: &IdbDatabase) -> Result<()> {
-    let params = IdbObjectStoreParameters::new();
-    params.set_key_path(&"name".into());
-    db.create_object_store_with_optional_parameters(SNAPSHOTS, &params).map_err(js_error)?;
-    Ok(())
-}
 
 impl IndexedDbStore {
     /// The stored snapshot record of projection `name`, or `undefined`.
