@@ -204,7 +204,9 @@ export { candidateRecords, inspectQuery, intersectKeys } from "./idb_query.js";
 // Retention's IndexedDB plumbing, for the same reason.
 export { retentionHeld, retentionDrop, readFloor, streamBounds } from "./retention.js";
 // The IndexedDB request plumbing and an append's requests, for the same reason.
-export { appendHeads, lookupIds, settled, transaction, transactionDone, upgradeSchema, writeHeads } from "./idb.js";
+export {
+  appendHeads, logPage, lookupIds, settled, streamPage, transaction, transactionDone, upgradeSchema, writeHeads,
+} from "./idb.js";
 
 const EVENT_KEYS = new Set(["id", "type", "tags", "data", "meta", "schema"]);
 

@@ -77,6 +77,33 @@ export function transactionDone(tx) {
 }
 
 /**
+ * The events of `stream` from version `low` to `high` (inclusive), from the `by_stream`
+ * index; newest first when `backward`.
+ * @param {any} events the `events` IDBObjectStore
+ * @param {string} stream
+ * @param {number} low
+ * @param {number} high
+ * @param {boolean} backward
+ * @returns {Promise<unknown[]>}
+ */
+export async function streamPage(events, stream, low, high, backward) {
+  const range = IDBKeyRange.bound([stream, low], [stream, high]);
+  const records = /** @type {unknown[]} */ (await settled(events.index("by_stream").getAll(range)));
+  return backward ? records.reverse() : records;
+}
+
+/**
+ * Up to `limit` events of the log from position `from` on.
+ * @param {any} events the `events` IDBObjectStore
+ * @param {number} from
+ * @param {number} limit
+ * @returns {Promise<unknown[]>}
+ */
+export function logPage(events, from, limit) {
+  return settled(events.getAll(IDBKeyRange.lowerBound(from), limit));
+}
+
+/**
  * An append's reads, issued together: `[stream head, log head, feed cursor]`, the
  * records `streams[stream]`, `meta["head"]` and (with `feed`, for a conditional append)
  * `meta["feed"]`; undefined where there is none (or not asked).

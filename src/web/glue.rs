@@ -160,6 +160,21 @@ extern "C" {
         old_version: u32,
     ) -> Result<(), JsValue>;
 
+    /// Resolves to the events of `stream` from version `low` to `high` (inclusive) from
+    /// the `by_stream` index, newest first when `backward` (`js/idb.js`).
+    #[wasm_bindgen(js_name = streamPage)]
+    pub fn stream_page(
+        events: &web_sys::IdbObjectStore,
+        stream: &JsValue,
+        low: f64,
+        high: f64,
+        backward: bool,
+    ) -> Promise;
+
+    /// Resolves to up to `limit` events of the log from position `from` on.
+    #[wasm_bindgen(js_name = logPage)]
+    pub fn log_page(events: &web_sys::IdbObjectStore, from: f64, limit: u32) -> Promise;
+
     /// A request's result as a promise (`js/idb.js`), rejected with its error.
     pub fn settled(request: &web_sys::IdbRequest) -> Promise;
 

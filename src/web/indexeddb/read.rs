@@ -4,9 +4,8 @@
 
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::IdbKeyRange;
 
-use super::{IndexedDbStore, BY_STREAM, EVENTS, HEAD_KEY, META, STREAMS};
+use super::{IndexedDbStore, EVENTS, HEAD_KEY, META, STREAMS};
 use crate::error::Result;
 use crate::event::{Position, StreamId, Version};
 use crate::replay::Move;
@@ -44,16 +43,14 @@ impl IndexedDbStore {
         let Some((low, high)) = range else {
             return Ok(Array::new());
         };
-        let range = IdbKeyRange::bound(
-            &Array::of2(&stream_key, &low.as_f64().into()),
-            &Array::of2(&stream_key, &high.as_f64().into()),
-        )
-        .map_err(js_error)?;
-        let index = tx.store(EVENTS)?.index(BY_STREAM).map_err(js_error)?;
-        let records: Array = request(index.get_all_with_key(&range))?.await?.unchecked_into();
-        if options.direction == Direction::Backward {
-            records.reverse();
-        }
+        let page = crate::web::glue::stream_page(
+            &tx.store(EVENTS)?,
+            &stream_key,
+            low.as_f64(),
+            high.as_f64(),
+            backward,
+        );
+        let records: Array = JsFuture::from(page).await.map_err(js_error)?.unchecked_into();
         self.count_read(records.length());
         Ok(records)
     }
@@ -76,7 +73,7 @@ impl IndexedDbStore {
             }
             None => self.log_page(&tx, floor_position(&floor.await.map_err(js_error)?), limit)?,
         };
-        let records: Array = records.await?.unchecked_into();
+        let records: Array = records.await.map_err(js_error)?.unchecked_into();
         self.count_read(records.length());
         Ok(records)
     }
@@ -87,11 +84,10 @@ impl IndexedDbStore {
         tx: &crate::web::idb::Transaction,
         from: Position,
         limit: usize,
-    ) -> Result<impl std::future::Future<Output = Result<JsValue>>> {
-        let range =
-            IdbKeyRange::lower_bound(&JsValue::from_f64(from.0.max(1) as f64)).map_err(js_error)?;
+    ) -> Result<JsFuture> {
         let limit = u32::try_from(limit).unwrap_or(u32::MAX);
-        request(tx.store(EVENTS)?.get_all_with_key_and_limit(&range, limit))
+        let page = crate::web::glue::log_page(&tx.store(EVENTS)?, from.0.max(1) as f64, limit);
+        Ok(JsFuture::from(page))
     }
 
     /// Like [`Self::read_all_records`], and in the same transaction the move epoch and
@@ -109,7 +105,7 @@ impl IndexedDbStore {
         let records = self.log_page(&tx, from, limit)?;
         retention::check_from(floor_position(&floor.await.map_err(js_error)?), Some(from))?;
         let moves = moves.await?;
-        let records: Array = records.await?.unchecked_into();
+        let records: Array = records.await.map_err(js_error)?.unchecked_into();
         self.count_read(records.length());
         let (epoch, log) = moves_from_record(&moves)?;
         Ok((records, epoch, log))
