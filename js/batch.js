@@ -198,15 +198,14 @@ function checkEventSize(at, approx, stream, id, type, data, meta, schema, tags, 
   }
 }
 
-// The IndexedDB query walk and the query shape check, re-exported for js/index.js (which
-// keeps to four modules: see there).
-export { candidateRecords, inspectQuery, intersectKeys } from "./idb_query.js";
+// The IndexedDB request plumbing, an append's requests, the query walk and the query
+// shape check, re-exported for js/index.js (which keeps to four modules: see there).
+export {
+  appendHeads, candidateRecords, inspectQuery, intersectKeys, logPage, lookupIds, settled, streamPage,
+  transaction, transactionDone, upgradeSchema, writeHeads,
+} from "./idb.js";
 // Retention's IndexedDB plumbing, for the same reason.
 export { retentionHeld, retentionDrop, readFloor, streamBounds } from "./retention.js";
-// The IndexedDB request plumbing and an append's requests, for the same reason.
-export {
-  appendHeads, logPage, lookupIds, settled, streamPage, transaction, transactionDone, upgradeSchema, writeHeads,
-} from "./idb.js";
 
 const EVENT_KEYS = new Set(["id", "type", "tags", "data", "meta", "schema"]);
 

@@ -95,7 +95,7 @@ extern "C" {
 
     /// The candidate records of a query's items (`null`: every event) from position
     /// `first` on, ascending, from the tag and type indexes of the `events` store
-    /// (`js/idb_query.js`); `one`: only the first of "all".
+    /// (`js/idb.js`); `one`: only the first of "all".
     #[wasm_bindgen(js_name = candidateRecords)]
     pub fn candidate_records(
         events: &web_sys::IdbObjectStore,
