@@ -201,8 +201,8 @@ function checkEventSize(at, approx, stream, id, type, data, meta, schema, tags, 
 // The IndexedDB request plumbing, an append's requests, the query walk and the query
 // shape check, re-exported for js/index.js (which keeps to four modules: see there).
 export {
-  appendHeads, candidateRecords, inspectQuery, intersectKeys, logPage, lookupIds, settled, streamPage,
-  transaction, transactionDone, upgradeSchema, writeHeads,
+  appendHeads, candidateRecords, inspectQuery, intersectKeys, logPage, lookupIds, markPending, markPendingFrom,
+  settled, streamPage, transaction, transactionDone, upgradeSchema, writeHeads,
 } from "./idb.js";
 // Retention's IndexedDB plumbing, for the same reason.
 export { retentionHeld, retentionDrop, readFloor, streamBounds } from "./retention.js";
@@ -440,16 +440,6 @@ export function payloadSize(data, meta) {
   } catch {
     return 0;
   }
-}
-
-/**
- * Sets `pending` on each event record: true while it is not on the sync server yet
- * (its version is above its stream's synced version). One call per page of records.
- * @param {{ stream: string, version: number, pending?: boolean }[]} records
- * @param {Record<string, number>} synced each stream's synced version (absent: 0)
- */
-export function markPending(records, synced) {
-  for (const record of records) record.pending = record.version > (synced[record.stream] ?? 0);
 }
 
 /**

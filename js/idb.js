@@ -104,6 +104,35 @@ export function logPage(events, from, limit) {
 }
 
 /**
+ * Sets `pending` on each event record: true while it is not on the sync server yet
+ * (its version is above its stream's synced version). One call per page of records.
+ * @param {{ stream: string, version: number, pending?: boolean }[]} records
+ * @param {Record<string, number>} synced each stream's synced version (absent: 0)
+ */
+export function markPending(records, synced) {
+  for (const record of records) record.pending = record.version > (synced[record.stream] ?? 0);
+}
+
+/**
+ * Sets `pending` on each record ({@link markPending}) from its stream's synced version
+ * in the stored stream heads (`syncedVersion`; none: 0), one request per stream, all
+ * issued before any is awaited.
+ * @param {any} streams the `streams` IDBObjectStore
+ * @param {{ stream: string, version: number, pending?: boolean }[]} records
+ * @returns {Promise<void>}
+ */
+export async function markPendingFrom(streams, records) {
+  const names = [...new Set(records.map((r) => r.stream))];
+  const heads = await Promise.all(names.map((name) => settled(streams.get(name))));
+  /** @type {Record<string, number>} */
+  const synced = {};
+  names.forEach((name, i) => {
+    synced[name] = /** @type {{ syncedVersion?: number } | undefined} */ (heads[i])?.syncedVersion ?? 0;
+  });
+  markPending(records, synced);
+}
+
+/**
  * An append's reads, issued together: `[stream head, log head, feed cursor]`, the
  * records `streams[stream]`, `meta["head"]` and (with `feed`, for a conditional append)
  * `meta["feed"]`; undefined where there is none (or not asked).

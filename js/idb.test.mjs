@@ -2,7 +2,7 @@
 // tests/browser_store.rs and the JS suites): which requests are made, and what comes back.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { appendHeads, inspectQuery, intersectKeys, lookupIds, transaction, upgradeSchema, writeHeads } from "./idb.js";
+import { appendHeads, inspectQuery, intersectKeys, lookupIds, markPendingFrom, transaction, upgradeSchema, writeHeads } from "./idb.js";
 
 /** A store whose `get` answers from `records` in a later task, as IndexedDB does. */
 function fakeStore(records) {
@@ -76,6 +76,16 @@ test("upgradeSchema creates the log's stores and indexes, step by step", () => {
   made.length = 0;
   upgradeSchema(db, tx, 4);
   assert.deepEqual(made, []);
+});
+
+test("markPendingFrom reads each stream's head once and marks what is past its synced version", async () => {
+  const streams = fakeStore({ a: { stream: "a", version: 3, syncedVersion: 1 }, b: { stream: "b", version: 1 } });
+  const records = [
+    { stream: "a", version: 1 }, { stream: "a", version: 2 }, { stream: "b", version: 1 }, { stream: "c", version: 1 },
+  ];
+  await markPendingFrom(streams, records);
+  assert.deepEqual(records.map((r) => r.pending), [false, true, true, true]);
+  assert.deepEqual(streams.asked, ["a", "b", "c"]);
 });
 
 // The index walk of query reads without a browser: intersecting key lists. (The walk over

@@ -84,10 +84,11 @@ extern "C" {
     #[wasm_bindgen(catch, js_name = inspectQuery)]
     pub fn inspect_query(query: &JsValue, field: &str) -> Result<JsValue, JsValue>;
 
-    /// Sets `pending` on each event record of `records` from `synced` (stream -> synced
-    /// version).
-    #[wasm_bindgen(js_name = markPending)]
-    pub fn mark_pending(records: &js_sys::Array, synced: &js_sys::Object);
+    /// Sets `pending` on each event record of `records` from its stream's synced version
+    /// in the stored heads of `streams` (`js/idb.js`); resolves when done.
+    #[wasm_bindgen(js_name = markPendingFrom)]
+    pub fn mark_pending_from(streams: &web_sys::IdbObjectStore, records: &js_sys::Array)
+        -> Promise;
 
     /// The first key of `options` not in `allowed`, if any.
     #[wasm_bindgen(js_name = unknownKey)]

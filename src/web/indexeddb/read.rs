@@ -2,7 +2,7 @@
 //! Reads hand IndexedDB's own result arrays to JS: the records already have the public
 //! event shape, so there is no conversion per event.
 
-use js_sys::{Array, Object, Reflect};
+use js_sys::{Array, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::{IndexedDbStore, EVENTS, HEAD_KEY, META, STREAMS};
@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::event::{Position, StreamId, Version};
 use crate::replay::Move;
 use crate::store::{retention, Direction, ReadOptions};
-use crate::web::convert::{js_error, set, synced_version_field, version_field};
+use crate::web::convert::{js_error, version_field};
 use crate::web::idb::request;
 use wasm_bindgen_futures::JsFuture;
 
@@ -120,29 +120,14 @@ impl IndexedDbStore {
 
     /// Sets `pending` on each record (true while not on the sync server: its version is
     /// above its stream's synced version), reading the heads of the streams in `records`
-    /// in one transaction.
+    /// in one transaction (`js/idb.js`'s `markPendingFrom`).
     pub async fn mark_pending(&self, records: &Array) -> Result<()> {
         if records.length() == 0 {
             return Ok(());
         }
         let tx = self.begin(&[STREAMS], false)?;
-        let heads = tx.store(STREAMS)?;
-        let mut streams: Vec<String> = Vec::new();
-        let mut reads = Vec::new();
-        for record in records.iter() {
-            let stream = Reflect::get(&record, &"stream".into()).map_err(js_error)?;
-            let Some(name) = stream.as_string() else { continue };
-            if !streams.contains(&name) {
-                reads.push(request(heads.get(&stream))?);
-                streams.push(name);
-            }
-        }
-        let synced = Object::new();
-        for (name, read) in streams.iter().zip(reads) {
-            let head = read.await?;
-            set(&synced, name, &(synced_version_field(&head)? as f64).into())?;
-        }
-        crate::web::glue::mark_pending(records, &synced);
+        let marked = crate::web::glue::mark_pending_from(&tx.store(STREAMS)?, records);
+        JsFuture::from(marked).await.map_err(js_error)?;
         Ok(())
     }
 
