@@ -205,7 +205,7 @@ export {
   settled, streamPage, transaction, transactionDone, upgradeSchema, writeHeads,
 } from "./idb.js";
 // Retention's IndexedDB plumbing, for the same reason.
-export { retentionHeld, retentionDrop, readFloor, streamBounds } from "./retention.js";
+export { logRead, retentionHeld, retentionDrop, readFloor, streamBounds } from "./retention.js";
 
 const EVENT_KEYS = new Set(["id", "type", "tags", "data", "meta", "schema"]);
 

@@ -5,7 +5,27 @@
 // below the floor and recording it in `meta["floor"]`. In JS because a loop of requests
 // costs far fewer bytes here than as a Rust future.
 
-import { settled } from "./idb.js";
+import { logPage, settled } from "./idb.js";
+
+/**
+ * A page of the log read with the floor it is checked against, in one transaction:
+ * `[floor, records, moves]`: retention's floor, up to `limit` events from position
+ * `from` on (0: from the floor), and with `withMoves` the `meta["moves"]` record
+ * (undefined without, or when nothing ever moved). With a start, the floor is read
+ * alongside the records; the Rust side checks the start against it.
+ * @param {any} events the `events` IDBObjectStore
+ * @param {any} meta the `meta` IDBObjectStore
+ * @param {number} from
+ * @param {number} limit
+ * @param {boolean} withMoves
+ * @returns {Promise<[number, unknown[], unknown]>}
+ */
+export async function logRead(events, meta, from, limit, withMoves) {
+  const floorRead = settled(meta.get("floor")).then(floorOf);
+  const movesRead = withMoves ? settled(meta.get("moves")) : undefined;
+  const page = from > 0 ? logPage(events, from, limit) : floorRead.then((floor) => logPage(events, floor, limit));
+  return [await floorRead, await page, await movesRead];
+}
 
 /**
  * What retention needs to know of the held events, the fields of `Held` in

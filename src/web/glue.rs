@@ -127,6 +127,18 @@ extern "C" {
         to: f64,
     ) -> Promise;
 
+    /// Resolves to `[floor, records, moves]` (`js/retention.js`): retention's floor, up to
+    /// `limit` events from position `from` on (0: from the floor), and with `with_moves`
+    /// the `meta["moves"]` record.
+    #[wasm_bindgen(js_name = logRead)]
+    pub fn log_read(
+        events: &web_sys::IdbObjectStore,
+        meta: &web_sys::IdbObjectStore,
+        from: f64,
+        limit: u32,
+        with_moves: bool,
+    ) -> Promise;
+
     /// Resolves to the floor as the transaction of `meta` sees it (1: nothing dropped).
     #[wasm_bindgen(js_name = readFloor)]
     pub fn read_floor(meta: &web_sys::IdbObjectStore) -> Promise;
@@ -171,10 +183,6 @@ extern "C" {
         high: f64,
         backward: bool,
     ) -> Promise;
-
-    /// Resolves to up to `limit` events of the log from position `from` on.
-    #[wasm_bindgen(js_name = logPage)]
-    pub fn log_page(events: &web_sys::IdbObjectStore, from: f64, limit: u32) -> Promise;
 
     /// A request's result as a promise (`js/idb.js`), rejected with its error.
     pub fn settled(request: &web_sys::IdbRequest) -> Promise;

@@ -63,31 +63,10 @@ impl IndexedDbStore {
         if limit == 0 {
             return Ok(Array::new());
         }
-        // With a start, the floor is read alongside the records (no extra round trip).
-        let floor = JsFuture::from(crate::web::glue::read_floor(&tx.store(META)?));
-        let records = match from {
-            Some(from) => {
-                let records = self.log_page(&tx, from, limit)?;
-                retention::check_from(floor_position(&floor.await.map_err(js_error)?), Some(from))?;
-                records
-            }
-            None => self.log_page(&tx, floor_position(&floor.await.map_err(js_error)?), limit)?,
-        };
-        let records: Array = records.await.map_err(js_error)?.unchecked_into();
+        let read = log_read(&tx, from, limit, false)?;
+        let (records, _) = checked_page(JsFuture::from(read).await.map_err(js_error)?, from)?;
         self.count_read(records.length());
         Ok(records)
-    }
-
-    /// Issues the read of up to `limit` events from position `from` on in `tx`.
-    fn log_page(
-        &self,
-        tx: &crate::web::idb::Transaction,
-        from: Position,
-        limit: usize,
-    ) -> Result<JsFuture> {
-        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
-        let page = crate::web::glue::log_page(&tx.store(EVENTS)?, from.0.max(1) as f64, limit);
-        Ok(JsFuture::from(page))
     }
 
     /// Like [`Self::read_all_records`], and in the same transaction the move epoch and
@@ -100,12 +79,9 @@ impl IndexedDbStore {
     ) -> Result<(Array, u64, Vec<Move<JsValue>>)> {
         let tx = self.begin(&[EVENTS, META], false)?;
         self.count_read(0);
-        let floor = JsFuture::from(crate::web::glue::read_floor(&tx.store(META)?));
-        let moves = request(tx.store(META)?.get(&super::outbox::MOVES_KEY.into()))?;
-        let records = self.log_page(&tx, from, limit)?;
-        retention::check_from(floor_position(&floor.await.map_err(js_error)?), Some(from))?;
-        let moves = moves.await?;
-        let records: Array = records.await.map_err(js_error)?.unchecked_into();
+        let read = log_read(&tx, Some(from), limit, true)?;
+        let (records, moves) =
+            checked_page(JsFuture::from(read).await.map_err(js_error)?, Some(from))?;
         self.count_read(records.length());
         let (epoch, log) = moves_from_record(&moves)?;
         Ok((records, epoch, log))
@@ -155,9 +131,26 @@ impl IndexedDbStore {
     }
 }
 
-/// The floor `readFloor` resolved to.
-fn floor_position(floor: &JsValue) -> Position {
-    Position(floor.as_f64().unwrap_or(1.0) as u64)
+/// Asks `js/retention.js` for a page of the log from `from` (`None`: the floor) with the
+/// floor (and with `with_moves` the move log), in `tx` (over `events` and `meta`).
+fn log_read(
+    tx: &crate::web::idb::Transaction,
+    from: Option<Position>,
+    limit: usize,
+    with_moves: bool,
+) -> Result<js_sys::Promise> {
+    let from = from.map_or(0.0, |p| p.0.max(1) as f64);
+    let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+    Ok(crate::web::glue::log_read(&tx.store(EVENTS)?, &tx.store(META)?, from, limit, with_moves))
+}
+
+/// The records and moves record of a [`log_read`], once its start is checked against the
+/// floor (below it: [`crate::error::Error::NotRetained`]).
+fn checked_page(read: JsValue, from: Option<Position>) -> Result<(Array, JsValue)> {
+    let read: Array = read.unchecked_into();
+    let floor = Position(read.get(0).as_f64().unwrap_or(1.0) as u64);
+    retention::check_from(floor, from)?;
+    Ok((read.get(1).unchecked_into(), read.get(2)))
 }
 
 /// The move epoch and log of a `meta["moves"]` record (epoch 0, no moves: none yet);
