@@ -410,8 +410,9 @@ export function streamRows(heads) {
  * @param {number} firstVersion
  * @param {number} firstPosition
  * @param {number} recordedAt
- * @returns {{ index: number, error: unknown } | null} null, or the first event the store
- *   refused synchronously (e.g. a DataCloneError) and what it threw; the caller aborts
+ * @returns {FieldError | { error: unknown } | null} null, or for the first event the store
+ *   refused synchronously what it threw, as a FieldError (`events[i].data`) when it
+ *   cannot be cloned (DataCloneError); the caller aborts
  */
 export function addRecords(store, events, ids, stream, firstVersion, firstPosition, recordedAt) {
   for (let i = 0; i < events.length; i++) {
@@ -420,7 +421,9 @@ export function addRecords(store, events, ids, stream, firstVersion, firstPositi
     try {
       store.add(record);
     } catch (error) {
-      return { index: i, error };
+      const { name, message } = /** @type {{ name?: unknown, message?: unknown }} */ (error ?? {});
+      if (name === "DataCloneError") return fieldError(`events[${i}].data`, `cannot be stored: ${message}`);
+      return { error };
     }
   }
   return null;

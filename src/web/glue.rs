@@ -66,8 +66,8 @@ extern "C" {
         moves: f64,
     ) -> js_sys::Object;
 
-    /// Adds a batch's records to an IndexedDB object store in one call; `null`, or
-    /// `{ index, error }` for the first refused event.
+    /// Adds a batch's records to an IndexedDB object store in one call; `null`, or for
+    /// the first refused event `{ field, message }` (it cannot be cloned) or `{ error }`.
     #[wasm_bindgen(js_name = addRecords)]
     pub fn add_records(
         store: &web_sys::IdbObjectStore,

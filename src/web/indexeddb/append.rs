@@ -8,7 +8,7 @@
 //! to return the original result. A conditional append saves its condition (what the
 //! decision knew, for the server's check at sync) in the same transaction.
 
-use js_sys::{Array, Object, Promise, Reflect};
+use js_sys::{Array, Object, Promise};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::IdbObjectStore;
@@ -175,19 +175,14 @@ impl IndexedDbStore {
         );
         if !refused.is_null() && !refused.is_undefined() {
             tx.abort();
-            // As a whole number: float formatting would pull ~15 KB into the wasm.
-            let index = Reflect::get(&refused, &"index".into())
-                .ok()
-                .and_then(|i| i.as_f64())
-                .unwrap_or(0.0) as u64;
-            let error = Reflect::get(&refused, &"error".into()).unwrap_or(JsValue::UNDEFINED);
-            return Err(match js_error(error) {
-                Error::Storage { name, message } if name == "DataCloneError" => Error::invalid(
-                    format!("events[{index}].data"),
-                    format!("cannot be stored: {message}"),
-                ),
-                other => other,
-            });
+            // A payload that cannot be cloned names its event (`{ field, message }`, as
+            // JS built it: no formatting here); anything else is what was thrown.
+            let error = glue::get(&refused, "error");
+            if !error.is_undefined() {
+                return Err(js_error(error));
+            }
+            let text = |key: &str| glue::get(&refused, key).as_string().unwrap_or_default();
+            return Err(Error::invalid(text("field"), text("message")));
         }
         if let Some(mut condition) = pending_condition {
             condition.events = ids.iter().flatten().cloned().collect();
