@@ -198,11 +198,14 @@ function checkEventSize(at, approx, stream, id, type, data, meta, schema, tags, 
   }
 }
 
-// The IndexedDB query walk and the query shape check, re-exported for js/index.js (which
-// keeps to four modules: see there).
-export { candidateRecords, inspectQuery, intersectKeys } from "./idb_query.js";
+// The IndexedDB request plumbing, an append's requests, the query walk and the query
+// shape check, re-exported for js/index.js (which keeps to four modules: see there).
+export {
+  appendHeads, candidateRecords, inspectQuery, intersectKeys, logPage, lookupIds, markPending, markPendingFrom,
+  settled, streamPage, transaction, transactionDone, upgradeSchema, writeHeads,
+} from "./idb.js";
 // Retention's IndexedDB plumbing, for the same reason.
-export { retentionHeld, retentionDrop, readFloor, streamBounds } from "./retention.js";
+export { logRead, retentionHeld, retentionDrop, readFloor, streamBounds } from "./retention.js";
 
 const EVENT_KEYS = new Set(["id", "type", "tags", "data", "meta", "schema"]);
 
@@ -363,6 +366,40 @@ export function makeRecord(position, id, stream, version, type, tags, data, meta
 }
 
 /**
+ * A projection snapshot record, as the `snapshots` store keeps it (the memory backend
+ * keeps the same shape).
+ * @param {string} name the projection's
+ * @param {unknown} state
+ * @param {number} position the global position the state reflects
+ * @param {number} version the projection's revision
+ * @param {number} moves the move epoch the state reflects
+ */
+export function snapshotRecord(name, state, position, version, moves) {
+  return { name, state, position, version, moves, savedAt: Date.now() };
+}
+
+/**
+ * One row of `streams()`: `{ stream, version, lastPosition, syncedVersion }`.
+ * @param {string} stream
+ * @param {number} version
+ * @param {number} lastPosition
+ * @param {number} syncedVersion
+ */
+export function streamRow(stream, version, lastPosition, syncedVersion) {
+  return { stream, version, lastPosition, syncedVersion };
+}
+
+/**
+ * The rows of `streams()` from stored stream heads: the public shape only (the stored
+ * heads also carry sync bookkeeping); heads written before schema 3 have no
+ * `syncedVersion`: nothing of them is synced (0).
+ * @param {{ stream: string, version: number, lastPosition: number, syncedVersion?: number }[]} heads
+ */
+export function streamRows(heads) {
+  return heads.map((h) => streamRow(h.stream, h.version, h.lastPosition, h.syncedVersion ?? 0));
+}
+
+/**
  * Builds the stored records of a batch (the public event shape) and adds them to an
  * IndexedDB object store, in one call. Event `i` gets position `firstPosition + i` and
  * version `firstVersion + i`.
@@ -373,8 +410,9 @@ export function makeRecord(position, id, stream, version, type, tags, data, meta
  * @param {number} firstVersion
  * @param {number} firstPosition
  * @param {number} recordedAt
- * @returns {{ index: number, error: unknown } | null} null, or the first event the store
- *   refused synchronously (e.g. a DataCloneError) and what it threw; the caller aborts
+ * @returns {FieldError | { error: unknown } | null} null, or for the first event the store
+ *   refused synchronously what it threw, as a FieldError (`events[i].data`) when it
+ *   cannot be cloned (DataCloneError); the caller aborts
  */
 export function addRecords(store, events, ids, stream, firstVersion, firstPosition, recordedAt) {
   for (let i = 0; i < events.length; i++) {
@@ -383,7 +421,9 @@ export function addRecords(store, events, ids, stream, firstVersion, firstPositi
     try {
       store.add(record);
     } catch (error) {
-      return { index: i, error };
+      const { name, message } = /** @type {{ name?: unknown, message?: unknown }} */ (error ?? {});
+      if (name === "DataCloneError") return fieldError(`events[${i}].data`, `cannot be stored: ${message}`);
+      return { error };
     }
   }
   return null;
@@ -403,16 +443,6 @@ export function payloadSize(data, meta) {
   } catch {
     return 0;
   }
-}
-
-/**
- * Sets `pending` on each event record: true while it is not on the sync server yet
- * (its version is above its stream's synced version). One call per page of records.
- * @param {{ stream: string, version: number, pending?: boolean }[]} records
- * @param {Record<string, number>} synced each stream's synced version (absent: 0)
- */
-export function markPending(records, synced) {
-  for (const record of records) record.pending = record.version > (synced[record.stream] ?? 0);
 }
 
 /**

@@ -1,8 +1,8 @@
 // Input checks and record building without wasm: inspectEvents, makeRecord, addRecords,
-// payloadSize, unknownKey.
+// payloadSize, unknownKey, streamRows, snapshotRecord.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { inspectEvents, makeRecord, addRecords, payloadSize, unknownKey, markPending } from "./batch.js";
+import { inspectEvents, makeRecord, addRecords, payloadSize, unknownKey, markPending, streamRows, snapshotRecord } from "./batch.js";
 
 /** What inspectEvents throws for `input` ({ field, message }); fails when it returns. */
 function problem(input) {
@@ -187,13 +187,15 @@ test("addRecords: one add per event, consecutive positions and versions, one rec
   assert.equal(addRecords(store, [], [], "s", 1, 1, 0), null);
 });
 
-test("addRecords: stops at the first refused record and reports its index and error", () => {
+test("addRecords: stops at the first refused record and names it (a DataCloneError) or hands back what was thrown", () => {
   const { events } = inspectEvents([{ type: "A" }, { type: "B" }, { type: "C" }, { type: "D" }]);
   const store = fakeStore((record) => record.type === "C");
   const refused = addRecords(store, events, ["a", "b", "c", "d"], "s", 1, 1, 0);
-  assert.equal(refused.index, 2);
-  assert.equal(refused.error.name, "DataCloneError");
+  assert.deepEqual(refused, { field: "events[2].data", message: "cannot be stored: could not be cloned" });
   assert.deepEqual(store.added.map((r) => r.type), ["A", "B"], "nothing is added after the refused one");
+  const closed = new DOMException("the transaction is not active", "TransactionInactiveError");
+  const thrown = addRecords({ add: () => { throw closed; } }, events, ["a", "b", "c", "d"], "s", 1, 1, 0);
+  assert.equal(thrown.error, closed);
 });
 
 test("payloadSize: the append-time measure; 0 for what is not JSON", () => {
@@ -279,4 +281,22 @@ test("markPending: pending while the version is above the stream's synced versio
   ];
   markPending(records, { a: 1, b: 1 });
   assert.deepEqual(records.map((r) => r.pending), [false, true, false, true]);
+});
+
+test("streamRows keeps the public fields of stored heads; no syncedVersion is 0", () => {
+  const heads = [
+    { stream: "a", version: 3, lastPosition: 7, syncedVersion: 2, pendingBytes: 40 },
+    { stream: "b", version: 1, lastPosition: 1 },
+  ];
+  assert.deepEqual(streamRows(heads), [
+    { stream: "a", version: 3, lastPosition: 7, syncedVersion: 2 },
+    { stream: "b", version: 1, lastPosition: 1, syncedVersion: 0 },
+  ]);
+});
+
+test("snapshotRecord stamps savedAt", () => {
+  const before = Date.now();
+  const record = snapshotRecord("p", { n: 1 }, 9, 2, 1);
+  assert.deepEqual({ ...record, savedAt: 0 }, { name: "p", state: { n: 1 }, position: 9, version: 2, moves: 1, savedAt: 0 });
+  assert.ok(record.savedAt >= before && record.savedAt <= Date.now());
 });

@@ -5,18 +5,26 @@
 // below the floor and recording it in `meta["floor"]`. In JS because a loop of requests
 // costs far fewer bytes here than as a Rust future.
 
+import { logPage, settled } from "./idb.js";
+
 /**
- * A request's result as a promise (resolved in its success event, so the transaction is
- * still active for the next request).
- * @template T
- * @param {{ result: T, error: unknown, onsuccess: unknown, onerror: unknown }} request an IDBRequest
- * @returns {Promise<T>}
+ * A page of the log read with the floor it is checked against, in one transaction:
+ * `[floor, records, moves]`: retention's floor, up to `limit` events from position
+ * `from` on (0: from the floor), and with `withMoves` the `meta["moves"]` record
+ * (undefined without, or when nothing ever moved). With a start, the floor is read
+ * alongside the records; the Rust side checks the start against it.
+ * @param {any} events the `events` IDBObjectStore
+ * @param {any} meta the `meta` IDBObjectStore
+ * @param {number} from
+ * @param {number} limit
+ * @param {boolean} withMoves
+ * @returns {Promise<[number, unknown[], unknown]>}
  */
-function settled(request) {
-  return new Promise((resolve, reject) => {
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
+export async function logRead(events, meta, from, limit, withMoves) {
+  const floorRead = settled(meta.get("floor")).then(floorOf);
+  const movesRead = withMoves ? settled(meta.get("moves")) : undefined;
+  const page = from > 0 ? logPage(events, from, limit) : floorRead.then((floor) => logPage(events, floor, limit));
+  return [await floorRead, await page, await movesRead];
 }
 
 /**

@@ -77,21 +77,6 @@ pub struct JsProjection {
     inner: Rc<Inner>,
 }
 
-/// The snapshot record the memory backend keeps (the shape IndexedDB stores).
-fn snapshot_record_to_js(
-    state: &JsValue,
-    position: Position,
-    revision: u32,
-    moves: u64,
-) -> JsValue {
-    let record = Object::new();
-    set(&record, "moves", (moves as f64).into());
-    set(&record, "state", state.clone());
-    set(&record, "position", position.as_f64().into());
-    set(&record, "version", revision.into());
-    record.into()
-}
-
 #[wasm_bindgen(js_class = EventStore)]
 impl JsEventStore {
     /// A named projection over the log: `{ initial, reducer, revision?, streams?,
@@ -234,7 +219,15 @@ impl Inner {
                         ),
                     )
                 })?;
-                let record = snapshot_record_to_js(&copy, position, self.revision, moves);
+                // The shape IndexedDB stores.
+                let record = crate::web::glue::snapshot_record(
+                    &self.name,
+                    &copy,
+                    position.as_f64(),
+                    self.revision,
+                    moves as f64,
+                )
+                .into();
                 self.shared().replay.snapshots.borrow_mut().insert(self.name.clone(), record);
             }
         }

@@ -41,8 +41,33 @@ extern "C" {
         schema: u32,
     ) -> js_sys::Object;
 
-    /// Adds a batch's records to an IndexedDB object store in one call; `null`, or
-    /// `{ index, error }` for the first refused event.
+    /// One row of `streams()`: `{ stream, version, lastPosition, syncedVersion }`.
+    #[wasm_bindgen(js_name = streamRow)]
+    pub fn stream_row(
+        stream: &str,
+        version: f64,
+        last_position: f64,
+        synced_version: f64,
+    ) -> js_sys::Object;
+
+    /// The rows of `streams()` from the stored stream heads (`syncedVersion` 0 where a
+    /// head has none).
+    #[wasm_bindgen(js_name = streamRows)]
+    pub fn stream_rows(heads: &JsValue) -> js_sys::Array;
+
+    /// A projection snapshot record `{ name, state, position, version, moves, savedAt }`
+    /// (`savedAt`: now).
+    #[wasm_bindgen(js_name = snapshotRecord)]
+    pub fn snapshot_record(
+        name: &str,
+        state: &JsValue,
+        position: f64,
+        version: u32,
+        moves: f64,
+    ) -> js_sys::Object;
+
+    /// Adds a batch's records to an IndexedDB object store in one call; `null`, or for
+    /// the first refused event `{ field, message }` (it cannot be cloned) or `{ error }`.
     #[wasm_bindgen(js_name = addRecords)]
     pub fn add_records(
         store: &web_sys::IdbObjectStore,
@@ -59,10 +84,11 @@ extern "C" {
     #[wasm_bindgen(catch, js_name = inspectQuery)]
     pub fn inspect_query(query: &JsValue, field: &str) -> Result<JsValue, JsValue>;
 
-    /// Sets `pending` on each event record of `records` from `synced` (stream -> synced
-    /// version).
-    #[wasm_bindgen(js_name = markPending)]
-    pub fn mark_pending(records: &js_sys::Array, synced: &js_sys::Object);
+    /// Sets `pending` on each event record of `records` from its stream's synced version
+    /// in the stored heads of `streams` (`js/idb.js`); resolves when done.
+    #[wasm_bindgen(js_name = markPendingFrom)]
+    pub fn mark_pending_from(streams: &web_sys::IdbObjectStore, records: &js_sys::Array)
+        -> Promise;
 
     /// The first key of `options` not in `allowed`, if any.
     #[wasm_bindgen(js_name = unknownKey)]
@@ -70,7 +96,7 @@ extern "C" {
 
     /// The candidate records of a query's items (`null`: every event) from position
     /// `first` on, ascending, from the tag and type indexes of the `events` store
-    /// (`js/idb_query.js`); `one`: only the first of "all".
+    /// (`js/idb.js`); `one`: only the first of "all".
     #[wasm_bindgen(js_name = candidateRecords)]
     pub fn candidate_records(
         events: &web_sys::IdbObjectStore,
@@ -101,6 +127,18 @@ extern "C" {
         to: f64,
     ) -> Promise;
 
+    /// Resolves to `[floor, records, moves]` (`js/retention.js`): retention's floor, up to
+    /// `limit` events from position `from` on (0: from the floor), and with `with_moves`
+    /// the `meta["moves"]` record.
+    #[wasm_bindgen(js_name = logRead)]
+    pub fn log_read(
+        events: &web_sys::IdbObjectStore,
+        meta: &web_sys::IdbObjectStore,
+        from: f64,
+        limit: u32,
+        with_moves: bool,
+    ) -> Promise;
+
     /// Resolves to the floor as the transaction of `meta` sees it (1: nothing dropped).
     #[wasm_bindgen(js_name = readFloor)]
     pub fn read_floor(meta: &web_sys::IdbObjectStore) -> Promise;
@@ -115,6 +153,70 @@ extern "C" {
         stream: &JsValue,
         need_head: bool,
     ) -> Promise;
+
+    /// `db.transaction(names, mode, { durability })` (`js/idb.js`): readwrite when
+    /// `write`; `durability` (readwrite only) is left out when `None`.
+    #[wasm_bindgen(catch)]
+    pub fn transaction(
+        db: &web_sys::IdbDatabase,
+        names: &js_sys::Array,
+        write: bool,
+        durability: Option<&str>,
+    ) -> Result<web_sys::IdbTransaction, JsValue>;
+
+    /// The schema steps of the event log's stores from `old_version` (`js/idb.js`; see
+    /// `indexeddb/schema.rs`), inside the `versionchange` transaction `tx`.
+    #[wasm_bindgen(catch, js_name = upgradeSchema)]
+    pub fn upgrade_schema(
+        db: &web_sys::IdbDatabase,
+        tx: &web_sys::IdbTransaction,
+        old_version: u32,
+    ) -> Result<(), JsValue>;
+
+    /// Resolves to the events of `stream` from version `low` to `high` (inclusive) from
+    /// the `by_stream` index, newest first when `backward` (`js/idb.js`).
+    #[wasm_bindgen(js_name = streamPage)]
+    pub fn stream_page(
+        events: &web_sys::IdbObjectStore,
+        stream: &JsValue,
+        low: f64,
+        high: f64,
+        backward: bool,
+    ) -> Promise;
+
+    /// A request's result as a promise (`js/idb.js`), rejected with its error.
+    pub fn settled(request: &web_sys::IdbRequest) -> Promise;
+
+    /// A transaction's end as a promise: resolved on `complete`, rejected on `abort`.
+    #[wasm_bindgen(js_name = transactionDone)]
+    pub fn transaction_done(tx: &web_sys::IdbTransaction) -> Promise;
+
+    /// An append's reads (`js/idb.js`): resolves to `[stream head, log head, feed
+    /// cursor]` (undefined where none; the feed cursor only when `feed`).
+    #[wasm_bindgen(js_name = appendHeads)]
+    pub fn append_heads(
+        streams: &web_sys::IdbObjectStore,
+        meta: &web_sys::IdbObjectStore,
+        stream: &JsValue,
+        feed: bool,
+    ) -> Promise;
+
+    /// Resolves to the stored record under each id of `ids` (`null`: not given;
+    /// undefined: not stored).
+    #[wasm_bindgen(js_name = lookupIds)]
+    pub fn lookup_ids(events: &web_sys::IdbObjectStore, ids: &js_sys::Array) -> Promise;
+
+    /// Writes an append's stream head and log head.
+    #[wasm_bindgen(catch, js_name = writeHeads)]
+    pub fn write_heads(
+        streams: &web_sys::IdbObjectStore,
+        meta: &web_sys::IdbObjectStore,
+        stream: &JsValue,
+        version: f64,
+        last_position: f64,
+        synced_version: f64,
+        pending_bytes: f64,
+    ) -> Result<(), JsValue>;
 
     /// The approximate JSON size of an event's `data` and `meta`, the same measure as
     /// `inspect_events` (the outbox keeps `pendingBytes` with it).

@@ -3,12 +3,17 @@
 //! so the handlers are in place when the request settles, and nothing but IndexedDB
 //! requests is ever awaited while a transaction is open (it would auto-commit).
 
-use js_sys::{Promise, Reflect};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use js_sys::Reflect;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{IdbFactory, IdbObjectStore, IdbRequest, IdbTransaction};
 
 use super::convert::{dom_error, js_error};
+use super::glue;
 use crate::error::{Error, Result};
 
 /// The host's `indexedDB`, or a `StorageError` naming the memory store where it has none.
@@ -30,34 +35,24 @@ pub fn has_indexeddb() -> bool {
     idb_factory().is_ok()
 }
 
-/// A future for one request. Must be created right after the request, before anything
-/// is awaited, so its handlers are in place when the request settles.
-pub(crate) fn settle(request: &IdbRequest) -> JsFuture {
-    let promise = Promise::new(&mut |resolve, reject| {
-        request.set_onsuccess(Some(&resolve));
-        request.set_onerror(Some(&reject));
-    });
-    JsFuture::from(promise)
-}
+/// The future of one request's result (`js/idb.js`'s `settled`): its poll is one
+/// function every await of a request shares. Must be made right after the request,
+/// before anything is awaited, so the handlers are in place when the request settles.
+pub(crate) struct Pending(JsFuture);
 
-pub(crate) async fn result_of(request: IdbRequest, pending: JsFuture) -> Result<JsValue> {
-    match pending.await {
-        Ok(_) => request.result().map_err(js_error),
-        Err(_) => Err(request
-            .error()
-            .ok()
-            .flatten()
-            .map_or_else(|| Error::storage("UnknownError", "request failed"), |d| dom_error(&d))),
+impl Future for Pending {
+    type Output = Result<JsValue>;
+
+    #[inline(never)]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<JsValue>> {
+        Pin::new(&mut self.0).poll(cx).map(|r| r.map_err(js_error))
     }
 }
 
 /// Issues a request and returns a future of its result.
-pub(crate) fn request(
-    made: std::result::Result<IdbRequest, JsValue>,
-) -> Result<impl std::future::Future<Output = Result<JsValue>>> {
+pub(crate) fn request(made: std::result::Result<IdbRequest, JsValue>) -> Result<Pending> {
     let request = made.map_err(js_error)?;
-    let pending = settle(&request);
-    Ok(result_of(request, pending))
+    Ok(Pending(JsFuture::from(glue::settled(&request))))
 }
 
 /// One open transaction and the future of its end.

@@ -340,12 +340,13 @@ pub fn metrics_to_js(m: Metrics) -> JsValue {
 
 /// One entry of `streams()`: `{ stream, version, lastPosition, syncedVersion }`.
 pub fn stream_info_to_js(s: &StreamInfo) -> JsValue {
-    let js = Object::new();
-    glue::set(&js, "stream", s.stream.as_str().into());
-    glue::set(&js, "version", s.version.as_f64().into());
-    glue::set(&js, "lastPosition", s.last_position.as_f64().into());
-    glue::set(&js, "syncedVersion", s.synced_version.as_f64().into());
-    js.into()
+    glue::stream_row(
+        s.stream.as_str(),
+        s.version.as_f64(),
+        s.last_position.as_f64(),
+        s.synced_version.as_f64(),
+    )
+    .into()
 }
 
 // ---- the file store (feature file) ------------------------------------------------------

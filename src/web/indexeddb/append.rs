@@ -1,19 +1,21 @@
 //! Appending: one readwrite transaction per batch over `events`, `streams` and `meta`.
 //! Read the stream head and the log head, check the expected version, add every record
 //! (built and added by one JS call, `addRecords`), write both heads, wait for `complete`.
+//! The requests are made by `js/idb.js` (a few JS calls, each awaited once, cost
+//! far fewer bytes than a Rust future per request); the rules are decided here.
 //! Idempotency costs nothing on the happy path: the unique `by_id` index refuses a stored
 //! id, the transaction aborts with `ConstraintError`, and only then are the ids looked up
 //! to return the original result. A conditional append saves its condition (what the
 //! decision knew, for the server's check at sync) in the same transaction.
 
-use js_sys::{Array, Object, Reflect};
-use wasm_bindgen::JsValue;
+use js_sys::{Array, Object, Promise};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::IdbObjectStore;
 
 use super::conditions;
 use super::query::matching_records;
-use super::{
-    outbox, IndexedDbStore, JsBatch, BY_ID, EVENTS, HEAD_KEY, META, STREAMS, SYNCED_VERSION,
-};
+use super::{outbox, IndexedDbStore, JsBatch, EVENTS, META, STREAMS};
 use crate::env::{fill_random, Environment};
 use crate::error::{Error, Result};
 use crate::event::{AppendResult, EventId, ExpectedVersion, NewEvent, Position, StreamId, Version};
@@ -24,7 +26,6 @@ use crate::web::convert::{
     js_error, record_to_event, set, string_field, synced_version_field, tags_to_js, version_field,
 };
 use crate::web::glue;
-use crate::web::idb::{request, Transaction};
 
 impl IndexedDbStore {
     /// Appends JS-valued events (the [`EventStore::append`] path for Rust callers);
@@ -76,58 +77,51 @@ impl IndexedDbStore {
         let (events_store, streams_store, meta_store) =
             (tx.store(EVENTS)?, tx.store(STREAMS)?, tx.store(META)?);
         let stream_key = JsValue::from_str(stream.as_str());
-        let head = request(streams_store.get(&stream_key))?;
-        let global = request(meta_store.get(&HEAD_KEY.into()))?;
-        let head_record = head.await?;
-        let head = version_field(&head_record, "version")?;
+        // The stream head, the log head and (conditional appends) the feed cursor: one
+        // JS call, one await.
+        let heads =
+            glue::append_heads(&streams_store, &meta_store, &stream_key, condition.is_some());
+        let heads: Array = JsFuture::from(heads).await.map_err(js_error)?.unchecked_into();
+        let head_record = heads.get(0);
+        let head = Version(version_field(&head_record, "version")?);
         // The synced prefix is kept as it is: the new events are pending (in the outbox)
         // by being past it, written in this same transaction.
         let synced = synced_version_field(&head_record)?;
         let pending_bytes = outbox::pending_bytes_field(&head_record);
-        let global = version_field(&global.await?, "position")?;
-        let (head, global) = (Version(head), Position(global));
+        let global = Position(version_field(&heads.get(1), "position")?);
 
-        // A refusal: the expected version, else the condition (its matches are read in
-        // this transaction).
+        // A refusal: the expected version, else the condition. Its matches are read in
+        // this transaction, in one walk from the start of the log: one at or after the
+        // condition's first position refuses the append; otherwise they are all before
+        // it, and are what the decision knew, kept with the pending events for the
+        // server's check at sync (see `crate::sync::PendingCondition`).
+        let mut pending_condition = None;
         let refusal = if !expected.accepts(head) {
             Some(Error::VersionConflict { stream: stream.clone(), expected, actual: head })
         } else if let Some(condition) = condition {
-            let first = condition.first_position();
-            let matched =
-                matching_records(&tx, &condition.fail_if_events_match, first, true).await?;
-            match matched.first() {
-                Some(record) => {
-                    let event = record_to_event(record)?;
-                    Some(condition.violation(stream, event.position, event.id))
+            let seen =
+                matching_records(&tx, &condition.fail_if_events_match, Position(1), false).await?;
+            match condition_check(stream, condition, &seen)? {
+                Ok(known) => {
+                    pending_condition = Some(PendingCondition {
+                        local: condition.clone(),
+                        events: Vec::new(),
+                        server_after: Position(version_field(&heads.get(2), "position")?),
+                        known,
+                    });
+                    None
                 }
-                None => None,
+                Err(violation) => Some(violation),
             }
         } else {
             None
         };
-        // What the decision knew, kept with the pending events for the server's check
-        // at sync (see `crate::sync::PendingCondition`), read in this same transaction.
-        let mut pending_condition = None;
-        if let (None, Some(condition)) = (&refusal, condition) {
-            let seen =
-                matching_records(&tx, &condition.fail_if_events_match, Position(1), false).await?;
-            let mut known = Vec::with_capacity(seen.len());
-            for record in &seen {
-                known.push(EventId::new(string_field(record, "id")?)?);
-            }
-            pending_condition = Some(PendingCondition {
-                local: condition.clone(),
-                events: Vec::new(),
-                server_after: conditions::pulled_through(&tx).await?,
-                known,
-            });
-        }
         if let Some(error) = refusal {
             // A retry of a stored batch answers with the original result, even though
             // the stream has moved on (or its own events match the condition).
             if ids.iter().any(Option::is_some) {
-                let found = self.lookup_ids(&tx, &ids).await?;
-                if let Some(original) = resolve_retry(stream, &ids, &found)? {
+                let found = JsFuture::from(lookup(&events_store, &ids)).await.map_err(js_error)?;
+                if let Some(original) = resolve_retry(stream, &ids, &stored_at(&found)?)? {
                     tx.abort();
                     self.metrics.borrow_mut().idempotent_appends += 1;
                     return Ok(original);
@@ -181,34 +175,32 @@ impl IndexedDbStore {
         );
         if !refused.is_null() && !refused.is_undefined() {
             tx.abort();
-            // As a whole number: float formatting would pull ~15 KB into the wasm.
-            let index = Reflect::get(&refused, &"index".into())
-                .ok()
-                .and_then(|i| i.as_f64())
-                .unwrap_or(0.0) as u64;
-            let error = Reflect::get(&refused, &"error".into()).unwrap_or(JsValue::UNDEFINED);
-            return Err(match js_error(error) {
-                Error::Storage { name, message } if name == "DataCloneError" => Error::invalid(
-                    format!("events[{index}].data"),
-                    format!("cannot be stored: {message}"),
-                ),
-                other => other,
-            });
+            // A payload that cannot be cloned names its event (`{ field, message }`, as
+            // JS built it: no formatting here); anything else is what was thrown.
+            let error = glue::get(&refused, "error");
+            if !error.is_undefined() {
+                return Err(js_error(error));
+            }
+            let text = |key: &str| glue::get(&refused, key).as_string().unwrap_or_default();
+            return Err(Error::invalid(text("field"), text("message")));
         }
         if let Some(mut condition) = pending_condition {
             condition.events = ids.iter().flatten().cloned().collect();
             conditions::save(&tx, &condition)?;
         }
-        let head_record = Object::new();
-        set(&head_record, "stream", &stream_key)?;
-        set(&head_record, "version", &result.last_version.as_f64().into())?;
-        set(&head_record, "lastPosition", &result.last_position.as_f64().into())?;
-        set(&head_record, SYNCED_VERSION, &(synced as f64).into())?;
-        set(&head_record, outbox::PENDING_BYTES, &(pending_bytes + bytes as f64).into())?;
-        streams_store.put(&head_record).map_err(js_error)?;
-        let global_record = Object::new();
-        set(&global_record, "position", &result.last_position.as_f64().into())?;
-        meta_store.put_with_key(&global_record, &HEAD_KEY.into()).map_err(js_error)?;
+        let written = glue::write_heads(
+            &streams_store,
+            &meta_store,
+            &stream_key,
+            result.last_version.as_f64(),
+            result.last_position.as_f64(),
+            synced as f64,
+            pending_bytes + bytes as f64,
+        );
+        if let Err(e) = written {
+            tx.abort();
+            return Err(js_error(e));
+        }
 
         match tx.commit().await {
             Ok(()) => {
@@ -221,8 +213,8 @@ impl IndexedDbStore {
             Err(Error::Storage { name, message }) if name == "ConstraintError" => {
                 // A stored id: an idempotent retry, or a mistake that resolve_retry names.
                 let tx = self.begin(&[EVENTS], false)?;
-                let found = self.lookup_ids(&tx, &ids).await?;
-                match resolve_retry(stream, &ids, &found)? {
+                let found = JsFuture::from(lookup(&tx.store(EVENTS)?, &ids)).await;
+                match resolve_retry(stream, &ids, &stored_at(&found.map_err(js_error)?)?)? {
                     Some(original) => {
                         self.metrics.borrow_mut().idempotent_appends += 1;
                         Ok(original)
@@ -233,40 +225,54 @@ impl IndexedDbStore {
             Err(e) => Err(e),
         }
     }
+}
 
-    /// Where each id is stored, if anywhere; all lookups are issued before any is awaited.
-    async fn lookup_ids(
-        &self,
-        tx: &Transaction,
-        ids: &[Option<EventId>],
-    ) -> Result<Vec<Option<StoredAt>>> {
-        let index = tx.store(EVENTS)?.index(BY_ID).map_err(js_error)?;
-        let mut pending = Vec::with_capacity(ids.len());
-        for id in ids {
-            pending.push(match id {
-                Some(id) => Some(request(index.get(&JsValue::from_str(id.as_str())))?),
-                None => None,
-            });
+/// The condition's check on its matches in the log (ascending): `Err`, the refusal, for
+/// the first at or after its first position; else `Ok`, the ids of them all (what the
+/// decision knew).
+fn condition_check(
+    stream: &StreamId,
+    condition: &AppendCondition,
+    seen: &[JsValue],
+) -> Result<std::result::Result<Vec<EventId>, Error>> {
+    let first = condition.first_position();
+    let mut known = Vec::with_capacity(seen.len());
+    for record in seen {
+        let id = EventId::new(string_field(record, "id")?)?;
+        let position = Position(version_field(record, "position")?);
+        if position >= first {
+            return Ok(Err(condition.violation(stream, position, id)));
         }
-        let mut found = Vec::with_capacity(ids.len());
-        for lookup in pending {
-            found.push(match lookup {
-                Some(lookup) => {
-                    let record = lookup.await?;
-                    if record.is_undefined() {
-                        None
-                    } else {
-                        let event = record_to_event(&record)?;
-                        Some(StoredAt {
-                            stream: event.stream,
-                            version: event.version,
-                            position: event.position,
-                        })
-                    }
-                }
-                None => None,
-            });
-        }
-        Ok(found)
+        known.push(id);
     }
+    Ok(Ok(known))
+}
+
+/// Looks up where each id is stored (`js/idb.js`'s `lookupIds`; all requests are
+/// issued before any is awaited); read the answer with [`stored_at`].
+fn lookup(events: &IdbObjectStore, ids: &[Option<EventId>]) -> Promise {
+    let list: Array = ids
+        .iter()
+        .map(|id| id.as_ref().map_or(JsValue::NULL, |id| JsValue::from_str(id.as_str())))
+        .collect();
+    glue::lookup_ids(events, &list)
+}
+
+/// Where each id of a [`lookup`] is stored, if anywhere.
+fn stored_at(records: &JsValue) -> Result<Vec<Option<StoredAt>>> {
+    let records: &Array = records.unchecked_ref();
+    let mut found = Vec::with_capacity(records.length() as usize);
+    for record in records.iter() {
+        found.push(if record.is_undefined() {
+            None
+        } else {
+            let event = record_to_event(&record)?;
+            Some(StoredAt {
+                stream: event.stream,
+                version: event.version,
+                position: event.position,
+            })
+        });
+    }
+    Ok(found)
 }

@@ -25,7 +25,7 @@
 //!   `streams` record), so an append and its outbox entry land in one transaction.
 //!   `deleteStore` counts events the server lacks from these stores in JS
 //!   (`unsyncedCount` in `js/util.js`): a change here changes it too.
-//! - `snapshots` (schema 2): key `name`; `{name, state, position, version, savedAt}`,
+//! - `snapshots` (schema 2): key `name`; `{name, state, position, version, moves, savedAt}`,
 //!   the replay engine's projection snapshots (see `snapshots.rs`).
 //!
 //! ## One transaction per append
@@ -54,11 +54,11 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use js_sys::{Array, Function, Object, Promise, Reflect};
+use js_sys::Array;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{IdbDatabase, IdbOpenDbRequest, IdbTransactionMode, IdbVersionChangeEvent};
+use web_sys::{IdbDatabase, IdbOpenDbRequest, IdbVersionChangeEvent};
 
 use crate::env::SystemEnvironment;
 use crate::error::{Error, Result};
@@ -72,7 +72,7 @@ use crate::web::convert::{
     js_error, records_to_events, string_field, synced_version_field, version_field,
 };
 use crate::web::glue;
-use crate::web::idb::{idb_factory, request, result_of, settle, Transaction};
+use crate::web::idb::{idb_factory, request, Transaction};
 
 mod append;
 mod conditions;
@@ -90,8 +90,6 @@ pub(crate) const STREAMS: &str = "streams";
 pub(crate) const META: &str = "meta";
 pub(crate) const BY_STREAM: &str = "by_stream";
 pub(crate) const BY_ID: &str = "by_id";
-pub(crate) const BY_TAG: &str = "by_tag";
-pub(crate) const BY_TYPE: &str = "by_type";
 pub(crate) const HEAD_KEY: &str = "head";
 /// Field of a `streams` record: the prefix of the stream the server confirmed.
 pub(crate) const SYNCED_VERSION: &str = "syncedVersion";
@@ -213,8 +211,7 @@ impl IndexedDbStore {
             )
         };
         open.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
-        let pending = settle(&open);
-        let opened = result_of(open.clone().unchecked_into(), pending).await;
+        let opened = request(Ok(open.clone().unchecked_into()))?.await;
         open.set_onupgradeneeded(None);
         drop(on_upgrade);
         if let Some(e) = upgrade_error.borrow_mut().take() {
@@ -312,31 +309,10 @@ impl IndexedDbStore {
             return Err(Error::Closed);
         }
         let names: Array = stores.iter().map(|s| JsValue::from_str(s)).collect();
-        let mode = if write { IdbTransactionMode::Readwrite } else { IdbTransactionMode::Readonly };
-        let tx = match (write, self.durability.as_str()) {
-            (true, Some(durability)) => {
-                // `transaction(names, mode, { durability })`, called dynamically: the
-                // typed binding needs web-sys's unstable-API cfg.
-                let options = Object::new();
-                Reflect::set(&options, &"durability".into(), &durability.into())
-                    .map_err(js_error)?;
-                let method: Function = Reflect::get(&self.db, &"transaction".into())
-                    .map_err(js_error)?
-                    .unchecked_into();
-                method
-                    .call3(&self.db, &names, &"readwrite".into(), &options)
-                    .map_err(|e| self.closed_or(e))?
-                    .unchecked_into()
-            }
-            _ => self
-                .db
-                .transaction_with_str_sequence_and_mode(&names, mode)
-                .map_err(|e| self.closed_or(e))?,
-        };
-        let done = JsFuture::from(Promise::new(&mut |resolve, reject| {
-            tx.set_oncomplete(Some(&resolve));
-            tx.set_onabort(Some(&reject));
-        }));
+        let durability = if write { self.durability.as_str() } else { None };
+        let tx = glue::transaction(&self.db, &names, write, durability)
+            .map_err(|e| self.closed_or(e))?;
+        let done = JsFuture::from(glue::transaction_done(&tx));
         Ok(Transaction { tx, done })
     }
 

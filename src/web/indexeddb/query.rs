@@ -1,5 +1,5 @@
 //! Query reads and append conditions over the `by_tag` (multiEntry on `tags`) and
-//! `by_type` indexes (schema 4). The index walk is JS (`js/idb_query.js`,
+//! `by_type` indexes (schema 4). The index walk is JS (`js/idb.js`,
 //! `candidateRecords`: per query item, the keys under each of its tags intersected, or
 //! without tags the keys under each of its types united; only those records read), so the
 //! cost follows the events carrying the item's tags (or types), not the log; whether a

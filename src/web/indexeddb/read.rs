@@ -2,16 +2,15 @@
 //! Reads hand IndexedDB's own result arrays to JS: the records already have the public
 //! event shape, so there is no conversion per event.
 
-use js_sys::{Array, Object, Reflect};
+use js_sys::{Array, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::IdbKeyRange;
 
-use super::{IndexedDbStore, BY_STREAM, EVENTS, HEAD_KEY, META, STREAMS, SYNCED_VERSION};
+use super::{IndexedDbStore, EVENTS, HEAD_KEY, META, STREAMS};
 use crate::error::Result;
 use crate::event::{Position, StreamId, Version};
 use crate::replay::Move;
 use crate::store::{retention, Direction, ReadOptions};
-use crate::web::convert::{js_error, set, synced_version_field, version_field};
+use crate::web::convert::{js_error, version_field};
 use crate::web::idb::request;
 use wasm_bindgen_futures::JsFuture;
 
@@ -44,16 +43,14 @@ impl IndexedDbStore {
         let Some((low, high)) = range else {
             return Ok(Array::new());
         };
-        let range = IdbKeyRange::bound(
-            &Array::of2(&stream_key, &low.as_f64().into()),
-            &Array::of2(&stream_key, &high.as_f64().into()),
-        )
-        .map_err(js_error)?;
-        let index = tx.store(EVENTS)?.index(BY_STREAM).map_err(js_error)?;
-        let records: Array = request(index.get_all_with_key(&range))?.await?.unchecked_into();
-        if options.direction == Direction::Backward {
-            records.reverse();
-        }
+        let page = crate::web::glue::stream_page(
+            &tx.store(EVENTS)?,
+            &stream_key,
+            low.as_f64(),
+            high.as_f64(),
+            backward,
+        );
+        let records: Array = JsFuture::from(page).await.map_err(js_error)?.unchecked_into();
         self.count_read(records.length());
         Ok(records)
     }
@@ -66,32 +63,10 @@ impl IndexedDbStore {
         if limit == 0 {
             return Ok(Array::new());
         }
-        // With a start, the floor is read alongside the records (no extra round trip).
-        let floor = JsFuture::from(crate::web::glue::read_floor(&tx.store(META)?));
-        let records = match from {
-            Some(from) => {
-                let records = self.log_page(&tx, from, limit)?;
-                retention::check_from(floor_position(&floor.await.map_err(js_error)?), Some(from))?;
-                records
-            }
-            None => self.log_page(&tx, floor_position(&floor.await.map_err(js_error)?), limit)?,
-        };
-        let records: Array = records.await?.unchecked_into();
+        let read = log_read(&tx, from, limit, false)?;
+        let (records, _) = checked_page(JsFuture::from(read).await.map_err(js_error)?, from)?;
         self.count_read(records.length());
         Ok(records)
-    }
-
-    /// Issues the read of up to `limit` events from position `from` on in `tx`.
-    fn log_page(
-        &self,
-        tx: &crate::web::idb::Transaction,
-        from: Position,
-        limit: usize,
-    ) -> Result<impl std::future::Future<Output = Result<JsValue>>> {
-        let range =
-            IdbKeyRange::lower_bound(&JsValue::from_f64(from.0.max(1) as f64)).map_err(js_error)?;
-        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
-        request(tx.store(EVENTS)?.get_all_with_key_and_limit(&range, limit))
     }
 
     /// Like [`Self::read_all_records`], and in the same transaction the move epoch and
@@ -104,12 +79,9 @@ impl IndexedDbStore {
     ) -> Result<(Array, u64, Vec<Move<JsValue>>)> {
         let tx = self.begin(&[EVENTS, META], false)?;
         self.count_read(0);
-        let floor = JsFuture::from(crate::web::glue::read_floor(&tx.store(META)?));
-        let moves = request(tx.store(META)?.get(&super::outbox::MOVES_KEY.into()))?;
-        let records = self.log_page(&tx, from, limit)?;
-        retention::check_from(floor_position(&floor.await.map_err(js_error)?), Some(from))?;
-        let moves = moves.await?;
-        let records: Array = records.await?.unchecked_into();
+        let read = log_read(&tx, Some(from), limit, true)?;
+        let (records, moves) =
+            checked_page(JsFuture::from(read).await.map_err(js_error)?, Some(from))?;
         self.count_read(records.length());
         let (epoch, log) = moves_from_record(&moves)?;
         Ok((records, epoch, log))
@@ -124,29 +96,14 @@ impl IndexedDbStore {
 
     /// Sets `pending` on each record (true while not on the sync server: its version is
     /// above its stream's synced version), reading the heads of the streams in `records`
-    /// in one transaction.
+    /// in one transaction (`js/idb.js`'s `markPendingFrom`).
     pub async fn mark_pending(&self, records: &Array) -> Result<()> {
         if records.length() == 0 {
             return Ok(());
         }
         let tx = self.begin(&[STREAMS], false)?;
-        let heads = tx.store(STREAMS)?;
-        let mut streams: Vec<String> = Vec::new();
-        let mut reads = Vec::new();
-        for record in records.iter() {
-            let stream = Reflect::get(&record, &"stream".into()).map_err(js_error)?;
-            let Some(name) = stream.as_string() else { continue };
-            if !streams.contains(&name) {
-                reads.push(request(heads.get(&stream))?);
-                streams.push(name);
-            }
-        }
-        let synced = Object::new();
-        for (name, read) in streams.iter().zip(reads) {
-            let head = read.await?;
-            set(&synced, name, &(synced_version_field(&head)? as f64).into())?;
-        }
-        crate::web::glue::mark_pending(records, &synced);
+        let marked = crate::web::glue::mark_pending_from(&tx.store(STREAMS)?, records);
+        JsFuture::from(marked).await.map_err(js_error)?;
         Ok(())
     }
 
@@ -154,24 +111,8 @@ impl IndexedDbStore {
     pub async fn stream_records(&self) -> Result<Array> {
         let tx = self.begin(&[STREAMS], false)?;
         self.count_read(0);
-        let records: Array = request(tx.store(STREAMS)?.get_all())?.await?.unchecked_into();
-        // The public shape only (the stored heads also carry sync bookkeeping); records
-        // written before schema 3 have no syncedVersion: nothing of them is synced.
-        records
-            .iter()
-            .map(|record| {
-                let out = Object::new();
-                set(&out, "stream", &Reflect::get(&record, &"stream".into()).map_err(js_error)?)?;
-                set(&out, "version", &Reflect::get(&record, &"version".into()).map_err(js_error)?)?;
-                set(
-                    &out,
-                    "lastPosition",
-                    &Reflect::get(&record, &"lastPosition".into()).map_err(js_error)?,
-                )?;
-                set(&out, SYNCED_VERSION, &(synced_version_field(&record)? as f64).into())?;
-                Ok(JsValue::from(out))
-            })
-            .collect()
+        let heads = request(tx.store(STREAMS)?.get_all())?.await?;
+        Ok(crate::web::glue::stream_rows(&heads))
     }
 
     /// The last global position written (0 for an empty log).
@@ -190,9 +131,26 @@ impl IndexedDbStore {
     }
 }
 
-/// The floor `readFloor` resolved to.
-fn floor_position(floor: &JsValue) -> Position {
-    Position(floor.as_f64().unwrap_or(1.0) as u64)
+/// Asks `js/retention.js` for a page of the log from `from` (`None`: the floor) with the
+/// floor (and with `with_moves` the move log), in `tx` (over `events` and `meta`).
+fn log_read(
+    tx: &crate::web::idb::Transaction,
+    from: Option<Position>,
+    limit: usize,
+    with_moves: bool,
+) -> Result<js_sys::Promise> {
+    let from = from.map_or(0.0, |p| p.0.max(1) as f64);
+    let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+    Ok(crate::web::glue::log_read(&tx.store(EVENTS)?, &tx.store(META)?, from, limit, with_moves))
+}
+
+/// The records and moves record of a [`log_read`], once its start is checked against the
+/// floor (below it: [`crate::error::Error::NotRetained`]).
+fn checked_page(read: JsValue, from: Option<Position>) -> Result<(Array, JsValue)> {
+    let read: Array = read.unchecked_into();
+    let floor = Position(read.get(0).as_f64().unwrap_or(1.0) as u64);
+    retention::check_from(floor, from)?;
+    Ok((read.get(1).unchecked_into(), read.get(2)))
 }
 
 /// The move epoch and log of a `meta["moves"]` record (epoch 0, no moves: none yet);

@@ -1,27 +1,18 @@
 //! The `snapshots` object store (schema version 2): persisted projection snapshots
-//! `{name, state, position, version, savedAt}`, keyed by projection name. The state is
-//! stored by structured clone, so a state that cannot be cloned is refused with an
-//! `InvalidInputError` naming it, and nothing is written.
+//! `{name, state, position, version, moves, savedAt}` (built by `snapshotRecord`), keyed
+//! by projection name. The state is stored by structured clone, so a state that cannot be
+//! cloned is refused with an `InvalidInputError` naming it, and nothing is written.
 
-use js_sys::Object;
 use wasm_bindgen::JsValue;
-use web_sys::{IdbDatabase, IdbObjectStoreParameters};
 
 use super::IndexedDbStore;
 use crate::error::{Error, Result};
 use crate::event::Position;
-use crate::web::convert::{js_error, set};
+use crate::web::convert::js_error;
+use crate::web::glue;
 use crate::web::idb::request;
 
 const SNAPSHOTS: &str = "snapshots";
-
-/// Upgrade step 1 -> 2: creates the `snapshots` store (nothing else changes).
-pub(super) fn create_store(db: &IdbDatabase) -> Result<()> {
-    let params = IdbObjectStoreParameters::new();
-    params.set_key_path(&"name".into());
-    db.create_object_store_with_optional_parameters(SNAPSHOTS, &params).map_err(js_error)?;
-    Ok(())
-}
 
 impl IndexedDbStore {
     /// The stored snapshot record of projection `name`, or `undefined`.
@@ -42,13 +33,7 @@ impl IndexedDbStore {
         moves: u64,
     ) -> Result<()> {
         let tx = self.begin(&[SNAPSHOTS], true)?;
-        let record = Object::new();
-        set(&record, "name", &JsValue::from_str(name))?;
-        set(&record, "state", state)?;
-        set(&record, "position", &position.as_f64().into())?;
-        set(&record, "version", &version.into())?;
-        set(&record, "moves", &(moves as f64).into())?;
-        set(&record, "savedAt", &js_sys::Date::now().into())?;
+        let record = glue::snapshot_record(name, state, position.as_f64(), version, moves as f64);
         if let Err(e) = tx.store(SNAPSHOTS)?.put(&record) {
             tx.abort();
             return Err(match js_error(e) {
