@@ -46,6 +46,8 @@ pub(super) enum Call {
     DeleteStore(JsValue, JsValue),
     /// A call on an open store: its shared state, whether it syncs, the call.
     On(Rc<Shared>, bool, Op),
+    /// A projection's queued operation (`projection.rs`).
+    Projection(Rc<super::projection::Inner>, super::projection::Task),
 }
 
 /// An async call on an open store.
@@ -81,6 +83,7 @@ pub(super) fn call(call: Call) -> Promise {
                 return Ok(JsValue::UNDEFINED);
             }
             Call::On(shared, syncs, op) => (shared, syncs, op),
+            Call::Projection(inner, task) => return task.run(&inner).await,
         };
         let records = match op {
             Op::Append(stream, events, options) => {

@@ -19,11 +19,10 @@ use std::rc::{Rc, Weak};
 use js_sys::{Array, Function, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::future_to_promise;
 
 use super::backend::Backend;
 use super::errors::{invalid, to_js};
-use super::event_store::JsEventStore;
+use super::event_store::{call, Call, JsEventStore};
 use super::input::{self, JsResult};
 use super::replay::{number, optional_number, reducer_and_initial, take_failure, PagedFold};
 use super::shared::Shared;
@@ -40,7 +39,8 @@ struct Metrics {
     rebuilds: u64,
 }
 
-struct Inner {
+/// A projection's state (what its JS object and its feed's callbacks share).
+pub(super) struct Inner {
     store: JsEventStore,
     name: String,
     /// The projection's revision: a snapshot of another revision is dropped.
@@ -323,7 +323,7 @@ impl Inner {
 
 /// An operation of a projection, run in its queue ([`queued`]). Every one runs in the same
 /// future type: one promise adapter and one state machine in the wasm.
-enum Task {
+pub(super) enum Task {
     /// `state()`: resolves to the state, up to the log's head.
     State,
     /// `rebuild()`: resolves to the state folded again from `initial`.
@@ -339,8 +339,21 @@ enum Task {
 }
 
 impl Task {
-    /// Runs the task; resolves to the state (`state()`, `rebuild()`) or `undefined`.
-    async fn run(self, inner: &Rc<Inner>) -> JsResult<JsValue> {
+    /// Runs the task; resolves to the state (`state()`, `rebuild()`) or `undefined`. The
+    /// background tasks (all but `state()` and `rebuild()`) report a failure
+    /// (`reportError`), never lose it, and resolve.
+    pub(super) async fn run(self, inner: &Rc<Inner>) -> JsResult<JsValue> {
+        let reporting = !matches!(self, Task::State | Task::Rebuild);
+        match self.apply(inner).await {
+            Err(e) if reporting => {
+                report(&e);
+                Ok(JsValue::UNDEFINED)
+            }
+            done => done,
+        }
+    }
+
+    async fn apply(self, inner: &Rc<Inner>) -> JsResult<JsValue> {
         match self {
             Task::State => {
                 inner.ensure_loaded().await?;
@@ -381,24 +394,12 @@ impl Task {
     }
 }
 
-/// Runs `task` after the projection's earlier operations (load, catch-up, rebuild). The
-/// background tasks (all but `state()` and `rebuild()`) report a failure
-/// (`reportError`), never lose it; their promise resolves.
+/// Runs `task` after the projection's earlier operations (load, catch-up, rebuild), in
+/// the store's future ([`Call::Projection`]).
 fn queued(inner: &Rc<Inner>, task: Task) -> Promise {
-    let reporting = !matches!(task, Task::State | Task::Rebuild);
     let ctx = inner.ctx.clone();
     let inner = inner.clone();
-    let run = Closure::once_into_js(move || {
-        future_to_promise(async move {
-            match task.run(&inner).await {
-                Err(e) if reporting => {
-                    report(&e);
-                    Ok(JsValue::UNDEFINED)
-                }
-                done => done,
-            }
-        })
-    });
+    let run = Closure::once_into_js(move || call(Call::Projection(inner, task)));
     serialize(&ctx, &run)
 }
 
