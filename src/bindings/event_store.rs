@@ -13,7 +13,7 @@ use super::backend::Backend;
 use super::errors::{invalid, to_js};
 use super::input;
 use super::shared::{CloseReason, Shared, SyncHook, CLOSED_EVENT};
-use super::subscribe;
+use super::subscribe::{self, Subscriptions};
 #[cfg(feature = "file")]
 use crate::error::Error;
 use crate::event::Position;
@@ -46,6 +46,8 @@ pub(super) enum Call {
     DeleteStore(JsValue, JsValue),
     /// A call on an open store: its shared state, whether it syncs, the call.
     On(Rc<Shared>, bool, Op),
+    /// A run of a store's subscription pump (`subscribe.rs`).
+    Pump(Rc<Backend>, Rc<Subscriptions>),
     /// A projection's queued operation (`projection.rs`).
     Projection(Rc<super::projection::Inner>, super::projection::Task),
 }
@@ -84,6 +86,10 @@ pub(super) fn call(call: Call) -> Promise {
             }
             Call::On(shared, syncs, op) => (shared, syncs, op),
             Call::Projection(inner, task) => return task.run(&inner).await,
+            Call::Pump(backend, subs) => {
+                subscribe::run(&backend, &subs).await;
+                return Ok(JsValue::UNDEFINED);
+            }
         };
         let records = match op {
             Op::Append(stream, events, options) => {
