@@ -202,14 +202,10 @@ async fn start_sync(
     glue::set(&store, "changed", changed.into_js_value());
     if shared.retain.get().is_some() {
         let weak = Rc::downgrade(shared);
-        let compact = Closure::<dyn Fn() -> js_sys::Promise>::new(move || {
-            let shared = weak.upgrade();
-            wasm_bindgen_futures::future_to_promise(async move {
-                if let Some(shared) = shared {
-                    shared.compact().await?;
-                }
-                Ok(JsValue::UNDEFINED)
-            })
+        // `compact()`'s call (the sync side awaits it and reads no result).
+        let compact = Closure::<dyn Fn() -> Promise>::new(move || match weak.upgrade() {
+            Some(shared) => call(Call::On(shared, true, Op::Compact)),
+            None => Promise::resolve(&JsValue::UNDEFINED),
         });
         glue::set(&store, "compact", compact.into_js_value());
     }
