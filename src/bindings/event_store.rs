@@ -1,6 +1,8 @@
 //! The `EventStore` JS class: open, append, read, readAll, version, streams, subscribe,
 //! metrics, close. What its objects share is in `shared.rs`, the dispatch over the two
-//! backends in `backend.rs`, live subscriptions in `subscribe.rs`.
+//! backends in `backend.rs`, live subscriptions in `subscribe.rs`. Every async call of
+//! the client (these methods, the replays, a projection's operations, the subscription
+//! pump) runs in one future type, [`call`], which keeps the wasm small.
 
 use std::rc::Rc;
 
