@@ -8,7 +8,9 @@
 
 use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
 use tidelog::bindings::JsEventStore as EventStore;
+use wasm_bindgen::convert::TryFromJsValue;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use wasm_bindgen_test::*;
 
@@ -63,7 +65,8 @@ fn unique(tag: &str) -> String {
 }
 
 async fn open(name: &str) -> EventStore {
-    EventStore::open(name.into(), obj(&[("storage", "indexeddb".into())])).await.unwrap()
+    let store = EventStore::open(name.into(), obj(&[("storage", "indexeddb".into())]));
+    EventStore::try_from_js_value(store.await.unwrap()).unwrap()
 }
 
 fn delete(store: EventStore, name: &str) {
@@ -177,9 +180,10 @@ async fn upcasters_chain_and_stored_events_stay_as_written() {
         ("upcast", false.into()),
     ]);
     assert_eq!(text(&resolve(store.replay("p".into(), raw)).await.unwrap()), "[1,2,3]");
-    let read = store.read("p".into(), obj(&[("upcast", true.into())])).await.unwrap();
+    let read: Array =
+        store.read("p".into(), obj(&[("upcast", true.into())])).await.unwrap().unchecked_into();
     assert_eq!(text(&read.map(&mut |e, _, _| field(&e, "schema"))), "[3,3,3]");
-    let stored = store.read("p".into(), JsValue::UNDEFINED).await.unwrap();
+    let stored: Array = store.read("p".into(), JsValue::UNDEFINED).await.unwrap().unchecked_into();
     assert_eq!(text(&field(&stored.get(0), "data")), r#"{"cents":150}"#);
     delete(store, &name);
 }

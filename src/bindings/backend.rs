@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 
 use super::errors::to_js;
 use super::input::{InputBatch, JsResult};
-use crate::event::{AppendResult, Event, ExpectedVersion, NewEvent, Position, StreamId, Version};
+use crate::event::{AppendResult, Event, ExpectedVersion, Position, StreamId, Version};
 use crate::query::{AppendCondition, Query, QueryOptions};
 use crate::store::{EventStore as _, MemoryStore, Metrics, ReadOptions};
 use crate::web::convert::{event_with_payload_to_js, stream_info_to_js};
@@ -17,6 +17,7 @@ use crate::web::glue;
 use crate::web::indexeddb::{Durability, IndexedDbStore, JsBatch};
 #[cfg(feature = "file")]
 use {
+    crate::event::NewEvent,
     crate::store::file::{FileStore, Fsync},
     crate::web::convert::{json_event_to_js, json_text},
     crate::web::node_fs::NodeFileSystem,
@@ -123,18 +124,14 @@ impl Backend {
             }
             Backend::Memory(m) => {
                 let bytes = batch.bytes;
-                let cloned = batch
-                    .to_new_events()?
-                    .into_iter()
-                    .map(|e| {
-                        Ok(NewEvent {
-                            data: glue::clone_value(&e.data)?,
-                            meta: e.meta.as_ref().map(glue::clone_value).transpose()?,
-                            ..e
-                        })
-                    })
-                    .collect::<JsResult<Vec<_>>>()?;
-                js(m.append_now(stream, expected, condition, cloned, bytes))
+                let mut events = batch.to_new_events()?;
+                for e in &mut events {
+                    e.data = glue::clone_value(&e.data)?;
+                    if let Some(meta) = &mut e.meta {
+                        *meta = glue::clone_value(meta)?;
+                    }
+                }
+                js(m.append_now(stream, expected, condition, events, bytes))
             }
             #[cfg(feature = "file")]
             Backend::File(f) => {

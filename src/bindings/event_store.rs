@@ -1,18 +1,21 @@
 //! The `EventStore` JS class: open, append, read, readAll, version, streams, subscribe,
 //! metrics, close. What its objects share is in `shared.rs`, the dispatch over the two
-//! backends in `backend.rs`, live subscriptions in `subscribe.rs`.
+//! backends in `backend.rs`, live subscriptions in `subscribe.rs`. Every async call of
+//! the client (these methods, the replays, a projection's operations, the subscription
+//! pump) runs in one future type, [`call`], which keeps the wasm small.
 
 use std::rc::Rc;
 
-use js_sys::{Array, Function};
+use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::future_to_promise;
 
 use super::backend::Backend;
 use super::errors::{invalid, to_js};
 use super::input;
 use super::shared::{CloseReason, Shared, SyncHook, CLOSED_EVENT};
-use super::subscribe;
+use super::subscribe::{self, Subscriptions};
 #[cfg(feature = "file")]
 use crate::error::Error;
 use crate::event::Position;
@@ -36,16 +39,135 @@ pub struct JsEventStore {
     persisted: js_sys::Promise,
 }
 
+/// An async call of `EventStore`. Every one runs in the same future type ([`call`]): one
+/// promise adapter and one state machine in the wasm instead of one per method.
+pub(super) enum Call {
+    /// `EventStore.open(name, options)`.
+    Open(JsValue, JsValue),
+    /// `EventStore.deleteStore(name, options)`.
+    DeleteStore(JsValue, JsValue),
+    /// A call on an open store: its shared state, whether it syncs, the call.
+    On(Rc<Shared>, bool, Op),
+    /// A run of a store's subscription pump (`subscribe.rs`).
+    Pump(Rc<Backend>, Rc<Subscriptions>),
+    /// A projection's queued operation (`projection.rs`).
+    Projection(Rc<super::projection::Inner>, super::projection::Task),
+}
+
+/// An async call on an open store.
+pub(super) enum Op {
+    /// `append(stream, events, options)`.
+    Append(JsValue, JsValue, JsValue),
+    /// `read(stream, options)`.
+    Read(JsValue, JsValue),
+    /// `readAll(options)`.
+    ReadAll(JsValue),
+    /// `query(query, options)`.
+    Query(JsValue, JsValue),
+    /// `version(stream)`.
+    Version(JsValue),
+    /// `streams()`.
+    Streams,
+    /// `compact()`.
+    Compact,
+    /// `replay`, `replayAll` (no stream), `replayReport`, `replayAllReport` (`true`:
+    /// resolves to the report).
+    Replay(Option<JsValue>, JsValue, bool),
+    /// `execute(stream, command, options)`.
+    Execute(JsValue, JsValue, JsValue),
+}
+
+/// `call` as a promise: resolves to what the method resolves to, rejects with its error.
+pub(super) fn call(call: Call) -> Promise {
+    future_to_promise(async move {
+        let (shared, syncs, op) = match call {
+            Call::Open(name, options) => return Ok(open(name, options).await?.into()),
+            Call::DeleteStore(name, options) => {
+                delete_store(name, options).await?;
+                return Ok(JsValue::UNDEFINED);
+            }
+            Call::On(shared, syncs, op) => (shared, syncs, op),
+            Call::Projection(inner, task) => return task.run(&inner).await,
+            Call::Pump(backend, subs) => {
+                subscribe::run(&backend, &subs).await;
+                return Ok(JsValue::UNDEFINED);
+            }
+        };
+        let records = match op {
+            Op::Append(stream, events, options) => {
+                return append(&shared, stream, events, options).await
+            }
+            Op::Read(stream, options) => {
+                let stream = input::stream_id(&stream)?;
+                let upcast = input::upcast_option(&options)?;
+                let options = input::read_options(&options)?;
+                let records = shared.backend.read(&stream, options).await?;
+                super::upcast::upcast_records(&shared.replay.upcasters, upcast, records)?
+            }
+            Op::ReadAll(options) => {
+                let upcast = input::upcast_option(&options)?;
+                let (from, limit) = input::read_all_options(&options)?;
+                let records = shared.backend.read_held(from, limit).await?;
+                super::upcast::upcast_records(&shared.replay.upcasters, upcast, records)?
+            }
+            Op::Query(query, options) => {
+                let query = input::query(&query, "query")?;
+                let options = input::query_options(&options)?;
+                shared.backend.query(&query, options).await?
+            }
+            Op::Version(stream) => {
+                let stream = input::stream_id(&stream)?;
+                return Ok(shared.backend.version(&stream).await?.as_f64().into());
+            }
+            Op::Streams => return Ok(shared.backend.streams().await?.into()),
+            Op::Compact => {
+                shared.check_open()?;
+                let done = shared.compact().await?;
+                let out = js_sys::Object::new();
+                glue::set(&out, "dropped", (done.dropped as f64).into());
+                glue::set(&out, "from", done.from.as_f64().into());
+                return Ok(out.into());
+            }
+            Op::Replay(stream, options, report) => {
+                return super::replay::replay(&shared, stream, options, report).await
+            }
+            Op::Execute(stream, command, options) => {
+                return super::replay::execute(&shared, stream, command, options).await
+            }
+        };
+        // In a store that syncs, each event's `pending` (not on the server yet).
+        if syncs {
+            if let Some(db) = shared.backend.indexeddb() {
+                db.mark_pending(&records).await.map_err(|e| to_js(&e))?;
+            }
+        }
+        Ok(records.into())
+    })
+}
+
+/// `append`: checks the input, appends, wakes subscribers, other tabs and sync; resolves
+/// to `{ stream, firstVersion, lastVersion, firstPosition, lastPosition }`.
+pub(super) async fn append(
+    shared: &Rc<Shared>,
+    stream: JsValue,
+    events: JsValue,
+    options: JsValue,
+) -> Result<JsValue, JsValue> {
+    let stream = input::stream_id(&stream)?;
+    let options = input::options(&options, "options", &["expectedVersion", "condition"])?;
+    let expected = input::expected_version(input::get(options.as_ref(), "expectedVersion")?)?;
+    let condition =
+        input::get(options.as_ref(), "condition")?.map(|c| input::condition(&c)).transpose()?;
+    let batch = input::events(&events, stream.as_str(), shared.max_event_bytes)?;
+    let result = shared.backend.append(&stream, expected, condition.as_ref(), batch).await?;
+    shared.notify_appended(result.last_position);
+    Ok(append_result_to_js(&result))
+}
+
 impl JsEventStore {
-    /// In a store that syncs, sets each event's `pending` (not on the server yet).
-    async fn mark_pending(&self, records: &Array) -> Result<(), JsValue> {
-        if self.sync.is_none() {
-            return Ok(());
-        }
-        match self.shared.backend.indexeddb() {
-            Some(db) => db.mark_pending(records).await.map_err(|e| super::errors::to_js(&e)),
-            None => Ok(()),
-        }
+    /// `op` on this store, as a promise ([`call`]).
+    pub(super) fn call(&self, op: Op) -> Promise {
+        call(Call::On(self.shared.clone(), self.sync.is_some(), op))
     }
 
     /// Another handle on the same open store (for objects that outlive a call, such as a
@@ -82,14 +204,10 @@ async fn start_sync(
     glue::set(&store, "changed", changed.into_js_value());
     if shared.retain.get().is_some() {
         let weak = Rc::downgrade(shared);
-        let compact = Closure::<dyn Fn() -> js_sys::Promise>::new(move || {
-            let shared = weak.upgrade();
-            wasm_bindgen_futures::future_to_promise(async move {
-                if let Some(shared) = shared {
-                    shared.compact().await?;
-                }
-                Ok(JsValue::UNDEFINED)
-            })
+        // `compact()`'s call (the sync side awaits it and reads no result).
+        let compact = Closure::<dyn Fn() -> Promise>::new(move || match weak.upgrade() {
+            Some(shared) => call(Call::On(shared, true, Op::Compact)),
+            None => Promise::resolve(&JsValue::UNDEFINED),
         });
         glue::set(&store, "compact", compact.into_js_value());
     }
@@ -209,6 +327,142 @@ fn delete_file(dir: &str, force: bool) -> Result<(), JsValue> {
     crate::store::file::FileStore::delete(fs, dir, force || !open.is_empty()).map_err(|e| to_js(&e))
 }
 
+/// `EventStore.open` (see there).
+async fn open(name: JsValue, options: JsValue) -> Result<JsEventStore, JsValue> {
+    let name = store_name(&name)?;
+    let options = input::options(&options, "options", OPEN_KEYS)?;
+    let options = options.as_ref();
+    let persist = input::flag(
+        input::get(options, "persist")?.unwrap_or(JsValue::UNDEFINED),
+        "options.persist",
+        false,
+    )?;
+    let durability = match input::get(options, "durability")?.map(|v| v.as_string()) {
+        None => Durability::Default,
+        Some(Some(d)) => Durability::parse(&d).ok_or_else(|| {
+            invalid("options.durability", "must be \"default\", \"relaxed\" or \"strict\"")
+        })?,
+        Some(None) => {
+            return Err(invalid(
+                "options.durability",
+                "must be \"default\", \"relaxed\" or \"strict\"",
+            ))
+        }
+    };
+    // `null` asks for no sync, as absent does; the sync side checks the rest.
+    let sync_option = input::get(options, "sync")?.filter(|v| !v.is_null());
+    let syncs = sync_option.is_some();
+    let retain = input::get(options, "retain")?.map(|r| input::retain(&r, syncs)).transpose()?;
+    let max_event_bytes = match input::get(options, "maxEventBytes")? {
+        Some(value) => {
+            let n = input::whole_number(&value, "options.maxEventBytes")?;
+            if !(1..=MAX_EVENT_BYTES_OPTION).contains(&n) {
+                return Err(invalid(
+                    "options.maxEventBytes",
+                    "must be a whole number from 1 to 2^30 (bytes)",
+                ));
+            }
+            Some(n as usize)
+        }
+        None => syncs.then_some(MAX_EVENT_BYTES),
+    };
+    let storage = storage_option(options)?;
+    #[cfg(feature = "file")]
+    let file_dir = file_dir(&name, options, storage.as_deref())?;
+    #[cfg(feature = "file")]
+    if syncs && file_dir.is_some() {
+        return Err(invalid(
+            "options.sync",
+            "does not go with storage \"file\" yet: the outbox lives in IndexedDB",
+        ));
+    }
+    #[cfg(not(feature = "file"))]
+    let file_dir: Option<String> = None;
+    let indexeddb = file_dir.is_none() && uses_indexeddb(storage.as_deref());
+    if syncs && !indexeddb {
+        return Err(invalid(
+            "options.sync",
+            "needs IndexedDB storage: the outbox must survive reloads (this host has none, or storage is \"memory\")",
+        ));
+    }
+    if let Some(option) = &sync_option {
+        // Checked before anything opens; the sync side reads it when it starts.
+        super::sync::parse_config(option)?;
+    }
+    // The browser package's sync wasm loads while the database opens.
+    #[cfg(not(feature = "sync"))]
+    let loading = syncs.then(glue::load_sync_module);
+    let (backend, _dir) = match file_dir {
+        #[cfg(feature = "file")]
+        Some(dir) => (Backend::open_file(&dir, durability)?, Some(dir)),
+        _ if indexeddb => (Backend::open_indexeddb(&name, durability).await?, None::<String>),
+        _ => (Backend::Memory(crate::store::MemoryStore::new()), None),
+    };
+    // Not awaited: Firefox answers with a permission prompt, which must not hold the
+    // store closed.
+    let persisted = if persist {
+        crate::web::glue::persist_storage()
+    } else {
+        js_sys::Promise::resolve(&JsValue::NULL)
+    };
+    let created = backend.indexeddb().is_some_and(IndexedDbStore::created);
+    let shared = Shared::new(&name, backend, max_event_bytes);
+    #[cfg(feature = "file")]
+    if let Some(dir) = _dir {
+        shared.register_here(dir);
+    }
+    shared.retain.set(retain);
+    // Retention is applied once at open (before sync starts), then by `compact()`.
+    if retain.is_some() {
+        if let Err(e) = shared.compact().await {
+            shared.close(CloseReason::Close);
+            return Err(e);
+        }
+    }
+    let mut sync = None;
+    if let Some(option) = &sync_option {
+        #[cfg(feature = "sync")]
+        let started = start_sync(&shared, &name, option, durability, created).await;
+        #[cfg(not(feature = "sync"))]
+        let started = start_sync(&shared, &name, option, durability, created, loading).await;
+        match started {
+            Ok((hook, handle)) => {
+                *shared.sync.borrow_mut() = Some(hook);
+                shared.subscriptions.mark_pending.set(true);
+                sync = Some(handle);
+            }
+            Err(e) => {
+                shared.close(CloseReason::Close);
+                return Err(e);
+            }
+        }
+    }
+    Ok(JsEventStore { shared, name, sync, persisted })
+}
+
+/// `EventStore.deleteStore` (see there).
+async fn delete_store(name: JsValue, options: JsValue) -> Result<(), JsValue> {
+    let name = store_name(&name)?;
+    let options = input::options(&options, "options", DELETE_KEYS)?;
+    let options = options.as_ref();
+    let force = input::flag(
+        input::get(options, "force")?.unwrap_or(JsValue::UNDEFINED),
+        "options.force",
+        false,
+    )?;
+    let storage = storage_option(options)?;
+    #[cfg(feature = "file")]
+    if let Some(dir) = file_dir(&name, options, storage.as_deref())? {
+        return delete_file(&dir, force);
+    }
+    if !uses_indexeddb(storage.as_deref()) {
+        // Memory stores are not shared by name: each handle has its own events, which
+        // go with it. There is nothing to delete by name (open handles stay open).
+        return Ok(());
+    }
+    IndexedDbStore::delete_store(&name, force).await.map_err(|e| to_js(&e))
+}
+
 #[wasm_bindgen(js_class = EventStore)]
 impl JsEventStore {
     /// Opens (or creates) the event store `name`.
@@ -221,117 +475,8 @@ impl JsEventStore {
     /// `append` refuses an event larger than this as the sync server stores it (default:
     /// the server's 100 KiB when the store syncs, no limit otherwise); `retain`:
     /// `{ events?, ms? }`, what the local log keeps (see `compact`).
-    pub async fn open(name: JsValue, options: JsValue) -> Result<JsEventStore, JsValue> {
-        let name = store_name(&name)?;
-        let options = input::options(&options, "options", OPEN_KEYS)?;
-        let options = options.as_ref();
-        let persist = input::flag(
-            input::get(options, "persist")?.unwrap_or(JsValue::UNDEFINED),
-            "options.persist",
-            false,
-        )?;
-        let durability = match input::get(options, "durability")?.map(|v| v.as_string()) {
-            None => Durability::Default,
-            Some(Some(d)) => Durability::parse(&d).ok_or_else(|| {
-                invalid("options.durability", "must be \"default\", \"relaxed\" or \"strict\"")
-            })?,
-            Some(None) => {
-                return Err(invalid(
-                    "options.durability",
-                    "must be \"default\", \"relaxed\" or \"strict\"",
-                ))
-            }
-        };
-        // `null` asks for no sync, as absent does; the sync side checks the rest.
-        let sync_option = input::get(options, "sync")?.filter(|v| !v.is_null());
-        let syncs = sync_option.is_some();
-        let retain =
-            input::get(options, "retain")?.map(|r| input::retain(&r, syncs)).transpose()?;
-        let max_event_bytes = match input::get(options, "maxEventBytes")? {
-            Some(value) => {
-                let n = input::whole_number(&value, "options.maxEventBytes")?;
-                if !(1..=MAX_EVENT_BYTES_OPTION).contains(&n) {
-                    return Err(invalid(
-                        "options.maxEventBytes",
-                        "must be a whole number from 1 to 2^30 (bytes)",
-                    ));
-                }
-                Some(n as usize)
-            }
-            None => syncs.then_some(MAX_EVENT_BYTES),
-        };
-        let storage = storage_option(options)?;
-        #[cfg(feature = "file")]
-        let file_dir = file_dir(&name, options, storage.as_deref())?;
-        #[cfg(feature = "file")]
-        if syncs && file_dir.is_some() {
-            return Err(invalid(
-                "options.sync",
-                "does not go with storage \"file\" yet: the outbox lives in IndexedDB",
-            ));
-        }
-        #[cfg(not(feature = "file"))]
-        let file_dir: Option<String> = None;
-        let indexeddb = file_dir.is_none() && uses_indexeddb(storage.as_deref());
-        if syncs && !indexeddb {
-            return Err(invalid(
-                "options.sync",
-                "needs IndexedDB storage: the outbox must survive reloads (this host has none, or storage is \"memory\")",
-            ));
-        }
-        if let Some(option) = &sync_option {
-            // Checked before anything opens; the sync side reads it when it starts.
-            super::sync::parse_config(option)?;
-        }
-        // The browser package's sync wasm loads while the database opens.
-        #[cfg(not(feature = "sync"))]
-        let loading = syncs.then(glue::load_sync_module);
-        let (backend, _dir) = match file_dir {
-            #[cfg(feature = "file")]
-            Some(dir) => (Backend::open_file(&dir, durability)?, Some(dir)),
-            _ if indexeddb => (Backend::open_indexeddb(&name, durability).await?, None::<String>),
-            _ => (Backend::Memory(crate::store::MemoryStore::new()), None),
-        };
-        // Not awaited: Firefox answers with a permission prompt, which must not hold the
-        // store closed.
-        let persisted = if persist {
-            crate::web::glue::persist_storage()
-        } else {
-            js_sys::Promise::resolve(&JsValue::NULL)
-        };
-        let created = backend.indexeddb().is_some_and(IndexedDbStore::created);
-        let shared = Shared::new(&name, backend, max_event_bytes);
-        #[cfg(feature = "file")]
-        if let Some(dir) = _dir {
-            shared.register_here(dir);
-        }
-        shared.retain.set(retain);
-        // Retention is applied once at open (before sync starts), then by `compact()`.
-        if retain.is_some() {
-            if let Err(e) = shared.compact().await {
-                shared.close(CloseReason::Close);
-                return Err(e);
-            }
-        }
-        let mut sync = None;
-        if let Some(option) = &sync_option {
-            #[cfg(feature = "sync")]
-            let started = start_sync(&shared, &name, option, durability, created).await;
-            #[cfg(not(feature = "sync"))]
-            let started = start_sync(&shared, &name, option, durability, created, loading).await;
-            match started {
-                Ok((hook, handle)) => {
-                    *shared.sync.borrow_mut() = Some(hook);
-                    shared.subscriptions.mark_pending.set(true);
-                    sync = Some(handle);
-                }
-                Err(e) => {
-                    shared.close(CloseReason::Close);
-                    return Err(e);
-                }
-            }
-        }
-        Ok(JsEventStore { shared, name, sync, persisted })
+    pub fn open(name: JsValue, options: JsValue) -> Promise {
+        call(Call::Open(name, options))
     }
 
     /// Deletes the store `name` and closes every handle on it: in this tab and in every
@@ -350,26 +495,8 @@ impl JsEventStore {
     /// `"Blocked"` when it is still there 5 s after the request (the browser deletes it
     /// once that connection closes).
     #[wasm_bindgen(js_name = deleteStore)]
-    pub async fn delete_store(name: JsValue, options: JsValue) -> Result<(), JsValue> {
-        let name = store_name(&name)?;
-        let options = input::options(&options, "options", DELETE_KEYS)?;
-        let options = options.as_ref();
-        let force = input::flag(
-            input::get(options, "force")?.unwrap_or(JsValue::UNDEFINED),
-            "options.force",
-            false,
-        )?;
-        let storage = storage_option(options)?;
-        #[cfg(feature = "file")]
-        if let Some(dir) = file_dir(&name, options, storage.as_deref())? {
-            return delete_file(&dir, force);
-        }
-        if !uses_indexeddb(storage.as_deref()) {
-            // Memory stores are not shared by name: each handle has its own events, which
-            // go with it. There is nothing to delete by name (open handles stay open).
-            return Ok(());
-        }
-        IndexedDbStore::delete_store(&name, force).await.map_err(|e| to_js(&e))
+    pub fn delete_store(name: JsValue, options: JsValue) -> Promise {
+        call(Call::DeleteStore(name, options))
     }
 
     /// Listens to `"closed"` (`{ reason: "close" | "deleted" | "versionchange" }`, once,
@@ -423,22 +550,8 @@ impl JsEventStore {
     /// nothing. Options: `expectedVersion` (a number, `"any"`, `"no_stream"`,
     /// `"exists"`). Resolves to `{ stream, firstVersion, lastVersion, firstPosition,
     /// lastPosition }` once the events are committed.
-    pub async fn append(
-        &self,
-        stream: JsValue,
-        events: JsValue,
-        options: JsValue,
-    ) -> Result<JsValue, JsValue> {
-        let stream = input::stream_id(&stream)?;
-        let options = input::options(&options, "options", &["expectedVersion", "condition"])?;
-        let expected = input::expected_version(input::get(options.as_ref(), "expectedVersion")?)?;
-        let condition =
-            input::get(options.as_ref(), "condition")?.map(|c| input::condition(&c)).transpose()?;
-        let batch = input::events(&events, stream.as_str(), self.shared.max_event_bytes)?;
-        let result =
-            self.shared.backend.append(&stream, expected, condition.as_ref(), batch).await?;
-        self.shared.notify_appended(result.last_position);
-        Ok(append_result_to_js(&result))
+    pub fn append(&self, stream: JsValue, events: JsValue, options: JsValue) -> Promise {
+        self.call(Op::Append(stream, events, options))
     }
 
     /// Reads one stream. Options: `fromVersion` (inclusive), `limit`, `direction`
@@ -446,51 +559,33 @@ impl JsEventStore {
     /// `{ id, stream, version, position, type, data, meta, recordedAt, schema }`.
     /// `upcast: true` hands out events raised to their latest schema (see
     /// `registerUpcaster`).
-    pub async fn read(&self, stream: JsValue, options: JsValue) -> Result<Array, JsValue> {
-        let stream = input::stream_id(&stream)?;
-        let upcast = input::upcast_option(&options)?;
-        let options = input::read_options(&options)?;
-        let records = self.shared.backend.read(&stream, options).await?;
-        let records =
-            super::upcast::upcast_records(&self.shared.replay.upcasters, upcast, records)?;
-        self.mark_pending(&records).await?;
-        Ok(records)
+    pub fn read(&self, stream: JsValue, options: JsValue) -> Promise {
+        self.call(Op::Read(stream, options))
     }
 
     /// Reads the global log in position order. Options: `fromPosition` (inclusive;
     /// positions start at 1, 0 means the start), `limit`, `upcast` (as in `read`).
     #[wasm_bindgen(js_name = readAll)]
-    pub async fn read_all(&self, options: JsValue) -> Result<Array, JsValue> {
-        let upcast = input::upcast_option(&options)?;
-        let (from, limit) = input::read_all_options(&options)?;
-        let records = self.shared.backend.read_held(from, limit).await?;
-        let records =
-            super::upcast::upcast_records(&self.shared.replay.upcasters, upcast, records)?;
-        self.mark_pending(&records).await?;
-        Ok(records)
+    pub fn read_all(&self, options: JsValue) -> Promise {
+        self.call(Op::ReadAll(options))
     }
 
     /// The events of the whole log matching `query` (`"all"`, or a list of
     /// `{ types?, tags? }` items ORed together), in position order. Options: `after`
     /// (only positions greater than it), `backwards` (newest first), `limit`.
-    pub async fn query(&self, query: JsValue, options: JsValue) -> Result<Array, JsValue> {
-        let query = input::query(&query, "query")?;
-        let options = input::query_options(&options)?;
-        let records = self.shared.backend.query(&query, options).await?;
-        self.mark_pending(&records).await?;
-        Ok(records)
+    pub fn query(&self, query: JsValue, options: JsValue) -> Promise {
+        self.call(Op::Query(query, options))
     }
 
     /// The stream's version: its number of events (0 when it has none).
-    pub async fn version(&self, stream: JsValue) -> Result<f64, JsValue> {
-        let stream = input::stream_id(&stream)?;
-        Ok(self.shared.backend.version(&stream).await?.as_f64())
+    pub fn version(&self, stream: JsValue) -> Promise {
+        self.call(Op::Version(stream))
     }
 
     /// Every stream with events: `[{ stream, version, lastPosition, syncedVersion }]`
     /// (events after `syncedVersion` are pending: not yet on the sync server).
-    pub async fn streams(&self) -> Result<Array, JsValue> {
-        self.shared.backend.streams().await
+    pub fn streams(&self) -> Promise {
+        self.call(Op::Streams)
     }
 
     /// Calls `callback(event)` for every event appended from now on (or from
@@ -532,13 +627,8 @@ impl JsEventStore {
     /// (`from`: the lowest global position still held, or the next one if none is).
     /// Without `retain` nothing is dropped. Also run at open and, in a store that syncs,
     /// after a sync round that moved events (at most once a minute).
-    pub async fn compact(&self) -> Result<JsValue, JsValue> {
-        self.shared.check_open()?;
-        let done = self.shared.compact().await?;
-        let out = js_sys::Object::new();
-        crate::web::glue::set(&out, "dropped", (done.dropped as f64).into());
-        crate::web::glue::set(&out, "from", done.from.as_f64().into());
-        Ok(out.into())
+    pub fn compact(&self) -> Promise {
+        self.call(Op::Compact)
     }
 
     /// Counters since this store was opened: `{ appends, eventsWritten, bytesWritten,

@@ -19,11 +19,10 @@ use std::rc::{Rc, Weak};
 use js_sys::{Array, Function, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::future_to_promise;
 
 use super::backend::Backend;
 use super::errors::{invalid, to_js};
-use super::event_store::JsEventStore;
+use super::event_store::{call, Call, JsEventStore};
 use super::input::{self, JsResult};
 use super::replay::{number, optional_number, reducer_and_initial, take_failure, PagedFold};
 use super::shared::Shared;
@@ -40,7 +39,8 @@ struct Metrics {
     rebuilds: u64,
 }
 
-struct Inner {
+/// A projection's state (what its JS object and its feed's callbacks share).
+pub(super) struct Inner {
     store: JsEventStore,
     name: String,
     /// The projection's revision: a snapshot of another revision is dropped.
@@ -321,26 +321,86 @@ impl Inner {
     }
 }
 
-/// Runs `task` after the projection's earlier operations (load, catch-up, rebuild).
-fn queued<F>(inner: &Rc<Inner>, task: F) -> Promise
-where
-    F: std::future::Future<Output = JsResult<JsValue>> + 'static,
-{
-    let run = Closure::once_into_js(move || future_to_promise(task));
-    serialize(&inner.ctx, &run)
+/// An operation of a projection, run in its queue ([`queued`]). Every one runs in the same
+/// future type: one promise adapter and one state machine in the wasm.
+pub(super) enum Task {
+    /// `state()`: resolves to the state, up to the log's head.
+    State,
+    /// `rebuild()`: resolves to the state folded again from `initial`.
+    Rebuild,
+    /// `subscribe()`'s first catch-up, then the live feed starts.
+    Subscribe,
+    /// The live feed applied this many events: snapshot by policy, notify.
+    Applied(u32),
+    /// The live feed saw a gap: catch up.
+    Gap,
+    /// Sync moved events the state holds: fold again, snapshot, notify.
+    Moved,
 }
 
-/// [`queued`] for background work: a failure is reported (`reportError`), never lost.
-fn queued_reporting<F>(inner: &Rc<Inner>, task: F)
-where
-    F: std::future::Future<Output = JsResult<JsValue>> + 'static,
-{
-    let _ = queued(inner, async move {
-        if let Err(e) = task.await {
-            report(&e);
+impl Task {
+    /// Runs the task; resolves to the state (`state()`, `rebuild()`) or `undefined`. The
+    /// background tasks (all but `state()` and `rebuild()`) report a failure
+    /// (`reportError`), never lose it, and resolve.
+    pub(super) async fn run(self, inner: &Rc<Inner>) -> JsResult<JsValue> {
+        let reporting = !matches!(self, Task::State | Task::Rebuild);
+        match self.apply(inner).await {
+            Err(e) if reporting => {
+                report(&e);
+                Ok(JsValue::UNDEFINED)
+            }
+            done => done,
         }
-        Ok(JsValue::UNDEFINED)
-    });
+    }
+
+    async fn apply(self, inner: &Rc<Inner>) -> JsResult<JsValue> {
+        match self {
+            Task::State => {
+                inner.ensure_loaded().await?;
+                inner.catch_up().await?;
+            }
+            Task::Rebuild => {
+                inner.refold().await?;
+                inner.catch_up().await?;
+                if inner.schedule.get().final_due() {
+                    inner.save_snapshot().await?;
+                }
+            }
+            Task::Subscribe => {
+                inner.ensure_loaded().await?;
+                inner.catch_up().await?;
+                start_feed(inner)?;
+                return Ok(JsValue::UNDEFINED);
+            }
+            Task::Applied(applied) => {
+                inner.after_apply(u64::from(applied)).await?;
+                return Ok(JsValue::UNDEFINED);
+            }
+            Task::Gap => {
+                inner.catch_up_queued.set(false);
+                inner.catch_up().await?;
+                return Ok(JsValue::UNDEFINED);
+            }
+            Task::Moved => {
+                inner.catch_up().await?;
+                if inner.schedule.get().final_due() {
+                    inner.save_snapshot().await?;
+                }
+                inner.notify();
+                return Ok(JsValue::UNDEFINED);
+            }
+        }
+        Ok(get(&inner.ctx, "state"))
+    }
+}
+
+/// Runs `task` after the projection's earlier operations (load, catch-up, rebuild), in
+/// the store's future ([`Call::Projection`]).
+fn queued(inner: &Rc<Inner>, task: Task) -> Promise {
+    let ctx = inner.ctx.clone();
+    let inner = inner.clone();
+    let run = Closure::once_into_js(move || call(Call::Projection(inner, task)));
+    serialize(&ctx, &run)
 }
 
 fn report(error: &JsValue) {
@@ -361,14 +421,7 @@ fn start_feed(inner: &Rc<Inner>) -> JsResult<()> {
                 report(&take_failure(&inner.ctx));
                 return;
             }
-            let task = {
-                let inner = inner.clone();
-                async move {
-                    inner.after_apply(u64::from(applied)).await?;
-                    Ok(JsValue::UNDEFINED)
-                }
-            };
-            queued_reporting(&inner, task);
+            let _ = queued(&inner, Task::Applied(applied));
         }
     });
     let on_gap = Closure::<dyn FnMut()>::new({
@@ -378,33 +431,14 @@ fn start_feed(inner: &Rc<Inner>) -> JsResult<()> {
             if inner.catch_up_queued.replace(true) {
                 return;
             }
-            let task = {
-                let inner = inner.clone();
-                async move {
-                    inner.catch_up_queued.set(false);
-                    inner.catch_up().await?;
-                    Ok(JsValue::UNDEFINED)
-                }
-            };
-            queued_reporting(&inner, task);
+            let _ = queued(&inner, Task::Gap);
         }
     });
     // Sync moved events the state holds: the catch-up it queues folds everything again.
     let on_moved = Closure::<dyn FnMut()>::new({
         move || {
             let Some(inner) = weak.upgrade() else { return };
-            let task = {
-                let inner = inner.clone();
-                async move {
-                    inner.catch_up().await?;
-                    if inner.schedule.get().final_due() {
-                        inner.save_snapshot().await?;
-                    }
-                    inner.notify();
-                    Ok(JsValue::UNDEFINED)
-                }
-            };
-            queued_reporting(&inner, task);
+            let _ = queued(&inner, Task::Moved);
         }
     });
     let feeder =
@@ -444,26 +478,13 @@ impl JsProjection {
     /// it, up to the log's head. Rejects with a `ReplayError` when the reducer throws,
     /// or an `InvalidInputError` when the state cannot be stored as a snapshot.
     pub fn state(&self) -> Promise {
-        let inner = self.inner.clone();
-        queued(&self.inner, async move {
-            inner.ensure_loaded().await?;
-            inner.catch_up().await?;
-            Ok(get(&inner.ctx, "state"))
-        })
+        queued(&self.inner, Task::State)
     }
 
     /// Drops the snapshot, folds the whole log again from `initial`, stores a fresh
     /// snapshot (unless `snapshotEvery` is 0) and resolves to the state.
     pub fn rebuild(&self) -> Promise {
-        let inner = self.inner.clone();
-        queued(&self.inner, async move {
-            inner.refold().await?;
-            inner.catch_up().await?;
-            if inner.schedule.get().final_due() {
-                inner.save_snapshot().await?;
-            }
-            Ok(get(&inner.ctx, "state"))
-        })
+        queued(&self.inner, Task::Rebuild)
     }
 
     /// Calls `callback(state)` with the new state after each change (once per batch of
@@ -474,13 +495,7 @@ impl JsProjection {
         let id = self.inner.next_listener.get();
         self.inner.next_listener.set(id.wrapping_add(1));
         self.inner.listeners.borrow_mut().push((id, callback));
-        let inner = self.inner.clone();
-        queued_reporting(&self.inner, async move {
-            inner.ensure_loaded().await?;
-            inner.catch_up().await?;
-            start_feed(&inner)?;
-            Ok(JsValue::UNDEFINED)
-        });
+        let _ = queued(&self.inner, Task::Subscribe);
         let weak = Rc::downgrade(&self.inner);
         let stop = Closure::once_into_js(move || {
             if let Some(inner) = weak.upgrade() {

@@ -8,13 +8,15 @@
 //! and no serde per event, and the cost is linear in the events. The `Projection` class
 //! drives the same [`PagedFold`] (`projection.rs`).
 
+use std::rc::Rc;
+
 use js_sys::{Array, Function, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 
 use super::errors::{invalid, to_js};
-use super::event_store::JsEventStore;
+use super::event_store::{append, JsEventStore, Op};
 use super::input::{self, JsResult};
 use super::shared::Shared;
 use super::upcast;
@@ -170,52 +172,44 @@ impl Replayed {
     }
 }
 
-impl JsEventStore {
-    /// The four replay calls in one: folds `stream` (`None`: the whole log) with the
-    /// reducer of `options` and resolves to the state, or to the report when `report`.
-    /// One future type for all four keeps the wasm small.
-    fn replay_promise(&self, stream: Option<JsValue>, options: JsValue, report: bool) -> Promise {
-        let shared = self.shared.clone();
-        future_to_promise(async move {
-            let stream = stream.map(|s| input::stream_id(&s)).transpose()?;
-            let allowed = if stream.is_some() { STREAM_OPTIONS } else { LOG_OPTIONS };
-            let options = input::options(&options, "options", allowed)?;
-            let o = options.as_ref();
-            let (reducer, initial) = reducer_and_initial(o)?;
-            let skip = match input::get(o, "onError")?.map(|v| v.as_string()) {
-                None => false,
-                Some(Some(s)) if s == "throw" => false,
-                Some(Some(s)) if s == "skip" => true,
-                Some(_) => return Err(invalid("options.onError", "must be \"throw\" or \"skip\"")),
-            };
-            let upcasters = upcasters_option(&shared, o)?;
-            let replay_options = ReplayOptions {
-                from_version: optional_number(o, "fromVersion")?.map(Version),
-                to_version: optional_number(o, "toVersion")?.map(Version),
-                from_position: optional_number(o, "fromPosition")?.map(Position),
-                to_position: optional_number(o, "toPosition")?.map(Position),
-                page_size: page_size(o)?,
-            };
-            if shared.closed() {
-                return Err(to_js(&Error::Closed));
-            }
-            let to_position = replay_options.to_position.map_or(f64::INFINITY, Position::as_f64);
-            let is_stream = stream.is_some();
-            let mut fold = PagedFold::new(stream, &replay_options)?;
-            let ctx = glue::new_fold(
-                &reducer,
-                &initial,
-                &upcasters,
-                to_position,
-                0.0,
-                &JsValue::NULL,
-                skip,
-            );
-            while fold.step(&shared, &ctx).await?.is_some() {}
-            let replayed = Replayed { ctx, pages: fold.pages, stream: is_stream };
-            Ok(if report { replayed.report() } else { replayed.state() })
-        })
+/// The four replay calls in one: folds `stream` (`None`: the whole log) with the reducer
+/// of `options` and resolves to the state, or to the report when `report`.
+pub(super) async fn replay(
+    shared: &Shared,
+    stream: Option<JsValue>,
+    options: JsValue,
+    report: bool,
+) -> JsResult<JsValue> {
+    let stream = stream.map(|s| input::stream_id(&s)).transpose()?;
+    let allowed = if stream.is_some() { STREAM_OPTIONS } else { LOG_OPTIONS };
+    let options = input::options(&options, "options", allowed)?;
+    let o = options.as_ref();
+    let (reducer, initial) = reducer_and_initial(o)?;
+    let skip = match input::get(o, "onError")?.map(|v| v.as_string()) {
+        None => false,
+        Some(Some(s)) if s == "throw" => false,
+        Some(Some(s)) if s == "skip" => true,
+        Some(_) => return Err(invalid("options.onError", "must be \"throw\" or \"skip\"")),
+    };
+    let upcasters = upcasters_option(shared, o)?;
+    let replay_options = ReplayOptions {
+        from_version: optional_number(o, "fromVersion")?.map(Version),
+        to_version: optional_number(o, "toVersion")?.map(Version),
+        from_position: optional_number(o, "fromPosition")?.map(Position),
+        to_position: optional_number(o, "toPosition")?.map(Position),
+        page_size: page_size(o)?,
+    };
+    if shared.closed() {
+        return Err(to_js(&Error::Closed));
     }
+    let to_position = replay_options.to_position.map_or(f64::INFINITY, Position::as_f64);
+    let is_stream = stream.is_some();
+    let mut fold = PagedFold::new(stream, &replay_options)?;
+    let ctx =
+        glue::new_fold(&reducer, &initial, &upcasters, to_position, 0.0, &JsValue::NULL, skip);
+    while fold.step(shared, &ctx).await?.is_some() {}
+    let replayed = Replayed { ctx, pages: fold.pages, stream: is_stream };
+    Ok(if report { replayed.report() } else { replayed.state() })
 }
 
 #[wasm_bindgen(js_class = EventStore)]
@@ -230,7 +224,7 @@ impl JsEventStore {
     /// and `cause`; `"skip"`: failing events are skipped, and reported with
     /// `console.warn`), `pageSize` (events per read, default 2000).
     pub fn replay(&self, stream: JsValue, options: JsValue) -> Promise {
-        self.replay_promise(Some(stream), options, false)
+        self.call(Op::Replay(Some(stream), options, false))
     }
 
     /// Folds the whole log, in position order, as `replay` folds a stream. Options:
@@ -238,20 +232,20 @@ impl JsEventStore {
     /// `pageSize`.
     #[wasm_bindgen(js_name = replayAll)]
     pub fn replay_all(&self, options: JsValue) -> Promise {
-        self.replay_promise(None, options, false)
+        self.call(Op::Replay(None, options, false))
     }
 
     /// `replay`, resolving to a report: `{ state, appliedCount, skippedCount, skippedIds,
     /// lastPosition, lastVersion, pageCount }`.
     #[wasm_bindgen(js_name = replayReport)]
     pub fn replay_report(&self, stream: JsValue, options: JsValue) -> Promise {
-        self.replay_promise(Some(stream), options, true)
+        self.call(Op::Replay(Some(stream), options, true))
     }
 
     /// `replayAll`, resolving to a report as `replayReport` (`lastVersion` is `null`).
     #[wasm_bindgen(js_name = replayAllReport)]
     pub fn replay_all_report(&self, options: JsValue) -> Promise {
-        self.replay_promise(None, options, true)
+        self.call(Op::Replay(None, options, true))
     }
 
     /// Registers `upcaster(data, event) -> data`, raising events of `type` from schema
@@ -290,64 +284,61 @@ impl JsEventStore {
     /// missed events and decides again, up to `options.maxAttempts` (default 3, at most
     /// 100) attempts. Resolves to `{ appended, state, version, attempts }` (`appended` is
     /// `null` when `decide` returned no events).
-    pub async fn execute(
-        &self,
-        stream: JsValue,
-        command: JsValue,
-        options: JsValue,
-    ) -> JsResult<JsValue> {
-        let stream_id = input::stream_id(&stream)?;
-        let allowed = ["initial", "reducer", "decide", "maxAttempts", "upcast"];
-        let options = input::options(&options, "options", &allowed)?;
-        let o = options.as_ref();
-        let (reducer, initial) = reducer_and_initial(o)?;
-        let decide = input::get(o, "decide")?.unwrap_or(JsValue::UNDEFINED);
-        let decide = function(&decide, "options.decide")?;
-        let max_attempts = optional_number(o, "maxAttempts")?;
-        let mut attempts =
-            CommandAttempts::new(max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS.into()));
-        let upcasters = upcasters_option(&self.shared, o)?;
-        let ctx = glue::new_fold(
-            &reducer,
-            &initial,
-            &upcasters,
-            f64::INFINITY,
-            0.0,
-            &JsValue::NULL,
-            false,
-        );
-        loop {
-            let from = attempts.begin().map_err(|e| to_js(&e))?;
-            let options = ReplayOptions { from_version: Some(from), ..Default::default() };
-            let mut fold = PagedFold::new(Some(stream_id.clone()), &options)?;
-            while fold.step(&self.shared, &ctx).await?.is_some() {}
-            attempts.folded(Version(number(&ctx, "lastVersion") as u64));
-            let state = get(&ctx, "state");
-            let decided = decide.call2(&JsValue::UNDEFINED, &command, &state)?;
-            let events = JsFuture::from(Promise::resolve(&decided)).await?;
-            let result = Object::new();
-            set(&result, "state", state);
-            set(&result, "version", attempts.version().as_f64().into());
-            set(&result, "attempts", attempts.attempts().into());
-            let empty = events.is_null()
-                || events.is_undefined()
-                || events.dyn_ref::<Array>().is_some_and(|a| a.length() == 0);
-            if empty {
-                set(&result, "appended", JsValue::NULL);
+    pub fn execute(&self, stream: JsValue, command: JsValue, options: JsValue) -> Promise {
+        self.call(Op::Execute(stream, command, options))
+    }
+}
+
+/// `execute` (see there).
+pub(super) async fn execute(
+    shared: &Rc<Shared>,
+    stream: JsValue,
+    command: JsValue,
+    options: JsValue,
+) -> JsResult<JsValue> {
+    let stream_id = input::stream_id(&stream)?;
+    let allowed = ["initial", "reducer", "decide", "maxAttempts", "upcast"];
+    let options = input::options(&options, "options", &allowed)?;
+    let o = options.as_ref();
+    let (reducer, initial) = reducer_and_initial(o)?;
+    let decide = input::get(o, "decide")?.unwrap_or(JsValue::UNDEFINED);
+    let decide = function(&decide, "options.decide")?;
+    let max_attempts = optional_number(o, "maxAttempts")?;
+    let mut attempts = CommandAttempts::new(max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS.into()));
+    let upcasters = upcasters_option(shared, o)?;
+    let ctx =
+        glue::new_fold(&reducer, &initial, &upcasters, f64::INFINITY, 0.0, &JsValue::NULL, false);
+    loop {
+        let from = attempts.begin().map_err(|e| to_js(&e))?;
+        let options = ReplayOptions { from_version: Some(from), ..Default::default() };
+        let mut fold = PagedFold::new(Some(stream_id.clone()), &options)?;
+        while fold.step(shared, &ctx).await?.is_some() {}
+        attempts.folded(Version(number(&ctx, "lastVersion") as u64));
+        let state = get(&ctx, "state");
+        let decided = decide.call2(&JsValue::UNDEFINED, &command, &state)?;
+        let events = JsFuture::from(Promise::resolve(&decided)).await?;
+        let result = Object::new();
+        set(&result, "state", state);
+        set(&result, "version", attempts.version().as_f64().into());
+        set(&result, "attempts", attempts.attempts().into());
+        let empty = events.is_null()
+            || events.is_undefined()
+            || events.dyn_ref::<Array>().is_some_and(|a| a.length() == 0);
+        if empty {
+            set(&result, "appended", JsValue::NULL);
+            return Ok(result.into());
+        }
+        let append_options = Object::new();
+        set(&append_options, "expectedVersion", attempts.version().as_f64().into());
+        match append(shared, stream.clone(), events, append_options.into()).await {
+            Ok(appended) => {
+                set(&result, "appended", appended);
                 return Ok(result.into());
             }
-            let append_options = Object::new();
-            set(&append_options, "expectedVersion", attempts.version().as_f64().into());
-            match self.append(stream.clone(), events, append_options.into()).await {
-                Ok(appended) => {
-                    set(&result, "appended", appended);
-                    return Ok(result.into());
-                }
-                Err(e) => {
-                    let name = get(&e, "name").as_string();
-                    if !attempts.retry(name.as_deref() == Some("VersionConflictError")) {
-                        return Err(e);
-                    }
+            Err(e) => {
+                let name = get(&e, "name").as_string();
+                if !attempts.retry(name.as_deref() == Some("VersionConflictError")) {
+                    return Err(e);
                 }
             }
         }

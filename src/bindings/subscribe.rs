@@ -19,6 +19,7 @@ use wasm_bindgen::JsCast;
 
 use super::backend::Backend;
 use super::errors::to_js;
+use super::event_store::{call, Call};
 use super::input::JsResult;
 use crate::event::Position;
 use crate::replay::{Move, MoveTracker};
@@ -99,19 +100,23 @@ pub(super) fn wake(backend: &Rc<Backend>, subs: &Rc<Subscriptions>) {
     if subs.pumping.replace(true) {
         return;
     }
-    let (backend, subs) = (backend.clone(), subs.clone());
-    wasm_bindgen_futures::spawn_local(async move {
-        while subs.woken.replace(false) {
-            if let Err(error) = pump(&backend, &subs).await {
-                if backend.closed() {
-                    break;
-                }
-                // Surface, never swallow: the next wake retries from the same cursors.
-                web_sys::console::error_2(&"tidelog: subscription delivery failed".into(), &error);
+    // In the store's future (one future type for the whole store); its promise always
+    // resolves.
+    let _ = call(Call::Pump(backend.clone(), subs.clone()));
+}
+
+/// Runs the pump while it is woken (see [`wake`]).
+pub(super) async fn run(backend: &Backend, subs: &Subscriptions) {
+    while subs.woken.replace(false) {
+        if let Err(error) = pump(backend, subs).await {
+            if backend.closed() {
+                break;
             }
+            // Surface, never swallow: the next wake retries from the same cursors.
+            web_sys::console::error_2(&"tidelog: subscription delivery failed".into(), &error);
         }
-        subs.pumping.set(false);
-    });
+    }
+    subs.pumping.set(false);
 }
 
 async fn pump(backend: &Backend, subs: &Subscriptions) -> JsResult<()> {
