@@ -337,17 +337,11 @@ async fn open(name: JsValue, options: JsValue) -> Result<JsEventStore, JsValue> 
         "options.persist",
         false,
     )?;
-    let durability = match input::get(options, "durability")?.map(|v| v.as_string()) {
+    let durability = match input::get(options, "durability")? {
         None => Durability::Default,
-        Some(Some(d)) => Durability::parse(&d).ok_or_else(|| {
+        Some(value) => value.as_string().and_then(|d| Durability::parse(&d)).ok_or_else(|| {
             invalid("options.durability", "must be \"default\", \"relaxed\" or \"strict\"")
         })?,
-        Some(None) => {
-            return Err(invalid(
-                "options.durability",
-                "must be \"default\", \"relaxed\" or \"strict\"",
-            ))
-        }
     };
     // `null` asks for no sync, as absent does; the sync side checks the rest.
     let sync_option = input::get(options, "sync")?.filter(|v| !v.is_null());
