@@ -269,8 +269,8 @@ extern "C" {
     pub fn delete_store(name: &str, force: bool, blocked_ms: u32) -> Promise;
 
     /// The browser package's sync wasm, loaded once (`js/util.js`): resolves to its
-    /// `startSync(name, options, store)` (see `bindings::sync`); rejects with a
-    /// `SyncError` when it cannot be loaded.
+    /// `startSync(name, options, store)` export; rejects with a `SyncError` when it
+    /// cannot be loaded.
     #[cfg(not(feature = "sync"))]
     #[wasm_bindgen(js_name = loadSyncModule)]
     pub fn load_sync_module() -> Promise;
