@@ -11,7 +11,11 @@
 //!
 //! The Rust structs behind the JS classes are named `Js*` (`JsEventStore`, `JsSync`,
 //! `JsProjection`), apart from the core's `store::EventStore` trait; JS sees `EventStore`,
-//! `Sync` and `Projection`. Files, from the bottom up (no file imports one listed after it):
+//! `Sync` and `Projection`. Files, from the bottom up (no file imports one listed after it,
+//! with one exception: every async call of the client runs in one future,
+//! `event_store::call`, for the wasm's size, so the subscription pump (`subscribe.rs`) and
+//! a projection's queued operations (`projection.rs`) hand their work to it, and it runs
+//! them and the replays of `replay.rs`; that circle is kept to those names):
 //!
 //! - `errors.rs`: `Error` -> JS `Error` with a stable `name`, `code` and fields.
 //! - `input.rs`: turning JS arguments into validated Rust values (never a panic).
