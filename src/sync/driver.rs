@@ -78,7 +78,7 @@ pub struct RoundEffects {
     /// Events went up or came down: emit `synced`.
     pub synced: bool,
     /// Apply retention now (events moved, and the last compaction is
-    /// [`COMPACT_EVERY_MS`] old).
+    /// a minute old, `COMPACT_EVERY_MS`).
     pub compact: bool,
 }
 
