@@ -47,8 +47,8 @@ export function moduleGraph(entry) {
 /**
  * Every artifact the package ships, weighed: the browser wasm and the JS glue a page
  * loads with it (`total` = the two, each compressed on its own as they are two
- * requests), the sync wasm a page loads once a store opens with `sync` (`syncTotal`:
- * all three), the sync worker's wasm and glue, the Node/Deno/Bun build's wasm and glue,
+ * requests), the sync wasm and its glue a page loads once a store opens with `sync`
+ * (`syncTotal`: all four), the sync worker's wasm and glue, the Node/Deno/Bun build's wasm and glue,
  * the self-hosted server's JS (it runs the worker's wasm), and Dexie's bundle for comparison.
  */
 export function packageSizes() {
@@ -63,7 +63,11 @@ export function packageSizes() {
   if (existsSync(pkg("tidelog_sync_bg.wasm"))) {
     const sync = artifact([pkg("tidelog_sync_bg.wasm")]);
     out.syncWasm = sync;
-    out.syncTotal = { raw: wasm.raw + sync.raw + glue.raw, gzip: wasm.gzip + sync.gzip + glue.gzip, brotli: wasm.brotli + sync.brotli + glue.brotli };
+    const parts = [wasm, glue, sync];
+    if (existsSync(pkg("tidelog_sync.js"))) parts.push((out.syncGlue = artifact([pkg("tidelog_sync.js")])));
+    /** @param {"raw" | "gzip" | "brotli"} k */
+    const sum = (k) => parts.reduce((n, a) => n + a[k], 0);
+    out.syncTotal = { raw: sum("raw"), gzip: sum("gzip"), brotli: sum("brotli") };
   }
   if (existsSync(pkg("worker/tidelog_bg.wasm"))) {
     out.workerWasm = artifact([pkg("worker/tidelog_bg.wasm")]);

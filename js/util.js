@@ -75,21 +75,65 @@ export function rejectAll(closing, error) {
 
 // The browser package's sync side is a wasm of its own (scripts/build-pkg): the client's
 // wasm loads it when the first store opens with `sync`, so a page that never syncs never
-// downloads or compiles it.
+// downloads or compiles it, and its glue (the `Sync` class and the sync wasm's imports) is
+// a module of its own too, imported then, so it is not parsed on every page either.
 
 /**
  * The sync wasm's `startSync(name, options, store)` (src/bindings/sync/link.rs).
  * @typedef {(name: string, options: unknown, store: object) => Promise<object>} StartSync
  */
 
-/** @type {null | (() => Promise<StartSync>)} */
+/**
+ * The sync side once loaded: its `startSync`, and the class of `store.sync` (`Sync`).
+ * @typedef {{ startSync: StartSync, Sync: Function }} SyncModule
+ */
+
+/** @type {null | (() => Promise<SyncModule>)} */
 let syncLoader = null;
 /** @type {null | Promise<StartSync>} */
 let syncLoading = null;
+/** @type {null | Function} */
+let syncClass = null;
+/** @type {null | object} */
+let syncGlue = null;
 
 /**
- * Sets how the sync wasm loads (the package's entry does: scripts/build-pkg).
- * @param {() => Promise<StartSync>} load
+ * Hands over the sync glue imported up front (`import "tidelog/sync"`, for service
+ * workers, where `import()` is not allowed); the loader then uses it instead of importing.
+ * @param {object} glue the sync glue module (pkg/tidelog_sync.js)
+ * @returns {void}
+ */
+export function provideSyncGlue(glue) {
+  syncGlue = glue;
+}
+
+/**
+ * The sync glue module as the browser entry loads it (pkg/tidelog_sync.js).
+ * @typedef {{ default: (options: { module_or_path: URL }) => Promise<unknown>, startSync: StartSync, Sync: Function }} SyncGlue
+ */
+
+/**
+ * The browser entry's sync loader: the glue handed over up front, or else `importGlue()`
+ * (the entry's `import("./tidelog_sync.js")`), then its wasm from `wasm`. In a service
+ * worker, where `import()` is refused, the failure says what to do instead.
+ * @param {() => Promise<SyncGlue>} importGlue
+ * @param {URL} wasm where tidelog_sync_bg.wasm is
+ * @returns {Promise<SyncModule>}
+ */
+export async function loadSyncGlue(importGlue, wasm) {
+  const glue = /** @type {SyncGlue | null} */ (syncGlue) ?? await importGlue().catch((/** @type {unknown} */ e) => {
+    const scope = /** @type {{ ServiceWorkerGlobalScope?: Function }} */ (globalThis).ServiceWorkerGlobalScope;
+    if (!scope || !(globalThis instanceof scope)) throw e;
+    const why = e instanceof Error ? e.message : String(e);
+    throw new Error(`a service worker cannot import() it: import "tidelog/sync" there first (${why})`, { cause: e });
+  });
+  await glue.default({ module_or_path: wasm });
+  return { startSync: glue.startSync, Sync: glue.Sync };
+}
+
+/**
+ * Sets how the sync side loads (the package's browser entry does: scripts/build-pkg).
+ * @param {() => Promise<SyncModule>} load
  * @returns {void}
  */
 export function setSyncLoader(load) {
@@ -107,11 +151,15 @@ export function loadSyncModule() {
   if (!syncLoading) {
     const load = syncLoader;
     syncLoading = (load ? Promise.resolve().then(load) : Promise.reject(new Error("this build of tidelog has no sync module")))
+      .then((loaded) => {
+        syncClass = loaded.Sync;
+        return loaded.startSync;
+      })
       .catch((/** @type {unknown} */ cause) => {
         syncLoading = null;
         const why = cause instanceof Error ? cause.message : String(cause);
         const error = /** @type {import("./errors.js").SyncError & { code: string, status: null }} */ (
-          makeError("SyncError", `the sync module (tidelog_sync_bg.wasm) could not be loaded: ${why}`));
+          makeError("SyncError", `the sync module (tidelog_sync.js and tidelog_sync_bg.wasm) could not be loaded: ${why}`));
         error.code = "network";
         error.status = null;
         error.cause = cause;
@@ -120,6 +168,27 @@ export function loadSyncModule() {
   }
   return syncLoading;
 }
+
+/**
+ * `Sync` as the browser entry exports it, before its module is loaded: `store.sync
+ * instanceof Sync` holds for the objects the loaded sync side makes (the class itself
+ * lives in the sync glue, imported with the sync wasm). Not constructible, like the
+ * class it stands for (`store.sync` makes them).
+ */
+export class SyncStandIn {
+  constructor() {
+    throw new TypeError("Sync objects are made by a store opened with `sync` (store.sync)");
+  }
+
+  /**
+   * @param {unknown} value
+   * @returns {boolean}
+   */
+  static [Symbol.hasInstance](value) {
+    return syncClass !== null && value instanceof syncClass;
+  }
+}
+Object.defineProperty(SyncStandIn, "name", { value: "Sync" });
 
 // The host's storage manager (`navigator.storage`), for `EventStore.open(name, { persist:
 // true })` and the storage figures of `sync.status()`. (In util.js rather than a module of

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   deliver, cloneValue, report, persistStorage, storageEstimate, databaseExists, unsyncedCount, deleteDatabase, deleteStore,
-  untilClosed, rejectAll, setSyncLoader, loadSyncModule,
+  untilClosed, rejectAll, setSyncLoader, loadSyncModule, SyncStandIn, loadSyncGlue, provideSyncGlue,
 } from "./util.js";
 import { SyncError } from "./errors.js";
 
@@ -326,7 +326,7 @@ test("loadSyncModule loads the sync module once, and after a failed load tries a
   setSyncLoader(async () => {
     loads += 1;
     if (loads === 1) throw new TypeError("Failed to fetch");
-    return start;
+    return { startSync: start, Sync: class {} };
   });
   const failed = await loadSyncModule().then(() => null, (e) => e);
   assert.ok(failed instanceof SyncError, "a SyncError");
@@ -344,4 +344,60 @@ test("loadSyncModule without a sync module says so", async () => {
   const failed = await loadSyncModule().then(() => null, (e) => e);
   assert.ok(failed instanceof SyncError);
   assert.match(failed.message, /has no sync module/);
+});
+
+test("the browser entry's Sync: instanceof holds for the loaded class's objects, and only once it is loaded", async () => {
+  class Loaded {}
+  const made = new Loaded();
+  setSyncLoader(async () => ({ startSync: async () => ({}), Sync: Loaded }));
+  assert.equal(made instanceof SyncStandIn, false, "nothing loaded yet");
+  await loadSyncModule();
+  assert.equal(made instanceof SyncStandIn, true);
+  assert.equal({} instanceof SyncStandIn, false);
+  assert.equal(SyncStandIn.name, "Sync");
+  assert.throws(() => new SyncStandIn(), TypeError);
+});
+
+/** A stand-in sync glue: records the wasm url its init got. */
+function fakeGlue() {
+  const glue = { inits: /** @type {URL[]} */ ([]), startSync: async () => ({}), Sync: class {},
+    default: async (/** @type {{ module_or_path: URL }} */ o) => { glue.inits.push(o.module_or_path); } };
+  return glue;
+}
+
+test("loadSyncGlue imports the glue, initializes its wasm from the url, hands back startSync and Sync", async () => {
+  const glue = fakeGlue();
+  const wasm = new URL("https://example.test/tidelog_sync_bg.wasm");
+  const loaded = await loadSyncGlue(async () => glue, wasm);
+  assert.equal(loaded.startSync, glue.startSync);
+  assert.equal(loaded.Sync, glue.Sync);
+  assert.deepEqual(glue.inits, [wasm]);
+});
+
+test("loadSyncGlue: a glue handed over up front (tidelog/sync) is used without import()", async () => {
+  const glue = fakeGlue();
+  provideSyncGlue(glue);
+  try {
+    const loaded = await loadSyncGlue(async () => { throw new Error("import() called"); }, new URL("https://example.test/w.wasm"));
+    assert.equal(loaded.Sync, glue.Sync);
+  } finally {
+    provideSyncGlue(/** @type {any} */ (null));
+  }
+});
+
+test("loadSyncGlue in a service worker without tidelog/sync: the failure says to import it", async () => {
+  // The global object of a service worker is an instance of this class.
+  class ServiceWorkerGlobalScope {
+    static [Symbol.hasInstance](/** @type {unknown} */ value) { return value === globalThis; }
+  }
+  await withGlobal("ServiceWorkerGlobalScope", ServiceWorkerGlobalScope, async () => {
+    const refused = new TypeError("import() is disallowed on ServiceWorkerGlobalScope by the HTML specification");
+    const failed = await loadSyncGlue(async () => { throw refused; }, new URL("https://example.test/w.wasm")).then(() => null, (e) => e);
+    assert.match(failed.message, /import "tidelog\/sync" there first/);
+    assert.equal(failed.cause, refused);
+  });
+  // Elsewhere the import's own failure goes through as it is.
+  const offline = new TypeError("Failed to fetch dynamically imported module");
+  const failed = await loadSyncGlue(async () => { throw offline; }, new URL("https://example.test/w.wasm")).then(() => null, (e) => e);
+  assert.equal(failed, offline);
 });

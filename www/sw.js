@@ -3,6 +3,8 @@
 // browser fires `sync` here once the network is back, even if every page is closed, and
 // this worker opens the same store and pushes its outbox.
 import init, { EventStore } from "/pkg/tidelog.js";
+// The sync side up front: a service worker cannot import() it when the store opens.
+import "/pkg/tidelog.sync.js";
 
 self.addEventListener("install", () => self.skipWaiting());
 self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));

@@ -70,7 +70,7 @@ function write(dir, files) {
 // The same scenario in every host: a subscription, append, read, replay (whole and time
 // travel), a typed conflict, the global log. `label` keeps database names apart.
 const SCENARIO = `
-async function scenario(EventStore, version, label) {
+async function scenario(EventStore, version, label, Sync) {
   const store = await EventStore.open("smoke-" + label + "-" + Date.now());
   const subscribed = [];
   const unsubscribe = store.subscribe((e) => subscribed.push([e.position, e.type]), { fromPosition: 1 });
@@ -95,11 +95,13 @@ async function scenario(EventStore, version, label) {
   const storage = store.storage;
   store.close();
   // The sync side is a second wasm, fetched when a store opens with \`sync\`: found
-  // beside the first one however the page was built (paused: no server needed).
+  // beside the first one however the page was built (paused: no server needed), and
+  // \`store.sync\` is an instance of the entry's \`Sync\` (in the browser entry a stand-in
+  // until the sync glue loads).
   let syncStarted = null;
   if (storage === "indexeddb") {
     const synced = await EventStore.open("smoke-sync-" + label + "-" + Date.now(), { sync: { url: "http://127.0.0.1:9/", paused: true } });
-    syncStarted = synced.sync.status().paused;
+    syncStarted = synced.sync.status().paused && synced.sync instanceof Sync;
     synced.close();
   }
   return {
@@ -190,7 +192,7 @@ test("npm pack: the tarball holds every entry, the declarations and the wasm", a
   const wasm = readFileSync(path.join(pkgDir, "tidelog_bg.wasm"));
   t.diagnostic(`tarball ${path.basename(tarball)}: ${size} bytes; tidelog_bg.wasm ${wasm.length} bytes raw, ${gzipSync(wasm, { level: 9 }).length} bytes gzip`);
   const installed = path.join(plainDir, "node_modules/tidelog");
-  for (const file of ["tidelog.js", "tidelog.node.js", "tidelog.workerd.js", "tidelog.d.ts", "tidelog_bg.wasm", "tidelog_sync_bg.wasm", "README.md",
+  for (const file of ["tidelog.js", "tidelog.node.js", "tidelog.workerd.js", "tidelog.d.ts", "tidelog_bg.wasm", "tidelog_sync_bg.wasm", "tidelog_sync.js", "tidelog.sync.js", "tidelog.sync.d.ts", "README.md",
     "tidelog.js.map", "node/tidelog.js", "node/tidelog_bg.wasm", "node/js/index.js", "node/js/node_fs.js",
     "worker/index.js", "worker/index.d.ts", "worker/tidelog_bg.wasm", "worker/js/do_storage.js", "worker/js/index.js",
     "server/index.js", "server/index.d.ts", "server/cli.js"]) {
@@ -221,6 +223,11 @@ test("the declarations name every method and getter the runtime classes have, an
   const source = ts.createSourceFile("tidelog.d.ts", dts, ts.ScriptTarget.Latest, true);
   const mod = await import(path.join(plainDir, "node_modules/tidelog/tidelog.js"));
   const nodeMod = await import(path.join(plainDir, "node_modules/tidelog/tidelog.node.js"));
+  // The browser entry's \`Sync\` is a stand-in until a store opens with \`sync\` (its
+  // \`instanceof\` is checked in the page scenarios); the class is the sync glue's.
+  const syncGlue = await import(path.join(plainDir, "node_modules/tidelog/tidelog_sync.js"));
+  const publicKeys = (/** @type {object} */ m) => Object.keys(m).filter((k) => !k.startsWith("__")).sort();
+  const classOf = (/** @type {any} */ m, /** @type {string} */ name) => (m === mod && name === "Sync" ? syncGlue.Sync : m[name]);
   // Members of the Node/Deno/Bun build only (the file store's).
   const nodeOnly = new Set(["EventStore.recovery"]);
   for (const [entry, m] of [["web", mod], ["node", nodeMod]]) {
@@ -228,7 +235,7 @@ test("the declarations name every method and getter the runtime classes have, an
       const declaration = source.statements.find((s) => ts.isClassDeclaration(s) && s.name?.text === name);
       assert.ok(declaration, `class ${name} is declared`);
       const declared = new Set(declaration.members.filter((d) => d.name).map((d) => d.name.getText(source)));
-      const members = [...Object.getOwnPropertyNames(m[name].prototype), ...Object.getOwnPropertyNames(m[name])]
+      const members = [...Object.getOwnPropertyNames(classOf(m, name).prototype), ...Object.getOwnPropertyNames(classOf(m, name))]
         .filter((n) => !["constructor", "length", "name", "prototype", "__destroy_into_raw", "__wrap"].includes(n) && !n.startsWith("__"));
       for (const member of members) assert.ok(declared.has(member), `${name}.${member} (${entry} entry) is declared`);
       for (const member of declared) {
@@ -236,9 +243,12 @@ test("the declarations name every method and getter the runtime classes have, an
         assert.equal(members.includes(member) || member === "name", here, `${name}.${member} exists at run time in the ${entry} entry: ${here}`);
       }
     }
-    assert.deepEqual(Object.keys(m).sort(), Object.keys(mod).sort(), `the ${entry} entry exports what the web entry does`);
+    assert.deepEqual(publicKeys(m), publicKeys(mod), `the ${entry} entry exports what the web entry does`);
   }
-  for (const name of Object.keys(mod)) {
+  // One package-internal export, undeclared: the JS modules a lazily imported glue reads
+  // (scripts/share-glue-js.mjs).
+  assert.deepEqual(Object.keys(mod).filter((k) => k.startsWith("__")), ["__js"]);
+  for (const name of publicKeys(mod)) {
     assert.match(dts, new RegExp(`export (default )?(function|class|declare const) ${name === "default" ? "init" : name}\\b`), `export ${name} is declared`);
   }
   // Every declared value (not type) export exists.
@@ -249,9 +259,9 @@ test("the declarations name every method and getter the runtime classes have, an
 
 test("Node: import from the installed package, no init call, memory store", async () => {
   write(plainDir, {
-    "node-app.mjs": `import init, { EventStore, version } from "tidelog";
+    "node-app.mjs": `import init, { EventStore, Sync, version } from "tidelog";
 ${SCENARIO}
-const result = await scenario(EventStore, version, "node");
+const result = await scenario(EventStore, version, "node", Sync);
 await init(); // a no-op here: kept working for code shared with browsers
 console.log(JSON.stringify(result));`,
   });
@@ -317,9 +327,9 @@ for (const [runtime, { bin, args }] of Object.entries(RUNTIMES)) {
   const Runtime = runtime[0].toUpperCase() + runtime.slice(1);
   test(`${Runtime}: import from the installed package (the "${runtime}" export condition), no init call, memory store`, async () => {
     write(plainDir, {
-      [`${runtime}-app.mjs`]: `import init, { EventStore, version } from "tidelog";
+      [`${runtime}-app.mjs`]: `import init, { EventStore, Sync, version } from "tidelog";
 ${SCENARIO}
-const result = await scenario(EventStore, version, "${runtime}");
+const result = await scenario(EventStore, version, "${runtime}", Sync);
 await init();
 console.log(JSON.stringify({ result, entry: import.meta.resolve("tidelog") }));`,
     });
@@ -338,12 +348,12 @@ test("workerd: a module worker importing the package's workerd entry", async () 
   ).pathname);
   assert.equal(entry, "node_modules/tidelog/tidelog.workerd.js");
   write(plainDir, {
-    "workerd-app.js": `import init, { EventStore, version } from "./${entry}";
+    "workerd-app.js": `import init, { EventStore, Sync, version } from "./${entry}";
 ${SCENARIO}
 export default {
   async fetch() {
     await init();
-    try { return Response.json(await scenario(EventStore, version, "workerd")); }
+    try { return Response.json(await scenario(EventStore, version, "workerd", Sync)); }
     catch (e) { return Response.json({ error: String(e && e.stack || e) }); }
   },
 };`,
@@ -395,11 +405,11 @@ for (const engine of selectedEngines()) test(`${engine}: a plain <script type=mo
     "index.html": `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>tidelog smoke</title>
 <script type="importmap">{ "imports": { "tidelog": "/node_modules/tidelog/tidelog.js" } }</script>
 <script type="module">
-import init, { EventStore, version } from "tidelog";
+import init, { EventStore, Sync, version } from "tidelog";
 ${SCENARIO}
 try {
   await init();
-  globalThis.__result = await scenario(EventStore, version, "page");
+  globalThis.__result = await scenario(EventStore, version, "page", Sync);
 } catch (e) { globalThis.__result = { error: String(e && e.stack || e) }; }
 </script>`,
     "worker.html": `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>tidelog worker smoke</title>
@@ -409,11 +419,11 @@ worker.onmessage = (e) => (globalThis.__result = e.data);
 worker.onerror = (e) => (globalThis.__result = { error: e.message || "worker error" });
 </script>`,
     // Import maps do not reach workers: the worker names the file.
-    "worker.js": `import init, { EventStore, version } from "/node_modules/tidelog/tidelog.js";
+    "worker.js": `import init, { EventStore, Sync, version } from "/node_modules/tidelog/tidelog.js";
 ${SCENARIO}
 try {
   await init();
-  postMessage(await scenario(EventStore, version, "worker"));
+  postMessage(await scenario(EventStore, version, "worker", Sync));
 } catch (e) { postMessage({ error: String(e && e.stack || e) }); }`,
   });
   const server = await serve(plainDir);
@@ -451,11 +461,11 @@ test(`Vite ${VITE}: a production build in Chromium (main thread and a bundled mo
   write(viteDir, {
     "index.html": `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>tidelog vite smoke</title>
 <script type="module" src="/main.js"></script>`,
-    "main.js": `import init, { EventStore, version } from "tidelog";
+    "main.js": `import init, { EventStore, Sync, version } from "tidelog";
 ${SCENARIO}
 try {
   await init();
-  const page = await scenario(EventStore, version, "vite");
+  const page = await scenario(EventStore, version, "vite", Sync);
   const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
   const inWorker = await new Promise((resolve) => {
     worker.onmessage = (e) => resolve(e.data);
@@ -463,11 +473,11 @@ try {
   });
   globalThis.__result = { page, worker: inWorker };
 } catch (e) { globalThis.__result = { error: String(e && e.stack || e) }; }`,
-    "worker.js": `import init, { EventStore, version } from "tidelog";
+    "worker.js": `import init, { EventStore, Sync, version } from "tidelog";
 ${SCENARIO}
 try {
   await init();
-  postMessage(await scenario(EventStore, version, "vite-worker"));
+  postMessage(await scenario(EventStore, version, "vite-worker", Sync));
 } catch (e) { postMessage({ error: String(e && e.stack || e) }); }`,
     // The worker awaits at the top level, which Vite's default worker format (iife)
     // refuses. Vite 8's dev server pre-bundles tidelog and rewrites its

@@ -16,8 +16,8 @@
 //   only in the browsers; code that imports node: modules only in Node. `https://sync.example.com` means the test's own demo server. A line
 //   `console.log(...); // text` (text without braces, brackets or "...") must print text.
 // - `js` that calls `self.addEventListener` (a service worker): served from the demo
-//   origin as a module service worker (bare "tidelog" rewritten to /pkg/tidelog.js, as a
-//   bundler would). A `sync` handler is driven for real: a page fills the outbox of a
+//   origin as a module service worker (bare "tidelog" rewritten to /pkg/tidelog.js and
+//   "tidelog/sync" to /pkg/tidelog.sync.js, as a bundler would). A `sync` handler is driven for real: a page fills the outbox of a
 //   paused store, Chromium dispatches the Background Sync event `tidelog:<database>`
 //   (DevTools protocol), and the events must reach the sync server.
 // - `ts` (also `typescript`): type-checked with `tsc --strict --exactOptionalPropertyTypes`
@@ -186,7 +186,7 @@ async function runInNode(block, id, code) {
 // ---------------------------------------------------------------- js in the browsers
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>readme-test</title>
-<script type="importmap">{ "imports": { "tidelog": "/pkg/tidelog.js" } }</script>`;
+<script type="importmap">{ "imports": { "tidelog": "/pkg/tidelog.js", "tidelog/sync": "/pkg/tidelog.sync.js" } }</script>`;
 
 /** A fresh profile in `engine` whose origin (a proxy in front of the demo server, `base`)
  * also serves PAGE and the given modules under /readme-test/. */
@@ -247,7 +247,8 @@ async function runServiceWorker(block, id, code) {
   const files = {};
   const { context, base, close } = await browserContext(files, "chromium");
   // Service workers have no import maps: bundlers resolve "tidelog" for them.
-  files[`${id}-sw.js`] = withExampleOrigin(code, base).replace(/(from\s+|import\(\s*)(["'])tidelog\2/g, "$1$2/pkg/tidelog.js$2");
+  files[`${id}-sw.js`] = withExampleOrigin(code, base).replace(/(from\s+|import\(\s*|import\s+)(["'])tidelog(\/sync)?\2/g,
+    (_, before, quote, sync) => `${before}${quote}/pkg/tidelog${sync ? ".sync" : ""}.js${quote}`);
   try {
     // Background Sync is Chromium's, dispatched through the DevTools protocol.
     const page = (await testPage(context, base)).page.chromium;

@@ -11,6 +11,8 @@ import init, {
   type Json, type Metrics, type MovedNotice, type NewEvent, type OutboxEntry, type Projection, type ProjectionMetrics, type PullScope, type ReplayReport,
   type StorageFigures, type StreamInfo, type Sync, type SyncedEventStore, type SyncProgress, type SyncReport, type SyncStatus, type TidelogEvent,
 } from "tidelog";
+// A service worker's up-front load of the sync side (no exports).
+import "tidelog/sync";
 import worker, { parseSpacePath, TidelogSpace, type TidelogWorkerEnv } from "tidelog/worker";
 import { frontConfig, gate, finish, logLine, type AuthorizeHook } from "tidelog/worker/front";
 

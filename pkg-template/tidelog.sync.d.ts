@@ -1,0 +1,2 @@
+// `import "tidelog/sync"`: loads the sync side up front (service workers); exports nothing.
+export {};
