@@ -390,7 +390,10 @@ async fn open(name: JsValue, options: JsValue) -> Result<JsEventStore, JsValue> 
         #[cfg(feature = "file")]
         Some(dir) => (Backend::open_file(&dir, durability)?, Some(dir)),
         _ if indexeddb => (Backend::open_indexeddb(&name, durability).await?, None::<String>),
-        _ => (Backend::Memory(crate::store::MemoryStore::new()), None),
+        #[cfg(feature = "memory")]
+        _ => (Backend::open_memory(), None),
+        #[cfg(not(feature = "memory"))]
+        _ => return Err(invalid("options.storage", "this build of tidelog has no memory store")),
     };
     // Not awaited: Firefox answers with a permission prompt, which must not hold the
     // store closed.
