@@ -34,18 +34,21 @@ test: bootstrap
 	@$(MAKE) --no-print-directory lint test-native test-browser test-js-unit size-check bench-smoke test-js
 
 # Style and lints, warnings are errors: rustfmt (rustfmt.toml), clippy natively over every
-# target, and clippy for wasm32 over each feature set a build ships: default (client and
-# sync), the browser package's two wasm files (client; sync), the sync worker (server), the
+# target, and clippy for wasm32 over each feature set a build ships: default (client,
+# sync and memory), the browser package's three wasm files (client; client and memory;
+# sync), the sync worker (server), the
 # Node/Deno/Bun build (file), and everything with the browser tests.
 lint: bootstrap
 	@echo "== lint: cargo fmt --check =="
 	cargo fmt --check
 	@echo "== lint: clippy, native, all features, all targets =="
 	cargo clippy --all-features --all-targets -- -D warnings
-	@echo "== lint: clippy, wasm32: default features (client and sync in one wasm) =="
+	@echo "== lint: clippy, wasm32: default features (client, sync and memory in one wasm) =="
 	$(WASM_ENV) cargo clippy $(WASM32) -- -D warnings
 	@echo "== lint: clippy, wasm32: --no-default-features --features client (the browser package's wasm) =="
 	$(WASM_ENV) cargo clippy $(WASM32) --no-default-features --features client -- -D warnings
+	@echo "== lint: clippy, wasm32: --no-default-features --features client,memory (the browser package's memory wasm) =="
+	$(WASM_ENV) cargo clippy $(WASM32) --no-default-features --features client,memory -- -D warnings
 	@echo "== lint: clippy, wasm32: --no-default-features --features sync (the browser package's sync wasm) =="
 	$(WASM_ENV) cargo clippy $(WASM32) --no-default-features --features sync -- -D warnings
 	@echo "== lint: clippy, wasm32: --no-default-features --features server (the worker) =="

@@ -3,9 +3,10 @@
 // The package's weight, against the budget in bench/size-budget.json (the one place the
 // numbers live). Reads pkg/ as `make pkg` built it; builds nothing.
 //
-//   node bench/size.mjs --check    `make test`: the browser wasm (gzip) and the wasm plus
-//                                  the JS glue a page loads (gzip) against the budget;
-//                                  exits 1 over budget
+//   node bench/size.mjs --check    `make test`: the browser wasm (gzip), the wasm plus
+//                                  the JS glue a page loads (gzip), the sync and the
+//                                  memory wasm (gzip) against the budget; exits 1 over
+//                                  budget
 //   node bench/size.mjs            `make size`: raw/gzip/brotli of every shipped artifact,
 //                                  the top contributors (twiggy, by function and by crate,
 //                                  on target/size/tidelog_bg.named.wasm: the shipped wasm
@@ -18,13 +19,13 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { gitState, packageSizes, root } from "./sizes.mjs";
 
-/** @typedef {{ browserWasmGzip: number, browserTotalGzip: number, browserSyncWasmGzip?: number }} Budget */
+/** @typedef {{ browserWasmGzip: number, browserTotalGzip: number, browserSyncWasmGzip?: number, browserMemoryWasmGzip?: number }} Budget */
 
 const budgetFile = path.join(root, "bench/size-budget.json");
 /** @type {Budget & { goal?: Budget }} */
 const budget = JSON.parse(readFileSync(budgetFile, "utf8"));
 
-for (const f of ["pkg/tidelog_bg.wasm", "pkg/tidelog_sync_bg.wasm", "pkg/tidelog.js"]) {
+for (const f of ["pkg/tidelog_bg.wasm", "pkg/tidelog_sync_bg.wasm", "pkg/tidelog_memory_bg.wasm", "pkg/tidelog.js"]) {
   if (!existsSync(path.join(root, f))) {
     console.error(`size: ${f} is missing: run \`make pkg\` first`);
     process.exit(2);
@@ -34,6 +35,7 @@ const sizes = packageSizes();
 const wasm = sizes.wasm;
 const total = sizes.total;
 const syncWasm = /** @type {{ raw: number, gzip: number, brotli: number }} */ (sizes.syncWasm);
+const memoryWasm = /** @type {{ raw: number, gzip: number, brotli: number }} */ (sizes.memoryWasm);
 
 /** @param {number} n */
 const fmt = (n) => n.toLocaleString("en-US");
@@ -43,6 +45,7 @@ if (process.argv.includes("--check")) {
     ["browser wasm (pkg/tidelog_bg.wasm), gzip -9", wasm.gzip, budget.browserWasmGzip],
     ["browser wasm + JS glue, gzip -9", total.gzip, budget.browserTotalGzip],
     ["sync wasm (pkg/tidelog_sync_bg.wasm, loaded by stores that sync), gzip -9", syncWasm.gzip, budget.browserSyncWasmGzip ?? 0],
+    ["memory wasm (pkg/tidelog_memory_bg.wasm, loaded by memory stores), gzip -9", memoryWasm.gzip, budget.browserMemoryWasmGzip ?? 0],
   ];
   let over = false;
   for (const [what, got, limit] of /** @type {[string, number, number][]} */ (checks)) {
@@ -67,10 +70,11 @@ for (const [name, a] of Object.entries(sizes)) {
   console.log(`${name}${files} | ${fmt(a.raw)} | ${fmt(a.gzip)} | ${fmt(a.brotli)}`);
 }
 console.log(`\nbudget (bench/size-budget.json): wasm ${fmt(budget.browserWasmGzip)} B gzip, wasm + glue ${fmt(budget.browserTotalGzip)} B gzip, ` +
-  `sync wasm ${fmt(budget.browserSyncWasmGzip ?? 0)} B gzip` +
+  `sync wasm ${fmt(budget.browserSyncWasmGzip ?? 0)} B gzip, memory wasm ${fmt(budget.browserMemoryWasmGzip ?? 0)} B gzip` +
   (budget.goal ? `; goal ${fmt(budget.goal.browserWasmGzip)} / ${fmt(budget.goal.browserTotalGzip)}` : ""));
 
-for (const [label, file] of [["the client's wasm", "tidelog_bg.named.wasm"], ["the sync wasm", "tidelog_sync_bg.named.wasm"]]) {
+for (const [label, file] of [["the client's wasm", "tidelog_bg.named.wasm"], ["the sync wasm", "tidelog_sync_bg.named.wasm"],
+  ["the memory wasm", "tidelog_memory_bg.named.wasm"]]) {
   contributors(label, path.join(root, "target/size", file));
 }
 

@@ -48,7 +48,8 @@ export function moduleGraph(entry) {
  * Every artifact the package ships, weighed: the browser wasm and the JS glue a page
  * loads with it (`total` = the two, each compressed on its own as they are two
  * requests), the sync wasm and its glue a page loads once a store opens with `sync`
- * (`syncTotal`: all four), the sync worker's wasm and glue, the Node/Deno/Bun build's wasm and glue,
+ * (`syncTotal`: all four), the memory wasm and its glue a page loads once a store opens
+ * with memory storage, the sync worker's wasm and glue, the Node/Deno/Bun build's wasm and glue,
  * the self-hosted server's JS (it runs the worker's wasm), and Dexie's bundle for comparison.
  */
 export function packageSizes() {
@@ -68,6 +69,12 @@ export function packageSizes() {
     /** @param {"raw" | "gzip" | "brotli"} k */
     const sum = (k) => parts.reduce((n, a) => n + a[k], 0);
     out.syncTotal = { raw: sum("raw"), gzip: sum("gzip"), brotli: sum("brotli") };
+  }
+  if (existsSync(pkg("tidelog_memory_bg.wasm"))) {
+    // What a page loads once a store opens with memory storage: the memory wasm and its
+    // glue (which imports the entry, already loaded).
+    out.memoryWasm = artifact([pkg("tidelog_memory_bg.wasm")]);
+    out.memoryGlue = artifact([pkg("tidelog_memory.js")]);
   }
   if (existsSync(pkg("worker/tidelog_bg.wasm"))) {
     out.workerWasm = artifact([pkg("worker/tidelog_bg.wasm")]);

@@ -73,10 +73,44 @@ export function rejectAll(closing, error) {
   closing.clear();
 }
 
-// The browser package's sync side is a wasm of its own (scripts/build-pkg): the client's
-// wasm loads it when the first store opens with `sync`, so a page that never syncs never
-// downloads or compiles it, and its glue (the `Sync` class and the sync wasm's imports) is
-// a module of its own too, imported then, so it is not parsed on every page either.
+// The browser package's sync side and memory store are wasm files of their own, each with
+// its glue module (scripts/build-pkg): the client's wasm loads the sync side when the
+// first store opens with `sync`, and the memory store when the first store opens with
+// memory storage, so a page that never does never downloads, parses or compiles them.
+
+/**
+ * A module loaded once for the page by `load` (set by the package's entry), and the
+ * typed error a failed load rejects with (the next call tries again).
+ * @template T
+ * @param {string} what the module, for the error message (and that no loader is set)
+ * @param {(message: string, cause: unknown) => Error} fail the error of a failed load
+ */
+function lazyModule(what, fail) {
+  /** @type {null | (() => Promise<T>)} */
+  let loader = null;
+  /** @type {null | Promise<T>} */
+  let loading = null;
+  return {
+    /** @param {null | (() => Promise<T>)} load */
+    set(load) {
+      loader = load;
+      loading = null;
+    },
+    /** @returns {Promise<T>} */
+    load() {
+      if (!loading) {
+        const load = loader;
+        loading = (load ? Promise.resolve().then(load) : Promise.reject(new Error(`this build of tidelog has no ${what}`)))
+          .catch((/** @type {unknown} */ cause) => {
+            loading = null;
+            const why = cause instanceof Error ? cause.message : String(cause);
+            throw fail(`the ${what} could not be loaded: ${why}`, cause);
+          });
+      }
+      return loading;
+    },
+  };
+}
 
 /**
  * The sync wasm's `startSync(name, options, store)` (src/bindings/sync/link.rs).
@@ -88,12 +122,16 @@ export function rejectAll(closing, error) {
  * @typedef {{ startSync: StartSync, Sync: Function }} SyncModule
  */
 
-/** @type {null | (() => Promise<SyncModule>)} */
-let syncLoader = null;
-/** @type {null | Promise<StartSync>} */
-let syncLoading = null;
-/** @type {null | Function} */
-let syncClass = null;
+/** @type {ReturnType<typeof lazyModule<SyncModule>>} */
+const syncModule = lazyModule("sync module (tidelog_sync.js and tidelog_sync_bg.wasm)", (message, cause) => {
+  const error = /** @type {import("./errors.js").SyncError & { code: string, status: null }} */ (makeError("SyncError", message));
+  error.code = "network";
+  error.status = null;
+  error.cause = cause;
+  return error;
+});
+/** @type {undefined | Function} */
+let syncClass;
 /** @type {null | object} */
 let syncGlue = null;
 
@@ -137,8 +175,7 @@ export async function loadSyncGlue(importGlue, wasm) {
  * @returns {void}
  */
 export function setSyncLoader(load) {
-  syncLoader = load;
-  syncLoading = null;
+  syncModule.set(load);
 }
 
 /**
@@ -148,47 +185,84 @@ export function setSyncLoader(load) {
  * @returns {Promise<StartSync>}
  */
 export function loadSyncModule() {
-  if (!syncLoading) {
-    const load = syncLoader;
-    syncLoading = (load ? Promise.resolve().then(load) : Promise.reject(new Error("this build of tidelog has no sync module")))
-      .then((loaded) => {
-        syncClass = loaded.Sync;
-        return loaded.startSync;
-      })
-      .catch((/** @type {unknown} */ cause) => {
-        syncLoading = null;
-        const why = cause instanceof Error ? cause.message : String(cause);
-        const error = /** @type {import("./errors.js").SyncError & { code: string, status: null }} */ (
-          makeError("SyncError", `the sync module (tidelog_sync.js and tidelog_sync_bg.wasm) could not be loaded: ${why}`));
-        error.code = "network";
-        error.status = null;
-        error.cause = cause;
-        throw error;
-      });
-  }
-  return syncLoading;
+  return syncModule.load().then((loaded) => {
+    syncClass = loaded.Sync;
+    return loaded.startSync;
+  });
 }
 
 /**
- * `Sync` as the browser entry exports it, before its module is loaded: `store.sync
- * instanceof Sync` holds for the objects the loaded sync side makes (the class itself
- * lives in the sync glue, imported with the sync wasm). Not constructible, like the
- * class it stands for (`store.sync` makes them).
+ * `Sync` as the browser entry exports it: the class of `store.sync` lives in the sync
+ * glue, imported with the sync wasm, so until then this stands in for it, and
+ * `instanceof` holds for the loaded class's objects (`shareInstanceof`). Not
+ * constructible, like the class it stands for (`store.sync` makes them).
  */
 export class SyncStandIn {
   constructor() {
     throw new TypeError("Sync objects are made by a store opened with `sync` (store.sync)");
   }
-
-  /**
-   * @param {unknown} value
-   * @returns {boolean}
-   */
-  static [Symbol.hasInstance](value) {
-    return syncClass !== null && value instanceof syncClass;
-  }
 }
 Object.defineProperty(SyncStandIn, "name", { value: "Sync" });
+
+/**
+ * The memory wasm's `EventStore.open(name, options)`: a store of that wasm instance
+ * (src/bindings/event_store.rs, `open`).
+ * @typedef {(name: string, options: unknown) => Promise<object>} OpenMemoryStore
+ */
+
+/** @type {ReturnType<typeof lazyModule<OpenMemoryStore>>} */
+const memoryModule = lazyModule("memory store module (tidelog_memory_bg.wasm)", (message, cause) => {
+  const error = /** @type {import("./errors.js").StorageError & { code: string, cause: { name: string, message: string } }} */ (
+    makeError("StorageError", message));
+  error.code = "storage";
+  error.cause = {
+    name: cause instanceof Error ? cause.name : "Error",
+    message: cause instanceof Error ? cause.message : String(cause),
+  };
+  return error;
+});
+
+/**
+ * Sets how the memory wasm loads (the browser package's entry does: scripts/build-pkg).
+ * @param {() => Promise<OpenMemoryStore>} load
+ * @returns {void}
+ */
+export function setMemoryLoader(load) {
+  memoryModule.set(load);
+}
+
+/**
+ * The memory wasm's `EventStore.open`, loaded once for the page: the browser package's
+ * client wasm has no memory store and opens one there. A failed load (offline before the
+ * file was ever fetched, a server that does not serve it) rejects with a `StorageError`
+ * whose `cause` is the host's error (`{ name, message }`), and the next open of a memory
+ * store tries again.
+ * @returns {Promise<OpenMemoryStore>}
+ */
+export function loadMemoryModule() {
+  return memoryModule.load();
+}
+
+/**
+ * Makes `value instanceof cls` true also for instances of the class `other()` returns
+ * (`undefined`: none yet): the browser package's `EventStore` and `Projection` for the
+ * stores and projections of the memory wasm, which has classes of its own.
+ * @param {Function} cls
+ * @param {() => Function | undefined} other
+ * @returns {void}
+ */
+export function shareInstanceof(cls, other) {
+  Object.defineProperty(cls, Symbol.hasInstance, {
+    value: (/** @type {unknown} */ value) => {
+      if (Function.prototype[Symbol.hasInstance].call(cls, value)) return true;
+      const also = other();
+      return also !== undefined && Function.prototype[Symbol.hasInstance].call(also, value);
+    },
+    configurable: true,
+  });
+}
+
+shareInstanceof(SyncStandIn, () => syncClass);
 
 // The host's storage manager (`navigator.storage`), for `EventStore.open(name, { persist:
 // true })` and the storage figures of `sync.status()`. (In util.js rather than a module of

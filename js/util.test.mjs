@@ -7,8 +7,9 @@ import assert from "node:assert/strict";
 import {
   deliver, cloneValue, report, persistStorage, storageEstimate, databaseExists, unsyncedCount, deleteDatabase, deleteStore,
   untilClosed, rejectAll, setSyncLoader, loadSyncModule, SyncStandIn, loadSyncGlue, provideSyncGlue,
+  setMemoryLoader, loadMemoryModule, shareInstanceof,
 } from "./util.js";
-import { SyncError } from "./errors.js";
+import { StorageError, SyncError } from "./errors.js";
 
 /** Runs `body` with globalThis[name] replaced by `value` (deleted when undefined). */
 async function withGlobal(name, value, body) {
@@ -400,4 +401,50 @@ test("loadSyncGlue in a service worker without tidelog/sync: the failure says to
   const offline = new TypeError("Failed to fetch dynamically imported module");
   const failed = await loadSyncGlue(async () => { throw offline; }, new URL("https://example.test/w.wasm")).then(() => null, (e) => e);
   assert.equal(failed, offline);
+});
+
+test("loadMemoryModule loads the memory module once, and after a failed load tries again", async () => {
+  let loads = 0;
+  const open = async () => ({});
+  setMemoryLoader(async () => {
+    loads += 1;
+    if (loads === 1) throw new TypeError("Failed to fetch");
+    return open;
+  });
+  const failed = await loadMemoryModule().then(() => null, (e) => e);
+  assert.ok(failed instanceof StorageError, "a StorageError");
+  assert.equal(failed.code, "storage");
+  assert.deepEqual(failed.cause, { name: "TypeError", message: "Failed to fetch" });
+  assert.match(failed.message, /tidelog_memory_bg\.wasm\) could not be loaded: Failed to fetch/);
+  assert.equal(await loadMemoryModule(), open, "the next open loads again");
+  assert.equal(await loadMemoryModule(), open);
+  assert.equal(loads, 2, "loaded once after the failure");
+});
+
+test("loadMemoryModule without a memory module says so; a non-Error thrown is named Error", async () => {
+  setMemoryLoader(/** @type {any} */ (null));
+  const failed = await loadMemoryModule().then(() => null, (e) => e);
+  assert.ok(failed instanceof StorageError);
+  assert.match(failed.message, /has no memory store module/);
+  setMemoryLoader(() => Promise.reject("offline"));
+  const thrown = await loadMemoryModule().then(() => null, (e) => e);
+  assert.deepEqual(thrown.cause, { name: "Error", message: "offline" });
+});
+
+test("shareInstanceof: instances of either class, and the other class only once it exists", () => {
+  class Here {}
+  class There {}
+  /** @type {undefined | typeof There} */
+  let other;
+  shareInstanceof(Here, () => other);
+  assert.ok(new Here() instanceof Here);
+  assert.ok(!(new There() instanceof Here), "not before the other class is there");
+  other = There;
+  assert.ok(new There() instanceof Here);
+  assert.ok(new Here() instanceof Here);
+  assert.ok(!({} instanceof Here));
+  assert.ok(!(Object.create(null) instanceof Here));
+  assert.ok(!(new Here() instanceof There), "the other class is left alone");
+  class Sub extends Here {}
+  assert.ok(new Sub() instanceof Here, "subclasses still count");
 });

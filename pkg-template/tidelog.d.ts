@@ -1021,7 +1021,9 @@ export class QuotaExceededError extends TidelogError {
  * the request, kept open by a connection that is not tidelog's; the browser deletes it
  * once that connection closes); for a file store
  * the node:fs code (`"EACCES"`), `"Locked"` (another process, or this one, has the store
- * open) or `"Corrupted"` (the log is damaged before its end; nothing was opened).
+ * open) or `"Corrupted"` (the log is damaged before its end; nothing was opened). In a
+ * browser, opening a memory store whose wasm (`tidelog_memory_bg.wasm`) could not be
+ * loaded: the host's error (e.g. `"TypeError"` for a failed fetch).
  */
 export class StorageError extends TidelogError {
   readonly name: "StorageError";

@@ -23,12 +23,23 @@ use {
     crate::web::node_fs::NodeFileSystem,
 };
 
+/// `()` in a build with the memory backend (feature `memory`); without it the empty
+/// `Infallible`, so no `Backend::Memory` can be made and the compiler drops every arm on
+/// it (the browser package's client wasm: a memory store opens in the memory wasm).
+#[cfg(feature = "memory")]
+pub(super) type MemoryOn = ();
+/// See the `memory` build's `MemoryOn`: here no `Backend::Memory` can exist.
+#[cfg(not(feature = "memory"))]
+pub(super) type MemoryOn = std::convert::Infallible;
+
 /// Where a store's events live.
 pub(super) enum Backend {
     /// The browser's IndexedDB (persistent, shared by every tab of the origin).
     IndexedDb(IndexedDbStore),
-    /// Memory (hosts without IndexedDB, or `storage: "memory"`).
-    Memory(MemoryStore<JsValue>),
+    /// Memory (hosts without IndexedDB, or `storage: "memory"`); only in a build with
+    /// the memory backend ([`MemoryOn`]).
+    #[cfg_attr(not(feature = "memory"), allow(dead_code))]
+    Memory(MemoryStore<JsValue>, MemoryOn),
     /// A directory (`storage: "file"`, Node, Deno and Bun): payloads kept as JSON text.
     #[cfg(feature = "file")]
     File(FileStore<NodeFileSystem>),
@@ -62,6 +73,12 @@ impl Backend {
         Ok(Backend::IndexedDb(js(IndexedDbStore::open(name, durability).await)?))
     }
 
+    /// A new, empty memory store.
+    #[cfg(feature = "memory")]
+    pub(super) fn open_memory() -> Backend {
+        Backend::Memory(MemoryStore::new(), ())
+    }
+
     /// Opens the file store in `dir` (`<directory>/<name>`, checked by the caller).
     #[cfg(feature = "file")]
     pub(super) fn open_file(dir: &str, durability: Durability) -> JsResult<Backend> {
@@ -77,7 +94,7 @@ impl Backend {
     pub(super) fn kind(&self) -> &'static str {
         match self {
             Backend::IndexedDb(_) => "indexeddb",
-            Backend::Memory(_) => "memory",
+            Backend::Memory(_, _) => "memory",
             #[cfg(feature = "file")]
             Backend::File(_) => "file",
         }
@@ -122,7 +139,7 @@ impl Backend {
                     )
                     .await)
             }
-            Backend::Memory(m) => {
+            Backend::Memory(m, _) => {
                 let bytes = batch.bytes;
                 let mut events = batch.to_new_events()?;
                 for e in &mut events {
@@ -165,7 +182,7 @@ impl Backend {
     pub(super) async fn read(&self, stream: &StreamId, options: ReadOptions) -> JsResult<Array> {
         match self {
             Backend::IndexedDb(db) => js(db.read_records(stream, options).await),
-            Backend::Memory(m) => memory_records(&js(m.read(stream, options).await)?),
+            Backend::Memory(m, _) => memory_records(&js(m.read(stream, options).await)?),
             #[cfg(feature = "file")]
             Backend::File(f) => json_records(&js(f.read(stream, options).await)?),
         }
@@ -180,7 +197,7 @@ impl Backend {
     pub(super) async fn read_held(&self, from: Option<Position>, limit: usize) -> JsResult<Array> {
         match self {
             Backend::IndexedDb(db) => js(db.read_all_records(from, limit).await),
-            Backend::Memory(m) => {
+            Backend::Memory(m, _) => {
                 memory_records(&js(m.read_all(from.unwrap_or(m.floor_now()), limit).await)?)
             }
             #[cfg(feature = "file")]
@@ -194,7 +211,7 @@ impl Backend {
     pub(super) async fn query(&self, query: &Query, options: QueryOptions) -> JsResult<Array> {
         match self {
             Backend::IndexedDb(db) => js(db.query_records(query, options).await),
-            Backend::Memory(m) => memory_records(&js(m.query(query, options).await)?),
+            Backend::Memory(m, _) => memory_records(&js(m.query(query, options).await)?),
             #[cfg(feature = "file")]
             Backend::File(f) => json_records(&js(f.query(query, options).await)?),
         }
@@ -225,7 +242,7 @@ impl Backend {
     pub(super) async fn head_position(&self) -> JsResult<Position> {
         match self {
             Backend::IndexedDb(db) => js(db.head_position().await),
-            Backend::Memory(m) => js(m.head_position()),
+            Backend::Memory(m, _) => js(m.head_position()),
             #[cfg(feature = "file")]
             Backend::File(f) => js(f.head_position()),
         }
@@ -237,7 +254,7 @@ impl Backend {
     pub(super) fn event_count(&self) -> u64 {
         let head = match self {
             Backend::IndexedDb(_) => return 0,
-            Backend::Memory(m) => m.head_position(),
+            Backend::Memory(m, _) => m.head_position(),
             Backend::File(f) => f.head_position(),
         };
         head.map_or(0, |p| p.0)
@@ -247,7 +264,7 @@ impl Backend {
     pub(super) async fn version(&self, stream: &StreamId) -> JsResult<Version> {
         match self {
             Backend::IndexedDb(db) => js(db.version(stream).await),
-            Backend::Memory(m) => js(m.version(stream).await),
+            Backend::Memory(m, _) => js(m.version(stream).await),
             #[cfg(feature = "file")]
             Backend::File(f) => js(f.version(stream).await),
         }
@@ -257,7 +274,7 @@ impl Backend {
     pub(super) async fn streams(&self) -> JsResult<Array> {
         match self {
             Backend::IndexedDb(db) => js(db.stream_records().await),
-            Backend::Memory(m) => {
+            Backend::Memory(m, _) => {
                 Ok(js(m.streams().await)?.iter().map(stream_info_to_js).collect())
             }
             #[cfg(feature = "file")]
@@ -272,7 +289,7 @@ impl Backend {
     ) -> JsResult<crate::store::Compacted> {
         match self {
             Backend::IndexedDb(db) => js(db.compact_now(retention).await),
-            Backend::Memory(m) => js(m.compact_now(retention)),
+            Backend::Memory(m, _) => js(m.compact_now(retention)),
             #[cfg(feature = "file")]
             Backend::File(f) => js(f.compact(retention).await),
         }
@@ -282,7 +299,7 @@ impl Backend {
     pub(super) fn metrics(&self) -> Metrics {
         match self {
             Backend::IndexedDb(db) => db.metrics(),
-            Backend::Memory(m) => m.metrics(),
+            Backend::Memory(m, _) => m.metrics(),
             #[cfg(feature = "file")]
             Backend::File(f) => f.metrics(),
         }
@@ -292,7 +309,7 @@ impl Backend {
     pub(super) fn closed(&self) -> bool {
         match self {
             Backend::IndexedDb(db) => db.is_closed(),
-            Backend::Memory(m) => m.is_closed(),
+            Backend::Memory(m, _) => m.is_closed(),
             #[cfg(feature = "file")]
             Backend::File(f) => f.is_closed(),
         }
@@ -302,7 +319,7 @@ impl Backend {
     pub(super) fn close(&self) {
         match self {
             Backend::IndexedDb(db) => db.close(),
-            Backend::Memory(m) => m.close(),
+            Backend::Memory(m, _) => m.close(),
             #[cfg(feature = "file")]
             Backend::File(f) => f.close(),
         }

@@ -81,7 +81,7 @@ pub(super) enum Op {
 pub(super) fn call(call: Call) -> Promise {
     future_to_promise(async move {
         let (shared, syncs, op) = match call {
-            Call::Open(name, options) => return Ok(open(name, options).await?.into()),
+            Call::Open(name, options) => return open(name, options).await,
             Call::DeleteStore(name, options) => {
                 delete_store(name, options).await?;
                 return Ok(JsValue::UNDEFINED);
@@ -327,10 +327,22 @@ fn delete_file(dir: &str, force: bool) -> Result<(), JsValue> {
     crate::store::file::FileStore::delete(fs, dir, force || !open.is_empty()).map_err(|e| to_js(&e))
 }
 
-/// `EventStore.open` (see there).
-async fn open(name: JsValue, options: JsValue) -> Result<JsEventStore, JsValue> {
+/// A memory store opened in the browser package's memory wasm, which this wasm (built
+/// without the memory backend) loads once (`js/util.js`, `loadMemoryModule`): its
+/// `EventStore.open(name, options)`, which checks the options again.
+#[cfg(not(feature = "memory"))]
+async fn open_in_memory_wasm(name: &str, options: &JsValue) -> Result<JsValue, JsValue> {
+    use wasm_bindgen_futures::JsFuture;
+    let open: Function = JsFuture::from(glue::load_memory_module()).await?.unchecked_into();
+    let opened = open.call2(&JsValue::UNDEFINED, &name.into(), options)?;
+    JsFuture::from(Promise::from(opened)).await
+}
+
+/// `EventStore.open` (see there): the store, or in the browser package a memory store of
+/// the memory wasm.
+async fn open(name: JsValue, raw_options: JsValue) -> Result<JsValue, JsValue> {
     let name = store_name(&name)?;
-    let options = input::options(&options, "options", OPEN_KEYS)?;
+    let options = input::options(&raw_options, "options", OPEN_KEYS)?;
     let options = options.as_ref();
     let persist = input::flag(
         input::get(options, "persist")?.unwrap_or(JsValue::UNDEFINED),
@@ -383,14 +395,22 @@ async fn open(name: JsValue, options: JsValue) -> Result<JsEventStore, JsValue> 
         // Checked before anything opens; the sync side reads it when it starts.
         super::sync::parse_config(option)?;
     }
+    // Every option is checked: a memory store of the browser package opens in its memory
+    // wasm.
+    #[cfg(not(feature = "memory"))]
+    if file_dir.is_none() && !indexeddb {
+        return open_in_memory_wasm(&name, &raw_options).await;
+    }
     // The browser package's sync wasm loads while the database opens.
     #[cfg(not(feature = "sync"))]
     let loading = syncs.then(glue::load_sync_module);
     let (backend, _dir) = match file_dir {
         #[cfg(feature = "file")]
         Some(dir) => (Backend::open_file(&dir, durability)?, Some(dir)),
-        _ if indexeddb => (Backend::open_indexeddb(&name, durability).await?, None::<String>),
-        _ => (Backend::Memory(crate::store::MemoryStore::new()), None),
+        #[cfg(feature = "memory")]
+        _ if !indexeddb => (Backend::open_memory(), None),
+        // (Without the memory backend a memory store went to the memory wasm above.)
+        _ => (Backend::open_indexeddb(&name, durability).await?, None::<String>),
     };
     // Not awaited: Firefox answers with a permission prompt, which must not hold the
     // store closed.
@@ -431,7 +451,7 @@ async fn open(name: JsValue, options: JsValue) -> Result<JsEventStore, JsValue> 
             }
         }
     }
-    Ok(JsEventStore { shared, name, sync, persisted })
+    Ok(JsEventStore { shared, name, sync, persisted }.into())
 }
 
 /// `EventStore.deleteStore` (see there).
@@ -468,7 +488,8 @@ impl JsEventStore {
     /// files, whether each append is fsynced: strict, the default, does); `maxEventBytes`:
     /// `append` refuses an event larger than this as the sync server stores it (default:
     /// the server's 100 KiB when the store syncs, no limit otherwise); `retain`:
-    /// `{ events?, ms? }`, what the local log keeps (see `compact`).
+    /// `{ events?, ms? }`, what the local log keeps (see `compact`). In the browser
+    /// package a memory store is opened in its memory wasm, loaded on first use.
     pub fn open(name: JsValue, options: JsValue) -> Promise {
         call(Call::Open(name, options))
     }

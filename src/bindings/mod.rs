@@ -20,7 +20,10 @@
 //! - `errors.rs`: `Error` -> JS `Error` with a stable `name`, `code` and fields.
 //! - `input.rs`: turning JS arguments into validated Rust values (never a panic).
 //! - `listeners.rs`: event listener lists (`sync.on`, the store's `closed`).
-//! - `backend.rs`: `Backend` (IndexedDB or memory) and the `impl` of dispatch methods.
+//! - `backend.rs`: `Backend` (IndexedDB, memory or files) and the `impl` of dispatch
+//!   methods. The memory backend is feature `memory` (`MemoryOn`): the browser package's
+//!   client wasm leaves it out and opens memory stores in its memory wasm (`open` in
+//!   `event_store.rs`; `js/util.js`, `loadMemoryModule`).
 //! - `subscribe.rs`: live subscriptions (cursors and one pump).
 //! - `upcast.rs`: upcasting read records; the `ReplayError` of a failing reducer.
 //! - `shared.rs`: what a store's JS objects share (`Shared`): the backend, subscriptions,

@@ -178,7 +178,11 @@ impl Inner {
     async fn load_snapshot(&self) -> JsResult<JsValue> {
         match &*self.shared().backend {
             Backend::IndexedDb(db) => db.load_snapshot(&self.name).await.map_err(|e| to_js(&e)),
+            // A build without the memory and file backends has only IndexedDB stores.
+            #[cfg(not(any(feature = "memory", feature = "file")))]
+            Backend::Memory(_, never) => match *never {},
             // Memory and file stores: snapshots in memory.
+            #[cfg(any(feature = "memory", feature = "file"))]
             _ => {
                 let record = self.shared().replay.snapshots.borrow().get(&self.name).cloned();
                 // A copy, so the projection's reducer cannot change the stored snapshot.
@@ -190,7 +194,11 @@ impl Inner {
     async fn delete_snapshot(&self) -> JsResult<()> {
         match &*self.shared().backend {
             Backend::IndexedDb(db) => db.delete_snapshot(&self.name).await.map_err(|e| to_js(&e)),
+            // A build without the memory and file backends has only IndexedDB stores.
+            #[cfg(not(any(feature = "memory", feature = "file")))]
+            Backend::Memory(_, never) => match *never {},
             // Memory and file stores: snapshots in memory.
+            #[cfg(any(feature = "memory", feature = "file"))]
             _ => {
                 self.shared().replay.snapshots.borrow_mut().remove(&self.name);
                 Ok(())
@@ -207,7 +215,11 @@ impl Inner {
                 .save_snapshot(&self.name, &state, position, self.revision, moves)
                 .await
                 .map_err(|e| to_js(&e))?,
+            // A build without the memory and file backends has only IndexedDB stores.
+            #[cfg(not(any(feature = "memory", feature = "file")))]
+            Backend::Memory(_, never) => match *never {},
             // Memory and file stores: snapshots in memory.
+            #[cfg(any(feature = "memory", feature = "file"))]
             _ => {
                 let copy = js::clone_value(&state).map_err(|e| {
                     invalid(

@@ -4,6 +4,7 @@
 //! itself (`Shared::open_here`).
 
 use std::cell::{Cell, RefCell};
+#[cfg(any(feature = "memory", feature = "file"))]
 use std::collections::HashMap;
 use std::rc::Rc;
 #[cfg(feature = "file")]
@@ -65,11 +66,13 @@ pub(super) struct SyncHook {
 }
 
 /// Per-store state of the replay engine: the upcaster registry (a JS object the fold in
-/// `js/fold.js` reads) and, for the memory backend, the projection snapshots.
+/// `js/fold.js` reads) and, for the memory and file backends, the projection snapshots.
 pub(super) struct ReplayState {
     /// The upcaster registry.
     pub(super) upcasters: JsValue,
-    /// Projection snapshots of a memory store, by projection name.
+    /// Projection snapshots of a memory or file store, by projection name (not in a build
+    /// with neither backend: IndexedDB keeps its snapshots in the database).
+    #[cfg(any(feature = "memory", feature = "file"))]
     pub(super) snapshots: RefCell<HashMap<String, JsValue>>,
 }
 
@@ -120,7 +123,11 @@ impl Shared {
             subscriptions: Rc::default(),
             channel,
             on_message: RefCell::default(),
-            replay: ReplayState { upcasters: glue::new_upcasters(), snapshots: RefCell::default() },
+            replay: ReplayState {
+                upcasters: glue::new_upcasters(),
+                #[cfg(any(feature = "memory", feature = "file"))]
+                snapshots: RefCell::default(),
+            },
             sync: RefCell::default(),
             max_event_bytes,
             closed_listeners: Listeners::default(),

@@ -274,6 +274,13 @@ extern "C" {
     #[cfg(not(feature = "sync"))]
     #[wasm_bindgen(js_name = loadSyncModule)]
     pub fn load_sync_module() -> Promise;
+
+    /// The browser package's memory wasm, loaded once (`js/util.js`): resolves to its
+    /// `EventStore.open(name, options)`; rejects with a `StorageError` when it cannot be
+    /// loaded.
+    #[cfg(not(feature = "memory"))]
+    #[wasm_bindgen(js_name = loadMemoryModule)]
+    pub fn load_memory_module() -> Promise;
 }
 
 /// The fold (`js/fold.js`): upcaster registries, folding pages of records, live feeds.

@@ -20,7 +20,7 @@ const unique = (name) => `api-${name}-${Date.now()}-${Math.random().toString(36)
 
 engineSuites("api", (suite) => {
   const { test } = suite;
-  suite.expectTests(13);
+  suite.expectTests(14);
   let context;
   before(async () => {
     context = await suite.browser.newContext();
@@ -465,6 +465,92 @@ engineSuites("api", (suite) => {
     await a.evaluate(() => store.free());
     await a.close();
     await b.close();
+  });
+
+  test("a memory store opens in the memory wasm, fetched once on first use: the whole API, instanceof the package's classes", async () => {
+    const page = await tidelogPage();
+    const out = await page.evaluate(async (name) => {
+      const { EventStore, Projection, TidelogError, VersionConflictError, ClosedError } = tidelog;
+      const fetched = () => performance.getEntriesByType("resource").map((e) => e.name.replace(/.*\//, ""))
+        .filter((file) => file.startsWith("tidelog_memory"));
+      const error = (p) => p.then(() => "ok", (e) => [e.name, e instanceof TidelogError, e.field ?? e.actualVersion ?? null]);
+      const atStart = fetched();
+      // A memory store's delete has nothing to do; bad options are refused before loading.
+      const early = [
+        await error(EventStore.deleteStore(name, { storage: "memory" })),
+        await error(EventStore.open(name, { storage: "memory", durability: "fast" })),
+        await error(EventStore.open(name, { storage: "memory", sync: { url: "http://127.0.0.1:9/" } })),
+        await error(EventStore.open(name, { storage: "memory", colour: "red" })),
+      ];
+      const beforeOpen = fetched();
+      const store = await EventStore.open(name, { storage: "memory", retain: { events: 100 } });
+      const second = await EventStore.open(name, { storage: "memory" });
+      const seen = [];
+      const stop = store.subscribe((e) => seen.push([e.position, e.type]));
+      const closedReasons = [];
+      store.on("closed", (e) => closedReasons.push(e.reason));
+      const appended = await store.append("cart", [
+        { type: "Added", data: { qty: 2 }, tags: ["sku:a"] },
+        { type: "Added", data: { qty: 3 }, meta: { by: "ada" } },
+      ], { expectedVersion: "no_stream" });
+      const reducer = (n, e) => n + e.data.qty;
+      const projection = store.projection("total", { reducer, initial: 0 });
+      for (let i = 0; i < 200 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      const result = {
+        atStart, early, beforeOpen, appended,
+        instances: [store instanceof EventStore, second instanceof EventStore, projection instanceof Projection, {} instanceof EventStore],
+        storage: [store.storage, store.name, store.sync, store.closed, await store.persisted],
+        read: (await store.read("cart")).map((e) => [e.version, e.position, e.type, e.data.qty, e.meta]),
+        readAll: (await store.readAll({ fromPosition: 2 })).map((e) => e.position),
+        query: (await store.query([{ tags: ["sku:a"] }])).map((e) => e.position),
+        version: await store.version("cart"),
+        streams: (await store.streams()).map((s) => [s.stream, s.version]),
+        replay: await store.replay("cart", { reducer, initial: 0 }),
+        replayAll: (await store.replayAllReport({ reducer, initial: 0 })).appliedCount,
+        projection: await projection.state(),
+        compact: await store.compact(),
+        conflict: await error(store.append("cart", [{ type: "X" }], { expectedVersion: 0 })),
+        conflictClass: await store.append("cart", [{ type: "X" }], { expectedVersion: 0 }).catch((e) => e instanceof VersionConflictError),
+        invalid: await error(store.read(42)),
+        otherHandle: (await second.readAll()).length,
+        metrics: store.metrics().appends,
+        seen,
+      };
+      stop();
+      store.close();
+      result.closed = [store.closed, closedReasons, await error(store.read("cart")),
+        await store.read("cart").catch((e) => e instanceof ClosedError)];
+      second.close();
+      result.fetched = fetched();
+      return result;
+    }, unique("memory-wasm"));
+    assert.deepEqual(out.atStart, [], "a page that opened no memory store has not fetched the memory wasm");
+    assert.deepEqual(out.early, [
+      "ok", ["InvalidInputError", true, "options.durability"], ["InvalidInputError", true, "options.sync"],
+      ["InvalidInputError", true, "options.colour"],
+    ]);
+    assert.deepEqual(out.beforeOpen, [], "refused options and a delete load nothing");
+    assert.deepEqual(out.appended, { stream: "cart", firstVersion: 1, lastVersion: 2, firstPosition: 1, lastPosition: 2 });
+    assert.deepEqual(out.instances, [true, true, true, false]);
+    assert.deepEqual(out.storage, ["memory", out.storage[1], undefined, false, null]);
+    assert.deepEqual(out.read, [[1, 1, "Added", 2, null], [2, 2, "Added", 3, { by: "ada" }]]);
+    assert.deepEqual(out.readAll, [2]);
+    assert.deepEqual(out.query, [1]);
+    assert.equal(out.version, 2);
+    assert.deepEqual(out.streams, [["cart", 2]]);
+    assert.equal(out.replay, 5);
+    assert.equal(out.replayAll, 2);
+    assert.equal(out.projection, 5);
+    assert.deepEqual(out.compact, { dropped: 0, from: 1 });
+    assert.deepEqual(out.conflict, ["VersionConflictError", true, 2]);
+    assert.equal(out.conflictClass, true, "the package's VersionConflictError");
+    assert.deepEqual(out.invalid, ["InvalidInputError", true, "stream"]);
+    assert.equal(out.otherHandle, 0, "each memory store has its own events");
+    assert.equal(out.metrics, 1);
+    assert.deepEqual(out.seen, [[1, "Added"], [2, "Added"]]);
+    assert.deepEqual(out.closed, [true, ["close"], ["ClosedError", true, null], true]);
+    assert.deepEqual(out.fetched.sort(), ["tidelog_memory.js", "tidelog_memory_bg.wasm"], "the memory glue and wasm, fetched once");
+    await page.close();
   });
 
   test("deleteStore: no such store resolves and creates nothing; memory stores are not shared by name (nothing to delete); close() tells closed once; bad input is refused", async () => {
