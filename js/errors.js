@@ -43,7 +43,7 @@ export class NotRetainedError extends TidelogError {}
 export class SyncError extends TidelogError {}
 
 /** Every class by its `name`. */
-export const ERROR_CLASSES = {
+const ERROR_CLASSES = {
   TidelogError, InvalidInputError, VersionConflictError, AppendConditionError, QuotaExceededError,
   StorageError, ClosedError, UnsyncedEventsError, ReplayError, NotRetainedError, SyncError,
 };
@@ -60,21 +60,8 @@ for (const [name, cls] of Object.entries(ERROR_CLASSES)) {
  * @returns {TidelogError}
  */
 export function makeError(name, message) {
-  return makeErrorOf(ERROR_CLASSES, name, message);
-}
-
-/**
- * `makeError` over another set of these classes, by the same names: the browser
- * package's memory wasm makes its errors with the package entry's classes
- * (scripts/bundle-memory-glue.mjs), so they are the classes the package exports.
- * @param {typeof ERROR_CLASSES} classes
- * @param {string} name
- * @param {string} message
- * @returns {TidelogError}
- */
-export function makeErrorOf(classes, name, message) {
-  const cls = Object.prototype.hasOwnProperty.call(classes, name)
-    ? classes[/** @type {keyof typeof ERROR_CLASSES} */ (name)]
-    : classes.TidelogError;
+  const cls = Object.prototype.hasOwnProperty.call(ERROR_CLASSES, name)
+    ? ERROR_CLASSES[/** @type {keyof typeof ERROR_CLASSES} */ (name)]
+    : TidelogError;
   return new cls(message);
 }
