@@ -144,12 +144,14 @@ if (process.argv.includes("--record")) {
   if (!text.includes(heading)) {
     text = text.replace(/\n## /, `\n${heading}\n\n\`make size\` appends a row per run (bench/size.mjs; node zlib, gzip level 9 and brotli quality 11). ` +
       "The browser figures are what a page loads: pkg/tidelog_bg.wasm, and the JS glue (pkg/tidelog.js and the modules it imports).\n\n" +
-      "| Date | Commit | wasm raw | wasm gzip | wasm brotli | glue gzip | wasm + glue gzip | wasm + glue brotli | worker wasm gzip | sync wasm gzip |\n" +
-      "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n\n## ");
+      "| Date | Commit | wasm raw | wasm gzip | wasm brotli | glue gzip | wasm + glue gzip | wasm + glue brotli | worker wasm gzip | sync wasm gzip | memory wasm gzip |\n" +
+      "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n\n## ");
   }
   const w = /** @type {{ gzip: number } | undefined} */ (sizes.workerWasm);
+  const m = /** @type {{ gzip: number } | undefined} */ (sizes.memoryWasm);
   const row = `| ${new Date().toISOString().slice(0, 10)} | ${git.commit} | ${fmt(wasm.raw)} | ${fmt(wasm.gzip)} | ${fmt(wasm.brotli)} | ` +
-    `${fmt(sizes.glue.gzip)} | ${fmt(total.gzip)} | ${fmt(total.brotli)} | ${w ? fmt(w.gzip) : "—"} | ${fmt(syncWasm.gzip)} |`;
+    `${fmt(sizes.glue.gzip)} | ${fmt(total.gzip)} | ${fmt(total.brotli)} | ${w ? fmt(w.gzip) : "—"} | ${fmt(syncWasm.gzip)} | ` +
+    `${m ? fmt(m.gzip) : "—"} |`;
   // The row goes after the table's last row.
   const start = text.indexOf(heading);
   const tableEnd = text.indexOf("\n\n", text.indexOf("|---", start));
