@@ -185,10 +185,14 @@ export function setSyncLoader(load) {
  * @returns {Promise<StartSync>}
  */
 export function loadSyncModule() {
-  return syncModule.load().then((loaded) => {
+  const started = syncModule.load().then((loaded) => {
     syncClass = loaded.Sync;
     return loaded.startSync;
   });
+  // `open` starts the load before its database opens and stops without awaiting it when
+  // that open fails: then the open's error is the one reported, not this one as well.
+  started.catch(() => {});
+  return started;
 }
 
 /**

@@ -340,6 +340,23 @@ test("loadSyncModule loads the sync module once, and after a failed load tries a
   assert.equal(loads, 2, "loaded once after the failure");
 });
 
+test("loadSyncModule: a failed load nobody awaits (open stopped at its database) is no unhandled rejection", async () => {
+  /** @type {unknown[]} */
+  const unhandled = [];
+  const onUnhandled = (/** @type {unknown} */ reason) => unhandled.push(reason);
+  process.on("unhandledRejection", onUnhandled);
+  try {
+    setSyncLoader(async () => { throw new TypeError("Failed to fetch"); });
+    const started = loadSyncModule();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(unhandled, []);
+    // Who does await it still gets the error.
+    assert.ok((await started.then(() => null, (e) => e)) instanceof SyncError);
+  } finally {
+    process.off("unhandledRejection", onUnhandled);
+  }
+});
+
 test("loadSyncModule without a sync module says so", async () => {
   setSyncLoader(/** @type {any} */ (null));
   const failed = await loadSyncModule().then(() => null, (e) => e);
