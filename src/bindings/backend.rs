@@ -9,10 +9,12 @@ use wasm_bindgen::prelude::*;
 
 use super::errors::to_js;
 use super::input::{InputBatch, JsResult};
-use crate::event::{AppendResult, Event, ExpectedVersion, Position, StreamId, Version};
+use crate::event::{AppendResult, ExpectedVersion, Position, StreamId, Version};
 use crate::query::{AppendCondition, Query, QueryOptions};
 use crate::store::{EventStore as _, MemoryStore, Metrics, ReadOptions};
-use crate::web::convert::{event_with_payload_to_js, stream_info_to_js};
+#[cfg(any(feature = "memory", feature = "file"))]
+use crate::web::convert::stream_info_to_js;
+#[cfg(feature = "memory")]
 use crate::web::glue;
 use crate::web::indexeddb::{Durability, IndexedDbStore, JsBatch};
 #[cfg(feature = "file")]
@@ -32,6 +34,25 @@ pub(super) type MemoryOn = ();
 #[cfg(not(feature = "memory"))]
 pub(super) type MemoryOn = std::convert::Infallible;
 
+/// A `Backend::Memory` arm: `$body` with `$m`, the memory store. In a build without the
+/// memory backend ([`MemoryOn`] is empty) the arm is `match *$on {}` and `$body` is not
+/// compiled: the empty field alone leaves an async method's arm in the wasm (its await
+/// points stay states of the method's future).
+macro_rules! memory_arm {
+    ($m:ident, $on:ident => $body:expr) => {{
+        #[cfg(feature = "memory")]
+        {
+            let () = *$on;
+            $body
+        }
+        #[cfg(not(feature = "memory"))]
+        {
+            let _ = $m;
+            match *$on {}
+        }
+    }};
+}
+
 /// Where a store's events live.
 pub(super) enum Backend {
     /// The browser's IndexedDB (persistent, shared by every tab of the origin).
@@ -47,19 +68,23 @@ pub(super) enum Backend {
 
 /// A memory-store event as the same record shape IndexedDB stores, with its payloads
 /// cloned so a reader cannot change the stored event.
-fn memory_record(event: &Event<JsValue>) -> JsResult<JsValue> {
+#[cfg(feature = "memory")]
+fn memory_record(event: &crate::event::Event<JsValue>) -> JsResult<JsValue> {
     let data = glue::clone_value(&event.data)?;
     let meta = event.meta.as_ref().map(glue::clone_value).transpose()?;
-    event_with_payload_to_js(event, &data, meta.as_ref()).map_err(|e| to_js(&e))
+    crate::web::convert::event_with_payload_to_js(event, &data, meta.as_ref())
+        .map_err(|e| to_js(&e))
 }
 
-fn memory_records(events: &[Event<JsValue>]) -> JsResult<Array> {
+/// [`memory_record`] of each event.
+#[cfg(feature = "memory")]
+fn memory_records(events: &[crate::event::Event<JsValue>]) -> JsResult<Array> {
     events.iter().map(memory_record).collect()
 }
 
 /// File-store events as public records, payloads parsed from their JSON text.
 #[cfg(feature = "file")]
-fn json_records(events: &[Event<String>]) -> JsResult<Array> {
+fn json_records(events: &[crate::event::Event<String>]) -> JsResult<Array> {
     events.iter().map(|e| json_event_to_js(e).map_err(|e| to_js(&e))).collect()
 }
 
@@ -139,7 +164,7 @@ impl Backend {
                     )
                     .await)
             }
-            Backend::Memory(m, _) => {
+            Backend::Memory(m, on) => memory_arm!(m, on => {
                 let bytes = batch.bytes;
                 let mut events = batch.to_new_events()?;
                 for e in &mut events {
@@ -149,7 +174,7 @@ impl Backend {
                     }
                 }
                 js(m.append_now(stream, expected, condition, events, bytes))
-            }
+            }),
             #[cfg(feature = "file")]
             Backend::File(f) => {
                 let events = batch
@@ -182,7 +207,9 @@ impl Backend {
     pub(super) async fn read(&self, stream: &StreamId, options: ReadOptions) -> JsResult<Array> {
         match self {
             Backend::IndexedDb(db) => js(db.read_records(stream, options).await),
-            Backend::Memory(m, _) => memory_records(&js(m.read(stream, options).await)?),
+            Backend::Memory(m, on) => {
+                memory_arm!(m, on => memory_records(&js(m.read(stream, options).await)?))
+            }
             #[cfg(feature = "file")]
             Backend::File(f) => json_records(&js(f.read(stream, options).await)?),
         }
@@ -197,9 +224,9 @@ impl Backend {
     pub(super) async fn read_held(&self, from: Option<Position>, limit: usize) -> JsResult<Array> {
         match self {
             Backend::IndexedDb(db) => js(db.read_all_records(from, limit).await),
-            Backend::Memory(m, _) => {
+            Backend::Memory(m, on) => memory_arm!(m, on => {
                 memory_records(&js(m.read_all(from.unwrap_or(m.floor_now()), limit).await)?)
-            }
+            }),
             #[cfg(feature = "file")]
             Backend::File(f) => {
                 json_records(&js(f.read_all(from.unwrap_or(f.floor_now()), limit).await)?)
@@ -211,7 +238,9 @@ impl Backend {
     pub(super) async fn query(&self, query: &Query, options: QueryOptions) -> JsResult<Array> {
         match self {
             Backend::IndexedDb(db) => js(db.query_records(query, options).await),
-            Backend::Memory(m, _) => memory_records(&js(m.query(query, options).await)?),
+            Backend::Memory(m, on) => {
+                memory_arm!(m, on => memory_records(&js(m.query(query, options).await)?))
+            }
             #[cfg(feature = "file")]
             Backend::File(f) => json_records(&js(f.query(query, options).await)?),
         }
@@ -242,7 +271,7 @@ impl Backend {
     pub(super) async fn head_position(&self) -> JsResult<Position> {
         match self {
             Backend::IndexedDb(db) => js(db.head_position().await),
-            Backend::Memory(m, _) => js(m.head_position()),
+            Backend::Memory(m, on) => memory_arm!(m, on => js(m.head_position())),
             #[cfg(feature = "file")]
             Backend::File(f) => js(f.head_position()),
         }
@@ -254,7 +283,7 @@ impl Backend {
     pub(super) fn event_count(&self) -> u64 {
         let head = match self {
             Backend::IndexedDb(_) => return 0,
-            Backend::Memory(m, _) => m.head_position(),
+            Backend::Memory(m, on) => memory_arm!(m, on => m.head_position()),
             Backend::File(f) => f.head_position(),
         };
         head.map_or(0, |p| p.0)
@@ -264,7 +293,7 @@ impl Backend {
     pub(super) async fn version(&self, stream: &StreamId) -> JsResult<Version> {
         match self {
             Backend::IndexedDb(db) => js(db.version(stream).await),
-            Backend::Memory(m, _) => js(m.version(stream).await),
+            Backend::Memory(m, on) => memory_arm!(m, on => js(m.version(stream).await)),
             #[cfg(feature = "file")]
             Backend::File(f) => js(f.version(stream).await),
         }
@@ -274,9 +303,9 @@ impl Backend {
     pub(super) async fn streams(&self) -> JsResult<Array> {
         match self {
             Backend::IndexedDb(db) => js(db.stream_records().await),
-            Backend::Memory(m, _) => {
+            Backend::Memory(m, on) => memory_arm!(m, on => {
                 Ok(js(m.streams().await)?.iter().map(stream_info_to_js).collect())
-            }
+            }),
             #[cfg(feature = "file")]
             Backend::File(f) => Ok(js(f.streams().await)?.iter().map(stream_info_to_js).collect()),
         }
@@ -289,7 +318,7 @@ impl Backend {
     ) -> JsResult<crate::store::Compacted> {
         match self {
             Backend::IndexedDb(db) => js(db.compact_now(retention).await),
-            Backend::Memory(m, _) => js(m.compact_now(retention)),
+            Backend::Memory(m, on) => memory_arm!(m, on => js(m.compact_now(retention))),
             #[cfg(feature = "file")]
             Backend::File(f) => js(f.compact(retention).await),
         }
@@ -299,7 +328,7 @@ impl Backend {
     pub(super) fn metrics(&self) -> Metrics {
         match self {
             Backend::IndexedDb(db) => db.metrics(),
-            Backend::Memory(m, _) => m.metrics(),
+            Backend::Memory(m, on) => memory_arm!(m, on => m.metrics()),
             #[cfg(feature = "file")]
             Backend::File(f) => f.metrics(),
         }
@@ -309,7 +338,7 @@ impl Backend {
     pub(super) fn closed(&self) -> bool {
         match self {
             Backend::IndexedDb(db) => db.is_closed(),
-            Backend::Memory(m, _) => m.is_closed(),
+            Backend::Memory(m, on) => memory_arm!(m, on => m.is_closed()),
             #[cfg(feature = "file")]
             Backend::File(f) => f.is_closed(),
         }
@@ -319,7 +348,7 @@ impl Backend {
     pub(super) fn close(&self) {
         match self {
             Backend::IndexedDb(db) => db.close(),
-            Backend::Memory(m, _) => m.close(),
+            Backend::Memory(m, on) => memory_arm!(m, on => m.close()),
             #[cfg(feature = "file")]
             Backend::File(f) => f.close(),
         }

@@ -108,7 +108,8 @@ pub struct InputBatch {
     pub events: Array,
     /// The caller's ids (`None`: the store makes one).
     pub ids: Vec<Option<EventId>>,
-    /// Each event's tags, checked.
+    /// Each event's tags, checked (read by `to_new_events`).
+    #[cfg_attr(not(any(feature = "memory", feature = "file", feature = "sync")), allow(dead_code))]
     pub tags: Vec<Vec<Tag>>,
     /// Approximate JSON bytes of the payloads.
     #[cfg_attr(not(feature = "client"), allow(dead_code))]
@@ -116,7 +117,8 @@ pub struct InputBatch {
 }
 
 impl InputBatch {
-    /// The batch as Rust events (for the memory store and conflict settlement).
+    /// The batch as Rust events (for the memory and file stores and conflict settlement).
+    #[cfg_attr(not(any(feature = "memory", feature = "file", feature = "sync")), allow(dead_code))]
     pub fn to_new_events(&self) -> JsResult<Vec<NewEvent<JsValue>>> {
         let mut events = Vec::with_capacity(self.ids.len());
         for ((event, id), tags) in self.events.iter().zip(&self.ids).zip(&self.tags) {
