@@ -212,8 +212,9 @@ const EVENT_KEYS = new Set(["id", "type", "tags", "data", "meta", "schema"]);
 /**
  * `value`'s kind for a message: "null", "an array", "a number", ...
  * @param {unknown} value
+ * @returns {string}
  */
-function describeType(value) {
+export function describeType(value) {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
   return `a ${typeof value}`;
@@ -443,6 +444,72 @@ export function payloadSize(data, meta) {
   } catch {
     return 0;
   }
+}
+
+/**
+ * Checks an options argument (the one check of every options object, in `open`,
+ * `append`, `read`, ... and the sync options): `undefined` or `null` is no options
+ * (false); anything but a plain object, or an object with a key outside `allowed`, is
+ * refused, so a misspelt option never passes silently.
+ * @param {unknown} value
+ * @param {string} field what the argument is called in messages (`options`, `options.retain`)
+ * @param {string} allowed the known keys, comma-separated (`"fromVersion,limit"`)
+ * @returns {boolean} whether options were given
+ * @throws {FieldError}
+ */
+export function checkOptions(value, field, allowed) {
+  if (value === undefined || value === null) return false;
+  if (typeof value !== "object" || Array.isArray(value)) {
+    throw fieldError(field, `must be an object, got ${describeType(value)}`);
+  }
+  const known = allowed.split(",");
+  const key = unknownKey(value, known);
+  if (key !== undefined) {
+    throw fieldError(`${field}.${key}`, `is not a known option (known: ${known.join(", ")})`);
+  }
+  return true;
+}
+
+/**
+ * A string argument that is valid UTF-16 (no lone surrogate).
+ * @param {unknown} value
+ * @param {string} field
+ * @returns {string}
+ * @throws {FieldError}
+ */
+export function checkString(value, field) {
+  if (typeof value !== "string") throw fieldError(field, `must be a string, got ${describeType(value)}`);
+  if (!wellFormed(value)) throw fieldError(field, "contains a lone surrogate (not valid Unicode)");
+  return value;
+}
+
+/**
+ * A whole-number argument: from 0 to 2^53 - 1.
+ * @param {unknown} value
+ * @param {string} field
+ * @returns {number}
+ * @throws {FieldError}
+ */
+export function checkWhole(value, field) {
+  if (typeof value !== "number") throw fieldError(field, `must be a number, got ${describeType(value)}`);
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw fieldError(field, "must be a whole number from 0 to 2^53 - 1");
+  }
+  return value;
+}
+
+/**
+ * A boolean option: `undefined` is `otherwise`; anything but a boolean is refused.
+ * @param {unknown} value
+ * @param {string} field
+ * @param {boolean} otherwise
+ * @returns {boolean}
+ * @throws {FieldError}
+ */
+export function checkFlag(value, field, otherwise) {
+  if (value === undefined) return otherwise;
+  if (typeof value !== "boolean") throw fieldError(field, `must be true or false, got ${describeType(value)}`);
+  return value;
 }
 
 /**

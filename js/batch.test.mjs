@@ -2,7 +2,10 @@
 // payloadSize, unknownKey, streamRows, snapshotRecord.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { inspectEvents, makeRecord, addRecords, payloadSize, unknownKey, markPending, streamRows, snapshotRecord } from "./batch.js";
+import {
+  inspectEvents, makeRecord, addRecords, payloadSize, unknownKey, markPending, streamRows, snapshotRecord,
+  checkOptions, checkString, checkWhole, checkFlag, describeType,
+} from "./batch.js";
 
 /** What inspectEvents throws for `input` ({ field, message }); fails when it returns. */
 function problem(input) {
@@ -299,4 +302,65 @@ test("snapshotRecord stamps savedAt", () => {
   const record = snapshotRecord("p", { n: 1 }, 9, 2, 1);
   assert.deepEqual({ ...record, savedAt: 0 }, { name: "p", state: { n: 1 }, position: 9, version: 2, moves: 1, savedAt: 0 });
   assert.ok(record.savedAt >= before && record.savedAt <= Date.now());
+});
+
+/** What `check()` throws ({ field, message }); fails when it returns. */
+function refusal(check) {
+  try {
+    check();
+  } catch (thrown) {
+    return thrown;
+  }
+  assert.fail("accepted");
+}
+
+test("checkOptions: absent is false, a plain object with known keys true, the rest refused", () => {
+  assert.equal(checkOptions(undefined, "options", "a,b"), false);
+  assert.equal(checkOptions(null, "options", "a,b"), false);
+  assert.equal(checkOptions({}, "options", "a,b"), true);
+  assert.equal(checkOptions({ b: 1, a: undefined }, "options", "a,b"), true);
+  assert.equal(checkOptions(Object.create({ inherited: 1 }), "options", "a"), true, "own keys only");
+  for (const [value, got] of [[1, "a number"], ["x", "a string"], [[], "an array"], [() => {}, "a function"], [true, "a boolean"]]) {
+    assert.deepEqual(refusal(() => checkOptions(value, "options.retain", "a")),
+      { field: "options.retain", message: `must be an object, got ${got}` });
+  }
+  assert.deepEqual(refusal(() => checkOptions({ a: 1, limt: 2 }, "options", "a,limit,upcast")),
+    { field: "options.limt", message: "is not a known option (known: a, limit, upcast)" });
+});
+
+test("checkString: a string without lone surrogates", () => {
+  assert.equal(checkString("caf\u00e9 \ud83d\ude00", "name"), "caf\u00e9 \ud83d\ude00");
+  assert.equal(checkString("", "name"), "");
+  assert.deepEqual(refusal(() => checkString(null, "stream")), { field: "stream", message: "must be a string, got null" });
+  assert.deepEqual(refusal(() => checkString(3, "stream")), { field: "stream", message: "must be a string, got a number" });
+  for (const lone of ["a\ud800", "\udc00b", "\ude00\ud83d"]) {
+    assert.deepEqual(refusal(() => checkString(lone, "event")),
+      { field: "event", message: "contains a lone surrogate (not valid Unicode)" });
+  }
+});
+
+test("checkWhole: a whole number from 0 to 2^53 - 1", () => {
+  for (const n of [0, -0, 1, 42, Number.MAX_SAFE_INTEGER]) assert.equal(checkWhole(n, "options.limit"), n);
+  assert.deepEqual(refusal(() => checkWhole("3", "options.limit")),
+    { field: "options.limit", message: "must be a number, got a string" });
+  for (const n of [-1, 1.5, NaN, Infinity, -Infinity, Number.MAX_SAFE_INTEGER + 1]) {
+    assert.deepEqual(refusal(() => checkWhole(n, "options.after")),
+      { field: "options.after", message: "must be a whole number from 0 to 2^53 - 1" });
+  }
+});
+
+test("checkFlag: a boolean, undefined the default", () => {
+  assert.equal(checkFlag(undefined, "options.persist", false), false);
+  assert.equal(checkFlag(undefined, "options.upcast", true), true);
+  assert.equal(checkFlag(true, "options.persist", false), true);
+  assert.equal(checkFlag(false, "options.upcast", true), false);
+  assert.deepEqual(refusal(() => checkFlag(null, "options.force", false)),
+    { field: "options.force", message: "must be true or false, got null" });
+  assert.deepEqual(refusal(() => checkFlag(1, "options.force", false)),
+    { field: "options.force", message: "must be true or false, got a number" });
+});
+
+test("describeType: the kind of a value for messages", () => {
+  assert.deepEqual([null, [], {}, 1, "s", undefined, () => {}, 1n, Symbol("s")].map(describeType),
+    ["null", "an array", "a object", "a number", "a string", "a undefined", "a function", "a bigint", "a symbol"]);
 });

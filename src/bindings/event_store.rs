@@ -154,7 +154,7 @@ pub(super) async fn append(
     options: JsValue,
 ) -> Result<JsValue, JsValue> {
     let stream = input::stream_id(&stream)?;
-    let options = input::options(&options, "options", &["expectedVersion", "condition"])?;
+    let options = input::options(&options, "options", "expectedVersion,condition")?;
     let expected = input::expected_version(input::get(options.as_ref(), "expectedVersion")?)?;
     let condition =
         input::get(options.as_ref(), "condition")?.map(|c| input::condition(&c)).transpose()?;
@@ -241,14 +241,13 @@ fn store_name(name: &JsValue) -> Result<String, JsValue> {
 
 /// The option keys of `open` (`deleteStore` takes `force`, `storage` and `directory`).
 #[cfg(not(feature = "file"))]
-const OPEN_KEYS: &[&str] = &["storage", "durability", "sync", "maxEventBytes", "persist", "retain"];
+const OPEN_KEYS: &str = "storage,durability,sync,maxEventBytes,persist,retain";
 #[cfg(feature = "file")]
-const OPEN_KEYS: &[&str] =
-    &["storage", "durability", "sync", "maxEventBytes", "persist", "directory", "retain"];
+const OPEN_KEYS: &str = "storage,durability,sync,maxEventBytes,persist,directory,retain";
 #[cfg(not(feature = "file"))]
-const DELETE_KEYS: &[&str] = &["force", "storage"];
+const DELETE_KEYS: &str = "force,storage";
 #[cfg(feature = "file")]
-const DELETE_KEYS: &[&str] = &["force", "storage", "directory"];
+const DELETE_KEYS: &str = "force,storage,directory";
 
 /// `options.storage`: `None` (not given), `"auto"`, `"indexeddb"` or `"memory"` (in the
 /// Node build also `"file"`).
@@ -616,7 +615,7 @@ impl JsEventStore {
             return Err(invalid("callback", "must be a function"));
         };
         self.shared.check_open()?;
-        let options = input::options(&options, "options", &["fromPosition", "onMoved"])?;
+        let options = input::options(&options, "options", "fromPosition,onMoved")?;
         let cursor = input::get(options.as_ref(), "fromPosition")?
             .map(|v| input::whole_number(&v, "options.fromPosition").map(|p| Position(p.max(1))))
             .transpose()?;

@@ -1,15 +1,15 @@
 //! JS arguments -> validated Rust values. Every check returns an `InvalidInputError`
 //! naming the argument; nothing here can panic, whatever JS passes.
 
-use js_sys::{Array, JsString, Object, Reflect};
+use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::errors::{invalid, to_js};
-use crate::event::{tags_from_strings, EventId, EventType, NewEvent, Tag, Version};
+use crate::event::{tags_from_strings, EventId, EventType, NewEvent, Tag};
 use crate::web::glue as js;
 #[cfg(feature = "client")]
 use {
-    crate::event::{ExpectedVersion, Position, StreamId},
+    crate::event::{ExpectedVersion, Position, StreamId, Version},
     crate::query::{AppendCondition, Query, QueryItem, QueryOptions},
     crate::store::{Direction, ReadOptions},
 };
@@ -17,25 +17,9 @@ use {
 /// A JS result with a JS error.
 pub type JsResult<T> = Result<T, JsValue>;
 
-fn type_name(value: &JsValue) -> String {
-    if value.is_null() {
-        "null".into()
-    } else if Array::is_array(value) {
-        "an array".into()
-    } else {
-        format!("a {}", value.js_typeof().as_string().unwrap_or_default())
-    }
-}
-
 /// A JS string that is valid UTF-16 (no lone surrogates), as a Rust `String`.
 pub fn string(value: &JsValue, field: &str) -> JsResult<String> {
-    let Some(text) = value.dyn_ref::<JsString>() else {
-        return Err(invalid(field, format!("must be a string, got {}", type_name(value))));
-    };
-    if !text.is_valid_utf16() {
-        return Err(invalid(field, "contains a lone surrogate (not valid Unicode)"));
-    }
-    Ok(String::from(text))
+    js::check_string(value, field).map_err(field_error)
 }
 
 /// A stream id argument.
@@ -45,23 +29,12 @@ pub fn stream_id(value: &JsValue) -> JsResult<StreamId> {
 }
 
 /// An options object: `undefined`/`null` -> `None`; anything but a plain object, or an
-/// object with a key outside `allowed`, is an error (a misspelt option never passes
-/// silently).
-pub fn options(value: &JsValue, field: &str, allowed: &[&str]) -> JsResult<Option<Object>> {
-    if value.is_undefined() || value.is_null() {
-        return Ok(None);
-    }
-    if !value.is_object() || Array::is_array(value) || value.is_function() {
-        return Err(invalid(field, format!("must be an object, got {}", type_name(value))));
-    }
-    let allowed_js: Array = allowed.iter().map(|k| JsValue::from_str(k)).collect();
-    if let Some(key) = js::unknown_key(value, &allowed_js) {
-        return Err(invalid(
-            format!("{field}.{key}"),
-            format!("is not a known option (known: {})", allowed.join(", ")),
-        ));
-    }
-    Ok(Some(value.clone().unchecked_into()))
+/// object with a key outside `allowed` (comma-separated), is an error (a misspelt option
+/// never passes silently). The check is `js/batch.js`'s `checkOptions`.
+pub fn options(value: &JsValue, field: &str, allowed: &str) -> JsResult<Option<Object>> {
+    Ok(js::check_options(value, field, allowed)
+        .map_err(field_error)?
+        .then(|| value.clone().unchecked_into()))
 }
 
 /// `options[key]`, `None` when absent or `undefined`.
@@ -73,12 +46,7 @@ pub fn get(options: Option<&Object>, key: &str) -> JsResult<Option<JsValue>> {
 
 /// A whole number (>= 0, <= 2^53 - 1).
 pub fn whole_number(value: &JsValue, field: &str) -> JsResult<u64> {
-    let Some(n) = value.as_f64() else {
-        return Err(invalid(field, format!("must be a number, got {}", type_name(value))));
-    };
-    Version::from_f64(n)
-        .map(|v| v.0)
-        .map_err(|_| invalid(field, "must be a whole number from 0 to 2^53 - 1"))
+    Ok(js::check_whole(value, field).map_err(field_error)? as u64)
 }
 
 /// `expectedVersion`: a number, `"any"`, `"no_stream"` or `"exists"`; absent -> any.
@@ -95,7 +63,7 @@ pub fn expected_version(value: Option<JsValue>) -> JsResult<ExpectedVersion> {
         "expectedVersion",
         format!(
             "must be a version number, \"any\", \"no_stream\" or \"exists\"; got {}",
-            type_name(&value)
+            js::describe_type(&value)
         ),
     ))
 }
@@ -188,7 +156,7 @@ pub fn events(
 /// Options of `read(stream, options)`.
 #[cfg(feature = "client")]
 pub fn read_options(value: &JsValue) -> JsResult<ReadOptions> {
-    let options = options(value, "options", &["fromVersion", "limit", "direction", "upcast"])?;
+    let options = options(value, "options", "fromVersion,limit,direction,upcast")?;
     let options = options.as_ref();
     let from_version = get(options, "fromVersion")?
         .map(|v| whole_number(&v, "options.fromVersion").map(Version))
@@ -209,7 +177,7 @@ pub fn read_options(value: &JsValue) -> JsResult<ReadOptions> {
 /// read starts at retention's floor) and the limit.
 #[cfg(feature = "client")]
 pub fn read_all_options(value: &JsValue) -> JsResult<(Option<Position>, usize)> {
-    let options = options(value, "options", &["fromPosition", "limit", "upcast"])?;
+    let options = options(value, "options", "fromPosition,limit,upcast")?;
     let options = options.as_ref();
     let from = get(options, "fromPosition")?
         .map(|v| whole_number(&v, "options.fromPosition").map(Position))
@@ -221,7 +189,7 @@ pub fn read_all_options(value: &JsValue) -> JsResult<(Option<Position>, usize)> 
 /// `options.retain.events` / `.ms`). `keep_pending`: the store syncs.
 #[cfg(feature = "client")]
 pub fn retain(value: &JsValue, keep_pending: bool) -> JsResult<crate::store::Retention> {
-    let options = options(value, "options.retain", &["events", "ms"])?;
+    let options = options(value, "options.retain", "events,ms")?;
     let options = options.as_ref();
     let bound = |key: &str| -> JsResult<Option<u64>> {
         let field = format!("options.retain.{key}");
@@ -263,12 +231,7 @@ pub fn upcast_option(value: &JsValue) -> JsResult<bool> {
 /// A boolean option: `undefined` -> `default`; anything but a boolean is an error.
 #[cfg(feature = "client")]
 pub fn flag(value: JsValue, field: &str, default: bool) -> JsResult<bool> {
-    if value.is_undefined() {
-        return Ok(default);
-    }
-    value
-        .as_bool()
-        .ok_or_else(|| invalid(field, format!("must be true or false, got {}", type_name(&value))))
+    js::check_flag(&value, field, default).map_err(field_error)
 }
 
 /// A query: `"all"` or a list of `{ types?, tags? }` items (see `crate::query`);
@@ -300,7 +263,7 @@ pub fn query(value: &JsValue, field: &str) -> JsResult<Query> {
 /// Options of `query(query, options)`: `{ after, backwards, limit }`.
 #[cfg(feature = "client")]
 pub fn query_options(value: &JsValue) -> JsResult<QueryOptions> {
-    let options = options(value, "options", &["after", "backwards", "limit"])?;
+    let options = options(value, "options", "after,backwards,limit")?;
     let options = options.as_ref();
     let after = get(options, "after")?
         .map(|v| whole_number(&v, "options.after").map(Position))
@@ -314,7 +277,7 @@ pub fn query_options(value: &JsValue) -> JsResult<QueryOptions> {
 #[cfg(feature = "client")]
 pub fn condition(value: &JsValue) -> JsResult<AppendCondition> {
     let field = "options.condition";
-    let object = options(value, field, &["failIfEventsMatch", "after"])?
+    let object = options(value, field, "failIfEventsMatch,after")?
         .ok_or_else(|| invalid(field, "must be an object like { failIfEventsMatch, after }"))?;
     let Some(matching) = get(Some(&object), "failIfEventsMatch")? else {
         return Err(invalid(

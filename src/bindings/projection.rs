@@ -89,8 +89,8 @@ impl JsEventStore {
         if name.is_empty() || name.len() > 256 {
             return Err(invalid("name", "must be 1 to 256 bytes long"));
         }
-        let allowed = ["initial", "reducer", "revision", "streams", "snapshotEvery"];
-        let options = input::options(&options, "options", &allowed)?;
+        let allowed = "initial,reducer,revision,streams,snapshotEvery";
+        let options = input::options(&options, "options", allowed)?;
         let o = options.as_ref();
         let (reducer, initial) = reducer_and_initial(o)?;
         js::clone_value(&initial).map_err(|e| {

@@ -118,19 +118,10 @@ fn upcasters_option(shared: &Shared, options: Option<&Object>) -> JsResult<JsVal
 }
 
 /// The options of a stream replay (`replay`, `replayReport`).
-const STREAM_OPTIONS: &[&str] = &[
-    "reducer",
-    "initial",
-    "fromVersion",
-    "toVersion",
-    "toPosition",
-    "upcast",
-    "onError",
-    "pageSize",
-];
+const STREAM_OPTIONS: &str =
+    "reducer,initial,fromVersion,toVersion,toPosition,upcast,onError,pageSize";
 /// The options of a whole-log replay (`replayAll`, `replayAllReport`).
-const LOG_OPTIONS: &[&str] =
-    &["reducer", "initial", "fromPosition", "toPosition", "upcast", "onError", "pageSize"];
+const LOG_OPTIONS: &str = "reducer,initial,fromPosition,toPosition,upcast,onError,pageSize";
 
 /// A finished replay: its fold context and the store reads it made.
 struct Replayed {
@@ -297,8 +288,8 @@ pub(super) async fn execute(
     options: JsValue,
 ) -> JsResult<JsValue> {
     let stream_id = input::stream_id(&stream)?;
-    let allowed = ["initial", "reducer", "decide", "maxAttempts", "upcast"];
-    let options = input::options(&options, "options", &allowed)?;
+    let allowed = "initial,reducer,decide,maxAttempts,upcast";
+    let options = input::options(&options, "options", allowed)?;
     let o = options.as_ref();
     let (reducer, initial) = reducer_and_initial(o)?;
     let decide = input::get(o, "decide")?.unwrap_or(JsValue::UNDEFINED);

@@ -90,9 +90,27 @@ extern "C" {
     pub fn mark_pending_from(streams: &web_sys::IdbObjectStore, records: &js_sys::Array)
         -> Promise;
 
-    /// The first key of `options` not in `allowed`, if any.
-    #[wasm_bindgen(js_name = unknownKey)]
-    pub fn unknown_key(options: &JsValue, allowed: &js_sys::Array) -> Option<String>;
+    /// Checks an options argument (`js/batch.js`): `false` for `undefined`/`null`,
+    /// `true` for a plain object whose keys are all in `allowed` (comma-separated);
+    /// throws `{ field, message }` for anything else.
+    #[wasm_bindgen(catch, js_name = checkOptions)]
+    pub fn check_options(value: &JsValue, field: &str, allowed: &str) -> Result<bool, JsValue>;
+
+    /// A string argument without lone surrogates; throws `{ field, message }`.
+    #[wasm_bindgen(catch, js_name = checkString)]
+    pub fn check_string(value: &JsValue, field: &str) -> Result<String, JsValue>;
+
+    /// A whole number from 0 to 2^53 - 1; throws `{ field, message }`.
+    #[wasm_bindgen(catch, js_name = checkWhole)]
+    pub fn check_whole(value: &JsValue, field: &str) -> Result<f64, JsValue>;
+
+    /// A boolean option (`undefined`: `otherwise`); throws `{ field, message }`.
+    #[wasm_bindgen(catch, js_name = checkFlag)]
+    pub fn check_flag(value: &JsValue, field: &str, otherwise: bool) -> Result<bool, JsValue>;
+
+    /// `value`'s kind for a message: `"null"`, `"an array"`, `"a number"`, ...
+    #[wasm_bindgen(js_name = describeType)]
+    pub fn describe_type(value: &JsValue) -> String;
 
     /// The candidate records of a query's items (`null`: every event) from position
     /// `first` on, ascending, from the tag and type indexes of the `events` store

@@ -67,7 +67,7 @@ impl SyncConfig {
 /// Parses `pull: { streams, prefixes }` (absent: the whole feed).
 fn parse_pull(options: Option<&Object>) -> JsResult<Option<FeedFilter>> {
     let value = input::get(options, "pull")?.unwrap_or(JsValue::UNDEFINED);
-    let Some(pull) = input::options(&value, "options.sync.pull", &["streams", "prefixes"])? else {
+    let Some(pull) = input::options(&value, "options.sync.pull", "streams,prefixes")? else {
         return Ok(None);
     };
     let list = |key: &str| -> JsResult<Vec<StreamId>> {
@@ -102,18 +102,7 @@ pub(in crate::bindings) fn parse_config(value: &JsValue) -> JsResult<Option<Sync
     let Some(options) = input::options(
         value,
         "options.sync",
-        &[
-            "url",
-            "token",
-            "auth",
-            "onConflict",
-            "pollMs",
-            "timeoutMs",
-            "stallMs",
-            "batchSize",
-            "paused",
-            "pull",
-        ],
+        "url,token,auth,onConflict,pollMs,timeoutMs,stallMs,batchSize,paused,pull",
     )?
     else {
         return Ok(None);
