@@ -7,13 +7,20 @@ use wasm_bindgen::JsValue;
 use super::errors::to_js;
 use super::input::JsResult;
 use crate::error::Error;
-use crate::web::convert::record_to_event;
+use crate::web::convert::record_head;
 use crate::web::glue::{self, get, set};
 
 /// The `ReplayError` for a failing record and the value its reducer or upcaster threw.
 pub(super) fn replay_error(record: &JsValue, cause: &JsValue) -> JsValue {
-    let error = match record_to_event(record) {
-        Ok(event) => Error::replay_failed(&event, glue::describe_thrown(cause)),
+    let error = match record_head(record) {
+        Ok(head) => Error::Replay {
+            position: head.position,
+            event_id: head.id,
+            stream: head.stream,
+            version: head.version,
+            event_type: head.event_type,
+            message: glue::describe_thrown(cause),
+        },
         Err(e) => e,
     };
     let js = to_js(&error);

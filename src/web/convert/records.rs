@@ -106,16 +106,43 @@ fn corrupt(e: Invalid) -> Error {
     Error::storage("DataError", format!("stored event is malformed: {e}"))
 }
 
-/// Converts a stored record into a typed event (for Rust callers; JS gets the records).
-pub fn record_to_event(record: &JsValue) -> Result<Event<JsValue>> {
-    let meta = get(record, "meta");
-    let recorded_at = get(record, "recordedAt").as_f64().unwrap_or(0.0);
-    Ok(Event {
+/// What a stored record is and where: the fields an append's retry lookup and a
+/// `ReplayError` need, without converting the rest of the record.
+pub(crate) struct RecordHead {
+    /// The event's id.
+    pub(crate) id: EventId,
+    /// Its stream.
+    pub(crate) stream: StreamId,
+    /// Its version in the stream.
+    pub(crate) version: Version,
+    /// Its global position.
+    pub(crate) position: Position,
+    /// Its type.
+    pub(crate) event_type: EventType,
+}
+
+/// A stored record's [`RecordHead`], checked as [`record_to_event`] checks it.
+pub(crate) fn record_head(record: &JsValue) -> Result<RecordHead> {
+    Ok(RecordHead {
         id: EventId::new(string_field(record, "id")?).map_err(corrupt)?,
         stream: StreamId::new(string_field(record, "stream")?).map_err(corrupt)?,
         version: Version(version_field(record, "version")?),
         position: Position(version_field(record, "position")?),
         event_type: EventType::new(string_field(record, "type")?).map_err(corrupt)?,
+    })
+}
+
+/// Converts a stored record into a typed event (for Rust callers; JS gets the records).
+pub fn record_to_event(record: &JsValue) -> Result<Event<JsValue>> {
+    let RecordHead { id, stream, version, position, event_type } = record_head(record)?;
+    let meta = get(record, "meta");
+    let recorded_at = get(record, "recordedAt").as_f64().unwrap_or(0.0);
+    Ok(Event {
+        id,
+        stream,
+        version,
+        position,
+        event_type,
         tags: tags_field(record)?,
         data: get(record, "data"),
         meta: if meta.is_null() || meta.is_undefined() { None } else { Some(meta) },

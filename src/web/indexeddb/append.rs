@@ -23,7 +23,7 @@ use crate::query::AppendCondition;
 use crate::store::{check_batch, check_batch_ids, resolve_retry, StoredAt};
 use crate::sync::PendingCondition;
 use crate::web::convert::{
-    js_error, record_to_event, set, string_field, synced_version_field, tags_to_js, version_field,
+    js_error, record_head, set, string_field, synced_version_field, tags_to_js, version_field,
 };
 use crate::web::glue;
 
@@ -266,12 +266,8 @@ fn stored_at(records: &JsValue) -> Result<Vec<Option<StoredAt>>> {
         found.push(if record.is_undefined() {
             None
         } else {
-            let event = record_to_event(&record)?;
-            Some(StoredAt {
-                stream: event.stream,
-                version: event.version,
-                position: event.position,
-            })
+            let head = record_head(&record)?;
+            Some(StoredAt { stream: head.stream, version: head.version, position: head.position })
         });
     }
     Ok(found)
