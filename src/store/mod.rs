@@ -249,18 +249,19 @@ pub fn check_batch_ids(ids: &mut dyn Iterator<Item = Option<&EventId>>, len: usi
             format!("has {len} events; one append takes at most {MAX_BATCH_EVENTS}"),
         ));
     }
-    let mut seen = std::collections::HashSet::new();
-    for (i, id) in ids.enumerate() {
-        if let Some(id) = id {
-            if !seen.insert(id.as_str()) {
-                return Err(Error::invalid(
-                    format!("events[{i}].id"),
-                    format!("{id} appears twice in the batch"),
-                ));
-            }
-        }
+    // Sorted by id, then by index: the first repeat in batch order is the smallest index
+    // that follows an equal id (no hash set: the browser wasm carries no hashing for it).
+    let mut sorted: Vec<(&str, usize)> =
+        ids.enumerate().filter_map(|(i, id)| Some((id?.as_str(), i))).collect();
+    sorted.sort_unstable();
+    let repeat = sorted.windows(2).filter(|w| w[0].0 == w[1].0).map(|w| w[1]).min_by_key(|r| r.1);
+    match repeat {
+        Some((id, i)) => Err(Error::invalid(
+            format!("events[{i}].id"),
+            format!("{id} appears twice in the batch"),
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Decides whether a batch is a retry of an append that is already stored.
