@@ -196,7 +196,7 @@ async fn start_sync(
 ) -> Result<(SyncHook, JsValue), JsValue> {
     let store = js_sys::Object::new();
     let weak = Rc::downgrade(shared);
-    let changed = Closure::<dyn Fn()>::new(move || {
+    let changed = Closure::<dyn FnMut()>::new(move || {
         if let Some(shared) = weak.upgrade() {
             shared.notify_changed();
         }
@@ -205,7 +205,7 @@ async fn start_sync(
     if shared.retain.get().is_some() {
         let weak = Rc::downgrade(shared);
         // `compact()`'s call (the sync side awaits it and reads no result).
-        let compact = Closure::<dyn Fn() -> Promise>::new(move || match weak.upgrade() {
+        let compact = Closure::<dyn FnMut() -> Promise>::new(move || match weak.upgrade() {
             Some(shared) => call(Call::On(shared, true, Op::Compact)),
             None => Promise::resolve(&JsValue::UNDEFINED),
         });

@@ -410,8 +410,14 @@ impl Task {
 /// the store's future ([`Call::Projection`]).
 fn queued(inner: &Rc<Inner>, task: Task) -> Promise {
     let ctx = inner.ctx.clone();
-    let inner = inner.clone();
-    let run = Closure::once_into_js(move || call(Call::Projection(inner, task)));
+    // Called once (`serialize`); an `FnMut`, not a once closure: the store's other
+    // callbacks have this type, so the wasm carries its glue once.
+    let mut pending = Some((inner.clone(), task));
+    let run = Closure::<dyn FnMut() -> Promise>::new(move || match pending.take() {
+        Some((inner, task)) => call(Call::Projection(inner, task)),
+        None => Promise::resolve(&JsValue::UNDEFINED),
+    })
+    .into_js_value();
     serialize(&ctx, &run)
 }
 
@@ -509,7 +515,7 @@ impl JsProjection {
         self.inner.listeners.borrow_mut().push((id, callback));
         let _ = queued(&self.inner, Task::Subscribe);
         let weak = Rc::downgrade(&self.inner);
-        let stop = Closure::once_into_js(move || {
+        let stop = Closure::<dyn FnMut()>::new(move || {
             if let Some(inner) = weak.upgrade() {
                 inner.listeners.borrow_mut().retain(|(i, _)| *i != id);
                 if inner.listeners.borrow().is_empty() {
@@ -517,7 +523,7 @@ impl JsProjection {
                 }
             }
         });
-        Ok(stop.unchecked_into())
+        Ok(stop.into_js_value().unchecked_into())
     }
 
     /// Counters: `{ replayedEvents, position, snapshotPosition, snapshotsWritten,

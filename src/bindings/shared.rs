@@ -13,7 +13,7 @@ use std::rc::Weak;
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{BroadcastChannel, MessageEvent};
+use web_sys::BroadcastChannel;
 
 use super::backend::Backend;
 use super::errors::to_js;
@@ -77,7 +77,7 @@ pub(super) struct ReplayState {
 }
 
 /// The channel's `onmessage` handler, kept alive while the store is open.
-type MessageListener = Closure<dyn FnMut(MessageEvent)>;
+type MessageListener = Closure<dyn FnMut(JsValue)>;
 
 /// What the JS objects of one open store share.
 pub(super) struct Shared {
@@ -149,7 +149,7 @@ impl Shared {
         }
         if let Some(channel) = &shared.channel {
             let weak = Rc::downgrade(&shared);
-            let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |_| {
+            let on_message = Closure::<dyn FnMut(JsValue)>::new(move |_| {
                 if let Some(shared) = weak.upgrade() {
                     // Another tab appended or synced: subscribers re-read from their
                     // cursors; the syncing tab pushes, the others refresh their status.

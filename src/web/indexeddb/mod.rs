@@ -157,7 +157,7 @@ pub struct IndexedDbStore {
     ids: RefCell<IdGenerator>,
     metrics: RefCell<Metrics>,
     env: SystemEnvironment,
-    _on_version_change: Closure<dyn FnMut(IdbVersionChangeEvent)>,
+    _on_version_change: Closure<dyn FnMut(JsValue)>,
 }
 
 /// What a `versionchange` that closed the connection calls: `true` when the database is
@@ -190,25 +190,24 @@ impl IndexedDbStore {
             let open = open.clone();
             let upgrade_error = upgrade_error.clone();
             let created = created.clone();
-            Closure::<dyn FnMut(web_sys::IdbVersionChangeEvent)>::new(
-                move |event: web_sys::IdbVersionChangeEvent| {
-                    let old = event.old_version() as u32;
-                    created.set(old == 0);
-                    let step = || -> Result<()> {
-                        let db: IdbDatabase = open.result().map_err(js_error)?.unchecked_into();
-                        let tx = open.transaction().ok_or_else(|| {
-                            Error::storage("InvalidStateError", "no versionchange transaction")
-                        })?;
-                        schema::upgrade(&db, &tx, old)
-                    };
-                    if let Err(e) = step() {
-                        *upgrade_error.borrow_mut() = Some(e);
-                        if let Some(tx) = open.transaction() {
-                            let _ = tx.abort();
-                        }
+            Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+                let event: IdbVersionChangeEvent = event.unchecked_into();
+                let old = event.old_version() as u32;
+                created.set(old == 0);
+                let step = || -> Result<()> {
+                    let db: IdbDatabase = open.result().map_err(js_error)?.unchecked_into();
+                    let tx = open.transaction().ok_or_else(|| {
+                        Error::storage("InvalidStateError", "no versionchange transaction")
+                    })?;
+                    schema::upgrade(&db, &tx, old)
+                };
+                if let Err(e) = step() {
+                    *upgrade_error.borrow_mut() = Some(e);
+                    if let Some(tx) = open.transaction() {
+                        let _ = tx.abort();
                     }
-                },
-            )
+                }
+            })
         };
         open.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
         let opened = request(Ok(open.clone().unchecked_into()))?.await;
@@ -227,7 +226,8 @@ impl IndexedDbStore {
             let db = db.clone();
             let closed = closed.clone();
             let on_closed = on_closed.clone();
-            Closure::<dyn FnMut(IdbVersionChangeEvent)>::new(move |event: IdbVersionChangeEvent| {
+            Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+                let event: IdbVersionChangeEvent = event.unchecked_into();
                 closed.set(true);
                 db.close();
                 if let Some(hook) = on_closed.take() {
