@@ -179,11 +179,12 @@ export function foldPage(ctx, records) {
 
 /**
  * The live feed of a projection: a store subscriber that folds an event directly
- * following what `ctx` covers and reports `onPage(consumedOrMinusOne, applied)`; an event
+ * following what `ctx` covers and reports `onPage(applied)` (-1: the fold failed, see
+ * `ctx.failure`); an event
  * past a gap (e.g. during a rebuild) calls `onGap()` for a catch-up instead; an event
  * already covered is ignored.
  * @param {Fold} ctx
- * @param {(consumed: number, applied: number) => void} onPage
+ * @param {(applied: number) => void} onPage
  * @param {() => void} onGap
  * @returns {(event: EventRecord) => void}
  */
@@ -193,7 +194,7 @@ export function liveFeeder(ctx, onPage, onGap) {
     if (event.position !== ctx.after + 1) return onGap();
     const before = ctx.applied;
     const consumed = foldPage(ctx, [event]);
-    onPage(consumed, ctx.applied - before);
+    onPage(consumed < 0 ? -1 : ctx.applied - before);
   };
 }
 

@@ -196,7 +196,7 @@ async fn start_sync(
 ) -> Result<(SyncHook, JsValue), JsValue> {
     let store = js_sys::Object::new();
     let weak = Rc::downgrade(shared);
-    let changed = Closure::<dyn FnMut()>::new(move || {
+    let changed = Closure::<dyn FnMut(JsValue)>::new(move |_| {
         if let Some(shared) = weak.upgrade() {
             shared.notify_changed();
         }

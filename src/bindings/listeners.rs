@@ -28,7 +28,9 @@ impl Listeners {
         listeners.retain(|l| l.active.get());
         listeners.push(Listener { event, callback, active: active.clone() });
         self.0.set(listeners);
-        Closure::<dyn FnMut()>::new(move || active.set(false)).into_js_value().unchecked_into()
+        Closure::<dyn FnMut(JsValue)>::new(move |_| active.set(false))
+            .into_js_value()
+            .unchecked_into()
     }
 
     /// Hands `detail` to every active listener of `event` (what one throws is reported,

@@ -65,9 +65,9 @@ pub(super) struct Inner {
 
 struct Feed {
     stop: Function,
-    _on_page: Closure<dyn FnMut(i32, u32)>,
-    _on_gap: Closure<dyn FnMut()>,
-    _on_moved: Closure<dyn FnMut()>,
+    _on_page: Closure<dyn FnMut(JsValue)>,
+    _on_gap: Closure<dyn FnMut(JsValue)>,
+    _on_moved: Closure<dyn FnMut(JsValue)>,
 }
 
 /// A named projection over the event log (made by `store.projection(name, options)`):
@@ -431,20 +431,21 @@ fn start_feed(inner: &Rc<Inner>) -> JsResult<()> {
         return Ok(());
     }
     let weak: Weak<Inner> = Rc::downgrade(inner);
-    let on_page = Closure::<dyn FnMut(i32, u32)>::new({
+    let on_page = Closure::<dyn FnMut(JsValue)>::new({
         let weak = weak.clone();
-        move |consumed: i32, applied: u32| {
+        move |applied: JsValue| {
             let Some(inner) = weak.upgrade() else { return };
-            if consumed < 0 {
+            let applied = applied.as_f64().unwrap_or(-1.0);
+            if applied < 0.0 {
                 report(&take_failure(&inner.ctx));
                 return;
             }
-            let _ = queued(&inner, Task::Applied(applied));
+            let _ = queued(&inner, Task::Applied(applied as u32));
         }
     });
-    let on_gap = Closure::<dyn FnMut()>::new({
+    let on_gap = Closure::<dyn FnMut(JsValue)>::new({
         let weak = weak.clone();
-        move || {
+        move |_| {
             let Some(inner) = weak.upgrade() else { return };
             if inner.catch_up_queued.replace(true) {
                 return;
@@ -453,8 +454,8 @@ fn start_feed(inner: &Rc<Inner>) -> JsResult<()> {
         }
     });
     // Sync moved events the state holds: the catch-up it queues folds everything again.
-    let on_moved = Closure::<dyn FnMut()>::new({
-        move || {
+    let on_moved = Closure::<dyn FnMut(JsValue)>::new({
+        move |_| {
             let Some(inner) = weak.upgrade() else { return };
             let _ = queued(&inner, Task::Moved);
         }
@@ -515,7 +516,7 @@ impl JsProjection {
         self.inner.listeners.borrow_mut().push((id, callback));
         let _ = queued(&self.inner, Task::Subscribe);
         let weak = Rc::downgrade(&self.inner);
-        let stop = Closure::<dyn FnMut()>::new(move || {
+        let stop = Closure::<dyn FnMut(JsValue)>::new(move |_| {
             if let Some(inner) = weak.upgrade() {
                 inner.listeners.borrow_mut().retain(|(i, _)| *i != id);
                 if inner.listeners.borrow().is_empty() {

@@ -87,7 +87,7 @@ pub(super) fn add(
         moves: RefCell::new(had_before.unwrap_or_default()),
     }));
     wake(backend, subs);
-    let stop = Closure::<dyn FnMut()>::new(move || active.set(false));
+    let stop = Closure::<dyn FnMut(JsValue)>::new(move |_| active.set(false));
     stop.into_js_value().unchecked_into()
 }
 
