@@ -202,7 +202,7 @@ function checkEventSize(at, approx, stream, id, type, data, meta, schema, tags, 
 // shape check, re-exported for js/index.js (which keeps to four modules: see there).
 export {
   appendHeads, candidateRecords, inspectQuery, intersectKeys, logPage, lookupIds, markPending, markPendingFrom,
-  settled, streamPage, transaction, transactionDone, upgradeSchema, writeHeads,
+  openDatabase, settled, streamPage, transaction, transactionDone, upgradeSchema, writeHeads,
 } from "./idb.js";
 // Retention's IndexedDB plumbing, for the same reason.
 export { logRead, retentionHeld, retentionDrop, readFloor, streamBounds } from "./retention.js";

@@ -1,6 +1,6 @@
 // @ts-check
 // IndexedDB request plumbing the Rust side awaits (src/web/idb.rs): a request's or a
-// transaction's end as a promise; and the requests of an append
+// transaction's end as a promise; the database's open with its schema steps; and the requests of an append
 // (src/web/indexeddb/append.rs calls these inside its one readwrite transaction over
 // `events`, `streams` and `meta`): the heads it reads, the heads it writes, and the id
 // lookups of a retry. The rules (expected version, condition, idempotency) are decided
@@ -23,9 +23,11 @@ export function settled(request) {
 }
 
 /**
- * The schema steps of the event log's stores from `oldVersion` (src/web/indexeddb/schema.rs
- * has the version and runs the sync side's step 3 after these), inside the
- * `versionchange` transaction `tx`. See the layout in src/web/indexeddb/mod.rs.
+ * The schema steps from `oldVersion` (src/web/indexeddb/schema.rs has the version),
+ * inside the `versionchange` transaction `tx`: 1, the log's `events`, `streams` and
+ * `meta`; 2, projection `snapshots`; 3, the sync side's `outbox`, `dead_letters` and
+ * `conflicts` (src/web/indexeddb/outbox.rs); 4, the tag and type indexes. See the layout
+ * in src/web/indexeddb/mod.rs.
  * @param {any} db the IDBDatabase being upgraded
  * @param {any} tx its versionchange IDBTransaction
  * @param {number} oldVersion 0 for a new database
@@ -40,6 +42,12 @@ export function upgradeSchema(db, tx, oldVersion) {
   }
   // Projection snapshots.
   if (oldVersion < 2) db.createObjectStore("snapshots", { keyPath: "name" });
+  // The sync side's outbox and the events it set aside.
+  if (oldVersion < 3) {
+    db.createObjectStore("outbox", { keyPath: "stream" });
+    db.createObjectStore("dead_letters", { keyPath: "id", autoIncrement: true });
+    db.createObjectStore("conflicts", { keyPath: "id", autoIncrement: true });
+  }
   if (oldVersion < 4) {
     // Query reads and append conditions: every tag of an event (multiEntry), and its
     // type. Existing events are indexed by the upgrade itself (they carry no tags).
@@ -47,6 +55,38 @@ export function upgradeSchema(db, tx, oldVersion) {
     events.createIndex("by_tag", "tags", { multiEntry: true });
     events.createIndex("by_type", "type");
   }
+}
+
+/**
+ * Opens database `name` at schema `version` with `factory` (the host's `indexedDB`),
+ * creating or upgrading it ({@link upgradeSchema}: all steps land or none). Resolves to
+ * `[db, created]` (`created`: the database did not exist); rejects with what an upgrade
+ * step threw (the upgrade is aborted), else with the request's error.
+ * @param {{ open(name: string, version: number): any }} factory an IDBFactory
+ * @param {string} name
+ * @param {number} version
+ * @returns {Promise<[unknown, boolean]>}
+ */
+export function openDatabase(factory, name, version) {
+  return new Promise((resolve, reject) => {
+    const request = factory.open(name, version);
+    let created = false;
+    /** @type {{ thrown: unknown } | undefined} */
+    let failed;
+    request.onupgradeneeded = (/** @type {{ oldVersion: number }} */ event) => {
+      created = event.oldVersion === 0;
+      try {
+        const tx = request.transaction;
+        if (!tx) throw new DOMException("no versionchange transaction", "InvalidStateError");
+        upgradeSchema(request.result, tx, event.oldVersion);
+      } catch (thrown) {
+        failed = { thrown };
+        request.transaction?.abort();
+      }
+    };
+    request.onsuccess = () => resolve([request.result, created]);
+    request.onerror = () => reject(failed ? failed.thrown : request.error);
+  });
 }
 
 /**

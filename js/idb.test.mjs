@@ -2,7 +2,9 @@
 // tests/browser_store.rs and the JS suites): which requests are made, and what comes back.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { appendHeads, inspectQuery, intersectKeys, lookupIds, markPendingFrom, transaction, upgradeSchema, writeHeads } from "./idb.js";
+import {
+  appendHeads, inspectQuery, intersectKeys, lookupIds, markPendingFrom, openDatabase, transaction, upgradeSchema, writeHeads,
+} from "./idb.js";
 
 /** A store whose `get` answers from `records` in a later task, as IndexedDB does. */
 function fakeStore(records) {
@@ -67,9 +69,15 @@ test("upgradeSchema creates the log's stores and indexes, step by step", () => {
     ["streams", "store", { keyPath: "stream" }],
     ["meta", "store", undefined],
     ["snapshots", "store", { keyPath: "name" }],
+    ["outbox", "store", { keyPath: "stream" }],
+    ["dead_letters", "store", { keyPath: "id", autoIncrement: true }],
+    ["conflicts", "store", { keyPath: "id", autoIncrement: true }],
     ["events", "index", "by_tag", "tags", { multiEntry: true }],
     ["events", "index", "by_type", "type"],
   ]);
+  made.length = 0;
+  upgradeSchema(db, tx, 2);
+  assert.deepEqual(made.map((m) => m[0]), ["outbox", "dead_letters", "conflicts", "events", "events"]);
   made.length = 0;
   upgradeSchema(db, tx, 3);
   assert.deepEqual(made.map((m) => m[2]), ["by_tag", "by_type"]);
@@ -119,4 +127,55 @@ test("inspectQuery copies the shape and names the first bad field", () => {
   assert.deepEqual(problem([{ tags: ["a", 1] }]), ["c.failIfEventsMatch[0].tags[1]", "must be a string, got a number"]);
   assert.deepEqual(problem([{ types: ["\ud800"] }]), ["c.failIfEventsMatch[0].types[0]", "contains a lone surrogate (not valid Unicode)"]);
   assert.equal(problem(new Array(65).fill({ types: ["A"] }))[0], "c.failIfEventsMatch");
+});
+
+/** A stand-in IDBFactory: `open` answers in a later task, upgrading from `oldVersion`. */
+function fakeFactory(oldVersion, { failStep = false, failRequest = null } = {}) {
+  const log = [];
+  const made = [];
+  const db = { createObjectStore: (name) => (made.push(name), { createIndex() {} }) };
+  const tx = {
+    objectStore: () => ({ createIndex() { if (failStep) throw new Error("step failed"); } }),
+    abort: () => log.push("abort"),
+  };
+  const open = (name, version) => {
+    log.push(["open", name, version]);
+    const request = { result: db, error: failRequest, transaction: tx, onupgradeneeded: null, onsuccess: null, onerror: null };
+    setTimeout(() => {
+      if (oldVersion < version) request.onupgradeneeded({ oldVersion });
+      if (failStep || failRequest) request.onerror();
+      else request.onsuccess();
+    });
+    return request;
+  };
+  return { log, made, db, open };
+}
+
+test("openDatabase runs the schema steps and says whether it created the database", async () => {
+  const fresh = fakeFactory(0);
+  const [db, created] = await openDatabase(fresh, "app", 4);
+  assert.equal(db, fresh.db);
+  assert.equal(created, true);
+  assert.deepEqual(fresh.log, [["open", "app", 4]]);
+  assert.ok(fresh.made.includes("events") && fresh.made.includes("outbox"));
+
+  const older = fakeFactory(2);
+  assert.deepEqual(await openDatabase(older, "app", 4), [older.db, false]);
+  assert.deepEqual(older.made, ["outbox", "dead_letters", "conflicts"]);
+
+  const current = fakeFactory(4);
+  assert.deepEqual(await openDatabase(current, "app", 4), [current.db, false]);
+  assert.deepEqual(current.made, []);
+});
+
+test("openDatabase: a failing step aborts the upgrade and rejects with what it threw; else the request's error", async () => {
+  const failing = fakeFactory(3, { failStep: true });
+  await assert.rejects(openDatabase(failing, "app", 4), /step failed/);
+  assert.deepEqual(failing.log.slice(1), ["abort"]);
+
+  const refused = fakeFactory(4, { failRequest: { name: "UnknownError" } });
+  await assert.rejects(openDatabase(refused, "app", 4), (e) => e.name === "UnknownError");
+
+  const throwing = { open: () => { throw new Error("SecurityError"); } };
+  await assert.rejects(openDatabase(throwing, "app", 4), /SecurityError/);
 });

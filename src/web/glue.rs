@@ -182,14 +182,11 @@ extern "C" {
         durability: Option<&str>,
     ) -> Result<web_sys::IdbTransaction, JsValue>;
 
-    /// The schema steps of the event log's stores from `old_version` (`js/idb.js`; see
-    /// `indexeddb/schema.rs`), inside the `versionchange` transaction `tx`.
-    #[wasm_bindgen(catch, js_name = upgradeSchema)]
-    pub fn upgrade_schema(
-        db: &web_sys::IdbDatabase,
-        tx: &web_sys::IdbTransaction,
-        old_version: u32,
-    ) -> Result<(), JsValue>;
+    /// Opens database `name` at schema `version` with `factory`, creating or upgrading it
+    /// (`js/idb.js`: the schema steps, all or none): resolves to `[db, created]`; rejects
+    /// with what an upgrade step threw, else with the request's error.
+    #[wasm_bindgen(js_name = openDatabase)]
+    pub fn open_database(factory: &web_sys::IdbFactory, name: &str, version: u32) -> Promise;
 
     /// Resolves to the events of `stream` from version `low` to `high` (inclusive) from
     /// the `by_stream` index, newest first when `backward` (`js/idb.js`).

@@ -1,6 +1,7 @@
 //! [`IndexedDbStore`]: the event store over the browser's IndexedDB (wasm32 only).
 //!
-//! - `schema.rs`: the layout below and the step-by-step upgrade;
+//! - `schema.rs`: the schema version (the database is opened and upgraded step by step
+//!   by `js/idb.js`'s `openDatabase` and `upgradeSchema`);
 //! - `append.rs`: one readwrite transaction per batch;
 //! - `read.rs`: stream, log and head reads (IndexedDB's own arrays, no conversion);
 //! - `query.rs`: query reads and append conditions over the tag and type indexes;
@@ -58,7 +59,7 @@ use js_sys::Array;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{IdbDatabase, IdbOpenDbRequest, IdbVersionChangeEvent};
+use web_sys::{IdbDatabase, IdbVersionChangeEvent};
 
 use crate::env::SystemEnvironment;
 use crate::error::{Error, Result};
@@ -181,42 +182,11 @@ impl IndexedDbStore {
         if name.is_empty() {
             return Err(Error::invalid("name", "must not be empty"));
         }
-        let factory = idb_factory()?;
-        let open: IdbOpenDbRequest =
-            factory.open_with_u32(name, SCHEMA_VERSION).map_err(js_error)?;
-        let upgrade_error: Rc<RefCell<Option<Error>>> = Rc::default();
-        let created = Rc::new(Cell::new(false));
-        let on_upgrade = {
-            let open = open.clone();
-            let upgrade_error = upgrade_error.clone();
-            let created = created.clone();
-            Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
-                let event: IdbVersionChangeEvent = event.unchecked_into();
-                let old = event.old_version() as u32;
-                created.set(old == 0);
-                let step = || -> Result<()> {
-                    let db: IdbDatabase = open.result().map_err(js_error)?.unchecked_into();
-                    let tx = open.transaction().ok_or_else(|| {
-                        Error::storage("InvalidStateError", "no versionchange transaction")
-                    })?;
-                    schema::upgrade(&db, &tx, old)
-                };
-                if let Err(e) = step() {
-                    *upgrade_error.borrow_mut() = Some(e);
-                    if let Some(tx) = open.transaction() {
-                        let _ = tx.abort();
-                    }
-                }
-            })
-        };
-        open.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
-        let opened = request(Ok(open.clone().unchecked_into()))?.await;
-        open.set_onupgradeneeded(None);
-        drop(on_upgrade);
-        if let Some(e) = upgrade_error.borrow_mut().take() {
-            return Err(e);
-        }
-        let db: IdbDatabase = opened?.unchecked_into();
+        // The request, its upgrade steps and their abort are `js/idb.js`'s `openDatabase`.
+        let opened = glue::open_database(&idb_factory()?, name, SCHEMA_VERSION);
+        let opened: Array = JsFuture::from(opened).await.map_err(js_error)?.unchecked_into();
+        let db: IdbDatabase = opened.get(0).unchecked_into();
+        let created = opened.get(1).is_truthy();
 
         // Another tab (or this one) upgrading or deleting the database: step aside (close),
         // so it is not blocked, report ClosedError from then on, and tell the owner.
@@ -242,7 +212,7 @@ impl IndexedDbStore {
             durability,
             closed,
             on_closed,
-            created: created.get(),
+            created,
             ids: RefCell::new(IdGenerator::new()),
             metrics: RefCell::default(),
             env: SystemEnvironment,

@@ -14,7 +14,7 @@
 
 use js_sys::{Array, Object, Reflect, JSON};
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{IdbDatabase, IdbKeyRange, IdbObjectStoreParameters};
+use web_sys::IdbKeyRange;
 
 use super::conditions;
 use super::query::matching_records;
@@ -44,20 +44,6 @@ use super::conditions::FEED_KEY;
 pub(super) const MOVES_KEY: &str = "moves";
 /// Moved events kept in the log; a reader further behind rebuilds (see `subscribe.rs`).
 const MOVES_KEPT: u32 = 1000;
-
-/// Creates the schema-3 stores.
-pub(super) fn create_stores(db: &IdbDatabase) -> Result<()> {
-    let by_stream = IdbObjectStoreParameters::new();
-    by_stream.set_key_path(&"stream".into());
-    db.create_object_store_with_optional_parameters(OUTBOX, &by_stream).map_err(js_error)?;
-    for name in [DEAD_LETTERS, CONFLICTS] {
-        let params = IdbObjectStoreParameters::new();
-        params.set_key_path(&"id".into());
-        params.set_auto_increment(true);
-        db.create_object_store_with_optional_parameters(name, &params).map_err(js_error)?;
-    }
-    Ok(())
-}
 
 /// Approximate JSON size of a record's payloads (for batching by bytes).
 fn payload_size(record: &JsValue) -> usize {
