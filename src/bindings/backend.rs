@@ -255,7 +255,11 @@ impl Backend {
     ) -> JsResult<(Array, u64, Vec<crate::replay::Move<JsValue>>)> {
         match self {
             Backend::IndexedDb(db) => js(db.read_all_with_moves(from, limit).await),
-            _ => Ok((self.read_all(from, limit).await?, 0, Vec::new())),
+            Backend::Memory(_m, on) => {
+                memory_arm!(_m, on => Ok((self.read_all(from, limit).await?, 0, Vec::new())))
+            }
+            #[cfg(feature = "file")]
+            Backend::File(_) => Ok((self.read_all(from, limit).await?, 0, Vec::new())),
         }
     }
 
