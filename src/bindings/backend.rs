@@ -11,7 +11,9 @@ use super::errors::to_js;
 use super::input::{InputBatch, JsResult};
 use crate::event::{AppendResult, ExpectedVersion, Position, StreamId, Version};
 use crate::query::{AppendCondition, Query, QueryOptions};
-use crate::store::{EventStore as _, MemoryStore, Metrics, ReadOptions};
+#[cfg(feature = "memory")]
+use crate::store::MemoryStore;
+use crate::store::{EventStore as _, Metrics, ReadOptions};
 #[cfg(any(feature = "memory", feature = "file"))]
 use crate::web::convert::stream_info_to_js;
 #[cfg(feature = "memory")]
@@ -33,6 +35,20 @@ pub(super) type MemoryOn = ();
 /// See the `memory` build's `MemoryOn`: here no `Backend::Memory` can exist.
 #[cfg(not(feature = "memory"))]
 pub(super) type MemoryOn = std::convert::Infallible;
+
+/// The store a `Backend::Memory` holds: the memory store in a build with the memory
+/// backend.
+#[cfg(feature = "memory")]
+pub(super) type MemoryCell = MemoryStore<JsValue>;
+/// Without the memory backend an empty type, like [`MemoryOn`]: with both fields empty,
+/// `Backend::Memory` takes no room in the enum's layout, and the enum's drop glue has no
+/// memory store (its maps) to drop. A sized field kept the variant in the layout.
+#[cfg(not(feature = "memory"))]
+pub(super) type MemoryCell = NoMemory;
+
+/// See [`MemoryCell`].
+#[cfg(not(feature = "memory"))]
+pub(super) enum NoMemory {}
 
 /// A `Backend::Memory` arm: `$body` with `$m`, the memory store. In a build without the
 /// memory backend ([`MemoryOn`] is empty) the arm is `match *$on {}` and `$body` is not
@@ -60,7 +76,7 @@ pub(super) enum Backend {
     /// Memory (hosts without IndexedDB, or `storage: "memory"`); only in a build with
     /// the memory backend ([`MemoryOn`]).
     #[cfg_attr(not(feature = "memory"), allow(dead_code))]
-    Memory(MemoryStore<JsValue>, MemoryOn),
+    Memory(MemoryCell, MemoryOn),
     /// A directory (`storage: "file"`, Node, Deno and Bun): payloads kept as JSON text.
     #[cfg(feature = "file")]
     File(FileStore<NodeFileSystem>),
