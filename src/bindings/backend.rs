@@ -28,8 +28,9 @@ use {
 };
 
 /// `()` in a build with the memory backend (feature `memory`); without it the empty
-/// `Infallible`, so no `Backend::Memory` can be made and the compiler drops every arm on
-/// it (the browser package's client wasm: a memory store opens in the memory wasm).
+/// `Infallible`, so no `Backend::Memory` can be made (the browser package's client wasm:
+/// a memory store opens in the memory wasm) and every arm on it is `memory_arm!`, which
+/// then leaves the arm out.
 #[cfg(feature = "memory")]
 pub(super) type MemoryOn = ();
 /// See the `memory` build's `MemoryOn`: here no `Backend::Memory` can exist.
