@@ -1,11 +1,12 @@
-// The built package in Node (no IndexedDB): the memory store behind the same JS API.
+// The built package in Node (no IndexedDB): the memory store behind the same JS API,
+// through the entry Node resolves (`tidelog.node.js`: its one wasm has the memory store;
+// the browser entry's client wasm hands memory stores to the memory wasm, which it
+// fetches, and Node's fetch does not read file: URLs).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
 import { root } from "./harness.mjs";
 
-const tidelog = await import(`${root}/pkg/tidelog.js`);
-tidelog.initSync({ module: await readFile(`${root}/pkg/tidelog_bg.wasm`) });
+const tidelog = await import(`${root}/pkg/tidelog.node.js`);
 const { EventStore } = tidelog;
 
 test("auto storage is memory where there is no IndexedDB; the API behaves the same", async () => {
