@@ -107,14 +107,13 @@ impl InputBatch {
     }
 }
 
-/// What the JS checks throw, `{ field, message }`, as an `InvalidInputError`.
+/// What the JS checks throw, `{ field, message }`, as an `InvalidInputError`; anything
+/// else (a caller's getter or proxy that threw) goes through as it was thrown.
 fn field_error(thrown: JsValue) -> JsValue {
-    let field = Reflect::get(&thrown, &"field".into()).ok().and_then(|f| f.as_string());
-    let message = Reflect::get(&thrown, &"message".into()).ok().and_then(|m| m.as_string());
-    invalid(
-        field.unwrap_or_else(|| "events".into()),
-        message.unwrap_or_else(|| "is not valid".into()),
-    )
+    match js::get(&thrown, "field").as_string() {
+        Some(field) => invalid(field, js::get(&thrown, "message").as_string().unwrap_or_default()),
+        None => thrown,
+    }
 }
 
 /// Checks the events of an `append` call in one pass over the JS array (shape, payloads,

@@ -55,3 +55,13 @@ test("asking for IndexedDB where there is none is a clear StorageError", async (
   await assert.rejects(EventStore.open("x", { storage: "indexeddb" }), (e) =>
     e.name === "StorageError" && e.cause?.name === "NotSupportedError");
 });
+
+test("a caller's getter that throws during the input checks: a clear error, and nothing written", async () => {
+  const store = await EventStore.open("getter", { storage: "memory" });
+  const thrown = new Error("getter says no");
+  const event = { data: 1, get type() { throw thrown; } };
+  await assert.rejects(store.append("s", [event]), (e) =>
+    e.name === "InvalidInputError" && e.field === "events[0]" && /getter says no/.test(e.message));
+  await assert.rejects(store.append("s", [{ type: "A" }], { get expectedVersion() { throw thrown; } }), (e) => e === thrown || e.name === "InvalidInputError");
+  assert.equal((await store.readAll()).length, 0);
+});
