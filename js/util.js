@@ -118,8 +118,15 @@ function lazyModule(what, fail) {
  */
 
 /**
- * The sync side once loaded: its `startSync`, and the class of `store.sync` (`Sync`).
- * @typedef {{ startSync: StartSync, Sync: Function }} SyncModule
+ * The sync wasm's `checkSync(options)` (src/bindings/sync/link.rs): throws an
+ * `InvalidInputError` for a `sync` option that can never work.
+ * @typedef {(options: unknown) => void} CheckSync
+ */
+
+/**
+ * The sync side once loaded: its `startSync` and `checkSync`, and the class of
+ * `store.sync` (`Sync`).
+ * @typedef {{ startSync: StartSync, checkSync: CheckSync, Sync: Function }} SyncModule
  */
 
 /** @type {ReturnType<typeof lazyModule<SyncModule>>} */
@@ -147,7 +154,7 @@ export function provideSyncGlue(glue) {
 
 /**
  * The sync glue module as the browser entry loads it (pkg/tidelog_sync.js).
- * @typedef {{ default: (options: { module_or_path: URL }) => Promise<unknown>, startSync: StartSync, Sync: Function }} SyncGlue
+ * @typedef {{ default: (options: { module_or_path: URL }) => Promise<unknown>, startSync: StartSync, checkSync: CheckSync, Sync: Function }} SyncGlue
  */
 
 /**
@@ -166,7 +173,7 @@ export async function loadSyncGlue(importGlue, wasm) {
     throw new Error(`a service worker cannot import() it: import "tidelog/sync" there first (${why})`, { cause: e });
   });
   await glue.default({ module_or_path: wasm });
-  return { startSync: glue.startSync, Sync: glue.Sync };
+  return { startSync: glue.startSync, checkSync: glue.checkSync, Sync: glue.Sync };
 }
 
 /**
@@ -179,20 +186,16 @@ export function setSyncLoader(load) {
 }
 
 /**
- * The sync wasm's `startSync`, loaded once for the page. A failed load (offline before the
- * file was ever fetched, a server that does not serve it) rejects with a `SyncError`,
+ * The sync side, loaded once for the page: `open` with `sync` awaits it before its
+ * database opens (its `checkSync` checks the option first). A failed load (offline before
+ * the file was ever fetched, a server that does not serve it) rejects with a `SyncError`,
  * code `"network"`, and the next store opened with `sync` tries again.
- * @returns {Promise<StartSync>}
+ * @returns {Promise<SyncModule>}
  */
-export function loadSyncModule() {
-  const started = syncModule.load().then((loaded) => {
-    syncClass = loaded.Sync;
-    return loaded.startSync;
-  });
-  // `open` starts the load before its database opens and stops without awaiting it when
-  // that open fails: then the open's error is the one reported, not this one as well.
-  started.catch(() => {});
-  return started;
+export async function loadSyncModule() {
+  const loaded = await syncModule.load();
+  syncClass = loaded.Sync;
+  return loaded;
 }
 
 /**

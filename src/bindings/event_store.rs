@@ -183,8 +183,8 @@ impl JsEventStore {
 }
 
 /// Starts the sync side of `shared` (the store `name`; `option`: its `sync` open option):
-/// in this wasm instance, or in the browser package in the sync wasm (`loading`: its
-/// `startSync`, see `js/util.js`). Either way the two sides meet through JS functions (see
+/// in this wasm instance, or in the browser package in the sync wasm (`sync_side`, as
+/// `open` loaded it: see [`load_sync_side`]). Either way the two sides meet through JS functions (see
 /// `bindings::sync`'s `link.rs`). Returns the hook the store calls and `store.sync`.
 async fn start_sync(
     shared: &Rc<Shared>,
@@ -192,7 +192,7 @@ async fn start_sync(
     option: &JsValue,
     durability: Durability,
     created: bool,
-    #[cfg(not(feature = "sync"))] loading: Option<js_sys::Promise>,
+    #[cfg(not(feature = "sync"))] sync_side: Option<JsValue>,
 ) -> Result<(SyncHook, JsValue), JsValue> {
     let store = js_sys::Object::new();
     let weak = Rc::downgrade(shared);
@@ -220,14 +220,27 @@ async fn start_sync(
     let answer = super::sync::start(name, option, &store).await?;
     #[cfg(not(feature = "sync"))]
     let answer = {
-        let loading = loading.unwrap_or_else(glue::load_sync_module);
-        let start: Function = wasm_bindgen_futures::JsFuture::from(loading).await?.unchecked_into();
+        let sync_side = match sync_side {
+            Some(side) => side,
+            None => load_sync_side(option).await?,
+        };
+        let start: Function = glue::get(&sync_side, "startSync").unchecked_into();
         let started = start.call3(&JsValue::UNDEFINED, &name.into(), option, &store)?;
         wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(started)).await?
     };
     let function = |key| glue::get(&answer, key).unchecked_into::<Function>();
     let hook = SyncHook { changed: function("changed"), close: function("close") };
     Ok((hook, glue::get(&answer, "sync")))
+}
+
+/// The browser package's sync wasm (`js/util.js`'s `loadSyncModule`), once its
+/// `checkSync` passed `option`.
+#[cfg(not(feature = "sync"))]
+async fn load_sync_side(option: &JsValue) -> Result<JsValue, JsValue> {
+    let side = wasm_bindgen_futures::JsFuture::from(glue::load_sync_module()).await?;
+    let check: Function = glue::get(&side, "checkSync").unchecked_into();
+    check.call1(&JsValue::UNDEFINED, option)?;
+    Ok(side)
 }
 
 /// Checks a store name (`open`, `deleteStore`): 1 to 256 bytes.
@@ -390,19 +403,24 @@ async fn open(name: JsValue, raw_options: JsValue) -> Result<JsValue, JsValue> {
             "needs IndexedDB storage: the outbox must survive reloads (this host has none, or storage is \"memory\")",
         ));
     }
+    // The sync option is checked before anything opens, by the sync side, which reads it
+    // again when it starts. In the browser package that is the sync wasm: loaded first
+    // (the store's sync needs it anyway), so the client wasm carries no copy of the check.
+    #[cfg(feature = "sync")]
     if let Some(option) = &sync_option {
-        // Checked before anything opens; the sync side reads it when it starts.
         super::sync::parse_config(option)?;
     }
+    #[cfg(not(feature = "sync"))]
+    let sync_side = match &sync_option {
+        Some(option) => Some(load_sync_side(option).await?),
+        None => None,
+    };
     // Every option is checked: a memory store of the browser package opens in its memory
     // wasm.
     #[cfg(not(feature = "memory"))]
     if file_dir.is_none() && !indexeddb {
         return open_in_memory_wasm(&name, &raw_options).await;
     }
-    // The browser package's sync wasm loads while the database opens.
-    #[cfg(not(feature = "sync"))]
-    let loading = syncs.then(glue::load_sync_module);
     let (backend, _dir) = match file_dir {
         #[cfg(feature = "file")]
         Some(dir) => (Backend::open_file(&dir, durability)?, Some(dir)),
@@ -437,7 +455,7 @@ async fn open(name: JsValue, raw_options: JsValue) -> Result<JsValue, JsValue> {
         #[cfg(feature = "sync")]
         let started = start_sync(&shared, &name, option, durability, created).await;
         #[cfg(not(feature = "sync"))]
-        let started = start_sync(&shared, &name, option, durability, created, loading).await;
+        let started = start_sync(&shared, &name, option, durability, created, sync_side).await;
         match started {
             Ok((hook, handle)) => {
                 *shared.sync.borrow_mut() = Some(hook);

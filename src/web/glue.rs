@@ -283,9 +283,9 @@ extern "C" {
     #[wasm_bindgen(js_name = deleteStore)]
     pub fn delete_store(name: &str, force: bool, blocked_ms: u32) -> Promise;
 
-    /// The browser package's sync wasm, loaded once (`js/util.js`): resolves to its
-    /// `startSync(name, options, store)` export; rejects with a `SyncError` when it
-    /// cannot be loaded.
+    /// The browser package's sync wasm, loaded once (`js/util.js`): resolves to
+    /// `{ startSync(name, options, store), checkSync(options) }`, its exports; rejects
+    /// with a `SyncError` when it cannot be loaded.
     #[cfg(not(feature = "sync"))]
     #[wasm_bindgen(js_name = loadSyncModule)]
     pub fn load_sync_module() -> Promise;

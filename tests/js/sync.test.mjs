@@ -60,7 +60,7 @@ async function seed(space, count, streams) {
 
 engineSuites("sync", (suite) => {
   const { test, engine } = suite;
-  suite.expectTests(24);
+  suite.expectTests(25);
   let context;
   before(async () => {
     context = await suite.browser.newContext();
@@ -826,21 +826,25 @@ engineSuites("sync", (suite) => {
       await store.append("big", [{ type: "T", data: fits }]);
       const status = await store.sync.now();
       const urls = {};
+      let classes = true;
       for (const url of ["not a url", "ftp://x/", "/v1/space", "https://user:pw@example.com/v1/s", "https:///v1/s"]) {
         try {
           await tidelog.EventStore.open(`bad-url-${Math.random()}`, { sync: { url } });
           urls[url] = "opened";
         } catch (e) {
           urls[url] = error(e);
+          classes &&= e instanceof tidelog.InvalidInputError && e instanceof tidelog.TidelogError;
         }
       }
+      // Refused at the door: none of those stores was created.
+      const created = (await indexedDB.databases()).filter((d) => d.name.startsWith("bad-url-")).length;
       let tooSmall = null;
       try {
         await tidelog.EventStore.open(`bad-max-${Math.random()}`, { maxEventBytes: 0 });
       } catch (e) {
         tooSmall = error(e);
       }
-      return { sizes, limit, refused, afterRefusal, pending: status.pendingCount, deadLetters: status.deadLetterCount, urls, tooSmall, length: fits.length };
+      return { sizes, limit, refused, afterRefusal, pending: status.pendingCount, deadLetters: status.deadLetterCount, urls, classes, created, tooSmall, length: fits.length };
     });
     assert.deepEqual(out.sizes, [out.limit, out.limit + 1]);
     assert.deepEqual(out.refused.slice(0, 3), ["InvalidInputError", "invalid_input", "events[1]"]);
@@ -855,8 +859,46 @@ engineSuites("sync", (suite) => {
       assert.deepEqual(result.slice(0, 3), ["InvalidInputError", "invalid_input", "options.sync.url"], url);
     }
     assert.match(out.urls["ftp://x/"][3], /http or https/);
+    assert.ok(out.classes, "the package's InvalidInputError (and TidelogError) classes");
+    assert.equal(out.created, 0, "no database created for a refused sync option");
     assert.deepEqual(out.tooSmall.slice(0, 3), ["InvalidInputError", "invalid_input", "options.maxEventBytes"]);
     await a.close();
+  });
+
+  test("a sync wasm that cannot be loaded: open with sync is refused (SyncError, network) before anything opens; the next open loads it", async () => {
+    const space = unique("space");
+    const name = unique("no-sync-wasm");
+    const { net, ctx, close } = await faultyNetwork();
+    let refusedLoads = 0;
+    net.route("/pkg/tidelog_sync_bg.wasm", (route) => { refusedLoads += 1; return route.abort(); });
+    const page = await openPage(ctx, `${net.base}/pkg/package.json`);
+    const sync = { url: `${net.base}/v1/${space}`, token: TOKEN, pollMs: 60_000, timeoutMs: 3_000 };
+    const first = await page.evaluate(async ({ name, sync }) => {
+      const tidelog = await import("/pkg/tidelog.js");
+      await tidelog.default();
+      window.tidelog = tidelog;
+      let refused = null;
+      try {
+        await tidelog.EventStore.open(name, { sync });
+      } catch (e) {
+        refused = [e.name, e.code, e instanceof tidelog.SyncError];
+      }
+      return { refused, created: (await indexedDB.databases()).some((d) => d.name === name) };
+    }, { name, sync });
+    assert.deepEqual(first.refused, ["SyncError", "network", true]);
+    assert.equal(first.created, false, "refused before its database opened: none was created");
+    assert.ok(refusedLoads > 0, "the sync wasm was asked for");
+    net.unroute("/pkg/tidelog_sync_bg.wasm");
+    const pending = await page.evaluate(async ({ name, sync }) => {
+      const store = await tidelog.EventStore.open(name, { sync });
+      await store.append("s", [{ type: "T", data: { v: 1 } }]);
+      const status = await store.sync.now();
+      store.close();
+      return status.pendingCount;
+    }, { name, sync });
+    assert.equal(pending, 0, "the next open loaded the sync wasm and synced");
+    assert.deepEqual(values(await serverStream(space, "s")), [1]);
+    await close();
   });
 
   test("a disallowed origin pauses with forbidden_origin, a wrong URL with not_found naming it; nothing is lost", async () => {

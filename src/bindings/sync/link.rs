@@ -104,3 +104,12 @@ pub(in crate::bindings) async fn start(
 pub async fn start_sync(name: String, options: JsValue, store: JsValue) -> JsResult<JsValue> {
     start(&name, &options, &store).await
 }
+
+/// `checkSync(options)`: the `sync` option's check ([`parse_config`]), exported by the
+/// browser package's sync wasm. The client's wasm has no copy of it: `open` loads the sync
+/// wasm and calls this before its database opens. Not part of the public API.
+#[cfg(not(feature = "client"))]
+#[wasm_bindgen(js_name = checkSync, skip_typescript)]
+pub fn check_sync(options: JsValue) -> JsResult<()> {
+    parse_config(&options).map(drop)
+}

@@ -26,8 +26,8 @@
 //! the watchdog, Background Sync, the status) are pure code in `crate::sync`
 //! (`DriverState`, `SyncStatus`), tested natively; the host APIs are typed in
 //! `crate::web::host`. Here:
-//! - `config.rs`: the `sync` option of `EventStore.open` (also in the client's wasm of the
-//!   browser package, which checks the option before anything opens);
+//! - `config.rs`: the `sync` option of `EventStore.open`, checked before anything opens
+//!   (in the browser package by the sync wasm's `checkSync`, which `open` loads first);
 //! - `driver.rs`: the driver: host events, the Web Lock, the timer, running rounds;
 //! - `conflict.rs`: the `onConflict` function's contract, `resolveConflict` events;
 //! - `events.rs`: `sync.on` listeners and the JS shapes (status, reports, `SyncError`);
@@ -37,8 +37,9 @@
 //!   be a wasm instance of its own.
 //!
 //! Feature `sync` builds all of it; the browser package's client wasm (feature `client`
-//! alone) has only `config.rs` and loads the rest as a second wasm.
+//! alone) has none of it and loads it as a second wasm.
 
+#[cfg(feature = "sync")]
 mod config;
 #[cfg(feature = "sync")]
 mod conflict;
@@ -51,7 +52,7 @@ mod handle;
 #[cfg(feature = "sync")]
 mod link;
 
-#[cfg(feature = "client")]
+#[cfg(all(feature = "client", feature = "sync"))]
 pub(in crate::bindings) use config::parse_config;
 #[cfg(feature = "sync")]
 use driver::Driver;
