@@ -5,7 +5,7 @@
 // below the floor and recording it in `meta["floor"]`. In JS because a loop of requests
 // costs far fewer bytes here than as a Rust future.
 
-import { logPage, settled } from "./idb.js";
+import { logPage, settled, streamPage } from "./idb.js";
 
 /**
  * A page of the log read with the floor it is checked against, in one transaction:
@@ -128,23 +128,33 @@ export async function readFloor(meta) {
 }
 
 /**
- * What a stream read needs, in its transaction: `[floor, head, heldFrom]`, the floor, the
- * stream's version (looked up when `needHead` or when events were dropped; else 0) and
- * its lowest held version (its first record's; head + 1 when none is held; 0 when nothing
- * was dropped).
+ * What a stream read needs, in its transaction: `[floor, head, heldFrom, records?]`, the
+ * floor, the stream's version (looked up when `needHead` or when events were dropped;
+ * else 0) and its lowest held version (its first record's; head + 1 when none is held; 0
+ * when nothing was dropped). Given a forward page `[low, high]` (`low` 0: none), its
+ * records are asked for with the floor, in the same round, and come fourth when the floor
+ * is 1: a log that was never cut needs no bound to read that page. Once events were
+ * dropped that page is not the caller's (its range then depends on the bounds): it is
+ * left out.
  * @param {any} events the `events` IDBObjectStore
  * @param {any} streams the `streams` IDBObjectStore
  * @param {any} meta the `meta` IDBObjectStore
  * @param {string} stream
  * @param {boolean} needHead
- * @returns {Promise<[number, number, number]>}
+ * @param {number} low
+ * @param {number} high
+ * @returns {Promise<[number, number, number, (unknown[] | undefined)?]>}
  */
-export async function streamBounds(events, streams, meta, stream, needHead) {
+export async function streamBounds(events, streams, meta, stream, needHead, low, high) {
   const floorRead = settled(meta.get("floor"));
   const headOf = () => settled(streams.get(stream)).then((h) => /** @type {{ version?: number } | undefined} */ (h)?.version ?? 0);
   const headRead = needHead ? headOf() : null;
+  const page = low > 0 ? streamPage(events, stream, low, high, false) : null;
+  // Marked handled: when it is not awaited below, its failure is the transaction's,
+  // which the caller hears of.
+  page?.catch(() => {});
   const floor = floorOf(await floorRead);
-  if (floor === 1) return [1, headRead ? await headRead : 0, 0];
+  if (floor === 1) return [1, headRead ? await headRead : 0, 0, page ? await page : undefined];
   const all = IDBKeyRange.bound([stream, 0], [stream, Number.MAX_SAFE_INTEGER]);
   const first = settled(events.index("by_stream").getAll(all, 1));
   const head = await (headRead ?? headOf());

@@ -161,8 +161,10 @@ extern "C" {
     #[wasm_bindgen(js_name = readFloor)]
     pub fn read_floor(meta: &web_sys::IdbObjectStore) -> Promise;
 
-    /// Resolves to `[floor, head, heldFrom]` for a read of `stream` (see
-    /// `js/retention.js`); the head is looked up when `need_head` or events were dropped.
+    /// Resolves to `[floor, head, heldFrom, records]` for a read of `stream` (see
+    /// `js/retention.js`); the head is looked up when `need_head` or events were dropped;
+    /// `records`, the forward page `low..=high` (`low` 0: none) read in the same round, is
+    /// there when the floor is 1.
     #[wasm_bindgen(js_name = streamBounds)]
     pub fn stream_bounds(
         events: &web_sys::IdbObjectStore,
@@ -170,6 +172,8 @@ extern "C" {
         meta: &web_sys::IdbObjectStore,
         stream: &JsValue,
         need_head: bool,
+        low: f64,
+        high: f64,
     ) -> Promise;
 
     /// `db.transaction(names, mode, { durability })` (`js/idb.js`): readwrite when

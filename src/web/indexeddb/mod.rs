@@ -157,6 +157,9 @@ pub struct IndexedDbStore {
     created: bool,
     ids: RefCell<IdGenerator>,
     metrics: RefCell<Metrics>,
+    /// A read saw retention's floor above 1 (events were dropped; the floor never moves
+    /// back): stream reads then ask for their bounds before their page.
+    cut: Cell<bool>,
     env: SystemEnvironment,
     _on_version_change: Closure<dyn FnMut(JsValue)>,
 }
@@ -215,6 +218,7 @@ impl IndexedDbStore {
             created,
             ids: RefCell::new(IdGenerator::new()),
             metrics: RefCell::default(),
+            cut: Cell::new(false),
             env: SystemEnvironment,
             _on_version_change: on_version_change,
         })

@@ -21,36 +21,54 @@ impl IndexedDbStore {
         let stream_key = JsValue::from_str(stream.as_str());
         let tx = self.begin(&[EVENTS, STREAMS, META], false)?;
         let backward = options.direction == Direction::Backward;
+        // A forward read of a log that was never cut needs no bound: its page is asked for
+        // with the bounds, in the same round. Once this store saw events dropped it asks
+        // for the bounds first (the page would be read for nothing).
+        let early = if backward || self.cut.get() {
+            None
+        } else {
+            options.version_range(Version(crate::event::MAX_SAFE_INTEGER))
+        };
+        let (low, high) = early.map_or((0.0, 0.0), |(low, high)| (low.as_f64(), high.as_f64()));
         let bounds = crate::web::glue::stream_bounds(
             &tx.store(EVENTS)?,
             &tx.store(STREAMS)?,
             &tx.store(META)?,
             &stream_key,
             backward,
+            low,
+            high,
         );
-        let [floor, head, held_from] =
-            super::retention::numbers(JsFuture::from(bounds).await.map_err(js_error)?);
+        let bounds = JsFuture::from(bounds).await.map_err(js_error)?;
+        let [floor, head, held_from] = super::retention::numbers(bounds.clone());
         self.count_read(0);
-        let range = if floor <= 1.0 {
-            // Nothing dropped. Versions are dense (1..=head), so a forward read is one
-            // range query that needs no head: a range past the head returns fewer records.
-            let head = if backward { head as u64 } else { crate::event::MAX_SAFE_INTEGER };
-            options.version_range(Version(head))
-        } else {
-            let (head, held_from) = (Version(head as u64), Version(held_from as u64));
-            retention::stream_range(&options, head, held_from, Position(floor as u64), stream)?
-        };
-        let Some((low, high)) = range else {
-            return Ok(Array::new());
-        };
-        let page = crate::web::glue::stream_page(
-            &tx.store(EVENTS)?,
-            &stream_key,
-            low.as_f64(),
-            high.as_f64(),
-            backward,
-        );
-        let records: Array = JsFuture::from(page).await.map_err(js_error)?.unchecked_into();
+        // The early page comes back when the floor let it be the answer.
+        let mut records = Array::from(&bounds).get(3);
+        if records.is_undefined() {
+            let range = if floor <= 1.0 {
+                // Nothing dropped. Versions are dense (1..=head), so a forward read is one
+                // range query that needs no head: a range past the head returns fewer
+                // records.
+                let head = if backward { head as u64 } else { crate::event::MAX_SAFE_INTEGER };
+                options.version_range(Version(head))
+            } else {
+                self.cut.set(true);
+                let (head, held_from) = (Version(head as u64), Version(held_from as u64));
+                retention::stream_range(&options, head, held_from, Position(floor as u64), stream)?
+            };
+            let Some((low, high)) = range else {
+                return Ok(Array::new());
+            };
+            let page = crate::web::glue::stream_page(
+                &tx.store(EVENTS)?,
+                &stream_key,
+                low.as_f64(),
+                high.as_f64(),
+                backward,
+            );
+            records = JsFuture::from(page).await.map_err(js_error)?;
+        }
+        let records: Array = records.unchecked_into();
         self.count_read(records.length());
         Ok(records)
     }
