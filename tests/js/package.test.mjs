@@ -203,6 +203,20 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
+/**
+ * Stops a child process and resolves to its exit code once it is gone; at once when it
+ * already exited (a crashed workerd: waiting for an "exit" that already happened would
+ * leave the event loop empty and cancel every test after this one).
+ * @param {import("node:child_process").ChildProcess} child
+ * @returns {Promise<number | null>}
+ */
+function stopChild(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  const exited = new Promise((r) => child.once("exit", (code) => r(code)));
+  child.kill("SIGTERM");
+  return /** @type {Promise<number | null>} */ (exited);
+}
+
 test("npm pack: the tarball holds every entry, the declarations and the wasm", async (t) => {
   const size = statSync(tarball).size;
   const wasm = readFileSync(path.join(pkgDir, "tidelog_bg.wasm"));
@@ -411,9 +425,7 @@ const app :Workerd.Worker = (
     }
     checkScenario(await response.json(), { storage: "memory", label: "workerd" });
   } finally {
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill("SIGTERM");
-    await exited;
+    await stopChild(child);
   }
 });
 
@@ -541,9 +553,7 @@ test(`Vite ${VITE}: the dev server in Chromium (tidelog pre-bundled, no optimize
     // The wasm was found from the pre-bundled copy (what made Vite 7 need the exclude).
     assert.ok(existsSync(path.join(viteDir, "node_modules/.vite/deps/tidelog.js")), "tidelog was pre-bundled");
   } finally {
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill("SIGTERM");
-    await exited;
+    await stopChild(child);
   }
 });
 
@@ -602,11 +612,7 @@ async function startBin(env) {
   return {
     base,
     output: () => output,
-    async stop() {
-      const exited = new Promise((r) => child.once("exit", (code) => r(code)));
-      child.kill("SIGTERM");
-      return exited;
-    },
+    stop: () => stopChild(child),
   };
 }
 
