@@ -166,14 +166,27 @@ export function provideSyncGlue(glue) {
  * @returns {Promise<SyncModule>}
  */
 export async function loadSyncGlue(importGlue, wasm) {
-  const glue = /** @type {SyncGlue | null} */ (syncGlue) ?? await importGlue().catch((/** @type {unknown} */ e) => {
+  const glue = await loadGlue(async () => /** @type {SyncGlue | null} */ (syncGlue) ?? await importGlue().catch((/** @type {unknown} */ e) => {
     const scope = /** @type {{ ServiceWorkerGlobalScope?: Function }} */ (globalThis).ServiceWorkerGlobalScope;
     if (!scope || !(globalThis instanceof scope)) throw e;
     const why = e instanceof Error ? e.message : String(e);
     throw new Error(`a service worker cannot import() it: import "tidelog/sync" there first (${why})`, { cause: e });
-  });
-  await glue.default({ module_or_path: wasm });
+  }), wasm);
   return { startSync: glue.startSync, checkSync: glue.checkSync, Sync: glue.Sync };
+}
+
+/**
+ * A lazily loaded glue of the browser package (the sync side's, the memory store's):
+ * `importGlue()` (the entry's `import()` of it), then its wasm instantiated from `wasm`.
+ * @template {{ default: (options: { module_or_path: URL }) => Promise<unknown> }} G
+ * @param {() => Promise<G>} importGlue
+ * @param {URL} wasm
+ * @returns {Promise<G>}
+ */
+export async function loadGlue(importGlue, wasm) {
+  const glue = await importGlue();
+  await glue.default({ module_or_path: wasm });
+  return glue;
 }
 
 /**
@@ -230,12 +243,42 @@ const memoryModule = lazyModule("memory store module (tidelog_memory_bg.wasm)", 
 });
 
 /**
- * Sets how the memory wasm loads (the browser package's entry does: scripts/build-pkg).
+ * Sets how the memory wasm loads (the browser package's entry does: {@link useMemoryGlue}).
  * @param {() => Promise<OpenMemoryStore>} load
  * @returns {void}
  */
 export function setMemoryLoader(load) {
   memoryModule.set(load);
+}
+
+/**
+ * The memory glue as the browser entry loads it (pkg/tidelog_memory.js).
+ * @typedef {{ default: (options: { module_or_path: URL }) => Promise<unknown>, EventStore: Function & { open: OpenMemoryStore }, Projection: Function }} MemoryGlue
+ */
+
+/**
+ * The browser entry's memory stores: the glue `importGlue()` with its wasm from `wasm`,
+ * loaded by the first open of a memory store ({@link loadMemoryModule}); from then on
+ * that glue's stores and projections are instances of the entry's `EventStore` and
+ * `Projection` too ({@link shareInstanceof}).
+ * @param {() => Promise<MemoryGlue>} importGlue
+ * @param {() => URL} wasm where tidelog_memory_bg.wasm is, asked at the load: the entry
+ *   is also evaluated where `import.meta.url` is no base URL (workerd's memory glue
+ *   imports it for its JS modules)
+ * @param {Function} EventStore the entry's class
+ * @param {Function} Projection the entry's class
+ * @returns {void}
+ */
+export function useMemoryGlue(importGlue, wasm, EventStore, Projection) {
+  /** @type {MemoryGlue | undefined} */
+  let loaded;
+  setMemoryLoader(async () => {
+    const glue = await loadGlue(importGlue, wasm());
+    loaded = glue;
+    return (name, options) => glue.EventStore.open(name, options);
+  });
+  shareInstanceof(EventStore, () => loaded?.EventStore);
+  shareInstanceof(Projection, () => loaded?.Projection);
 }
 
 /**

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import {
   deliver, cloneValue, report, persistStorage, storageEstimate, databaseExists, unsyncedCount, deleteDatabase, deleteStore,
   untilClosed, rejectAll, setSyncLoader, loadSyncModule, SyncStandIn, loadSyncGlue, provideSyncGlue,
-  setMemoryLoader, loadMemoryModule, shareInstanceof,
+  setMemoryLoader, loadMemoryModule, shareInstanceof, useMemoryGlue, loadGlue,
 } from "./util.js";
 import { StorageError, SyncError } from "./errors.js";
 
@@ -430,6 +430,47 @@ test("loadMemoryModule without a memory module says so; a non-Error thrown is na
   setMemoryLoader(() => Promise.reject("offline"));
   const thrown = await loadMemoryModule().then(() => null, (e) => e);
   assert.deepEqual(thrown.cause, { name: "Error", message: "offline" });
+});
+
+test("loadGlue imports a glue, then instantiates its wasm from the url", async () => {
+  /** @type {string[]} */
+  const steps = [];
+  const wasm = new URL("https://example.test/x_bg.wasm");
+  const glue = { default: async (/** @type {{ module_or_path: URL }} */ o) => { steps.push(`init ${o.module_or_path}`); } };
+  assert.equal(await loadGlue(async () => (steps.push("import"), glue), wasm), glue);
+  assert.deepEqual(steps, ["import", `init ${wasm}`]);
+});
+
+test("useMemoryGlue: the first memory store loads the glue and its wasm once; its stores and projections are the entry's classes' instances", async () => {
+  class EntryStore {}
+  class EntryProjection {}
+  class MemoryStore {
+    static async open(/** @type {string} */ name, /** @type {unknown} */ options) {
+      return Object.assign(new MemoryStore(), { name, options });
+    }
+  }
+  class MemoryProjection {}
+  /** @type {URL[]} */
+  const inits = [];
+  let imports = 0;
+  const glue = {
+    default: async (/** @type {{ module_or_path: URL }} */ o) => { inits.push(o.module_or_path); },
+    EventStore: MemoryStore,
+    Projection: MemoryProjection,
+  };
+  const wasm = new URL("https://example.test/tidelog_memory_bg.wasm");
+  useMemoryGlue(async () => (imports += 1, glue), () => wasm, EntryStore, EntryProjection);
+  assert.equal(imports, 0, "nothing loaded before a memory store opens");
+  assert.equal(new MemoryStore() instanceof EntryStore, false);
+  const open = await loadMemoryModule();
+  const store = await open("m", { storage: "memory" });
+  assert.deepEqual([/** @type {any} */ (store).name, /** @type {any} */ (store).options], ["m", { storage: "memory" }]);
+  assert.ok(store instanceof EntryStore, "a memory store is an EventStore");
+  assert.ok(new MemoryProjection() instanceof EntryProjection);
+  assert.ok(new EntryStore() instanceof EntryStore, "the entry's own still are");
+  await loadMemoryModule();
+  assert.equal(imports, 1, "loaded once");
+  assert.deepEqual(inits, [wasm]);
 });
 
 test("shareInstanceof: instances of either class, and the other class only once it exists", () => {
