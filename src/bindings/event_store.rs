@@ -184,8 +184,9 @@ impl JsEventStore {
 
 /// Starts the sync side of `shared` (the store `name`; `option`: its `sync` open option):
 /// in this wasm instance, or in the browser package in the sync wasm (`sync_side`, as
-/// `open` loaded it: see [`load_sync_side`]). Either way the two sides meet through JS functions (see
-/// `bindings::sync`'s `link.rs`). Returns the hook the store calls and `store.sync`.
+/// `open` loaded it with `load_sync_side`). Either way the two sides meet through JS
+/// functions (see `bindings::sync`'s `link.rs`). Returns the hook the store calls and
+/// `store.sync`.
 async fn start_sync(
     shared: &Rc<Shared>,
     name: &str,
