@@ -39,11 +39,11 @@ impl IndexedDbStore {
             low,
             high,
         );
-        let bounds = JsFuture::from(bounds).await.map_err(js_error)?;
-        let [floor, head, held_from] = super::retention::numbers(bounds.clone());
+        let bounds: Array = JsFuture::from(bounds).await.map_err(js_error)?.unchecked_into();
+        let [floor, head, held_from] = super::retention::numbers(&bounds);
         self.count_read(0);
         // The early page comes back when the floor let it be the answer.
-        let mut records = Array::from(&bounds).get(3);
+        let mut records = bounds.get(3);
         if records.is_undefined() {
             let range = if floor <= 1.0 {
                 // Nothing dropped. Versions are dense (1..=head), so a forward read is one

@@ -5,7 +5,7 @@
 //! ([`IndexedDbStore::floor_in`]; `meta["floor"]` = `{position}`), so a compaction in
 //! another tab is seen at once.
 
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::{IndexedDbStore, EVENTS, META, STREAMS};
@@ -17,8 +17,7 @@ use crate::web::glue;
 use crate::web::idb::Transaction;
 
 /// The numbers of a JS array (0 where missing); -1 means none.
-pub(super) fn numbers<const N: usize>(value: JsValue) -> [f64; N] {
-    let array = js_sys::Array::from(&value);
+pub(super) fn numbers<const N: usize>(array: &js_sys::Array) -> [f64; N] {
     std::array::from_fn(|i| array.get(i as u32).as_f64().unwrap_or(0.0))
 }
 
@@ -33,7 +32,7 @@ fn drop_below(
     retention: &Retention,
     held: JsValue,
 ) -> Result<(Position, js_sys::Promise)> {
-    let [floor, next, nth, young, pending] = numbers(held);
+    let [floor, next, nth, young, pending] = numbers(held.unchecked_ref());
     let held = Held {
         floor: Position(floor as u64),
         next: Position(next as u64),
