@@ -3,7 +3,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  appendHeads, inspectQuery, intersectKeys, lookupIds, markPendingFrom, openDatabase, transaction, upgradeSchema, writeHeads,
+  appendHeads, dropEarly, inspectQuery, intersectKeys, lookupIds, markPendingFrom, openDatabase, openEarly, transaction, upgradeSchema,
+  writeHeads,
 } from "./idb.js";
 
 /** A store whose `get` answers from `records` in a later task, as IndexedDB does. */
@@ -178,4 +179,116 @@ test("openDatabase: a failing step aborts the upgrade and rejects with what it t
 
   const throwing = { open: () => { throw new Error("SecurityError"); } };
   await assert.rejects(openDatabase(throwing, "app", 4), /SecurityError/);
+});
+
+/**
+ * A stand-in IDBFactory over one database at `version` (0: it does not exist): `open`
+ * answers in a later task with a new connection; without a version it opens the database
+ * as it stands, and creates it at version 1 unless the upgrade is aborted.
+ */
+function databaseFactory(version, name) {
+  const state = { version, name, log: [], connections: [] };
+  state.databases = async () => (state.log.push("databases"), state.version ? [{ name: "other" }, { name: state.name }] : [{ name: "other" }]);
+  state.open = (name, wanted) => {
+    state.name = name;
+    state.log.push(wanted === undefined ? ["open", name] : ["open", name, wanted]);
+    const target = wanted ?? (state.version || 1);
+    const request = { result: null, error: null, transaction: null, onupgradeneeded: null, onsuccess: null, onerror: null };
+    setTimeout(() => {
+      let aborted = false;
+      if (state.version < target) {
+        request.transaction = { abort: () => { aborted = true; state.log.push("abort"); }, objectStore: () => ({ createIndex() {} }) };
+        request.result = { createObjectStore: () => ({ createIndex() {} }) };
+        request.onupgradeneeded({ oldVersion: state.version });
+      }
+      if (aborted) {
+        request.error = new DOMException("aborted", "AbortError");
+        request.onerror();
+        return;
+      }
+      state.version = target;
+      const db = { version: target, closed: false, onversionchange: null, close() { this.closed = true; } };
+      state.connections.push(db);
+      request.result = db;
+      request.onsuccess();
+    });
+    return request;
+  };
+  return state;
+}
+
+test("openDatabase takes the connection openEarly opened at its version: one open request", async () => {
+  const factory = databaseFactory(4, "early-current");
+  const token = openEarly(factory, "early-current");
+  assert.equal(openEarly(factory, "early-current"), undefined, "a second early open of the name starts nothing");
+  const [db, created] = await openDatabase(factory, "early-current", 4);
+  assert.equal(created, false);
+  assert.equal(db, factory.connections[0]);
+  assert.deepEqual(factory.log, ["databases", ["open", "early-current"]]);
+  await dropEarly("early-current", token);
+  assert.equal(db.closed, false, "a connection the wasm took stays open");
+});
+
+test("openEarly leaves a database that does not exist alone; openDatabase creates it", async () => {
+  const factory = databaseFactory(0, "early-absent");
+  openEarly(factory, "early-absent");
+  const [db, created] = await openDatabase(factory, "early-absent", 4);
+  assert.equal(created, true);
+  assert.equal(db.version, 4);
+  assert.deepEqual(factory.log, ["databases", ["open", "early-absent", 4]]);
+
+  // Listed, then deleted before the early open: that open's creation is aborted.
+  const deleted = databaseFactory(0, "early-deleted");
+  deleted.databases = async () => [{ name: "early-deleted" }];
+  openEarly(deleted, "early-deleted");
+  assert.equal((await openDatabase(deleted, "early-deleted", 4))[1], true);
+  assert.deepEqual(deleted.log, [["open", "early-deleted"], "abort", ["open", "early-deleted", 4]]);
+
+  // No databases() (or a failing one): no early open.
+  assert.equal(openEarly({ open: () => assert.fail("opened") }, "early-unlisted"), undefined);
+  const failing = databaseFactory(4, "early-unlisted");
+  failing.databases = async () => { throw new DOMException("no", "UnknownError"); };
+  openEarly(failing, "early-unlisted");
+  await openDatabase(failing, "early-unlisted", 4);
+  assert.deepEqual(failing.log, [["open", "early-unlisted", 4]]);
+});
+
+test("openEarly at an older version: openDatabase closes that connection, then upgrades", async () => {
+  const factory = databaseFactory(2, "early-old");
+  openEarly(factory, "early-old");
+  const [db, created] = await openDatabase(factory, "early-old", 4);
+  assert.equal(created, false);
+  assert.equal(factory.connections[0].closed, true, "closed before the upgrade, so it does not block it");
+  assert.equal(db, factory.connections[1]);
+  assert.deepEqual(factory.log, ["databases", ["open", "early-old"], ["open", "early-old", 4]]);
+});
+
+test("dropEarly closes an early connection nobody took; a versionchange before anyone took it makes openDatabase open anew", async () => {
+  const factory = databaseFactory(4, "early-dropped");
+  const token = openEarly(factory, "early-dropped");
+  await dropEarly("early-dropped", openEarly(databaseFactory(4, "other-name"), "other-name"));
+  await dropEarly("early-dropped", token);
+  assert.equal(factory.connections[0].closed, true);
+  // Dropped: the next open of the name asks anew.
+  await openDatabase(factory, "early-dropped", 4);
+  assert.deepEqual(factory.log, ["databases", ["open", "early-dropped"], ["open", "early-dropped", 4]]);
+
+  const upgraded = databaseFactory(4, "early-stepped");
+  openEarly(upgraded, "early-stepped");
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  upgraded.connections[0].onversionchange();
+  assert.equal(upgraded.connections[0].closed, true, "it steps aside at once");
+  const [db] = await openDatabase(upgraded, "early-stepped", 4);
+  assert.equal(db, upgraded.connections[1]);
+});
+
+test("openEarly on a factory whose open throws: openDatabase asks again and reports the host's error", async () => {
+  let calls = 0;
+  const throwing = {
+    databases: async () => [{ name: "early-throws" }],
+    open: () => { calls += 1; throw new DOMException("no storage here", "SecurityError"); },
+  };
+  assert.ok(openEarly(throwing, "early-throws"));
+  await assert.rejects(openDatabase(throwing, "early-throws", 4), (e) => e.name === "SecurityError");
+  assert.equal(calls, 2);
 });

@@ -2,6 +2,7 @@
 // Small utilities the Rust side imports (declared in src/web/glue.rs).
 
 import { makeError } from "./errors.js";
+import { dropEarly, openEarly } from "./idb.js";
 
 /**
  * Reports an error nobody awaits (a failed background task): `reportError` where the host
@@ -231,7 +232,15 @@ Object.defineProperty(SyncStandIn, "name", { value: "Sync" });
  */
 
 /** @type {ReturnType<typeof lazyModule<OpenMemoryStore>>} */
-const memoryModule = lazyModule("memory store module (tidelog_memory_bg.wasm)", (message, cause) => {
+const memoryModule = lazyModule("memory store module (tidelog_memory_bg.wasm)", storageError);
+
+/**
+ * A `StorageError` (code `"storage"`) for a wasm that could not be loaded, its `cause` the
+ * host's error as `{ name, message }`.
+ * @param {string} message
+ * @param {unknown} cause
+ */
+function storageError(message, cause) {
   const error = /** @type {import("./errors.js").StorageError & { code: string, cause: { name: string, message: string } }} */ (
     makeError("StorageError", message));
   error.code = "storage";
@@ -240,7 +249,7 @@ const memoryModule = lazyModule("memory store module (tidelog_memory_bg.wasm)", 
     message: cause instanceof Error ? cause.message : String(cause),
   };
   return error;
-});
+}
 
 /**
  * Sets how the memory wasm loads (the browser package's entry does: {@link useMemoryGlue}).
@@ -279,6 +288,55 @@ export function useMemoryGlue(importGlue, wasm, EventStore, Projection) {
   });
   shareInstanceof(EventStore, () => loaded?.EventStore);
   shareInstanceof(Projection, () => loaded?.Projection);
+}
+
+/**
+ * Makes the browser entry's `EventStore.open` load the wasm itself (`init`, the glue's:
+ * once per page, concurrent calls share it) and, when the store will be one of
+ * IndexedDB, open the database while the wasm loads (js/idb.js, `openEarly`): a cold
+ * start then waits for the longer of the two, not for both. A wasm that cannot be
+ * loaded rejects the open with a `StorageError` (code `"storage"`, `cause` the host's
+ * `{ name, message }`); the next open tries again. The wasm checks the arguments as
+ * before: the early open only starts for a non-empty string `name` whose options leave
+ * `storage` unset, `"auto"` or `"indexeddb"`, in a host with `indexedDB`, and creates
+ * nothing.
+ * @param {{ open: (name: unknown, options?: unknown) => Promise<unknown> }} EventStore the glue's class
+ * @param {() => Promise<unknown>} init the glue's `init`
+ * @returns {void}
+ */
+export function openInitializing(EventStore, init) {
+  const wasmOpen = EventStore.open;
+  EventStore.open = { async open(/** @type {unknown} */ name, /** @type {unknown} */ options) {
+    const factory = /** @type {{ indexedDB?: { open(name: string): any } }} */ (globalThis).indexedDB;
+    const token = factory && typeof name === "string" && name !== "" && opensIndexedDb(options)
+      ? openEarly(factory, name)
+      : undefined;
+    try {
+      await init().catch((/** @type {unknown} */ cause) => {
+        const why = cause instanceof Error ? cause.message : String(cause);
+        throw storageError(`the wasm (tidelog_bg.wasm) could not be loaded: ${why}`, cause);
+      });
+      return await wasmOpen(name, options);
+    } finally {
+      if (token) await dropEarly(/** @type {string} */ (name), token);
+    }
+  } }.open;
+}
+
+/**
+ * Whether open options leave the storage to IndexedDB (unset, `"auto"`, `"indexeddb"`):
+ * only a hint, read without throwing; the wasm checks the options.
+ * @param {unknown} options
+ * @returns {boolean}
+ */
+function opensIndexedDb(options) {
+  try {
+    if (options === undefined || options === null) return true;
+    const storage = /** @type {{ storage?: unknown }} */ (options).storage;
+    return storage === undefined || storage === "auto" || storage === "indexeddb";
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -21,8 +21,10 @@ export interface InitOutput {
 }
 
 /**
- * Loads and instantiates the wasm. Needed once in browsers and web workers (the web
- * build) before any other call; calling it again returns the same promise. In Node and
+ * Loads and instantiates the wasm. In browsers and web workers (the web build) the first
+ * `EventStore.open` does it too, opening the store's database meanwhile; call `init()`
+ * first to load the wasm from elsewhere, or before a synchronous call (`version()`)
+ * when no store was opened yet. Calling it again returns the same promise. In Node and
  * edge workers the package loads the wasm at import time and `init()` resolves at once.
  */
 export default function init(
@@ -535,7 +537,11 @@ export type SyncedEventStore<E extends EventShape = AnyEvent> = EventStore<E, Sy
  */
 export class EventStore<E extends EventShape = AnyEvent, Y extends Sync<E> | undefined = Sync<E> | undefined> {
   private constructor();
-  /** Opens (or creates) the event store `name` (1 to 256 bytes), syncing with `options.sync`. */
+  /**
+   * Opens (or creates) the event store `name` (1 to 256 bytes), syncing with `options.sync`.
+   * In a browser the first open loads the wasm (see `init`); if it cannot be fetched, the
+   * open rejects with a `StorageError` and the next one tries again.
+   */
   static open<E extends EventShape = AnyEvent>(name: string, options: OpenOptions<E> & { sync: SyncOptions<E> }): Promise<SyncedEventStore<E>>;
   /** Opens (or creates) the event store `name` (1 to 256 bytes), without sync. */
   static open<E extends EventShape = AnyEvent>(name: string, options?: OpenOptions<E> & { sync?: undefined }): Promise<EventStore<E, undefined>>;

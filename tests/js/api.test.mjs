@@ -4,7 +4,7 @@
 // upgrade, deleting a store open in two tabs (sign-out).
 import { before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, engineSuites, tidelogPage as harnessPage, waitUntil } from "./harness.mjs";
+import { startServer, startProxy, engineSuites, openPage, tidelogPage as harnessPage, waitUntil } from "./harness.mjs";
 
 let server;
 
@@ -20,7 +20,7 @@ const unique = (name) => `api-${name}-${Date.now()}-${Math.random().toString(36)
 
 engineSuites("api", (suite) => {
   const { test } = suite;
-  suite.expectTests(14);
+  suite.expectTests(16);
   let context;
   before(async () => {
     context = await suite.browser.newContext();
@@ -654,5 +654,123 @@ engineSuites("api", (suite) => {
     assert.deepEqual(fresh, []);
     await a.close();
     await b.close();
+  });
+
+  /**
+   * A page of the demo origin with the package imported as `window.tidelog` and NOT
+   * initialised, recording every `indexedDB.open` the page makes in `window.opens`
+   * (`{ args, at }`); `window.wasmArrived()` says when the wasm's response ended.
+   */
+  const uninitialisedPage = async (inContext = context, base = server.base) => {
+    const page = await openPage(inContext, `${base}/pkg/package.json`);
+    await page.evaluate(async () => {
+      window.opens = [];
+      const open = indexedDB.open.bind(indexedDB);
+      indexedDB.open = (...args) => (opens.push({ args, at: performance.now() }), open(...args));
+      window.wasmArrived = () => performance.getEntriesByType("resource").find((e) => e.name.endsWith("/tidelog_bg.wasm"))?.responseEnd;
+      window.tidelog = await import("/pkg/tidelog.js");
+    });
+    return page;
+  };
+
+  test("open without init(): it loads the wasm and opens the database meanwhile (one request); refused options create nothing and hold no connection; opens at once share the load", async () => {
+    const [name, fresh, other] = [unique("noinit"), unique("noinit-fresh"), unique("noinit-other")];
+    // A refused open, before the wasm was ever loaded: nothing is created.
+    const page = await uninitialisedPage();
+    const refused = await page.evaluate(async (fresh) => {
+      try {
+        await tidelog.EventStore.open(fresh, { maxEventBytes: -1 });
+        return "opened";
+      } catch (e) {
+        return { name: e.name, code: e.code, field: e.field, instance: e instanceof tidelog.InvalidInputError };
+      }
+    }, fresh);
+    assert.deepEqual(refused, { name: "InvalidInputError", code: "invalid_input", field: "options.maxEventBytes", instance: true });
+    assert.deepEqual(await listed(page, fresh), [], "a refused open creates no database");
+    // The wasm is loaded now: stores open, and a refused open of one holds no connection
+    // (a delete is not blocked).
+    const held = await page.evaluate(async ({ name, other }) => {
+      for (const n of [name, other]) {
+        const store = await tidelog.EventStore.open(n);
+        await store.append("s", [{ type: "T", data: 1 }, { type: "T", data: 2 }]);
+        store.close();
+      }
+      const refusals = [];
+      for (const options of [{ maxEventBytes: 0 }, { retain: "some" }]) {
+        await tidelog.EventStore.open(other, options).catch((e) => refusals.push(e.name));
+      }
+      const blocked = await new Promise((resolve, reject) => {
+        let wasBlocked = false;
+        const request = indexedDB.deleteDatabase(other);
+        request.onblocked = () => { wasBlocked = true; };
+        request.onsuccess = () => resolve(wasBlocked);
+        request.onerror = () => reject(request.error);
+      });
+      return { refusals, blocked };
+    }, { name, other });
+    assert.deepEqual(held, { refusals: ["InvalidInputError", "InvalidInputError"], blocked: false });
+    await page.close();
+
+    // A fresh page opens the existing store without init(): its database was asked for
+    // before the wasm arrived, in one request the store then uses.
+    const cold = await uninitialisedPage();
+    const opened = await cold.evaluate(async (name) => {
+      const store = await tidelog.EventStore.open(name);
+      const events = (await store.read("s")).map((e) => e.data);
+      store.close();
+      return { events, opens: opens.map((o) => o.args), askedBeforeWasm: opens[0].at < wasmArrived() };
+    }, name);
+    assert.deepEqual(opened, { events: [1, 2], opens: [[name]], askedBeforeWasm: true });
+    await cold.close();
+
+    // Two opens at once before init(): one load of the wasm, two working stores.
+    const twice = await uninitialisedPage();
+    const both = await twice.evaluate(async (name) => {
+      const stores = await Promise.all([tidelog.EventStore.open(name), tidelog.EventStore.open(name)]);
+      await stores[0].append("s", [{ type: "T", data: 3 }]);
+      const seen = await stores[1].read("s");
+      for (const store of stores) store.close();
+      return { seen: seen.map((e) => e.data), wasmLoads: performance.getEntriesByType("resource").filter((e) => e.name.endsWith("/tidelog_bg.wasm")).length };
+    }, name);
+    assert.deepEqual(both, { seen: [1, 2, 3], wasmLoads: 1 });
+    await twice.close();
+  });
+
+  test("open without init() when the wasm cannot be loaded: a StorageError with the host's cause, no database; the next open loads it", async () => {
+    const name = unique("noinit-offline");
+    const net = await startProxy(server.base);
+    const ctx = await suite.browser.newContext();
+    try {
+      let refusedLoads = 0;
+      net.route("/pkg/tidelog_bg.wasm", (route) => { refusedLoads += 1; return route.abort(); });
+      const page = await uninitialisedPage(ctx, net.base);
+      const first = await page.evaluate(async (name) => {
+        try {
+          await tidelog.EventStore.open(name);
+          return "opened";
+        } catch (e) {
+          return {
+            name: e.name, code: e.code, instance: e instanceof tidelog.StorageError, message: e.message,
+            cause: Object.keys(e.cause ?? {}).sort(),
+            created: (await indexedDB.databases()).some((d) => d.name === name),
+          };
+        }
+      }, name);
+      assert.deepEqual({ ...first, message: undefined }, { name: "StorageError", code: "storage", instance: true, message: undefined, cause: ["message", "name"], created: false });
+      assert.match(first.message, /^the wasm \(tidelog_bg\.wasm\) could not be loaded: /);
+      assert.ok(refusedLoads > 0, "the wasm was asked for");
+      net.unroute("/pkg/tidelog_bg.wasm");
+      const events = await page.evaluate(async (name) => {
+        const store = await tidelog.EventStore.open(name);
+        await store.append("s", [{ type: "T", data: "after" }]);
+        const read = (await store.read("s")).map((e) => e.data);
+        store.close();
+        return read;
+      }, name);
+      assert.deepEqual(events, ["after"]);
+    } finally {
+      await ctx.close();
+      await net.stop();
+    }
   });
 });
