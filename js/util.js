@@ -306,16 +306,16 @@ export function useMemoryGlue(importGlue, wasm, EventStore, Projection) {
  */
 export function openInitializing(EventStore, init) {
   const wasmOpen = EventStore.open;
+  /** @type {ReturnType<typeof lazyModule<unknown>>} */
+  const wasm = lazyModule("wasm (tidelog_bg.wasm)", storageError);
+  wasm.set(init);
   EventStore.open = { async open(/** @type {unknown} */ name, /** @type {unknown} */ options) {
     const factory = /** @type {{ indexedDB?: { open(name: string): any } }} */ (globalThis).indexedDB;
     const token = factory && typeof name === "string" && name !== "" && opensIndexedDb(options)
       ? openEarly(factory, name)
       : undefined;
     try {
-      await init().catch((/** @type {unknown} */ cause) => {
-        const why = cause instanceof Error ? cause.message : String(cause);
-        throw storageError(`the wasm (tidelog_bg.wasm) could not be loaded: ${why}`, cause);
-      });
+      await wasm.load();
       return await wasmOpen(name, options);
     } finally {
       if (token) await dropEarly(/** @type {string} */ (name), token);
