@@ -297,21 +297,23 @@ export function useMemoryGlue(importGlue, wasm, EventStore, Projection) {
  * start then waits for the longer of the two, not for both. A wasm that cannot be
  * loaded rejects the open with a `StorageError` (code `"storage"`, `cause` the host's
  * `{ name, message }`); the next open tries again. The wasm checks the arguments as
- * before: the early open only starts for a non-empty string `name` whose options leave
- * `storage` unset, `"auto"` or `"indexeddb"`, in a host with `indexedDB`, and creates
- * nothing.
+ * before: the early open only starts while the wasm is not loaded (`loaded()`; once it
+ * is, it would only add `databases()`'s round trip to the open), for a non-empty string
+ * `name` whose options leave `storage` unset, `"auto"` or `"indexeddb"`, in a host with
+ * `indexedDB`, and creates nothing.
  * @param {{ open: (name: unknown, options?: unknown) => Promise<unknown> }} EventStore the glue's class
  * @param {() => Promise<unknown>} init the glue's `init`
+ * @param {() => boolean} loaded whether the glue's wasm is instantiated
  * @returns {void}
  */
-export function openInitializing(EventStore, init) {
+export function openInitializing(EventStore, init, loaded) {
   const wasmOpen = EventStore.open;
   /** @type {ReturnType<typeof lazyModule<unknown>>} */
   const wasm = lazyModule("wasm (tidelog_bg.wasm)", storageError);
   wasm.set(init);
   EventStore.open = { async open(/** @type {unknown} */ name, /** @type {unknown} */ options) {
     const factory = /** @type {{ indexedDB?: { open(name: string): any } }} */ (globalThis).indexedDB;
-    const token = factory && typeof name === "string" && name !== "" && opensIndexedDb(options)
+    const token = !loaded() && factory && typeof name === "string" && name !== "" && opensIndexedDb(options)
       ? openEarly(factory, name)
       : undefined;
     try {

@@ -531,7 +531,7 @@ test("openInitializing: open loads the wasm once and opens the database meanwhil
         return { name };
       },
     };
-    openInitializing(EventStore, init);
+    openInitializing(EventStore, init, () => loaded);
     assert.equal(EventStore.open.name, "open");
     const store = await EventStore.open("init-a", { durability: "relaxed" });
     assert.deepEqual(store, { name: "init-a" });
@@ -539,6 +539,11 @@ test("openInitializing: open loads the wasm once and opens the database meanwhil
     // The database open was asked for before the wasm was loaded; nobody took it here
     // (the stand-in wasm open does not ask for it), so it is closed.
     assert.deepEqual(factory.log, ["open init-a", "close init-a"]);
+    // Once the wasm is loaded, an open starts nothing early (it would only add a round
+    // trip) and does not load again.
+    await EventStore.open("init-a");
+    assert.deepEqual(factory.log, ["open init-a", "close init-a"]);
+    assert.deepEqual(steps.filter((s) => s === "init"), ["init"]);
   });
 });
 
@@ -547,7 +552,7 @@ test("openInitializing: no early open for other storage, odd options or names; t
   await withGlobal("indexedDB", factory, async () => {
     const opened = [];
     const EventStore = { open: async (name, options) => (opened.push([name, options]), "store") };
-    openInitializing(EventStore, async () => {});
+    openInitializing(EventStore, async () => {}, () => false);
     const hostile = { get storage() { throw new Error("getter"); } };
     for (const [name, options] of [["m", { storage: "memory" }], ["f", { storage: "file" }], ["", undefined], [42, undefined], ["h", hostile]]) {
       assert.equal(await EventStore.open(name, options), "store");
@@ -562,7 +567,7 @@ test("openInitializing: no early open for other storage, odd options or names; t
   // A host without IndexedDB: nothing to open early.
   await withGlobal("indexedDB", undefined, async () => {
     const EventStore = { open: async () => "store" };
-    openInitializing(EventStore, async () => {});
+    openInitializing(EventStore, async () => {}, () => false);
     assert.equal(await EventStore.open("x"), "store");
   });
 });
@@ -576,7 +581,7 @@ test("openInitializing: a wasm that cannot be loaded rejects with a StorageError
       if (attempts === 1) throw new TypeError("NetworkError when attempting to fetch resource.");
     };
     const EventStore = { open: async (name) => ({ name }) };
-    openInitializing(EventStore, init);
+    openInitializing(EventStore, init, () => false);
     const error = await EventStore.open("offline").then(() => assert.fail("expected a rejection"), (e) => e);
     assert.ok(error instanceof StorageError);
     assert.equal(error.code, "storage");
@@ -593,7 +598,7 @@ test("openInitializing: a refused open closes the early connection before it rej
   await withGlobal("indexedDB", factory, async () => {
     const refusal = new Error("options.retain: must be an object");
     const EventStore = { open: async () => { throw refusal; } };
-    openInitializing(EventStore, async () => {});
+    openInitializing(EventStore, async () => {}, () => false);
     await assert.rejects(EventStore.open("refused", { retain: 1 }), (e) => e === refusal);
     assert.deepEqual(factory.log, ["open refused", "close refused"]);
   });
