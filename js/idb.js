@@ -58,9 +58,16 @@ export function upgradeSchema(db, tx, oldVersion) {
 }
 
 /**
+ * An open {@link openEarly} started: `connection` resolves to the connection (`null`: no
+ * such database, or it failed); `listed` is set once `databases()` answered (the open
+ * request, if any, is then on its way).
+ * @typedef {{ listed: boolean, connection: Promise<any> }} EarlyOpen
+ */
+
+/**
  * The opens {@link openEarly} started, by database name: each is taken by one
  * {@link openDatabase} or closed by {@link dropEarly}.
- * @type {Map<string, Promise<any>>}
+ * @type {Map<string, EarlyOpen>}
  */
 const early = new Map();
 /** Connections of `early` a `versionchange` closed before anyone took them. */
@@ -77,16 +84,24 @@ const stepped = new WeakSet();
  * a name already pending, or a factory without `databases()`, starts nothing.
  * @param {{ open(name: string): any, databases?: () => Promise<{ name?: string }[]> }} factory an IDBFactory
  * @param {string} name
- * @returns {Promise<any> | undefined} the token for {@link dropEarly}
+ * @returns {EarlyOpen | undefined} the token for {@link dropEarly}
  */
 export function openEarly(factory, name) {
   if (early.has(name) || typeof factory.databases !== "function") return undefined;
-  const pending = factory.databases().then(
-    (listed) => (listed.some((d) => d.name === name) ? openAsItStands(factory, name) : null),
-    () => null,
+  /** @type {EarlyOpen} */
+  const entry = { listed: false, connection: Promise.resolve(null) };
+  entry.connection = factory.databases().then(
+    (listed) => {
+      entry.listed = true;
+      return listed.some((d) => d.name === name) ? openAsItStands(factory, name) : null;
+    },
+    () => {
+      entry.listed = true;
+      return null;
+    },
   );
-  early.set(name, pending);
-  return pending;
+  early.set(name, entry);
+  return entry;
 }
 
 /**
@@ -126,13 +141,13 @@ function openAsItStands(factory, name) {
  * took it, once its request settled (a database whose creation was aborted is gone by
  * then).
  * @param {string} name
- * @param {Promise<any>} token
+ * @param {EarlyOpen} token
  * @returns {Promise<void>}
  */
 export async function dropEarly(name, token) {
   if (early.get(name) !== token) return;
   early.delete(name);
-  (await token)?.close();
+  (await token.connection)?.close();
 }
 
 /**
@@ -141,7 +156,7 @@ export async function dropEarly(name, token) {
  * `[db, created]` (`created`: the database did not exist); rejects with what an upgrade
  * step threw (the upgrade is aborted), else with the request's error. A connection
  * {@link openEarly} opened at `version` is taken instead (one at another version is
- * closed first).
+ * closed first); an early open still waiting for `databases()` is not waited for.
  * @param {{ open(name: string, version: number): any }} factory an IDBFactory
  * @param {string} name
  * @param {number} version
@@ -151,9 +166,16 @@ export async function openDatabase(factory, name, version) {
   const pending = early.get(name);
   if (pending) {
     early.delete(name);
-    const db = await pending;
-    if (db && db.version === version && !stepped.has(db)) return [db, false];
-    db?.close();
+    if (pending.listed) {
+      const db = await pending.connection;
+      if (db && db.version === version && !stepped.has(db)) return [db, false];
+      db?.close();
+    } else {
+      // `databases()` has not answered: it can take far longer than an open (Chromium
+      // reads every database of the origin, tens of ms after the storage was idle), so
+      // open without it; its connection, if it brings one, is closed when it arrives.
+      pending.connection.then((db) => db?.close());
+    }
   }
   return new Promise((resolve, reject) => {
     const request = factory.open(name, version);

@@ -181,6 +181,9 @@ test("openDatabase: a failing step aborts the upgrade and rejects with what it t
   await assert.rejects(openDatabase(throwing, "app", 4), /SecurityError/);
 });
 
+/** Lets a stand-in factory's `databases()` answer (a microtask). */
+const listedYet = () => new Promise((resolve) => setImmediate(resolve));
+
 /**
  * A stand-in IDBFactory over one database at `version` (0: it does not exist): `open`
  * answers in a later task with a new connection; without a version it opens the database
@@ -221,6 +224,7 @@ test("openDatabase takes the connection openEarly opened at its version: one ope
   const factory = databaseFactory(4, "early-current");
   const token = openEarly(factory, "early-current");
   assert.equal(openEarly(factory, "early-current"), undefined, "a second early open of the name starts nothing");
+  await listedYet();
   const [db, created] = await openDatabase(factory, "early-current", 4);
   assert.equal(created, false);
   assert.equal(db, factory.connections[0]);
@@ -232,6 +236,7 @@ test("openDatabase takes the connection openEarly opened at its version: one ope
 test("openEarly leaves a database that does not exist alone; openDatabase creates it", async () => {
   const factory = databaseFactory(0, "early-absent");
   openEarly(factory, "early-absent");
+  await listedYet();
   const [db, created] = await openDatabase(factory, "early-absent", 4);
   assert.equal(created, true);
   assert.equal(db.version, 4);
@@ -241,6 +246,7 @@ test("openEarly leaves a database that does not exist alone; openDatabase create
   const deleted = databaseFactory(0, "early-deleted");
   deleted.databases = async () => [{ name: "early-deleted" }];
   openEarly(deleted, "early-deleted");
+  await listedYet();
   assert.equal((await openDatabase(deleted, "early-deleted", 4))[1], true);
   assert.deepEqual(deleted.log, [["open", "early-deleted"], "abort", ["open", "early-deleted", 4]]);
 
@@ -249,6 +255,7 @@ test("openEarly leaves a database that does not exist alone; openDatabase create
   const failing = databaseFactory(4, "early-unlisted");
   failing.databases = async () => { throw new DOMException("no", "UnknownError"); };
   openEarly(failing, "early-unlisted");
+  await listedYet();
   await openDatabase(failing, "early-unlisted", 4);
   assert.deepEqual(failing.log, [["open", "early-unlisted", 4]]);
 });
@@ -256,6 +263,7 @@ test("openEarly leaves a database that does not exist alone; openDatabase create
 test("openEarly at an older version: openDatabase closes that connection, then upgrades", async () => {
   const factory = databaseFactory(2, "early-old");
   openEarly(factory, "early-old");
+  await listedYet();
   const [db, created] = await openDatabase(factory, "early-old", 4);
   assert.equal(created, false);
   assert.equal(factory.connections[0].closed, true, "closed before the upgrade, so it does not block it");
@@ -289,6 +297,23 @@ test("openEarly on a factory whose open throws: openDatabase asks again and repo
     open: () => { calls += 1; throw new DOMException("no storage here", "SecurityError"); },
   };
   assert.ok(openEarly(throwing, "early-throws"));
+  await listedYet();
   await assert.rejects(openDatabase(throwing, "early-throws", 4), (e) => e.name === "SecurityError");
   assert.equal(calls, 2);
+});
+
+test("openDatabase does not wait for a databases() that has not answered: it opens on its own, and the early connection closes when it arrives", async () => {
+  const factory = databaseFactory(4, "early-slow");
+  /** @type {(value: unknown) => void} */
+  let answer = () => {};
+  factory.databases = () => new Promise((resolve) => { answer = resolve; });
+  openEarly(factory, "early-slow");
+  const [db, created] = await openDatabase(factory, "early-slow", 4);
+  assert.equal(created, false);
+  assert.deepEqual(factory.log, [["open", "early-slow", 4]]);
+  answer([{ name: "early-slow" }]);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.deepEqual(factory.log, [["open", "early-slow", 4], ["open", "early-slow"]]);
+  assert.equal(factory.connections[1].closed, true, "the late early connection is closed");
+  assert.equal(db.closed, false);
 });

@@ -714,20 +714,39 @@ engineSuites("api", (suite) => {
     assert.deepEqual(held, { refusal: "InvalidInputError", opens: [[other]], blocked: false });
     await refusing.close();
 
-    // A fresh page opens the existing store without init(): its database was asked for
-    // before the wasm arrived, in one request the store then uses. Once the wasm is
-    // loaded, an open asks for its database once, at the schema version.
-    const cold = await uninitialisedPage();
-    const opened = await cold.evaluate(async (name) => {
-      const store = await tidelog.EventStore.open(name);
-      const events = (await store.read("s")).map((e) => e.data);
-      store.close();
-      const askedBeforeWasm = opens[0].at < wasmArrived();
-      (await tidelog.EventStore.open(name)).close();
-      return { events, opens: opens.map((o) => o.args), askedBeforeWasm };
-    }, name);
-    assert.deepEqual(opened, { events: [1, 2], opens: [[name], [name, 4]], askedBeforeWasm: true });
-    await cold.close();
+    // A fresh page opens the existing store without init(), its wasm slowed down by the
+    // proxy (300 ms: the early open surely answers first; it is not waited for when it
+    // does not): its database was asked for before the wasm arrived, in one request the
+    // store then uses. Once the wasm is loaded, an open asks for its database once, at
+    // the schema version.
+    const net = await startProxy(server.base);
+    const ctx = await suite.browser.newContext();
+    try {
+      const setup = await uninitialisedPage(ctx, net.base);
+      await setup.evaluate(async (name) => {
+        const store = await tidelog.EventStore.open(name);
+        await store.append("s", [{ type: "T", data: 1 }, { type: "T", data: 2 }]);
+        store.close();
+      }, name);
+      await setup.close();
+      net.route("/pkg/tidelog_bg.wasm", async (route) => {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return route.continue();
+      });
+      const cold = await uninitialisedPage(ctx, net.base);
+      const opened = await cold.evaluate(async (name) => {
+        const store = await tidelog.EventStore.open(name);
+        const events = (await store.read("s")).map((e) => e.data);
+        store.close();
+        const askedBeforeWasm = opens[0].at < wasmArrived();
+        (await tidelog.EventStore.open(name)).close();
+        return { events, opens: opens.map((o) => o.args), askedBeforeWasm };
+      }, name);
+      assert.deepEqual(opened, { events: [1, 2], opens: [[name], [name, 4]], askedBeforeWasm: true });
+    } finally {
+      await ctx.close();
+      await net.stop();
+    }
 
     // Two opens at once before init(): one load of the wasm, two working stores.
     const twice = await uninitialisedPage();
