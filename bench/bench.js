@@ -83,7 +83,7 @@ function freshName(impl, label) {
 let tidelogModule;
 /** The instantiated wasm's exports (for its memory figure), once a store opened. */
 let tidelogWasm;
-/** Imports the package. `EventStore.open` loads the wasm itself (and opens the database meanwhile). */
+/** Imports the package. `EventStore.open` loads the wasm itself. */
 async function importTidelog() {
   tidelogModule ??= await import(TIDELOG_URL);
   return tidelogModule;
@@ -350,8 +350,8 @@ async function prepareCold(impl, { name, total }) {
 
 /**
  * 5. Cold start, in a freshly loaded page: load the library (tidelog: import the JS;
- * dexie: import), open the store (tidelog: `EventStore.open`, which loads the wasm and
- * opens the database meanwhile, as the README shows), first read.
+ * dexie: import), open the store (tidelog: `EventStore.open`, which loads the wasm, as
+ * the README shows), first read.
  */
 async function coldStart(impl, { name }) {
   if (impl === "tidelog") return coldStartTidelog(name);

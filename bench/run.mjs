@@ -389,7 +389,7 @@ function rows(b) {
   row("5. cold start", "ms", (i) => c.coldStart[i].ms, undefined, "≤ 1.0x Dexie, ≤ 50 ms",
     (_tr, td) => td !== null && td <= 1 && c.coldStart.tidelog.ms.median <= 50);
   row("5. cold start: load library (import the JS)", "ms", (i) => (i === "raw" ? null : c.coldStart[i].loadMs));
-  row("5. cold start: open (tidelog: with the wasm's load, the database opening meanwhile)", "ms", (i) => c.coldStart[i].openMs);
+  row("5. cold start: open (tidelog: with the wasm's load)", "ms", (i) => c.coldStart[i].openMs);
   row("5. cold start: open: the wasm ready (download, compile, instantiate)", "ms", (i) => c.coldStart[i].wasmMs ?? null);
   row("5. cold start: open: the wasm's download", "ms", (i) => c.coldStart[i].wasmFetchMs ?? null);
   row("5. cold start: first read", "ms", (i) => c.coldStart[i].readMs);

@@ -58,125 +58,16 @@ export function upgradeSchema(db, tx, oldVersion) {
 }
 
 /**
- * An open {@link openEarly} started: `connection` resolves to the connection (`null`: no
- * such database, or it failed); `listed` is set once `databases()` answered (the open
- * request, if any, is then on its way).
- * @typedef {{ listed: boolean, connection: Promise<any> }} EarlyOpen
- */
-
-/**
- * The opens {@link openEarly} started, by database name: each is taken by one
- * {@link openDatabase} or closed by {@link dropEarly}.
- * @type {Map<string, EarlyOpen>}
- */
-const early = new Map();
-/** Connections of `early` a `versionchange` closed before anyone took them. */
-const stepped = new WeakSet();
-
-/**
- * Starts opening database `name` as it stands, before the wasm is loaded and has checked
- * the open's arguments (the browser entry's `EventStore.open`: js/util.js,
- * `openInitializing`): when `factory.databases()` lists it, it opens at its version.
- * One that does not exist is left alone (an aborted creation leaves an empty database
- * behind in Firefox). Nothing waits on it: {@link openDatabase} takes the connection
- * when it is at the version it wants, and the caller hands `dropEarly` the returned
- * token once the open settled, which closes a connection nobody took. A second call for
- * a name already pending, or a factory without `databases()`, starts nothing.
- * @param {{ open(name: string): any, databases?: () => Promise<{ name?: string }[]> }} factory an IDBFactory
- * @param {string} name
- * @returns {EarlyOpen | undefined} the token for {@link dropEarly}
- */
-export function openEarly(factory, name) {
-  if (early.has(name) || typeof factory.databases !== "function") return undefined;
-  /** @type {EarlyOpen} */
-  const entry = { listed: false, connection: Promise.resolve(null) };
-  entry.connection = factory.databases().then(
-    (listed) => {
-      entry.listed = true;
-      return listed.some((d) => d.name === name) ? openAsItStands(factory, name) : null;
-    },
-    () => {
-      entry.listed = true;
-      return null;
-    },
-  );
-  early.set(name, entry);
-  return entry;
-}
-
-/**
- * Opens existing database `name` at its version: the connection, or `null` when the open
- * failed or would have created the database (deleted since it was listed: the creation
- * is aborted).
- * @param {{ open(name: string): any }} factory
- * @param {string} name
- * @returns {Promise<any>}
- */
-function openAsItStands(factory, name) {
-  return new Promise((resolve) => {
-    let request;
-    try {
-      request = factory.open(name);
-    } catch {
-      // (An origin without storage access throws here: the wasm's own open reports it.)
-      resolve(null);
-      return;
-    }
-    request.onupgradeneeded = () => request.transaction?.abort();
-    request.onsuccess = () => {
-      const db = request.result;
-      // Another tab upgrading or deleting it: step aside, and let the wasm open anew.
-      db.onversionchange = () => {
-        stepped.add(db);
-        db.close();
-      };
-      resolve(db);
-    };
-    request.onerror = () => resolve(null);
-  });
-}
-
-/**
- * Closes the connection {@link openEarly} opened with `token` if no {@link openDatabase}
- * took it, once its request settled (a database whose creation was aborted is gone by
- * then).
- * @param {string} name
- * @param {EarlyOpen} token
- * @returns {Promise<void>}
- */
-export async function dropEarly(name, token) {
-  if (early.get(name) !== token) return;
-  early.delete(name);
-  (await token.connection)?.close();
-}
-
-/**
  * Opens database `name` at schema `version` with `factory` (the host's `indexedDB`),
  * creating or upgrading it ({@link upgradeSchema}: all steps land or none). Resolves to
  * `[db, created]` (`created`: the database did not exist); rejects with what an upgrade
- * step threw (the upgrade is aborted), else with the request's error. A connection
- * {@link openEarly} opened at `version` is taken instead (one at another version is
- * closed first); an early open still waiting for `databases()` is not waited for.
+ * step threw (the upgrade is aborted), else with the request's error.
  * @param {{ open(name: string, version: number): any }} factory an IDBFactory
  * @param {string} name
  * @param {number} version
  * @returns {Promise<[unknown, boolean]>}
  */
-export async function openDatabase(factory, name, version) {
-  const pending = early.get(name);
-  if (pending) {
-    early.delete(name);
-    if (pending.listed) {
-      const db = await pending.connection;
-      if (db && db.version === version && !stepped.has(db)) return [db, false];
-      db?.close();
-    } else {
-      // `databases()` has not answered: it can take far longer than an open (Chromium
-      // reads every database of the origin, tens of ms after the storage was idle), so
-      // open without it; its connection, if it brings one, is closed when it arrives.
-      pending.connection.then((db) => db?.close());
-    }
-  }
+export function openDatabase(factory, name, version) {
   return new Promise((resolve, reject) => {
     const request = factory.open(name, version);
     let created = false;

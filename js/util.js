@@ -2,7 +2,6 @@
 // Small utilities the Rust side imports (declared in src/web/glue.rs).
 
 import { makeError } from "./errors.js";
-import { dropEarly, openEarly } from "./idb.js";
 
 /**
  * Reports an error nobody awaits (a failed background task): `reportError` where the host
@@ -292,53 +291,22 @@ export function useMemoryGlue(importGlue, wasm, EventStore, Projection) {
 
 /**
  * Makes the browser entry's `EventStore.open` load the wasm itself (`init`, the glue's:
- * once per page, concurrent calls share it) and, when the store will be one of
- * IndexedDB, open the database while the wasm loads (js/idb.js, `openEarly`): a cold
- * start then waits for the longer of the two, not for both. A wasm that cannot be
- * loaded rejects the open with a `StorageError` (code `"storage"`, `cause` the host's
- * `{ name, message }`); the next open tries again. The wasm checks the arguments as
- * before: the early open only starts while the wasm is not loaded (`loaded()`; once it
- * is, it would only add `databases()`'s round trip to the open), for a non-empty string
- * `name` whose options leave `storage` unset, `"auto"` or `"indexeddb"`, in a host with
- * `indexedDB`, and creates nothing.
+ * once per page, concurrent calls share it), so a page needs no `init()` of its own. A
+ * wasm that cannot be loaded rejects the open with a `StorageError` (code `"storage"`,
+ * `cause` the host's `{ name, message }`); the next open tries again.
  * @param {{ open: (name: unknown, options?: unknown) => Promise<unknown> }} EventStore the glue's class
  * @param {() => Promise<unknown>} init the glue's `init`
- * @param {() => boolean} loaded whether the glue's wasm is instantiated
  * @returns {void}
  */
-export function openInitializing(EventStore, init, loaded) {
+export function openInitializing(EventStore, init) {
   const wasmOpen = EventStore.open;
   /** @type {ReturnType<typeof lazyModule<unknown>>} */
   const wasm = lazyModule("wasm (tidelog_bg.wasm)", storageError);
   wasm.set(init);
   EventStore.open = { async open(/** @type {unknown} */ name, /** @type {unknown} */ options) {
-    const factory = /** @type {{ indexedDB?: { open(name: string): any } }} */ (globalThis).indexedDB;
-    const token = !loaded() && factory && typeof name === "string" && name !== "" && opensIndexedDb(options)
-      ? openEarly(factory, name)
-      : undefined;
-    try {
-      await wasm.load();
-      return await wasmOpen(name, options);
-    } finally {
-      if (token) await dropEarly(/** @type {string} */ (name), token);
-    }
+    await wasm.load();
+    return wasmOpen(name, options);
   } }.open;
-}
-
-/**
- * Whether open options leave the storage to IndexedDB (unset, `"auto"`, `"indexeddb"`):
- * only a hint, read without throwing; the wasm checks the options.
- * @param {unknown} options
- * @returns {boolean}
- */
-function opensIndexedDb(options) {
-  try {
-    if (options === undefined || options === null) return true;
-    const storage = /** @type {{ storage?: unknown }} */ (options).storage;
-    return storage === undefined || storage === "auto" || storage === "indexeddb";
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -491,115 +491,50 @@ test("shareInstanceof: instances of either class, and the other class only once 
   assert.ok(new Sub() instanceof Here, "subclasses still count");
 });
 
-/**
- * A stand-in `indexedDB` whose databases (those `databases()` lists) exist at version 4:
- * `open` answers in a later task; `log` lists every open and close.
- */
-function existingDatabases() {
-  const log = [];
-  return {
-    log,
-    async databases() {
-      return [{ name: "init-a" }, { name: "offline" }, { name: "refused" }, { name: "auto" }, { name: "idb" }, { name: "none" }, { name: "x" }];
-    },
-    open(name, version) {
-      log.push(version === undefined ? `open ${name}` : `open ${name} ${version}`);
-      const request = { result: null, onsuccess: null, onerror: null, onupgradeneeded: null };
-      setTimeout(() => {
-        request.result = { version: 4, close: () => log.push(`close ${name}`) };
-        request.onsuccess();
-      });
-      return request;
+test("openInitializing: open loads the wasm first, once for the page, then opens with the same arguments", async () => {
+  const steps = [];
+  let loaded = false;
+  const init = async () => {
+    steps.push("init");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    loaded = true;
+  };
+  const EventStore = {
+    async open(name, options) {
+      steps.push(`wasm open ${name} loaded=${loaded} ${JSON.stringify(options)}`);
+      return { name };
     },
   };
-}
-
-test("openInitializing: open loads the wasm once and opens the database meanwhile", async () => {
-  const factory = existingDatabases();
-  await withGlobal("indexedDB", factory, async () => {
-    const steps = [];
-    let loaded = false;
-    const init = async () => {
-      steps.push("init");
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      steps.push(`loaded; databases asked for: ${factory.log.join(", ")}`);
-      loaded = true;
-    };
-    const EventStore = {
-      async open(name, options) {
-        steps.push(`wasm open ${name} loaded=${loaded} ${JSON.stringify(options)}`);
-        return { name };
-      },
-    };
-    openInitializing(EventStore, init, () => loaded);
-    assert.equal(EventStore.open.name, "open");
-    const store = await EventStore.open("init-a", { durability: "relaxed" });
-    assert.deepEqual(store, { name: "init-a" });
-    assert.deepEqual(steps, ["init", "loaded; databases asked for: open init-a", 'wasm open init-a loaded=true {"durability":"relaxed"}']);
-    // The database open was asked for before the wasm was loaded; nobody took it here
-    // (the stand-in wasm open does not ask for it), so it is closed.
-    assert.deepEqual(factory.log, ["open init-a", "close init-a"]);
-    // Once the wasm is loaded, an open starts nothing early (it would only add a round
-    // trip) and does not load again.
-    await EventStore.open("init-a");
-    assert.deepEqual(factory.log, ["open init-a", "close init-a"]);
-    assert.deepEqual(steps.filter((s) => s === "init"), ["init"]);
-  });
+  openInitializing(EventStore, init);
+  assert.equal(EventStore.open.name, "open");
+  const [a, b] = await Promise.all([EventStore.open("a", { durability: "relaxed" }), EventStore.open("b")]);
+  assert.deepEqual([a, b], [{ name: "a" }, { name: "b" }]);
+  await EventStore.open("c");
+  assert.deepEqual(steps, ["init", 'wasm open a loaded=true {"durability":"relaxed"}', "wasm open b loaded=true undefined", "wasm open c loaded=true undefined"]);
 });
 
-test("openInitializing: no early open for other storage, odd options or names; the wasm judges them", async () => {
-  const factory = existingDatabases();
-  await withGlobal("indexedDB", factory, async () => {
-    const opened = [];
-    const EventStore = { open: async (name, options) => (opened.push([name, options]), "store") };
-    openInitializing(EventStore, async () => {}, () => false);
-    const hostile = { get storage() { throw new Error("getter"); } };
-    for (const [name, options] of [["m", { storage: "memory" }], ["f", { storage: "file" }], ["", undefined], [42, undefined], ["h", hostile]]) {
-      assert.equal(await EventStore.open(name, options), "store");
-    }
-    assert.equal(opened.length, 5);
-    assert.deepEqual(factory.log, []);
-    await EventStore.open("auto", { storage: "auto" });
-    await EventStore.open("idb", { storage: "indexeddb" });
-    await EventStore.open("none", null);
-    assert.deepEqual(factory.log, ["open auto", "close auto", "open idb", "close idb", "open none", "close none"]);
-  });
-  // A host without IndexedDB: nothing to open early.
-  await withGlobal("indexedDB", undefined, async () => {
-    const EventStore = { open: async () => "store" };
-    openInitializing(EventStore, async () => {}, () => false);
-    assert.equal(await EventStore.open("x"), "store");
-  });
+test("openInitializing: a wasm that cannot be loaded rejects with a StorageError; the next open retries", async () => {
+  let attempts = 0;
+  const init = async () => {
+    attempts += 1;
+    if (attempts === 1) throw new TypeError("NetworkError when attempting to fetch resource.");
+  };
+  const opened = [];
+  const EventStore = { open: async (name) => (opened.push(name), { name }) };
+  openInitializing(EventStore, init);
+  const error = await EventStore.open("offline").then(() => assert.fail("expected a rejection"), (e) => e);
+  assert.ok(error instanceof StorageError);
+  assert.equal(error.code, "storage");
+  assert.match(error.message, /^the wasm \(tidelog_bg\.wasm\) could not be loaded: NetworkError/);
+  assert.deepEqual(error.cause, { name: "TypeError", message: "NetworkError when attempting to fetch resource." });
+  assert.deepEqual(opened, [], "nothing opens without the wasm");
+  assert.deepEqual(await EventStore.open("offline"), { name: "offline" });
+  assert.equal(attempts, 2);
 });
 
-test("openInitializing: a wasm that cannot be loaded rejects with a StorageError; the early connection is closed first; the next open retries", async () => {
-  const factory = existingDatabases();
-  await withGlobal("indexedDB", factory, async () => {
-    let attempts = 0;
-    const init = async () => {
-      attempts += 1;
-      if (attempts === 1) throw new TypeError("NetworkError when attempting to fetch resource.");
-    };
-    const EventStore = { open: async (name) => ({ name }) };
-    openInitializing(EventStore, init, () => false);
-    const error = await EventStore.open("offline").then(() => assert.fail("expected a rejection"), (e) => e);
-    assert.ok(error instanceof StorageError);
-    assert.equal(error.code, "storage");
-    assert.match(error.message, /^the wasm \(tidelog_bg\.wasm\) could not be loaded: NetworkError/);
-    assert.deepEqual(error.cause, { name: "TypeError", message: "NetworkError when attempting to fetch resource." });
-    assert.deepEqual(factory.log, ["open offline", "close offline"], "closed before the rejection arrives");
-    assert.deepEqual(await EventStore.open("offline"), { name: "offline" });
-    assert.equal(attempts, 2);
-  });
-});
-
-test("openInitializing: a refused open closes the early connection before it rejects", async () => {
-  const factory = existingDatabases();
-  await withGlobal("indexedDB", factory, async () => {
-    const refusal = new Error("options.retain: must be an object");
-    const EventStore = { open: async () => { throw refusal; } };
-    openInitializing(EventStore, async () => {}, () => false);
-    await assert.rejects(EventStore.open("refused", { retain: 1 }), (e) => e === refusal);
-    assert.deepEqual(factory.log, ["open refused", "close refused"]);
-  });
+test("openInitializing: the wasm's refusal reaches the caller as it is", async () => {
+  const refusal = new Error("options.retain: must be an object");
+  const EventStore = { open: async () => { throw refusal; } };
+  openInitializing(EventStore, async () => {});
+  await assert.rejects(EventStore.open("refused", { retain: 1 }), (e) => e === refusal);
 });
