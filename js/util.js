@@ -290,23 +290,31 @@ export function useMemoryGlue(importGlue, wasm, EventStore, Projection) {
 }
 
 /**
- * Makes the browser entry's `EventStore.open` load the wasm itself (`init`, the glue's:
- * once per page, concurrent calls share it), so a page needs no `init()` of its own. A
- * wasm that cannot be loaded rejects the open with a `StorageError` (code `"storage"`,
- * `cause` the host's `{ name, message }`); the next open tries again.
- * @param {{ open: (name: unknown, options?: unknown) => Promise<unknown> }} EventStore the glue's class
+ * Makes the browser entry's static `EventStore.open` and `EventStore.deleteStore` load
+ * the wasm themselves (`init`, the glue's: once per page, concurrent calls share it), so
+ * a page needs no `init()` of its own. A wasm that cannot be loaded rejects the call
+ * with a `StorageError` (code `"storage"`, `cause` the host's `{ name, message }`); the
+ * next call tries again.
+ * @param {{ open: (...args: unknown[]) => Promise<unknown>, deleteStore: (...args: unknown[]) => Promise<unknown> }} EventStore the glue's class
  * @param {() => Promise<unknown>} init the glue's `init`
  * @returns {void}
  */
-export function openInitializing(EventStore, init) {
-  const wasmOpen = EventStore.open;
+export function loadOnFirstCall(EventStore, init) {
   /** @type {ReturnType<typeof lazyModule<unknown>>} */
   const wasm = lazyModule("wasm (tidelog_bg.wasm)", storageError);
   wasm.set(init);
-  EventStore.open = { async open(/** @type {unknown} */ name, /** @type {unknown} */ options) {
-    await wasm.load();
-    return wasmOpen(name, options);
-  } }.open;
+  const { open, deleteStore } = EventStore;
+  // (Object literal methods: the functions keep their names.)
+  Object.assign(EventStore, {
+    async open(/** @type {unknown[]} */ ...args) {
+      await wasm.load();
+      return open(...args);
+    },
+    async deleteStore(/** @type {unknown[]} */ ...args) {
+      await wasm.load();
+      return deleteStore(...args);
+    },
+  });
 }
 
 /**

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import {
   deliver, cloneValue, report, persistStorage, storageEstimate, databaseExists, unsyncedCount, deleteDatabase, deleteStore,
   untilClosed, rejectAll, setSyncLoader, loadSyncModule, SyncStandIn, loadSyncGlue, provideSyncGlue,
-  setMemoryLoader, loadMemoryModule, shareInstanceof, useMemoryGlue, loadGlue, openInitializing,
+  setMemoryLoader, loadMemoryModule, shareInstanceof, useMemoryGlue, loadGlue, loadOnFirstCall,
 } from "./util.js";
 import { StorageError, SyncError } from "./errors.js";
 
@@ -491,7 +491,7 @@ test("shareInstanceof: instances of either class, and the other class only once 
   assert.ok(new Sub() instanceof Here, "subclasses still count");
 });
 
-test("openInitializing: open loads the wasm first, once for the page, then opens with the same arguments", async () => {
+test("loadOnFirstCall: open and deleteStore load the wasm first, once for the page, then run with the same arguments", async () => {
   const steps = [];
   let loaded = false;
   const init = async () => {
@@ -504,24 +504,30 @@ test("openInitializing: open loads the wasm first, once for the page, then opens
       steps.push(`wasm open ${name} loaded=${loaded} ${JSON.stringify(options)}`);
       return { name };
     },
+    async deleteStore(name, options) {
+      steps.push(`wasm deleteStore ${name} loaded=${loaded} ${JSON.stringify(options)}`);
+    },
   };
-  openInitializing(EventStore, init);
-  assert.equal(EventStore.open.name, "open");
-  const [a, b] = await Promise.all([EventStore.open("a", { durability: "relaxed" }), EventStore.open("b")]);
+  loadOnFirstCall(EventStore, init);
+  assert.deepEqual([EventStore.open.name, EventStore.deleteStore.name], ["open", "deleteStore"]);
+  const [a, b] = await Promise.all([EventStore.open("a", { durability: "relaxed" }), EventStore.open("b"), EventStore.deleteStore("d", { force: true })]);
   assert.deepEqual([a, b], [{ name: "a" }, { name: "b" }]);
   await EventStore.open("c");
-  assert.deepEqual(steps, ["init", 'wasm open a loaded=true {"durability":"relaxed"}', "wasm open b loaded=true undefined", "wasm open c loaded=true undefined"]);
+  assert.deepEqual(steps, [
+    "init", 'wasm open a loaded=true {"durability":"relaxed"}', "wasm open b loaded=true undefined",
+    'wasm deleteStore d loaded=true {"force":true}', "wasm open c loaded=true undefined",
+  ]);
 });
 
-test("openInitializing: a wasm that cannot be loaded rejects with a StorageError; the next open retries", async () => {
+test("loadOnFirstCall: a wasm that cannot be loaded rejects with a StorageError; the next open retries", async () => {
   let attempts = 0;
   const init = async () => {
     attempts += 1;
     if (attempts === 1) throw new TypeError("NetworkError when attempting to fetch resource.");
   };
   const opened = [];
-  const EventStore = { open: async (name) => (opened.push(name), { name }) };
-  openInitializing(EventStore, init);
+  const EventStore = { open: async (name) => (opened.push(name), { name }), deleteStore: async () => {} };
+  loadOnFirstCall(EventStore, init);
   const error = await EventStore.open("offline").then(() => assert.fail("expected a rejection"), (e) => e);
   assert.ok(error instanceof StorageError);
   assert.equal(error.code, "storage");
@@ -532,9 +538,9 @@ test("openInitializing: a wasm that cannot be loaded rejects with a StorageError
   assert.equal(attempts, 2);
 });
 
-test("openInitializing: the wasm's refusal reaches the caller as it is", async () => {
+test("loadOnFirstCall: the wasm's refusal reaches the caller as it is", async () => {
   const refusal = new Error("options.retain: must be an object");
-  const EventStore = { open: async () => { throw refusal; } };
-  openInitializing(EventStore, async () => {});
+  const EventStore = { open: async () => { throw refusal; }, deleteStore: async () => {} };
+  loadOnFirstCall(EventStore, async () => {});
   await assert.rejects(EventStore.open("refused", { retain: 1 }), (e) => e === refusal);
 });

@@ -21,9 +21,10 @@ export interface InitOutput {
 }
 
 /**
- * Loads and instantiates the wasm. In browsers and web workers (the web build) the first
- * `EventStore.open` does it too; call `init()` first to load the wasm from elsewhere, or
- * before a synchronous call (`version()`) when no store was opened yet. Calling it again returns the same promise. In Node and
+ * Loads and instantiates the wasm. In browsers and web workers (the web build)
+ * `EventStore.open` and `EventStore.deleteStore` do it too when it is not loaded yet;
+ * call `init()` first to load the wasm from elsewhere, or before a synchronous call
+ * (`version()`) when no store was opened yet. Calling it again returns the same promise. In Node and
  * edge workers the package loads the wasm at import time and `init()` resolves at once.
  */
 export default function init(

@@ -668,7 +668,7 @@ engineSuites("api", (suite) => {
     return page;
   };
 
-  test("open without init(): it loads the wasm (once, for opens at once too); refused options create nothing", async () => {
+  test("open and deleteStore without init(): they load the wasm (once, for opens at once too); refused options create nothing", async () => {
     const [name, fresh] = [unique("noinit"), unique("noinit-fresh")];
     // A refused open, before the wasm was ever loaded: nothing is created.
     const page = await uninitialisedPage();
@@ -704,6 +704,12 @@ engineSuites("api", (suite) => {
     }, name);
     assert.deepEqual(both, { seen: [1, 2, 3], version: "string", wasmLoads: 1 });
     await twice.close();
+
+    // deleteStore as a fresh page's first call (a sign-out page) loads the wasm too.
+    const signOut = await uninitialisedPage();
+    await signOut.evaluate((name) => tidelog.EventStore.deleteStore(name, { force: true }), name);
+    assert.deepEqual(await listed(signOut, name), [], "deleted");
+    await signOut.close();
   });
 
   test("open without init() when the wasm cannot be loaded: a StorageError with the host's cause, no database; the next open loads it", async () => {
