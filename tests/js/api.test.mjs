@@ -1,7 +1,8 @@
 // The JS API of the built package in Chromium, Firefox and WebKit against real IndexedDB,
 // served by the real workerd demo server: errors as JS sees them, bad input, two tabs
 // racing, subscriptions across tabs, persistence across reload, quota exceeded, schema
-// upgrade, deleting a store open in two tabs (sign-out).
+// upgrade, deleting a store open in two tabs (sign-out), and a page without init() (open
+// and deleteStore load the wasm; a wasm that cannot be fetched).
 import { before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, startProxy, engineSuites, openPage, tidelogPage as harnessPage, waitUntil } from "./harness.mjs";
