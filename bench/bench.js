@@ -354,40 +354,27 @@ async function prepareCold(impl, { name, total }) {
  * the README shows), first read.
  */
 async function coldStart(impl, { name }) {
-  if (impl === "tidelog") return coldStartTidelog(name);
   const t0 = now();
+  if (impl === "tidelog") await importTidelog();
   if (impl === "dexie") await loadDexie();
   const tLoaded = now();
-  const store = await impls[impl](name);
+  const opening = impls[impl](name);
+  // tidelog: when the wasm the open loads was ready (init() shares the open's load).
+  const wasmReady = impl === "tidelog" ? tidelogModule.default().then(now) : null;
+  const store = await opening;
   const tOpen = now();
   const first = await store.read(STREAM, 1, 1);
   const t1 = now();
   check(first.length === 1, `${impl} cold read got ${first.length} events`);
   store.close();
-  return { ms: t1 - t0, loadMs: tLoaded - t0, openMs: tOpen - tLoaded, readMs: t1 - tOpen };
-}
-
-/** Cold start of tidelog (see coldStart), with when the wasm was ready within the open. */
-async function coldStartTidelog(name) {
-  const t0 = now();
-  const { default: init, EventStore } = await importTidelog();
-  const tLoaded = now();
-  const opening = EventStore.open(name, { storage: "indexeddb" });
-  // The same load the open started (init() shares it): when it ended.
-  const wasmReady = init().then(now);
-  const store = await opening;
-  const tOpen = now();
-  const first = await store.read(STREAM, { fromVersion: 1, limit: 1 });
-  const t1 = now();
-  check(first.length === 1, `tidelog cold read got ${first.length} events`);
-  store.close();
-  // The wasm's download as the page saw it (Resource Timing); init() compiles while it
-  // streams (instantiateStreaming).
-  const wasm = performance.getEntriesByType("resource").find((e) => e.name.endsWith("tidelog_bg.wasm"));
-  return {
-    ms: t1 - t0, loadMs: tLoaded - t0, openMs: tOpen - tLoaded, readMs: t1 - tOpen,
-    wasmMs: (await wasmReady) - tLoaded, wasmFetchMs: wasm ? wasm.responseEnd - wasm.startTime : null,
-  };
+  const out = { ms: t1 - t0, loadMs: tLoaded - t0, openMs: tOpen - tLoaded, readMs: t1 - tOpen };
+  if (wasmReady) {
+    // The wasm's download as the page saw it (Resource Timing); init() compiles while it
+    // streams (instantiateStreaming).
+    const wasm = performance.getEntriesByType("resource").find((e) => e.name.endsWith("tidelog_bg.wasm"));
+    Object.assign(out, { wasmMs: (await wasmReady) - tLoaded, wasmFetchMs: wasm ? wasm.responseEnd - wasm.startTime : null });
+  }
+  return out;
 }
 
 async function cleanup({ name }) {
