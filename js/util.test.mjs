@@ -7,9 +7,10 @@ import assert from "node:assert/strict";
 import {
   deliver, cloneValue, report, persistStorage, storageEstimate, databaseExists, unsyncedCount, deleteDatabase, deleteStore,
   untilClosed, rejectAll, setSyncLoader, loadSyncModule, SyncStandIn, loadSyncGlue, provideSyncGlue,
-  setMemoryLoader, loadMemoryModule, shareInstanceof, useMemoryGlue, loadGlue, loadOnFirstCall,
+  setMemoryLoader, loadMemoryModule, shareInstanceof, useMemoryGlue, loadGlue, loadOnFirstCall, latin1Bytes, embeddedInit,
 } from "./util.js";
 import { StorageError, SyncError } from "./errors.js";
+import { latin1Literal } from "../scripts/embed-wasm.mjs";
 
 /** Runs `body` with globalThis[name] replaced by `value` (deleted when undefined). */
 async function withGlobal(name, value, body) {
@@ -543,4 +544,98 @@ test("loadOnFirstCall: the wasm's refusal reaches the caller as it is", async ()
   const EventStore = { open: async () => { throw refusal; }, deleteStore: async () => {} };
   loadOnFirstCall(EventStore, async () => {});
   await assert.rejects(EventStore.open("refused", { retain: 1 }), (e) => e === refusal);
+});
+
+/** Runs `body` with `Uint8Array.fromBase64` set to `value` (deleted when undefined). */
+async function withFromBase64(value, body) {
+  const had = Object.hasOwn(Uint8Array, "fromBase64");
+  const saved = /** @type {any} */ (Uint8Array).fromBase64;
+  if (value === undefined) delete /** @type {any} */ (Uint8Array).fromBase64;
+  else /** @type {any} */ (Uint8Array).fromBase64 = value;
+  try {
+    return await body();
+  } finally {
+    if (had) /** @type {any} */ (Uint8Array).fromBase64 = saved;
+    else delete /** @type {any} */ (Uint8Array).fromBase64;
+  }
+}
+
+/** The string a literal of scripts/embed-wasm.mjs stands for, read as strict-mode JS (as a module is). */
+const evalStrict = (literal) => new Function(`"use strict"; return ${literal};`)();
+
+test("latin1Literal and latin1Bytes: any bytes come back as they were, as strict-mode JS and by both decoders", async () => {
+  // Every byte value, the escaped ones next to each other and NUL before each digit (an
+  // octal escape in waiting), then random arrays.
+  const cases = [
+    Uint8Array.from({ length: 256 }, (_, i) => i),
+    Uint8Array.from([0x5c, 0x27, 0x0a, 0x0d, 0x00, 0x22, 0x60, 0x5c, 0x5c, 0x27, 0x27, 0x0d, 0x0a]),
+    Uint8Array.from(Array.from({ length: 10 }, (_, d) => [0, 0x30 + d]).flat().concat([0])),
+    new Uint8Array(0),
+  ];
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  for (let n = 0; n < 200; n++) {
+    const length = Math.floor(random() * 300);
+    // Half of the arrays drawn from the escaped bytes and the digits, half from all 256.
+    const pool = n % 2 === 0 ? [0, 0x0a, 0x0d, 0x27, 0x5c, 0x30, 0x39, 0x80, 0xff] : null;
+    cases.push(Uint8Array.from({ length }, () => (pool ? pool[Math.floor(random() * pool.length)] : Math.floor(random() * 256))));
+  }
+  let native = 0;
+  const fromBase64 = (/** @type {string} */ base64) => (native += 1, new Uint8Array(Buffer.from(base64, "base64")));
+  for (const bytes of cases) {
+    const literal = latin1Literal(bytes);
+    assert.doesNotMatch(literal, /[\n\r\u2028\u2029]/, "no line terminator inside the literal");
+    const text = evalStrict(literal);
+    assert.equal(text.length, bytes.length);
+    await withFromBase64(undefined, () => assert.deepEqual(latin1Bytes(text), bytes, "the loop"));
+    await withFromBase64(fromBase64, () => assert.deepEqual(latin1Bytes(text), bytes, "through base64"));
+  }
+  assert.equal(native, cases.length, "the native decoder is used where the host has it");
+  // Bytes over 0x7F take two bytes of UTF-8 each; the others one (or two: an escape).
+  assert.equal(Buffer.byteLength(latin1Literal(Uint8Array.from([0x41, 0x80, 0xff, 0x0a]))), 2 + 1 + 2 + 2 + 2);
+});
+
+/** The smallest valid wasm: the magic number and version 1. */
+const EMPTY_WASM = Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+const text = (/** @type {Uint8Array} */ bytes) => evalStrict(latin1Literal(bytes));
+
+test("embeddedInit: without a source the glue gets the carried wasm compiled, once; a source given goes to the glue as it is", async () => {
+  const calls = [];
+  let reads = 0;
+  const glueInit = async (options) => {
+    calls.push(options);
+    return "instance";
+  };
+  const init = embeddedInit(glueInit, () => (reads += 1, text(EMPTY_WASM)));
+  assert.equal(await init(), "instance");
+  assert.equal(await init({}), "instance");
+  assert.equal(await init({ module_or_path: undefined }), "instance");
+  assert.equal(calls.length, 3);
+  assert.equal(reads, 1, "decoded and compiled on the first call only");
+  for (const options of calls) {
+    assert.deepEqual(Object.keys(options), ["module_or_path"]);
+    assert.ok((await options.module_or_path) instanceof WebAssembly.Module);
+  }
+  assert.equal(calls[0].module_or_path, calls[2].module_or_path, "one compile shared");
+  // Another source: the glue's business (a URL, a Response, bytes, a Module; or the
+  // deprecated bare argument, which the glue warns about).
+  const url = new URL("https://cdn.example/tidelog_bg.wasm");
+  await init({ module_or_path: url });
+  await init(url);
+  await init(null);
+  assert.deepEqual(calls.slice(3), [{ module_or_path: url }, url, null]);
+  assert.equal(reads, 1);
+});
+
+test("embeddedInit: a compile that fails rejects the call; the next call compiles again", async () => {
+  const calls = [];
+  let bytes = Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x02, 0x00, 0x00, 0x00]); // version 2: refused
+  const init = embeddedInit(async (options) => {
+    calls.push(options);
+    return options.module_or_path;
+  }, () => text(bytes));
+  await assert.rejects(init(), (e) => e instanceof WebAssembly.CompileError);
+  bytes = EMPTY_WASM;
+  assert.ok((await init()) instanceof WebAssembly.Module);
+  assert.equal(calls.length, 2, "the glue saw the failed compile's promise, then the good one");
 });
