@@ -368,12 +368,8 @@ async function coldStart(impl, { name }) {
   check(first.length === 1, `${impl} cold read got ${first.length} events`);
   store.close();
   const out = { ms: t1 - t0, loadMs: tLoaded - t0, openMs: tOpen - tLoaded, readMs: t1 - tOpen };
-  if (wasmReady) {
-    // The wasm's download as the page saw it (Resource Timing); init() compiles while it
-    // streams (instantiateStreaming).
-    const wasm = performance.getEntriesByType("resource").find((e) => e.name.endsWith("tidelog_bg.wasm"));
-    Object.assign(out, { wasmMs: (await wasmReady) - tLoaded, wasmFetchMs: wasm ? wasm.responseEnd - wasm.startTime : null });
-  }
+  // The wasm came inside tidelog.js: ready once decoded, compiled and instantiated.
+  if (wasmReady) out.wasmMs = (await wasmReady) - tLoaded;
   return out;
 }
 

@@ -339,7 +339,7 @@ async function benchBrowser(driver, url) {
       openMs: stat(s.map((x) => x.openMs)), readMs: stat(s.map((x) => x.readMs)), samples: s,
     };
     if (impl === "tidelog") {
-      for (const k of ["wasmMs", "wasmFetchMs"]) out.cases.coldStart[impl][k] = stat(s.map((x) => x[k]));
+      out.cases.coldStart[impl].wasmMs = stat(s.map((x) => x.wasmMs));
     }
   }
   const errors = driver.errors();
@@ -390,8 +390,7 @@ function rows(b) {
     (_tr, td) => td !== null && td <= 1 && c.coldStart.tidelog.ms.median <= 50);
   row("5. cold start: load library (import the JS)", "ms", (i) => (i === "raw" ? null : c.coldStart[i].loadMs));
   row("5. cold start: open (tidelog: with the wasm's load)", "ms", (i) => c.coldStart[i].openMs);
-  row("5. cold start: open: the wasm ready (download, compile, instantiate)", "ms", (i) => c.coldStart[i].wasmMs ?? null);
-  row("5. cold start: open: the wasm's download", "ms", (i) => c.coldStart[i].wasmFetchMs ?? null);
+  row("5. cold start: open: the wasm ready (decode, compile, instantiate; it comes inside the JS)", "ms", (i) => c.coldStart[i].wasmMs ?? null);
   row("5. cold start: first read", "ms", (i) => c.coldStart[i].readMs);
   if (c.replay.tidelog.heapAfter) {
     row("7. JS heap after replay", "MB", (i) => c.replay[i].heapAfter, MB);

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import zlib from "node:zlib";
+import { WASM_NAME } from "../scripts/embed-wasm.mjs";
 
 /** The repository root. */
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -44,27 +45,34 @@ export function moduleGraph(entry) {
   return files;
 }
 
+/** The JS of a browser module without the wasm it carries (the line scripts/embed-wasm.mjs adds). @param {Buffer} js */
+function withoutWasm(js) {
+  const text = js.toString("utf8");
+  const at = text.indexOf(`\nvar ${WASM_NAME}=`);
+  return at < 0 ? js : Buffer.from(text.slice(0, at) + text.slice(text.indexOf("\n", at + 1)));
+}
+
 /**
- * Every artifact the package ships, weighed: the browser wasm and the JS glue a page
- * loads with it (`total` = the two, each compressed on its own as they are two
- * requests), the sync wasm and its glue a page loads once a store opens with `sync`
- * (`syncTotal`: all four), the memory wasm and its glue a page loads once a store opens
+ * Every artifact the package ships, weighed: the browser wasm (`wasm`, the bytes the
+ * entry carries), the JS a page loads without it (`glue`: pkg/tidelog.js, the wasm's
+ * line taken out, and the modules it imports), and what a page loads to open a store
+ * (`total`: the entry as shipped, the wasm inside, one request), the sync wasm and its
+ * glue a page loads once a store opens with `sync` (`syncTotal`: the three), the memory wasm and its glue a page loads once a store opens
  * with memory storage, the sync worker's wasm and glue, the Node/Deno/Bun build's wasm and glue,
  * the self-hosted server's JS (it runs the worker's wasm), and Dexie's bundle for comparison.
  */
 export function packageSizes() {
   const pkg = (/** @type {string} */ f) => path.join(root, "pkg", f);
   const wasm = artifact([pkg("tidelog_bg.wasm")]);
-  const glue = artifact(moduleGraph(pkg("tidelog.js")));
+  const graph = moduleGraph(pkg("tidelog.js"));
+  const glue = { files: graph.map((f) => path.relative(root, f)), ...weigh(Buffer.concat(graph.map((f) => withoutWasm(readFileSync(f))))) };
+  const total = artifact(graph);
   /** @type {Record<string, Artifact | Weight>} */
-  const out = {
-    wasm, glue,
-    total: { raw: wasm.raw + glue.raw, gzip: wasm.gzip + glue.gzip, brotli: wasm.brotli + glue.brotli },
-  };
+  const out = { wasm, glue, total };
   if (existsSync(pkg("tidelog_sync_bg.wasm"))) {
     const sync = artifact([pkg("tidelog_sync_bg.wasm")]);
     out.syncWasm = sync;
-    const parts = [wasm, glue, sync];
+    const parts = [total, sync];
     if (existsSync(pkg("tidelog_sync.js"))) parts.push((out.syncGlue = artifact([pkg("tidelog_sync.js")])));
     /** @param {"raw" | "gzip" | "brotli"} k */
     const sum = (k) => parts.reduce((n, a) => n + a[k], 0);

@@ -9,7 +9,7 @@
 // Loading the wasm
 // ---------------------------------------------------------------------------------------
 
-/** What `init` can load the wasm from (default: `tidelog_bg.wasm` next to the module). */
+/** What `init` can load the wasm from (default: the wasm `tidelog.js` carries). */
 export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;
 
 /** What `initSync` can instantiate synchronously. */
@@ -21,10 +21,11 @@ export interface InitOutput {
 }
 
 /**
- * Loads and instantiates the wasm. In browsers and web workers (the web build)
- * `EventStore.open` and `EventStore.deleteStore` do it too when it is not loaded yet;
- * call `init()` first to load the wasm from elsewhere, or before a synchronous call
- * (`version()`) when no store was opened yet. Calling it again returns the same promise. In Node and
+ * Loads and instantiates the wasm. In browsers and web workers (the web build) that is
+ * the wasm `tidelog.js` carries, compiled on the first call, and `EventStore.open` and
+ * `EventStore.deleteStore` do it too when it is not loaded yet; call `init()` first
+ * before a synchronous call (`version()`) when no store was opened yet, or to load the
+ * wasm from elsewhere (`module_or_path`). Calling it again loads nothing more. In Node and
  * edge workers the package loads the wasm at import time and `init()` resolves at once.
  */
 export default function init(
@@ -539,8 +540,9 @@ export class EventStore<E extends EventShape = AnyEvent, Y extends Sync<E> | und
   private constructor();
   /**
    * Opens (or creates) the event store `name` (1 to 256 bytes), syncing with `options.sync`.
-   * In a browser the first open loads the wasm (see `init`); if it cannot be fetched, the
-   * open rejects with a `StorageError` and the next one tries again.
+   * In a browser the first open loads the wasm (see `init`); if it cannot be compiled (a
+   * Content-Security-Policy without `'wasm-unsafe-eval'`), the open rejects with a
+   * `StorageError` and the next one tries again.
    */
   static open<E extends EventShape = AnyEvent>(name: string, options: OpenOptions<E> & { sync: SyncOptions<E> }): Promise<SyncedEventStore<E>>;
   /** Opens (or creates) the event store `name` (1 to 256 bytes), without sync. */
@@ -1028,8 +1030,9 @@ export class QuotaExceededError extends TidelogError {
  * once that connection closes); for a file store
  * the node:fs code (`"EACCES"`), `"Locked"` (another process, or this one, has the store
  * open) or `"Corrupted"` (the log is damaged before its end; nothing was opened). In a
- * browser, opening a memory store whose wasm (`tidelog_memory_bg.wasm`) could not be
- * loaded: the host's error (e.g. `"TypeError"` for a failed fetch).
+ * browser, opening a store whose wasm could not be loaded (the one `tidelog.js` carries,
+ * or a memory store's `tidelog_memory_bg.wasm`): the host's error (e.g. `"TypeError"` for
+ * a failed fetch, `"CompileError"` for a compile the page's Content-Security-Policy refused).
  */
 export class StorageError extends TidelogError {
   readonly name: "StorageError";

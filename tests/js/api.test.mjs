@@ -2,7 +2,7 @@
 // served by the real workerd demo server: errors as JS sees them, bad input, two tabs
 // racing, subscriptions across tabs, persistence across reload, quota exceeded, schema
 // upgrade, deleting a store open in two tabs (sign-out), and a page without init() (open
-// and deleteStore load the wasm; a wasm that cannot be fetched).
+// and deleteStore load the wasm tidelog.js carries; a wasm the page cannot compile).
 import { before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, startProxy, engineSuites, openPage, tidelogPage as harnessPage, waitUntil } from "./harness.mjs";
@@ -669,7 +669,7 @@ engineSuites("api", (suite) => {
     return page;
   };
 
-  test("open and deleteStore without init(): they load the wasm (once, for opens at once too); refused options create nothing", async () => {
+  test("open and deleteStore without init(): they load the wasm the module carries (once, for opens at once too; no request for it); refused options create nothing", async () => {
     const [name, fresh] = [unique("noinit"), unique("noinit-fresh")];
     // A refused open, before the wasm was ever loaded: nothing is created.
     const page = await uninitialisedPage();
@@ -690,20 +690,32 @@ engineSuites("api", (suite) => {
     }, name);
     await page.close();
 
-    // Two opens at once in a fresh page: one load of the wasm, two working stores; the
-    // synchronous exports work once an open resolved.
+    // Two opens at once in a fresh page: one compile of the wasm, two working stores, and
+    // no request for a .wasm (it came inside tidelog.js); the synchronous exports work
+    // once an open resolved, and init() afterwards compiles nothing more.
     const twice = await uninitialisedPage();
     const both = await twice.evaluate(async (name) => {
-      const stores = await Promise.all([tidelog.EventStore.open(name), tidelog.EventStore.open(name)]);
-      await stores[0].append("s", [{ type: "T", data: 3 }]);
-      const seen = await stores[1].read("s");
-      for (const store of stores) store.close();
-      return {
-        seen: seen.map((e) => e.data), version: typeof tidelog.version(),
-        wasmLoads: performance.getEntriesByType("resource").filter((e) => e.name.endsWith("/tidelog_bg.wasm")).length,
+      let compiles = 0;
+      const compile = WebAssembly.compile;
+      WebAssembly.compile = (...args) => {
+        compiles += 1;
+        return compile.apply(WebAssembly, args);
       };
+      try {
+        const stores = await Promise.all([tidelog.EventStore.open(name), tidelog.EventStore.open(name)]);
+        await stores[0].append("s", [{ type: "T", data: 3 }]);
+        const seen = await stores[1].read("s");
+        for (const store of stores) store.close();
+        await tidelog.default();
+        return {
+          seen: seen.map((e) => e.data), version: typeof tidelog.version(), compiles,
+          wasmRequests: performance.getEntriesByType("resource").filter((e) => new URL(e.name).pathname.endsWith(".wasm")).length,
+        };
+      } finally {
+        WebAssembly.compile = compile;
+      }
     }, name);
-    assert.deepEqual(both, { seen: [1, 2, 3], version: "string", wasmLoads: 1 });
+    assert.deepEqual(both, { seen: [1, 2, 3], version: "string", compiles: 1, wasmRequests: 0 });
     await twice.close();
 
     // deleteStore as a fresh page's first call (a sign-out page) loads the wasm too.
@@ -713,41 +725,78 @@ engineSuites("api", (suite) => {
     await signOut.close();
   });
 
-  test("open without init() when the wasm cannot be loaded: a StorageError with the host's cause, no database; the next open loads it", async () => {
-    const name = unique("noinit-offline");
+  test("open without init() when the wasm cannot be compiled: a StorageError with the host's cause, no database; the next open compiles again", async () => {
+    // A page whose Content-Security-Policy does not allow wasm ('wasm-unsafe-eval'): the
+    // host refuses the compile, every time. The page's own module script opens (Firefox
+    // and WebKit refuse the harness's eval there too) and writes the outcome to the DOM.
+    const name = unique("noinit-csp");
     const net = await startProxy(server.base);
     const ctx = await suite.browser.newContext();
     try {
-      let refusedLoads = 0;
-      net.route("/pkg/tidelog_bg.wasm", (route) => { refusedLoads += 1; return route.abort(); });
-      const page = await uninitialisedPage(ctx, net.base);
-      const first = await page.evaluate(async (name) => {
-        try {
-          await tidelog.EventStore.open(name);
-          return "opened";
-        } catch (e) {
-          return {
-            name: e.name, code: e.code, instance: e instanceof tidelog.StorageError, message: e.message,
-            cause: Object.keys(e.cause ?? {}).sort(),
-            created: (await indexedDB.databases()).some((d) => d.name === name),
-          };
-        }
-      }, name);
+      net.route("/csp.html", (route) => route.fulfill({
+        status: 200, contentType: "text/html", headers: { "content-security-policy": "script-src 'self'" },
+        body: '<!doctype html><meta charset="utf-8"><output id="result"></output><script type="module" src="/csp.js"></script>',
+      }));
+      net.route("/csp.js", (route) => route.fulfill({
+        status: 200, contentType: "text/javascript",
+        body: `import * as tidelog from "/pkg/tidelog.js";
+const out = document.getElementById("result");
+try {
+  await tidelog.EventStore.open(${JSON.stringify(name)});
+  out.textContent = '"opened"';
+} catch (e) {
+  out.textContent = JSON.stringify({
+    name: e.name, code: e.code, instance: e instanceof tidelog.StorageError, message: e.message,
+    cause: Object.keys(e.cause ?? {}).sort(),
+    created: (await indexedDB.databases()).some((d) => d.name === ${JSON.stringify(name)}),
+  });
+}
+out.dataset.done = "1";`,
+      }));
+      const page = await openPage(ctx, `${net.base}/csp.html`);
+      await page.waitForSelector("#result[data-done]");
+      const first = JSON.parse(await page.textOf("#result"));
       assert.deepEqual({ ...first, message: undefined }, { name: "StorageError", code: "storage", instance: true, message: undefined, cause: ["message", "name"], created: false });
       assert.match(first.message, /^the wasm \(tidelog_bg\.wasm\) could not be loaded: /);
-      assert.ok(refusedLoads > 0, "the wasm was asked for");
-      net.unroute("/pkg/tidelog_bg.wasm");
-      const events = await page.evaluate(async (name) => {
-        const store = await tidelog.EventStore.open(name);
-        await store.append("s", [{ type: "T", data: "after" }]);
-        const read = (await store.read("s")).map((e) => e.data);
-        store.close();
-        return read;
-      }, name);
-      assert.deepEqual(events, ["after"]);
+      await page.close();
     } finally {
       await ctx.close();
       await net.stop();
     }
+
+    // A compile that fails once (the host out of memory): the next open compiles again.
+    const page = await uninitialisedPage();
+    const failedOpen = () => page.evaluate(async (name) => {
+      try {
+        await tidelog.EventStore.open(name);
+        return "opened";
+      } catch (e) {
+        return {
+          name: e.name, code: e.code, instance: e instanceof tidelog.StorageError, message: e.message,
+          cause: Object.keys(e.cause ?? {}).sort(),
+          created: (await indexedDB.databases()).some((d) => d.name === name),
+        };
+      }
+    }, name);
+    const once = await page.evaluate(() => {
+      const compile = WebAssembly.compile;
+      WebAssembly.compile = () => {
+        WebAssembly.compile = compile;
+        return Promise.reject(new RangeError("WebAssembly.compile(): Out of memory"));
+      };
+    });
+    assert.equal(once, undefined);
+    const failed = await failedOpen();
+    assert.deepEqual({ ...failed, message: undefined }, { name: "StorageError", code: "storage", instance: true, message: undefined, cause: ["message", "name"], created: false });
+    assert.match(failed.message, /Out of memory$/);
+    const events = await page.evaluate(async (name) => {
+      const store = await tidelog.EventStore.open(name);
+      await store.append("s", [{ type: "T", data: "after" }]);
+      const read = (await store.read("s")).map((e) => e.data);
+      store.close();
+      return read;
+    }, name);
+    assert.deepEqual(events, ["after"]);
+    await page.close();
   });
 });
