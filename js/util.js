@@ -346,7 +346,7 @@ export function embeddedInit(glueInit, wasm) {
  */
 export function loadOnFirstCall(EventStore, init) {
   /** @type {ReturnType<typeof lazyModule<unknown>>} */
-  const wasm = lazyModule("wasm (tidelog_bg.wasm)", storageError);
+  const wasm = lazyModule("wasm", storageError);
   wasm.set(init);
   const { open, deleteStore } = EventStore;
   // (Object literal methods: the functions keep their names.)

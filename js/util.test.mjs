@@ -532,7 +532,7 @@ test("loadOnFirstCall: a wasm that cannot be loaded rejects with a StorageError;
   const error = await EventStore.open("offline").then(() => assert.fail("expected a rejection"), (e) => e);
   assert.ok(error instanceof StorageError);
   assert.equal(error.code, "storage");
-  assert.match(error.message, /^the wasm \(tidelog_bg\.wasm\) could not be loaded: NetworkError/);
+  assert.match(error.message, /^the wasm could not be loaded: NetworkError/);
   assert.deepEqual(error.cause, { name: "TypeError", message: "NetworkError when attempting to fetch resource." });
   assert.deepEqual(opened, [], "nothing opens without the wasm");
   assert.deepEqual(await EventStore.open("offline"), { name: "offline" });
