@@ -57,9 +57,10 @@ function withoutWasm(js) {
  * entry carries), the JS a page loads without it (`glue`: pkg/tidelog.js, the wasm's
  * line taken out, and the modules it imports), and what a page loads to open a store
  * (`total`: the entry as shipped, the wasm inside, one request), the sync wasm and its
- * glue a page loads once a store opens with `sync` (`syncTotal`: the three), the memory wasm and its glue a page loads once a store opens
- * with memory storage, the sync worker's wasm and glue, the Node/Deno/Bun build's wasm and glue,
- * the self-hosted server's JS (it runs the worker's wasm), and Dexie's bundle for comparison.
+ * glue a page loads once a store opens with `sync` (`syncTotal`: the three), the memory
+ * wasm and its glue a page loads once a store opens with memory storage, the sync
+ * worker's wasm and glue, the Node/Deno/Bun build's wasm and glue, the self-hosted
+ * server's JS (it runs the worker's wasm), and Dexie's bundle for comparison.
  */
 export function packageSizes() {
   const pkg = (/** @type {string} */ f) => path.join(root, "pkg", f);
