@@ -336,12 +336,12 @@ export function embeddedInit(glueInit, wasm) {
 
 /**
  * Makes the browser entry's static `EventStore.open` and `EventStore.deleteStore` load
- * the wasm themselves (`init`, the glue's: once per page, concurrent calls share it), so
- * a page needs no `init()` of its own. A wasm that cannot be loaded rejects the call
+ * the wasm themselves (`init`, the entry's default export, {@link embeddedInit}: once per
+ * page, concurrent calls share it), so a page needs no `init()` of its own. A wasm that cannot be loaded rejects the call
  * with a `StorageError` (code `"storage"`, `cause` the host's `{ name, message }`); the
  * next call tries again.
  * @param {{ open: (...args: unknown[]) => Promise<unknown>, deleteStore: (...args: unknown[]) => Promise<unknown> }} EventStore the glue's class
- * @param {() => Promise<unknown>} init the glue's `init`
+ * @param {() => Promise<unknown>} init the entry's `init`
  * @returns {void}
  */
 export function loadOnFirstCall(EventStore, init) {
